@@ -28,7 +28,8 @@ type options struct {
 	records     int    // if > 0, overrides names so the zone holds about this many records
 	delegations int    // delegated child zones, each with two glued name servers
 	queries     int    // lines per query file
-	outDir      string
+	outDir      string // zone file goes here
+	queryDir    string // query files go here; defaults to outDir
 }
 
 func main() {
@@ -43,9 +44,13 @@ func run(args []string) int {
 	fs.IntVar(&o.records, "records", 0, "approximate total record count (overrides -names; e.g. 1000000 for the memory test)")
 	fs.IntVar(&o.delegations, "delegations", 10, "delegated subzones, each with 2 NS and glue")
 	fs.IntVar(&o.queries, "queries", 200000, "lines in each query file (0 writes no query files)")
-	fs.StringVar(&o.outDir, "out", ".", "output directory")
+	fs.StringVar(&o.outDir, "out", ".", "output directory for the zone file")
+	fs.StringVar(&o.queryDir, "query-out", "", "output directory for the query files (default: -out)")
 	if err := fs.Parse(args); err != nil {
 		return 2
+	}
+	if o.queryDir == "" {
+		o.queryDir = o.outDir
 	}
 	if o.records > 0 {
 		o.names = (o.records + recordsPerName - 1) / recordsPerName
@@ -72,9 +77,12 @@ func generate(o options) error {
 	if o.queries == 0 {
 		return nil
 	}
+	if err := os.MkdirAll(o.queryDir, 0o755); err != nil {
+		return err
+	}
 	// Separate seeds so that changing one mix does not reshuffle the other.
 	mixed := rand.New(rand.NewPCG(1, 2))
-	if err := writeFile(filepath.Join(o.outDir, "queries-mixed.txt"), func(w *bufio.Writer) {
+	if err := writeFile(filepath.Join(o.queryDir, "queries-mixed.txt"), func(w *bufio.Writer) {
 		for range o.queries {
 			writeMixedQuery(w, o, mixed)
 		}
@@ -82,7 +90,7 @@ func generate(o options) error {
 		return err
 	}
 	miss := rand.New(rand.NewPCG(3, 4))
-	return writeFile(filepath.Join(o.outDir, "queries-nxdomain.txt"), func(w *bufio.Writer) {
+	return writeFile(filepath.Join(o.queryDir, "queries-nxdomain.txt"), func(w *bufio.Writer) {
 		for range o.queries {
 			writeMiss(w, o, miss)
 		}

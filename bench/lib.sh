@@ -1,0 +1,249 @@
+# shellcheck shell=bash
+# Shared helpers for bench/run.sh and bench/memory.sh: tool installation,
+# per-server config files, starting/stopping servers, CPU accounting.
+# Source it; it does nothing on its own.
+
+BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+REPO_ROOT=$(cd "$BENCH_DIR/.." && pwd)
+OUT=$BENCH_DIR/out
+CLK_TCK=$(getconf CLK_TCK)
+
+# Each server gets its own fixed loopback port so a leftover process from one
+# server can never answer for another.
+BASE_PORT=${BASE_PORT:-15300}
+declare -A PORT=([dnslb]=$((BASE_PORT + 1)) [nsd]=$((BASE_PORT + 2)) [knot]=$((BASE_PORT + 3)) [gdnsd]=$((BASE_PORT + 4)))
+
+# CPU pinning: server on one core, load generator on the other, so that
+# they do not steal cycles from each other. Falls back to no pinning on a
+# one-core machine (then the numbers mean much less).
+SERVER_CPU=${SERVER_CPU:-0}
+CLIENT_CPU=${CLIENT_CPU:-1}
+
+log() { printf '%s %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+warn() { log "WARNING: $*"; }
+die() {
+	log "ERROR: $*"
+	exit 1
+}
+
+# pin_cmd CPU sets PIN to the command prefix that pins to CPU (empty on a
+# one-core machine). A prefix array rather than a wrapper function, so that
+# "${PIN[@]}" cmd & leaves $! pointing at the real process (taskset execs).
+pin_cmd() {
+	PIN=()
+	if [[ $(nproc) -ge 2 ]]; then
+		PIN=(taskset -c "$1")
+	fi
+}
+
+# ensure_tools installs the load generator and the peer servers when any is
+# missing. apt-get update runs only when something has to be installed.
+ensure_tools() {
+	local -A pkg_for=([dnsperf]=dnsperf [nsd]=nsd [knotd]=knot [gdnsd]=gdnsd [dig]=bind9-dnsutils [taskset]=util-linux)
+	local missing=() cmd
+	for cmd in "${!pkg_for[@]}"; do
+		command -v "$cmd" >/dev/null 2>&1 || missing+=("${pkg_for[$cmd]}")
+	done
+	[[ ${#missing[@]} -eq 0 ]] && return 0
+	[[ $(id -u) -eq 0 ]] || die "missing packages (${missing[*]}); run as root or install them"
+	log "installing ${missing[*]}"
+	apt-get update -q
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${missing[@]}"
+}
+
+# build_dnslb builds the binary into $OUT/dnslb. Returns 1 (with a warning)
+# when the tree does not build yet, so callers can skip dnslb.
+build_dnslb() {
+	mkdir -p "$OUT"
+	if ! (cd "$REPO_ROOT" && go build -o "$OUT/dnslb" ./cmd/dnslb) >"$OUT/dnslb-build.log" 2>&1; then
+		warn "cmd/dnslb does not build (see $OUT/dnslb-build.log); skipping dnslb"
+		return 1
+	fi
+}
+
+# genzone DIR ARGS... writes the zone into DIR/zone and queries into DIR.
+genzone() {
+	local dir=$1
+	shift
+	(cd "$REPO_ROOT" && go run ./bench/genzone -out "$dir/zone" -query-out "$dir" "$@")
+}
+
+# write_config SERVER DIR ZONEFILE writes SERVER's config under DIR (made
+# fresh). Every server gets one worker thread per protocol: they all run on
+# a single pinned core, where more threads only add contention.
+write_config() {
+	local server=$1 dir=$2 zonefile=$3 port=${PORT[$1]}
+	rm -rf "$dir"
+	mkdir -p "$dir"
+	case $server in
+	dnslb)
+		# zone_dir: every *.zone file in it is a zone named by its file name.
+		cat >"$dir/dnslb.toml" <<-EOF
+			zone_dir = "$(dirname "$zonefile")"
+
+			[server]
+			listen = ["127.0.0.1:$port"]
+
+			[log]
+			level = "warn"
+		EOF
+		;;
+	nsd)
+		# No chroot, no privilege drop, no database: files stay in $dir.
+		cat >"$dir/nsd.conf" <<-EOF
+			server:
+			    ip-address: 127.0.0.1@$port
+			    server-count: 1
+			    username: ""
+			    chroot: ""
+			    database: ""
+			    zonesdir: "$dir"
+			    zonelistfile: "$dir/zone.list"
+			    xfrdfile: "$dir/xfrd.state"
+			    xfrdir: "$dir"
+			    pidfile: "$dir/nsd.pid"
+			    logfile: "$dir/nsd.log"
+			    verbosity: 0
+			    hide-version: yes
+			    # Debian builds NSD with response rate limiting on by default
+			    # (200 qps per /24), which would drop most benchmark queries.
+			    rrl-ratelimit: 0
+			    rrl-whitelist-ratelimit: 0
+			remote-control:
+			    control-enable: no
+			zone:
+			    name: bench.example
+			    zonefile: "$zonefile"
+		EOF
+		;;
+	knot)
+		# journal-content none and zonefile-sync -1: knotd only reads the file.
+		mkdir -p "$dir/db"
+		cat >"$dir/knot.conf" <<-EOF
+			server:
+			    rundir: "$dir"
+			    listen: 127.0.0.1@$port
+			    udp-workers: 1
+			    tcp-workers: 1
+			    background-workers: 1
+			control:
+			    listen: "$dir/knot.sock"
+			database:
+			    storage: "$dir/db"
+			log:
+			  - target: stderr
+			    any: warning
+			template:
+			  - id: default
+			    storage: "$dir"
+			    semantic-checks: off
+			    zonefile-sync: -1
+			    zonefile-load: whole
+			    journal-content: none
+			zone:
+			  - domain: bench.example
+			    file: "$zonefile"
+		EOF
+		;;
+	gdnsd)
+		# gdnsd reads zones from <config dir>/zones/<zone name>; plain zone
+		# data, no plugins (geoip is left out on purpose, see README).
+		mkdir -p "$dir/zones" "$dir/run" "$dir/state"
+		cp "$zonefile" "$dir/zones/bench.example"
+		cat >"$dir/config" <<-EOF
+			options => {
+			  listen => [ "127.0.0.1:$port" ]
+			  run_dir => "$dir/run"
+			  state_dir => "$dir/state"
+			  udp_threads => 1
+			  tcp_threads => 1
+			}
+		EOF
+		;;
+	*) die "unknown server $server" ;;
+	esac
+}
+
+# STARTED holds the PIDs of every server this script started; cleanup stops
+# them, so no server outlives the script.
+STARTED=()
+
+# start_server SERVER DIR starts SERVER pinned to $SERVER_CPU in the
+# foreground mode of each daemon (so $! is the daemon itself) and sets
+# SERVER_PID. Output goes to DIR/server.log.
+start_server() {
+	local server=$1 dir=$2 cmd
+	case $server in
+	dnslb) cmd=("$OUT/dnslb" serve -config "$dir/dnslb.toml") ;;
+	nsd) cmd=(nsd -d -c "$dir/nsd.conf") ;;
+	knot) cmd=(knotd -c "$dir/knot.conf") ;;
+	gdnsd) cmd=(gdnsd -c "$dir" start) ;;
+	esac
+	pin_cmd "$SERVER_CPU"
+	"${PIN[@]}" "${cmd[@]}" >"$dir/server.log" 2>&1 &
+	SERVER_PID=$!
+	STARTED+=("$SERVER_PID")
+}
+
+# wait_ready PORT PID TIMEOUT_S polls for an SOA answer. Fails when the
+# process dies or TIMEOUT_S passes.
+wait_ready() {
+	local port=$1 pid=$2 timeout=$3 deadline
+	deadline=$((SECONDS + timeout))
+	while ((SECONDS < deadline)); do
+		kill -0 "$pid" 2>/dev/null || return 1
+		if [[ -n $(dig +short +time=1 +tries=1 -p "$port" @127.0.0.1 bench.example SOA 2>/dev/null) ]]; then
+			return 0
+		fi
+		sleep 0.1
+	done
+	return 1
+}
+
+# tree_pids PID prints PID and all its descendants (nsd forks workers).
+tree_pids() {
+	local child
+	echo "$1"
+	for child in $(ps -o pid= --ppid "$1" 2>/dev/null); do
+		tree_pids "$child"
+	done
+}
+
+# cpu_ticks PID prints utime+stime, in clock ticks, summed over the process
+# tree. /proc/PID/stat already sums all threads of a process.
+cpu_ticks() {
+	local total=0 pid stat
+	for pid in $(tree_pids "$1"); do
+		stat=$(cat "/proc/$pid/stat" 2>/dev/null) || continue
+		# Drop "pid (comm) " first: comm may contain spaces.
+		stat=${stat##*) }
+		read -r -a f <<<"$stat"
+		total=$((total + f[11] + f[12])) # fields 14 and 15 of stat(5)
+	done
+	echo "$total"
+}
+
+# stop_server PID stops one server and its children: SIGTERM, then SIGKILL
+# after 5 s.
+stop_server() {
+	local pid=$1 pids i
+	pids=$(tree_pids "$pid")
+	kill -TERM "$pid" 2>/dev/null || true
+	for ((i = 0; i < 50; i++)); do
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	# shellcheck disable=SC2086 # word splitting of the PID list is wanted
+	kill -KILL $pids 2>/dev/null || true
+	wait "$pid" 2>/dev/null || true
+}
+
+cleanup() {
+	local pid
+	for pid in "${STARTED[@]}"; do
+		stop_server "$pid"
+	done
+	STARTED=()
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
