@@ -6,6 +6,7 @@
 BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO_ROOT=$(cd "$BENCH_DIR/.." && pwd)
 OUT=$BENCH_DIR/out
+DNSLB_BIN=$OUT/dnslb
 CLK_TCK=$(getconf CLK_TCK)
 
 # Each server gets its own fixed loopback port so a leftover process from one
@@ -51,11 +52,11 @@ ensure_tools() {
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${missing[@]}"
 }
 
-# build_dnslb builds the binary into $OUT/dnslb. Returns 1 (with a warning)
+# build_dnslb builds the binary into $DNSLB_BIN. Returns 1 (with a warning)
 # when the tree does not build yet, so callers can skip dnslb.
 build_dnslb() {
 	mkdir -p "$OUT"
-	if ! (cd "$REPO_ROOT" && go build -o "$OUT/dnslb" ./cmd/dnslb) >"$OUT/dnslb-build.log" 2>&1; then
+	if ! (cd "$REPO_ROOT" && go build -o "$DNSLB_BIN" ./cmd/dnslb) >"$OUT/dnslb-build.log" 2>&1; then
 		warn "cmd/dnslb does not build (see $OUT/dnslb-build.log); skipping dnslb"
 		return 1
 	fi
@@ -68,17 +69,20 @@ genzone() {
 	(cd "$REPO_ROOT" && go run ./bench/genzone -out "$dir/zone" -query-out "$dir" "$@")
 }
 
-# write_config SERVER DIR ZONEFILE writes SERVER's config under DIR (made
-# fresh). Every server gets one worker thread per protocol: they all run on
-# a single pinned core, where more threads only add contention.
+# write_config SERVER BASE ZONEFILE writes SERVER's config into BASE
+# (BASE/dnslb.toml, BASE/nsd.conf, BASE/knot.conf, BASE/gdnsd/config) and
+# makes a fresh state directory BASE/state/SERVER for its pid files, sockets,
+# databases and log. Every server gets one worker thread per protocol: they
+# all run on a single pinned core, where more threads only add contention.
 write_config() {
-	local server=$1 dir=$2 zonefile=$3 port=${PORT[$1]}
+	local server=$1 base=$2 zonefile=$3 port=${PORT[$1]}
+	local dir=$base/state/$server
 	rm -rf "$dir"
 	mkdir -p "$dir"
 	case $server in
 	dnslb)
 		# zone_dir: every *.zone file in it is a zone named by its file name.
-		cat >"$dir/dnslb.toml" <<-EOF
+		cat >"$base/dnslb.toml" <<-EOF
 			zone_dir = "$(dirname "$zonefile")"
 
 			[server]
@@ -90,7 +94,7 @@ write_config() {
 		;;
 	nsd)
 		# No chroot, no privilege drop, no database: files stay in $dir.
-		cat >"$dir/nsd.conf" <<-EOF
+		cat >"$base/nsd.conf" <<-EOF
 			server:
 			    ip-address: 127.0.0.1@$port
 			    server-count: 1
@@ -119,7 +123,7 @@ write_config() {
 	knot)
 		# journal-content none and zonefile-sync -1: knotd only reads the file.
 		mkdir -p "$dir/db"
-		cat >"$dir/knot.conf" <<-EOF
+		cat >"$base/knot.conf" <<-EOF
 			server:
 			    rundir: "$dir"
 			    listen: 127.0.0.1@$port
@@ -148,9 +152,10 @@ write_config() {
 	gdnsd)
 		# gdnsd reads zones from <config dir>/zones/<zone name>; plain zone
 		# data, no plugins (geoip is left out on purpose, see README).
-		mkdir -p "$dir/zones" "$dir/run" "$dir/state"
-		cp "$zonefile" "$dir/zones/bench.example"
-		cat >"$dir/config" <<-EOF
+		rm -rf "$base/gdnsd"
+		mkdir -p "$base/gdnsd/zones" "$dir/run" "$dir/state"
+		cp "$zonefile" "$base/gdnsd/zones/bench.example"
+		cat >"$base/gdnsd/config" <<-EOF
 			options => {
 			  listen => [ "127.0.0.1:$port" ]
 			  run_dir => "$dir/run"
@@ -168,16 +173,18 @@ write_config() {
 # them, so no server outlives the script.
 STARTED=()
 
-# start_server SERVER DIR starts SERVER pinned to $SERVER_CPU in the
-# foreground mode of each daemon (so $! is the daemon itself) and sets
-# SERVER_PID. Output goes to DIR/server.log.
+# start_server SERVER BASE starts SERVER with the config write_config put
+# in BASE, pinned to $SERVER_CPU, in each daemon's foreground mode (so $! is
+# the daemon itself), and sets SERVER_PID. Output goes to
+# BASE/state/SERVER/server.log.
 start_server() {
-	local server=$1 dir=$2 cmd
+	local server=$1 base=$2 cmd
+	local dir=$base/state/$server
 	case $server in
-	dnslb) cmd=("$OUT/dnslb" serve -config "$dir/dnslb.toml") ;;
-	nsd) cmd=(nsd -d -c "$dir/nsd.conf") ;;
-	knot) cmd=(knotd -c "$dir/knot.conf") ;;
-	gdnsd) cmd=(gdnsd -c "$dir" start) ;;
+	dnslb) cmd=("$DNSLB_BIN" serve -config "$base/dnslb.toml") ;;
+	nsd) cmd=(nsd -d -c "$base/nsd.conf") ;;
+	knot) cmd=(knotd -c "$base/knot.conf") ;;
+	gdnsd) cmd=(gdnsd -c "$base/gdnsd" start) ;;
 	esac
 	pin_cmd "$SERVER_CPU"
 	"${PIN[@]}" "${cmd[@]}" >"$dir/server.log" 2>&1 &
@@ -192,7 +199,8 @@ wait_ready() {
 	deadline=$((SECONDS + timeout))
 	while ((SECONDS < deadline)); do
 		kill -0 "$pid" 2>/dev/null || return 1
-		if [[ -n $(dig +short +time=1 +tries=1 -p "$port" @127.0.0.1 bench.example SOA 2>/dev/null) ]]; then
+		# Match the SOA record itself: dig prints its errors on stdout too.
+		if dig +noall +answer +time=1 +tries=1 -p "$port" @127.0.0.1 bench.example SOA 2>/dev/null | grep -q 'IN[[:space:]]SOA'; then
 			return 0
 		fi
 		sleep 0.1

@@ -83,15 +83,15 @@ scenario_args() {
 # DURATION seconds and appends one line to $RUNS.
 run_one() {
 	local scenario=$1 server=$2 round=$3 port=${PORT[$2]}
-	local dir=$OUT/$server raw=$OUT/runs/$1-$2-$3.txt
+	local raw=$OUT/runs/$1-$2-$3.txt
 	local args=(-s 127.0.0.1 -p "$port" -d "$QUERIES" -c "$CLIENTS" -T "$THREADS" -q "$OUTSTANDING" "${EXTRA[@]}")
 	if ((MAX_QPS > 0)); then args+=(-Q "$MAX_QPS"); fi
 
-	write_config "$server" "$dir" "$OUT/data/zone/bench.example.zone"
-	start_server "$server" "$dir"
+	write_config "$server" "$OUT" "$OUT/data/zone/bench.example.zone"
+	start_server "$server" "$OUT"
 	local pid=$SERVER_PID
 	if ! wait_ready "$port" "$pid" 30; then
-		warn "$server did not answer within 30s; log: $dir/server.log"
+		warn "$server did not answer within 30s; log: $OUT/state/$server/server.log"
 		stop_server "$pid"
 		return 0
 	fi
