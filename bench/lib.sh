@@ -231,6 +231,12 @@ cpu_ticks() {
 	echo "$total"
 }
 
+# busy_ticks prints the clock ticks all CPUs have spent busy since boot
+# (user, nice, system, irq, softirq, steal; not idle or iowait).
+busy_ticks() {
+	awk '$1 == "cpu" { print $2 + $3 + $4 + $7 + $8 + $9 }' /proc/stat
+}
+
 # stop_server PID stops one server and its children: SIGTERM, then SIGKILL
 # after 5 s.
 stop_server() {

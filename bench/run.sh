@@ -100,31 +100,42 @@ run_one() {
 		timeout $((WARMUP + 30)) "${PIN[@]}" dnsperf "${args[@]}" -l "$WARMUP" >/dev/null 2>&1 || true
 	fi
 
-	# CPU time and wall time are taken around the same interval, so
-	# cpu/wall is the fraction of a core the server used during the run.
-	local cpu0 cpu1 t0 t1
+	# Server CPU time, machine-wide busy time and wall time are taken
+	# around the same interval: server cpu/wall is the fraction of a core
+	# the server used. Whatever the machine did beyond the server and
+	# dnsperf (whose own CPU time bash's `time` reports) is "other": work
+	# that competed with the benchmark.
+	local cpu0 cpu1 busy0 busy1 t0 t1 ok=1 client TIMEFORMAT='%3U %3S'
 	cpu0=$(cpu_ticks "$pid")
+	busy0=$(busy_ticks)
 	t0=$(date +%s.%N)
-	if ! timeout $((DURATION + 30)) "${PIN[@]}" dnsperf "${args[@]}" -l "$DURATION" >"$raw" 2>&1; then
-		warn "dnsperf failed against $server; see $raw"
+	if ! { time timeout $((DURATION + 30)) "${PIN[@]}" dnsperf "${args[@]}" -l "$DURATION" >"$raw" 2>&1; } 2>"$raw.time"; then
+		ok=0
 	fi
 	t1=$(date +%s.%N)
+	busy1=$(busy_ticks)
 	cpu1=$(cpu_ticks "$pid")
 	stop_server "$pid"
+	client=$(awk '{ print $1 + $2 }' "$raw.time")
+	if ((!ok)) || ! grep -q 'Queries per second:' "$raw"; then
+		warn "dnsperf failed against $server, run left out; see $raw"
+		return 0
+	fi
 
 	# Pull QPS, latency and loss out of dnsperf's summary.
-	awk -v sc="$scenario" -v sv="$server" -v rd="$round" \
-		-v cpu="$(((cpu1 - cpu0)))" -v hz="$CLK_TCK" -v t0="$t0" -v t1="$t1" '
+	awk -v sc="$scenario" -v sv="$server" -v rd="$round" -v hz="$CLK_TCK" -v t0="$t0" -v t1="$t1" \
+		-v cpu="$((cpu1 - cpu0))" -v busy="$((busy1 - busy0))" -v client="$client" '
 		/Queries per second:/ { qps = $4 }
 		/Queries lost:/ { lost = $4; gsub(/[()%]/, "", lost) }
 		/Average Latency \(s\):/ { lat = $4 }
 		/Latency StdDev \(s\):/ { sd = $4 }
 		END {
 			wall = t1 - t0; cores = (cpu / hz) / wall
+			other = (busy / hz - cpu / hz - client) / wall
 			qpc = cores > 0 ? qps / cores : 0
-			printf "%s\t%s\t%d\t%.0f\t%.3f\t%.0f\t%.6f\t%.6f\t%s\n", sc, sv, rd, qps, cores, qpc, lat, sd, lost
+			printf "%s\t%s\t%d\t%.0f\t%.3f\t%.0f\t%.6f\t%.6f\t%s\t%.2f\n", sc, sv, rd, qps, cores, qpc, lat, sd, lost, (other > 0 ? other : 0)
 		}' "$raw" >>"$RUNS"
-	tail -n1 "$RUNS" | awk -F'\t' '{ printf "  %-6s round %d: %8s qps, %.2f cores, %8s qps/core, avg %.3f ms, lost %s%%\n", $2, $3, $4, $5, $6, $7 * 1000, $9 }' >&2
+	tail -n1 "$RUNS" | awk -F'\t' '{ printf "  %-6s round %d: %8s qps, %.2f cores, %8s qps/core, avg %.3f ms, lost %s%%, other load %.2f cores\n", $2, $3, $4, $5, $6, $7 * 1000, $9, $10 }' >&2
 }
 
 # median reads numbers, one per line, and prints their median.
@@ -139,20 +150,21 @@ col() {
 
 # report SCENARIO prints the table of medians and the dnslb/peer ratios.
 report() {
-	local sc=$1 s qps qpc lat sd lost
+	local sc=$1 s qps qpc lat sd lost other
 	local -A mq mc
 	printf '\nscenario %s: %s round(s) x %ss, dnsperf -c %s -T %s -q %s%s\n' "$sc" "$ROUNDS" "$DURATION" \
 		"$CLIENTS" "$THREADS" "$OUTSTANDING" "$( ((MAX_QPS > 0)) && echo " -Q $MAX_QPS")"
-	printf '%-7s %12s %14s %14s %14s %8s\n' server "median QPS" "median QPS/core" "avg lat (ms)" "lat sd (ms)" "lost %"
+	printf '%-7s %5s %11s %15s %13s %12s %7s %6s\n' server runs "median QPS" "median QPS/core" "avg lat (ms)" "lat sd (ms)" "lost %" other
 	for s in $SERVERS; do
 		qps=$(col "$sc" "$s" 4 | median)
 		qpc=$(col "$sc" "$s" 6 | median)
 		lat=$(col "$sc" "$s" 7 | median)
 		sd=$(col "$sc" "$s" 8 | median)
 		lost=$(col "$sc" "$s" 9 | median)
+		other=$(col "$sc" "$s" 10 | median)
 		mq[$s]=$qps mc[$s]=$qpc
-		awk -v s="$s" -v q="$qps" -v c="$qpc" -v l="$lat" -v d="$sd" -v x="$lost" \
-			'BEGIN { printf "%-7s %12.0f %14.0f %14.3f %14.3f %8.2f\n", s, q, c, l * 1000, d * 1000, x }'
+		awk -v s="$s" -v n="$(col "$sc" "$s" 4 | wc -l)" -v q="$qps" -v c="$qpc" -v l="$lat" -v d="$sd" -v x="$lost" -v o="$other" \
+			'BEGIN { printf "%-7s %5d %11.0f %15.0f %13.3f %12.3f %7.2f %6.2f\n", s, n, q, c, l * 1000, d * 1000, x, o }'
 	done
 	if [[ -z ${mq[dnslb]:-} ]]; then
 		echo "ratios: n/a (dnslb not measured)"
