@@ -2,6 +2,7 @@ package dnslb
 
 import (
 	"context"
+	"log/slog"
 	"slices"
 	"strings"
 	"testing"
@@ -19,26 +20,28 @@ func startServer(t testing.TB, path string) (*Server, string) {
 		t.Fatal(err)
 	}
 	cfg.Server.Listen = []string{"127.0.0.1:0"}
-	srv, err := New(cfg, nil)
+	srv, err := New(cfg, slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug})))
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- srv.Run(ctx) }()
+	select {
+	case <-srv.Started():
+	case err := <-done:
+		cancel()
+		t.Fatalf("Run: %v", err)
+	case <-time.After(5 * time.Second):
+		cancel()
+		t.Fatal("server did not start")
+	}
 	t.Cleanup(func() {
 		cancel()
 		if err := <-done; err != nil {
 			t.Errorf("Run: %v", err)
 		}
 	})
-	select {
-	case <-srv.Started():
-	case err := <-done:
-		t.Fatalf("Run: %v", err)
-	case <-time.After(5 * time.Second):
-		t.Fatal("server did not start")
-	}
 	return srv, srv.Addrs()[0].String()
 }
 
@@ -161,4 +164,13 @@ func TestServeAnswers(t *testing.T) {
 			})
 		}
 	}
+}
+
+// testWriter sends the server's log to the test log.
+type testWriter struct{ t testing.TB }
+
+func (w testWriter) Write(p []byte) (int, error) {
+	w.t.Helper()
+	w.t.Log(strings.TrimSpace(string(p)))
+	return len(p), nil
 }
