@@ -1,0 +1,213 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/miekg/dns"
+)
+
+// zoneInfo is one zone of testdata/zones as the corpus generator sees it.
+type zoneInfo struct {
+	name   string            // apex, fully qualified, lower case
+	file   string            // file name inside testdata/zones
+	owners map[string]string // lower-case owner name -> spelling in the file
+	// wildcards holds the lower-case owners whose first label is "*".
+	wildcards []string
+	// cuts holds the lower-case owners of NS RRsets below the apex.
+	cuts []string
+}
+
+// loadZones reads every *.zone file in dir; the zone name is the file name
+// minus ".zone", as for dnslb's zone_dir.
+func loadZones(t *testing.T, dir string) []zoneInfo {
+	t.Helper()
+	files, err := filepath.Glob(filepath.Join(dir, "*.zone"))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no zone files in %s (err %v)", dir, err)
+	}
+	var zones []zoneInfo
+	for _, path := range files {
+		base := filepath.Base(path)
+		z := zoneInfo{
+			name:   dns.Fqdn(strings.ToLower(strings.TrimSuffix(base, ".zone"))),
+			file:   base,
+			owners: map[string]string{},
+		}
+		f, err := os.Open(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		zp := dns.NewZoneParser(f, z.name, path)
+		zp.SetIncludeAllowed(true)
+		for rr, ok := zp.Next(); ok; rr, ok = zp.Next() {
+			owner := rr.Header().Name
+			lower := strings.ToLower(owner)
+			if _, seen := z.owners[lower]; !seen {
+				z.owners[lower] = owner
+			}
+			if strings.HasPrefix(lower, "*.") && !slices.Contains(z.wildcards, lower) {
+				z.wildcards = append(z.wildcards, lower)
+			}
+			if rr.Header().Rrtype == dns.TypeNS && lower != z.name && !slices.Contains(z.cuts, lower) {
+				z.cuts = append(z.cuts, lower)
+			}
+		}
+		f.Close()
+		if err := zp.Err(); err != nil {
+			t.Fatalf("parse %s: %v", path, err)
+		}
+		zones = append(zones, z)
+	}
+	return zones
+}
+
+func zoneNames(zones []zoneInfo) []string {
+	var names []string
+	for _, z := range zones {
+		names = append(names, z.name)
+	}
+	return names
+}
+
+// query is one question of the corpus. kind groups queries for the summary.
+type query struct {
+	kind  string
+	name  string
+	qtype uint16
+	net   string // "udp" or "tcp"
+	edns  bool   // EDNS0 with a 1232-byte buffer and DO off
+}
+
+func (q query) String() string {
+	e := "noedns"
+	if q.edns {
+		e = "edns"
+	}
+	return q.name + " " + dns.TypeToString[q.qtype] + " " + q.net + " " + e
+}
+
+// allTypes are asked at every owner name and every empty non-terminal.
+var allTypes = []uint16{
+	dns.TypeA, dns.TypeAAAA, dns.TypeCNAME, dns.TypeMX, dns.TypeNS, dns.TypeSOA,
+	dns.TypeTXT, dns.TypeSRV, dns.TypeCAA, dns.TypePTR, dns.TypeNAPTR, dns.TypeSSHFP,
+	dns.TypeTLSA, dns.TypeHTTPS, dns.TypeSVCB, dns.TypeDS, dns.TypeHINFO, dns.TypeDNSKEY,
+}
+
+// maxQueries bounds the corpus whatever the zones hold.
+const maxQueries = 6000
+
+// buildCorpus generates the queries, deterministically and in a stable order.
+func buildCorpus(zones []zoneInfo) []query {
+	var qs []query
+	add := func(kind, name string, types []uint16, transports ...string) {
+		if len(transports) == 0 {
+			transports = []string{"udp+edns"}
+		}
+		for _, qt := range types {
+			for _, tr := range transports {
+				net, e, _ := strings.Cut(tr, "+")
+				qs = append(qs, query{kind: kind, name: name, qtype: qt, net: net, edns: e == "edns"})
+			}
+		}
+	}
+	every := []string{"udp+edns", "udp+noedns", "tcp+edns", "tcp+noedns"}
+	addr := []uint16{dns.TypeA, dns.TypeAAAA, dns.TypeTXT}
+	for _, z := range zones {
+		owners := sortedKeys(z.owners)
+		ents := emptyNonTerminals(z)
+		// The apex: every type over every transport, plus ANY.
+		add("apex", z.name, append(slices.Clone(allTypes), dns.TypeANY), every...)
+		add("apex-case", mixCase(z.name), []uint16{dns.TypeSOA, dns.TypeNS})
+		for _, o := range owners {
+			kind := "owner"
+			if strings.HasPrefix(o, "*.") {
+				kind = "wildcard-literal"
+			}
+			if o != z.name {
+				add(kind, o, allTypes)
+				add(kind+"-transport", o, addr, "udp+noedns", "tcp+edns", "tcp+noedns")
+				add("any", o, []uint16{dns.TypeANY}, "udp+edns", "tcp+noedns")
+			}
+			// The spelling from the file, and an alternating-case spelling.
+			if orig := z.owners[o]; orig != o {
+				add("case-file", orig, []uint16{dns.TypeA, dns.TypeANY})
+			}
+			add("case-mixed", mixCase(o), []uint16{dns.TypeA, dns.TypeTXT, dns.TypeCNAME})
+			if strings.HasPrefix(o, "*.") {
+				base := strings.TrimPrefix(o, "*.")
+				add("below-wildcard", "match."+base, allTypes)
+				add("below-wildcard", "two.labels."+base, []uint16{dns.TypeA, dns.TypeMX, dns.TypeTXT, dns.TypeCNAME})
+				add("below-wildcard-transport", "match."+base, addr, "udp+noedns", "tcp+edns")
+				add("below-wildcard-case", mixCase("Match."+base), []uint16{dns.TypeA, dns.TypeCNAME})
+				continue
+			}
+			add("below", "nx."+o, []uint16{dns.TypeA, dns.TypeTXT, dns.TypeMX, dns.TypeDS})
+			add("below-deep", "a.b.c.nx."+o, []uint16{dns.TypeA, dns.TypeNS})
+		}
+		for _, e := range ents {
+			add("ent", e, allTypes)
+			add("below-ent", "nx."+e, []uint16{dns.TypeA, dns.TypeTXT})
+		}
+		for _, c := range z.cuts {
+			add("below-cut", "host."+c, []uint16{dns.TypeA, dns.TypeAAAA, dns.TypeNS, dns.TypeDS, dns.TypeSOA}, "udp+edns", "tcp+noedns")
+			add("below-cut", "a.b.c.deep."+c, []uint16{dns.TypeA, dns.TypeMX})
+		}
+		add("missing", "does-not-exist."+z.name, allTypes, "udp+edns", "udp+noedns", "tcp+edns")
+	}
+	outside := []string{".", "org.", "com.", "example.com.", "www.example.com.", "example.", "in-addr.arpa.", "3.0.192.in-addr.arpa.", "xexample.org.", "notexample.net."}
+	for _, o := range outside {
+		add("outside", o, []uint16{dns.TypeA, dns.TypeSOA, dns.TypeNS}, "udp+edns", "tcp+noedns")
+	}
+	if len(qs) > maxQueries {
+		qs = qs[:maxQueries]
+	}
+	return qs
+}
+
+// emptyNonTerminals returns the names between the apex and an owner that
+// own no records themselves (RFC 8020), in sorted order.
+func emptyNonTerminals(z zoneInfo) []string {
+	set := map[string]bool{}
+	for o := range z.owners {
+		labels := dns.SplitDomainName(o)
+		for i := 1; i < len(labels); i++ {
+			name := dns.Fqdn(strings.Join(labels[i:], "."))
+			if !dns.IsSubDomain(z.name, name) || name == z.name {
+				break
+			}
+			if _, ok := z.owners[name]; !ok {
+				set[name] = true
+			}
+		}
+	}
+	return sortedKeys(set)
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}
+
+// mixCase upper-cases every other letter, to check that servers match names
+// case-insensitively and echo the question's spelling (RFC 4343).
+func mixCase(name string) string {
+	b := []byte(name)
+	up := true
+	for i, c := range b {
+		if c >= 'a' && c <= 'z' {
+			if up {
+				b[i] = c - 'a' + 'A'
+			}
+			up = !up
+		}
+	}
+	return string(b)
+}
