@@ -19,6 +19,8 @@ type zoneInfo struct {
 	wildcards []string
 	// cuts holds the lower-case owners of NS RRsets below the apex.
 	cuts []string
+	// records maps a lower-case owner to its records, formatted by line.
+	records map[string][]string
 }
 
 // loadZones reads every *.zone file in dir; the zone name is the file name
@@ -33,9 +35,10 @@ func loadZones(t *testing.T, dir string) []zoneInfo {
 	for _, path := range files {
 		base := filepath.Base(path)
 		z := zoneInfo{
-			name:   dns.Fqdn(strings.ToLower(strings.TrimSuffix(base, ".zone"))),
-			file:   base,
-			owners: map[string]string{},
+			name:    dns.Fqdn(strings.ToLower(strings.TrimSuffix(base, ".zone"))),
+			file:    base,
+			owners:  map[string]string{},
+			records: map[string][]string{},
 		}
 		f, err := os.Open(path)
 		if err != nil {
@@ -46,6 +49,7 @@ func loadZones(t *testing.T, dir string) []zoneInfo {
 		for rr, ok := zp.Next(); ok; rr, ok = zp.Next() {
 			owner := rr.Header().Name
 			lower := strings.ToLower(owner)
+			z.records[lower] = append(z.records[lower], line(rr))
 			if _, seen := z.owners[lower]; !seen {
 				z.owners[lower] = owner
 			}
