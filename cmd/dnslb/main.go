@@ -1,0 +1,185 @@
+// Command dnslb is an authoritative DNS server that load-balances: it
+// serves RFC 1035 zone files and picks, per query, which of a name's
+// addresses to hand out.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"runtime/debug"
+	"strings"
+	"syscall"
+
+	"github.com/dnslb/dnslb/dnslb"
+	"github.com/dnslb/dnslb/example"
+)
+
+// version is set by the Makefile with -ldflags "-X main.version=...".
+var version = ""
+
+const usage = `dnslb: an authoritative DNS server that load-balances
+
+Usage:
+  dnslb                          serve the built-in example (127.0.0.1:5353)
+  dnslb serve -config FILE       serve the zones and policies in FILE
+  dnslb check -config FILE       load FILE and every zone, print every error, exit 1 on any
+  dnslb version                  print the version
+
+Run "dnslb COMMAND -h" for a command's flags.
+`
+
+func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
+
+func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		return serve(nil, stdout, stderr)
+	}
+	switch args[0] {
+	case "serve":
+		return serve(args[1:], stdout, stderr)
+	case "check":
+		return check(args[1:], stdout, stderr)
+	case "version", "-version", "--version":
+		fmt.Fprintln(stdout, "dnslb", buildVersion())
+		return 0
+	case "help", "-h", "-help", "--help":
+		fmt.Fprint(stdout, usage)
+		return 0
+	}
+	fmt.Fprintf(stderr, "dnslb: unknown command %q\n\n%s", args[0], usage)
+	return 2
+}
+
+func buildVersion() string {
+	if version != "" {
+		return version
+	}
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		for _, s := range bi.Settings {
+			if s.Key == "vcs.revision" {
+				return "devel-" + s.Value[:min(12, len(s.Value))]
+			}
+		}
+		return bi.Main.Version
+	}
+	return "devel"
+}
+
+// configFlag parses the flags every config-reading command shares.
+func configFlag(name string, args []string, stderr io.Writer) (string, bool) {
+	fset := flag.NewFlagSet("dnslb "+name, flag.ContinueOnError)
+	fset.SetOutput(stderr)
+	path := fset.String("config", "", "config file (TOML); empty: the built-in example")
+	if err := fset.Parse(args); err != nil {
+		return "", false
+	}
+	if fset.NArg() > 0 {
+		fmt.Fprintf(stderr, "dnslb %s: unexpected argument %q\n", name, fset.Arg(0))
+		return "", false
+	}
+	return *path, true
+}
+
+func check(args []string, stdout, stderr io.Writer) int {
+	path, ok := configFlag("check", args, stderr)
+	if !ok {
+		return 2
+	}
+	if path == "" {
+		fmt.Fprintln(stderr, "dnslb check: -config FILE is required")
+		return 2
+	}
+	_, zs, err := dnslb.Check(path)
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return 1
+	}
+	records := 0
+	for _, z := range zs {
+		records += z.Len()
+	}
+	fmt.Fprintf(stdout, "%s: ok, %d zones, %d records\n", path, len(zs), records)
+	return 0
+}
+
+func serve(args []string, stdout, stderr io.Writer) int {
+	path, ok := configFlag("serve", args, stderr)
+	if !ok {
+		return 2
+	}
+	if path == "" {
+		dir, err := extractExample()
+		if err != nil {
+			fmt.Fprintln(stderr, "dnslb:", err)
+			return 1
+		}
+		defer os.RemoveAll(dir)
+		path = filepath.Join(dir, "dnslb.toml")
+		fmt.Fprintln(stderr, "dnslb: serving the built-in example; copy example/ from the repo and pass -config to edit it")
+	}
+	cfg, err := dnslb.LoadConfig(path)
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return 1
+	}
+	log := newLogger(cfg.Log, stderr)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	srv, err := dnslb.New(cfg, log)
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return 1
+	}
+	if err := srv.Run(ctx); err != nil && !errors.Is(err, context.Canceled) {
+		log.Error("server stopped", "err", err)
+		return 1
+	}
+	log.Info("stopped")
+	return 0
+}
+
+func newLogger(c dnslb.LogConfig, w io.Writer) *slog.Logger {
+	var level slog.Level
+	_ = level.UnmarshalText([]byte(strings.ToUpper(c.Level)))
+	opts := &slog.HandlerOptions{Level: level}
+	if c.Format == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// extractExample writes the embedded example config and zones to a
+// temporary folder, since zone loading reads real files.
+func extractExample() (string, error) {
+	dir, err := os.MkdirTemp("", "dnslb-example-")
+	if err != nil {
+		return "", err
+	}
+	err = fs.WalkDir(example.FS, ".", func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		dst := filepath.Join(dir, p)
+		if d.IsDir() {
+			return os.MkdirAll(dst, 0o755)
+		}
+		data, err := example.FS.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		return os.WriteFile(dst, data, 0o644)
+	})
+	if err != nil {
+		os.RemoveAll(dir)
+		return "", fmt.Errorf("extract example: %w", err)
+	}
+	return dir, nil
+}

@@ -1,0 +1,257 @@
+package dnslb
+
+import (
+	"math/rand/v2"
+	"net/netip"
+	"strings"
+	"sync"
+
+	"github.com/miekg/dns"
+
+	"github.com/dnslb/dnslb/zones"
+)
+
+// Client is where a query came from.
+type Client struct {
+	Addr netip.AddrPort
+	TCP  bool
+}
+
+// minUDPSize is the size every DNS client can take (RFC 1035 section 4.2.1).
+const minUDPSize = 512
+
+var resultPool = sync.Pool{New: func() any { return new(zones.Result) }}
+
+// HandleQuery answers one query from the current snapshot. It returns nil
+// when the query must not be answered at all (it is itself a response).
+// The reply is sized for the client's transport: over UDP it fits the
+// requester's EDNS buffer (512 bytes without EDNS), with TC=1 if the
+// answer had to be cut.
+func (s *Server) HandleQuery(req *dns.Msg, c Client) *dns.Msg {
+	if req.Response {
+		return nil
+	}
+	m := &dns.Msg{}
+	m.Id = req.Id
+	m.Response = true
+	m.Opcode = req.Opcode
+	m.RecursionDesired = req.RecursionDesired
+	m.CheckingDisabled = req.CheckingDisabled
+	m.Question = req.Question
+
+	opt, optOK := findOPT(req)
+	if !optOK {
+		m.Rcode = dns.RcodeFormatError
+		return m
+	}
+	if opt != nil {
+		m.Extra = append(m.Extra, s.replyOPT(opt))
+		if opt.Version() != 0 {
+			m.Rcode = dns.RcodeBadVers
+			return m
+		}
+	}
+	switch {
+	case req.Opcode != dns.OpcodeQuery:
+		m.Rcode = dns.RcodeNotImplemented
+		return m
+	case len(req.Question) != 1:
+		m.Question = nil
+		m.Rcode = dns.RcodeFormatError
+		return m
+	}
+	q := req.Question[0]
+	switch {
+	case q.Qclass != dns.ClassINET && q.Qclass != dns.ClassANY:
+		m.Rcode = dns.RcodeRefused
+		return m
+	case isMetaType(q.Qtype):
+		m.Rcode = dns.RcodeFormatError
+		return m
+	case q.Qtype == dns.TypeAXFR || q.Qtype == dns.TypeIXFR:
+		m.Rcode = dns.RcodeRefused // zone transfers are not offered
+		return m
+	}
+	qname := lowerName(q.Name)
+	snap := s.store.Snapshot()
+	z := snap.Zone(qname)
+	if z == nil {
+		m.Rcode = dns.RcodeRefused
+		return m
+	}
+	if q.Qtype == dns.TypeDS && qname == z.Origin {
+		if p := snap.Parent(z); p != nil {
+			z = p // DS lives on the parent side of the cut
+		}
+	}
+	res := resultPool.Get().(*zones.Result)
+	defer resultPool.Put(res)
+	z.Lookup(qname, q.Qtype, res)
+	s.build(m, q, res)
+	if !c.TCP {
+		limit := minUDPSize
+		if opt != nil {
+			limit = min(max(int(opt.UDPSize()), minUDPSize), s.udpSize)
+		}
+		truncate(m, limit)
+	}
+	return m
+}
+
+// build fills the sections of m from a lookup result.
+func (s *Server) build(m *dns.Msg, q dns.Question, res *zones.Result) {
+	switch res.Kind {
+	case zones.Success, zones.NoData:
+		m.Authoritative = true
+	case zones.NXDomain:
+		m.Authoritative = true
+		m.Rcode = dns.RcodeNameError
+	case zones.Referral:
+		// Not authoritative: the data belongs to the child zone.
+	}
+	m.Answer = make([]dns.RR, 0, answerLen(res))
+	for _, it := range res.Answer {
+		switch {
+		case it.Synth != nil:
+			m.Answer = append(m.Answer, it.Synth)
+		case it.Owner != "":
+			for _, rr := range s.ordered(it.Set) {
+				rr = dns.Copy(rr)
+				rr.Header().Name = it.Owner
+				m.Answer = append(m.Answer, rr)
+			}
+		default:
+			m.Answer = append(m.Answer, s.ordered(it.Set)...)
+		}
+	}
+	for _, set := range res.Authority {
+		m.Ns = append(m.Ns, set.RRs...)
+	}
+	for _, set := range res.Additional {
+		if inAnswer(m.Answer, set) {
+			continue
+		}
+		m.Extra = append(m.Extra, s.ordered(set)...)
+	}
+	// The OPT record, if any, goes last in the additional section.
+	for i, rr := range m.Extra {
+		if rr.Header().Rrtype == dns.TypeOPT && i != len(m.Extra)-1 {
+			m.Extra = append(append(m.Extra[:i:i], m.Extra[i+1:]...), rr)
+			break
+		}
+	}
+}
+
+// ordered returns the records of set in this query's order: rotated (or
+// shuffled) for A and AAAA RRsets of several records, as stored otherwise.
+// The store's slice is never changed: rotation makes a new one.
+func (s *Server) ordered(set *zones.RRset) []dns.RR {
+	n := len(set.RRs)
+	if n < 2 || (set.Type != dns.TypeA && set.Type != dns.TypeAAAA) {
+		return set.RRs
+	}
+	out := make([]dns.RR, n)
+	if s.random {
+		copy(out, set.RRs)
+		rand.Shuffle(n, func(i, j int) { out[i], out[j] = out[j], out[i] })
+		return out
+	}
+	k := set.Next()
+	copy(out, set.RRs[k:])
+	copy(out[n-k:], set.RRs[:k])
+	return out
+}
+
+func answerLen(res *zones.Result) int {
+	n := 0
+	for _, it := range res.Answer {
+		if it.Synth != nil {
+			n++
+		} else {
+			n += len(it.Set.RRs)
+		}
+	}
+	return n
+}
+
+// inAnswer reports whether the records of set are already in the answer
+// (an MX target that is also the query name, say).
+func inAnswer(ans []dns.RR, set *zones.RRset) bool {
+	for _, rr := range ans {
+		h := rr.Header()
+		if h.Rrtype == set.Type && strings.EqualFold(h.Name, set.Name) {
+			return true
+		}
+	}
+	return false
+}
+
+// findOPT returns the query's OPT record. ok is false when the query has
+// more than one, which RFC 6891 section 6.1.1 makes a FORMERR.
+func findOPT(req *dns.Msg) (opt *dns.OPT, ok bool) {
+	for _, rr := range req.Extra {
+		if o, isOPT := rr.(*dns.OPT); isOPT {
+			if opt != nil {
+				return nil, false
+			}
+			opt = o
+		}
+	}
+	return opt, true
+}
+
+// replyOPT is our OPT record: our buffer size, version 0, the DO bit
+// echoed (RFC 3225), no options.
+func (s *Server) replyOPT(q *dns.OPT) *dns.OPT {
+	o := &dns.OPT{Hdr: dns.RR_Header{Name: ".", Rrtype: dns.TypeOPT}}
+	o.SetUDPSize(uint16(s.udpSize))
+	if q.Do() {
+		o.SetDo()
+	}
+	return o
+}
+
+// isMetaType reports qtypes that are never asked as questions (RFC 6895
+// section 3.1): OPT, TSIG and friends.
+func isMetaType(t uint16) bool {
+	switch t {
+	case dns.TypeOPT, dns.TypeTSIG, dns.TypeTKEY:
+		return true
+	}
+	return t >= 128 && t <= 250 && t != dns.TypeANY
+}
+
+// truncate makes m fit in limit bytes. Additional records go first, one
+// at a time from the end (they are optional); if the answer and authority
+// still do not fit, the reply carries no records and TC=1 so that the
+// client retries over TCP (RFC 1035 section 4.2.1, RFC 2181 section 9).
+func truncate(m *dns.Msg, limit int) {
+	m.Compress = true
+	if m.Len() <= limit {
+		return
+	}
+	// The OPT record, if present, is last and stays.
+	keep := 0
+	if n := len(m.Extra); n > 0 && m.Extra[n-1].Header().Rrtype == dns.TypeOPT {
+		keep = 1
+	}
+	for len(m.Extra) > keep {
+		i := len(m.Extra) - 1 - keep
+		m.Extra = append(m.Extra[:i], m.Extra[i+1:]...)
+		if m.Len() <= limit {
+			return
+		}
+	}
+	m.Truncated = true
+	m.Answer, m.Ns = nil, nil
+}
+
+// lowerName returns name in lower case and fully qualified.
+func lowerName(name string) string {
+	for i := 0; i < len(name); i++ {
+		if c := name[i]; c >= 'A' && c <= 'Z' {
+			return strings.ToLower(name)
+		}
+	}
+	return name
+}

@@ -1,0 +1,260 @@
+package dnslb
+
+import (
+	"errors"
+	"fmt"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/BurntSushi/toml"
+)
+
+// Config is the whole configuration file. The zero values of its fields
+// are the documented defaults, filled in by Defaults.
+type Config struct {
+	// ZoneDir, if set, is a folder whose *.zone files are zones, each named
+	// by its file name without ".zone".
+	ZoneDir string       `toml:"zone_dir"`
+	Zones   []ZoneConfig `toml:"zone"`
+	Server  ServerConfig `toml:"server"`
+	Log     LogConfig    `toml:"log"`
+	Admin   AdminConfig  `toml:"admin"`
+
+	// path is the file the config came from; relative paths are relative
+	// to its folder.
+	path string
+}
+
+// ZoneConfig names one zone and its master file.
+type ZoneConfig struct {
+	Name string `toml:"name"`
+	File string `toml:"file"`
+}
+
+// ServerConfig is the DNS listener setup.
+type ServerConfig struct {
+	// Listen is where to answer, UDP and TCP on each (default 127.0.0.1:5353).
+	Listen []string `toml:"listen"`
+	// Rotate orders multi-record RRsets: "round-robin" (default) or "random".
+	Rotate string `toml:"rotate"`
+	// TCPIdleTimeout closes idle TCP connections (default 10s, RFC 7766).
+	TCPIdleTimeout Duration `toml:"tcp_idle_timeout"`
+	// MaxTCPConnections bounds open TCP connections (default 1000).
+	MaxTCPConnections int `toml:"max_tcp_connections"`
+	// UDPSize is the EDNS buffer size we advertise (default 1232).
+	UDPSize int `toml:"udp_size"`
+}
+
+// LogConfig chooses the log level and format.
+type LogConfig struct {
+	Level  string `toml:"level"`  // debug, info (default), warn, error
+	Format string `toml:"format"` // text (default) or json
+}
+
+// AdminConfig is the admin HTTP listener.
+type AdminConfig struct {
+	Listen string `toml:"listen"` // empty: no admin listener
+	Token  string `toml:"token"`  // required when Listen is not loopback
+}
+
+// Duration is a time.Duration written as a Go duration string ("10s").
+type Duration struct{ time.Duration }
+
+// UnmarshalText reads "10s".
+func (d *Duration) UnmarshalText(b []byte) error {
+	v, err := time.ParseDuration(string(b))
+	if err != nil {
+		return fmt.Errorf("%q is not a duration like \"10s\"", b)
+	}
+	d.Duration = v
+	return nil
+}
+
+// MarshalText writes d as "10s".
+func (d Duration) MarshalText() ([]byte, error) { return []byte(d.String()), nil }
+
+// Defaults returns c with every unset field at its documented default.
+func (c Config) Defaults() Config {
+	if len(c.Server.Listen) == 0 {
+		c.Server.Listen = []string{"127.0.0.1:5353"}
+	}
+	if c.Server.Rotate == "" {
+		c.Server.Rotate = "round-robin"
+	}
+	if c.Server.TCPIdleTimeout.Duration == 0 {
+		c.Server.TCPIdleTimeout.Duration = 10 * time.Second
+	}
+	if c.Server.MaxTCPConnections == 0 {
+		c.Server.MaxTCPConnections = 1000
+	}
+	if c.Server.UDPSize == 0 {
+		c.Server.UDPSize = 1232
+	}
+	if c.Log.Level == "" {
+		c.Log.Level = "info"
+	}
+	if c.Log.Format == "" {
+		c.Log.Format = "text"
+	}
+	return c
+}
+
+// LoadConfig reads and checks a config file. Relative paths in it are
+// made relative to its folder. The error lists every problem found.
+func LoadConfig(path string) (Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return Config{}, err
+	}
+	return ParseConfig(path, data)
+}
+
+// ParseConfig is LoadConfig on text already read.
+func ParseConfig(path string, data []byte) (Config, error) {
+	var c Config
+	md, err := toml.Decode(string(data), &c)
+	if err != nil {
+		var pe toml.ParseError
+		if errors.As(err, &pe) {
+			return Config{}, fmt.Errorf("%s:%d: %s", path, pe.Position.Line, pe.Message)
+		}
+		return Config{}, fmt.Errorf("%s: %w", path, err)
+	}
+	var errs []string
+	for _, k := range md.Undecoded() {
+		errs = append(errs, fmt.Sprintf("%s: unknown key %s", at(path, data, k), k))
+	}
+	c.path = path
+	c = c.Defaults()
+	errs = append(errs, c.check(path, data)...)
+	if len(errs) > 0 {
+		return Config{}, errors.New(joinErrors(errs))
+	}
+	return c, nil
+}
+
+// check validates values, naming each key (with its line where known).
+func (c *Config) check(path string, data []byte) []string {
+	var errs []string
+	bad := func(key []string, format string, args ...any) {
+		errs = append(errs, at(path, data, key)+": "+strings.Join(key, ".")+": "+fmt.Sprintf(format, args...))
+	}
+	for i, l := range c.Server.Listen {
+		if _, err := netip.ParseAddrPort(l); err != nil {
+			bad([]string{"server", "listen"}, "%q (entry %d) is not an address:port like \"127.0.0.1:53\" or \"[::1]:53\"", l, i+1)
+		}
+	}
+	switch c.Server.Rotate {
+	case "round-robin", "random":
+	default:
+		bad([]string{"server", "rotate"}, "%q is not one of round-robin, random", c.Server.Rotate)
+	}
+	if c.Server.UDPSize < 512 || c.Server.UDPSize > 4096 {
+		bad([]string{"server", "udp_size"}, "%d out of range 512..4096", c.Server.UDPSize)
+	}
+	if c.Server.MaxTCPConnections < 1 {
+		bad([]string{"server", "max_tcp_connections"}, "%d must be at least 1", c.Server.MaxTCPConnections)
+	}
+	if !slices.Contains([]string{"debug", "info", "warn", "error"}, c.Log.Level) {
+		bad([]string{"log", "level"}, "%q is not one of debug, info, warn, error", c.Log.Level)
+	}
+	if c.Log.Format != "text" && c.Log.Format != "json" {
+		bad([]string{"log", "format"}, "%q is not one of text, json", c.Log.Format)
+	}
+	if c.Admin.Listen != "" {
+		ap, err := netip.ParseAddrPort(c.Admin.Listen)
+		switch {
+		case err != nil:
+			bad([]string{"admin", "listen"}, "%q is not an address:port", c.Admin.Listen)
+		case !ap.Addr().IsLoopback() && c.Admin.Token == "":
+			bad([]string{"admin", "token"}, "a token is required when admin.listen %s is not a loopback address", c.Admin.Listen)
+		}
+	}
+	for i, z := range c.Zones {
+		if z.Name == "" || z.File == "" {
+			errs = append(errs, fmt.Sprintf("%s: zone %d: needs both name and file", path, i+1))
+		}
+	}
+	if c.ZoneDir == "" && len(c.Zones) == 0 {
+		errs = append(errs, fmt.Sprintf("%s: no zones: set zone_dir or add [[zone]] tables", path))
+	}
+	return errs
+}
+
+// Rel resolves a path from the config file relative to its folder.
+func (c *Config) Rel(p string) string {
+	if p == "" || filepath.IsAbs(p) || c.path == "" {
+		return p
+	}
+	return filepath.Join(filepath.Dir(c.path), p)
+}
+
+// ZoneFiles lists every zone the config names, zone_dir first, sorted.
+func (c *Config) ZoneFiles() ([]ZoneConfig, error) {
+	var out []ZoneConfig
+	if c.ZoneDir != "" {
+		dir := c.Rel(c.ZoneDir)
+		ents, err := os.ReadDir(dir)
+		if err != nil {
+			return nil, fmt.Errorf("%s: zone_dir: %w", c.path, err)
+		}
+		for _, e := range ents {
+			if e.IsDir() || !strings.HasSuffix(e.Name(), ".zone") {
+				continue
+			}
+			out = append(out, ZoneConfig{Name: strings.TrimSuffix(e.Name(), ".zone"), File: filepath.Join(dir, e.Name())})
+		}
+	}
+	for _, z := range c.Zones {
+		out = append(out, ZoneConfig{Name: z.Name, File: c.Rel(z.File)})
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out, nil
+}
+
+// joinErrors prints at most maxErrors messages and counts the rest.
+func joinErrors(errs []string) string {
+	const maxErrors = 10
+	if len(errs) > maxErrors {
+		n := len(errs) - maxErrors
+		errs = append(errs[:maxErrors:maxErrors], fmt.Sprintf("(and %d more errors)", n))
+	}
+	return strings.Join(errs, "\n")
+}
+
+// at returns "path:line" for the line that sets key, or just path. The toml
+// library keeps key positions to itself, so this reads the text: it tracks
+// [table] and [[array]] headers and finds `name =` inside the right one.
+func at(path string, data []byte, key []string) string {
+	if len(key) == 0 {
+		return path
+	}
+	table, last := strings.Join(key[:len(key)-1], "."), key[len(key)-1]
+	cur := ""
+	for i, line := range strings.Split(string(data), "\n") {
+		t := strings.TrimSpace(line)
+		if strings.HasPrefix(t, "[") {
+			cur = normKey(strings.Trim(t[:strings.LastIndex(t, "]")+1], "[]"))
+			if cur == normKey(strings.Join(key, ".")) {
+				return fmt.Sprintf("%s:%d", path, i+1)
+			}
+			continue
+		}
+		k, _, ok := strings.Cut(t, "=")
+		if ok && cur == normKey(table) && normKey(k) == normKey(last) {
+			return fmt.Sprintf("%s:%d", path, i+1)
+		}
+	}
+	return path
+}
+
+// normKey drops quotes and spaces so `name."www.example.org"` and
+// name.www.example.org compare equal.
+func normKey(k string) string {
+	return strings.NewReplacer(`"`, "", "'", "", " ", "", "\t", "").Replace(strings.TrimSpace(k))
+}

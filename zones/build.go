@@ -1,0 +1,218 @@
+package zones
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/miekg/dns"
+)
+
+// maxTTL is the largest TTL RFC 2181 section 8 allows.
+const maxTTL = 1<<31 - 1
+
+// build groups records into nodes and RRsets and checks the rules a zone
+// must meet. It returns every problem it finds.
+func build(origin, path string, rrs []located) (*Zone, ErrorList) {
+	z := &Zone{Origin: origin, File: path, nodes: make(map[string]*Node, len(rrs)/2+1)}
+	var errs ErrorList
+	fail := func(l located, format string, args ...any) {
+		errs = append(errs, &Error{File: l.file, Line: l.line, Msg: fmt.Sprintf(format, args...)})
+	}
+	// where remembers the first place each RRset was seen, for errors found
+	// after grouping.
+	where := make(map[*RRset]located)
+	var soaAt located
+	for _, l := range rrs {
+		h := l.rr.Header()
+		owner := lower(h.Name)
+		if h.Class != dns.ClassINET {
+			fail(l, "%s %s: class %s is not supported, only IN", h.Name, dns.TypeToString[h.Rrtype], dns.ClassToString[h.Class])
+			continue
+		}
+		if !IsSubdomain(owner, origin) {
+			fail(l, "%s %s: name is outside the zone %s", h.Name, dns.TypeToString[h.Rrtype], origin)
+			continue
+		}
+		if h.Ttl > maxTTL {
+			fail(l, "%s %s: ttl %d out of range 0..%d", h.Name, dns.TypeToString[h.Rrtype], h.Ttl, maxTTL)
+			continue
+		}
+		h.Name = owner
+		n := z.node(owner)
+		s := n.Set(h.Rrtype)
+		if s == nil {
+			s = &RRset{Name: owner, Type: h.Rrtype, TTL: h.Ttl}
+			n.Sets = append(n.Sets, s)
+			where[s] = l
+		}
+		if slices.ContainsFunc(s.RRs, func(o dns.RR) bool { return dns.IsDuplicate(o, l.rr) }) {
+			continue // RFC 2181 section 5: an RRset has no duplicates
+		}
+		switch h.Rrtype {
+		case dns.TypeSOA:
+			if owner != origin {
+				fail(l, "%s SOA: SOA record not at the zone apex %s", h.Name, origin)
+				continue
+			}
+			if len(s.RRs) > 0 {
+				fail(l, "%s SOA: more than one SOA record at the apex (first at line %d)", h.Name, soaAt.line)
+				continue
+			}
+			soaAt = l
+		case dns.TypeCNAME, dns.TypeDNAME:
+			if len(s.RRs) > 0 {
+				fail(l, "%s %s: more than one %s record at one name", h.Name, dns.TypeToString[h.Rrtype], dns.TypeToString[h.Rrtype])
+				continue
+			}
+		}
+		s.RRs = append(s.RRs, l.rr)
+		z.count++
+	}
+	for _, n := range z.nodes {
+		slices.SortFunc(n.Sets, func(a, b *RRset) int { return int(a.Type) - int(b.Type) })
+		n.Sets = slices.DeleteFunc(n.Sets, func(s *RRset) bool { return len(s.RRs) == 0 })
+		n.cname, n.dname = n.Set(dns.TypeCNAME), n.Set(dns.TypeDNAME)
+		n.Cut = n.Name != origin && n.Set(dns.TypeNS) != nil
+		if n.cname != nil {
+			for _, s := range n.Sets {
+				if s.Type != dns.TypeCNAME && s.Type != dns.TypeRRSIG && s.Type != dns.TypeNSEC {
+					fail(where[n.cname], "%s CNAME: a CNAME cannot share its name with other data (%s at line %d)", n.Name, dns.TypeToString[s.Type], where[s].line)
+					break
+				}
+			}
+		}
+	}
+	z.Apex = z.nodes[origin]
+	if z.Apex == nil || z.Apex.Set(dns.TypeSOA) == nil {
+		errs = append(errs, &Error{File: path, Msg: fmt.Sprintf("no SOA record at the zone apex %s", origin)})
+		return nil, errs
+	}
+	z.SOA = z.Apex.Set(dns.TypeSOA).RRs[0].(*dns.SOA)
+	if z.Apex.Set(dns.TypeNS) == nil {
+		errs = append(errs, &Error{File: soaAt.file, Line: soaAt.line, Msg: fmt.Sprintf("no NS records at the zone apex %s", origin)})
+	}
+	errs = append(errs, z.link(where)...)
+	if len(errs) > 0 {
+		return nil, errs
+	}
+	neg := dns.Copy(z.SOA).(*dns.SOA)
+	neg.Hdr.Ttl = min(neg.Hdr.Ttl, neg.Minttl)
+	z.soaNeg = &RRset{Name: origin, Type: dns.TypeSOA, TTL: neg.Hdr.Ttl, RRs: []dns.RR{neg}}
+	return z, nil
+}
+
+// node returns the node for owner, creating it and any empty
+// non-terminals between it and the apex.
+func (z *Zone) node(owner string) *Node {
+	if n := z.nodes[owner]; n != nil {
+		return n
+	}
+	n := &Node{Name: owner}
+	z.nodes[owner] = n
+	for name := owner; name != z.Origin; {
+		i := nextLabel(name)
+		parent := name[i:]
+		if parent == "" {
+			parent = "."
+		}
+		if _, ok := z.nodes[parent]; ok {
+			break
+		}
+		z.nodes[parent] = &Node{Name: parent}
+		name = parent
+	}
+	return n
+}
+
+// nextLabel returns the index where the name below the first label starts.
+func nextLabel(name string) int {
+	for i := 0; i < len(name); i++ {
+		switch name[i] {
+		case '\\':
+			i++
+		case '.':
+			return i + 1
+		}
+	}
+	return len(name)
+}
+
+// link sets wildcard pointers, checks that NS targets inside the zone have
+// addresses, and precomputes additional-section data.
+func (z *Zone) link(where map[*RRset]located) ErrorList {
+	var errs ErrorList
+	for name, n := range z.nodes {
+		if strings.HasPrefix(name, "*.") {
+			if p := z.nodes[name[2:]]; p != nil {
+				p.Wild = n
+			}
+		}
+		for _, s := range n.Sets {
+			switch s.Type {
+			case dns.TypeNS, dns.TypeMX, dns.TypeSRV:
+			default:
+				continue
+			}
+			for _, rr := range s.RRs {
+				target := lower(additionalTarget(rr))
+				if target == "" || !IsSubdomain(target, z.Origin) {
+					continue
+				}
+				t := z.nodes[target]
+				var sets []*RRset
+				if t != nil {
+					sets = appendNonNil(sets, t.Set(dns.TypeA), t.Set(dns.TypeAAAA))
+				}
+				if len(sets) == 0 && s.Type == dns.TypeNS {
+					l := where[s]
+					kind := "NS target"
+					if z.below(target) != nil {
+						kind = "glue for"
+					}
+					errs = append(errs, &Error{File: l.file, Line: l.line,
+						Msg: fmt.Sprintf("%s NS %s: %s %s is missing: no A or AAAA record at %s", rr.Header().Name, target, kind, target, target)})
+					continue
+				}
+				for _, a := range sets {
+					if !slices.Contains(s.Additional, a) {
+						s.Additional = append(s.Additional, a)
+					}
+				}
+			}
+		}
+	}
+	return errs
+}
+
+// below returns the delegation point at or above name, or nil.
+func (z *Zone) below(name string) *Node {
+	for name != z.Origin && len(name) > len(z.Origin) {
+		if n := z.nodes[name]; n != nil && n.Cut {
+			return n
+		}
+		name = name[nextLabel(name):]
+	}
+	return nil
+}
+
+func additionalTarget(rr dns.RR) string {
+	switch r := rr.(type) {
+	case *dns.NS:
+		return r.Ns
+	case *dns.MX:
+		return r.Mx
+	case *dns.SRV:
+		return r.Target
+	}
+	return ""
+}
+
+func appendNonNil(dst []*RRset, sets ...*RRset) []*RRset {
+	for _, s := range sets {
+		if s != nil {
+			dst = append(dst, s)
+		}
+	}
+	return dst
+}

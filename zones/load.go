@@ -1,0 +1,302 @@
+package zones
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"github.com/miekg/dns"
+)
+
+// located is a parsed record and where it came from (Line 0: not known).
+type located struct {
+	rr   dns.RR
+	file string
+	line int
+}
+
+// Load reads the master file at path and builds the zone named origin.
+// $INCLUDE paths are relative to the folder of the file that names them.
+// The error, if any, is an ErrorList with every problem found.
+func Load(origin, path string) (*Zone, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, ErrorList{{File: path, Msg: strings.TrimPrefix(err.Error(), "open "+path+": ")}}
+	}
+	return Parse(origin, path, data)
+}
+
+// Parse builds the zone named origin from master-file text; path names the
+// file in errors and anchors relative $INCLUDEs.
+func Parse(origin, path string, data []byte) (*Zone, error) {
+	origin = lower(dns.Fqdn(origin))
+	if _, ok := dns.IsDomainName(origin); !ok {
+		return nil, ErrorList{{File: path, Msg: fmt.Sprintf("zone name %q is not a valid domain name", origin)}}
+	}
+	// The fast path parses the whole file in one go and knows no lines; a
+	// file with any problem is parsed again entry by entry, to report every
+	// problem at its line.
+	rrs, err := parseFast(origin, path, data)
+	if err == nil {
+		z, errs := build(origin, path, rrs)
+		if len(errs) == 0 {
+			return z, nil
+		}
+	}
+	rrs, errs := parseSlow(origin, path, data)
+	_, verrs := build(origin, path, rrs)
+	errs = append(errs, verrs...)
+	if len(errs) == 0 && err != nil {
+		errs = append(errs, fromParseError(err, path, 0))
+	}
+	errs.sort()
+	return nil, errs
+}
+
+func parseFast(origin, path string, data []byte) ([]located, error) {
+	zp := dns.NewZoneParser(bytes.NewReader(data), origin, path)
+	zp.SetIncludeAllowed(true)
+	out := make([]located, 0, bytes.Count(data, []byte{'\n'})+1)
+	for rr, ok := zp.Next(); ok; rr, ok = zp.Next() {
+		out = append(out, located{rr: rr, file: path})
+	}
+	return out, zp.Err()
+}
+
+// slowState is what a master file carries from one entry to the next.
+type slowState struct {
+	origin    string
+	ttl       uint32
+	ttlSet    bool
+	prevOwner string
+	depth     int
+}
+
+// parseSlow parses every entry on its own, so a syntax error in one does
+// not hide the errors in the others, and every record knows its line.
+func parseSlow(origin, path string, data []byte) ([]located, ErrorList) {
+	st := &slowState{origin: origin}
+	return st.parse(path, data)
+}
+
+func (st *slowState) parse(path string, data []byte) (rrs []located, errs ErrorList) {
+	for _, e := range splitEntries(string(data)) {
+		text := strings.TrimLeft(e.text, " \t")
+		if strings.HasPrefix(text, "$") {
+			r, errl := st.directive(path, e, text)
+			rrs = append(rrs, r...)
+			errs = append(errs, errl...)
+			continue
+		}
+		body := e.text
+		if body[0] == ' ' || body[0] == '\t' {
+			if st.prevOwner == "" {
+				errs = append(errs, &Error{File: path, Line: e.line, Msg: "record with no owner name before any owner was given"})
+				continue
+			}
+			body = st.prevOwner + body
+		}
+		r, errl := st.parseEntry(path, e.line, body)
+		if errl != nil {
+			errs = append(errs, errl)
+			continue
+		}
+		rrs = append(rrs, r...)
+	}
+	return rrs, errs
+}
+
+// parseEntry runs the zone parser on one entry, with the origin and TTL
+// state in force at that point of the file.
+func (st *slowState) parseEntry(path string, line int, body string) ([]located, *Error) {
+	prelude := "$ORIGIN " + st.origin + "\n"
+	if st.ttlSet {
+		prelude += "$TTL " + strconv.FormatUint(uint64(st.ttl), 10) + "\n"
+	}
+	zp := dns.NewZoneParser(strings.NewReader(prelude+body+"\n"), st.origin, path)
+	if !st.ttlSet && st.ttl != 0 {
+		zp.SetDefaultTTL(st.ttl)
+	}
+	var out []located
+	for rr, ok := zp.Next(); ok; rr, ok = zp.Next() {
+		out = append(out, located{rr: rr, file: path, line: line})
+	}
+	if err := zp.Err(); err != nil {
+		pl := strings.Count(prelude, "\n")
+		return nil, fromParseError(err, path, line-1-pl)
+	}
+	if len(out) > 0 {
+		last := out[len(out)-1].rr.Header()
+		st.prevOwner = last.Name
+		if !st.ttlSet {
+			st.ttl = last.Ttl
+		}
+	}
+	return out, nil
+}
+
+func (st *slowState) directive(path string, e entry, text string) ([]located, ErrorList) {
+	fields := strings.Fields(stripComment(text))
+	bad := func(msg string) ErrorList { return ErrorList{{File: path, Line: e.line, Msg: msg}} }
+	switch strings.ToUpper(fields[0]) {
+	case "$ORIGIN":
+		if len(fields) != 2 {
+			return nil, bad("$ORIGIN needs one domain name")
+		}
+		o := fields[1]
+		if !dns.IsFqdn(o) {
+			o = o + "." + st.origin
+		}
+		if _, ok := dns.IsDomainName(o); !ok {
+			return nil, bad(fmt.Sprintf("$ORIGIN %q is not a valid domain name", fields[1]))
+		}
+		st.origin = o
+	case "$TTL":
+		if len(fields) != 2 {
+			return nil, bad("$TTL needs one value")
+		}
+		ttl, ok := parseTTL(fields[1])
+		if !ok {
+			return nil, bad(fmt.Sprintf("$TTL %q is not a TTL", fields[1]))
+		}
+		st.ttl, st.ttlSet = ttl, true
+	case "$INCLUDE":
+		if len(fields) < 2 || len(fields) > 3 {
+			return nil, bad("$INCLUDE needs a file name and an optional origin")
+		}
+		if st.depth >= 7 {
+			return nil, bad("too deeply nested $INCLUDE")
+		}
+		inc := fields[1]
+		if !filepath.IsAbs(inc) {
+			inc = filepath.Join(filepath.Dir(path), inc)
+		}
+		data, err := os.ReadFile(inc)
+		if err != nil {
+			return nil, bad(fmt.Sprintf("$INCLUDE %s: %v", fields[1], unwrapPathErr(err)))
+		}
+		sub := &slowState{origin: st.origin, ttl: st.ttl, ttlSet: st.ttlSet, depth: st.depth + 1}
+		if len(fields) == 3 {
+			sub.origin = dns.Fqdn(fields[2])
+		}
+		return sub.parse(inc, data)
+	default:
+		// $GENERATE and anything else: the zone parser knows best.
+		r, err := st.parseEntry(path, e.line, e.text)
+		if err != nil {
+			return nil, ErrorList{err}
+		}
+		return r, nil
+	}
+	return nil, nil
+}
+
+func unwrapPathErr(err error) error {
+	if pe, ok := err.(*os.PathError); ok {
+		return pe.Err
+	}
+	return err
+}
+
+// parseTTL reads a TTL in seconds or with BIND unit suffixes (1h30m).
+func parseTTL(s string) (uint32, bool) {
+	if n, err := strconv.ParseUint(s, 10, 32); err == nil {
+		return uint32(n), true
+	}
+	var total, cur uint64
+	digits := false
+	for _, c := range strings.ToLower(s) {
+		if c >= '0' && c <= '9' {
+			cur = cur*10 + uint64(c-'0')
+			digits = true
+			continue
+		}
+		mult := map[rune]uint64{'s': 1, 'm': 60, 'h': 3600, 'd': 86400, 'w': 604800}[c]
+		if mult == 0 || !digits {
+			return 0, false
+		}
+		total += cur * mult
+		cur, digits = 0, false
+	}
+	total += cur
+	if total > 1<<32-1 {
+		return 0, false
+	}
+	return uint32(total), true
+}
+
+// entry is one logical line of a master file: a record or a directive,
+// with parenthesised continuations joined.
+type entry struct {
+	line int
+	text string
+}
+
+// splitEntries cuts master-file text into entries, honouring quotes,
+// backslash escapes, ";" comments and parentheses (RFC 1035 section 5.1).
+func splitEntries(s string) []entry {
+	var out []entry
+	line, start, startLine := 1, 0, 1
+	depth := 0
+	inQuote, inComment := false, false
+	flush := func(end int) {
+		t := s[start:end]
+		if strings.TrimSpace(stripComment(t)) != "" {
+			out = append(out, entry{line: startLine, text: t})
+		}
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c == '\n':
+			inComment = false
+			if depth == 0 && !inQuote {
+				flush(i)
+				start, startLine = i+1, line+1
+			}
+			line++
+		case inComment:
+		case c == '\\':
+			i++
+			if i < len(s) && s[i] == '\n' {
+				line++
+			}
+		case c == '"':
+			inQuote = !inQuote
+		case inQuote:
+		case c == ';':
+			inComment = true
+		case c == '(':
+			depth++
+		case c == ')':
+			if depth > 0 {
+				depth--
+			}
+		}
+	}
+	if start < len(s) {
+		flush(len(s))
+	}
+	return out
+}
+
+// stripComment drops a trailing ";" comment that is not inside quotes.
+func stripComment(s string) string {
+	inQuote := false
+	for i := 0; i < len(s); i++ {
+		switch s[i] {
+		case '\\':
+			i++
+		case '"':
+			inQuote = !inQuote
+		case ';':
+			if !inQuote {
+				return s[:i]
+			}
+		}
+	}
+	return s
+}

@@ -1,0 +1,174 @@
+package zones
+
+import (
+	"github.com/miekg/dns"
+)
+
+// Kind says what sort of answer a lookup found.
+type Kind uint8
+
+// The kinds of answer (RFC 1034 section 4.3.2, RFC 2308).
+const (
+	Success  Kind = iota // Answer holds the data (possibly after CNAMEs)
+	NoData               // the name exists but not the type: SOA in Authority
+	NXDomain             // the name does not exist: SOA in Authority
+	Referral             // the name is at or below a delegation: NS in Authority, glue in Additional
+)
+
+var kindNames = [...]string{"success", "nodata", "nxdomain", "referral"}
+
+func (k Kind) String() string { return kindNames[k] }
+
+// Item is one RRset of an answer. Owner is set when the records must be
+// served under another name than their own: a wildcard expansion (RFC 4592)
+// or a CNAME synthesised from a DNAME (Synth then holds the record).
+type Item struct {
+	Set   *RRset
+	Owner string
+	Synth dns.RR
+}
+
+// Result is what a lookup found. Its slices are reused by Reset, so a
+// caller that keeps a Result in a pool allocates nothing per query.
+type Result struct {
+	Kind       Kind
+	Answer     []Item
+	Authority  []*RRset
+	Additional []*RRset
+}
+
+// Reset empties r for reuse.
+func (r *Result) Reset() {
+	r.Kind = Success
+	r.Answer = r.Answer[:0]
+	r.Authority = r.Authority[:0]
+	r.Additional = r.Additional[:0]
+}
+
+// maxChain bounds how many CNAMEs a lookup follows inside the zone.
+const maxChain = 16
+
+// Lookup answers qname/qtype from the zone into r (after r.Reset). qname is
+// lower case, fully qualified and inside the zone. CNAMEs are followed while
+// their targets stay inside the zone; DNAMEs are expanded (RFC 6672).
+func (z *Zone) Lookup(qname string, qtype uint16, r *Result) {
+	r.Reset()
+	name := qname
+	for range maxChain {
+		next, done := z.lookupOne(name, qtype, r)
+		if done {
+			return
+		}
+		if !IsSubdomain(next, z.Origin) {
+			return // the chain leaves the zone: the resolver continues it
+		}
+		name = next
+	}
+}
+
+// lookupOne answers one step of a chain. It returns the name to continue
+// with when it added a CNAME, or done.
+func (z *Zone) lookupOne(name string, qtype uint16, r *Result) (next string, done bool) {
+	// Walk down from the apex, one label at a time, looking for a zone cut
+	// or a DNAME above the name, and for the closest encloser.
+	encloser := z.Apex
+	if encloser.dname != nil && name != z.Origin {
+		return z.synthDNAME(encloser, name, r), false
+	}
+	exact := name == z.Origin
+	for end := len(name) - len(z.Origin); end > 0 && !exact; {
+		start := prevLabel(name, end-1)
+		n := z.nodes[name[start:]]
+		if n == nil {
+			break
+		}
+		encloser = n
+		exact = start == 0
+		if n.Cut && !(exact && qtype == dns.TypeDS) {
+			r.Kind = Referral
+			ns := n.Set(dns.TypeNS)
+			r.Authority = append(r.Authority, ns)
+			r.Additional = append(r.Additional, ns.Additional...)
+			return "", true
+		}
+		if n.dname != nil && !exact {
+			return z.synthDNAME(n, name, r), false
+		}
+		end = start
+	}
+	if exact {
+		return z.answerNode(encloser, "", qtype, r)
+	}
+	if w := encloser.Wild; w != nil {
+		return z.answerNode(w, name, qtype, r)
+	}
+	r.Kind = NXDomain
+	r.Authority = append(r.Authority, z.soaNeg)
+	return "", true
+}
+
+// answerNode answers from node n, served under owner when that is set.
+func (z *Zone) answerNode(n *Node, owner string, qtype uint16, r *Result) (string, bool) {
+	if qtype == dns.TypeANY && len(n.Sets) > 0 {
+		// RFC 8482: one RRset is enough; a CNAME if there is one.
+		s := n.Sets[0]
+		if n.cname != nil {
+			s = n.cname
+		}
+		r.Kind = Success
+		r.Answer = append(r.Answer, Item{Set: s, Owner: owner})
+		return "", true
+	}
+	if s := n.Set(qtype); s != nil {
+		r.Kind = Success
+		r.Answer = append(r.Answer, Item{Set: s, Owner: owner})
+		r.Additional = append(r.Additional, s.Additional...)
+		return "", true
+	}
+	if c := n.cname; c != nil {
+		r.Kind = Success
+		r.Answer = append(r.Answer, Item{Set: c, Owner: owner})
+		target := lower(c.RRs[0].(*dns.CNAME).Target)
+		for _, it := range r.Answer[:len(r.Answer)-1] {
+			if it.Set == c && it.Owner == owner {
+				return "", true // a loop: stop where it closes
+			}
+		}
+		return target, false
+	}
+	r.Kind = NoData
+	r.Authority = append(r.Authority, z.soaNeg)
+	return "", true
+}
+
+// synthDNAME adds the DNAME at n and the CNAME it implies for name, and
+// returns the CNAME target (RFC 6672 section 3.3).
+func (z *Zone) synthDNAME(n *Node, name string, r *Result) string {
+	d := n.dname.RRs[0].(*dns.DNAME)
+	prefix := name[:len(name)-len(n.Name)]
+	target := prefix + lower(d.Target)
+	if d.Target == "." {
+		target = prefix
+	}
+	r.Kind = Success
+	r.Answer = append(r.Answer, Item{Set: n.dname})
+	if _, ok := dns.IsDomainName(target); !ok || len(target) > 255 {
+		// RFC 6672 section 2.2: the result is too long.
+		r.Kind = NXDomain // the caller turns this into YXDOMAIN
+		return ""
+	}
+	c := &dns.CNAME{Hdr: dns.RR_Header{Name: name, Rrtype: dns.TypeCNAME, Class: dns.ClassINET, Ttl: d.Hdr.Ttl}, Target: target}
+	r.Answer = append(r.Answer, Item{Set: n.dname, Owner: name, Synth: c})
+	return target
+}
+
+// prevLabel returns the start of the label that ends at index end (the
+// index of its trailing dot) in name.
+func prevLabel(name string, end int) int {
+	for i := end - 1; i >= 0; i-- {
+		if name[i] == '.' && !escaped(name, i) {
+			return i + 1
+		}
+	}
+	return 0
+}
