@@ -46,7 +46,7 @@ func TestCompare(t *testing.T) {
 	replies := runCorpus(t, corpus, servers)
 	withDNSLB := len(servers) == 3
 
-	var rep report
+	rep := report{follows: map[bool]int{}}
 	for i, q := range corpus {
 		nsd, knot := replies[i][0], replies[i][1]
 		agree := nsd.equal(knot)
@@ -58,6 +58,9 @@ func TestCompare(t *testing.T) {
 		}
 		got := replies[i][2]
 		if got.equal(nsd) || got.equal(knot) {
+			if !agree {
+				rep.follows[got.equal(nsd)]++
+			}
 			continue
 		}
 		if q.qtype == dns.TypeANY && anySubset(zones, q, got, nsd, knot) {
@@ -272,23 +275,30 @@ func describe(q query, an string, a reply, bn string, b reply) string {
 	for _, part := range a.differences(b) {
 		switch part {
 		case "answer", "authority", "additional":
-			x, y := a.section(part), b.section(part)
 			fmt.Fprintf(&s, "  %s:\n", part)
-			for _, l := range x {
-				if !slices.Contains(y, l) {
-					fmt.Fprintf(&s, "    only %-8s %s\n", an, l)
-				}
-			}
-			for _, l := range y {
-				if !slices.Contains(x, l) {
-					fmt.Fprintf(&s, "    only %-8s %s\n", bn, l)
-				}
-			}
+			writeExtra(&s, an, a.section(part), b.section(part))
+			writeExtra(&s, bn, b.section(part), a.section(part))
 		default:
 			fmt.Fprintf(&s, "  %s: %s=%s %s=%s\n", part, an, a.field(part), bn, b.field(part))
 		}
 	}
 	return s.String()
+}
+
+// writeExtra lists the lines of x that y lacks, counting repeats, so a
+// record sent twice shows up too.
+func writeExtra(s *strings.Builder, name string, x, y []string) {
+	left := map[string]int{}
+	for _, l := range y {
+		left[l]++
+	}
+	for _, l := range x {
+		if left[l] > 0 {
+			left[l]--
+			continue
+		}
+		fmt.Fprintf(s, "    only %-8s %s\n", name, l)
+	}
 }
 
 func (r reply) section(name string) []string {
@@ -320,6 +330,9 @@ func (r reply) field(name string) string {
 // report collects differences by category, in corpus order.
 type report struct {
 	disagree, mismatch, anySubset map[string][]string
+	// follows counts, where NSD and Knot disagree, whether dnslb gave
+	// NSD's reply (true) or Knot's (false).
+	follows map[bool]int
 }
 
 func (r *report) add(m *map[string][]string, category, text string) {
@@ -351,6 +364,8 @@ func (r *report) log(t *testing.T, total int, withDNSLB bool) {
 	if withDNSLB {
 		fmt.Fprintf(&s, "dnslb matches a reference on %d, differs from both on %d\n",
 			total-countAll(r.mismatch), countAll(r.mismatch))
+		fmt.Fprintf(&s, "where NSD and Knot disagree, dnslb gave NSD's reply %d times, Knot's %d times\n",
+			r.follows[true], r.follows[false])
 		writeCategories(&s, "dnslb differs but", r.anySubset, 1)
 		writeCategories(&s, "dnslb mismatch", r.mismatch, examples)
 	}
