@@ -84,6 +84,9 @@ type query struct {
 	qtype uint16
 	net   string // "udp" or "tcp"
 	edns  bool   // EDNS0 with a 1232-byte buffer and DO off
+	// variant changes one thing in the request: "rd", "cd", "do",
+	// "buf512", "buf4096", "ednsv1", "chaos" or "notify"; "" for none.
+	variant string
 }
 
 func (q query) String() string {
@@ -91,7 +94,41 @@ func (q query) String() string {
 	if q.edns {
 		e = "edns"
 	}
-	return q.name + " " + dns.TypeToString[q.qtype] + " " + q.net + " " + e
+	s := q.name + " " + dns.TypeToString[q.qtype] + " " + q.net + " " + e
+	if q.variant != "" {
+		s += " " + q.variant
+	}
+	return s
+}
+
+// request builds the message for q.
+func (q query) request() *dns.Msg {
+	m := new(dns.Msg)
+	m.SetQuestion(q.name, q.qtype)
+	m.RecursionDesired = q.variant == "rd"
+	m.CheckingDisabled = q.variant == "cd"
+	switch q.variant {
+	case "chaos":
+		m.Question[0].Qclass = dns.ClassCHAOS
+	case "notify":
+		m.Opcode = dns.OpcodeNotify
+		m.Authoritative = true
+	}
+	if !q.edns {
+		return m
+	}
+	size := uint16(1232)
+	switch q.variant {
+	case "buf512":
+		size = 512
+	case "buf4096":
+		size = 4096
+	}
+	m.SetEdns0(size, q.variant == "do")
+	if q.variant == "ednsv1" {
+		m.IsEdns0().SetVersion(1)
+	}
+	return m
 }
 
 // allTypes are asked at every owner name and every empty non-terminal.
@@ -165,6 +202,25 @@ func buildCorpus(zones []zoneInfo) []query {
 	outside := []string{".", "org.", "com.", "example.com.", "www.example.com.", "example.", "in-addr.arpa.", "3.0.192.in-addr.arpa.", "xexample.org.", "notexample.net."}
 	for _, o := range outside {
 		add("outside", o, []uint16{dns.TypeA, dns.TypeSOA, dns.TypeNS}, "udp+edns", "tcp+noedns")
+	}
+	// Header and EDNS variants, on a few names that give a positive answer,
+	// NODATA, NXDOMAIN, a referral, truncation and REFUSED.
+	variants := []string{"rd", "cd", "do", "buf512", "buf4096", "ednsv1", "chaos", "notify"}
+	for _, name := range []string{"www.example.org.", "b.example.org.", "nope.example.net.", "host.deleg.example.org.", "huge.example.org.", "www.example.com."} {
+		for _, v := range variants {
+			for _, qt := range []uint16{dns.TypeA, dns.TypeTXT} {
+				qs = append(qs, query{kind: "variant-" + v, name: name, qtype: qt, net: "udp", edns: true, variant: v})
+			}
+		}
+	}
+	// Unusual but valid names: escaped dots and other bytes in labels, the
+	// literal wildcard label, a 63-byte label, a 255-byte name.
+	label63 := strings.Repeat("l", 63)
+	odd := []string{`a\.dot.example.org.`, `\000.example.org.`, `\042.example.org.`, `sp\032ace.example.org.`,
+		`*.example.org.`, `*.b.example.org.`, label63 + ".example.org.",
+		strings.Repeat(label63+".", 3) + strings.Repeat("a.", 15) + "example.org.", `\046.example.net.`}
+	for _, name := range odd {
+		add("odd-name", name, []uint16{dns.TypeA, dns.TypeTXT, dns.TypeMX}, "udp+edns", "tcp+noedns")
 	}
 	if len(qs) > maxQueries {
 		qs = qs[:maxQueries]
