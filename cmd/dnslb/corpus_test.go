@@ -85,7 +85,8 @@ type query struct {
 	net   string // "udp" or "tcp"
 	edns  bool   // EDNS0 with a 1232-byte buffer and DO off
 	// variant changes one thing in the request: "rd", "cd", "do",
-	// "buf512", "buf4096", "ednsv1", "chaos" or "notify"; "" for none.
+	// "buf512", "buf4096", "ednsv1", "chaos", "notify", "noquestion" or
+	// "twoquestions"; "" for none.
 	variant string
 }
 
@@ -113,6 +114,10 @@ func (q query) request() *dns.Msg {
 	case "notify":
 		m.Opcode = dns.OpcodeNotify
 		m.Authoritative = true
+	case "noquestion":
+		m.Question = nil
+	case "twoquestions":
+		m.Question = append(m.Question, dns.Question{Name: "example.org.", Qtype: dns.TypeSOA, Qclass: dns.ClassINET})
 	}
 	if !q.edns {
 		return m
@@ -205,13 +210,19 @@ func buildCorpus(zones []zoneInfo) []query {
 	}
 	// Header and EDNS variants, on a few names that give a positive answer,
 	// NODATA, NXDOMAIN, a referral, truncation and REFUSED.
-	variants := []string{"rd", "cd", "do", "buf512", "buf4096", "ednsv1", "chaos", "notify"}
+	variants := []string{"rd", "cd", "do", "buf512", "buf4096", "ednsv1", "chaos", "notify", "noquestion", "twoquestions"}
 	for _, name := range []string{"www.example.org.", "b.example.org.", "nope.example.net.", "host.deleg.example.org.", "huge.example.org.", "www.example.com."} {
 		for _, v := range variants {
 			for _, qt := range []uint16{dns.TypeA, dns.TypeTXT} {
 				qs = append(qs, query{kind: "variant-" + v, name: name, qtype: qt, net: "udp", edns: true, variant: v})
 			}
 		}
+	}
+	// Meta and rarely asked types: zone transfers (not configured, so
+	// refused), an unassigned type, DNSSEC types in unsigned zones.
+	unusual := []uint16{dns.TypeAXFR, dns.TypeIXFR, 65280, dns.TypeRRSIG, dns.TypeNSEC, dns.TypeNSEC3PARAM, dns.TypeCDS, dns.TypeMAILB}
+	for _, name := range []string{"example.org.", "www.example.org.", "nope.example.org.", "sub.example.org.", "host.deleg.example.org."} {
+		add("qtype-unusual", name, unusual, "udp+edns", "tcp+edns")
 	}
 	// Unusual but valid names: escaped dots and other bytes in labels, the
 	// literal wildcard label, a 63-byte label, a 255-byte name.

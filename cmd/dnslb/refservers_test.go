@@ -225,6 +225,9 @@ zone:
 	for _, z := range zones {
 		fmt.Fprintf(&b, "  - domain: %q\n    file: %q\n", z.name, z.file)
 	}
+	if err := os.Mkdir(filepath.Join(dir, "db"), 0o755); err != nil {
+		t.Fatal(err)
+	}
 	conf := filepath.Join(dir, "knot.conf")
 	if err := os.WriteFile(conf, []byte(b.String()), 0o644); err != nil {
 		t.Fatal(err)
