@@ -75,7 +75,7 @@ type geoFile struct {
 	r       *maxminddb.Reader
 	ipv6    bool // ip_version 6: holds IPv4 too (under ::/96)
 	mu      sync.RWMutex
-	records map[uintptr]geoRecord // decode cache, keyed by data offset
+	records map[uintptr]recData // decode cache, keyed by data offset
 }
 
 // maxCachedRecords bounds the decode cache of one file. Country databases
@@ -153,7 +153,7 @@ func openGeoFile(path string) (*geoFile, error) {
 		size:    fi.Size(),
 		r:       r,
 		ipv6:    r.Metadata.IPVersion == 6,
-		records: make(map[uintptr]geoRecord),
+		records: make(map[uintptr]recData),
 	}, nil
 }
 
@@ -196,7 +196,7 @@ func (g *GeoDB) Lookup(addr netip.Addr) (Location, bool) {
 	return loc, found
 }
 
-func (f *geoFile) record(res maxminddb.Result) (geoRecord, bool) {
+func (f *geoFile) record(res maxminddb.Result) (recData, bool) {
 	off := res.Offset()
 	f.mu.RLock()
 	rec, ok := f.records[off]
@@ -205,74 +205,80 @@ func (f *geoFile) record(res maxminddb.Result) (geoRecord, bool) {
 	if ok {
 		return rec, true
 	}
-	if err := res.Decode(&rec); err != nil {
-		return rec, false
-	}
-	if n < maxCachedRecords {
+	rec, ok = decodeRecord(res)
+	if ok && n < maxCachedRecords {
 		f.mu.Lock()
 		f.records[off] = rec
 		f.mu.Unlock()
 	}
-	return rec, true
+	return rec, ok
+}
+
+// recData is a decoded record, normalized: what Lookup merges.
+type recData struct {
+	country, continent string
+	subdivs            [2]string // full ISO 3166-2 codes
+	asn                uint32
+	lat, lon           float64
+	hasCoords          bool
+}
+
+// decodeRecord is the cache-miss path; it is kept out of record so that the
+// decode target's escape to the heap doesn't cost the cache hits.
+//
+//go:noinline
+func decodeRecord(res maxminddb.Result) (recData, bool) {
+	var r geoRecord
+	if err := res.Decode(&r); err != nil {
+		return recData{}, false
+	}
+	var d recData
+	d.country = r.Country.ISOCode
+	if d.country == "" {
+		d.country = r.CountryCode
+	}
+	d.continent = r.Continent.Code
+	if d.continent == "" {
+		d.continent = countryContinent[d.country]
+	}
+	for i, s := range r.Subdivisions {
+		if i == len(d.subdivs) || d.country == "" {
+			break
+		}
+		d.subdivs[i] = subdivisionCode(d.country, s.ISOCode)
+	}
+	d.asn = r.ASN
+	d.lat, d.lon = r.Location.Latitude, r.Location.Longitude
+	if d.lat == 0 && d.lon == 0 {
+		d.lat, d.lon = r.Latitude, r.Longitude
+	}
+	d.hasCoords = d.lat != 0 || d.lon != 0
+	return d, true
 }
 
 // mergeInto fills the fields of loc that are still empty and reports whether
 // the record had any data.
-func (r *geoRecord) mergeInto(loc *Location) bool {
-	has := false
-	country := r.Country.ISOCode
-	if country == "" {
-		country = r.CountryCode
+func (d *recData) mergeInto(loc *Location) bool {
+	if loc.Country == "" {
+		loc.Country = d.country
 	}
-	if country != "" {
-		has = true
-		if loc.Country == "" {
-			loc.Country = country
-		}
+	if loc.Continent == "" {
+		loc.Continent = d.continent
 	}
-	cont := r.Continent.Code
-	if cont == "" && country != "" {
-		cont = countryContinent[country]
+	if loc.Subdivisions[0] == "" {
+		loc.Subdivisions = d.subdivs
 	}
-	if cont != "" {
-		has = true
-		if loc.Continent == "" {
-			loc.Continent = cont
-		}
+	if loc.ASN == 0 {
+		loc.ASN = d.asn
 	}
-	if len(r.Subdivisions) > 0 {
-		has = true
-		if loc.Subdivisions[0] == "" && country != "" {
-			for i, s := range r.Subdivisions {
-				if i == len(loc.Subdivisions) {
-					break
-				}
-				loc.Subdivisions[i] = subdivisionCode(country, s.ISOCode)
-			}
-		}
+	if !loc.HasCoords && d.hasCoords {
+		loc.Lat, loc.Lon, loc.HasCoords = d.lat, d.lon, true
 	}
-	if r.ASN != 0 {
-		has = true
-		if loc.ASN == 0 {
-			loc.ASN = r.ASN
-		}
-	}
-	lat, lon := r.Location.Latitude, r.Location.Longitude
-	if lat == 0 && lon == 0 {
-		lat, lon = r.Latitude, r.Longitude
-	}
-	if lat != 0 || lon != 0 {
-		has = true
-		if !loc.HasCoords {
-			loc.Lat, loc.Lon, loc.HasCoords = lat, lon, true
-		}
-	}
-	return has
+	return d.country != "" || d.continent != "" || d.subdivs[0] != "" || d.asn != 0 || d.hasCoords
 }
 
 // subdivisionCode turns GeoIP2's subdivision iso_code ("CA", without the
-// country) into the full ISO 3166-2 code "US-CA". It is called only on a
-// cache miss, so its allocation doesn't reach the hot path.
+// country) into the full ISO 3166-2 code "US-CA".
 func subdivisionCode(country, code string) string {
 	if code == "" || (len(code) > 3 && code[2] == '-') {
 		return code
