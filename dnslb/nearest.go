@@ -33,20 +33,20 @@ func (p *Policy) chooseNearest(q *Query, health Health, loc Locator, cands []uin
 		return p.nearestFallback(q, health, cands, l.Prefix, tr)
 	}
 	lat, lon := radians(l.Lat), radians(l.Lon)
+	var km [maxGroups]float64
+	for i := range p.groups {
+		km[i] = haversine(lat, lon, p.groups[i].lat, p.groups[i].lon)
+	}
 	var tried uint64 // bit i: group i tried; groups are at most maxGroups
 	for range p.groups {
-		best, bestKm := -1, math.Inf(1)
+		best := -1
 		for i := range p.groups {
-			if tried&(1<<i) != 0 {
-				continue
-			}
-			g := &p.groups[i]
-			if km := haversine(lat, lon, g.lat, g.lon); km < bestKm {
-				best, bestKm = i, km
+			if tried&(1<<i) == 0 && (best < 0 || km[i] < km[best]) {
+				best = i
 			}
 		}
 		tried |= 1 << best
-		if c, ok := p.try(best, q.Family, health, cands, reason{kind: "nearest", km: bestKm}, tr); ok {
+		if c, ok := p.try(best, q.Family, health, cands, reason{kind: "nearest", km: km[best]}, tr); ok {
 			return best, c, l.Prefix
 		}
 	}
