@@ -86,7 +86,10 @@ func (t *trace) addr(a netip.Addr, up bool, weight uint32) {
 
 func (t *trace) group(name, why string, healthy int) {
 	if name == "" {
-		name = "(all addresses)"
+		name = "of all addresses"
+		if why == "all addresses" {
+			why = "no group selection"
+		}
 	}
 	verdict := "chosen"
 	if healthy == 0 {

@@ -682,6 +682,9 @@ func (p *Policy) try(gi int, fam Family, health Health, cands []uint16, why reas
 func (p *Policy) chooseGeo(q *Query, health Health, loc Locator, cands []uint16, tr *trace) (int, []uint16, int) {
 	client := q.Client
 	scope := p.geo.cidrScope(client)
+	if tr != nil && len(p.geo.cidrs) > 0 {
+		tr.add("cidr rules: %d, telling them apart for %s takes scope /%d", len(p.geo.cidrs), client, scope)
+	}
 	for _, cr := range p.geo.cidrs {
 		if !cr.prefix.Contains(client) {
 			continue
