@@ -12,7 +12,19 @@ import (
 	"time"
 
 	"github.com/oschwald/maxminddb-golang/v2"
+
+	"github.com/dnslb/dnslb/geodata"
 )
+
+// GeoIPConfig is the [geoip] table of the config file.
+type GeoIPConfig struct {
+	// Files are MaxMind DB files (relative paths are relative to the config
+	// file), in priority order: the first file with a value for a field
+	// wins. Empty means the built-in country database (package geodata).
+	Files []string `toml:"files"`
+	// Poll is how often the files are checked for changes (default 5s).
+	Poll time.Duration `toml:"poll"`
+}
 
 // Location is what a Locator knows about a client address. Empty strings and
 // zero numbers mean "unknown".
@@ -104,7 +116,8 @@ type geoRecord struct {
 	} `maxminddb:"location"`
 }
 
-// OpenGeoDB opens the database files, in priority order. It returns a usable
+// OpenGeoDB opens the database files, in priority order; with no files it
+// uses the built-in country database, which never changes. It returns a usable
 // *GeoDB even when some or all files fail to open, together with an error
 // naming each failure, so that `dnslb check` can report the error while serve
 // can log it and carry on without GeoIP data (every client then gets the
@@ -116,6 +129,15 @@ func OpenGeoDB(files []string, log *slog.Logger) (*GeoDB, error) {
 	g := &GeoDB{files: files, log: log}
 	set := &geoSet{}
 	var errs []error
+	if len(files) == 0 {
+		gf, err := newGeoFile("built-in "+geodata.CountryName, geodata.Country)
+		if err != nil {
+			errs = append(errs, err)
+		} else {
+			set.dbs = append(set.dbs, gf)
+			log.Info("using the built-in geoip country database", "file", geodata.CountryName)
+		}
+	}
 	for _, f := range files {
 		gf, err := openGeoFile(f)
 		if err != nil {
@@ -143,14 +165,21 @@ func openGeoFile(path string) (*geoFile, error) {
 	if err != nil {
 		return nil, fmt.Errorf("geoip database: %w", err)
 	}
+	gf, err := newGeoFile(path, b)
+	if err != nil {
+		return nil, err
+	}
+	gf.mtime, gf.size = fi.ModTime(), fi.Size()
+	return gf, nil
+}
+
+func newGeoFile(path string, b []byte) (*geoFile, error) {
 	r, err := maxminddb.OpenBytes(b)
 	if err != nil {
 		return nil, fmt.Errorf("geoip database %s: %w", path, err)
 	}
 	return &geoFile{
 		path:    path,
-		mtime:   fi.ModTime(),
-		size:    fi.Size(),
 		r:       r,
 		ipv6:    r.Metadata.IPVersion == 6,
 		records: make(map[uintptr]recData),
@@ -290,6 +319,10 @@ func subdivisionCode(country, code string) string {
 // size every g.Poll) until ctx is done. Replace files by rename. A file that
 // fails to load keeps its previous version and is logged once per change.
 func (g *GeoDB) Run(ctx context.Context) error {
+	if g == nil || len(g.files) == 0 {
+		<-ctx.Done() // the built-in database never changes
+		return nil
+	}
 	d := g.Poll
 	if d <= 0 {
 		d = 5 * time.Second

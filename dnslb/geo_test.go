@@ -328,9 +328,18 @@ func TestShippedGeodata(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Documentation addresses have no country in a real database.
-	if l, ok := g.Lookup(netip.MustParseAddr("192.0.2.1")); ok {
-		t.Errorf("Lookup(192.0.2.1) = %+v in the shipped database, want no data", l)
+	builtin, err := OpenGeoDB(nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, g := range map[string]*GeoDB{"file": g, "built-in": builtin} {
+		// Documentation addresses have no country in a real database.
+		if l, ok := g.Lookup(netip.MustParseAddr("192.0.2.1")); ok {
+			t.Errorf("%s: Lookup(192.0.2.1) = %+v in the shipped database, want no data", name, l)
+		}
+		if n := len(g.cur.Load().dbs); n != 1 {
+			t.Errorf("%s: %d databases loaded, want 1", name, n)
+		}
 	}
 }
 
