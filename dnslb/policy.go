@@ -613,6 +613,12 @@ func (p *Policy) run(q *Query, health Health, loc Locator, r *rand.Rand, out []n
 	} else {
 		d.Addrs = p.pickOrder(g, cands, r, d.Addrs, tr)
 	}
+	if q.ECS && q.SourcePrefix == 0 {
+		// The resolver asked for an answer not tailored to any client
+		// (RFC 7871 section 7.1.2): the answer is computed for 0.0.0.0/0
+		// and the scope must be 0.
+		scope = 0
+	}
 	d.Scope = scope
 	if tr != nil {
 		tr.add("answer %v, ECS scope /%d", d.Addrs, d.Scope)

@@ -103,6 +103,7 @@ func TestSelectGeo(t *testing.T) {
 		{"shorter cidr, scope excludes the /28", query("203.0.113.100", FamilyV4), nil, g, addrs("192.0.2.61"), "net24", 26},
 		{"cidr down: geo", query("203.0.113.5", FamilyV4), down("192.0.2.60", "192.0.2.61"), g, addrs("192.0.2.30"), "ap", 28},
 		{"ecs", &Query{Client: netip.MustParseAddr("192.0.2.0"), ECS: true, SourcePrefix: 24, Family: FamilyV4}, nil, g, addrs("192.0.2.10"), "eu", 25},
+		{"ecs source 0: untailored, scope 0", &Query{Client: netip.MustParseAddr("0.0.0.0"), ECS: true, SourcePrefix: 0, Family: FamilyV4}, nil, g, addrs("192.0.2.70"), "global", 0},
 		{"no geoip data: default", query("2001:db8:2::1", FamilyV6), nil, g, addrs("2001:db8::70"), "global", 47},
 		// 192.0.2.1 and 203.0.113.0/24 share 4 bits: /5 keeps the CIDR rules out.
 		{"no locator: default", query("192.0.2.1", FamilyV4), nil, nil, addrs("192.0.2.70"), "global", 5},
