@@ -98,7 +98,7 @@ func (a *Admin) Addr() net.Addr {
 
 // Run listens on cfg.Listen and serves until ctx is done, then shuts down
 // gracefully, giving in-flight requests 5 seconds. It returns nil after a
-// shutdown caused by ctx.
+// shutdown caused by ctx. Call it once per Admin.
 func (a *Admin) Run(ctx context.Context) error {
 	ln, err := net.Listen("tcp", a.cfg.Listen)
 	if err != nil {
