@@ -48,6 +48,9 @@ type ServerConfig struct {
 	MaxTCPConnections int `toml:"max_tcp_connections"`
 	// UDPSize is the EDNS buffer size we advertise (default 1232).
 	UDPSize int `toml:"udp_size"`
+	// WatchInterval is how often the config and zone files are checked
+	// for changes, which trigger a reload (default 1s; "-1s" turns it off).
+	WatchInterval Duration `toml:"watch_interval"`
 }
 
 // LogConfig chooses the log level and format.
@@ -91,6 +94,9 @@ func (c Config) Defaults() Config {
 	}
 	if c.Server.MaxTCPConnections == 0 {
 		c.Server.MaxTCPConnections = 1000
+	}
+	if c.Server.WatchInterval.Duration == 0 {
+		c.Server.WatchInterval.Duration = time.Second
 	}
 	if c.Server.UDPSize == 0 {
 		c.Server.UDPSize = 1232

@@ -1,8 +1,8 @@
 package dnslb
 
 import (
-	"errors"
-	"fmt"
+	"slices"
+	"strings"
 
 	"github.com/dnslb/dnslb/zones"
 )
@@ -10,29 +10,15 @@ import (
 // LoadZones reads every zone the config names. It reads them all even
 // after a failure, and returns every error of every file.
 func LoadZones(cfg *Config) ([]*zones.Zone, error) {
-	list, err := cfg.ZoneFiles()
+	loaded, _, err := loadZones(cfg, nil)
 	if err != nil {
 		return nil, err
 	}
-	var out []*zones.Zone
-	var errs []error
-	seen := make(map[string]string)
-	for _, zc := range list {
-		z, err := zones.Load(zc.Name, zc.File)
-		if err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		if prev, dup := seen[z.Origin]; dup {
-			errs = append(errs, fmt.Errorf("%s: zone %s is already loaded from %s", zc.File, z.Origin, prev))
-			continue
-		}
-		seen[z.Origin] = zc.File
-		out = append(out, z)
+	out := make([]*zones.Zone, 0, len(loaded))
+	for _, lz := range loaded {
+		out = append(out, lz.zone)
 	}
-	if len(errs) > 0 {
-		return nil, errors.Join(errs...)
-	}
+	slices.SortFunc(out, func(a, b *zones.Zone) int { return strings.Compare(a.Origin, b.Origin) })
 	return out, nil
 }
 

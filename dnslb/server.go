@@ -7,11 +7,14 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/miekg/dns"
 	"golang.org/x/net/netutil"
+
+	"github.com/dnslb/dnslb/zones"
 )
 
 var _ dns.Handler = (*Server)(nil)
@@ -24,9 +27,15 @@ type Server struct {
 	random  bool
 	udpSize int
 
-	mu      sync.Mutex
-	addrs   []net.Addr
-	started chan struct{}
+	// reloadMu serialises reloads and guards cfg, loaded and watched.
+	reloadMu sync.Mutex
+	loaded   map[string]*loadedZone
+	watched  []string
+
+	mu         sync.Mutex // guards addrs and lastReload
+	addrs      []net.Addr
+	lastReload ReloadStatus
+	started    chan struct{}
 }
 
 // New loads the config's zones into a new store and returns a server that
@@ -40,23 +49,28 @@ func New(cfg Config, log *slog.Logger) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	zs, err := LoadZones(&cfg)
+	loaded, files, err := loadZones(&cfg, nil)
 	if err != nil {
 		return nil, err
+	}
+	zs := make([]*zones.Zone, 0, len(loaded))
+	for _, lz := range loaded {
+		zs = append(zs, lz.zone)
+		log.Info("zone loaded", "zone", lz.zone.Origin, "file", lz.zone.File, "serial", lz.zone.Serial(), "records", lz.zone.Len())
 	}
 	if err := st.ReplaceZones(zs); err != nil {
 		return nil, err
 	}
-	for _, z := range zs {
-		log.Info("zone loaded", "zone", z.Origin, "file", z.File, "serial", z.Serial(), "records", z.Len())
-	}
 	return &Server{
-		cfg:     cfg,
-		log:     log,
-		store:   st,
-		random:  cfg.Server.Rotate == "random",
-		udpSize: cfg.Server.UDPSize,
-		started: make(chan struct{}),
+		cfg:        cfg,
+		log:        log,
+		store:      st,
+		random:     cfg.Server.Rotate == "random",
+		udpSize:    cfg.Server.UDPSize,
+		loaded:     loaded,
+		watched:    append(files, cfg.path),
+		lastReload: ReloadStatus{Time: time.Now(), OK: true, Trigger: "startup"},
+		started:    make(chan struct{}),
 	}, nil
 }
 
@@ -115,10 +129,20 @@ func (s *Server) Run(ctx context.Context) error {
 		if err != nil {
 			return fail(fmt.Errorf("listen udp %s: %w", l, err))
 		}
-		// Bind TCP to the port UDP got, so "127.0.0.1:0" serves both on one port.
+		// Bind TCP to the port UDP got, so "127.0.0.1:0" serves both on one
+		// port; with port 0, try again if that TCP port is taken.
 		tl, err := net.Listen("tcp", pc.LocalAddr().String())
-		if err != nil {
+		for try := 0; err != nil && strings.HasSuffix(l, ":0") && try < 10; try++ {
 			pc.Close()
+			if pc, err = net.ListenPacket("udp", l); err != nil {
+				break
+			}
+			tl, err = net.Listen("tcp", pc.LocalAddr().String())
+		}
+		if err != nil {
+			if pc != nil {
+				pc.Close()
+			}
 			return fail(fmt.Errorf("listen tcp %s: %w", l, err))
 		}
 		ln := netutil.LimitListener(tl, s.cfg.Server.MaxTCPConnections)
@@ -147,6 +171,10 @@ func (s *Server) Run(ctx context.Context) error {
 	s.mu.Lock()
 	s.addrs = addrs
 	s.mu.Unlock()
+	if every := s.cfg.Server.WatchInterval.Duration; every > 0 && s.cfg.path != "" {
+		first := s.stamp() // before Started, so no edit after it is missed
+		wg.Go(func() { _ = s.watch(ctx, every, first) })
+	}
 	close(s.started)
 	s.log.Info("serving", "addrs", fmt.Sprint(addrs))
 
@@ -164,4 +192,10 @@ func (s *Server) Run(ctx context.Context) error {
 	}
 	wg.Wait()
 	return err
+}
+
+func (s *Server) lastReloadStatus() ReloadStatus {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.lastReload
 }

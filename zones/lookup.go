@@ -127,14 +127,13 @@ func (z *Zone) answerNode(n *Node, owner string, qtype uint16, r *Result) (strin
 	}
 	if c := n.cname; c != nil {
 		r.Kind = Success
-		r.Answer = append(r.Answer, Item{Set: c, Owner: owner})
-		target := lower(c.RRs[0].(*dns.CNAME).Target)
-		for _, it := range r.Answer[:len(r.Answer)-1] {
+		for _, it := range r.Answer {
 			if it.Set == c && it.Owner == owner {
 				return "", true // a loop: stop where it closes
 			}
 		}
-		return target, false
+		r.Answer = append(r.Answer, Item{Set: c, Owner: owner})
+		return lower(c.RRs[0].(*dns.CNAME).Target), false
 	}
 	r.Kind = NoData
 	r.Authority = append(r.Authority, z.soaNeg)

@@ -1,0 +1,44 @@
+# The same commands for people and CI.
+GO      ?= go
+VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo devel)
+LDFLAGS := -X main.version=$(VERSION)
+
+.PHONY: build run test test-short fuzz bench lint check clean
+
+build:
+	$(GO) build -ldflags "$(LDFLAGS)" -o bin/dnslb ./cmd/dnslb
+
+# Serve the built-in example on 127.0.0.1:5353 (UDP and TCP).
+run:
+	$(GO) run ./cmd/dnslb
+
+# The whole suite, with the race detector, then a short bounded fuzz run.
+test:
+	$(GO) vet ./...
+	$(GO) test -race -count=1 ./...
+	$(MAKE) fuzz
+
+test-short:
+	$(GO) test -short ./...
+
+FUZZTIME ?= 10s
+fuzz:
+	$(GO) test -run '^$$' -fuzz '^FuzzHandleQuery$$' -fuzztime $(FUZZTIME) ./dnslb
+	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./zones
+
+# Go micro-benchmarks, then the dnsperf comparison against NSD, Knot and gdnsd.
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem ./...
+	@if [ -x bench/run.sh ]; then bench/run.sh; fi
+
+lint:
+	@test -z "$$(gofmt -l .)" || (gofmt -l . && exit 1)
+	$(GO) vet ./...
+	$(GO) mod tidy -diff
+
+# Validate the example config and zones.
+check: build
+	bin/dnslb check -config example/dnslb.toml
+
+clean:
+	rm -rf bin

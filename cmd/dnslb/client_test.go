@@ -1,0 +1,167 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"net/http/httptest"
+	"net/netip"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/dnslb/dnslb/dnslb"
+)
+
+// fakeBackend stands in for the running server behind the admin API.
+type fakeBackend struct {
+	mu        sync.Mutex
+	overrides []string
+	reloads   int
+	reloadErr error
+}
+
+func (f *fakeBackend) Status() dnslb.Status {
+	t0 := time.Now().Add(-time.Hour)
+	return dnslb.Status{
+		Version: "test",
+		Zones:   []dnslb.ZoneStatus{{Name: "example.org.", Serial: 2024010101, Records: 12, Loaded: t0}},
+		Names: []dnslb.NameStatus{{
+			Name: "www.example.org.", Zone: "example.org.", Policy: "weighted", Checks: []string{"web"},
+			Addresses: []dnslb.AddressStatus{
+				{Addr: netip.MustParseAddr("192.0.2.10"), State: "up", Latency: 1200 * time.Microsecond, LastResult: "HTTP 200"},
+				{Addr: netip.MustParseAddr("192.0.2.11"), State: "down", Flaps: 2, LastResult: "connection refused"},
+				{Addr: netip.MustParseAddr("192.0.2.12"), State: "up", Override: "drain"},
+			},
+		}},
+		LastReload: dnslb.ReloadStatus{Time: t0, OK: false, Trigger: "sighup", Errors: []string{"zones/example.org.zone:7: bad A"}},
+	}
+}
+
+func (f *fakeBackend) SetOverride(target, state string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.overrides = append(f.overrides, target+"="+state)
+	if target == "nope.example.org" {
+		return fmt.Errorf("%s: %w", target, dnslb.ErrUnknownTarget)
+	}
+	return nil
+}
+
+func (f *fakeBackend) Reload(trigger string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.reloads++
+	return f.reloadErr
+}
+
+func (f *fakeBackend) Ready() bool { return true }
+
+func newAdminServer(t *testing.T, token string) (*httptest.Server, *fakeBackend) {
+	t.Helper()
+	fb := &fakeBackend{}
+	srv := httptest.NewServer(dnslb.NewAdmin(dnslb.AdminConfig{Token: token}, fb, nil, nil).Handler())
+	t.Cleanup(srv.Close)
+	return srv, fb
+}
+
+func runCmd(f func([]string, *strings.Builder, *strings.Builder) int, args ...string) (int, string, string) {
+	var out, errb strings.Builder
+	code := f(args, &out, &errb)
+	return code, out.String(), errb.String()
+}
+
+func status(args []string, o, e *strings.Builder) int  { return cmdStatus(args, o, e) }
+func drain(args []string, o, e *strings.Builder) int   { return cmdDrain(args, o, e) }
+func undrain(args []string, o, e *strings.Builder) int { return cmdUndrain(args, o, e) }
+func reload(args []string, o, e *strings.Builder) int  { return cmdReload(args, o, e) }
+
+func TestCmdStatus(t *testing.T) {
+	srv, _ := newAdminServer(t, "")
+	code, out, errs := runCmd(status, "-admin", srv.URL)
+	if code != 0 {
+		t.Fatalf("status = %d, stderr %s", code, errs)
+	}
+	for _, want := range []string{
+		"ZONE", "example.org.", "2024010101",
+		"www.example.org.", "weighted (web)",
+		"192.0.2.11", "down", "connection refused",
+		"192.0.2.12", "drain",
+		"last reload: FAILED", "zones/example.org.zone:7: bad A",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("status output lacks %q:\n%s", want, out)
+		}
+	}
+	// The address column lines up: every address row has the address at
+	// the same offset.
+	var cols []int
+	for _, l := range strings.Split(out, "\n") {
+		if i := strings.Index(l, "192.0.2."); i >= 0 {
+			cols = append(cols, i)
+		}
+	}
+	if len(cols) != 3 || cols[0] != cols[1] || cols[1] != cols[2] {
+		t.Errorf("address column offsets %v, want 3 equal:\n%s", cols, out)
+	}
+
+	code, out, _ = runCmd(status, "-admin", srv.URL, "-json")
+	if code != 0 || !strings.Contains(out, `"serial": 2024010101`) {
+		t.Errorf("status -json = %d:\n%s", code, out)
+	}
+}
+
+func TestCmdToken(t *testing.T) {
+	srv, _ := newAdminServer(t, "t0ken")
+	code, _, errs := runCmd(status, "-admin", srv.URL)
+	if code != 1 || !strings.Contains(errs, "DNSLB_TOKEN") {
+		t.Errorf("status without token = %d, stderr %q; want 1 and a hint", code, errs)
+	}
+	if code, _, errs := runCmd(status, "-admin", srv.URL, "-token", "t0ken"); code != 0 {
+		t.Errorf("status -token = %d: %s", code, errs)
+	}
+	t.Setenv("DNSLB_TOKEN", "t0ken")
+	if code, _, errs := runCmd(reload, "-admin", srv.URL); code != 0 {
+		t.Errorf("reload with DNSLB_TOKEN = %d: %s", code, errs)
+	}
+}
+
+func TestCmdDrainUndrain(t *testing.T) {
+	srv, fb := newAdminServer(t, "")
+	if code, out, errs := runCmd(drain, "-admin", srv.URL, "192.0.2.10"); code != 0 || out != "192.0.2.10: drain\n" {
+		t.Errorf("drain = %d %q %q", code, out, errs)
+	}
+	if code, out, errs := runCmd(undrain, "-admin", srv.URL, "www.example.org"); code != 0 || !strings.Contains(out, "cleared") {
+		t.Errorf("undrain = %d %q %q", code, out, errs)
+	}
+	code, _, errs := runCmd(drain, "-admin", srv.URL, "nope.example.org")
+	if code != 1 || !strings.Contains(errs, "no such name or address") {
+		t.Errorf("drain of unknown name = %d %q, want 1 and the server's message", code, errs)
+	}
+	if code, _, _ := runCmd(drain, "-admin", srv.URL); code != 2 {
+		t.Errorf("drain without target = %d, want 2", code)
+	}
+	fb.mu.Lock()
+	defer fb.mu.Unlock()
+	want := []string{"192.0.2.10=drain", "www.example.org=", "nope.example.org=drain"}
+	if strings.Join(fb.overrides, " ") != strings.Join(want, " ") {
+		t.Errorf("SetOverride calls = %v, want %v", fb.overrides, want)
+	}
+}
+
+func TestCmdReload(t *testing.T) {
+	srv, fb := newAdminServer(t, "")
+	if code, out, errs := runCmd(reload, "-admin", srv.URL); code != 0 || out != "reloaded\n" {
+		t.Errorf("reload = %d %q %q", code, out, errs)
+	}
+	fb.mu.Lock()
+	fb.reloadErr = errors.New("dnslb.toml:3: server.rotate: \"x\" is not one of round-robin, random")
+	fb.mu.Unlock()
+	code, _, errs := runCmd(reload, "-admin", srv.URL)
+	if code != 1 || !strings.Contains(errs, "server.rotate") {
+		t.Errorf("failed reload = %d %q, want 1 and the error", code, errs)
+	}
+	if code, _, errs := runCmd(reload, "-admin", "http://127.0.0.1:1"); code != 1 || errs == "" {
+		t.Errorf("reload with nothing listening = %d %q, want 1 and an error", code, errs)
+	}
+}

@@ -1,0 +1,58 @@
+package dnslb
+
+import (
+	"testing"
+
+	"github.com/miekg/dns"
+)
+
+// FuzzHandleQuery feeds arbitrary packets to the query handler: any that
+// unpacks must get a reply that packs, and nothing may panic.
+func FuzzHandleQuery(f *testing.F) {
+	cfg, err := LoadConfig("testdata/dnslb.toml")
+	if err != nil {
+		f.Fatal(err)
+	}
+	srv, err := New(cfg, nil)
+	if err != nil {
+		f.Fatal(err)
+	}
+	for _, q := range []struct {
+		name  string
+		qtype uint16
+		edns  bool
+	}{
+		{"www.example.org.", dns.TypeA, false}, {"x.cn.example.org.", dns.TypeAAAA, true},
+		{"host.sub.example.org.", dns.TypeA, true}, {"big.example.org.", dns.TypeTXT, false},
+		{"a.dn.example.org.", dns.TypeA, true}, {"child.example.org.", dns.TypeDS, true},
+		{"example.org.", dns.TypeANY, false}, {"example.com.", dns.TypeA, false},
+	} {
+		m := new(dns.Msg)
+		m.SetQuestion(q.name, q.qtype)
+		if q.edns {
+			m.SetEdns0(1232, true)
+		}
+		b, err := m.Pack()
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b, false)
+	}
+	f.Fuzz(func(t *testing.T, pkt []byte, tcp bool) {
+		req := new(dns.Msg)
+		if err := req.Unpack(pkt); err != nil {
+			return // the server loop answers these with FORMERR
+		}
+		r := srv.HandleQuery(req, Client{TCP: tcp})
+		if r == nil {
+			return
+		}
+		b, err := r.Pack()
+		if err != nil {
+			t.Fatalf("reply to %v does not pack: %v", req, err)
+		}
+		if !tcp && len(b) > 4096 {
+			t.Fatalf("UDP reply of %d bytes", len(b))
+		}
+	})
+}

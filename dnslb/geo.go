@@ -1,0 +1,424 @@
+package dnslb
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/oschwald/maxminddb-golang/v2"
+
+	"github.com/dnslb/dnslb/geodata"
+)
+
+// GeoIPConfig is the [geoip] table of the config file.
+type GeoIPConfig struct {
+	// Files are MaxMind DB files (relative paths are relative to the config
+	// file), in priority order: the first file with a value for a field
+	// wins. Empty means the built-in country database (package geodata).
+	Files []string `toml:"files"`
+	// Poll is how often the files are checked for changes (default 5s).
+	Poll time.Duration `toml:"poll"`
+}
+
+// Location is what a Locator knows about a client address. Empty strings and
+// zero numbers mean "unknown".
+type Location struct {
+	Country      string    // ISO 3166-1 alpha-2, upper case ("DE")
+	Continent    string    // AF AN AS EU NA OC SA
+	Subdivisions [2]string // ISO 3166-2 ("US-CA"), most general first; "" when absent
+	ASN          uint32
+	Lat, Lon     float64
+	HasCoords    bool
+	// Prefix is the length of the most specific database network that was
+	// consulted for the address, counted in the address's own family (0..32
+	// for IPv4). The answer for every address inside that network is the
+	// same, so it is the ECS scope a GeoIP-based decision depends on.
+	Prefix int
+}
+
+// Locator maps a client address to a Location. ok is false when no database
+// had data for the address; loc.Prefix is still meaningful then.
+type Locator interface {
+	Lookup(addr netip.Addr) (loc Location, ok bool)
+}
+
+var _ Locator = (*GeoDB)(nil)
+
+// GeoDB is a Locator reading MaxMind-format databases: GeoIP2/GeoLite2 and
+// DB-IP Lite Country, City and ASN databases, and the flat
+// country_code/latitude/longitude/autonomous_system_number databases of the
+// ip-location-db project. Several files are merged field by field, the first
+// file that has a value for a field winning (so list a City database before a
+// country-only one). Files for only one IP version are skipped for the other.
+//
+// Records are decoded with maxminddb directly into a small struct that
+// covers the field paths of all these formats, rather than through
+// geoip2-golang's City/Country/ASN types: those decode every localized name
+// and allocate per lookup, and the flat format isn't a GeoIP2 type at all.
+// Decoded records are cached per data offset, so repeat lookups don't allocate.
+//
+// A nil *GeoDB is valid and knows nothing. The zero value is not usable; use
+// OpenGeoDB.
+type GeoDB struct {
+	files []string
+	log   *slog.Logger
+	cur   atomic.Pointer[geoSet]
+
+	reloadMu sync.Mutex
+	failed   map[string][2]int64 // path -> mtime, size of a version that failed to load
+	// Poll is how often Run checks the files for changes (default 5s).
+	Poll time.Duration
+}
+
+type geoSet struct {
+	dbs []*geoFile
+}
+
+type geoFile struct {
+	path    string
+	mtime   time.Time
+	size    int64
+	r       *maxminddb.Reader
+	ipv6    bool // ip_version 6: holds IPv4 too (under ::/96)
+	mu      sync.RWMutex
+	records map[uintptr]recData // decode cache, keyed by data offset
+}
+
+// maxCachedRecords bounds the decode cache of one file. Country databases
+// have a few hundred distinct records, City databases up to some hundred
+// thousand; past the bound lookups decode every time (and allocate).
+const maxCachedRecords = 1 << 17
+
+// geoRecord is the union of the fields dnslb uses from every supported format.
+type geoRecord struct {
+	CountryCode string  `maxminddb:"country_code"` // ip-location-db flat
+	Latitude    float64 `maxminddb:"latitude"`     // ip-location-db city
+	Longitude   float64 `maxminddb:"longitude"`
+	ASN         uint32  `maxminddb:"autonomous_system_number"` // GeoLite2-ASN, ip-location-db asn
+	Country     struct {
+		ISOCode string `maxminddb:"iso_code"`
+	} `maxminddb:"country"`
+	Continent struct {
+		Code string `maxminddb:"code"`
+	} `maxminddb:"continent"`
+	Subdivisions []struct {
+		ISOCode string `maxminddb:"iso_code"`
+	} `maxminddb:"subdivisions"`
+	Location struct {
+		Latitude  float64 `maxminddb:"latitude"`
+		Longitude float64 `maxminddb:"longitude"`
+	} `maxminddb:"location"`
+}
+
+// OpenGeoDB opens the database files, in priority order; with no files it
+// uses the built-in country database, which never changes. It returns a usable
+// *GeoDB even when some or all files fail to open, together with an error
+// naming each failure, so that `dnslb check` can report the error while serve
+// can log it and carry on without GeoIP data (every client then gets the
+// default group). log may be nil.
+func OpenGeoDB(files []string, log *slog.Logger) (*GeoDB, error) {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	g := &GeoDB{files: files, log: log}
+	set := &geoSet{}
+	var errs []error
+	if len(files) == 0 {
+		gf, err := newGeoFile("built-in "+geodata.CountryName, geodata.Country)
+		if err != nil {
+			errs = append(errs, err)
+		} else {
+			set.dbs = append(set.dbs, gf)
+			log.Info("using the built-in geoip country database", "file", geodata.CountryName)
+		}
+	}
+	for _, f := range files {
+		gf, err := openGeoFile(f)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		set.dbs = append(set.dbs, gf)
+	}
+	g.cur.Store(set)
+	if len(set.dbs) == 0 {
+		log.Warn("no geoip database loaded, every client gets the default group", "file", files)
+	}
+	return g, errors.Join(errs...)
+}
+
+func openGeoFile(path string) (*geoFile, error) {
+	// Read into memory rather than mmap: an old reader may still be in use
+	// by queries after a reload swapped it out, and unmapping it under them
+	// would crash. The garbage collector frees it when they are done.
+	fi, err := os.Stat(path)
+	if err != nil {
+		return nil, fmt.Errorf("geoip database: %w", err)
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("geoip database: %w", err)
+	}
+	gf, err := newGeoFile(path, b)
+	if err != nil {
+		return nil, err
+	}
+	gf.mtime, gf.size = fi.ModTime(), fi.Size()
+	return gf, nil
+}
+
+func newGeoFile(path string, b []byte) (*geoFile, error) {
+	r, err := maxminddb.OpenBytes(b)
+	if err != nil {
+		return nil, fmt.Errorf("geoip database %s: %w", path, err)
+	}
+	return &geoFile{
+		path:    path,
+		r:       r,
+		ipv6:    r.Metadata.IPVersion == 6,
+		records: make(map[uintptr]recData),
+	}, nil
+}
+
+// Lookup implements Locator. It is safe for concurrent use.
+func (g *GeoDB) Lookup(addr netip.Addr) (Location, bool) {
+	var loc Location
+	if g == nil {
+		return loc, false
+	}
+	set := g.cur.Load()
+	if set == nil {
+		return loc, false
+	}
+	addr = addr.Unmap()
+	found := false
+	for _, f := range set.dbs {
+		if addr.Is6() && !f.ipv6 {
+			continue
+		}
+		res := f.r.Lookup(addr)
+		if res.Err() != nil {
+			continue
+		}
+		bits := res.Prefix().Bits()
+		if bits > addr.BitLen() {
+			bits = addr.BitLen()
+		}
+		if bits > loc.Prefix {
+			loc.Prefix = bits
+		}
+		if !res.Found() {
+			continue
+		}
+		rec, ok := f.record(res)
+		if !ok {
+			continue
+		}
+		found = rec.mergeInto(&loc) || found
+	}
+	return loc, found
+}
+
+func (f *geoFile) record(res maxminddb.Result) (recData, bool) {
+	off := res.Offset()
+	f.mu.RLock()
+	rec, ok := f.records[off]
+	n := len(f.records)
+	f.mu.RUnlock()
+	if ok {
+		return rec, true
+	}
+	rec, ok = decodeRecord(res)
+	if ok && n < maxCachedRecords {
+		f.mu.Lock()
+		f.records[off] = rec
+		f.mu.Unlock()
+	}
+	return rec, ok
+}
+
+// recData is a decoded record, normalized: what Lookup merges.
+type recData struct {
+	country, continent string
+	subdivs            [2]string // full ISO 3166-2 codes
+	asn                uint32
+	lat, lon           float64
+	hasCoords          bool
+}
+
+// decodeRecord is the cache-miss path; it is kept out of record so that the
+// decode target's escape to the heap doesn't cost the cache hits.
+//
+//go:noinline
+func decodeRecord(res maxminddb.Result) (recData, bool) {
+	var r geoRecord
+	if err := res.Decode(&r); err != nil {
+		return recData{}, false
+	}
+	var d recData
+	d.country = r.Country.ISOCode
+	if d.country == "" {
+		d.country = r.CountryCode
+	}
+	d.continent = r.Continent.Code
+	if d.continent == "" {
+		d.continent = countryContinent[d.country]
+	}
+	for i, s := range r.Subdivisions {
+		if i == len(d.subdivs) || d.country == "" {
+			break
+		}
+		d.subdivs[i] = subdivisionCode(d.country, s.ISOCode)
+	}
+	d.asn = r.ASN
+	d.lat, d.lon = r.Location.Latitude, r.Location.Longitude
+	if d.lat == 0 && d.lon == 0 {
+		d.lat, d.lon = r.Latitude, r.Longitude
+	}
+	d.hasCoords = d.lat != 0 || d.lon != 0
+	return d, true
+}
+
+// mergeInto fills the fields of loc that are still empty and reports whether
+// the record had any data.
+func (d *recData) mergeInto(loc *Location) bool {
+	if loc.Country == "" {
+		loc.Country = d.country
+	}
+	if loc.Continent == "" {
+		loc.Continent = d.continent
+	}
+	if loc.Subdivisions[0] == "" {
+		loc.Subdivisions = d.subdivs
+	}
+	if loc.ASN == 0 {
+		loc.ASN = d.asn
+	}
+	if !loc.HasCoords && d.hasCoords {
+		loc.Lat, loc.Lon, loc.HasCoords = d.lat, d.lon, true
+	}
+	return d.country != "" || d.continent != "" || d.subdivs[0] != "" || d.asn != 0 || d.hasCoords
+}
+
+// subdivisionCode turns GeoIP2's subdivision iso_code ("CA", without the
+// country) into the full ISO 3166-2 code "US-CA".
+func subdivisionCode(country, code string) string {
+	if code == "" || (len(code) > 3 && code[2] == '-') {
+		return code
+	}
+	return country + "-" + code
+}
+
+// Run re-reads database files that changed on disk (compared by mtime and
+// size every g.Poll) until ctx is done. Replace files by rename. A file that
+// fails to load keeps its previous version and is logged once per change.
+func (g *GeoDB) Run(ctx context.Context) error {
+	if g == nil || len(g.files) == 0 {
+		<-ctx.Done() // the built-in database never changes
+		return nil
+	}
+	d := g.Poll
+	if d <= 0 {
+		d = 5 * time.Second
+	}
+	t := time.NewTicker(d)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+			g.Reload()
+		}
+	}
+}
+
+// Reload re-reads the files that changed since they were loaded and swaps in
+// the new set in one step. It reports whether anything changed.
+func (g *GeoDB) Reload() bool {
+	if g == nil {
+		return false
+	}
+	g.reloadMu.Lock()
+	defer g.reloadMu.Unlock()
+	if g.failed == nil {
+		g.failed = make(map[string][2]int64)
+	}
+	old := g.cur.Load()
+	byPath := make(map[string]*geoFile, len(old.dbs))
+	for _, f := range old.dbs {
+		byPath[f.path] = f
+	}
+	next := &geoSet{}
+	changed := false
+	for _, path := range g.files {
+		prev := byPath[path]
+		fi, err := os.Stat(path)
+		if err != nil {
+			if prev != nil {
+				next.dbs = append(next.dbs, prev)
+			}
+			continue
+		}
+		if prev != nil && fi.ModTime().Equal(prev.mtime) && fi.Size() == prev.size {
+			next.dbs = append(next.dbs, prev)
+			continue
+		}
+		stamp := [2]int64{fi.ModTime().UnixNano(), fi.Size()}
+		// A broken file is logged once per version, not every poll.
+		if g.failed[path] == stamp {
+			if prev != nil {
+				next.dbs = append(next.dbs, prev)
+			}
+			continue
+		}
+		nf, err := openGeoFile(path)
+		if err != nil {
+			g.failed[path] = stamp
+			g.log.Error("geoip database reload failed, keeping the old one", "file", path, "err", err)
+			if prev != nil {
+				next.dbs = append(next.dbs, prev)
+			}
+			continue
+		}
+		delete(g.failed, path)
+		g.log.Info("geoip database loaded", "file", path)
+		next.dbs = append(next.dbs, nf)
+		changed = true
+	}
+	if changed {
+		g.cur.Store(next)
+	}
+	return changed
+}
+
+// continentCountries lists the ISO 3166-1 alpha-2 codes (plus XK, Kosovo, as
+// GeoIP databases use it) by continent, following the continent codes GeoIP2
+// databases use. It validates country codes in rules and gives the continent
+// for databases that only carry a country code.
+var continentCountries = map[string]string{
+	"AF": "AO BF BI BJ BW CD CF CG CI CM CV DJ DZ EG EH ER ET GA GH GM GN GQ GW KE KM LR LS LY MA MG ML MR MU MW MZ NA NE NG RE RW SC SD SH SL SN SO SS ST SZ TD TG TN TZ UG YT ZA ZM ZW",
+	"AN": "AQ BV GS HM TF",
+	"AS": "AE AF AM AZ BD BH BN BT CC CN CX GE HK ID IL IN IO IQ IR JO JP KG KH KP KR KW KZ LA LB LK MM MN MO MV MY NP OM PH PK PS QA SA SG SY TH TJ TL TM TR TW UZ VN YE",
+	"EU": "AD AL AT AX BA BE BG BY CH CY CZ DE DK EE ES FI FO FR GB GG GI GR HR HU IE IM IS IT JE LI LT LU LV MC MD ME MK MT NL NO PL PT RO RS RU SE SI SJ SK SM UA VA XK",
+	"NA": "AG AI AW BB BL BM BQ BS BZ CA CR CU CW DM DO GD GL GP GT HN HT JM KN KY LC MF MQ MS MX NI PA PM PR SV SX TC TT US VC VG VI",
+	"OC": "AS AU CK FJ FM GU KI MH MP NC NF NR NU NZ PF PG PN PW SB TK TO TV UM VU WF WS",
+	"SA": "AR BO BR CL CO EC FK GF GY PE PY SR UY VE",
+}
+
+// countryContinent maps a country code to its continent code.
+var countryContinent = func() map[string]string {
+	m := make(map[string]string, 256)
+	for cont, list := range continentCountries {
+		for i := 0; i+2 <= len(list); i += 3 {
+			m[list[i:i+2]] = cont
+		}
+	}
+	return m
+}()

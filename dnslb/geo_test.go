@@ -1,0 +1,364 @@
+package dnslb
+
+import (
+	"bytes"
+	"context"
+	"flag"
+	"net"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/maxmind/mmdbwriter"
+	"github.com/maxmind/mmdbwriter/mmdbtype"
+)
+
+// The -update flag regenerates testdata/geo. It is registered only if no
+// other test file of the package (golden files) has registered it already:
+// package-level variables are initialized before init functions run.
+func init() {
+	if flag.Lookup("update") == nil {
+		flag.Bool("update", false, "rewrite golden files and test fixtures")
+	}
+}
+
+func updateFlag() bool {
+	f := flag.Lookup("update")
+	g, ok := f.Value.(flag.Getter)
+	return ok && g.Get() == true
+}
+
+// Test networks: documentation ranges only.
+type cityRow struct {
+	cidr, country, continent, subdiv string
+	lat, lon                         float64
+}
+
+var testCityRows = []cityRow{
+	{"192.0.2.0/25", "DE", "EU", "HE", 50.11, 8.68},       // Frankfurt
+	{"192.0.2.128/25", "US", "NA", "CA", 37.77, -122.42},  // San Francisco
+	{"198.51.100.0/24", "JP", "AS", "", 35.68, 139.69},    // Tokyo
+	{"203.0.113.0/26", "AU", "OC", "NSW", -33.87, 151.21}, // Sydney
+	{"2001:db8::/48", "FR", "EU", "", 48.86, 2.35},        // Paris
+	{"2001:db8:1::/48", "BR", "SA", "SP", -23.55, -46.63}, // São Paulo
+}
+
+var testASNRows = []struct {
+	cidr string
+	asn  uint32
+}{
+	{"192.0.2.0/24", 64500},
+	{"198.51.100.0/25", 64501},
+	{"2001:db8::/32", 64502},
+}
+
+var testFlatRows = []struct{ cidr, cc string }{
+	{"192.0.2.0/24", "NL"},
+	{"203.0.113.0/24", "ZA"},
+}
+
+func newTestTree(t testing.TB, dbType string, ipVersion int) *mmdbwriter.Tree {
+	t.Helper()
+	tree, err := mmdbwriter.New(mmdbwriter.Options{
+		DatabaseType:            dbType,
+		Description:             map[string]string{"en": "dnslb test database, documentation ranges only"},
+		BuildEpoch:              1700000000, // fixed, so the fixture is reproducible
+		IPVersion:               ipVersion,
+		RecordSize:              24,
+		IncludeReservedNetworks: true, // the documentation ranges are reserved
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tree
+}
+
+func insert(t testing.TB, tree *mmdbwriter.Tree, cidr string, v mmdbtype.DataType) {
+	t.Helper()
+	_, n, err := net.ParseCIDR(cidr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := tree.Insert(n, v); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func writeTree(t testing.TB, tree *mmdbwriter.Tree, path string) {
+	t.Helper()
+	var b bytes.Buffer
+	if _, err := tree.WriteTo(&b); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, b.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// cityDB builds a GeoIP2-City-like database from rows.
+func cityDB(t testing.TB, rows []cityRow) *mmdbwriter.Tree {
+	tree := newTestTree(t, "GeoIP2-City", 6)
+	for _, r := range rows {
+		m := mmdbtype.Map{
+			"country":   mmdbtype.Map{"iso_code": mmdbtype.String(r.country)},
+			"continent": mmdbtype.Map{"code": mmdbtype.String(r.continent)},
+			"location": mmdbtype.Map{
+				"latitude":  mmdbtype.Float64(r.lat),
+				"longitude": mmdbtype.Float64(r.lon),
+			},
+		}
+		if r.subdiv != "" {
+			m["subdivisions"] = mmdbtype.Slice{mmdbtype.Map{"iso_code": mmdbtype.String(r.subdiv)}}
+		}
+		insert(t, tree, r.cidr, m)
+	}
+	return tree
+}
+
+func asnDB(t testing.TB) *mmdbwriter.Tree {
+	tree := newTestTree(t, "GeoLite2-ASN", 6)
+	for _, r := range testASNRows {
+		insert(t, tree, r.cidr, mmdbtype.Map{
+			"autonomous_system_number":       mmdbtype.Uint32(r.asn),
+			"autonomous_system_organization": mmdbtype.String("Example AS"),
+		})
+	}
+	return tree
+}
+
+// flatDB builds an IPv4-only database in the ip-location-db country format.
+func flatDB(t testing.TB) *mmdbwriter.Tree {
+	tree := newTestTree(t, "ip-location-db-country", 4)
+	for _, r := range testFlatRows {
+		insert(t, tree, r.cidr, mmdbtype.Map{"country_code": mmdbtype.String(r.cc)})
+	}
+	return tree
+}
+
+// testGeoFiles writes the three test databases into dir and returns their
+// paths: city, asn, flat.
+func testGeoFiles(t testing.TB, dir string) (city, asn, flat string) {
+	t.Helper()
+	city = filepath.Join(dir, "city.mmdb")
+	asn = filepath.Join(dir, "asn.mmdb")
+	flat = filepath.Join(dir, "country_code.mmdb")
+	writeTree(t, cityDB(t, testCityRows), city)
+	writeTree(t, asnDB(t), asn)
+	writeTree(t, flatDB(t), flat)
+	return city, asn, flat
+}
+
+// testGeoDB opens the test databases: city first, then ASN, then flat.
+func testGeoDB(t testing.TB) *GeoDB {
+	t.Helper()
+	city, asn, flat := testGeoFiles(t, t.TempDir())
+	g, err := OpenGeoDB([]string{city, asn, flat}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return g
+}
+
+func TestGeoLookup(t *testing.T) {
+	g := testGeoDB(t)
+	tests := []struct {
+		addr   string
+		want   Location
+		wantOK bool
+	}{
+		{"192.0.2.1", Location{Country: "DE", Continent: "EU", Subdivisions: [2]string{"DE-HE"}, ASN: 64500, Lat: 50.11, Lon: 8.68, HasCoords: true, Prefix: 25}, true},
+		{"192.0.2.200", Location{Country: "US", Continent: "NA", Subdivisions: [2]string{"US-CA"}, ASN: 64500, Lat: 37.77, Lon: -122.42, HasCoords: true, Prefix: 25}, true},
+		{"198.51.100.7", Location{Country: "JP", Continent: "AS", ASN: 64501, Lat: 35.68, Lon: 139.69, HasCoords: true, Prefix: 25}, true},
+		{"198.51.100.200", Location{Country: "JP", Continent: "AS", Lat: 35.68, Lon: 139.69, HasCoords: true, Prefix: 25}, true},
+		// Only the flat database has 203.0.113.64/26..: continent from the country.
+		{"203.0.113.100", Location{Country: "ZA", Continent: "AF", Prefix: 26}, true},
+		{"203.0.113.1", Location{Country: "AU", Continent: "OC", Subdivisions: [2]string{"AU-NSW"}, Lat: -33.87, Lon: 151.21, HasCoords: true, Prefix: 26}, true},
+		{"2001:db8::1", Location{Country: "FR", Continent: "EU", ASN: 64502, Lat: 48.86, Lon: 2.35, HasCoords: true, Prefix: 48}, true},
+		{"2001:db8:1::1", Location{Country: "BR", Continent: "SA", Subdivisions: [2]string{"BR-SP"}, ASN: 64502, Lat: -23.55, Lon: -46.63, HasCoords: true, Prefix: 48}, true},
+		{"2001:db8:2::1", Location{ASN: 64502, Prefix: 47}, true}, // empty city network 2001:db8:2::/47
+	}
+	for _, tc := range tests {
+		t.Run(tc.addr, func(t *testing.T) {
+			got, ok := g.Lookup(netip.MustParseAddr(tc.addr))
+			if got != tc.want || ok != tc.wantOK {
+				t.Errorf("Lookup(%s) = %+v, %v, want %+v, %v", tc.addr, got, ok, tc.want, tc.wantOK)
+			}
+		})
+	}
+}
+
+func TestGeoLookupNotFound(t *testing.T) {
+	g := testGeoDB(t)
+	got, ok := g.Lookup(netip.MustParseAddr("10.1.2.3"))
+	if ok || got.Country != "" {
+		t.Errorf("Lookup(10.1.2.3) = %+v, %v, want no data", got, ok)
+	}
+	if got.Prefix == 0 || got.Prefix > 32 {
+		t.Errorf("Lookup(10.1.2.3).Prefix = %d, want the empty network's length in 1..32", got.Prefix)
+	}
+}
+
+func TestGeoNilAndMissing(t *testing.T) {
+	var nilDB *GeoDB
+	if _, ok := nilDB.Lookup(netip.MustParseAddr("192.0.2.1")); ok {
+		t.Error("nil GeoDB found data")
+	}
+	g, err := OpenGeoDB([]string{filepath.Join(t.TempDir(), "missing.mmdb")}, nil)
+	if err == nil {
+		t.Error("OpenGeoDB(missing) returned no error")
+	}
+	if _, ok := g.Lookup(netip.MustParseAddr("192.0.2.1")); ok {
+		t.Error("GeoDB with no files found data")
+	}
+}
+
+// TestGeoFixture checks that testdata/geo holds what the generators make;
+// `go test ./dnslb -run TestGeoFixture -update` rewrites it.
+func TestGeoFixture(t *testing.T) {
+	dir := filepath.Join("testdata", "geo")
+	tmp := t.TempDir()
+	testGeoFiles(t, tmp)
+	for _, name := range []string{"city.mmdb", "asn.mmdb", "country_code.mmdb"} {
+		want, err := os.ReadFile(filepath.Join(tmp, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		path := filepath.Join(dir, name)
+		if updateFlag() {
+			if err := os.WriteFile(path, want, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			continue
+		}
+		got, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatalf("%v (run with -update to create it)", err)
+		}
+		if !bytes.Equal(got, want) {
+			t.Errorf("%s differs from the generated database; run go test ./dnslb -run TestGeoFixture -update", path)
+		}
+	}
+	g, err := OpenGeoDB([]string{filepath.Join(dir, "city.mmdb"), filepath.Join(dir, "asn.mmdb"), filepath.Join(dir, "country_code.mmdb")}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l, _ := g.Lookup(netip.MustParseAddr("192.0.2.1")); l.Country != "DE" || l.ASN != 64500 {
+		t.Errorf("fixture Lookup(192.0.2.1) = %+v, want DE, AS64500", l)
+	}
+}
+
+// TestGeoReload replaces the database by rename and waits for Run to load it.
+func TestGeoReload(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "city.mmdb")
+	writeTree(t, cityDB(t, testCityRows), path)
+	g, err := OpenGeoDB([]string{path}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g.Poll = 10 * time.Millisecond
+	addr := netip.MustParseAddr("192.0.2.1")
+	if l, _ := g.Lookup(addr); l.Country != "DE" {
+		t.Fatalf("Lookup(%s).Country = %q, want DE", addr, l.Country)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- g.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		<-done
+	})
+
+	// A broken file must not replace the good one.
+	broken := filepath.Join(dir, "broken.tmp")
+	if err := os.WriteFile(broken, []byte("not a database"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(broken, path); err != nil {
+		t.Fatal(err)
+	}
+	if g.Reload() {
+		t.Error("Reload() of a broken file reported a change")
+	}
+	if l, _ := g.Lookup(addr); l.Country != "DE" {
+		t.Errorf("after broken reload Lookup(%s).Country = %q, want DE (old database kept)", addr, l.Country)
+	}
+
+	rows := append([]cityRow{{"192.0.2.0/24", "CH", "EU", "", 47.37, 8.54}}, testCityRows[2:]...)
+	next := filepath.Join(dir, "next.tmp")
+	writeTree(t, cityDB(t, rows), next)
+	if err := os.Rename(next, path); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		l, _ := g.Lookup(addr)
+		if l.Country == "CH" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("Lookup(%s).Country = %q after replacing the file, want CH", addr, l.Country)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func TestCountryTable(t *testing.T) {
+	n := 0
+	for _, list := range continentCountries {
+		n += (len(list) + 1) / 3
+	}
+	if n != len(countryContinent) {
+		t.Errorf("%d codes listed, %d distinct: a code is listed twice", n, len(countryContinent))
+	}
+	if len(countryContinent) != 250 {
+		t.Errorf("%d country codes, want 249 ISO 3166-1 codes plus XK", len(countryContinent))
+	}
+}
+
+// TestShippedGeodata opens the database shipped in geodata/.
+func TestShippedGeodata(t *testing.T) {
+	path := filepath.Join("..", "geodata", "geo-whois-asn-country.mmdb")
+	if _, err := os.Stat(path); err != nil {
+		t.Skip("no shipped database:", err)
+	}
+	g, err := OpenGeoDB([]string{path}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	builtin, err := OpenGeoDB(nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, g := range map[string]*GeoDB{"file": g, "built-in": builtin} {
+		// Documentation addresses have no country in a real database.
+		if l, ok := g.Lookup(netip.MustParseAddr("192.0.2.1")); ok {
+			t.Errorf("%s: Lookup(192.0.2.1) = %+v in the shipped database, want no data", name, l)
+		}
+		if n := len(g.cur.Load().dbs); n != 1 {
+			t.Errorf("%s: %d databases loaded, want 1", name, n)
+		}
+	}
+}
+
+func BenchmarkGeoLookup(b *testing.B) {
+	city, asn, flat := testGeoFiles(b, b.TempDir())
+	g, err := OpenGeoDB([]string{city, asn, flat}, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	addrs := []netip.Addr{
+		netip.MustParseAddr("192.0.2.1"),
+		netip.MustParseAddr("198.51.100.7"),
+		netip.MustParseAddr("203.0.113.100"),
+		netip.MustParseAddr("2001:db8::1"),
+	}
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		g.Lookup(addrs[i%len(addrs)])
+		i++
+	}
+}

@@ -1,0 +1,374 @@
+package dnslb
+
+import (
+	"net/http"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/miekg/dns"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// Metrics holds dnslb's Prometheus metrics in a private registry (never
+// the global one, so tests and several servers in one process don't
+// collide). Every method is safe on a nil *Metrics and then does nothing,
+// so callers that run without metrics need no checks.
+//
+// Label values are bounded by construction:
+//   - zone: one of the zones given to SetZones, else "none" (REFUSED
+//     queries, or a zone the caller forgot to announce);
+//   - qtype: a fixed list of common types, else "other";
+//   - rcode: the RFC 1035/2136 names (NOERROR..NOTZONE), else "other";
+//   - policy: the policy names seen, at most maxPolicies per zone, else
+//     "other"; "" becomes "none";
+//   - check and target: names and addresses from the config and zones.
+//
+// A client address or a query name never becomes a label.
+type Metrics struct {
+	reg *prometheus.Registry
+
+	queries    *prometheus.CounterVec
+	duration   [2]prometheus.Observer // indexed by transport: 0 udp, 1 tcp
+	truncated  prometheus.Counter
+	targetUp   *prometheus.GaugeVec
+	probe      *prometheus.HistogramVec
+	changes    *prometheus.CounterVec
+	reloads    [2]prometheus.Counter // 0 failure, 1 success
+	lastReload prometheus.Gauge
+	reloadOK   prometheus.Gauge
+	geo        [2]prometheus.Counter // 0 miss, 1 hit
+
+	// zones maps a zone label to its cells. It is replaced whole (copy on
+	// write) by SetZones, so ObserveQuery reads it without a lock.
+	zones atomic.Pointer[map[string]*zoneCells]
+	none  *zoneCells // REFUSED and unannounced zones
+	mu    sync.Mutex // serialises SetZones and policy-map growth
+}
+
+// maxPolicies bounds the distinct policy labels per zone. Policies come
+// from the config, so this is only a guard against a caller bug.
+const maxPolicies = 32
+
+// queryTypes are the qtypes with their own label value; index len() is "other".
+var queryTypes = [...]uint16{
+	dns.TypeA, dns.TypeAAAA, dns.TypeCNAME, dns.TypeMX, dns.TypeNS, dns.TypeSOA,
+	dns.TypeTXT, dns.TypeSRV, dns.TypePTR, dns.TypeCAA, dns.TypeHTTPS, dns.TypeSVCB,
+	dns.TypeDS, dns.TypeDNSKEY, dns.TypeNAPTR, dns.TypeANY, dns.TypeAXFR, dns.TypeIXFR,
+}
+
+const (
+	numQtypes = len(queryTypes) + 1
+	// numRcodes covers NOERROR (0) to NOTZONE (10), plus "other".
+	numRcodes = dns.RcodeNotZone + 2
+)
+
+var transports = [2]string{"udp", "tcp"}
+
+// zoneCells holds one zone's query counters, per policy.
+type zoneCells struct {
+	zone     string
+	policies atomic.Pointer[map[string]*queryCells]
+}
+
+// queryCells caches the counter children of one (zone, policy), created on
+// first use so that only combinations that happen get exported.
+type queryCells struct {
+	zone, policy string
+	c            [numQtypes][numRcodes][2]atomic.Pointer[counterRef]
+}
+
+type counterRef struct{ prometheus.Counter }
+
+// NewMetrics creates the metrics and registers them, together with the Go
+// runtime and process collectors, in a new private registry.
+func NewMetrics() *Metrics {
+	m := &Metrics{reg: prometheus.NewRegistry()}
+	m.queries = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "dnslb_queries_total",
+		Help: "DNS queries answered, by zone, query type, response code, selection policy and transport.",
+	}, []string{"zone", "qtype", "rcode", "policy", "transport"})
+	durations := prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name: "dnslb_query_duration_seconds",
+		Help: "Time to build an answer, from the parsed query to the packed reply.",
+		Buckets: []float64{10e-6, 25e-6, 50e-6, 100e-6, 250e-6, 500e-6,
+			1e-3, 2.5e-3, 5e-3, 10e-3, 25e-3, 50e-3, 100e-3},
+	}, []string{"transport"})
+	for i, t := range transports {
+		m.duration[i] = durations.WithLabelValues(t)
+	}
+	m.truncated = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "dnslb_responses_truncated_total",
+		Help: "UDP responses sent with TC=1 because the answer did not fit.",
+	})
+	m.targetUp = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "dnslb_target_up",
+		Help: "1 if the health check considers the target up, 0 if down.",
+	}, []string{"check", "target"})
+	// Probe latency is per check, not per target: a histogram has ~15
+	// series per label set, and checks × targets can be large, while the
+	// per-target latency is on the status page and in /api/status.
+	m.probe = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name:    "dnslb_probe_duration_seconds",
+		Help:    "Duration of health-check probes, by check.",
+		Buckets: []float64{1e-3, 2.5e-3, 5e-3, 10e-3, 25e-3, 50e-3, 100e-3, 250e-3, 500e-3, 1, 2.5, 5, 10},
+	}, []string{"check"})
+	m.changes = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "dnslb_target_state_changes_total",
+		Help: "Health state changes of targets, by check and new state (up or down).",
+	}, []string{"check", "state"})
+	reloads := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "dnslb_reloads_total",
+		Help: "Config and zone reloads, by result (success or failure).",
+	}, []string{"result"})
+	m.reloads[0] = reloads.WithLabelValues("failure")
+	m.reloads[1] = reloads.WithLabelValues("success")
+	m.lastReload = prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "dnslb_last_reload_timestamp_seconds",
+		Help: "Unix time of the last reload attempt, successful or not.",
+	})
+	m.reloadOK = prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "dnslb_last_reload_success",
+		Help: "1 if the last reload succeeded, 0 if it failed (the old state is still served).",
+	})
+	geo := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "dnslb_geoip_lookups_total",
+		Help: "GeoIP lookups of client or ECS addresses, by result (hit or miss).",
+	}, []string{"result"})
+	m.geo[0] = geo.WithLabelValues("miss")
+	m.geo[1] = geo.WithLabelValues("hit")
+
+	m.reg.MustRegister(m.queries, durations, m.truncated, m.targetUp, m.probe, m.changes,
+		reloads, m.lastReload, m.reloadOK, geo,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+
+	m.none = &zoneCells{zone: "none"}
+	m.none.policies.Store(&map[string]*queryCells{})
+	m.zones.Store(&map[string]*zoneCells{})
+	return m
+}
+
+// Registry is the private registry, for tests and for adding collectors.
+func (m *Metrics) Registry() *prometheus.Registry { return m.reg }
+
+// Handler serves the metrics in the Prometheus exposition format.
+func (m *Metrics) Handler() http.Handler {
+	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{Registry: m.reg})
+}
+
+// SetZones announces the zones being served; ObserveQuery counts any other
+// zone as "none". Call it at startup and after every successful reload.
+// Series of zones no longer served are deleted.
+func (m *Metrics) SetZones(names []string) {
+	if m == nil {
+		return
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	old := *m.zones.Load()
+	next := make(map[string]*zoneCells, len(names))
+	for _, n := range names {
+		n = zoneLabel(n)
+		if n == "" {
+			continue
+		}
+		if zc, ok := old[n]; ok {
+			next[n] = zc
+			continue
+		}
+		zc := &zoneCells{zone: n}
+		zc.policies.Store(&map[string]*queryCells{})
+		next[n] = zc
+	}
+	for n := range old {
+		if _, ok := next[n]; !ok {
+			m.queries.DeletePartialMatch(prometheus.Labels{"zone": n})
+		}
+	}
+	m.zones.Store(&next)
+}
+
+// zoneLabel drops the root dot, so "example.org." and "example.org" are
+// one label value. It slices, so it does not allocate.
+func zoneLabel(z string) string {
+	if z != "." {
+		z = strings.TrimSuffix(z, ".")
+	}
+	return z
+}
+
+// ObserveQuery counts one answered query and its duration. zone is the
+// zone that answered ("" if none did), policy the selection policy used
+// ("" for plain records). It does not allocate once a combination of
+// labels has been seen.
+func (m *Metrics) ObserveQuery(zone string, qtype uint16, rcode int, policy string, d time.Duration, tcp bool) {
+	if m == nil {
+		return
+	}
+	zc := (*m.zones.Load())[zoneLabel(zone)]
+	if zc == nil {
+		zc = m.none
+	}
+	qc := (*zc.policies.Load())[policy]
+	if qc == nil {
+		qc = m.addPolicy(zc, policy)
+	}
+	t := 0
+	if tcp {
+		t = 1
+	}
+	qi, ri := qtypeIndex(qtype), rcodeIndex(rcode)
+	ref := qc.c[qi][ri][t].Load()
+	if ref == nil {
+		ref = m.newCell(qc, qi, ri, t)
+	}
+	ref.Inc()
+	m.duration[t].Observe(d.Seconds())
+}
+
+// addPolicy is ObserveQuery's slow path for the first query of a policy.
+func (m *Metrics) addPolicy(zc *zoneCells, policy string) *queryCells {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	cur := *zc.policies.Load()
+	if qc := cur[policy]; qc != nil {
+		return qc
+	}
+	label := policy
+	switch {
+	case policy == "":
+		label = "none"
+	case len(cur) >= maxPolicies:
+		label = "other"
+	}
+	next := make(map[string]*queryCells, len(cur)+1)
+	for k, v := range cur {
+		next[k] = v
+		if label == "other" && v.policy == label {
+			return v // "other" exists: past the bound the map stops growing
+		}
+	}
+	qc := &queryCells{zone: zc.zone, policy: label}
+	next[policy] = qc
+	zc.policies.Store(&next)
+	return qc
+}
+
+// newCell resolves one counter child. WithLabelValues returns the same
+// child for the same labels, so a race here only does the work twice.
+func (m *Metrics) newCell(qc *queryCells, qi, ri, t int) *counterRef {
+	ref := &counterRef{m.queries.WithLabelValues(qc.zone, qtypeLabel(qi), rcodeLabel(ri), qc.policy, transports[t])}
+	if !qc.c[qi][ri][t].CompareAndSwap(nil, ref) {
+		return qc.c[qi][ri][t].Load()
+	}
+	return ref
+}
+
+func qtypeIndex(qtype uint16) int {
+	for i, t := range queryTypes {
+		if t == qtype {
+			return i
+		}
+	}
+	return len(queryTypes)
+}
+
+func qtypeLabel(i int) string {
+	if i < len(queryTypes) {
+		return dns.TypeToString[queryTypes[i]]
+	}
+	return "other"
+}
+
+func rcodeIndex(rcode int) int {
+	if rcode >= 0 && rcode <= dns.RcodeNotZone {
+		return rcode
+	}
+	return numRcodes - 1
+}
+
+func rcodeLabel(i int) string {
+	if i < numRcodes-1 {
+		return dns.RcodeToString[i]
+	}
+	return "other"
+}
+
+// Truncated counts a UDP response sent with TC=1.
+func (m *Metrics) Truncated() {
+	if m == nil {
+		return
+	}
+	m.truncated.Inc()
+}
+
+// HealthState sets dnslb_target_up for one target of one check. target is
+// an address from a zone, so the set is bounded by the zones and config.
+func (m *Metrics) HealthState(check, target string, up bool) {
+	if m == nil {
+		return
+	}
+	v := 0.0
+	if up {
+		v = 1
+	}
+	m.targetUp.WithLabelValues(check, target).Set(v)
+}
+
+// ForgetTargets drops every dnslb_target_up series. Call it after a reload
+// that removed targets, before the prober reports the current ones again.
+func (m *Metrics) ForgetTargets() {
+	if m == nil {
+		return
+	}
+	m.targetUp.Reset()
+}
+
+// ProbeLatency records the duration of one probe of check.
+func (m *Metrics) ProbeLatency(check string, d time.Duration) {
+	if m == nil {
+		return
+	}
+	m.probe.WithLabelValues(check).Observe(d.Seconds())
+}
+
+// StateChange counts a target of check going up or down.
+func (m *Metrics) StateChange(check string, up bool) {
+	if m == nil {
+		return
+	}
+	state := "down"
+	if up {
+		state = "up"
+	}
+	m.changes.WithLabelValues(check, state).Inc()
+}
+
+// ReloadResult counts a reload attempt made at t.
+func (m *Metrics) ReloadResult(ok bool, t time.Time) {
+	if m == nil {
+		return
+	}
+	i, v := 0, 0.0
+	if ok {
+		i, v = 1, 1
+	}
+	m.reloads[i].Inc()
+	m.reloadOK.Set(v)
+	m.lastReload.Set(float64(t.UnixNano()) / 1e9)
+}
+
+// GeoLookup counts a GeoIP lookup that found (hit) or did not find a location.
+func (m *Metrics) GeoLookup(hit bool) {
+	if m == nil {
+		return
+	}
+	i := 0
+	if hit {
+		i = 1
+	}
+	m.geo[i].Inc()
+}

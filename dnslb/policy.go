@@ -1,0 +1,844 @@
+package dnslb
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"net/netip"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"sync/atomic"
+)
+
+// NameConfig is the answer policy of one owner name, the table
+// [name."www.example.org"] of the config file. The addresses themselves come
+// from the A/AAAA RRsets of that owner name in its zone; the config only
+// refers to them. The zero value serves every healthy address, round-robin.
+type NameConfig struct {
+	// Select chooses a group: "none" (default: all addresses), "geo",
+	// "nearest" or "failover".
+	Select string `toml:"select"`
+	// Pick orders the chosen group: "round-robin" (default), "random",
+	// "weighted" or "sticky".
+	Pick string `toml:"pick"`
+	// MaxAnswers trims the answer to N addresses; 0 (default) keeps all.
+	MaxAnswers int `toml:"max_answers"`
+	// TTL overrides the TTL of the dynamic answer; nil keeps the zone's.
+	TTL *uint32 `toml:"ttl"`
+	// Check and Checks name health checks; the core wires them.
+	Check  string   `toml:"check"`
+	Checks []string `toml:"checks"`
+	// WhenAllDown says what to answer when no address is up:
+	// "serve-all" (default), "servfail", "nodata" or "group:<name>".
+	WhenAllDown string `toml:"when_all_down"`
+	// Groups are named sets of addresses (data centres).
+	Groups map[string]GroupConfig `toml:"groups"`
+	// Weights are per-address weights for pick = "weighted", 1..1000.
+	Weights map[string]int `toml:"weights"`
+	// Rules map clients to groups for select = "geo".
+	Rules []RuleConfig `toml:"rules"`
+	// Default is the group for clients no rule matches (geo), or with no
+	// known location (nearest). Without it they get every address.
+	Default string `toml:"default"`
+	// Order is the failover chain (failover, required), and the order in
+	// which nearest tries groups for clients with no known location.
+	Order []string `toml:"order"`
+}
+
+// GroupConfig is one group of addresses, [name."…".groups.<name>].
+type GroupConfig struct {
+	Addresses []string `toml:"addresses"`
+	// Weight is the default weight of each address of the group that has
+	// no entry in NameConfig.Weights, 1..1000 (default 1).
+	Weight int `toml:"weight"`
+	// Location is [latitude, longitude] in degrees, for select = "nearest".
+	Location []float64 `toml:"location"`
+}
+
+// RuleConfig maps clients to a group, for select = "geo". A client matches
+// the rule when it matches any of its Match terms: "country:DE",
+// "continent:EU", "subdivision:US-CA", "asn:64500" (or "asn:AS64500"),
+// "cidr:198.51.100.0/24". Rule order doesn't matter: the most specific
+// matching term wins (longest CIDR, then ASN, subdivision, country,
+// continent).
+type RuleConfig struct {
+	Match []string `toml:"match"`
+	Group string   `toml:"group"`
+}
+
+// Family is the address family a query asks for.
+type Family uint8
+
+const (
+	FamilyV4 Family = 4 // qtype A
+	FamilyV6 Family = 6 // qtype AAAA
+)
+
+// Query is what selection needs to know about one query.
+type Query struct {
+	// Client is the address to locate: the ECS address when the query had
+	// EDNS Client Subnet, else the source address. IPv4-mapped addresses
+	// must already be unmapped.
+	Client netip.Addr
+	// ECS is true when Client came from EDNS Client Subnet, with
+	// SourcePrefix its SOURCE PREFIX-LENGTH.
+	ECS          bool
+	SourcePrefix int
+	Family       Family
+}
+
+// Health tells whether an address is up. It must be cheap and safe for
+// concurrent use: selection calls it for every candidate address.
+type Health interface {
+	Up(addr netip.Addr) bool
+}
+
+// AllUp is a Health where every address is up.
+type AllUp struct{}
+
+// Up implements Health.
+func (AllUp) Up(netip.Addr) bool { return true }
+
+// AllDownAction is what to answer when every address of a name is down.
+type AllDownAction uint8
+
+const (
+	ServeAll   AllDownAction = iota // answer every address of the family, ignoring health
+	Servfail                        // answer SERVFAIL
+	Nodata                          // answer NOERROR with no records
+	ServeGroup                      // answer the addresses of one group, ignoring health
+)
+
+// Decision is the result of Policy.Select.
+type Decision struct {
+	// Addrs are the addresses to answer, in order; they alias the out
+	// buffer passed to Select.
+	Addrs []netip.Addr
+	// Scope is the ECS SCOPE PREFIX-LENGTH: how many leading bits of the
+	// client address the answer depends on (0 when it doesn't depend on
+	// the client). It may be larger than the source prefix length
+	// (RFC 7871 section 7.2.1).
+	Scope int
+	// Group is the chosen group, "" for all addresses.
+	Group string
+	// TTL overrides the answer's TTL when HasTTL is set.
+	TTL    uint32
+	HasTTL bool
+	// AllDown is set when no address of the family is up. Addrs then holds
+	// what Action says to serve (every address for ServeAll, the group's for
+	// ServeGroup, none for Servfail and Nodata).
+	AllDown bool
+	Action  AllDownAction
+}
+
+// Policy is a compiled, validated NameConfig. It is immutable apart from the
+// round-robin counter and safe for concurrent use.
+type Policy struct {
+	owner     string // FQDN
+	sel       selectKind
+	pick      pickKind
+	max       int
+	ttl       uint32
+	hasTTL    bool
+	action    AllDownAction
+	downGroup int // group index for ServeGroup
+	has4      bool
+	has6      bool
+
+	all    group   // every address of the name, in zone order
+	groups []group // sorted by name
+	dflt   int     // default group index, -1 for all
+	order  []int   // failover chain / nearest fallback order
+
+	geo geoRules
+
+	rr atomic.Uint64 // round-robin counter
+}
+
+type group struct {
+	name    string
+	addrs   []netip.Addr
+	weights []uint32
+	hashes  []uint64 // per-address hash for sticky
+	lat     float64  // radians
+	lon     float64
+	hasLoc  bool
+}
+
+type selectKind uint8
+
+const (
+	selectNone selectKind = iota
+	selectGeo
+	selectNearest
+	selectFailover
+)
+
+var selectNames = []string{"none", "geo", "nearest", "failover"}
+
+type pickKind uint8
+
+const (
+	pickRoundRobin pickKind = iota
+	pickRandom
+	pickWeighted
+	pickSticky
+)
+
+var pickNames = []string{"round-robin", "random", "weighted", "sticky"}
+
+// maxGroups bounds the groups of one name, so that nearest can track tried
+// groups in a uint64.
+const maxGroups = 64
+
+// Owner returns the owner name the policy was compiled for, as an FQDN.
+func (p *Policy) Owner() string { return p.owner }
+
+// NumAddrs returns the number of addresses of the name. A buffer of that
+// capacity passed to Select never grows.
+func (p *Policy) NumAddrs() int { return len(p.all.addrs) }
+
+// WhenAllDown returns the configured all-down action, and the group name for
+// ServeGroup.
+func (p *Policy) WhenAllDown() (AllDownAction, string) {
+	if p.action == ServeGroup {
+		return ServeGroup, p.groups[p.downGroup].name
+	}
+	return p.action, ""
+}
+
+// Select chooses the answer for q: the select step picks a group (falling
+// through groups with no healthy address of the family), the pick step
+// orders the group's healthy addresses, and MaxAnswers trims them. The
+// addresses are appended to out[:0]; pass a buffer of capacity NumAddrs() to
+// keep Select allocation-free. loc may be nil (no GeoIP data); r is used by
+// the random and weighted picks.
+//
+// When the name has no address of the family at all, Addrs is empty and
+// AllDown is false: the core answers as for any name without such records.
+func (p *Policy) Select(q *Query, health Health, loc Locator, r *rand.Rand, out []netip.Addr) Decision {
+	return p.run(q, health, loc, r, out, nil)
+}
+
+// CompilePolicy validates cfg for the owner name whose zone addresses are
+// addrs, and compiles it. It reports every problem it finds, each naming the
+// key path; the policy is nil when there are any.
+func CompilePolicy(owner string, cfg NameConfig, addrs []netip.Addr) (*Policy, []error) {
+	key := strings.TrimSuffix(owner, ".")
+	c := &compiler{key: fmt.Sprintf("name.%q", key), fqdn: key + "."}
+	p := &Policy{owner: c.fqdn, dflt: -1, max: cfg.MaxAnswers}
+
+	if i := slices.Index(selectNames, orDefault(cfg.Select, "none")); i >= 0 {
+		p.sel = selectKind(i)
+	} else {
+		c.errf("select", "unknown value %q, want one of %s", cfg.Select, strings.Join(selectNames, ", "))
+	}
+	if i := slices.Index(pickNames, orDefault(cfg.Pick, "round-robin")); i >= 0 {
+		p.pick = pickKind(i)
+	} else {
+		c.errf("pick", "unknown value %q, want one of %s", cfg.Pick, strings.Join(pickNames, ", "))
+	}
+	if cfg.MaxAnswers < 0 {
+		c.errf("max_answers", "%d is negative, want 0 (all) or more", cfg.MaxAnswers)
+	}
+	if cfg.TTL != nil {
+		if *cfg.TTL > math.MaxInt32 {
+			c.errf("ttl", "%d out of range 0..%d", *cfg.TTL, math.MaxInt32)
+		}
+		p.ttl, p.hasTTL = *cfg.TTL, true
+	}
+
+	zone := make(map[netip.Addr]bool, len(addrs))
+	for _, a := range addrs {
+		a = a.Unmap()
+		p.has4 = p.has4 || a.Is4()
+		p.has6 = p.has6 || a.Is6()
+		if !zone[a] {
+			zone[a] = true
+			p.all.addrs = append(p.all.addrs, a)
+		}
+	}
+	weights := c.weights(cfg.Weights, zone)
+	c.groups(p, cfg, zone, weights)
+	p.all.fill(weights, 1)
+
+	p.action, p.downGroup = c.allDown(p, cfg.WhenAllDown)
+	p.dflt = c.groupRef(p, "default", cfg.Default, -1)
+	for i, name := range cfg.Order {
+		p.order = append(p.order, c.groupRef(p, fmt.Sprintf("order[%d]", i), name, -1))
+	}
+	switch p.sel {
+	case selectGeo:
+		p.geo = c.geoRules(p, cfg.Rules)
+		if len(cfg.Rules) == 0 && cfg.Default == "" {
+			c.errf("rules", `select = "geo" needs rules or a default group`)
+		}
+	case selectNearest:
+		for _, g := range p.groups {
+			if !g.hasLoc {
+				c.errf(fmt.Sprintf("groups.%s.location", g.name), `select = "nearest" needs a location for every group`)
+			}
+		}
+		if len(p.groups) == 0 {
+			c.errf("groups", `select = "nearest" needs groups`)
+		}
+	case selectFailover:
+		if len(cfg.Order) == 0 {
+			c.errf("order", `select = "failover" needs the chain of groups, e.g. order = ["primary", "backup"]`)
+		}
+	}
+	if p.sel != selectGeo && len(cfg.Rules) > 0 {
+		c.errf("rules", `rules are only used with select = "geo"`)
+	}
+	if len(c.errs) > 0 {
+		sort.Slice(c.errs, func(i, j int) bool { return c.errs[i].Error() < c.errs[j].Error() })
+		return nil, c.errs
+	}
+	// Drop the failover/fallback slots of unknown groups: only reachable
+	// when there were errors, but keep the invariant obvious.
+	p.order = slices.DeleteFunc(p.order, func(i int) bool { return i < 0 })
+	return p, nil
+}
+
+type compiler struct {
+	key  string // name."www.example.org"
+	fqdn string
+	errs []error
+}
+
+func (c *compiler) errf(path, format string, args ...any) {
+	c.errs = append(c.errs, fmt.Errorf("%s.%s: %s", c.key, path, fmt.Sprintf(format, args...)))
+}
+
+func orDefault(s, d string) string {
+	if s == "" {
+		return d
+	}
+	return s
+}
+
+func (c *compiler) addr(path, s string, zone map[netip.Addr]bool) (netip.Addr, bool) {
+	a, err := netip.ParseAddr(s)
+	if err != nil {
+		c.errf(path, "%q is not an IP address", s)
+		return a, false
+	}
+	a = a.Unmap()
+	if !zone[a] {
+		c.errf(path, "address is not an A/AAAA record of %s", c.fqdn)
+		return a, false
+	}
+	return a, true
+}
+
+func (c *compiler) weight(path string, w int) bool {
+	if w < 1 || w > 1000 {
+		c.errf(path, "weight %d out of range 1..1000", w)
+		return false
+	}
+	return true
+}
+
+func (c *compiler) weights(cfg map[string]int, zone map[netip.Addr]bool) map[netip.Addr]uint32 {
+	w := make(map[netip.Addr]uint32, len(cfg))
+	for s, n := range cfg {
+		path := fmt.Sprintf("weights.%q", s)
+		a, ok := c.addr(path, s, zone)
+		if ok && c.weight(path, n) {
+			w[a] = uint32(n)
+		}
+	}
+	return w
+}
+
+func (c *compiler) groups(p *Policy, cfg NameConfig, zone map[netip.Addr]bool, weights map[netip.Addr]uint32) {
+	names := make([]string, 0, len(cfg.Groups))
+	for n := range cfg.Groups {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	if len(names) > maxGroups {
+		c.errf("groups", "%d groups, at most %d allowed", len(names), maxGroups)
+		names = names[:maxGroups]
+	}
+	for _, name := range names {
+		gc := cfg.Groups[name]
+		path := "groups." + name
+		g := group{name: name}
+		seen := make(map[netip.Addr]bool)
+		for i, s := range gc.Addresses {
+			a, ok := c.addr(fmt.Sprintf("%s.addresses[%d]", path, i), s, zone)
+			if !ok {
+				continue
+			}
+			if seen[a] {
+				c.errf(fmt.Sprintf("%s.addresses[%d]", path, i), "duplicate address %s", a)
+				continue
+			}
+			seen[a] = true
+			g.addrs = append(g.addrs, a)
+		}
+		if len(gc.Addresses) == 0 {
+			c.errf(path+".addresses", "group has no addresses")
+		}
+		gw := uint32(1)
+		if gc.Weight != 0 && c.weight(path+".weight", gc.Weight) {
+			gw = uint32(gc.Weight)
+		}
+		switch {
+		case len(gc.Location) == 0:
+		case len(gc.Location) != 2:
+			c.errf(path+".location", "want [latitude, longitude], found %d numbers", len(gc.Location))
+		case math.Abs(gc.Location[0]) > 90 || math.IsNaN(gc.Location[0]):
+			c.errf(path+".location", "latitude %v out of range -90..90", gc.Location[0])
+		case math.Abs(gc.Location[1]) > 180 || math.IsNaN(gc.Location[1]):
+			c.errf(path+".location", "longitude %v out of range -180..180", gc.Location[1])
+		default:
+			g.lat, g.lon, g.hasLoc = radians(gc.Location[0]), radians(gc.Location[1]), true
+		}
+		g.fill(weights, gw)
+		p.groups = append(p.groups, g)
+	}
+	// A group weight applies to addresses that have none of their own;
+	// give addresses outside any group the weight of their first group too.
+	for _, a := range p.all.addrs {
+		if _, ok := weights[a]; ok {
+			continue
+		}
+		for _, g := range p.groups {
+			if j := slices.Index(g.addrs, a); j >= 0 {
+				weights[a] = g.weights[j]
+				break
+			}
+		}
+	}
+}
+
+// fill sets the per-address weights (def when not configured) and hashes.
+func (g *group) fill(weights map[netip.Addr]uint32, def uint32) {
+	g.weights = make([]uint32, len(g.addrs))
+	g.hashes = make([]uint64, len(g.addrs))
+	for i, a := range g.addrs {
+		w, ok := weights[a]
+		if !ok {
+			w = def
+		}
+		g.weights[i] = w
+		g.hashes[i] = addrHash(a)
+	}
+}
+
+func (c *compiler) groupRef(p *Policy, path, name string, def int) int {
+	if name == "" {
+		return def
+	}
+	for i, g := range p.groups {
+		if g.name == name {
+			return i
+		}
+	}
+	c.errf(path, "unknown group %q", name)
+	return def
+}
+
+func (c *compiler) allDown(p *Policy, s string) (AllDownAction, int) {
+	switch {
+	case s == "" || s == "serve-all":
+		return ServeAll, 0
+	case s == "servfail":
+		return Servfail, 0
+	case s == "nodata":
+		return Nodata, 0
+	case strings.HasPrefix(s, "group:"):
+		i := c.groupRef(p, "when_all_down", strings.TrimPrefix(s, "group:"), -1)
+		return ServeGroup, i
+	}
+	c.errf("when_all_down", "unknown value %q, want serve-all, servfail, nodata or group:<name>", s)
+	return ServeAll, 0
+}
+
+// geoRules is the compiled rule set, one lookup structure per kind of term.
+type geoRules struct {
+	cidrs      []cidrRule // longest first
+	asn        map[uint32]int
+	subdiv     map[string]int
+	country    map[string]int
+	continent  map[string]int
+	needLookup bool // any term other than CIDR
+}
+
+type cidrRule struct {
+	prefix netip.Prefix
+	group  int
+}
+
+func (c *compiler) geoRules(p *Policy, rules []RuleConfig) geoRules {
+	gr := geoRules{
+		asn:       map[uint32]int{},
+		subdiv:    map[string]int{},
+		country:   map[string]int{},
+		continent: map[string]int{},
+	}
+	seen := map[string]string{} // normalized term -> path of first use
+	for i, rule := range rules {
+		path := fmt.Sprintf("rules[%d]", i)
+		g := c.groupRef(p, path+".group", rule.Group, -1)
+		if rule.Group == "" {
+			c.errf(path+".group", "missing group")
+		}
+		if len(rule.Match) == 0 {
+			c.errf(path+".match", "rule matches nothing")
+		}
+		for j, term := range rule.Match {
+			tpath := fmt.Sprintf("%s.match[%d]", path, j)
+			norm, ok := c.geoTerm(tpath, term, g, &gr)
+			if !ok {
+				continue
+			}
+			if first, dup := seen[norm]; dup {
+				c.errf(tpath, "%q is already matched by %s", term, first)
+				continue
+			}
+			seen[norm] = c.key + "." + tpath
+		}
+	}
+	sort.SliceStable(gr.cidrs, func(i, j int) bool { return gr.cidrs[i].prefix.Bits() > gr.cidrs[j].prefix.Bits() })
+	gr.needLookup = len(gr.asn)+len(gr.subdiv)+len(gr.country)+len(gr.continent) > 0
+	return gr
+}
+
+// geoTerm parses one match term into gr and returns its normalized form.
+func (c *compiler) geoTerm(path, term string, g int, gr *geoRules) (string, bool) {
+	kind, val, ok := strings.Cut(term, ":")
+	if !ok {
+		c.errf(path, "%q: want kind:value with kind country, continent, subdivision, asn or cidr", term)
+		return "", false
+	}
+	switch kind {
+	case "country":
+		cc := strings.ToUpper(val)
+		if _, ok := countryContinent[cc]; !ok {
+			c.errf(path, "%q is not an ISO 3166-1 alpha-2 country code", val)
+			return "", false
+		}
+		gr.country[cc] = g
+		return "country:" + cc, true
+	case "continent":
+		cc := strings.ToUpper(val)
+		if _, ok := continentCountries[cc]; !ok {
+			c.errf(path, "%q is not a continent code, want one of AF AN AS EU NA OC SA", val)
+			return "", false
+		}
+		gr.continent[cc] = g
+		return "continent:" + cc, true
+	case "subdivision":
+		sd := strings.ToUpper(val)
+		cc, sub, ok := strings.Cut(sd, "-")
+		if _, known := countryContinent[cc]; !ok || !known || len(sub) < 1 || len(sub) > 3 || !alnum(sub) {
+			c.errf(path, "%q is not an ISO 3166-2 subdivision code like US-CA or DE-HE", val)
+			return "", false
+		}
+		gr.subdiv[sd] = g
+		return "subdivision:" + sd, true
+	case "asn":
+		n, err := strconv.ParseUint(strings.TrimPrefix(strings.ToUpper(val), "AS"), 10, 32)
+		if err != nil || n == 0 {
+			c.errf(path, "%q is not an AS number like 64500 or AS64500", val)
+			return "", false
+		}
+		gr.asn[uint32(n)] = g
+		return "asn:" + strconv.FormatUint(n, 10), true
+	case "cidr":
+		pf, err := netip.ParsePrefix(val)
+		if err != nil {
+			c.errf(path, "%q is not a CIDR prefix", val)
+			return "", false
+		}
+		if pf.Masked() != pf {
+			c.errf(path, "%q has host bits set, want %s", val, pf.Masked())
+			return "", false
+		}
+		if pf.Addr().Is4In6() {
+			c.errf(path, "%q is IPv4-mapped, write it as an IPv4 prefix", val)
+			return "", false
+		}
+		gr.cidrs = append(gr.cidrs, cidrRule{prefix: pf, group: g})
+		return "cidr:" + pf.String(), true
+	}
+	c.errf(path, "%q: unknown kind %q, want country, continent, subdivision, asn or cidr", term, kind)
+	return "", false
+}
+
+func alnum(s string) bool {
+	for _, r := range s {
+		if (r < 'A' || r > 'Z') && (r < '0' || r > '9') {
+			return false
+		}
+	}
+	return true
+}
+
+// stackCands is how many candidate addresses selection tracks without
+// allocating; larger groups still work, with one allocation.
+const stackCands = 128
+
+// run is the selection shared by Select and Explain; tr is nil on the hot
+// path and every use of it is guarded, so tracing costs nothing there.
+func (p *Policy) run(q *Query, health Health, loc Locator, r *rand.Rand, out []netip.Addr, tr *trace) Decision {
+	d := Decision{Addrs: out[:0], TTL: p.ttl, HasTTL: p.hasTTL}
+	if (q.Family == FamilyV6 && !p.has6) || (q.Family != FamilyV6 && !p.has4) {
+		if tr != nil {
+			tr.add("%s has no address of the family: no data", p.owner)
+		}
+		return d
+	}
+	var buf [stackCands]uint16
+	gi, cands, scope := p.choose(q, health, loc, buf[:0], tr)
+	if gi == noGroup {
+		d.AllDown, d.Action = true, p.action
+		d.Addrs = p.allDown(q.Family, d.Addrs)
+		if tr != nil {
+			tr.add("every address is down: when_all_down = %s, serving %v", p.actionName(), d.Addrs)
+		}
+		return d
+	}
+	g := p.group(gi)
+	d.Group = g.name
+	if p.pick == pickSticky {
+		bits := stickyBits(q)
+		scope = max(scope, bits)
+		d.Addrs = p.pickSticky(g, cands, q.Client, bits, d.Addrs, tr)
+	} else {
+		d.Addrs = p.pickOrder(g, cands, r, d.Addrs, tr)
+	}
+	if q.ECS && q.SourcePrefix == 0 {
+		// The resolver asked for an answer not tailored to any client
+		// (RFC 7871 section 7.1.2): the answer is computed for 0.0.0.0/0
+		// and the scope must be 0.
+		scope = 0
+	}
+	d.Scope = scope
+	if tr != nil {
+		tr.add("answer %v, ECS scope /%d", d.Addrs, d.Scope)
+	}
+	return d
+}
+
+// noGroup means no candidate group had a healthy address; allGroup stands
+// for every address of the name.
+const (
+	noGroup  = -2
+	allGroup = -1
+)
+
+func (p *Policy) group(i int) *group {
+	if i == allGroup {
+		return &p.all
+	}
+	return &p.groups[i]
+}
+
+// choose runs the select step: it tries candidate groups in order and
+// returns the first with a healthy address of the family, the positions of
+// those addresses in the group, and the ECS scope the choice depends on.
+func (p *Policy) choose(q *Query, health Health, loc Locator, cands []uint16, tr *trace) (int, []uint16, int) {
+	switch p.sel {
+	case selectFailover:
+		for _, gi := range p.order {
+			if c, ok := p.try(gi, q.Family, health, cands, reason{kind: "failover"}, tr); ok {
+				return gi, c, 0
+			}
+		}
+		return noGroup, cands, 0
+	case selectGeo:
+		return p.chooseGeo(q, health, loc, cands, tr)
+	case selectNearest:
+		return p.chooseNearest(q, health, loc, cands, tr)
+	}
+	if c, ok := p.try(allGroup, q.Family, health, cands, reason{kind: "all addresses"}, tr); ok {
+		return allGroup, c, 0
+	}
+	return noGroup, cands, 0
+}
+
+// try collects the healthy addresses of the family in group gi.
+func (p *Policy) try(gi int, fam Family, health Health, cands []uint16, why reason, tr *trace) ([]uint16, bool) {
+	g := p.group(gi)
+	cands = cands[:0]
+	for i, a := range g.addrs {
+		if a.Is6() != (fam == FamilyV6) {
+			continue
+		}
+		up := health.Up(a)
+		if up {
+			cands = append(cands, uint16(i))
+		}
+		if tr != nil {
+			tr.addr(a, up, g.weights[i])
+		}
+	}
+	if tr != nil {
+		tr.group(g.name, why.String(), len(cands))
+	}
+	return cands, len(cands) > 0
+}
+
+func (p *Policy) chooseGeo(q *Query, health Health, loc Locator, cands []uint16, tr *trace) (int, []uint16, int) {
+	client := q.Client
+	scope := p.geo.cidrScope(client)
+	if tr != nil && len(p.geo.cidrs) > 0 {
+		tr.add("cidr rules: %d, telling them apart for %s takes scope /%d", len(p.geo.cidrs), client, scope)
+	}
+	for _, cr := range p.geo.cidrs {
+		if !cr.prefix.Contains(client) {
+			continue
+		}
+		if c, ok := p.try(cr.group, q.Family, health, cands, reason{kind: "cidr", pf: cr.prefix}, tr); ok {
+			return cr.group, c, scope
+		}
+	}
+	if p.geo.needLookup && loc != nil {
+		l, found := loc.Lookup(client)
+		scope = max(scope, l.Prefix)
+		if tr != nil {
+			tr.location(client, l, found)
+		}
+		if found {
+			if gi, ok := p.geo.asn[l.ASN]; ok && l.ASN != 0 {
+				if c, ok := p.try(gi, q.Family, health, cands, reason{kind: "asn", n: l.ASN}, tr); ok {
+					return gi, c, scope
+				}
+			}
+			for i := len(l.Subdivisions) - 1; i >= 0; i-- {
+				if gi, ok := p.geo.subdiv[l.Subdivisions[i]]; ok {
+					if c, ok := p.try(gi, q.Family, health, cands, reason{kind: "subdivision", s: l.Subdivisions[i]}, tr); ok {
+						return gi, c, scope
+					}
+				}
+			}
+			if gi, ok := p.geo.country[l.Country]; ok {
+				if c, ok := p.try(gi, q.Family, health, cands, reason{kind: "country", s: l.Country}, tr); ok {
+					return gi, c, scope
+				}
+			}
+			if gi, ok := p.geo.continent[l.Continent]; ok {
+				if c, ok := p.try(gi, q.Family, health, cands, reason{kind: "continent", s: l.Continent}, tr); ok {
+					return gi, c, scope
+				}
+			}
+		}
+	} else if tr != nil && p.geo.needLookup {
+		tr.add("no geoip database: client %s has no location", client)
+	}
+	if c, ok := p.try(p.dflt, q.Family, health, cands, reason{kind: "default"}, tr); ok {
+		return p.dflt, c, scope
+	}
+	return noGroup, cands, scope
+}
+
+// cidrScope returns how many leading bits of client decide which CIDR rules
+// contain it: for a rule containing client its length, and for one that
+// doesn't, one bit past the common prefix, so that no address within the
+// scope is inside the rule.
+func (gr *geoRules) cidrScope(client netip.Addr) int {
+	scope := 0
+	for _, cr := range gr.cidrs {
+		pf := cr.prefix
+		if pf.Addr().Is4() != client.Is4() {
+			continue
+		}
+		if pf.Contains(client) {
+			scope = max(scope, pf.Bits())
+			continue
+		}
+		scope = max(scope, min(commonBits(pf.Addr(), client)+1, pf.Bits()))
+	}
+	return scope
+}
+
+// commonBits is the length of the common prefix of two same-family addresses.
+func commonBits(a, b netip.Addr) int {
+	x, y := a.As16(), b.As16()
+	n := 0
+	for i := range x {
+		if d := x[i] ^ y[i]; d != 0 {
+			n += bits8(d)
+			break
+		}
+		n += 8
+	}
+	if a.Is4() {
+		n -= 96
+	}
+	return n
+}
+
+// bits8 counts the leading zero bits of a non-zero byte.
+func bits8(d byte) int {
+	n := 0
+	for d&0x80 == 0 {
+		d <<= 1
+		n++
+	}
+	return n
+}
+
+// allDown returns what to serve when nothing is up.
+func (p *Policy) allDown(fam Family, out []netip.Addr) []netip.Addr {
+	var g *group
+	switch p.action {
+	case ServeAll:
+		g = &p.all
+	case ServeGroup:
+		g = &p.groups[p.downGroup]
+	default:
+		return out
+	}
+	for _, a := range g.addrs {
+		if a.Is6() == (fam == FamilyV6) {
+			out = append(out, a)
+		}
+	}
+	if p.max > 0 && len(out) > p.max {
+		out = out[:p.max]
+	}
+	return out
+}
+
+func (p *Policy) actionName() string {
+	switch p.action {
+	case Servfail:
+		return "servfail"
+	case Nodata:
+		return "nodata"
+	case ServeGroup:
+		return "group:" + p.groups[p.downGroup].name
+	}
+	return "serve-all"
+}
+
+// reason says why a group is a candidate. It is formatted only when tracing,
+// so building one on the hot path doesn't allocate.
+type reason struct {
+	kind string
+	s    string
+	pf   netip.Prefix
+	n    uint32
+	km   float64
+}
+
+func (r reason) String() string {
+	switch r.kind {
+	case "cidr":
+		return "rule cidr:" + r.pf.String()
+	case "asn":
+		return "rule asn:" + strconv.FormatUint(uint64(r.n), 10)
+	case "subdivision", "country", "continent":
+		return "rule " + r.kind + ":" + r.s
+	case "nearest":
+		return fmt.Sprintf("nearest, %.0f km", r.km)
+	}
+	return r.kind
+}

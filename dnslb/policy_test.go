@@ -1,0 +1,418 @@
+package dnslb
+
+import (
+	"math/rand/v2"
+	"net/netip"
+	"slices"
+	"strings"
+	"testing"
+)
+
+const owner = "www.example.org"
+
+// downSet is a Health with the listed addresses down.
+type downSet map[netip.Addr]bool
+
+func (d downSet) Up(a netip.Addr) bool { return !d[a] }
+
+func down(addrs ...string) downSet {
+	d := downSet{}
+	for _, a := range addrs {
+		d[netip.MustParseAddr(a)] = true
+	}
+	return d
+}
+
+func addrs(ss ...string) []netip.Addr {
+	out := make([]netip.Addr, len(ss))
+	for i, s := range ss {
+		out[i] = netip.MustParseAddr(s)
+	}
+	return out
+}
+
+func mustCompile(t testing.TB, cfg NameConfig, zone []netip.Addr) *Policy {
+	t.Helper()
+	p, errs := CompilePolicy(owner, cfg, zone)
+	if len(errs) > 0 {
+		t.Fatalf("CompilePolicy: %v", errs)
+	}
+	return p
+}
+
+func query(client string, fam Family) *Query {
+	return &Query{Client: netip.MustParseAddr(client), Family: fam}
+}
+
+func seeded() *rand.Rand { return rand.New(rand.NewPCG(1, 2)) }
+
+func ttl(n uint32) *uint32 { return &n }
+
+// geoZone and geoConfig: one group per kind of rule.
+var geoZone = addrs("192.0.2.10", "2001:db8::10", "192.0.2.20", "192.0.2.30", "192.0.2.40",
+	"192.0.2.50", "192.0.2.60", "192.0.2.61", "192.0.2.70", "2001:db8::70")
+
+func geoConfig() NameConfig {
+	return NameConfig{
+		Select: "geo",
+		Groups: map[string]GroupConfig{
+			"eu":     {Addresses: []string{"192.0.2.10", "2001:db8::10"}},
+			"us":     {Addresses: []string{"192.0.2.20"}},
+			"ap":     {Addresses: []string{"192.0.2.30"}},
+			"ca":     {Addresses: []string{"192.0.2.40"}},
+			"as":     {Addresses: []string{"192.0.2.50"}},
+			"net28":  {Addresses: []string{"192.0.2.60"}},
+			"net24":  {Addresses: []string{"192.0.2.61"}},
+			"global": {Addresses: []string{"192.0.2.70", "2001:db8::70"}},
+		},
+		Rules: []RuleConfig{
+			{Match: []string{"continent:EU"}, Group: "eu"},
+			{Match: []string{"country:US"}, Group: "us"},
+			{Match: []string{"continent:AS", "country:AU"}, Group: "ap"},
+			{Match: []string{"subdivision:US-CA"}, Group: "ca"},
+			{Match: []string{"asn:AS64501"}, Group: "as"},
+			{Match: []string{"cidr:203.0.113.0/24"}, Group: "net24"},
+			{Match: []string{"cidr:203.0.113.0/28"}, Group: "net28"},
+		},
+		Default: "global",
+	}
+}
+
+func TestSelectGeo(t *testing.T) {
+	g := testGeoDB(t)
+	p := mustCompile(t, geoConfig(), geoZone)
+	tests := []struct {
+		name   string
+		q      *Query
+		health downSet
+		loc    Locator
+		want   []netip.Addr
+		group  string
+		scope  int
+	}{
+		{"continent", query("192.0.2.1", FamilyV4), nil, g, addrs("192.0.2.10"), "eu", 25},
+		{"continent AAAA", query("192.0.2.1", FamilyV6), nil, g, addrs("2001:db8::10"), "eu", 25},
+		{"subdivision beats country", query("192.0.2.200", FamilyV4), nil, g, addrs("192.0.2.40"), "ca", 25},
+		{"subdivision down: country", query("192.0.2.200", FamilyV4), down("192.0.2.40"), g, addrs("192.0.2.20"), "us", 25},
+		{"subdivision and country down: default", query("192.0.2.200", FamilyV4), down("192.0.2.40", "192.0.2.20"), g, addrs("192.0.2.70"), "global", 25},
+		{"asn beats continent", query("198.51.100.7", FamilyV4), nil, g, addrs("192.0.2.50"), "as", 25},
+		{"asn group has no AAAA: continent, then default", query("198.51.100.7", FamilyV6), nil, g, addrs("2001:db8::70"), "global", 25},
+		{"continent without asn", query("198.51.100.200", FamilyV4), nil, g, addrs("192.0.2.30"), "ap", 25},
+		{"cidr /24 close to the /28", query("203.0.113.30", FamilyV4), nil, g, addrs("192.0.2.61"), "net24", 28},
+		{"longest cidr", query("203.0.113.5", FamilyV4), nil, g, addrs("192.0.2.60"), "net28", 28},
+		{"shorter cidr, scope excludes the /28", query("203.0.113.100", FamilyV4), nil, g, addrs("192.0.2.61"), "net24", 26},
+		{"cidr down: geo", query("203.0.113.5", FamilyV4), down("192.0.2.60", "192.0.2.61"), g, addrs("192.0.2.30"), "ap", 28},
+		{"ecs", &Query{Client: netip.MustParseAddr("192.0.2.0"), ECS: true, SourcePrefix: 24, Family: FamilyV4}, nil, g, addrs("192.0.2.10"), "eu", 25},
+		{"ecs source 0: untailored, scope 0", &Query{Client: netip.MustParseAddr("0.0.0.0"), ECS: true, SourcePrefix: 0, Family: FamilyV4}, nil, g, addrs("192.0.2.70"), "global", 0},
+		{"no geoip data: default", query("2001:db8:2::1", FamilyV6), nil, g, addrs("2001:db8::70"), "global", 47},
+		// 192.0.2.1 and 203.0.113.0/24 share 4 bits: /5 keeps the CIDR rules out.
+		{"no locator: default", query("192.0.2.1", FamilyV4), nil, nil, addrs("192.0.2.70"), "global", 5},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var h Health = AllUp{}
+			if tc.health != nil {
+				h = tc.health
+			}
+			d := p.Select(tc.q, h, tc.loc, seeded(), nil)
+			if !slices.Equal(d.Addrs, tc.want) || d.Group != tc.group || d.Scope != tc.scope || d.AllDown {
+				t.Errorf("Select(%v) = %v group %q scope %d alldown %v, want %v group %q scope %d",
+					tc.q.Client, d.Addrs, d.Group, d.Scope, d.AllDown, tc.want, tc.group, tc.scope)
+			}
+		})
+	}
+}
+
+// TestSelectGeoFlat uses the flat country_code database alone: continent
+// rules work through the country table.
+func TestSelectGeoFlat(t *testing.T) {
+	_, _, flat := testGeoFiles(t, t.TempDir())
+	g, err := OpenGeoDB([]string{flat}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := geoConfig()
+	cfg.Rules = append(cfg.Rules[:5], RuleConfig{Match: []string{"continent:AF"}, Group: "as"}) // no CIDR rules
+	p := mustCompile(t, cfg, geoZone)
+	for client, want := range map[string]string{"192.0.2.1": "eu", "203.0.113.200": "as", "198.51.100.1": "global"} {
+		if d := p.Select(query(client, FamilyV4), AllUp{}, g, seeded(), nil); d.Group != want {
+			t.Errorf("Select(%s).Group = %q, want %q", client, d.Group, want)
+		}
+	}
+}
+
+func TestSelectFailover(t *testing.T) {
+	zone := addrs("192.0.2.1", "192.0.2.2", "198.51.100.1", "203.0.113.1", "2001:db8::3")
+	p := mustCompile(t, NameConfig{
+		Select: "failover",
+		Groups: map[string]GroupConfig{
+			"primary": {Addresses: []string{"192.0.2.1", "192.0.2.2"}},
+			"backup":  {Addresses: []string{"198.51.100.1"}},
+			"last":    {Addresses: []string{"203.0.113.1", "2001:db8::3"}},
+		},
+		Order: []string{"primary", "backup", "last"},
+	}, zone)
+	tests := []struct {
+		name   string
+		health downSet
+		fam    Family
+		group  string
+		n      int
+	}{
+		{"all up", down(), FamilyV4, "primary", 2},
+		{"one primary down", down("192.0.2.1"), FamilyV4, "primary", 1},
+		{"primary down", down("192.0.2.1", "192.0.2.2"), FamilyV4, "backup", 1},
+		{"primary and backup down", down("192.0.2.1", "192.0.2.2", "198.51.100.1"), FamilyV4, "last", 1},
+		{"AAAA only in last", down(), FamilyV6, "last", 1},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			d := p.Select(query("198.51.100.99", tc.fam), tc.health, nil, seeded(), nil)
+			if d.Group != tc.group || len(d.Addrs) != tc.n || d.Scope != 0 {
+				t.Errorf("Select = %v group %q scope %d, want %d addresses of %q, scope 0", d.Addrs, d.Group, d.Scope, tc.n, tc.group)
+			}
+		})
+	}
+	d := p.Select(query("198.51.100.99", FamilyV4), down("192.0.2.1", "192.0.2.2", "198.51.100.1", "203.0.113.1"), nil, seeded(), nil)
+	if !d.AllDown || d.Action != ServeAll || len(d.Addrs) != 4 {
+		t.Errorf("Select(all down) = %+v, want AllDown, ServeAll with the 4 IPv4 addresses", d)
+	}
+}
+
+func nearestPolicy(t testing.TB) *Policy {
+	zone := addrs("192.0.2.1", "192.0.2.2", "192.0.2.3", "192.0.2.4", "2001:db8::1")
+	return mustCompile(t, NameConfig{
+		Select: "nearest",
+		Groups: map[string]GroupConfig{
+			"fra": {Addresses: []string{"192.0.2.1", "2001:db8::1"}, Location: []float64{50.11, 8.68}},
+			"sfo": {Addresses: []string{"192.0.2.2"}, Location: []float64{37.77, -122.42}},
+			"syd": {Addresses: []string{"192.0.2.3"}, Location: []float64{-33.87, 151.21}},
+			"nyc": {Addresses: []string{"192.0.2.4"}, Location: []float64{40.71, -74.01}},
+		},
+		Default: "nyc",
+	}, zone)
+}
+
+func TestSelectNearest(t *testing.T) {
+	g := testGeoDB(t)
+	p := nearestPolicy(t)
+	tests := []struct {
+		name, client string
+		health       downSet
+		group        string
+		scope        int
+	}{
+		{"frankfurt", "192.0.2.1", nil, "fra", 25},
+		{"san francisco", "192.0.2.200", nil, "sfo", 25},
+		{"tokyo", "198.51.100.7", nil, "syd", 25},
+		{"tokyo, sydney down", "198.51.100.7", down("192.0.2.3"), "sfo", 25},
+		{"paris", "2001:db8::1", nil, "fra", 48},
+		{"paris, frankfurt down", "2001:db8::1", down("192.0.2.1"), "nyc", 48},
+		{"sao paulo", "2001:db8:1::1", nil, "nyc", 48},
+		{"no coordinates: default", "203.0.113.100", nil, "nyc", 26},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var h Health = AllUp{}
+			if tc.health != nil {
+				h = tc.health
+			}
+			d := p.Select(query(tc.client, FamilyV4), h, g, seeded(), nil)
+			if d.Group != tc.group || d.Scope != tc.scope {
+				t.Errorf("Select(%s) = %v group %q scope %d, want group %q scope %d", tc.client, d.Addrs, d.Group, d.Scope, tc.group, tc.scope)
+			}
+		})
+	}
+	if got, want := p.NearestOrder(35.68, 139.69), []string{"syd", "sfo", "fra", "nyc"}; !slices.Equal(got, want) {
+		t.Errorf("NearestOrder(Tokyo) = %v, want %v", got, want)
+	}
+}
+
+func TestHaversine(t *testing.T) {
+	// Frankfurt to New York is about 6,200 km.
+	km := haversine(radians(50.11), radians(8.68), radians(40.71), radians(-74.01))
+	if km < 6150 || km > 6250 {
+		t.Errorf("haversine(FRA, NYC) = %.0f km, want about 6200", km)
+	}
+	if km := haversine(1, 2, 1, 2); km != 0 {
+		t.Errorf("haversine(p, p) = %v, want 0", km)
+	}
+}
+
+func TestAllDownActions(t *testing.T) {
+	zone := addrs("192.0.2.1", "192.0.2.2", "198.51.100.1")
+	allDown := down("192.0.2.1", "192.0.2.2", "198.51.100.1")
+	tests := []struct {
+		when   string
+		action AllDownAction
+		want   []netip.Addr
+	}{
+		{"", ServeAll, zone},
+		{"serve-all", ServeAll, zone},
+		{"servfail", Servfail, nil},
+		{"nodata", Nodata, nil},
+		{"group:backup", ServeGroup, addrs("198.51.100.1")},
+	}
+	for _, tc := range tests {
+		t.Run(tc.when, func(t *testing.T) {
+			p := mustCompile(t, NameConfig{
+				WhenAllDown: tc.when,
+				Groups:      map[string]GroupConfig{"backup": {Addresses: []string{"198.51.100.1"}}},
+			}, zone)
+			d := p.Select(query("192.0.2.99", FamilyV4), allDown, nil, seeded(), nil)
+			if !d.AllDown || d.Action != tc.action || !slices.Equal(d.Addrs, tc.want) {
+				t.Errorf("Select = %+v, want AllDown action %d addrs %v", d, tc.action, tc.want)
+			}
+			if a, _ := p.WhenAllDown(); a != tc.action {
+				t.Errorf("WhenAllDown() = %d, want %d", a, tc.action)
+			}
+		})
+	}
+}
+
+func TestNoAddressOfFamily(t *testing.T) {
+	p := mustCompile(t, NameConfig{}, addrs("192.0.2.1"))
+	d := p.Select(query("192.0.2.99", FamilyV6), AllUp{}, nil, seeded(), nil)
+	if d.AllDown || len(d.Addrs) != 0 {
+		t.Errorf("Select(AAAA) = %+v, want no addresses and not AllDown", d)
+	}
+}
+
+func TestMaxAnswersAndTTL(t *testing.T) {
+	p := mustCompile(t, NameConfig{MaxAnswers: 2, TTL: ttl(30)}, addrs("192.0.2.1", "192.0.2.2", "192.0.2.3"))
+	d := p.Select(query("192.0.2.99", FamilyV4), AllUp{}, nil, seeded(), nil)
+	if len(d.Addrs) != 2 || !d.HasTTL || d.TTL != 30 {
+		t.Errorf("Select = %+v, want 2 addresses and TTL 30", d)
+	}
+	p = mustCompile(t, NameConfig{}, addrs("192.0.2.1"))
+	if d := p.Select(query("192.0.2.99", FamilyV4), AllUp{}, nil, seeded(), nil); d.HasTTL {
+		t.Errorf("Select without ttl = %+v, want no TTL override", d)
+	}
+}
+
+func TestCompilePolicyErrors(t *testing.T) {
+	zone := addrs("192.0.2.1", "192.0.2.2", "2001:db8::1")
+	key := `name."www.example.org".`
+	tests := []struct {
+		name string
+		cfg  NameConfig
+		want []string
+	}{
+		{"weight of unknown address", NameConfig{Pick: "weighted", Weights: map[string]int{"192.0.2.9": 3}},
+			[]string{key + `weights."192.0.2.9": address is not an A/AAAA record of www.example.org.`}},
+		{"weight out of range", NameConfig{Weights: map[string]int{"192.0.2.1": 0, "192.0.2.2": 1001}},
+			[]string{key + `weights."192.0.2.1": weight 0 out of range 1..1000`, key + `weights."192.0.2.2": weight 1001 out of range 1..1000`}},
+		{"bad select and pick", NameConfig{Select: "closest", Pick: "hash"},
+			[]string{key + `pick: unknown value "hash", want one of round-robin, random, weighted, sticky`,
+				key + `select: unknown value "closest", want one of none, geo, nearest, failover`}},
+		{"group address not in zone", NameConfig{Groups: map[string]GroupConfig{"eu": {Addresses: []string{"198.51.100.1", "bogus"}}}},
+			[]string{key + `groups.eu.addresses[0]: address is not an A/AAAA record of www.example.org.`,
+				key + `groups.eu.addresses[1]: "bogus" is not an IP address`}},
+		{"bad location", NameConfig{Select: "nearest", Groups: map[string]GroupConfig{
+			"a": {Addresses: []string{"192.0.2.1"}, Location: []float64{91, 0}},
+			"b": {Addresses: []string{"192.0.2.2"}, Location: []float64{0, 200}},
+			"c": {Addresses: []string{"2001:db8::1"}}}},
+			[]string{key + `groups.a.location: latitude 91 out of range -90..90`,
+				key + `groups.a.location: select = "nearest" needs a location for every group`,
+				key + `groups.b.location: longitude 200 out of range -180..180`,
+				key + `groups.b.location: select = "nearest" needs a location for every group`,
+				key + `groups.c.location: select = "nearest" needs a location for every group`}},
+		{"bad rules", NameConfig{Select: "geo", Groups: map[string]GroupConfig{"eu": {Addresses: []string{"192.0.2.1"}}},
+			Rules: []RuleConfig{
+				{Match: []string{"country:XX", "continent:EA", "subdivision:CALIFORNIA", "asn:ASX", "cidr:198.51.100.1/24", "cidr:300.1.2.0/24", "city:Berlin", "DE"}, Group: "eu"},
+				{Match: []string{"country:de"}, Group: "us"},
+				{Match: []string{"country:DE"}, Group: "eu"},
+			}},
+			[]string{
+				key + `rules[0].match[0]: "XX" is not an ISO 3166-1 alpha-2 country code`,
+				key + `rules[0].match[1]: "EA" is not a continent code, want one of AF AN AS EU NA OC SA`,
+				key + `rules[0].match[2]: "CALIFORNIA" is not an ISO 3166-2 subdivision code like US-CA or DE-HE`,
+				key + `rules[0].match[3]: "ASX" is not an AS number like 64500 or AS64500`,
+				key + `rules[0].match[4]: "198.51.100.1/24" has host bits set, want 198.51.100.0/24`,
+				key + `rules[0].match[5]: "300.1.2.0/24" is not a CIDR prefix`,
+				key + `rules[0].match[6]: "city:Berlin": unknown kind "city", want country, continent, subdivision, asn or cidr`,
+				key + `rules[0].match[7]: "DE": want kind:value with kind country, continent, subdivision, asn or cidr`,
+				key + `rules[1].group: unknown group "us"`,
+				key + `rules[2].match[0]: "country:DE" is already matched by name."www.example.org".rules[1].match[0]`,
+			}},
+		{"failover without order", NameConfig{Select: "failover", Groups: map[string]GroupConfig{"a": {Addresses: []string{"192.0.2.1"}}}},
+			[]string{key + `order: select = "failover" needs the chain of groups, e.g. order = ["primary", "backup"]`}},
+		{"unknown groups", NameConfig{Select: "failover", Order: []string{"a", "b"}, Default: "c", WhenAllDown: "group:d",
+			Groups: map[string]GroupConfig{"a": {Addresses: []string{"192.0.2.1"}}}},
+			[]string{key + `default: unknown group "c"`, key + `order[1]: unknown group "b"`, key + `when_all_down: unknown group "d"`}},
+		{"misc", NameConfig{MaxAnswers: -1, TTL: ttl(1 << 31), WhenAllDown: "refuse", Rules: []RuleConfig{{Match: []string{"country:DE"}}},
+			Groups: map[string]GroupConfig{"empty": {Weight: 5000}}},
+			[]string{
+				key + `groups.empty.addresses: group has no addresses`,
+				key + `groups.empty.weight: weight 5000 out of range 1..1000`,
+				key + `max_answers: -1 is negative, want 0 (all) or more`,
+				key + `rules: rules are only used with select = "geo"`,
+				key + `ttl: 2147483648 out of range 0..2147483647`,
+				key + `when_all_down: unknown value "refuse", want serve-all, servfail, nodata or group:<name>`,
+			}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			p, errs := CompilePolicy("www.example.org.", tc.cfg, zone)
+			var got []string
+			for _, err := range errs {
+				got = append(got, err.Error())
+			}
+			if p != nil || !slices.Equal(got, tc.want) {
+				t.Errorf("CompilePolicy errors:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(tc.want, "\n"))
+			}
+		})
+	}
+}
+
+func TestSelectAllocs(t *testing.T) {
+	g := testGeoDB(t)
+	geo := mustCompile(t, geoConfig(), geoZone)
+	near := nearestPolicy(t)
+	zone := addrs("192.0.2.1", "192.0.2.2", "192.0.2.3", "192.0.2.4")
+	policies := map[string]*Policy{
+		"geo":      geo,
+		"nearest":  near,
+		"weighted": mustCompile(t, NameConfig{Pick: "weighted", MaxAnswers: 2}, zone),
+		"sticky":   mustCompile(t, NameConfig{Pick: "sticky", MaxAnswers: 2}, zone),
+		"random":   mustCompile(t, NameConfig{Pick: "random"}, zone),
+		"rr":       mustCompile(t, NameConfig{}, zone),
+	}
+	r := seeded()
+	out := make([]netip.Addr, 0, 16)
+	q := query("192.0.2.200", FamilyV4)
+	h := down("192.0.2.40")
+	for name, p := range policies {
+		if n := testing.AllocsPerRun(100, func() { p.Select(q, h, g, r, out) }); n != 0 {
+			t.Errorf("Select(%s) allocates %v times per call, want 0", name, n)
+		}
+	}
+}
+
+func BenchmarkSelectGeo(b *testing.B) {
+	g := testGeoDB(b)
+	p := mustCompile(b, geoConfig(), geoZone)
+	r := seeded()
+	out := make([]netip.Addr, 0, p.NumAddrs())
+	qs := []*Query{query("192.0.2.1", FamilyV4), query("192.0.2.200", FamilyV4), query("198.51.100.7", FamilyV4), query("203.0.113.5", FamilyV4)}
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		p.Select(qs[i%len(qs)], AllUp{}, g, r, out)
+		i++
+	}
+}
+
+func BenchmarkSelectNearest(b *testing.B) {
+	g := testGeoDB(b)
+	p := nearestPolicy(b)
+	r := seeded()
+	out := make([]netip.Addr, 0, p.NumAddrs())
+	qs := []*Query{query("192.0.2.1", FamilyV4), query("192.0.2.200", FamilyV4), query("198.51.100.7", FamilyV4), query("2001:db8::1", FamilyV4)}
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		p.Select(qs[i%len(qs)], AllUp{}, g, r, out)
+		i++
+	}
+}

@@ -1,0 +1,194 @@
+package dnslb
+
+import (
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/dnslb/dnslb/zones"
+)
+
+// loadedZone is a zone with the digest of the files it was read from, so
+// a reload can tell whether it needs parsing again.
+type loadedZone struct {
+	zone   *zones.Zone
+	digest [32]byte
+	loaded time.Time
+}
+
+// includeRE finds $INCLUDE directives, to digest included files too.
+var includeRE = regexp.MustCompile(`(?mi)^\$INCLUDE[ \t]+("[^"]*"|\S+)`)
+
+// zoneDigest hashes a zone file and, recursively, the files it includes.
+// It also returns every path read, for the file watcher.
+func zoneDigest(path string) ([32]byte, []string, error) {
+	h := sha256.New()
+	var files []string
+	var walk func(p string, depth int) error
+	walk = func(p string, depth int) error {
+		data, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		files = append(files, p)
+		fmt.Fprintf(h, "%s\x00%d\x00", p, len(data))
+		h.Write(data)
+		if depth > 7 {
+			return nil
+		}
+		for _, m := range includeRE.FindAllSubmatch(data, -1) {
+			inc := strings.Trim(string(m[1]), `"`)
+			if !filepath.IsAbs(inc) {
+				inc = filepath.Join(filepath.Dir(p), inc)
+			}
+			_ = walk(inc, depth+1) // a missing include is the zone loader's error to report
+		}
+		return nil
+	}
+	err := walk(path, 0)
+	var sum [32]byte
+	copy(sum[:], h.Sum(nil))
+	return sum, files, err
+}
+
+// loadZones loads every zone of cfg, reusing from prev those whose files
+// are unchanged. It returns every error of every zone.
+func loadZones(cfg *Config, prev map[string]*loadedZone) (map[string]*loadedZone, []string, error) {
+	list, err := cfg.ZoneFiles()
+	if err != nil {
+		return nil, nil, err
+	}
+	out := make(map[string]*loadedZone, len(list))
+	var files []string
+	var errs []error
+	for _, zc := range list {
+		sum, read, derr := zoneDigest(zc.File)
+		files = append(files, read...)
+		origin := strings.ToLower(strings.TrimSuffix(zc.Name, ".") + ".")
+		if p, ok := prev[origin]; ok && derr == nil && p.digest == sum && p.zone.File == zc.File {
+			out[origin] = p
+			continue
+		}
+		z, err := zones.Load(zc.Name, zc.File)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		if _, dup := out[z.Origin]; dup {
+			errs = append(errs, fmt.Errorf("%s: zone %s is already loaded from %s", zc.File, z.Origin, out[z.Origin].zone.File))
+			continue
+		}
+		out[z.Origin] = &loadedZone{zone: z, digest: sum, loaded: time.Now()}
+	}
+	if len(errs) > 0 {
+		return nil, files, errors.Join(errs...)
+	}
+	return out, files, nil
+}
+
+// Reload reads the config and zones again and, if all of them are good,
+// swaps them in at once. On any error the old state keeps serving and the
+// error lists every problem. Listen addresses are not changed by a reload.
+func (s *Server) Reload(trigger string) error {
+	s.reloadMu.Lock()
+	defer s.reloadMu.Unlock()
+	err := s.reload()
+	st := ReloadStatus{Time: time.Now(), OK: err == nil, Trigger: trigger}
+	if err != nil {
+		st.Errors = strings.Split(err.Error(), "\n")
+		s.log.Error("reload failed", "err", err)
+	}
+	s.mu.Lock()
+	s.lastReload = st
+	s.mu.Unlock()
+	return err
+}
+
+func (s *Server) reload() error {
+	cfg, err := LoadConfig(s.cfg.path)
+	if err != nil {
+		return err
+	}
+	loaded, files, err := loadZones(&cfg, s.loaded)
+	if err != nil {
+		return err
+	}
+	zs := make([]*zones.Zone, 0, len(loaded))
+	for origin, lz := range loaded {
+		if old, ok := s.loaded[origin]; ok && old != lz && old.zone.Serial() == lz.zone.Serial() {
+			s.log.Warn("zone changed but its SOA serial did not: secondaries will not transfer it", "zone", origin, "file", lz.zone.File)
+		}
+		zs = append(zs, lz.zone)
+	}
+	if !slices.Equal(cfg.Server.Listen, s.cfg.Server.Listen) {
+		s.log.Warn("listen addresses changed: restart to apply them")
+		cfg.Server.Listen = s.cfg.Server.Listen
+	}
+	if err := s.store.ReplaceZones(zs); err != nil {
+		return err
+	}
+	for origin, lz := range loaded {
+		if s.loaded[origin] != lz {
+			s.log.Info("zone loaded", "zone", origin, "file", lz.zone.File, "serial", lz.zone.Serial(), "records", lz.zone.Len())
+		}
+	}
+	for origin := range s.loaded {
+		if _, ok := loaded[origin]; !ok {
+			s.log.Info("zone removed", "zone", origin)
+		}
+	}
+	s.cfg = cfg
+	s.loaded = loaded
+	s.watched = append(files, cfg.path)
+	return nil
+}
+
+// watch polls the config and zone files (and their includes) and reloads
+// when one has changed and then stayed the same for one more interval,
+// so an editor's half-written file is not loaded. Renames and in-place
+// writes both change size or mtime.
+func (s *Server) watch(ctx context.Context, every time.Duration, last string) error {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	pending := false
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+		cur := s.stamp()
+		switch {
+		case cur != last:
+			last, pending = cur, true
+		case pending:
+			pending = false
+			_ = s.Reload("file change")
+			last = s.stamp()
+		}
+	}
+}
+
+// stamp summarises the size and mtime of every watched file.
+func (s *Server) stamp() string {
+	s.reloadMu.Lock()
+	files := slices.Clone(s.watched)
+	s.reloadMu.Unlock()
+	var b strings.Builder
+	for _, f := range files {
+		fi, err := os.Stat(f)
+		if err != nil {
+			fmt.Fprintf(&b, "%s:missing;", f)
+			continue
+		}
+		fmt.Fprintf(&b, "%s:%d:%d;", f, fi.Size(), fi.ModTime().UnixNano())
+	}
+	return b.String()
+}

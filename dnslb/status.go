@@ -1,0 +1,57 @@
+package dnslb
+
+import (
+	"net/netip"
+	"time"
+)
+
+// Status is everything the status page and the JSON API show: a plain
+// value, built on request from the store, the prober and the reloader.
+type Status struct {
+	Version    string       `json:"version"`
+	Started    time.Time    `json:"started"`
+	Zones      []ZoneStatus `json:"zones"`
+	Names      []NameStatus `json:"names"`
+	LastReload ReloadStatus `json:"last_reload"`
+}
+
+// ZoneStatus is one served zone.
+type ZoneStatus struct {
+	Name    string    `json:"name"`
+	File    string    `json:"file"`
+	Serial  uint32    `json:"serial"`
+	Records int       `json:"records"`
+	Loaded  time.Time `json:"loaded"`
+}
+
+// NameStatus is one load-balanced owner name.
+type NameStatus struct {
+	Name        string          `json:"name"`
+	Zone        string          `json:"zone"`
+	Policy      string          `json:"policy"` // e.g. "geo+weighted", "round-robin"
+	Checks      []string        `json:"checks"`
+	WhenAllDown string          `json:"when_all_down"`
+	Override    string          `json:"override,omitempty"` // "", "drain", "up", "down"
+	Addresses   []AddressStatus `json:"addresses"`
+}
+
+// AddressStatus is one address of a name and its health.
+type AddressStatus struct {
+	Addr       netip.Addr    `json:"addr"`
+	Group      string        `json:"group,omitempty"`
+	State      string        `json:"state"`              // "up", "down", "unknown", "unchecked"
+	Override   string        `json:"override,omitempty"` // "", "drain", "up", "down"
+	LastResult string        `json:"last_result,omitempty"`
+	LastCheck  time.Time     `json:"last_check,omitzero"`
+	Latency    time.Duration `json:"latency_ns,omitempty"`
+	Flaps      int           `json:"flaps"`
+	Since      time.Time     `json:"since,omitzero"`
+}
+
+// ReloadStatus is the outcome of the last reload.
+type ReloadStatus struct {
+	Time    time.Time `json:"time,omitzero"`
+	OK      bool      `json:"ok"`
+	Trigger string    `json:"trigger,omitempty"` // "sighup", "api", "file change", "startup"
+	Errors  []string  `json:"errors,omitempty"`
+}
