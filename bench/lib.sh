@@ -6,7 +6,10 @@
 BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO_ROOT=$(cd "$BENCH_DIR/.." && pwd)
 OUT=$BENCH_DIR/out
-DNSLB_BIN=$OUT/dnslb
+# DNSLB_BIN set by the caller means "use this binary, don't build" (e.g. to
+# compare two versions); otherwise the scripts build it here.
+DNSLB_PREBUILT=${DNSLB_BIN:+1}
+DNSLB_BIN=${DNSLB_BIN:-$OUT/dnslb}
 CLK_TCK=$(getconf CLK_TCK)
 
 # Each server gets its own fixed loopback port so a leftover process from one
@@ -56,6 +59,11 @@ ensure_tools() {
 # when the tree does not build yet, so callers can skip dnslb.
 build_dnslb() {
 	mkdir -p "$OUT"
+	if [[ -n $DNSLB_PREBUILT ]]; then
+		[[ -x $DNSLB_BIN ]] && return 0
+		warn "DNSLB_BIN=$DNSLB_BIN is not an executable; skipping dnslb"
+		return 1
+	fi
 	if ! (cd "$REPO_ROOT" && go build -o "$DNSLB_BIN" ./cmd/dnslb) >"$OUT/dnslb-build.log" 2>&1; then
 		warn "cmd/dnslb does not build (see $OUT/dnslb-build.log); skipping dnslb"
 		return 1
