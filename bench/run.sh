@@ -127,8 +127,10 @@ run_one() {
 		-v cpu="$((cpu1 - cpu0))" -v busy="$((busy1 - busy0))" -v client="$client" '
 		/Queries per second:/ { qps = $4 }
 		/Queries lost:/ { lost = $4; gsub(/[()%]/, "", lost) }
-		/Average Latency \(s\):/ { lat = $4 }
-		/Latency StdDev \(s\):/ { sd = $4 }
+		# First match only: in TCP mode a second block reports connection
+		# set-up latency under the same labels.
+		/Average Latency \(s\):/ && lat == "" { lat = $4 }
+		/Latency StdDev \(s\):/ && sd == "" { sd = $4 }
 		END {
 			wall = t1 - t0; cores = (cpu / hz) / wall
 			other = (busy / hz - cpu / hz - client) / wall
