@@ -13,8 +13,9 @@ DNSLB_BIN=${DNSLB_BIN:-$OUT/dnslb}
 CLK_TCK=$(getconf CLK_TCK)
 
 # Each server gets its own fixed loopback port so a leftover process from one
-# server can never answer for another.
-BASE_PORT=${BASE_PORT:-15300}
+# server can never answer for another. The default sits below the kernel's
+# ephemeral range and away from the 5353/153xx ports tests like to use.
+BASE_PORT=${BASE_PORT:-25350}
 declare -A PORT=([dnslb]=$((BASE_PORT + 1)) [nsd]=$((BASE_PORT + 2)) [knot]=$((BASE_PORT + 3)) [gdnsd]=$((BASE_PORT + 4)))
 
 # CPU pinning: server on one core, load generator on the other, so that
@@ -198,6 +199,13 @@ start_server() {
 	"${PIN[@]}" "${cmd[@]}" >"$dir/server.log" 2>&1 &
 	SERVER_PID=$!
 	STARTED+=("$SERVER_PID")
+}
+
+# port_busy PORT succeeds when anything already listens on PORT (UDP or
+# TCP): a server started there would fail to bind, or worse, the readiness
+# check and dnsperf would talk to someone else's server.
+port_busy() {
+	[[ -n $(ss -Hlnu "sport = :$1"; ss -Hlnt "sport = :$1") ]]
 }
 
 # wait_ready PORT PID TIMEOUT_S polls for an SOA answer. Fails when the

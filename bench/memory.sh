@@ -61,6 +61,10 @@ main() {
 
 	local t0 t1 pid rss pss pids
 	for s in "${servers[@]}"; do
+		if port_busy "${PORT[$s]}"; then
+			warn "port ${PORT[$s]} is already in use; $s skipped (set BASE_PORT)"
+			continue
+		fi
 		write_config "$s" "$MEM" "$zonefile"
 		t0=$(date +%s.%N)
 		start_server "$s" "$MEM"

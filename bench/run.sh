@@ -87,6 +87,10 @@ run_one() {
 	local args=(-s 127.0.0.1 -p "$port" -d "$QUERIES" -c "$CLIENTS" -T "$THREADS" -q "$OUTSTANDING" "${EXTRA[@]}")
 	if ((MAX_QPS > 0)); then args+=(-Q "$MAX_QPS"); fi
 
+	if port_busy "$port"; then
+		warn "port $port is already in use; $server skipped this round (set BASE_PORT)"
+		return 0
+	fi
 	write_config "$server" "$OUT" "$OUT/data/zone/bench.example.zone"
 	start_server "$server" "$OUT"
 	local pid=$SERVER_PID
