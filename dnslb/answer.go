@@ -36,11 +36,13 @@ func (s *Server) HandleQuery(req *dns.Msg, c Client) *dns.Msg {
 	m.Response = true
 	m.Opcode = req.Opcode
 	m.RecursionDesired = req.RecursionDesired
-	m.CheckingDisabled = req.CheckingDisabled
+	// CD is left clear: we do no DNSSEC validation (NSD and Knot do the same).
 	m.Question = req.Question
 
 	opt, optOK := findOPT(req)
-	if !optOK {
+	if !optOK || req.Opcode == dns.OpcodeQuery && len(req.Question) > 1 {
+		// FORMERR without OPT, as NSD does (RFC 6891 section 7 lets us).
+		m.Question = nil
 		m.Rcode = dns.RcodeFormatError
 		return m
 	}
@@ -51,13 +53,17 @@ func (s *Server) HandleQuery(req *dns.Msg, c Client) *dns.Msg {
 			return m
 		}
 	}
-	switch {
-	case req.Opcode != dns.OpcodeQuery:
-		m.Rcode = dns.RcodeNotImplemented
+	if req.Opcode == dns.OpcodeQuery && len(req.Question) == 0 {
+		m.Rcode = dns.RcodeFormatError // with OPT, as Knot does
 		return m
-	case len(req.Question) != 1:
-		m.Question = nil
-		m.Rcode = dns.RcodeFormatError
+	}
+	switch req.Opcode {
+	case dns.OpcodeQuery:
+	case dns.OpcodeNotify:
+		m.Rcode = dns.RcodeNotAuth // we are nobody's secondary (as Knot)
+		return m
+	default:
+		m.Rcode = dns.RcodeNotImplemented
 		return m
 	}
 	q := req.Question[0]
@@ -69,7 +75,12 @@ func (s *Server) HandleQuery(req *dns.Msg, c Client) *dns.Msg {
 		m.Rcode = dns.RcodeFormatError
 		return m
 	case q.Qtype == dns.TypeAXFR || q.Qtype == dns.TypeIXFR:
-		m.Rcode = dns.RcodeRefused // zone transfers are not offered
+		// Zone transfers are not offered. Like NSD and Knot: AXFR over UDP
+		// is not a thing (NOTIMP); otherwise we are not a transfer source.
+		m.Rcode = dns.RcodeNotAuth
+		if q.Qtype == dns.TypeAXFR && !c.TCP {
+			m.Rcode = dns.RcodeNotImplemented
+		}
 		return m
 	}
 	qname := lowerName(q.Name)
@@ -107,7 +118,9 @@ func (s *Server) build(m *dns.Msg, q dns.Question, res *zones.Result) {
 		m.Authoritative = true
 		m.Rcode = dns.RcodeNameError
 	case zones.Referral:
-		// Not authoritative: the data belongs to the child zone.
+		// Not authoritative for the child's data, but AA follows the first
+		// owner name when a CNAME led here (RFC 6604 section 2.1).
+		m.Authoritative = len(res.Answer) > 0
 	}
 	m.Answer = make([]dns.RR, 0, answerLen(res))
 	for _, it := range res.Answer {
@@ -128,9 +141,6 @@ func (s *Server) build(m *dns.Msg, q dns.Question, res *zones.Result) {
 		m.Ns = append(m.Ns, set.RRs...)
 	}
 	for _, set := range res.Additional {
-		if inAnswer(m.Answer, set) {
-			continue
-		}
 		m.Extra = append(m.Extra, s.ordered(set)...)
 	}
 	// The OPT record, if any, goes last in the additional section.
@@ -172,18 +182,6 @@ func answerLen(res *zones.Result) int {
 		}
 	}
 	return n
-}
-
-// inAnswer reports whether the records of set are already in the answer
-// (an MX target that is also the query name, say).
-func inAnswer(ans []dns.RR, set *zones.RRset) bool {
-	for _, rr := range ans {
-		h := rr.Header()
-		if h.Rrtype == set.Type && strings.EqualFold(h.Name, set.Name) {
-			return true
-		}
-	}
-	return false
 }
 
 // findOPT returns the query's OPT record. ok is false when the query has

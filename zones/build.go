@@ -150,7 +150,7 @@ func (z *Zone) link(where map[*RRset]located) ErrorList {
 		}
 		for _, s := range n.Sets {
 			switch s.Type {
-			case dns.TypeNS, dns.TypeMX, dns.TypeSRV:
+			case dns.TypeNS, dns.TypeMX, dns.TypeSRV, dns.TypeSVCB, dns.TypeHTTPS:
 			default:
 				continue
 			}
@@ -163,6 +163,11 @@ func (z *Zone) link(where map[*RRset]located) ErrorList {
 				var sets []*RRset
 				if t != nil {
 					sets = appendNonNil(sets, t.Set(dns.TypeA), t.Set(dns.TypeAAAA))
+					if s.Type == dns.TypeSVCB || s.Type == dns.TypeHTTPS {
+						// RFC 9460 section 4.1: the target's own SVCB/HTTPS too
+						// (as Knot does, even when the target is the owner).
+						sets = appendNonNil(sets, t.Set(s.Type))
+					}
 				}
 				if len(sets) == 0 && s.Type == dns.TypeNS {
 					l := where[s]
@@ -204,6 +209,10 @@ func additionalTarget(rr dns.RR) string {
 		return r.Mx
 	case *dns.SRV:
 		return r.Target
+	case *dns.SVCB:
+		return svcbTarget(r.Target, r.Hdr.Name)
+	case *dns.HTTPS:
+		return svcbTarget(r.Target, r.Hdr.Name)
 	}
 	return ""
 }
@@ -215,4 +224,14 @@ func appendNonNil(dst []*RRset, sets ...*RRset) []*RRset {
 		}
 	}
 	return dst
+}
+
+// svcbTarget is the name whose records an SVCB/HTTPS record adds to the
+// additional section. A target of "." (the owner itself, RFC 9460 section
+// 2.5) adds nothing, as in Knot: the client already has the owner's data.
+func svcbTarget(target, owner string) string {
+	if target == "." {
+		return ""
+	}
+	return target
 }

@@ -110,13 +110,15 @@ func (z *Zone) lookupOne(name string, qtype uint16, r *Result) (next string, don
 // answerNode answers from node n, served under owner when that is set.
 func (z *Zone) answerNode(n *Node, owner string, qtype uint16, r *Result) (string, bool) {
 	if qtype == dns.TypeANY && len(n.Sets) > 0 {
-		// RFC 8482: one RRset is enough; a CNAME if there is one.
+		// RFC 8482: one RRset is enough. Like Knot, the one of the lowest
+		// type (a CNAME if there is one), with its additional data.
 		s := n.Sets[0]
 		if n.cname != nil {
 			s = n.cname
 		}
 		r.Kind = Success
 		r.Answer = append(r.Answer, Item{Set: s, Owner: owner})
+		r.Additional = append(r.Additional, s.Additional...)
 		return "", true
 	}
 	if s := n.Set(qtype); s != nil {
