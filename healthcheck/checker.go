@@ -94,7 +94,7 @@ func reason(err error) string {
 	case errors.As(err, &unknown):
 		return "certificate signed by unknown authority"
 	case errors.As(err, &host):
-		return "certificate name mismatch: " + host.Error()
+		return "certificate not valid for " + host.Host
 	case errors.As(err, &certErr):
 		return "certificate: " + certErr.Err.Error()
 	case errors.As(err, &netErr) && netErr.Timeout():
