@@ -24,15 +24,7 @@ func dnsBackend(t *testing.T) int {
 		}
 		w.WriteMsg(m)
 	})
-	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", pc.LocalAddr().String())
-	if err != nil {
-		pc.Close()
-		t.Fatal(err)
-	}
+	pc, ln := udpTCPPair(t)
 	for _, srv := range []*dns.Server{{PacketConn: pc, Handler: handler}, {Listener: ln, Handler: handler}} {
 		started := make(chan struct{})
 		srv.NotifyStartedFunc = func() { close(started) }
@@ -75,4 +67,23 @@ func TestDNSChecker(t *testing.T) {
 			}
 		})
 	}
+}
+
+// udpTCPPair listens on one free 127.0.0.1 port over both UDP and TCP,
+// retrying when the TCP side of a free UDP port is taken.
+func udpTCPPair(t *testing.T) (net.PacketConn, net.Listener) {
+	t.Helper()
+	for range 20 {
+		pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		ln, err := net.Listen("tcp", pc.LocalAddr().String())
+		if err == nil {
+			return pc, ln
+		}
+		pc.Close()
+	}
+	t.Fatal("no 127.0.0.1 port free for both UDP and TCP")
+	return nil, nil
 }
