@@ -18,7 +18,9 @@ type tcpChecker struct {
 }
 
 func newTCPChecker(cfg Config) *tcpChecker {
-	return &tcpChecker{cfg: cfg}
+	// Keep-alive probes are pointless on a connection that lives for one
+	// check, and turning them on costs several syscalls per probe.
+	return &tcpChecker{cfg: cfg, dialer: net.Dialer{KeepAlive: -1}}
 }
 
 // maxExpectRead bounds how much of a TCP reply is searched for Expect.
