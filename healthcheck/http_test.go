@@ -1,6 +1,7 @@
 package healthcheck
 
 import (
+	"context"
 	"crypto/x509"
 	"io"
 	"log"
@@ -8,7 +9,9 @@ import (
 	"net/http/httptest"
 	"net/netip"
 	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
 )
 
 // backend serves /health with a status and body chosen per path, and
@@ -152,4 +155,42 @@ func TestHTTPSChecker(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestSchedulerHTTP takes an http target down when the backend answers
+// 503 and up again when it recovers, through the real checker. (Plain
+// http: a TLS handshake under -race on a busy host can outlast a timeout
+// short enough for this test; TestHTTPSChecker covers TLS.)
+func TestSchedulerHTTP(t *testing.T) {
+	var status atomic.Int32
+	status.Store(http.StatusOK)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(int(status.Load()))
+	}))
+	t.Cleanup(srv.Close)
+	cfg := Config{Type: "http", Port: serverPort(t, srv), Host: "www.example.org",
+		BodyLimit: 64, Interval: 100 * time.Millisecond, Timeout: 90 * time.Millisecond, Rise: 2, Fall: 2}
+	changes := make(chan Status, 10)
+	s := New(SchedulerConfig{
+		OnChange: func(st Status) { changes <- st },
+		// The real checker, without Validate's 1s minimum interval.
+		NewChecker: func(c Config) (Checker, error) { return newHTTPChecker(c) },
+	})
+	if err := s.SetTargets([]Target{{Key: Key{Check: "web", Addr: loopback}, Config: cfg}}); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() { done <- s.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+
+	expectChange(t, changes, Up, "ok")
+	status.Store(http.StatusServiceUnavailable)
+	expectChange(t, changes, Down, "status 503")
+	status.Store(http.StatusNoContent)
+	expectChange(t, changes, Up, "ok")
+	waitFor(t, "a snapshot with two flaps", func() bool {
+		snap := s.Snapshot()
+		return len(snap) == 1 && snap[0].Flaps == 2 && snap[0].State == Up
+	})
 }

@@ -10,6 +10,7 @@ import (
 	"net/netip"
 	"os"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -56,10 +57,11 @@ func icmpNetwork(v6 bool) (string, error) {
 // icmpChecker sends one echo request per probe from a socket of its own and
 // waits for the matching reply.
 type icmpChecker struct {
-	cfg     Config
-	network [2]string // per family: false=v4, true=v6; "" if unknown yet
-	id      int
-	seq     atomic.Uint32
+	cfg Config
+	v4  string // socket kind for IPv4, found by newICMPChecker
+	v6  func() (string, error)
+	id  int
+	seq atomic.Uint32
 }
 
 func newICMPChecker(cfg Config) (*icmpChecker, error) {
@@ -69,9 +71,13 @@ func newICMPChecker(cfg Config) (*icmpChecker, error) {
 	}
 	var b [2]byte
 	rand.Read(b[:])
-	c := &icmpChecker{cfg: cfg, id: int(b[0])<<8 | int(b[1])}
-	c.network[0] = network
-	return c, nil
+	return &icmpChecker{
+		cfg: cfg,
+		v4:  network,
+		// IPv6 is looked up on first use: many hosts ping only IPv4.
+		v6: sync.OnceValues(func() (string, error) { return icmpNetwork(true) }),
+		id: int(b[0])<<8 | int(b[1]),
+	}, nil
 }
 
 func (c *icmpChecker) Check(ctx context.Context, addr netip.Addr) Result {
@@ -80,10 +86,9 @@ func (c *icmpChecker) Check(ctx context.Context, addr netip.Addr) Result {
 		addr, _ = netip.ParseAddr(c.cfg.Target) // validated
 	}
 	addr = addr.Unmap()
-	v6 := addr.Is6()
-	network := c.network[0]
-	if v6 {
-		n, err := icmpNetwork(true)
+	network := c.v4
+	if addr.Is6() {
+		n, err := c.v6()
 		if err != nil {
 			return fail(start, err.Error())
 		}

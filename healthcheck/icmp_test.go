@@ -26,7 +26,7 @@ func TestICMPChecker(t *testing.T) {
 	if err != nil {
 		t.Fatalf("NewChecker(icmp) = %v although ICMPAvailable() = nil", err)
 	}
-	t.Logf("pinging over %s sockets", c.(*icmpChecker).network[0])
+	t.Logf("pinging over %s sockets", c.(*icmpChecker).v4)
 	for i := range 3 { // several sequence numbers
 		if got := check(c, loopback); !got.OK {
 			t.Fatalf("ping %d: Check(127.0.0.1) = %+v, want ok", i, got)

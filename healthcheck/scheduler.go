@@ -119,6 +119,10 @@ func (s *Scheduler) SetTargets(targets []Target) error {
 	want := make(map[Key]*runner, len(targets))
 	var errs []error
 	for _, t := range targets {
+		if t.Config.Interval <= 0 || t.Config.Timeout <= 0 {
+			errs = append(errs, fmt.Errorf("target %s: interval and timeout must be positive", t.Key))
+			continue
+		}
 		fp := fingerprint(t.Config)
 		if prev, ok := want[t.Key]; ok {
 			if prev.fp != fp {

@@ -99,7 +99,7 @@ func TestSchedulerTCP(t *testing.T) {
 	ln := listenTCP(t, "127.0.0.1:0")
 	addr := ln.Addr().String()
 	cfg := Config{Type: "tcp", Port: portOf(t, ln.Addr()),
-		Interval: 20 * time.Millisecond, Timeout: 15 * time.Millisecond, Rise: 2, Fall: 3}
+		Interval: 50 * time.Millisecond, Timeout: 45 * time.Millisecond, Rise: 2, Fall: 3}
 	changes := make(chan Status, 10)
 	s := New(SchedulerConfig{
 		OnChange: func(st Status) { changes <- st },
