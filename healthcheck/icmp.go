@@ -42,16 +42,16 @@ func ICMPAvailable() error {
 
 // icmpNetwork returns the first socket kind that can be opened.
 func icmpNetwork(v6 bool) (string, error) {
-	var errs []error
+	var msgs []string
 	for _, network := range icmpNetworks[v6] {
 		c, err := icmp.ListenPacket(network, "")
 		if err == nil {
 			c.Close()
 			return network, nil
 		}
-		errs = append(errs, fmt.Errorf("%s: %w", network, err))
+		msgs = append(msgs, fmt.Sprintf("%s: %v", network, err))
 	}
-	return "", fmt.Errorf("%w: %w", ErrICMPUnavailable, errors.Join(errs...))
+	return "", fmt.Errorf("%w (%s)", ErrICMPUnavailable, strings.Join(msgs, "; "))
 }
 
 // icmpChecker sends one echo request per probe from a socket of its own and

@@ -2,6 +2,7 @@ package healthcheck
 
 import (
 	"errors"
+	"strings"
 	"testing"
 )
 
@@ -31,5 +32,26 @@ func TestICMPChecker(t *testing.T) {
 		if got := check(c, loopback); !got.OK {
 			t.Fatalf("ping %d: Check(127.0.0.1) = %+v, want ok", i, got)
 		}
+	}
+}
+
+// TestICMPUnavailable checks the error a host without ICMP permission
+// gets, by making both socket kinds fail.
+func TestICMPUnavailable(t *testing.T) {
+	saved := icmpNetworks
+	t.Cleanup(func() { icmpNetworks = saved })
+	icmpNetworks = map[bool][2]string{false: {"ip4:nosuchproto", "ip4:nosuchproto2"}}
+	err := ICMPAvailable()
+	if !errors.Is(err, ErrICMPUnavailable) {
+		t.Fatalf("ICMPAvailable() = %v, want ErrICMPUnavailable", err)
+	}
+	want := ErrICMPUnavailable.Error() + " (ip4:nosuchproto: "
+	if !strings.HasPrefix(err.Error(), want) || !strings.Contains(err.Error(), "; ip4:nosuchproto2: ") {
+		t.Errorf("ICMPAvailable() = %q, want it to start with %q and name both socket kinds", err, want)
+	}
+	cfg := DefaultConfig()
+	cfg.Type = "icmp"
+	if _, err := NewChecker(cfg); !errors.Is(err, ErrICMPUnavailable) {
+		t.Errorf("NewChecker(icmp) = %v, want ErrICMPUnavailable", err)
 	}
 }
