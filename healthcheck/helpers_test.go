@@ -54,9 +54,10 @@ func portOf(t *testing.T, a net.Addr) int {
 	return int(ap.Port())
 }
 
-// check runs c once against addr with a 2s timeout.
+// check runs c once against addr. The timeout is generous: a loaded host
+// running -race can take seconds over a first TLS handshake.
 func check(c Checker, addr netip.Addr) Result {
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	return c.Check(ctx, addr)
 }
