@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"slices"
-	"strings"
 	"sync"
 	"time"
 )
@@ -104,6 +103,27 @@ func New(cfg SchedulerConfig) *Scheduler {
 	return s
 }
 
+// maxErrors is how many errors SetTargets reports before it summarises.
+const maxErrors = 10
+
+type keyedError struct {
+	key Key
+	err error
+}
+
+// joinErrors sorts errs by key and joins the first maxErrors of them.
+func joinErrors(errs []keyedError) error {
+	slices.SortStableFunc(errs, func(a, b keyedError) int { return compareKeys(a.key, b.key) })
+	var out []error
+	for _, e := range errs[:min(len(errs), maxErrors)] {
+		out = append(out, e.err)
+	}
+	if n := len(errs) - maxErrors; n > 0 {
+		out = append(out, fmt.Errorf("(and %d more errors)", n))
+	}
+	return errors.Join(out...)
+}
+
 // fingerprint identifies a Config by value; fmt prints maps sorted by key.
 func fingerprint(c Config) string { return fmt.Sprintf("%#v", c) }
 
@@ -117,16 +137,17 @@ func (s *Scheduler) SetTargets(targets []Target) error {
 	s.setMu.Lock()
 	defer s.setMu.Unlock()
 	want := make(map[Key]*runner, len(targets))
-	var errs []error
+	var errs []keyedError
+	bad := func(k Key, err error) { errs = append(errs, keyedError{k, fmt.Errorf("target %s: %w", k, err)}) }
 	for _, t := range targets {
 		if t.Config.Interval <= 0 || t.Config.Timeout <= 0 {
-			errs = append(errs, fmt.Errorf("target %s: interval and timeout must be positive", t.Key))
+			bad(t.Key, errors.New("interval and timeout must be positive"))
 			continue
 		}
 		fp := fingerprint(t.Config)
 		if prev, ok := want[t.Key]; ok {
 			if prev.fp != fp {
-				errs = append(errs, fmt.Errorf("target %s: check %q given two different configs", t.Key, t.Key.Check))
+				bad(t.Key, fmt.Errorf("check %q given two different configs", t.Key.Check))
 			}
 			continue
 		}
@@ -147,13 +168,12 @@ func (s *Scheduler) SetTargets(targets []Target) error {
 		}
 		c, err := s.newChecker(r.target.Config)
 		if err != nil {
-			errs = append(errs, fmt.Errorf("target %s: %w", k, err))
+			bad(k, err)
 		}
 		r.checker = c
 	}
 	if len(errs) > 0 {
-		slices.SortFunc(errs, func(a, b error) int { return strings.Compare(a.Error(), b.Error()) })
-		return errors.Join(errs...)
+		return joinErrors(errs)
 	}
 
 	s.notifyMu.Lock()

@@ -244,6 +244,13 @@ func TestSchedulerSetTargets(t *testing.T) {
 		if err := s.SetTargets(fakeTargets(2)); !errors.Is(err, bad) {
 			t.Errorf("SetTargets = %v, want the checker error", err)
 		}
+		// 192.0.2.1 keeps its checker; the 14 new targets fail.
+		err := s.SetTargets(fakeTargets(15))
+		if got := strings.Count(err.Error(), "no checker"); got != 10 ||
+			!strings.HasPrefix(err.Error(), "target web/192.0.2.2: no checker\n") ||
+			!strings.HasSuffix(err.Error(), "\n(and 4 more errors)") {
+			t.Errorf("SetTargets with 14 bad targets = %v, want the first 10 by address and a count", err)
+		}
 		s.newChecker = func(Config) (Checker, error) { return f, nil }
 		if snap := s.Snapshot(); len(snap) != 1 || snap[0].State != Up {
 			t.Fatalf("failed SetTargets changed the targets: %+v", snap)
