@@ -249,8 +249,13 @@ func (s *Scheduler) Run(ctx context.Context) error {
 }
 
 // loop probes r at a random offset in [0, interval), then every interval
-// with ±10% jitter, measured from the start of one probe to the next.
+// with ±10% jitter. Each probe is planned from the previous plan, not from
+// when the timer fired, so late wake-ups on a busy host do not add up and
+// the rate stays one probe per interval. A target that fell behind (a
+// probe that overran, a stalled host) skips the slots it missed and keeps
+// its phase: no burst of catch-up probes, and targets stay spread out.
 func (s *Scheduler) loop(ctx context.Context, r *runner, first time.Duration) {
+	next := time.Now().Add(first)
 	t := time.NewTimer(first)
 	defer t.Stop()
 	for {
@@ -259,11 +264,15 @@ func (s *Scheduler) loop(ctx context.Context, r *runner, first time.Duration) {
 			return
 		case <-t.C:
 		}
-		start := time.Now()
 		if !s.probe(ctx, r) {
 			return
 		}
-		t.Reset(max(s.jitter(r.target.Config.Interval)-time.Since(start), 0))
+		interval := r.target.Config.Interval
+		next = next.Add(s.jitter(interval))
+		if late := time.Since(next); late > 0 {
+			next = next.Add((late/interval + 1) * interval)
+		}
+		t.Reset(time.Until(next))
 	}
 }
 
