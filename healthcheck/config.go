@@ -221,6 +221,9 @@ func (c Config) validateHTTP() []error {
 		if err != nil || (u.Scheme != TypeHTTP && u.Scheme != TypeHTTPS) || u.Host == "" {
 			bad("target %q is not an http or https URL", c.Target)
 		}
+		if c.Path != "" {
+			bad("path cannot be combined with a URL target; put the path in the URL")
+		}
 	} else {
 		errs = append(errs, validateHostPort(c.Target)...)
 	}

@@ -56,6 +56,8 @@ func TestValidate(t *testing.T) {
 			[]string{`expect_body needs method GET, not HEAD`}},
 		{"url target", with(func(c *Config) { c.Target = "ftp://example.org/" }),
 			[]string{`target "ftp://example.org/" is not an http or https URL`}},
+		{"path with url target", with(func(c *Config) { c.Target = "https://www.example.org/health"; c.Path = "/" }),
+			[]string{`path cannot be combined with a URL target; put the path in the URL`}},
 		{"tcp target", with(func(c *Config) { c.Type = "tcp"; c.Target = "example.org" }),
 			[]string{`target "example.org" is not host:port`}},
 		{"icmp target", with(func(c *Config) { c.Type = "icmp"; c.Target = "example.org" }),
