@@ -25,7 +25,8 @@ type SchedulerConfig struct {
 	// OnChange is called when a target's state becomes known and whenever
 	// it changes, never for Unknown. Calls are serialised, and none is
 	// made for a target after SetTargets has removed it. OnChange may call
-	// Snapshot but must not call SetTargets.
+	// Snapshot but must not call SetTargets, and should return quickly:
+	// recording other results waits for it.
 	OnChange func(Status)
 	// MaxConcurrent bounds the probes in flight across all targets.
 	// Default DefaultMaxConcurrent.
