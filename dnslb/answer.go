@@ -28,6 +28,12 @@ var resultPool = sync.Pool{New: func() any { return new(zones.Result) }}
 // requester's EDNS buffer (512 bytes without EDNS), with TC=1 if the
 // answer had to be cut.
 func (s *Server) HandleQuery(req *dns.Msg, c Client) *dns.Msg {
+	var qc queryCtx
+	return s.handle(req, c, &qc)
+}
+
+// handle is HandleQuery, leaving in qc what the metrics want to know.
+func (s *Server) handle(req *dns.Msg, c Client, qc *queryCtx) *dns.Msg {
 	if req.Response {
 		return nil
 	}
@@ -46,10 +52,15 @@ func (s *Server) HandleQuery(req *dns.Msg, c Client) *dns.Msg {
 		m.Rcode = dns.RcodeFormatError
 		return m
 	}
+	qc.client = c.Addr.Addr().Unmap()
 	if opt != nil {
 		m.Extra = append(m.Extra, s.replyOPT(opt))
 		if opt.Version() != 0 {
 			m.Rcode = dns.RcodeBadVers
+			return m
+		}
+		if !qc.parseECS(opt) {
+			m.Rcode = dns.RcodeFormatError
 			return m
 		}
 	}
@@ -85,6 +96,7 @@ func (s *Server) HandleQuery(req *dns.Msg, c Client) *dns.Msg {
 	}
 	qname := lowerName(q.Name)
 	snap := s.store.Snapshot()
+	qc.snap = snap
 	z := snap.Zone(qname)
 	if z == nil {
 		m.Rcode = dns.RcodeRefused
@@ -98,7 +110,11 @@ func (s *Server) HandleQuery(req *dns.Msg, c Client) *dns.Msg {
 	res := resultPool.Get().(*zones.Result)
 	defer resultPool.Put(res)
 	z.Lookup(qname, q.Qtype, res)
-	s.build(m, q, res)
+	s.build(m, res, qc)
+	if qc.ecs != nil && !qc.fail {
+		o := m.Extra[len(m.Extra)-1].(*dns.OPT)
+		o.Option = append(o.Option, qc.replyECS())
+	}
 	if !c.TCP {
 		limit := minUDPSize
 		if opt != nil {
@@ -110,7 +126,7 @@ func (s *Server) HandleQuery(req *dns.Msg, c Client) *dns.Msg {
 }
 
 // build fills the sections of m from a lookup result.
-func (s *Server) build(m *dns.Msg, q dns.Question, res *zones.Result) {
+func (s *Server) build(m *dns.Msg, res *zones.Result, qc *queryCtx) {
 	switch res.Kind {
 	case zones.Success, zones.NoData:
 		m.Authoritative = true
@@ -123,7 +139,21 @@ func (s *Server) build(m *dns.Msg, q dns.Question, res *zones.Result) {
 		m.Authoritative = len(res.Answer) > 0
 	}
 	m.Answer = make([]dns.RR, 0, answerLen(res))
-	for _, it := range res.Answer {
+	for i, it := range res.Answer {
+		if t := it.Set.Type; it.Synth == nil && (t == dns.TypeA || t == dns.TypeAAAA) {
+			if rrs, ok := s.selectRRs(qc, it.Set, it.Owner); ok {
+				m.Answer = append(m.Answer, rrs...)
+				if qc.fail {
+					m.Rcode, m.Answer, m.Ns = dns.RcodeServerFailure, nil, nil
+					return
+				}
+				if len(rrs) == 0 && i == len(res.Answer)-1 && res.Kind == zones.Success {
+					res.Kind = zones.NoData // nothing to serve: NODATA with the SOA
+					m.Ns = append(m.Ns, qc.snap.Zone(it.Set.Name).NegativeSOA()...)
+				}
+				continue
+			}
+		}
 		switch {
 		case it.Synth != nil:
 			m.Answer = append(m.Answer, it.Synth)
