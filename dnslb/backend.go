@@ -106,7 +106,6 @@ func (s *Server) SetOverride(target, state string) error {
 		return err
 	}
 	s.store.SetOverride(key, state)
-	s.log.Info("override", "target", key, "status", orDefault(state, "cleared"))
 	return s.saveOverrides()
 }
 
