@@ -118,7 +118,7 @@ func (s *Server) handle(req *dns.Msg, c Client, qc *queryCtx) *dns.Msg {
 	if !c.TCP {
 		limit := minUDPSize
 		if opt != nil {
-			limit = min(max(int(opt.UDPSize()), minUDPSize), s.udpSize)
+			limit = min(max(int(opt.UDPSize()), minUDPSize), int(s.udpSize.Load()))
 		}
 		truncate(m, limit)
 	}
@@ -191,7 +191,7 @@ func (s *Server) ordered(set *zones.RRset) []dns.RR {
 		return set.RRs
 	}
 	out := make([]dns.RR, n)
-	if s.random {
+	if s.random.Load() {
 		copy(out, set.RRs)
 		rand.Shuffle(n, func(i, j int) { out[i], out[j] = out[j], out[i] })
 		return out
@@ -232,7 +232,7 @@ func findOPT(req *dns.Msg) (opt *dns.OPT, ok bool) {
 // echoed (RFC 3225), no options.
 func (s *Server) replyOPT(q *dns.OPT) *dns.OPT {
 	o := &dns.OPT{Hdr: dns.RR_Header{Name: ".", Rrtype: dns.TypeOPT}}
-	o.SetUDPSize(uint16(s.udpSize))
+	o.SetUDPSize(uint16(s.udpSize.Load()))
 	if q.Do() {
 		o.SetDo()
 	}

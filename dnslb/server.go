@@ -9,6 +9,7 @@ import (
 	"net/netip"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/miekg/dns"
@@ -27,8 +28,8 @@ type Server struct {
 	geo     *GeoDB // nil when no name selects by location
 	prober  *healthcheck.Scheduler
 	metrics *Metrics
-	random  bool
-	udpSize int
+	random  atomic.Bool  // rotate = "random"; reloads change it
+	udpSize atomic.Int32 // our EDNS buffer size; reloads change it
 	started time.Time
 
 	// reloadMu serialises reloads and guards cfg, loaded and watched.
@@ -146,8 +147,8 @@ func (s *Server) apply(st *state) error {
 		}
 	}
 	s.cfg, s.loaded, s.watched = st.cfg, st.loaded, st.files
-	s.random = st.cfg.Server.Rotate == "random"
-	s.udpSize = st.cfg.Server.UDPSize
+	s.random.Store(st.cfg.Server.Rotate == "random")
+	s.udpSize.Store(int32(st.cfg.Server.UDPSize))
 	return nil
 }
 
