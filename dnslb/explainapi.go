@@ -77,13 +77,25 @@ func (s *Server) Explain(name, qtype, client, subnet string) (string, error) {
 	return out, nil
 }
 
-// geoLocator returns the GeoIP database as a Locator, or nil (not a typed
-// nil) when there is none.
+// geoLocator returns the GeoIP database as a Locator that counts its
+// lookups in the metrics, or nil (not a typed nil) when there is none.
 func (s *Server) geoLocator() Locator {
-	if s.geo == nil {
+	if s.locator == nil {
 		return nil
 	}
-	return s.geo
+	return s.locator
+}
+
+// countingLocator counts lookups and misses for dnslb_geoip_lookups_total.
+type countingLocator struct {
+	geo *GeoDB
+	m   *Metrics
+}
+
+func (c *countingLocator) Lookup(a netip.Addr) (Location, bool) {
+	loc, ok := c.geo.Lookup(a)
+	c.m.GeoLookup(ok)
+	return loc, ok
 }
 
 // apiExplain answers GET /api/explain?name=&type=&client=&subnet= as text.

@@ -25,7 +25,8 @@ var _ dns.Handler = (*Server)(nil)
 type Server struct {
 	log     *slog.Logger
 	store   *Store
-	geo     *GeoDB // nil when no name selects by location
+	geo     *GeoDB           // nil when no name selects by location
+	locator *countingLocator // geo, counted; nil with it
 	prober  *healthcheck.Scheduler
 	metrics *Metrics
 	random  atomic.Bool  // rotate = "random"; reloads change it
@@ -90,6 +91,7 @@ func New(cfg Config, log *slog.Logger) (*Server, error) {
 		}
 		geo.Poll = stt.cfg.GeoIP.Poll
 		s.geo = geo
+		s.locator = &countingLocator{geo: geo, m: s.metrics}
 	}
 	if err := s.loadOverrides(); err != nil {
 		log.Error("override state file", "file", stt.cfg.Health.StateFile, "err", err)
