@@ -70,7 +70,8 @@ func parseFast(origin, path string, data []byte) ([]located, error) {
 type slowState struct {
 	origin    string
 	ttl       uint32
-	ttlSet    bool
+	ttlSet    bool // ttl comes from $TTL
+	ttlKnown  bool // ttl comes from an earlier record (it may be 0)
 	prevOwner string
 	depth     int
 }
@@ -117,7 +118,7 @@ func (st *slowState) parseEntry(path string, line int, body string) ([]located, 
 		prelude += "$TTL " + strconv.FormatUint(uint64(st.ttl), 10) + "\n"
 	}
 	zp := dns.NewZoneParser(strings.NewReader(prelude+body+"\n"), st.origin, path)
-	if !st.ttlSet && st.ttl != 0 {
+	if !st.ttlSet && st.ttlKnown {
 		zp.SetDefaultTTL(st.ttl)
 	}
 	var out []located
@@ -132,7 +133,7 @@ func (st *slowState) parseEntry(path string, line int, body string) ([]located, 
 		last := out[len(out)-1].rr.Header()
 		st.prevOwner = last.Name
 		if !st.ttlSet {
-			st.ttl = last.Ttl
+			st.ttl, st.ttlKnown = last.Ttl, true
 		}
 	}
 	return out, nil
@@ -146,11 +147,8 @@ func (st *slowState) directive(path string, e entry, text string) ([]located, Er
 		if len(fields) != 2 {
 			return nil, bad("$ORIGIN needs one domain name")
 		}
-		o := fields[1]
-		if !dns.IsFqdn(o) {
-			o = o + "." + st.origin
-		}
-		if _, ok := dns.IsDomainName(o); !ok {
+		o, ok := absName(fields[1], st.origin)
+		if !ok {
 			return nil, bad(fmt.Sprintf("$ORIGIN %q is not a valid domain name", fields[1]))
 		}
 		st.origin = o
@@ -178,14 +176,25 @@ func (st *slowState) directive(path string, e entry, text string) ([]located, Er
 		if err != nil {
 			return nil, bad(fmt.Sprintf("$INCLUDE %s: %v", fields[1], unwrapPathErr(err)))
 		}
-		sub := &slowState{origin: st.origin, ttl: st.ttl, ttlSet: st.ttlSet, depth: st.depth + 1}
+		// Like the zone parser, the included file starts with the TTL state
+		// in force here, and changes nothing in this file's state.
+		sub := &slowState{origin: st.origin, ttl: st.ttl, ttlSet: st.ttlSet, ttlKnown: st.ttlKnown, depth: st.depth + 1}
 		if len(fields) == 3 {
-			sub.origin = dns.Fqdn(fields[2])
+			o, ok := absName(fields[2], st.origin)
+			if !ok {
+				return nil, bad(fmt.Sprintf("$INCLUDE origin %q is not a valid domain name", fields[2]))
+			}
+			sub.origin = o
 		}
 		return sub.parse(inc, data)
 	default:
-		// $GENERATE and anything else: the zone parser knows best.
+		// $GENERATE and anything else: the zone parser knows best. The
+		// zone parser expands $GENERATE in a parser of its own, so the
+		// generated records change neither the previous owner nor the
+		// default TTL of the lines that follow.
+		owner, ttl, known := st.prevOwner, st.ttl, st.ttlKnown
 		r, err := st.parseEntry(path, e.line, e.text)
+		st.prevOwner, st.ttl, st.ttlKnown = owner, ttl, known
 		if err != nil {
 			return nil, ErrorList{err}
 		}
@@ -201,31 +210,56 @@ func unwrapPathErr(err error) error {
 	return err
 }
 
-// parseTTL reads a TTL in seconds or with BIND unit suffixes (1h30m).
+// parseTTL reads a TTL in seconds or with BIND unit suffixes (1h30m),
+// accepting exactly what the zone parser accepts.
 func parseTTL(s string) (uint32, bool) {
-	if n, err := strconv.ParseUint(s, 10, 32); err == nil {
-		return uint32(n), true
-	}
 	var total, cur uint64
-	digits := false
 	for _, c := range strings.ToLower(s) {
-		if c >= '0' && c <= '9' {
+		switch c {
+		case 's':
+			total, cur = total+cur, 0
+		case 'm':
+			total, cur = total+cur*60, 0
+		case 'h':
+			total, cur = total+cur*3600, 0
+		case 'd':
+			total, cur = total+cur*86400, 0
+		case 'w':
+			total, cur = total+cur*604800, 0
+		default:
+			if c < '0' || c > '9' {
+				return 0, false
+			}
 			cur = cur*10 + uint64(c-'0')
-			digits = true
-			continue
 		}
-		mult := map[rune]uint64{'s': 1, 'm': 60, 'h': 3600, 'd': 86400, 'w': 604800}[c]
-		if mult == 0 || !digits {
-			return 0, false
+		if cur > 1<<32 || total > 1<<32 {
+			return 0, false // stop before the sums can wrap
 		}
-		total += cur * mult
-		cur, digits = 0, false
 	}
 	total += cur
 	if total > 1<<32-1 {
 		return 0, false
 	}
 	return uint32(total), true
+}
+
+// absName makes a directive's name absolute the way the zone parser does:
+// "@" is the origin, and a name without a final dot is relative to it.
+func absName(name, origin string) (string, bool) {
+	if name == "@" {
+		return origin, true
+	}
+	if _, ok := dns.IsDomainName(name); !ok || name == "" {
+		return "", false
+	}
+	switch {
+	case dns.IsFqdn(name):
+	case origin == ".":
+		name += "."
+	default:
+		name += "." + origin
+	}
+	return name, true
 }
 
 // entry is one logical line of a master file: a record or a directive,
