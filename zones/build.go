@@ -12,8 +12,10 @@ import (
 const maxTTL = 1<<31 - 1
 
 // build groups records into nodes and RRsets and checks the rules a zone
-// must meet. It returns every problem it finds.
-func build(origin, path string, rrs []located) (*Zone, ErrorList) {
+// must meet. It returns every problem it finds. partial says that records
+// with syntax errors were left out, so checks for missing records are
+// skipped: they would only repeat those errors.
+func build(origin, path string, rrs []located, partial bool) (*Zone, ErrorList) {
 	z := &Zone{Origin: origin, File: path, nodes: make(map[string]*Node, len(rrs)/2+1)}
 	var errs ErrorList
 	fail := func(l located, format string, args ...any) {
@@ -22,6 +24,7 @@ func build(origin, path string, rrs []located) (*Zone, ErrorList) {
 	// where remembers the first place each RRset was seen, for errors found
 	// after grouping.
 	where := make(map[*RRset]located)
+	at := make(map[dns.RR]located, len(rrs)) // each record's place, for link
 	var soaAt located
 	for _, l := range rrs {
 		h := l.rr.Header()
@@ -67,6 +70,7 @@ func build(origin, path string, rrs []located) (*Zone, ErrorList) {
 			}
 		}
 		s.RRs = append(s.RRs, l.rr)
+		at[l.rr] = l
 		z.count++
 	}
 	for _, n := range z.nodes {
@@ -85,14 +89,19 @@ func build(origin, path string, rrs []located) (*Zone, ErrorList) {
 	}
 	z.Apex = z.nodes[origin]
 	if z.Apex == nil || z.Apex.Set(dns.TypeSOA) == nil {
-		errs = append(errs, &Error{File: path, Msg: fmt.Sprintf("no SOA record at the zone apex %s", origin)})
+		if !partial {
+			errs = append(errs, &Error{File: path, Msg: fmt.Sprintf("no SOA record at the zone apex %s", origin)})
+		}
 		return nil, errs
 	}
 	z.SOA = z.Apex.Set(dns.TypeSOA).RRs[0].(*dns.SOA)
-	if z.Apex.Set(dns.TypeNS) == nil {
+	if z.Apex.Set(dns.TypeNS) == nil && !partial {
 		errs = append(errs, &Error{File: soaAt.file, Line: soaAt.line, Msg: fmt.Sprintf("no NS records at the zone apex %s", origin)})
 	}
-	errs = append(errs, z.link(where)...)
+	linkErrs := z.link(at)
+	if !partial {
+		errs = append(errs, linkErrs...)
+	}
 	if len(errs) > 0 {
 		return nil, errs
 	}
@@ -140,7 +149,7 @@ func nextLabel(name string) int {
 
 // link sets wildcard pointers, checks that NS targets inside the zone have
 // addresses, and precomputes additional-section data.
-func (z *Zone) link(where map[*RRset]located) ErrorList {
+func (z *Zone) link(at map[dns.RR]located) ErrorList {
 	var errs ErrorList
 	for name, n := range z.nodes {
 		if strings.HasPrefix(name, "*.") {
@@ -165,13 +174,13 @@ func (z *Zone) link(where map[*RRset]located) ErrorList {
 					sets = appendNonNil(sets, t.Set(dns.TypeA), t.Set(dns.TypeAAAA))
 				}
 				if len(sets) == 0 && s.Type == dns.TypeNS {
-					l := where[s]
-					kind := "NS target"
+					l := at[rr]
+					msg := "name server inside the zone has no A or AAAA record"
 					if z.below(target) != nil {
-						kind = "glue for"
+						msg = "glue missing: name server below the delegation has no A or AAAA record"
 					}
 					errs = append(errs, &Error{File: l.file, Line: l.line,
-						Msg: fmt.Sprintf("%s NS %s: %s %s is missing: no A or AAAA record at %s", rr.Header().Name, target, kind, target, target)})
+						Msg: fmt.Sprintf("%s NS %s: %s", rr.Header().Name, target, msg)})
 					continue
 				}
 				for _, a := range sets {

@@ -40,17 +40,26 @@ func Parse(origin, path string, data []byte) (*Zone, error) {
 	// file with any problem is parsed again entry by entry, to report every
 	// problem at its line.
 	rrs, err := parseFast(origin, path, data)
+	var fastErrs ErrorList
 	if err == nil {
-		z, errs := build(origin, path, rrs)
+		z, errs := build(origin, path, rrs, false)
 		if len(errs) == 0 {
 			return z, nil
 		}
+		fastErrs = errs
 	}
 	rrs, errs := parseSlow(origin, path, data)
-	_, verrs := build(origin, path, rrs)
+	// Records with syntax errors are missing, so checks for absent records
+	// (no SOA, no glue) would only report the same mistake again.
+	_, verrs := build(origin, path, rrs, len(errs) > 0)
 	errs = append(errs, verrs...)
-	if len(errs) == 0 && err != nil {
-		errs = append(errs, fromParseError(err, path, 0))
+	if len(errs) == 0 {
+		// The slow path found nothing wrong: never return an empty list.
+		if err != nil {
+			errs = append(errs, fromParseError(err, path, 0))
+		} else {
+			errs = fastErrs
+		}
 	}
 	errs.sort()
 	return nil, errs
@@ -85,6 +94,16 @@ func parseSlow(origin, path string, data []byte) ([]located, ErrorList) {
 
 func (st *slowState) parse(path string, data []byte) (rrs []located, errs ErrorList) {
 	for _, e := range splitEntries(string(data)) {
+		if e.unclosed != "" {
+			// The entry runs to the end of the file: the zone parser
+			// would report it there, far from the mistake.
+			msg := `unterminated "(": no closing ")" before the end of the file`
+			if e.unclosed == `"` {
+				msg = "unterminated quoted string: no closing quote before the end of the file"
+			}
+			errs = append(errs, &Error{File: path, Line: e.openLine, Msg: msg})
+			continue
+		}
 		text := strings.TrimLeft(e.text, " \t")
 		if strings.HasPrefix(text, "$") {
 			r, errl := st.directive(path, e, text)
@@ -92,15 +111,22 @@ func (st *slowState) parse(path string, data []byte) (rrs []located, errs ErrorL
 			errs = append(errs, errl...)
 			continue
 		}
-		body := e.text
+		body, shift := e.text, 0
 		if body[0] == ' ' || body[0] == '\t' {
 			if st.prevOwner == "" {
 				errs = append(errs, &Error{File: path, Line: e.line, Msg: "record with no owner name before any owner was given"})
 				continue
 			}
-			body = st.prevOwner + body
+			body, shift = st.prevOwner+body, len(st.prevOwner)
+		} else if o, ok := absName(strings.Fields(body)[0], st.origin); ok {
+			// The next blank-owner line belongs to this owner even when
+			// this entry turns out to be bad.
+			st.prevOwner = o
 		}
 		r, errl := st.parseEntry(path, e.line, body)
+		if errl != nil && errl.Line == e.line && errl.Col > shift {
+			errl.Col -= shift // columns of the line as written
+		}
 		if errl != nil {
 			errs = append(errs, errl)
 			continue
@@ -145,7 +171,7 @@ func (st *slowState) directive(path string, e entry, text string) ([]located, Er
 	switch strings.ToUpper(fields[0]) {
 	case "$ORIGIN":
 		if len(fields) != 2 {
-			return nil, bad("$ORIGIN needs one domain name")
+			return nil, bad(fmt.Sprintf("$ORIGIN needs one domain name, found %d words", len(fields)-1))
 		}
 		o, ok := absName(fields[1], st.origin)
 		if !ok {
@@ -154,16 +180,16 @@ func (st *slowState) directive(path string, e entry, text string) ([]located, Er
 		st.origin = o
 	case "$TTL":
 		if len(fields) != 2 {
-			return nil, bad("$TTL needs one value")
+			return nil, bad(fmt.Sprintf("$TTL needs one value, found %d words", len(fields)-1))
 		}
 		ttl, ok := parseTTL(fields[1])
 		if !ok {
-			return nil, bad(fmt.Sprintf("$TTL %q is not a TTL", fields[1]))
+			return nil, bad(fmt.Sprintf("$TTL %q is not a TTL: want seconds or a duration such as 1h30m", fields[1]))
 		}
 		st.ttl, st.ttlSet = ttl, true
 	case "$INCLUDE":
 		if len(fields) < 2 || len(fields) > 3 {
-			return nil, bad("$INCLUDE needs a file name and an optional origin")
+			return nil, bad(fmt.Sprintf("$INCLUDE needs a file name and an optional origin, found %d words", len(fields)-1))
 		}
 		if st.depth >= 7 {
 			return nil, bad("too deeply nested $INCLUDE")
@@ -174,7 +200,7 @@ func (st *slowState) directive(path string, e entry, text string) ([]located, Er
 		}
 		data, err := os.ReadFile(inc)
 		if err != nil {
-			return nil, bad(fmt.Sprintf("$INCLUDE %s: %v", fields[1], unwrapPathErr(err)))
+			return nil, bad(fmt.Sprintf("$INCLUDE %s: %v", fields[1], err))
 		}
 		// Like the zone parser, the included file starts with the TTL state
 		// in force here, and changes nothing in this file's state.
@@ -201,13 +227,6 @@ func (st *slowState) directive(path string, e entry, text string) ([]located, Er
 		return r, nil
 	}
 	return nil, nil
-}
-
-func unwrapPathErr(err error) error {
-	if pe, ok := err.(*os.PathError); ok {
-		return pe.Err
-	}
-	return err
 }
 
 // parseTTL reads a TTL in seconds or with BIND unit suffixes (1h30m),
@@ -267,6 +286,11 @@ func absName(name, origin string) (string, bool) {
 type entry struct {
 	line int
 	text string
+
+	// unclosed is "(" or `"` when the entry runs to the end of the file
+	// because that was never closed, at openLine.
+	unclosed string
+	openLine int
 }
 
 // splitEntries cuts master-file text into entries, honouring quotes,
@@ -274,7 +298,7 @@ type entry struct {
 func splitEntries(s string) []entry {
 	var out []entry
 	line, start, startLine := 1, 0, 1
-	depth := 0
+	depth, parenLine, quoteLine := 0, 0, 0
 	inQuote, inComment := false, false
 	flush := func(end int) {
 		t := s[start:end]
@@ -299,11 +323,14 @@ func splitEntries(s string) []entry {
 				line++
 			}
 		case c == '"':
-			inQuote = !inQuote
+			inQuote, quoteLine = !inQuote, line
 		case inQuote:
 		case c == ';':
 			inComment = true
 		case c == '(':
+			if depth == 0 {
+				parenLine = line
+			}
 			depth++
 		case c == ')':
 			if depth > 0 {
@@ -313,6 +340,14 @@ func splitEntries(s string) []entry {
 	}
 	if start < len(s) {
 		flush(len(s))
+		if n := len(out) - 1; n >= 0 && out[n].line == startLine {
+			switch {
+			case inQuote:
+				out[n].unclosed, out[n].openLine = `"`, quoteLine
+			case depth > 0:
+				out[n].unclosed, out[n].openLine = "(", parenLine
+			}
+		}
 	}
 	return out
 }
