@@ -127,14 +127,13 @@ func (z *Zone) answerNode(n *Node, owner string, qtype uint16, r *Result) (strin
 	}
 	if c := n.cname; c != nil {
 		r.Kind = Success
-		r.Answer = append(r.Answer, Item{Set: c, Owner: owner})
-		target := lower(c.RRs[0].(*dns.CNAME).Target)
-		for _, it := range r.Answer[:len(r.Answer)-1] {
+		for _, it := range r.Answer {
 			if it.Set == c && it.Owner == owner {
-				return "", true // a loop: stop where it closes
+				return "", true // a loop: stop before it repeats a record
 			}
 		}
-		return target, false
+		r.Answer = append(r.Answer, Item{Set: c, Owner: owner})
+		return lower(c.RRs[0].(*dns.CNAME).Target), false
 	}
 	r.Kind = NoData
 	r.Authority = append(r.Authority, z.soaNeg)
@@ -151,6 +150,11 @@ func (z *Zone) synthDNAME(n *Node, name string, r *Result) string {
 		target = prefix
 	}
 	r.Kind = Success
+	for _, it := range r.Answer {
+		if it.Set == n.dname && it.Owner == name {
+			return "" // a loop: this name was rewritten before
+		}
+	}
 	r.Answer = append(r.Answer, Item{Set: n.dname})
 	if _, ok := dns.IsDomainName(target); !ok || len(target) > 255 {
 		// RFC 6672 section 2.2: the result is too long.
