@@ -26,6 +26,7 @@ func build(origin, path string, rrs []located, partial bool) (*Zone, ErrorList) 
 	where := make(map[*RRset]located)
 	at := make(map[dns.RR]located, len(rrs)) // each record's place, for link
 	var soaAt located
+	var dups dupIndex
 	for _, l := range rrs {
 		h := l.rr.Header()
 		owner := lower(h.Name)
@@ -49,7 +50,7 @@ func build(origin, path string, rrs []located, partial bool) (*Zone, ErrorList) 
 			n.Sets = append(n.Sets, s)
 			where[s] = l
 		}
-		if slices.ContainsFunc(s.RRs, func(o dns.RR) bool { return dns.IsDuplicate(o, l.rr) }) {
+		if dups.seen(s, l.rr) {
 			continue // RFC 2181 section 5: an RRset has no duplicates
 		}
 		switch h.Rrtype {
@@ -224,4 +225,46 @@ func appendNonNil(dst []*RRset, sets ...*RRset) []*RRset {
 		}
 	}
 	return dst
+}
+
+// dupIndex finds duplicate records in large RRsets without comparing each
+// new record with all the others, which made a $GENERATE of 65536 records
+// at one name take minutes. Small RRsets, the common case, are scanned.
+type dupIndex map[*RRset]map[string][]dns.RR
+
+// dupScan is the RRset size up to which a linear scan is cheaper.
+const dupScan = 16
+
+// seen reports whether s already holds a duplicate of rr (RFC 2181 section
+// 5: same name, class, type and data, whatever the TTL).
+func (d *dupIndex) seen(s *RRset, rr dns.RR) bool {
+	isDup := func(o dns.RR) bool { return dns.IsDuplicate(o, rr) }
+	if len(s.RRs) < dupScan {
+		return slices.ContainsFunc(s.RRs, isDup)
+	}
+	if *d == nil {
+		*d = make(dupIndex)
+	}
+	m := (*d)[s]
+	if m == nil {
+		m = make(map[string][]dns.RR, len(s.RRs))
+		for _, o := range s.RRs {
+			k := rdataKey(o)
+			m[k] = append(m[k], o)
+		}
+		(*d)[s] = m
+	}
+	// The key folds case, as IsDuplicate does for names in the data, so
+	// records with equal keys are compared in full.
+	k := rdataKey(rr)
+	if slices.ContainsFunc(m[k], isDup) {
+		return true
+	}
+	m[k] = append(m[k], rr)
+	return false
+}
+
+// rdataKey is the record's data in presentation form, in lower case.
+func rdataKey(rr dns.RR) string {
+	return strings.ToLower(strings.TrimPrefix(rr.String(), rr.Header().String()))
 }
