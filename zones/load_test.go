@@ -1,6 +1,7 @@
 package zones
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -121,4 +122,28 @@ func checkSlowMatchesFast(t *testing.T, origin, path string, data []byte) {
 		return out
 	}
 	diffLines(t, "parseSlow", rrStrings(rrs(slow)), rrStrings(rrs(fast)))
+}
+
+// TestDuplicatesRemoved checks RFC 2181 section 5 in small and large
+// RRsets: a record that differs only in TTL or in the case of a name in
+// its data is a duplicate, but TXT data is case-sensitive.
+func TestDuplicatesRemoved(t *testing.T) {
+	for _, n := range []int{3, 100} {
+		var b strings.Builder
+		b.WriteString("$ORIGIN example.org.\n$TTL 60\n@ SOA ns1 h 1 2 3 4 5\n@ NS ns1\nns1 A 192.0.2.1\n")
+		fmt.Fprintf(&b, "$GENERATE 1-%d mx MX $ host$\n", n)
+		fmt.Fprintf(&b, "$GENERATE 1-%d mx 30 MX $ HOST$\n", n)
+		fmt.Fprintf(&b, "$GENERATE 1-%d txt TXT \"a$\"\n", n)
+		fmt.Fprintf(&b, "$GENERATE 1-%d txt TXT \"A$\"\n", n)
+		z, err := Parse("example.org.", "dups.zone", []byte(b.String()))
+		if err != nil {
+			t.Fatalf("Parse: %v", err)
+		}
+		if got := len(z.Node("mx.example.org.").Set(dns.TypeMX).RRs); got != n {
+			t.Errorf("%d MX records and their upper-case duplicates: got %d, want %d", n, got, n)
+		}
+		if got := len(z.Node("txt.example.org.").Set(dns.TypeTXT).RRs); got != 2*n {
+			t.Errorf("%d TXT records and their upper-case variants: got %d, want %d", n, got, 2*n)
+		}
+	}
 }
