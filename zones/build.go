@@ -42,6 +42,12 @@ func build(origin, path string, rrs []located, partial bool) (*Zone, ErrorList) 
 			fail(l, "%s %s: ttl %d out of range 0..%d", h.Name, dns.TypeToString[h.Rrtype], h.Ttl, maxTTL)
 			continue
 		}
+		if dns.Len(l.rr) == dns.Len(&dns.ANY{Hdr: *h}) {
+			// The zone parser takes "www A" for an update-style record
+			// with no data, which would be served as garbage.
+			fail(l, "%s %s: record has no data", h.Name, dns.TypeToString[h.Rrtype])
+			continue
+		}
 		h.Name = owner
 		n := z.node(owner)
 		s := n.Set(h.Rrtype)

@@ -103,6 +103,9 @@ func clearer(msg string) string {
 		return msg
 	}
 	what, tok := m[1], m[2]
+	if tok == `"\n"` {
+		return "unexpected end of line: a record needs an owner, a type and data"
+	}
 	switch what {
 	case "bad A A":
 		return "bad A record: " + tok + " is not an IPv4 address"

@@ -3,6 +3,7 @@ package zones
 import (
 	"bytes"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -66,7 +67,10 @@ func Parse(origin, path string, data []byte) (*Zone, error) {
 }
 
 func parseFast(origin, path string, data []byte) ([]located, error) {
-	zp := dns.NewZoneParser(bytes.NewReader(data), origin, path)
+	// The zone parser silently drops an incomplete entry at the end of
+	// input with no newline (a file cut short, say): end it with one.
+	r := io.MultiReader(bytes.NewReader(data), strings.NewReader("\n"))
+	zp := dns.NewZoneParser(r, origin, path)
 	zp.SetIncludeAllowed(true)
 	out := make([]located, 0, bytes.Count(data, []byte{'\n'})+1)
 	for rr, ok := zp.Next(); ok; rr, ok = zp.Next() {
