@@ -64,6 +64,10 @@ func TestLoadBad(t *testing.T) {
 			b + `origin-bad.zone:8: $ORIGIN "a..b" is not a valid domain name`}},
 		{"$TTL error", "ttl-directive-bad.zone", []string{
 			b + `ttl-directive-bad.zone:6: $TTL "forever" is not a TTL: want seconds or a duration such as 1h30m`}},
+		{"record with no data", "no-rdata.zone", []string{
+			b + `no-rdata.zone:6: www.example.org. A: record has no data`}},
+		{"last line cut short", "truncated.zone", []string{
+			b + `truncated.zone:6:3: unexpected end of line: a record needs an owner, a type and data`}},
 		{"multi-line records", "multiline.zone", []string{
 			b + `multiline.zone:6:8: bad SOA zone parameter: "never"`,
 			b + `multiline.zone:14:29: unexpected "192.0.2.5" after the end of the record data`}},
