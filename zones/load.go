@@ -2,6 +2,7 @@ package zones
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -76,7 +77,15 @@ func parseFast(origin, path string, data []byte) ([]located, error) {
 	for rr, ok := zp.Next(); ok; rr, ok = zp.Next() {
 		out = append(out, located{rr: rr, file: path})
 	}
-	return out, zp.Err()
+	if err := zp.Err(); err != nil {
+		return nil, err
+	}
+	if !closed(data) {
+		// The zone parser accepts a record whose "(" is glued to its last
+		// token and never closed, filling the rest with zeros.
+		return nil, errUnclosed
+	}
+	return out, nil
 }
 
 // slowState is what a master file carries from one entry to the next.
@@ -354,6 +363,33 @@ func splitEntries(s string) []entry {
 		}
 	}
 	return out
+}
+
+var errUnclosed = errors.New(`unterminated "(" or quoted string`)
+
+// closed reports whether every "(" and quote in s is closed, with the
+// rules of splitEntries but without building entries.
+func closed(s []byte) bool {
+	depth, inQuote, inComment := 0, false, false
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c == '\n':
+			inComment = false
+		case inComment:
+		case c == '\\':
+			i++
+		case c == '"':
+			inQuote = !inQuote
+		case inQuote:
+		case c == ';':
+			inComment = true
+		case c == '(':
+			depth++
+		case c == ')' && depth > 0:
+			depth--
+		}
+	}
+	return depth == 0 && !inQuote
 }
 
 // stripComment drops a trailing ";" comment that is not inside quotes.
