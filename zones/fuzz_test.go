@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"testing"
 
 	"github.com/miekg/dns"
@@ -31,7 +32,9 @@ func FuzzParse(f *testing.F) {
 		}
 		// The path puts relative $INCLUDEs of the seeds in testdata/good.
 		const path = "testdata/good/fuzz.zone"
-		if _, err := parseFast("example.org.", path, data); err == nil {
+		// A blank owner on the first record gives an empty owner in the
+		// zone parser (rejected later) and an error in the slow parser.
+		if rrs, err := parseFast("example.org.", path, data); err == nil && !slices.ContainsFunc(rrs, func(l located) bool { return l.rr.Header().Name == "" }) {
 			// What the zone parser accepts, the slow parser must read
 			// the same way, or errors would be reported wrongly.
 			checkSlowMatchesFast(t, "example.org.", path, data)
