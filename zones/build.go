@@ -42,7 +42,7 @@ func build(origin, path string, rrs []located, partial bool) (*Zone, ErrorList) 
 			fail(l, "%s %s: ttl %d out of range 0..%d", h.Name, dns.TypeToString[h.Rrtype], h.Ttl, maxTTL)
 			continue
 		}
-		if dns.Len(l.rr) == dns.Len(&dns.ANY{Hdr: *h}) {
+		if noData(l.rr) {
 			// The zone parser takes "www A" for an update-style record
 			// with no data, which would be served as garbage.
 			fail(l, "%s %s: record has no data", h.Name, dns.TypeToString[h.Rrtype])
@@ -273,4 +273,16 @@ func (d *dupIndex) seen(s *RRset, rr dns.RR) bool {
 // rdataKey is the record's data in presentation form, in lower case.
 func rdataKey(rr dns.RR) string {
 	return strings.ToLower(strings.TrimPrefix(rr.String(), rr.Header().String()))
+}
+
+// noData reports whether rr has no data at all: the zone parser returns
+// such a record, as for a dynamic update, when a line ends after the type.
+func noData(rr dns.RR) bool {
+	newRR, ok := dns.TypeToRR[rr.Header().Rrtype]
+	if !ok {
+		return false
+	}
+	zero := newRR()
+	*zero.Header() = *rr.Header()
+	return dns.IsDuplicate(rr, zero)
 }
