@@ -65,7 +65,8 @@ func TestLoadBad(t *testing.T) {
 		{"$TTL error", "ttl-directive-bad.zone", []string{
 			b + `ttl-directive-bad.zone:6: $TTL "forever" is not a TTL: want seconds or a duration such as 1h30m`}},
 		{"record with no data", "no-rdata.zone", []string{
-			b + `no-rdata.zone:6: www.example.org. A: record has no data`}},
+			b + `no-rdata.zone:6: www.example.org. A: record has no data`,
+			b + `no-rdata.zone:7: www.example.org. NS: record has no data`}},
 		{"last line cut short", "truncated.zone", []string{
 			b + `truncated.zone:6:3: unexpected end of line: a record needs an owner, a type and data`}},
 		{"multi-line records", "multiline.zone", []string{

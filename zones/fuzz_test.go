@@ -32,9 +32,12 @@ func FuzzParse(f *testing.F) {
 		}
 		// The path puts relative $INCLUDEs of the seeds in testdata/good.
 		const path = "testdata/good/fuzz.zone"
-		// A blank owner on the first record gives an empty owner in the
-		// zone parser (rejected later) and an error in the slow parser.
-		if rrs, err := parseFast("example.org.", path, data); err == nil && !slices.ContainsFunc(rrs, func(l located) bool { return l.rr.Header().Name == "" }) {
+		// Records with no owner or no data are rejected by build; the two
+		// parsers may read the lines around them differently.
+		broken := func(l located) bool {
+			return l.rr.Header().Name == "" || noData(l.rr)
+		}
+		if rrs, err := parseFast("example.org.", path, data); err == nil && !slices.ContainsFunc(rrs, broken) {
 			// What the zone parser accepts, the slow parser must read
 			// the same way, or errors would be reported wrongly.
 			checkSlowMatchesFast(t, "example.org.", path, data)
