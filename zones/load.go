@@ -117,9 +117,8 @@ func (st *slowState) parse(path string, data []byte) (rrs []located, errs ErrorL
 			errs = append(errs, &Error{File: path, Line: e.openLine, Msg: msg})
 			continue
 		}
-		text := strings.TrimLeft(e.text, " \t")
-		if strings.HasPrefix(text, "$") {
-			r, errl := st.directive(path, e, text)
+		if isDirective(e.text) {
+			r, errl := st.directive(path, e, e.text)
 			rrs = append(rrs, r...)
 			errs = append(errs, errl...)
 			continue
@@ -178,6 +177,21 @@ func (st *slowState) parseEntry(path string, line int, body string) ([]located, 
 	return out, nil
 }
 
+// isDirective reports whether an entry is a directive. Like the zone
+// parser, only the four known words at the very start of a line count:
+// "$other" is an owner name, and " $TTL" a record with a blank owner.
+func isDirective(text string) bool {
+	if text[0] != '$' {
+		return false
+	}
+	word, _, _ := strings.Cut(strings.Fields(text)[0], ";")
+	switch strings.ToUpper(word) {
+	case "$ORIGIN", "$TTL", "$INCLUDE", "$GENERATE":
+		return true
+	}
+	return false
+}
+
 func (st *slowState) directive(path string, e entry, text string) ([]located, ErrorList) {
 	fields := strings.Fields(stripComment(text))
 	bad := func(msg string) ErrorList { return ErrorList{{File: path, Line: e.line, Msg: msg}} }
@@ -227,7 +241,7 @@ func (st *slowState) directive(path string, e entry, text string) ([]located, Er
 		}
 		return sub.parse(inc, data)
 	default:
-		// $GENERATE and anything else: the zone parser knows best. The
+		// $GENERATE: the zone parser knows best. The
 		// zone parser expands $GENERATE in a parser of its own, so the
 		// generated records change neither the previous owner nor the
 		// default TTL of the lines that follow.
