@@ -21,10 +21,11 @@ func build(origin, path string, rrs []located, partial bool) (*Zone, ErrorList) 
 	fail := func(l located, format string, args ...any) {
 		errs = append(errs, &Error{File: l.file, Line: l.line, Msg: fmt.Sprintf(format, args...)})
 	}
-	// where remembers the first place each RRset was seen, for errors found
-	// after grouping.
+	// where remembers the first place each RRset was seen, and at the place
+	// of each NS record, for errors found after grouping. Only the slow
+	// path knows lines; the fast path's errors are reported again by it.
 	where := make(map[*RRset]located)
-	at := make(map[dns.RR]located, len(rrs)) // each record's place, for link
+	at := make(map[dns.RR]located)
 	var soaAt located
 	var dups dupIndex
 	for _, l := range rrs {
@@ -54,7 +55,9 @@ func build(origin, path string, rrs []located, partial bool) (*Zone, ErrorList) 
 		if s == nil {
 			s = &RRset{Name: owner, Type: h.Rrtype, TTL: h.Ttl}
 			n.Sets = append(n.Sets, s)
-			where[s] = l
+			if l.line > 0 {
+				where[s] = l
+			}
 		}
 		if dups.seen(s, l.rr) {
 			continue // RFC 2181 section 5: an RRset has no duplicates
@@ -77,7 +80,9 @@ func build(origin, path string, rrs []located, partial bool) (*Zone, ErrorList) 
 			}
 		}
 		s.RRs = append(s.RRs, l.rr)
-		at[l.rr] = l
+		if l.line > 0 && h.Rrtype == dns.TypeNS {
+			at[l.rr] = l
+		}
 		z.count++
 	}
 	for _, n := range z.nodes {
