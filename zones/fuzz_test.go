@@ -35,20 +35,10 @@ func FuzzParse(f *testing.F) {
 		const path = "testdata/good/fuzz.zone"
 		// Records with no owner or no data are rejected by build; the two
 		// parsers may read the lines around them differently.
-		// The zone parser's SOA reader takes a newline for the blank
-		// after the mailbox and after each number, so it reads an SOA
-		// spread over lines without parentheses, where the slow parser
-		// (and BIND) report an error; and at the end of the input it fills
-		// missing fields with zeros. Known, not fixed here.
-		_, slowErrs := parseSlow("example.org.", path, data)
-		soaQuirk := slices.ContainsFunc(slowErrs, func(e *Error) bool { return strings.Contains(e.Msg, "SOA") })
 		broken := func(l located) bool {
-			if soa, ok := l.rr.(*dns.SOA); ok && soa.Minttl == 0 {
-				soaQuirk = true
-			}
 			return l.rr.Header().Name == "" || noData(l.rr)
 		}
-		if rrs, err := parseFast("example.org.", path, data); err == nil && !slices.ContainsFunc(rrs, broken) && !soaQuirk {
+		if rrs, err := parseFast("example.org.", path, data); err == nil && !slices.ContainsFunc(rrs, broken) && !shortSOA(data) {
 			// What the zone parser accepts, the slow parser must read
 			// the same way, or errors would be reported wrongly.
 			checkSlowMatchesFast(t, "example.org.", path, data)
@@ -151,5 +141,42 @@ func checkResult(t *testing.T, z *Zone, qname string, qtype uint16, r *Result) {
 		}
 	default:
 		t.Fatalf("Lookup(%s) kind = %d, out of range", q, r.Kind)
+	}
+}
+
+// shortSOA reports whether an SOA entry has fewer than its seven fields.
+// The zone parser's SOA reader takes a newline for the blank after the
+// mailbox and after each number, so it reads such an SOA on from the next
+// line, or fills it with zeros at the end of the input, where the slow
+// parser (and BIND) report an error. Known, not fixed here.
+func shortSOA(data []byte) bool {
+	for _, e := range splitEntries(string(data)) {
+		var fields []string
+		for _, line := range strings.Split(e.text, "\n") {
+			line = strings.NewReplacer("(", " ", ")", " ").Replace(stripComment(line))
+			fields = append(fields, strings.Fields(line)...)
+		}
+		for i, f := range fields {
+			if strings.EqualFold(f, "SOA") && len(fields)-i-1 < 7 {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func TestShortSOA(t *testing.T) {
+	files, _ := filepath.Glob("testdata/good/*.zone")
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if shortSOA(data) {
+			t.Errorf("shortSOA(%s) = true, want false", f)
+		}
+	}
+	if !shortSOA([]byte("@ SOA ns1 h 1\n2 3 4 5\n")) {
+		t.Errorf("shortSOA(SOA over two lines) = false, want true")
 	}
 }
