@@ -26,7 +26,12 @@ type located struct {
 func Load(origin, path string) (*Zone, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
-		return nil, ErrorList{{File: path, Msg: strings.TrimPrefix(err.Error(), "open "+path+": ")}}
+		// The path is already in front: say only what went wrong.
+		var pe *os.PathError
+		if errors.As(err, &pe) {
+			err = pe.Err
+		}
+		return nil, ErrorList{{File: path, Msg: err.Error()}}
 	}
 	return Parse(origin, path, data)
 }
