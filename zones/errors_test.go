@@ -119,6 +119,14 @@ func TestLoadMissingFile(t *testing.T) {
 	}
 }
 
+func TestLoadDirectory(t *testing.T) {
+	_, err := Load("example.org", "testdata/bad")
+	want := "testdata/bad: is a directory"
+	if err == nil || err.Error() != want {
+		t.Errorf("Load(directory) error = %v, want %s", err, want)
+	}
+}
+
 func TestParseBadOrigin(t *testing.T) {
 	_, err := Parse("a..b", "x.zone", nil)
 	want := `x.zone: zone name "a..b." is not a valid domain name`
