@@ -13,6 +13,9 @@ import (
 	"github.com/miekg/dns"
 )
 
+// maxIncludeDepth is how deep $INCLUDEs may nest, as in the zone parser.
+const maxIncludeDepth = 7
+
 // located is a parsed record and where it came from (Line 0: not known).
 type located struct {
 	rr   dns.RR
@@ -223,8 +226,8 @@ func (st *slowState) directive(path string, e entry, text string) ([]located, Er
 		if len(fields) < 2 || len(fields) > 3 {
 			return nil, bad(fmt.Sprintf("$INCLUDE needs a file name and an optional origin, found %d words", len(fields)-1))
 		}
-		if st.depth >= 7 {
-			return nil, bad("too deeply nested $INCLUDE")
+		if st.depth >= maxIncludeDepth {
+			return nil, bad(fmt.Sprintf("$INCLUDE %s: nested too deep, at most %d levels are allowed", fields[1], maxIncludeDepth))
 		}
 		inc := fields[1]
 		if !filepath.IsAbs(inc) {
