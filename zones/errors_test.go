@@ -56,6 +56,8 @@ func TestLoadBad(t *testing.T) {
 			b + `class-ch.zone:6: www.example.org. A: class CH is not supported, only IN`}},
 		{"$INCLUDE missing file", "include-missing.zone", []string{
 			b + `include-missing.zone:6: $INCLUDE missing.inc: open testdata/bad/missing.inc: no such file or directory`}},
+		{"$INCLUDE loop", "include-loop.zone", []string{
+			b + `include-loop.zone:6: $INCLUDE include-loop.zone: nested too deep, at most 7 levels are allowed`}},
 		{"errors in an included file", "include-bad.zone", []string{
 			b + `include-bad.inc:3:20: bad A record: "192.0.2.256" is not an IPv4 address`,
 			b + `include-bad.zone:7:22: bad A record: "192.0.2.300" is not an IPv4 address`}},
