@@ -272,3 +272,46 @@ e DNAME e.example.org.
 		t.Errorf("Lookup(a.d) answer has %d items, want at most %d", len(r.Answer), 2*maxChain)
 	}
 }
+
+// TestLookupCase checks that owner names are stored in lower case, so that
+// Lookup, which takes lower-case names, finds names written in any case,
+// and that CNAME and NS targets in capitals are followed.
+func TestLookupCase(t *testing.T) {
+	text := `$ORIGIN Example.ORG.
+$TTL 60
+@ SOA NS1 h 1 2 3 4 5
+@ NS NS1.Example.Org.
+NS1 A 192.0.2.1
+WWW A 192.0.2.10
+Alias CNAME WWW
+*.Wild TXT "w"
+`
+	z, err := Parse("EXAMPLE.org", "case.zone", []byte(text))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if z.Origin != "example.org." {
+		t.Errorf("Origin = %q, want example.org.", z.Origin)
+	}
+	tests := []struct {
+		qname      string
+		qtype      uint16
+		answer     string
+		additional string
+	}{
+		{"www.example.org.", dns.TypeA, "www.example.org. 60 IN A 192.0.2.10", ""},
+		{"alias.example.org.", dns.TypeA, "alias.example.org. 60 IN CNAME WWW.Example.ORG.\nwww.example.org. 60 IN A 192.0.2.10", ""},
+		{"x.wild.example.org.", dns.TypeTXT, `x.wild.example.org. 60 IN TXT "w"`, ""},
+		{"example.org.", dns.TypeNS, "example.org. 60 IN NS NS1.Example.Org.", "ns1.example.org. 60 IN A 192.0.2.1"},
+	}
+	var r Result
+	for _, tc := range tests {
+		z.Lookup(tc.qname, tc.qtype, &r)
+		var answer []dns.RR
+		for _, it := range r.Answer {
+			answer = append(answer, itemRRs(it)...)
+		}
+		diffLines(t, "Lookup("+tc.qname+") answer", rrStrings(answer), wantStrings(t, tc.answer))
+		diffLines(t, "Lookup("+tc.qname+") additional", rrStrings(setRRs(r.Additional)), wantStrings(t, tc.additional))
+	}
+}
