@@ -80,6 +80,7 @@ func build(origin, path string, rrs []located, partial bool) (*Zone, ErrorList) 
 			}
 		}
 		s.RRs = append(s.RRs, l.rr)
+		s.TTL = min(s.TTL, h.Ttl)
 		if l.line > 0 && h.Rrtype == dns.TypeNS {
 			at[l.rr] = l
 		}
@@ -88,6 +89,13 @@ func build(origin, path string, rrs []located, partial bool) (*Zone, ErrorList) 
 	for _, n := range z.nodes {
 		slices.SortFunc(n.Sets, func(a, b *RRset) int { return int(a.Type) - int(b.Type) })
 		n.Sets = slices.DeleteFunc(n.Sets, func(s *RRset) bool { return len(s.RRs) == 0 })
+		for _, s := range n.Sets {
+			// RFC 2181 section 5.2: the records of an RRset have one TTL.
+			// Like a resolver given a mixed set, use the lowest.
+			for _, rr := range s.RRs {
+				rr.Header().Ttl = s.TTL
+			}
+		}
 		n.cname, n.dname = n.Set(dns.TypeCNAME), n.Set(dns.TypeDNAME)
 		n.Cut = n.Name != origin && n.Set(dns.TypeNS) != nil
 		if n.cname != nil {
