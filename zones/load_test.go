@@ -64,6 +64,7 @@ var goodZones = []struct {
 }{
 	{"all features", "testdata/good/example.org.zone", "testdata/good/example.org.want"},
 	{"no $TTL", "testdata/good/nottl.zone", "testdata/good/nottl.want"},
+	{"blank owners after directives", "testdata/good/directives.zone", "testdata/good/directives.want"},
 }
 
 func TestLoadGood(t *testing.T) {
