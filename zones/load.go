@@ -138,7 +138,7 @@ func (st *slowState) parse(path string, data []byte) (rrs []located, errs ErrorL
 				continue
 			}
 			body, shift = st.prevOwner+body, len(st.prevOwner)
-		} else if o, ok := absName(strings.Fields(body)[0], st.origin); ok {
+		} else if o, ok := absName(blankFields(body)[0], st.origin); ok {
 			// The next blank-owner line belongs to this owner even when
 			// this entry turns out to be bad.
 			st.prevOwner = o
@@ -185,6 +185,13 @@ func (st *slowState) parseEntry(path string, line int, body string) ([]located, 
 	return out, nil
 }
 
+// blankFields splits s where the zone parser does: at spaces and tabs
+// only. Like the zone parser, it drops carriage returns.
+func blankFields(s string) []string {
+	s = strings.ReplaceAll(s, "\r", "")
+	return strings.FieldsFunc(s, func(r rune) bool { return r == ' ' || r == '\t' })
+}
+
 // isDirective reports whether an entry is a directive. Like the zone
 // parser, only the four known words at the very start of a line count:
 // "$other" is an owner name, and " $TTL" a record with a blank owner.
@@ -192,7 +199,7 @@ func isDirective(text string) bool {
 	if text[0] != '$' {
 		return false
 	}
-	word, _, _ := strings.Cut(strings.Fields(text)[0], ";")
+	word, _, _ := strings.Cut(blankFields(text)[0], ";")
 	switch strings.ToUpper(word) {
 	case "$ORIGIN", "$TTL", "$INCLUDE", "$GENERATE":
 		return true
@@ -201,7 +208,7 @@ func isDirective(text string) bool {
 }
 
 func (st *slowState) directive(path string, e entry, text string) ([]located, ErrorList) {
-	fields := strings.Fields(stripComment(text))
+	fields := blankFields(stripComment(text))
 	bad := func(msg string) ErrorList { return ErrorList{{File: path, Line: e.line, Msg: msg}} }
 	switch strings.ToUpper(fields[0]) {
 	case "$ORIGIN":
