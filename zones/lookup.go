@@ -1,6 +1,8 @@
 package zones
 
 import (
+	"strconv"
+
 	"github.com/miekg/dns"
 )
 
@@ -17,7 +19,12 @@ const (
 
 var kindNames = [...]string{"success", "nodata", "nxdomain", "referral"}
 
-func (k Kind) String() string { return kindNames[k] }
+func (k Kind) String() string {
+	if int(k) < len(kindNames) {
+		return kindNames[k]
+	}
+	return "kind(" + strconv.Itoa(int(k)) + ")"
+}
 
 // Item is one RRset of an answer. Owner is set when the records must be
 // served under another name than their own: a wildcard expansion (RFC 4592)

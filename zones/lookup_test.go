@@ -191,7 +191,7 @@ func TestLookupNegativeTTL(t *testing.T) {
 }
 
 func TestKindString(t *testing.T) {
-	for k, want := range map[Kind]string{Success: "success", NoData: "nodata", NXDomain: "nxdomain", Referral: "referral"} {
+	for k, want := range map[Kind]string{Success: "success", NoData: "nodata", NXDomain: "nxdomain", Referral: "referral", 9: "kind(9)"} {
 		if got := k.String(); got != want {
 			t.Errorf("Kind(%d).String() = %q, want %q", k, got, want)
 		}
