@@ -1,6 +1,8 @@
 package zones
 
 import (
+	"strconv"
+
 	"github.com/miekg/dns"
 )
 
@@ -17,7 +19,12 @@ const (
 
 var kindNames = [...]string{"success", "nodata", "nxdomain", "referral"}
 
-func (k Kind) String() string { return kindNames[k] }
+func (k Kind) String() string {
+	if int(k) < len(kindNames) {
+		return kindNames[k]
+	}
+	return "kind(" + strconv.Itoa(int(k)) + ")"
+}
 
 // Item is one RRset of an answer. Owner is set when the records must be
 // served under another name than their own: a wildcard expansion (RFC 4592)
@@ -131,7 +138,7 @@ func (z *Zone) answerNode(n *Node, owner string, qtype uint16, r *Result) (strin
 		r.Kind = Success
 		for _, it := range r.Answer {
 			if it.Set == c && it.Owner == owner {
-				return "", true // a loop: stop where it closes
+				return "", true // a loop: stop before it repeats a record
 			}
 		}
 		r.Answer = append(r.Answer, Item{Set: c, Owner: owner})
@@ -152,6 +159,11 @@ func (z *Zone) synthDNAME(n *Node, name string, r *Result) string {
 		target = prefix
 	}
 	r.Kind = Success
+	for _, it := range r.Answer {
+		if it.Set == n.dname && it.Owner == name {
+			return "" // a loop: this name was rewritten before
+		}
+	}
 	r.Answer = append(r.Answer, Item{Set: n.dname})
 	if _, ok := dns.IsDomainName(target); !ok || len(target) > 255 {
 		// RFC 6672 section 2.2: the result is too long.
