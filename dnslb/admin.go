@@ -73,6 +73,7 @@ func NewAdmin(cfg AdminConfig, backend AdminBackend, m *Metrics, log *slog.Logge
 	mux.Handle("GET /api/status", a.auth(http.HandlerFunc(a.apiStatus)))
 	mux.Handle("POST /api/override", a.auth(http.HandlerFunc(a.apiOverride)))
 	mux.Handle("POST /api/reload", a.auth(http.HandlerFunc(a.apiReload)))
+	mux.Handle("GET /api/explain", a.auth(http.HandlerFunc(a.apiExplain)))
 	if m != nil {
 		mux.Handle("GET /metrics", a.auth(m.Handler()))
 	}

@@ -28,6 +28,12 @@ var resultPool = sync.Pool{New: func() any { return new(zones.Result) }}
 // requester's EDNS buffer (512 bytes without EDNS), with TC=1 if the
 // answer had to be cut.
 func (s *Server) HandleQuery(req *dns.Msg, c Client) *dns.Msg {
+	var qc queryCtx
+	return s.handle(req, c, &qc)
+}
+
+// handle is HandleQuery, leaving in qc what the metrics want to know.
+func (s *Server) handle(req *dns.Msg, c Client, qc *queryCtx) *dns.Msg {
 	if req.Response {
 		return nil
 	}
@@ -36,28 +42,39 @@ func (s *Server) HandleQuery(req *dns.Msg, c Client) *dns.Msg {
 	m.Response = true
 	m.Opcode = req.Opcode
 	m.RecursionDesired = req.RecursionDesired
-	m.CheckingDisabled = req.CheckingDisabled
+	// CD is left clear: we do no DNSSEC validation (NSD and Knot do the same).
 	m.Question = req.Question
 
 	opt, optOK := findOPT(req)
-	if !optOK {
+	if !optOK || req.Opcode == dns.OpcodeQuery && len(req.Question) > 1 {
+		// FORMERR without OPT, as NSD does (RFC 6891 section 7 lets us).
+		m.Question = nil
 		m.Rcode = dns.RcodeFormatError
 		return m
 	}
+	qc.client = c.Addr.Addr().Unmap()
 	if opt != nil {
 		m.Extra = append(m.Extra, s.replyOPT(opt))
 		if opt.Version() != 0 {
 			m.Rcode = dns.RcodeBadVers
 			return m
 		}
+		if !qc.parseECS(opt) {
+			m.Rcode = dns.RcodeFormatError
+			return m
+		}
 	}
-	switch {
-	case req.Opcode != dns.OpcodeQuery:
-		m.Rcode = dns.RcodeNotImplemented
+	if req.Opcode == dns.OpcodeQuery && len(req.Question) == 0 {
+		m.Rcode = dns.RcodeFormatError // with OPT, as Knot does
 		return m
-	case len(req.Question) != 1:
-		m.Question = nil
-		m.Rcode = dns.RcodeFormatError
+	}
+	switch req.Opcode {
+	case dns.OpcodeQuery:
+	case dns.OpcodeNotify:
+		m.Rcode = dns.RcodeNotAuth // we are nobody's secondary (as Knot)
+		return m
+	default:
+		m.Rcode = dns.RcodeNotImplemented
 		return m
 	}
 	q := req.Question[0]
@@ -69,11 +86,17 @@ func (s *Server) HandleQuery(req *dns.Msg, c Client) *dns.Msg {
 		m.Rcode = dns.RcodeFormatError
 		return m
 	case q.Qtype == dns.TypeAXFR || q.Qtype == dns.TypeIXFR:
-		m.Rcode = dns.RcodeRefused // zone transfers are not offered
+		// Zone transfers are not offered. Like NSD and Knot: AXFR over UDP
+		// is not a thing (NOTIMP); otherwise we are not a transfer source.
+		m.Rcode = dns.RcodeNotAuth
+		if q.Qtype == dns.TypeAXFR && !c.TCP {
+			m.Rcode = dns.RcodeNotImplemented
+		}
 		return m
 	}
 	qname := lowerName(q.Name)
 	snap := s.store.Snapshot()
+	qc.snap = snap
 	z := snap.Zone(qname)
 	if z == nil {
 		m.Rcode = dns.RcodeRefused
@@ -87,11 +110,15 @@ func (s *Server) HandleQuery(req *dns.Msg, c Client) *dns.Msg {
 	res := resultPool.Get().(*zones.Result)
 	defer resultPool.Put(res)
 	z.Lookup(qname, q.Qtype, res)
-	s.build(m, q, res)
+	s.build(m, res, qc)
+	if qc.ecs != nil && !qc.fail {
+		o := m.Extra[len(m.Extra)-1].(*dns.OPT)
+		o.Option = append(o.Option, qc.replyECS())
+	}
 	if !c.TCP {
 		limit := minUDPSize
 		if opt != nil {
-			limit = min(max(int(opt.UDPSize()), minUDPSize), s.udpSize)
+			limit = min(max(int(opt.UDPSize()), minUDPSize), int(s.udpSize.Load()))
 		}
 		truncate(m, limit)
 	}
@@ -99,7 +126,7 @@ func (s *Server) HandleQuery(req *dns.Msg, c Client) *dns.Msg {
 }
 
 // build fills the sections of m from a lookup result.
-func (s *Server) build(m *dns.Msg, q dns.Question, res *zones.Result) {
+func (s *Server) build(m *dns.Msg, res *zones.Result, qc *queryCtx) {
 	switch res.Kind {
 	case zones.Success, zones.NoData:
 		m.Authoritative = true
@@ -107,10 +134,26 @@ func (s *Server) build(m *dns.Msg, q dns.Question, res *zones.Result) {
 		m.Authoritative = true
 		m.Rcode = dns.RcodeNameError
 	case zones.Referral:
-		// Not authoritative: the data belongs to the child zone.
+		// Not authoritative for the child's data, but AA follows the first
+		// owner name when a CNAME led here (RFC 6604 section 2.1).
+		m.Authoritative = len(res.Answer) > 0
 	}
 	m.Answer = make([]dns.RR, 0, answerLen(res))
-	for _, it := range res.Answer {
+	for i, it := range res.Answer {
+		if t := it.Set.Type; it.Synth == nil && (t == dns.TypeA || t == dns.TypeAAAA) {
+			if rrs, ok := s.selectRRs(qc, it.Set, it.Owner); ok {
+				m.Answer = append(m.Answer, rrs...)
+				if qc.fail {
+					m.Rcode, m.Answer, m.Ns = dns.RcodeServerFailure, nil, nil
+					return
+				}
+				if len(rrs) == 0 && i == len(res.Answer)-1 && res.Kind == zones.Success {
+					res.Kind = zones.NoData // nothing to serve: NODATA with the SOA
+					m.Ns = append(m.Ns, qc.snap.Zone(it.Set.Name).NegativeSOA()...)
+				}
+				continue
+			}
+		}
 		switch {
 		case it.Synth != nil:
 			m.Answer = append(m.Answer, it.Synth)
@@ -128,9 +171,6 @@ func (s *Server) build(m *dns.Msg, q dns.Question, res *zones.Result) {
 		m.Ns = append(m.Ns, set.RRs...)
 	}
 	for _, set := range res.Additional {
-		if inAnswer(m.Answer, set) {
-			continue
-		}
 		m.Extra = append(m.Extra, s.ordered(set)...)
 	}
 	// The OPT record, if any, goes last in the additional section.
@@ -151,7 +191,7 @@ func (s *Server) ordered(set *zones.RRset) []dns.RR {
 		return set.RRs
 	}
 	out := make([]dns.RR, n)
-	if s.random {
+	if s.random.Load() {
 		copy(out, set.RRs)
 		rand.Shuffle(n, func(i, j int) { out[i], out[j] = out[j], out[i] })
 		return out
@@ -174,18 +214,6 @@ func answerLen(res *zones.Result) int {
 	return n
 }
 
-// inAnswer reports whether the records of set are already in the answer
-// (an MX target that is also the query name, say).
-func inAnswer(ans []dns.RR, set *zones.RRset) bool {
-	for _, rr := range ans {
-		h := rr.Header()
-		if h.Rrtype == set.Type && strings.EqualFold(h.Name, set.Name) {
-			return true
-		}
-	}
-	return false
-}
-
 // findOPT returns the query's OPT record. ok is false when the query has
 // more than one, which RFC 6891 section 6.1.1 makes a FORMERR.
 func findOPT(req *dns.Msg) (opt *dns.OPT, ok bool) {
@@ -204,7 +232,7 @@ func findOPT(req *dns.Msg) (opt *dns.OPT, ok bool) {
 // echoed (RFC 3225), no options.
 func (s *Server) replyOPT(q *dns.OPT) *dns.OPT {
 	o := &dns.OPT{Hdr: dns.RR_Header{Name: ".", Rrtype: dns.TypeOPT}}
-	o.SetUDPSize(uint16(s.udpSize))
+	o.SetUDPSize(uint16(s.udpSize.Load()))
 	if q.Do() {
 		o.SetDo()
 	}

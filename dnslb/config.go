@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/BurntSushi/toml"
+
+	"github.com/dnslb/dnslb/healthcheck"
 )
 
 // Config is the whole configuration file. The zero values of its fields
@@ -24,6 +26,17 @@ type Config struct {
 	Server  ServerConfig `toml:"server"`
 	Log     LogConfig    `toml:"log"`
 	Admin   AdminConfig  `toml:"admin"`
+	GeoIP   GeoIPConfig  `toml:"geoip"`
+	Health  HealthConfig `toml:"health"`
+	// Names holds the policy of each load-balanced owner name,
+	// [name."www.example.org"], keyed by the name as written.
+	Names map[string]NameConfig `toml:"name"`
+	// Checks are the named health checks, [healthcheck.<name>], each
+	// decoded over healthcheck.DefaultConfig().
+	Checks map[string]healthcheck.Config `toml:"-"`
+	// RawChecks is what the file says under [healthcheck]; LoadConfig
+	// decodes it into Checks.
+	RawChecks map[string]toml.Primitive `toml:"healthcheck"`
 
 	// path is the file the config came from; relative paths are relative
 	// to its folder.
@@ -65,6 +78,18 @@ type AdminConfig struct {
 	Token  string `toml:"token"`  // required when Listen is not loopback
 }
 
+// HealthConfig is the [health] table: how the prober runs.
+type HealthConfig struct {
+	// StartupGrace bounds how long startup waits for the first probe of
+	// every target before answering (default 5s).
+	StartupGrace Duration `toml:"startup_grace"`
+	// MaxConcurrent bounds probes in flight at once (default 256).
+	MaxConcurrent int `toml:"max_concurrent"`
+	// StateFile, if set, keeps operator overrides (drain, up, down) across
+	// restarts.
+	StateFile string `toml:"state_file"`
+}
+
 // Duration is a time.Duration written as a Go duration string ("10s").
 type Duration struct{ time.Duration }
 
@@ -101,6 +126,15 @@ func (c Config) Defaults() Config {
 	if c.Server.UDPSize == 0 {
 		c.Server.UDPSize = 1232
 	}
+	if c.Health.StartupGrace.Duration == 0 {
+		c.Health.StartupGrace.Duration = 5 * time.Second
+	}
+	if c.Health.MaxConcurrent == 0 {
+		c.Health.MaxConcurrent = healthcheck.DefaultMaxConcurrent
+	}
+	if c.GeoIP.Poll == 0 {
+		c.GeoIP.Poll = 5 * time.Second
+	}
 	if c.Log.Level == "" {
 		c.Log.Level = "info"
 	}
@@ -132,6 +166,16 @@ func ParseConfig(path string, data []byte) (Config, error) {
 		return Config{}, fmt.Errorf("%s: %w", path, err)
 	}
 	var errs []string
+	c.Checks = make(map[string]healthcheck.Config, len(c.RawChecks))
+	for name, prim := range c.RawChecks {
+		hc := healthcheck.DefaultConfig()
+		if err := md.PrimitiveDecode(prim, &hc); err != nil {
+			key := []string{"healthcheck", name}
+			errs = append(errs, fmt.Sprintf("%s: healthcheck %q: %v", at(path, data, key), name, err))
+			continue
+		}
+		c.Checks[name] = hc
+	}
 	for _, k := range md.Undecoded() {
 		errs = append(errs, fmt.Sprintf("%s: unknown key %s", at(path, data, k), k))
 	}
@@ -186,6 +230,25 @@ func (c *Config) check(path string, data []byte) []string {
 			errs = append(errs, fmt.Sprintf("%s: zone %d: needs both name and file", path, i+1))
 		}
 	}
+	for _, name := range sortedKeys(c.Checks) {
+		key := []string{"healthcheck", name}
+		for _, e := range c.Checks[name].Validate() {
+			errs = append(errs, fmt.Sprintf("%s: healthcheck %q: %v", at(path, data, key), name, e))
+		}
+	}
+	for _, owner := range sortedKeys(c.Names) {
+		nc := c.Names[owner]
+		for _, chk := range nameChecks(nc) {
+			if _, ok := c.Checks[chk]; !ok {
+				errs = append(errs, fmt.Sprintf("%s: name.%q: check %q is not defined in a [healthcheck.%s] table",
+					at(path, data, []string{"name", owner}), owner, chk, chk))
+			}
+		}
+	}
+	for i, f := range c.GeoIP.Files {
+		c.GeoIP.Files[i] = c.Rel(f)
+	}
+	c.Health.StateFile = c.Rel(c.Health.StateFile)
 	if c.ZoneDir == "" && len(c.Zones) == 0 {
 		errs = append(errs, fmt.Sprintf("%s: no zones: set zone_dir or add [[zone]] tables", path))
 	}
@@ -263,4 +326,22 @@ func at(path string, data []byte, key []string) string {
 // name.www.example.org compare equal.
 func normKey(k string) string {
 	return strings.NewReplacer(`"`, "", "'", "", " ", "", "\t", "").Replace(strings.TrimSpace(k))
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}
+
+// nameChecks lists the checks a name uses: check and checks together.
+func nameChecks(nc NameConfig) []string {
+	out := slices.Clone(nc.Checks)
+	if nc.Check != "" && !slices.Contains(out, nc.Check) {
+		out = append([]string{nc.Check}, out...)
+	}
+	return out
 }

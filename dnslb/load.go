@@ -1,11 +1,67 @@
 package dnslb
 
 import (
+	"errors"
+	"fmt"
 	"slices"
 	"strings"
 
+	"github.com/dnslb/dnslb/healthcheck"
 	"github.com/dnslb/dnslb/zones"
 )
+
+// state is everything built from the config file and what it names,
+// validated and ready to be swapped in at once.
+type state struct {
+	cfg    Config
+	loaded map[string]*loadedZone
+	zones  []*zones.Zone // sorted by origin
+	names  map[string]*nameState
+	files  []string // every file read: the watcher's list
+}
+
+// buildState loads the config at path, every zone (reusing from prev the
+// zones whose files did not change) and every name policy. It returns
+// every error found, in file order.
+func buildState(path string, prev map[string]*loadedZone) (*state, error) {
+	cfg, err := LoadConfig(path)
+	if err != nil {
+		return nil, err
+	}
+	loaded, files, err := loadZones(&cfg, prev)
+	if err != nil {
+		return nil, err
+	}
+	st := &state{cfg: cfg, loaded: loaded, files: append(files, path)}
+	for _, lz := range loaded {
+		st.zones = append(st.zones, lz.zone)
+	}
+	slices.SortFunc(st.zones, func(a, b *zones.Zone) int { return strings.Compare(a.Origin, b.Origin) })
+	names, errs := compileNames(&cfg, st.zones)
+	for _, name := range sortedKeys(cfg.Checks) {
+		if cfg.Checks[name].Type == healthcheck.TypeICMP {
+			if err := healthcheck.ICMPAvailable(); err != nil {
+				errs = append(errs, fmt.Sprintf("%s: healthcheck %q: %v", path, name, err))
+			}
+		}
+	}
+	if len(errs) > 0 {
+		return nil, errors.New(joinErrors(errs))
+	}
+	st.names = names
+	st.files = append(st.files, cfg.GeoIP.Files...)
+	return st, nil
+}
+
+// needsGeo reports whether any name selects by client location.
+func (st *state) needsGeo() bool {
+	for _, nc := range st.cfg.Names {
+		if nc.Select == "geo" || nc.Select == "nearest" {
+			return true
+		}
+	}
+	return false
+}
 
 // LoadZones reads every zone the config names. It reads them all even
 // after a failure, and returns every error of every file.
@@ -22,16 +78,18 @@ func LoadZones(cfg *Config) ([]*zones.Zone, error) {
 	return out, nil
 }
 
-// Check loads the config file and every zone through the same code as
-// serve and reload, and returns every error found.
+// Check loads the config file, every zone, every policy and the GeoIP
+// files through the same code as serve and reload, and returns every
+// error found.
 func Check(path string) (*Config, []*zones.Zone, error) {
-	cfg, err := LoadConfig(path)
+	st, err := buildState(path, nil)
 	if err != nil {
 		return nil, nil, err
 	}
-	zs, err := LoadZones(&cfg)
-	if err != nil {
-		return &cfg, nil, err
+	if st.needsGeo() || len(st.cfg.GeoIP.Files) > 0 {
+		if _, err := OpenGeoDB(st.cfg.GeoIP.Files, nil); err != nil {
+			return &st.cfg, nil, err
+		}
 	}
-	return &cfg, zs, nil
+	return &st.cfg, st.zones, nil
 }

@@ -27,9 +27,13 @@ type NameConfig struct {
 	MaxAnswers int `toml:"max_answers"`
 	// TTL overrides the TTL of the dynamic answer; nil keeps the zone's.
 	TTL *uint32 `toml:"ttl"`
-	// Check and Checks name health checks; the core wires them.
+	// Check and Checks name health checks ([healthcheck.<name>] tables)
+	// that probe every address of the name.
 	Check  string   `toml:"check"`
 	Checks []string `toml:"checks"`
+	// DegradedTTL, if set, is the TTL of answers while some address of
+	// the name is down or drained, so that resolvers come back sooner.
+	DegradedTTL *uint32 `toml:"degraded_ttl"`
 	// WhenAllDown says what to answer when no address is up:
 	// "serve-all" (default), "servfail", "nodata" or "group:<name>".
 	WhenAllDown string `toml:"when_all_down"`

@@ -108,46 +108,29 @@ func (s *Server) Reload(trigger string) error {
 	s.mu.Lock()
 	s.lastReload = st
 	s.mu.Unlock()
+	s.metrics.ReloadResult(err == nil, st.Time)
 	return err
 }
 
 func (s *Server) reload() error {
-	cfg, err := LoadConfig(s.cfg.path)
+	st, err := buildState(s.cfg.path, s.loaded)
 	if err != nil {
 		return err
 	}
-	loaded, files, err := loadZones(&cfg, s.loaded)
-	if err != nil {
-		return err
-	}
-	zs := make([]*zones.Zone, 0, len(loaded))
-	for origin, lz := range loaded {
+	for origin, lz := range st.loaded {
 		if old, ok := s.loaded[origin]; ok && old != lz && old.zone.Serial() == lz.zone.Serial() {
 			s.log.Warn("zone changed but its SOA serial did not: secondaries will not transfer it", "zone", origin, "file", lz.zone.File)
 		}
-		zs = append(zs, lz.zone)
 	}
-	if !slices.Equal(cfg.Server.Listen, s.cfg.Server.Listen) {
+	if !slices.Equal(st.cfg.Server.Listen, s.cfg.Server.Listen) {
 		s.log.Warn("listen addresses changed: restart to apply them")
-		cfg.Server.Listen = s.cfg.Server.Listen
+		st.cfg.Server.Listen = s.cfg.Server.Listen
 	}
-	if err := s.store.ReplaceZones(zs); err != nil {
-		return err
+	if st.cfg.Admin != s.cfg.Admin {
+		s.log.Warn("admin settings changed: restart to apply them")
+		st.cfg.Admin = s.cfg.Admin
 	}
-	for origin, lz := range loaded {
-		if s.loaded[origin] != lz {
-			s.log.Info("zone loaded", "zone", origin, "file", lz.zone.File, "serial", lz.zone.Serial(), "records", lz.zone.Len())
-		}
-	}
-	for origin := range s.loaded {
-		if _, ok := loaded[origin]; !ok {
-			s.log.Info("zone removed", "zone", origin)
-		}
-	}
-	s.cfg = cfg
-	s.loaded = loaded
-	s.watched = append(files, cfg.path)
-	return nil
+	return s.apply(st)
 }
 
 // watch polls the config and zone files (and their includes) and reloads

@@ -74,7 +74,10 @@ func TestReload(t *testing.T) {
 	if err == nil {
 		t.Fatal("Reload of a broken zone succeeded")
 	}
-	for _, want := range []string{zonePath + ":", `bad A A: "192.0.2.300"`, `bad AAAA AAAA: "nope"`} {
+	for _, want := range []string{
+		zonePath + `:41:20: bad A record: "192.0.2.300" is not an IPv4 address`,
+		zonePath + `:42:18: bad AAAA record: "nope" is not an IPv6 address`,
+	} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("Reload error %q does not mention %q", err, want)
 		}

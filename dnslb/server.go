@@ -9,39 +9,46 @@ import (
 	"net/netip"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/miekg/dns"
 	"golang.org/x/net/netutil"
 
-	"github.com/dnslb/dnslb/zones"
+	"github.com/dnslb/dnslb/healthcheck"
 )
 
 var _ dns.Handler = (*Server)(nil)
 
-// Server answers DNS queries for the zones in its store.
+// Server answers DNS queries for the zones in its store, with the
+// policies and health of its names.
 type Server struct {
-	cfg     Config
 	log     *slog.Logger
 	store   *Store
-	random  bool
-	udpSize int
+	geo     *GeoDB           // nil when no name selects by location
+	locator *countingLocator // geo, counted; nil with it
+	prober  *healthcheck.Scheduler
+	metrics *Metrics
+	random  atomic.Bool  // rotate = "random"; reloads change it
+	udpSize atomic.Int32 // our EDNS buffer size; reloads change it
+	started time.Time
 
 	// reloadMu serialises reloads and guards cfg, loaded and watched.
 	reloadMu sync.Mutex
+	cfg      Config
 	loaded   map[string]*loadedZone
 	watched  []string
 
-	mu         sync.Mutex // guards addrs and lastReload
+	mu         sync.Mutex // guards addrs, lastReload and ready
 	addrs      []net.Addr
 	lastReload ReloadStatus
-	started    chan struct{}
+	ready      bool
+	startedCh  chan struct{}
 }
 
-// New loads the config's zones into a new store and returns a server that
-// is ready to Run. cfg must come from LoadConfig (or have Defaults applied).
+// New loads the config at cfg (as LoadConfig returned it): every zone,
+// policy and health check. It starts nothing: Run does.
 func New(cfg Config, log *slog.Logger) (*Server, error) {
-	cfg = cfg.Defaults()
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
@@ -49,36 +56,122 @@ func New(cfg Config, log *slog.Logger) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	s := &Server{
+		log:        log,
+		store:      st,
+		metrics:    NewMetrics(),
+		started:    time.Now(),
+		lastReload: ReloadStatus{Time: time.Now(), OK: true, Trigger: "startup"},
+		startedCh:  make(chan struct{}),
+	}
+	s.prober = healthcheck.New(healthcheck.SchedulerConfig{
+		Logger:        log,
+		OnChange:      s.healthChanged,
+		MaxConcurrent: cfg.Defaults().Health.MaxConcurrent,
+	})
+	var stt *state
+	if cfg.path != "" {
+		stt, err = buildState(cfg.path, nil)
+	} else {
+		stt, err = buildStateFrom(cfg)
+	}
+	if err != nil {
+		return nil, err
+	}
+	// Settings a reload cannot change come from the caller's config (a
+	// test may have changed the listen addresses).
+	stt.cfg.Server.Listen = cfg.Defaults().Server.Listen
+	if err := s.apply(stt); err != nil {
+		return nil, err
+	}
+	if stt.needsGeo() || len(stt.cfg.GeoIP.Files) > 0 {
+		geo, err := OpenGeoDB(stt.cfg.GeoIP.Files, log)
+		if err != nil {
+			log.Error("geoip database", "err", err)
+		}
+		geo.Poll = stt.cfg.GeoIP.Poll
+		s.geo = geo
+		s.locator = &countingLocator{geo: geo, m: s.metrics}
+	}
+	if err := s.loadOverrides(); err != nil {
+		log.Error("override state file", "file", stt.cfg.Health.StateFile, "err", err)
+	}
+	return s, nil
+}
+
+// buildStateFrom builds state for a config that came from no file.
+func buildStateFrom(cfg Config) (*state, error) {
+	cfg = cfg.Defaults()
 	loaded, files, err := loadZones(&cfg, nil)
 	if err != nil {
 		return nil, err
 	}
-	zs := make([]*zones.Zone, 0, len(loaded))
+	st := &state{cfg: cfg, loaded: loaded, files: files}
 	for _, lz := range loaded {
-		zs = append(zs, lz.zone)
-		log.Info("zone loaded", "zone", lz.zone.Origin, "file", lz.zone.File, "serial", lz.zone.Serial(), "records", lz.zone.Len())
+		st.zones = append(st.zones, lz.zone)
 	}
-	if err := st.ReplaceZones(zs); err != nil {
-		return nil, err
+	names, errs := compileNames(&cfg, st.zones)
+	if len(errs) > 0 {
+		return nil, errors.New(joinErrors(errs))
 	}
-	return &Server{
-		cfg:        cfg,
-		log:        log,
-		store:      st,
-		random:     cfg.Server.Rotate == "random",
-		udpSize:    cfg.Server.UDPSize,
-		loaded:     loaded,
-		watched:    append(files, cfg.path),
-		lastReload: ReloadStatus{Time: time.Now(), OK: true, Trigger: "startup"},
-		started:    make(chan struct{}),
-	}, nil
+	st.names = names
+	return st, nil
+}
+
+// apply swaps a built state in: the store in one transaction, then the
+// prober's targets. Callers hold reloadMu (or are New).
+func (s *Server) apply(st *state) error {
+	targets := healthTargets(&st.cfg, st.names)
+	if err := s.prober.SetTargets(targets); err != nil {
+		return err
+	}
+	keep := make(map[healthcheck.Key]bool, len(targets))
+	for _, t := range targets {
+		keep[t.Key] = true
+	}
+	s.store.ForgetHealth(keep)
+	if err := s.store.Replace(st.zones, st.names); err != nil {
+		return err
+	}
+	origins := make([]string, len(st.zones))
+	for i, z := range st.zones {
+		origins[i] = z.Origin
+	}
+	s.metrics.SetZones(origins)
+	for origin, lz := range st.loaded {
+		if s.loaded[origin] != lz {
+			s.log.Info("zone loaded", "zone", origin, "file", lz.zone.File, "serial", lz.zone.Serial(), "records", lz.zone.Len())
+		}
+	}
+	for origin := range s.loaded {
+		if _, ok := st.loaded[origin]; !ok {
+			s.log.Info("zone removed", "zone", origin)
+		}
+	}
+	s.cfg, s.loaded, s.watched = st.cfg, st.loaded, st.files
+	s.random.Store(st.cfg.Server.Rotate == "random")
+	s.udpSize.Store(int32(st.cfg.Server.UDPSize))
+	return nil
+}
+
+// healthChanged is the prober's callback: one target changed state.
+func (s *Server) healthChanged(st healthcheck.Status) {
+	s.store.SetHealth(st.Key, st.State)
+	s.metrics.HealthState(st.Key.Check, st.Key.Addr.String(), st.State == healthcheck.Up)
+	if st.State != healthcheck.Unknown {
+		s.metrics.StateChange(st.Key.Check, st.State == healthcheck.Up)
+	}
+	s.metrics.ProbeLatency(st.Key.Check, st.Last.Latency)
 }
 
 // Store is the server's live state.
 func (s *Server) Store() *Store { return s.store }
 
+// Metrics is the server's Prometheus registry wrapper.
+func (s *Server) Metrics() *Metrics { return s.metrics }
+
 // Started is closed once every listener is open.
-func (s *Server) Started() <-chan struct{} { return s.started }
+func (s *Server) Started() <-chan struct{} { return s.startedCh }
 
 // Addrs returns the bound addresses (UDP then TCP for each listen entry)
 // once Started is closed.
@@ -88,18 +181,41 @@ func (s *Server) Addrs() []net.Addr {
 	return s.addrs
 }
 
+// Ready reports whether the server is answering.
+func (s *Server) Ready() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.ready
+}
+
 // ServeDNS answers one query for miekg/dns's server loop.
 func (s *Server) ServeDNS(w dns.ResponseWriter, req *dns.Msg) {
+	start := time.Now()
 	c := Client{TCP: w.LocalAddr().Network() == "tcp"}
 	if ap, err := netip.ParseAddrPort(w.RemoteAddr().String()); err == nil {
 		c.Addr = netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
 	}
-	m := s.HandleQuery(req, c)
+	var qc queryCtx
+	m := s.handle(req, c, &qc)
 	if m == nil {
 		return
 	}
 	if err := w.WriteMsg(m); err != nil {
 		s.log.Debug("write reply", "err", err)
+	}
+	var qtype uint16
+	zone := ""
+	if len(req.Question) == 1 {
+		qtype = req.Question[0].Qtype
+		if qc.snap != nil {
+			if z := qc.snap.Zone(lowerName(req.Question[0].Name)); z != nil {
+				zone = z.Origin
+			}
+		}
+	}
+	s.metrics.ObserveQuery(zone, qtype, m.Rcode, qc.policy, time.Since(start), c.TCP)
+	if m.Truncated {
+		s.metrics.Truncated()
 	}
 }
 
@@ -112,48 +228,28 @@ func acceptAll(dh dns.Header) dns.MsgAcceptAction {
 	return dns.MsgAccept
 }
 
-// Run opens the listeners and serves until ctx is done, then shuts down:
-// it stops accepting, lets in-flight TCP queries finish, and returns.
+// Run starts the prober and waits (at most the startup grace) for a first
+// verdict on every target, so the first answers are already health-aware;
+// then it opens the listeners, and the admin listener if configured, and
+// serves until ctx is done. Then it stops accepting, lets in-flight TCP
+// queries finish, and returns once every goroutine it started has ended.
 func (s *Server) Run(ctx context.Context) error {
-	var servers []*dns.Server
-	var addrs []net.Addr
-	fail := func(err error) error {
-		for _, srv := range servers {
-			_ = srv.Shutdown()
-		}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	wg.Go(func() { _ = s.prober.Run(ctx) })
+	if s.geo != nil {
+		wg.Go(func() { _ = s.geo.Run(ctx) })
+	}
+	if err := s.prober.WaitInitial(ctx, s.cfg.Health.StartupGrace.Duration); err != nil {
+		s.log.Warn("not every health check answered within the startup grace", "duration", s.cfg.Health.StartupGrace.Duration, "err", err)
+	}
+	servers, addrs, err := s.listen()
+	if err != nil {
 		return err
 	}
-	idle := s.cfg.Server.TCPIdleTimeout.Duration
-	for _, l := range s.cfg.Server.Listen {
-		pc, err := net.ListenPacket("udp", l)
-		if err != nil {
-			return fail(fmt.Errorf("listen udp %s: %w", l, err))
-		}
-		// Bind TCP to the port UDP got, so "127.0.0.1:0" serves both on one
-		// port; with port 0, try again if that TCP port is taken.
-		tl, err := net.Listen("tcp", pc.LocalAddr().String())
-		for try := 0; err != nil && strings.HasSuffix(l, ":0") && try < 10; try++ {
-			pc.Close()
-			if pc, err = net.ListenPacket("udp", l); err != nil {
-				break
-			}
-			tl, err = net.Listen("tcp", pc.LocalAddr().String())
-		}
-		if err != nil {
-			if pc != nil {
-				pc.Close()
-			}
-			return fail(fmt.Errorf("listen tcp %s: %w", l, err))
-		}
-		ln := netutil.LimitListener(tl, s.cfg.Server.MaxTCPConnections)
-		servers = append(servers,
-			&dns.Server{PacketConn: pc, Handler: s, MsgAcceptFunc: acceptAll, UDPSize: 65535},
-			&dns.Server{Listener: ln, Handler: s, MsgAcceptFunc: acceptAll,
-				IdleTimeout: func() time.Duration { return idle }, ReadTimeout: idle, WriteTimeout: idle})
-		addrs = append(addrs, pc.LocalAddr(), tl.Addr())
-	}
-	var wg sync.WaitGroup
-	errc := make(chan error, len(servers))
+	errc := make(chan error, len(servers)+1)
 	for _, srv := range servers {
 		ready := make(chan struct{})
 		srv.NotifyStartedFunc = func() { close(ready) }
@@ -165,33 +261,87 @@ func (s *Server) Run(ctx context.Context) error {
 		select {
 		case <-ready:
 		case err := <-errc:
-			return fail(err)
+			shutdown(servers)
+			return err
 		}
 	}
-	s.mu.Lock()
-	s.addrs = addrs
-	s.mu.Unlock()
+	if s.cfg.Admin.Listen != "" {
+		admin := NewAdmin(s.cfg.Admin, s, s.metrics, s.log)
+		wg.Go(func() {
+			if err := admin.Run(ctx); err != nil {
+				errc <- fmt.Errorf("admin: %w", err)
+			}
+		})
+	}
 	if every := s.cfg.Server.WatchInterval.Duration; every > 0 && s.cfg.path != "" {
 		first := s.stamp() // before Started, so no edit after it is missed
 		wg.Go(func() { _ = s.watch(ctx, every, first) })
 	}
-	close(s.started)
+	s.mu.Lock()
+	s.addrs, s.ready = addrs, true
+	s.mu.Unlock()
+	close(s.startedCh)
 	s.log.Info("serving", "addrs", fmt.Sprint(addrs))
 
-	var err error
 	select {
 	case <-ctx.Done():
 	case err = <-errc:
 	}
-	shutCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	for _, srv := range servers {
-		if e := srv.ShutdownContext(shutCtx); e != nil && !errors.Is(e, context.DeadlineExceeded) {
-			s.log.Debug("shutdown", "err", e)
+	s.mu.Lock()
+	s.ready = false
+	s.mu.Unlock()
+	cancel()
+	shutdown(servers)
+	return err
+}
+
+// listen opens UDP and TCP on every listen address.
+func (s *Server) listen() ([]*dns.Server, []net.Addr, error) {
+	var servers []*dns.Server
+	var addrs []net.Addr
+	idle := s.cfg.Server.TCPIdleTimeout.Duration
+	for _, l := range s.cfg.Server.Listen {
+		pc, tl, err := listenPair(l)
+		if err != nil {
+			shutdown(servers)
+			return nil, nil, err
+		}
+		ln := netutil.LimitListener(tl, s.cfg.Server.MaxTCPConnections)
+		servers = append(servers,
+			&dns.Server{PacketConn: pc, Handler: s, MsgAcceptFunc: acceptAll, UDPSize: 65535},
+			&dns.Server{Listener: ln, Handler: s, MsgAcceptFunc: acceptAll,
+				IdleTimeout: func() time.Duration { return idle }, ReadTimeout: idle, WriteTimeout: idle})
+		addrs = append(addrs, pc.LocalAddr(), tl.Addr())
+	}
+	return servers, addrs, nil
+}
+
+// listenPair opens UDP on l and TCP on the port UDP got, so "127.0.0.1:0"
+// serves both on one port; with port 0 it tries again if that TCP port is
+// taken.
+func listenPair(l string) (net.PacketConn, net.Listener, error) {
+	for try := 0; ; try++ {
+		pc, err := net.ListenPacket("udp", l)
+		if err != nil {
+			return nil, nil, fmt.Errorf("listen udp %s: %w", l, err)
+		}
+		tl, err := net.Listen("tcp", pc.LocalAddr().String())
+		if err == nil {
+			return pc, tl, nil
+		}
+		pc.Close()
+		if !strings.HasSuffix(l, ":0") || try == 10 {
+			return nil, nil, fmt.Errorf("listen tcp %s: %w", l, err)
 		}
 	}
-	wg.Wait()
-	return err
+}
+
+func shutdown(servers []*dns.Server) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	for _, srv := range servers {
+		_ = srv.ShutdownContext(ctx)
+	}
 }
 
 func (s *Server) lastReloadStatus() ReloadStatus {

@@ -7,6 +7,7 @@ import (
 
 	"github.com/hashicorp/go-memdb"
 
+	"github.com/dnslb/dnslb/healthcheck"
 	"github.com/dnslb/dnslb/zones"
 )
 
@@ -27,14 +28,43 @@ type zoneRow struct {
 	Zone   *zones.Zone
 }
 
+// nameRow is one row of the "name" table: a load-balanced owner name.
+type nameRow struct {
+	Owner string
+	State *nameState
+}
+
+// healthRow is one row of the "health" table: the prober's verdict on one
+// (check, address) target.
+type healthRow struct {
+	ID    string // healthcheck.Key.String()
+	Key   healthcheck.Key
+	State healthcheck.State
+}
+
+// overrideRow is one row of the "override" table: an operator's word on an
+// address or a name ("drain", "up" or "down"). Overrides are not part of
+// the config, so reloads keep them.
+type overrideRow struct {
+	Target string // an address in netip form, or a lower-case FQDN
+	State  string
+}
+
+func stringTable(name, field string) *memdb.TableSchema {
+	return &memdb.TableSchema{
+		Name: name,
+		Indexes: map[string]*memdb.IndexSchema{
+			"id": {Name: "id", Unique: true, Indexer: &memdb.StringFieldIndex{Field: field}},
+		},
+	}
+}
+
 var schema = &memdb.DBSchema{
 	Tables: map[string]*memdb.TableSchema{
-		"zone": {
-			Name: "zone",
-			Indexes: map[string]*memdb.IndexSchema{
-				"id": {Name: "id", Unique: true, Indexer: &memdb.StringFieldIndex{Field: "Origin"}},
-			},
-		},
+		"zone":     stringTable("zone", "Origin"),
+		"name":     stringTable("name", "Owner"),
+		"health":   stringTable("health", "ID"),
+		"override": stringTable("override", "Target"),
 	},
 }
 
@@ -52,18 +82,25 @@ func NewStore() (*Store, error) {
 // Snapshot returns the current state for one query. It never blocks.
 func (s *Store) Snapshot() *Snapshot { return s.snap.Load() }
 
-// ReplaceZones makes zs the complete set of served zones in one
-// transaction: zones not in zs stop being served.
-func (s *Store) ReplaceZones(zs []*zones.Zone) error {
+// Replace makes zs the complete set of served zones and names the
+// complete set of load-balanced names, in one transaction.
+func (s *Store) Replace(zs []*zones.Zone, names map[string]*nameState) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	txn := s.db.Txn(true)
 	defer txn.Abort()
-	if _, err := txn.DeleteAll("zone", "id"); err != nil {
-		return fmt.Errorf("store: %w", err)
+	for _, table := range []string{"zone", "name"} {
+		if _, err := txn.DeleteAll(table, "id"); err != nil {
+			return fmt.Errorf("store: %w", err)
+		}
 	}
 	for _, z := range zs {
 		if err := txn.Insert("zone", &zoneRow{Origin: z.Origin, Zone: z}); err != nil {
+			return fmt.Errorf("store: %w", err)
+		}
+	}
+	for owner, ns := range names {
+		if err := txn.Insert("name", &nameRow{Owner: owner, State: ns}); err != nil {
 			return fmt.Errorf("store: %w", err)
 		}
 	}
@@ -72,29 +109,125 @@ func (s *Store) ReplaceZones(zs []*zones.Zone) error {
 	return nil
 }
 
-// Zones returns the served zones, sorted by name, from one read transaction.
-func (s *Store) Zones() []*zones.Zone {
-	txn := s.db.Txn(false)
-	it, err := txn.Get("zone", "id")
-	if err != nil {
+// ReplaceZones is Replace with no load-balanced names.
+func (s *Store) ReplaceZones(zs []*zones.Zone) error { return s.Replace(zs, nil) }
+
+// SetHealth records the prober's verdict on a target.
+func (s *Store) SetHealth(k healthcheck.Key, st healthcheck.State) {
+	s.write(func(txn *memdb.Txn) error {
+		return txn.Insert("health", &healthRow{ID: k.String(), Key: k, State: st})
+	})
+}
+
+// ForgetHealth drops the verdicts on targets no longer probed.
+func (s *Store) ForgetHealth(keep map[healthcheck.Key]bool) {
+	s.write(func(txn *memdb.Txn) error {
+		for _, r := range s.rows(txn, "health") {
+			if h := r.(*healthRow); !keep[h.Key] {
+				if err := txn.Delete("health", h); err != nil {
+					return err
+				}
+			}
+		}
 		return nil
-	}
-	var out []*zones.Zone
-	for obj := it.Next(); obj != nil; obj = it.Next() {
-		out = append(out, obj.(*zoneRow).Zone)
+	})
+}
+
+// SetOverride sets (state "drain", "up", "down") or clears (state "") an
+// operator override on an address or a name.
+func (s *Store) SetOverride(target, state string) {
+	s.write(func(txn *memdb.Txn) error {
+		if state == "" {
+			_, err := txn.DeleteAll("override", "id", target)
+			return err
+		}
+		return txn.Insert("override", &overrideRow{Target: target, State: state})
+	})
+}
+
+// Overrides returns every override, target to state.
+func (s *Store) Overrides() map[string]string {
+	out := make(map[string]string)
+	for _, r := range s.rows(s.db.Txn(false), "override") {
+		o := r.(*overrideRow)
+		out[o.Target] = o.State
 	}
 	return out
 }
 
-// publish builds the query-path snapshot from the committed state.
-// Callers hold s.mu.
+// write runs f in a write transaction and publishes the result.
+func (s *Store) write(f func(*memdb.Txn) error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	txn := s.db.Txn(true)
+	if err := f(txn); err != nil {
+		txn.Abort()
+		return
+	}
+	txn.Commit()
+	s.publish()
+}
+
+func (s *Store) rows(txn *memdb.Txn, table string) []any {
+	it, err := txn.Get(table, "id")
+	if err != nil {
+		return nil
+	}
+	var out []any
+	for obj := it.Next(); obj != nil; obj = it.Next() {
+		out = append(out, obj)
+	}
+	return out
+}
+
+// Zones returns the served zones, sorted by name, from one read transaction.
+func (s *Store) Zones() []*zones.Zone {
+	var out []*zones.Zone
+	for _, r := range s.rows(s.db.Txn(false), "zone") {
+		out = append(out, r.(*zoneRow).Zone)
+	}
+	return out
+}
+
+// Names returns the load-balanced names, sorted.
+func (s *Store) Names() []*nameState {
+	var out []*nameState
+	for _, r := range s.rows(s.db.Txn(false), "name") {
+		out = append(out, r.(*nameRow).State)
+	}
+	return out
+}
+
+// publish builds the query-path snapshot from the committed state, all
+// read in one transaction. Callers hold s.mu.
 func (s *Store) publish() {
-	s.snap.Store(newSnapshot(s.Zones()))
+	txn := s.db.Txn(false)
+	sn := &Snapshot{zones: make(map[string]*zones.Zone), names: make(map[string]*nameView)}
+	for _, r := range s.rows(txn, "zone") {
+		z := r.(*zoneRow).Zone
+		sn.zones[z.Origin] = z
+	}
+	health := make(map[healthcheck.Key]healthcheck.State)
+	for _, r := range s.rows(txn, "health") {
+		h := r.(*healthRow)
+		health[h.Key] = h.State
+	}
+	over := make(map[string]string)
+	for _, r := range s.rows(txn, "override") {
+		o := r.(*overrideRow)
+		over[o.Target] = o.State
+	}
+	for _, r := range s.rows(txn, "name") {
+		ns := r.(*nameRow).State
+		sn.names[ns.Owner] = newNameView(ns, health, over)
+	}
+	s.snap.Store(sn)
 }
 
 // Snapshot is one immutable version of everything a query reads.
 type Snapshot struct {
 	zones map[string]*zones.Zone
+	names map[string]*nameView
 }
 
 func newSnapshot(zs []*zones.Zone) *Snapshot {
@@ -104,6 +237,9 @@ func newSnapshot(zs []*zones.Zone) *Snapshot {
 	}
 	return &Snapshot{zones: m}
 }
+
+// Name returns the load-balancing view of an owner name, or nil.
+func (sn *Snapshot) Name(owner string) *nameView { return sn.names[owner] }
 
 // Zone returns the deepest served zone that contains name (lower case,
 // fully qualified), or nil.

@@ -12,17 +12,22 @@ import (
 const maxTTL = 1<<31 - 1
 
 // build groups records into nodes and RRsets and checks the rules a zone
-// must meet. It returns every problem it finds.
-func build(origin, path string, rrs []located) (*Zone, ErrorList) {
+// must meet. It returns every problem it finds. partial says that records
+// with syntax errors were left out, so checks for missing records are
+// skipped: they would only repeat those errors.
+func build(origin, path string, rrs []located, partial bool) (*Zone, ErrorList) {
 	z := &Zone{Origin: origin, File: path, nodes: make(map[string]*Node, len(rrs)/2+1)}
 	var errs ErrorList
 	fail := func(l located, format string, args ...any) {
 		errs = append(errs, &Error{File: l.file, Line: l.line, Msg: fmt.Sprintf(format, args...)})
 	}
-	// where remembers the first place each RRset was seen, for errors found
-	// after grouping.
+	// where remembers the first place each RRset was seen, and at the place
+	// of each NS record, for errors found after grouping. Only the slow
+	// path knows lines; the fast path's errors are reported again by it.
 	where := make(map[*RRset]located)
+	at := make(map[dns.RR]located)
 	var soaAt located
+	var dups dupIndex
 	for _, l := range rrs {
 		h := l.rr.Header()
 		owner := lower(h.Name)
@@ -38,15 +43,23 @@ func build(origin, path string, rrs []located) (*Zone, ErrorList) {
 			fail(l, "%s %s: ttl %d out of range 0..%d", h.Name, dns.TypeToString[h.Rrtype], h.Ttl, maxTTL)
 			continue
 		}
+		if noData(l.rr) {
+			// The zone parser takes "www A" for an update-style record
+			// with no data, which would be served as garbage.
+			fail(l, "%s %s: record has no data", h.Name, dns.TypeToString[h.Rrtype])
+			continue
+		}
 		h.Name = owner
 		n := z.node(owner)
 		s := n.Set(h.Rrtype)
 		if s == nil {
 			s = &RRset{Name: owner, Type: h.Rrtype, TTL: h.Ttl}
 			n.Sets = append(n.Sets, s)
-			where[s] = l
+			if l.line > 0 {
+				where[s] = l
+			}
 		}
-		if slices.ContainsFunc(s.RRs, func(o dns.RR) bool { return dns.IsDuplicate(o, l.rr) }) {
+		if dups.seen(s, l.rr) {
 			continue // RFC 2181 section 5: an RRset has no duplicates
 		}
 		switch h.Rrtype {
@@ -67,11 +80,22 @@ func build(origin, path string, rrs []located) (*Zone, ErrorList) {
 			}
 		}
 		s.RRs = append(s.RRs, l.rr)
+		s.TTL = min(s.TTL, h.Ttl)
+		if l.line > 0 && h.Rrtype == dns.TypeNS {
+			at[l.rr] = l
+		}
 		z.count++
 	}
 	for _, n := range z.nodes {
 		slices.SortFunc(n.Sets, func(a, b *RRset) int { return int(a.Type) - int(b.Type) })
 		n.Sets = slices.DeleteFunc(n.Sets, func(s *RRset) bool { return len(s.RRs) == 0 })
+		for _, s := range n.Sets {
+			// RFC 2181 section 5.2: the records of an RRset have one TTL.
+			// Like a resolver given a mixed set, use the lowest.
+			for _, rr := range s.RRs {
+				rr.Header().Ttl = s.TTL
+			}
+		}
 		n.cname, n.dname = n.Set(dns.TypeCNAME), n.Set(dns.TypeDNAME)
 		n.Cut = n.Name != origin && n.Set(dns.TypeNS) != nil
 		if n.cname != nil {
@@ -85,14 +109,19 @@ func build(origin, path string, rrs []located) (*Zone, ErrorList) {
 	}
 	z.Apex = z.nodes[origin]
 	if z.Apex == nil || z.Apex.Set(dns.TypeSOA) == nil {
-		errs = append(errs, &Error{File: path, Msg: fmt.Sprintf("no SOA record at the zone apex %s", origin)})
+		if !partial {
+			errs = append(errs, &Error{File: path, Msg: fmt.Sprintf("no SOA record at the zone apex %s", origin)})
+		}
 		return nil, errs
 	}
 	z.SOA = z.Apex.Set(dns.TypeSOA).RRs[0].(*dns.SOA)
-	if z.Apex.Set(dns.TypeNS) == nil {
+	if z.Apex.Set(dns.TypeNS) == nil && !partial {
 		errs = append(errs, &Error{File: soaAt.file, Line: soaAt.line, Msg: fmt.Sprintf("no NS records at the zone apex %s", origin)})
 	}
-	errs = append(errs, z.link(where)...)
+	linkErrs := z.link(at)
+	if !partial {
+		errs = append(errs, linkErrs...)
+	}
 	if len(errs) > 0 {
 		return nil, errs
 	}
@@ -140,7 +169,7 @@ func nextLabel(name string) int {
 
 // link sets wildcard pointers, checks that NS targets inside the zone have
 // addresses, and precomputes additional-section data.
-func (z *Zone) link(where map[*RRset]located) ErrorList {
+func (z *Zone) link(at map[dns.RR]located) ErrorList {
 	var errs ErrorList
 	for name, n := range z.nodes {
 		if strings.HasPrefix(name, "*.") {
@@ -150,7 +179,7 @@ func (z *Zone) link(where map[*RRset]located) ErrorList {
 		}
 		for _, s := range n.Sets {
 			switch s.Type {
-			case dns.TypeNS, dns.TypeMX, dns.TypeSRV:
+			case dns.TypeNS, dns.TypeMX, dns.TypeSRV, dns.TypeSVCB, dns.TypeHTTPS:
 			default:
 				continue
 			}
@@ -163,15 +192,20 @@ func (z *Zone) link(where map[*RRset]located) ErrorList {
 				var sets []*RRset
 				if t != nil {
 					sets = appendNonNil(sets, t.Set(dns.TypeA), t.Set(dns.TypeAAAA))
+					if s.Type == dns.TypeSVCB || s.Type == dns.TypeHTTPS {
+						// RFC 9460 section 4.1: the target's own SVCB/HTTPS too
+						// (as Knot does, even when the target is the owner).
+						sets = appendNonNil(sets, t.Set(s.Type))
+					}
 				}
 				if len(sets) == 0 && s.Type == dns.TypeNS {
-					l := where[s]
-					kind := "NS target"
+					l := at[rr]
+					msg := "name server inside the zone has no A or AAAA record"
 					if z.below(target) != nil {
-						kind = "glue for"
+						msg = "glue missing: name server below the delegation has no A or AAAA record"
 					}
 					errs = append(errs, &Error{File: l.file, Line: l.line,
-						Msg: fmt.Sprintf("%s NS %s: %s %s is missing: no A or AAAA record at %s", rr.Header().Name, target, kind, target, target)})
+						Msg: fmt.Sprintf("%s NS %s: %s", rr.Header().Name, target, msg)})
 					continue
 				}
 				for _, a := range sets {
@@ -204,6 +238,10 @@ func additionalTarget(rr dns.RR) string {
 		return r.Mx
 	case *dns.SRV:
 		return r.Target
+	case *dns.SVCB:
+		return svcbTarget(r.Target, r.Hdr.Name)
+	case *dns.HTTPS:
+		return svcbTarget(r.Target, r.Hdr.Name)
 	}
 	return ""
 }
@@ -215,4 +253,68 @@ func appendNonNil(dst []*RRset, sets ...*RRset) []*RRset {
 		}
 	}
 	return dst
+}
+
+// svcbTarget is the name whose records an SVCB/HTTPS record adds to the
+// additional section. A target of "." (the owner itself, RFC 9460 section
+// 2.5) adds nothing, as in Knot: the client already has the owner's data.
+func svcbTarget(target, owner string) string {
+	if target == "." {
+		return ""
+	}
+	return target
+}
+
+// dupIndex finds duplicate records in large RRsets without comparing each
+// new record with all the others, which made a $GENERATE of 65536 records
+// at one name take minutes. Small RRsets, the common case, are scanned.
+type dupIndex map[*RRset]map[string][]dns.RR
+
+// dupScan is the RRset size up to which a linear scan is cheaper.
+const dupScan = 16
+
+// seen reports whether s already holds a duplicate of rr (RFC 2181 section
+// 5: same name, class, type and data, whatever the TTL).
+func (d *dupIndex) seen(s *RRset, rr dns.RR) bool {
+	isDup := func(o dns.RR) bool { return dns.IsDuplicate(o, rr) }
+	if len(s.RRs) < dupScan {
+		return slices.ContainsFunc(s.RRs, isDup)
+	}
+	if *d == nil {
+		*d = make(dupIndex)
+	}
+	m := (*d)[s]
+	if m == nil {
+		m = make(map[string][]dns.RR, len(s.RRs))
+		for _, o := range s.RRs {
+			k := rdataKey(o)
+			m[k] = append(m[k], o)
+		}
+		(*d)[s] = m
+	}
+	// The key folds case, as IsDuplicate does for names in the data, so
+	// records with equal keys are compared in full.
+	k := rdataKey(rr)
+	if slices.ContainsFunc(m[k], isDup) {
+		return true
+	}
+	m[k] = append(m[k], rr)
+	return false
+}
+
+// rdataKey is the record's data in presentation form, in lower case.
+func rdataKey(rr dns.RR) string {
+	return strings.ToLower(strings.TrimPrefix(rr.String(), rr.Header().String()))
+}
+
+// noData reports whether rr has no data at all: the zone parser returns
+// such a record, as for a dynamic update, when a line ends after the type.
+func noData(rr dns.RR) bool {
+	newRR, ok := dns.TypeToRR[rr.Header().Rrtype]
+	if !ok {
+		return false
+	}
+	zero := newRR()
+	*zero.Header() = *rr.Header()
+	return dns.IsDuplicate(rr, zero)
 }

@@ -89,5 +89,38 @@ func fromParseError(err error, file string, lineOffset int) *Error {
 	if m[1] != "" && lineOffset == 0 {
 		f = m[1]
 	}
-	return &Error{File: f, Line: line + lineOffset, Col: col, Msg: m[2]}
+	return &Error{File: f, Line: line + lineOffset, Col: col, Msg: clearer(m[2])}
+}
+
+// parserMsgRE takes apart a zone parser message: `bad A A: "192.0.2.300"`.
+var parserMsgRE = regexp.MustCompile(`^(.*): ("(?:[^"\\]|\\.)*")$`)
+
+// clearer rewords the zone parser's most common messages to say what was
+// found and what is allowed; others pass through.
+func clearer(msg string) string {
+	m := parserMsgRE.FindStringSubmatch(msg)
+	if m == nil {
+		return msg
+	}
+	what, tok := m[1], m[2]
+	if tok == `"\n"` {
+		return "unexpected end of line: a record needs an owner, a type and data"
+	}
+	switch what {
+	case "bad A A":
+		return "bad A record: " + tok + " is not an IPv4 address"
+	case "bad AAAA AAAA":
+		return "bad AAAA record: " + tok + " is not an IPv6 address"
+	case "not a TTL":
+		// In this place the zone parser takes anything that is not a
+		// class or a type it knows for a TTL.
+		return tok + " is neither a TTL nor a known record type"
+	case "unknown RR type":
+		return tok + " is not a known record type"
+	case "garbage after rdata":
+		return "unexpected " + tok + " after the end of the record data"
+	case "bad owner name":
+		return tok + " is not a valid owner name"
+	}
+	return msg
 }

@@ -2,7 +2,9 @@ package zones
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -10,6 +12,9 @@ import (
 
 	"github.com/miekg/dns"
 )
+
+// maxIncludeDepth is how deep $INCLUDEs may nest, as in the zone parser.
+const maxIncludeDepth = 7
 
 // located is a parsed record and where it came from (Line 0: not known).
 type located struct {
@@ -24,7 +29,12 @@ type located struct {
 func Load(origin, path string) (*Zone, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
-		return nil, ErrorList{{File: path, Msg: strings.TrimPrefix(err.Error(), "open "+path+": ")}}
+		// The path is already in front: say only what went wrong.
+		var pe *os.PathError
+		if errors.As(err, &pe) {
+			err = pe.Err
+		}
+		return nil, ErrorList{{File: path, Msg: err.Error()}}
 	}
 	return Parse(origin, path, data)
 }
@@ -40,37 +50,58 @@ func Parse(origin, path string, data []byte) (*Zone, error) {
 	// file with any problem is parsed again entry by entry, to report every
 	// problem at its line.
 	rrs, err := parseFast(origin, path, data)
+	var fastErrs ErrorList
 	if err == nil {
-		z, errs := build(origin, path, rrs)
+		z, errs := build(origin, path, rrs, false)
 		if len(errs) == 0 {
 			return z, nil
 		}
+		fastErrs = errs
 	}
 	rrs, errs := parseSlow(origin, path, data)
-	_, verrs := build(origin, path, rrs)
+	// Records with syntax errors are missing, so checks for absent records
+	// (no SOA, no glue) would only report the same mistake again.
+	_, verrs := build(origin, path, rrs, len(errs) > 0)
 	errs = append(errs, verrs...)
-	if len(errs) == 0 && err != nil {
-		errs = append(errs, fromParseError(err, path, 0))
+	if len(errs) == 0 {
+		// The slow path found nothing wrong: never return an empty list.
+		if err != nil {
+			errs = append(errs, fromParseError(err, path, 0))
+		} else {
+			errs = fastErrs
+		}
 	}
 	errs.sort()
 	return nil, errs
 }
 
 func parseFast(origin, path string, data []byte) ([]located, error) {
-	zp := dns.NewZoneParser(bytes.NewReader(data), origin, path)
+	// The zone parser silently drops an incomplete entry at the end of
+	// input with no newline (a file cut short, say): end it with one.
+	r := io.MultiReader(bytes.NewReader(data), strings.NewReader("\n"))
+	zp := dns.NewZoneParser(r, origin, path)
 	zp.SetIncludeAllowed(true)
 	out := make([]located, 0, bytes.Count(data, []byte{'\n'})+1)
 	for rr, ok := zp.Next(); ok; rr, ok = zp.Next() {
 		out = append(out, located{rr: rr, file: path})
 	}
-	return out, zp.Err()
+	if err := zp.Err(); err != nil {
+		return nil, err
+	}
+	if !closed(data) {
+		// The zone parser accepts a record whose "(" is glued to its last
+		// token and never closed, filling the rest with zeros.
+		return nil, errUnclosed
+	}
+	return out, nil
 }
 
 // slowState is what a master file carries from one entry to the next.
 type slowState struct {
 	origin    string
 	ttl       uint32
-	ttlSet    bool
+	ttlSet    bool // ttl comes from $TTL
+	ttlKnown  bool // ttl comes from an earlier record (it may be 0)
 	prevOwner string
 	depth     int
 }
@@ -84,22 +115,38 @@ func parseSlow(origin, path string, data []byte) ([]located, ErrorList) {
 
 func (st *slowState) parse(path string, data []byte) (rrs []located, errs ErrorList) {
 	for _, e := range splitEntries(string(data)) {
-		text := strings.TrimLeft(e.text, " \t")
-		if strings.HasPrefix(text, "$") {
-			r, errl := st.directive(path, e, text)
+		if e.unclosed != "" {
+			// The entry runs to the end of the file: the zone parser
+			// would report it there, far from the mistake.
+			msg := `unterminated "(": no closing ")" before the end of the file`
+			if e.unclosed == `"` {
+				msg = "unterminated quoted string: no closing quote before the end of the file"
+			}
+			errs = append(errs, &Error{File: path, Line: e.openLine, Msg: msg})
+			continue
+		}
+		if isDirective(e.text) {
+			r, errl := st.directive(path, e, e.text)
 			rrs = append(rrs, r...)
 			errs = append(errs, errl...)
 			continue
 		}
-		body := e.text
+		body, shift := e.text, 0
 		if body[0] == ' ' || body[0] == '\t' {
 			if st.prevOwner == "" {
 				errs = append(errs, &Error{File: path, Line: e.line, Msg: "record with no owner name before any owner was given"})
 				continue
 			}
-			body = st.prevOwner + body
+			body, shift = st.prevOwner+body, len(st.prevOwner)
+		} else if o, ok := absName(blankFields(body)[0], st.origin); ok {
+			// The next blank-owner line belongs to this owner even when
+			// this entry turns out to be bad.
+			st.prevOwner = o
 		}
 		r, errl := st.parseEntry(path, e.line, body)
+		if errl != nil && errl.Line == e.line && errl.Col > shift {
+			errl.Col -= shift // columns of the line as written
+		}
 		if errl != nil {
 			errs = append(errs, errl)
 			continue
@@ -117,7 +164,7 @@ func (st *slowState) parseEntry(path string, line int, body string) ([]located, 
 		prelude += "$TTL " + strconv.FormatUint(uint64(st.ttl), 10) + "\n"
 	}
 	zp := dns.NewZoneParser(strings.NewReader(prelude+body+"\n"), st.origin, path)
-	if !st.ttlSet && st.ttl != 0 {
+	if !st.ttlSet && st.ttlKnown {
 		zp.SetDefaultTTL(st.ttl)
 	}
 	var out []located
@@ -132,43 +179,62 @@ func (st *slowState) parseEntry(path string, line int, body string) ([]located, 
 		last := out[len(out)-1].rr.Header()
 		st.prevOwner = last.Name
 		if !st.ttlSet {
-			st.ttl = last.Ttl
+			st.ttl, st.ttlKnown = last.Ttl, true
 		}
 	}
 	return out, nil
 }
 
+// blankFields splits s where the zone parser does: at spaces and tabs
+// only. Like the zone parser, it drops carriage returns.
+func blankFields(s string) []string {
+	s = strings.ReplaceAll(s, "\r", "")
+	return strings.FieldsFunc(s, func(r rune) bool { return r == ' ' || r == '\t' })
+}
+
+// isDirective reports whether an entry is a directive. Like the zone
+// parser, only the four known words at the very start of a line count:
+// "$other" is an owner name, and " $TTL" a record with a blank owner.
+func isDirective(text string) bool {
+	if text[0] != '$' {
+		return false
+	}
+	word, _, _ := strings.Cut(blankFields(text)[0], ";")
+	switch strings.ToUpper(word) {
+	case "$ORIGIN", "$TTL", "$INCLUDE", "$GENERATE":
+		return true
+	}
+	return false
+}
+
 func (st *slowState) directive(path string, e entry, text string) ([]located, ErrorList) {
-	fields := strings.Fields(stripComment(text))
+	fields := blankFields(stripComment(text))
 	bad := func(msg string) ErrorList { return ErrorList{{File: path, Line: e.line, Msg: msg}} }
 	switch strings.ToUpper(fields[0]) {
 	case "$ORIGIN":
 		if len(fields) != 2 {
-			return nil, bad("$ORIGIN needs one domain name")
+			return nil, bad(fmt.Sprintf("$ORIGIN needs one domain name, found %d words", len(fields)-1))
 		}
-		o := fields[1]
-		if !dns.IsFqdn(o) {
-			o = o + "." + st.origin
-		}
-		if _, ok := dns.IsDomainName(o); !ok {
+		o, ok := absName(fields[1], st.origin)
+		if !ok {
 			return nil, bad(fmt.Sprintf("$ORIGIN %q is not a valid domain name", fields[1]))
 		}
 		st.origin = o
 	case "$TTL":
 		if len(fields) != 2 {
-			return nil, bad("$TTL needs one value")
+			return nil, bad(fmt.Sprintf("$TTL needs one value, found %d words", len(fields)-1))
 		}
 		ttl, ok := parseTTL(fields[1])
 		if !ok {
-			return nil, bad(fmt.Sprintf("$TTL %q is not a TTL", fields[1]))
+			return nil, bad(fmt.Sprintf("$TTL %q is not a TTL: want seconds or a duration such as 1h30m", fields[1]))
 		}
 		st.ttl, st.ttlSet = ttl, true
 	case "$INCLUDE":
 		if len(fields) < 2 || len(fields) > 3 {
-			return nil, bad("$INCLUDE needs a file name and an optional origin")
+			return nil, bad(fmt.Sprintf("$INCLUDE needs a file name and an optional origin, found %d words", len(fields)-1))
 		}
-		if st.depth >= 7 {
-			return nil, bad("too deeply nested $INCLUDE")
+		if st.depth >= maxIncludeDepth {
+			return nil, bad(fmt.Sprintf("$INCLUDE %s: nested too deep, at most %d levels are allowed", fields[1], maxIncludeDepth))
 		}
 		inc := fields[1]
 		if !filepath.IsAbs(inc) {
@@ -176,16 +242,27 @@ func (st *slowState) directive(path string, e entry, text string) ([]located, Er
 		}
 		data, err := os.ReadFile(inc)
 		if err != nil {
-			return nil, bad(fmt.Sprintf("$INCLUDE %s: %v", fields[1], unwrapPathErr(err)))
+			return nil, bad(fmt.Sprintf("$INCLUDE %s: %v", fields[1], err))
 		}
-		sub := &slowState{origin: st.origin, ttl: st.ttl, ttlSet: st.ttlSet, depth: st.depth + 1}
+		// Like the zone parser, the included file starts with the TTL state
+		// in force here, and changes nothing in this file's state.
+		sub := &slowState{origin: st.origin, ttl: st.ttl, ttlSet: st.ttlSet, ttlKnown: st.ttlKnown, depth: st.depth + 1}
 		if len(fields) == 3 {
-			sub.origin = dns.Fqdn(fields[2])
+			o, ok := absName(fields[2], st.origin)
+			if !ok {
+				return nil, bad(fmt.Sprintf("$INCLUDE origin %q is not a valid domain name", fields[2]))
+			}
+			sub.origin = o
 		}
 		return sub.parse(inc, data)
 	default:
-		// $GENERATE and anything else: the zone parser knows best.
+		// $GENERATE: the zone parser knows best. The
+		// zone parser expands $GENERATE in a parser of its own, so the
+		// generated records change neither the previous owner nor the
+		// default TTL of the lines that follow.
+		owner, ttl, known := st.prevOwner, st.ttl, st.ttlKnown
 		r, err := st.parseEntry(path, e.line, e.text)
+		st.prevOwner, st.ttl, st.ttlKnown = owner, ttl, known
 		if err != nil {
 			return nil, ErrorList{err}
 		}
@@ -194,32 +271,31 @@ func (st *slowState) directive(path string, e entry, text string) ([]located, Er
 	return nil, nil
 }
 
-func unwrapPathErr(err error) error {
-	if pe, ok := err.(*os.PathError); ok {
-		return pe.Err
-	}
-	return err
-}
-
-// parseTTL reads a TTL in seconds or with BIND unit suffixes (1h30m).
+// parseTTL reads a TTL in seconds or with BIND unit suffixes (1h30m),
+// accepting exactly what the zone parser accepts.
 func parseTTL(s string) (uint32, bool) {
-	if n, err := strconv.ParseUint(s, 10, 32); err == nil {
-		return uint32(n), true
-	}
 	var total, cur uint64
-	digits := false
 	for _, c := range strings.ToLower(s) {
-		if c >= '0' && c <= '9' {
+		switch c {
+		case 's':
+			total, cur = total+cur, 0
+		case 'm':
+			total, cur = total+cur*60, 0
+		case 'h':
+			total, cur = total+cur*3600, 0
+		case 'd':
+			total, cur = total+cur*86400, 0
+		case 'w':
+			total, cur = total+cur*604800, 0
+		default:
+			if c < '0' || c > '9' {
+				return 0, false
+			}
 			cur = cur*10 + uint64(c-'0')
-			digits = true
-			continue
 		}
-		mult := map[rune]uint64{'s': 1, 'm': 60, 'h': 3600, 'd': 86400, 'w': 604800}[c]
-		if mult == 0 || !digits {
-			return 0, false
+		if cur > 1<<32 || total > 1<<32 {
+			return 0, false // stop before the sums can wrap
 		}
-		total += cur * mult
-		cur, digits = 0, false
 	}
 	total += cur
 	if total > 1<<32-1 {
@@ -228,11 +304,35 @@ func parseTTL(s string) (uint32, bool) {
 	return uint32(total), true
 }
 
+// absName makes a directive's name absolute the way the zone parser does:
+// "@" is the origin, and a name without a final dot is relative to it.
+func absName(name, origin string) (string, bool) {
+	if name == "@" {
+		return origin, true
+	}
+	if _, ok := dns.IsDomainName(name); !ok || name == "" {
+		return "", false
+	}
+	switch {
+	case dns.IsFqdn(name):
+	case origin == ".":
+		name += "."
+	default:
+		name += "." + origin
+	}
+	return name, true
+}
+
 // entry is one logical line of a master file: a record or a directive,
 // with parenthesised continuations joined.
 type entry struct {
 	line int
 	text string
+
+	// unclosed is "(" or `"` when the entry runs to the end of the file
+	// because that was never closed, at openLine.
+	unclosed string
+	openLine int
 }
 
 // splitEntries cuts master-file text into entries, honouring quotes,
@@ -240,7 +340,7 @@ type entry struct {
 func splitEntries(s string) []entry {
 	var out []entry
 	line, start, startLine := 1, 0, 1
-	depth := 0
+	depth, parenLine, quoteLine := 0, 0, 0
 	inQuote, inComment := false, false
 	flush := func(end int) {
 		t := s[start:end]
@@ -265,11 +365,14 @@ func splitEntries(s string) []entry {
 				line++
 			}
 		case c == '"':
-			inQuote = !inQuote
+			inQuote, quoteLine = !inQuote, line
 		case inQuote:
 		case c == ';':
 			inComment = true
 		case c == '(':
+			if depth == 0 {
+				parenLine = line
+			}
 			depth++
 		case c == ')':
 			if depth > 0 {
@@ -279,8 +382,43 @@ func splitEntries(s string) []entry {
 	}
 	if start < len(s) {
 		flush(len(s))
+		if n := len(out) - 1; n >= 0 && out[n].line == startLine {
+			switch {
+			case inQuote:
+				out[n].unclosed, out[n].openLine = `"`, quoteLine
+			case depth > 0:
+				out[n].unclosed, out[n].openLine = "(", parenLine
+			}
+		}
 	}
 	return out
+}
+
+var errUnclosed = errors.New(`unterminated "(" or quoted string`)
+
+// closed reports whether every "(" and quote in s is closed, with the
+// rules of splitEntries but without building entries.
+func closed(s []byte) bool {
+	depth, inQuote, inComment := 0, false, false
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c == '\n':
+			inComment = false
+		case inComment:
+		case c == '\\':
+			i++
+		case c == '"':
+			inQuote = !inQuote
+		case inQuote:
+		case c == ';':
+			inComment = true
+		case c == '(':
+			depth++
+		case c == ')' && depth > 0:
+			depth--
+		}
+	}
+	return depth == 0 && !inQuote
 }
 
 // stripComment drops a trailing ";" comment that is not inside quotes.

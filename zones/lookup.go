@@ -1,6 +1,8 @@
 package zones
 
 import (
+	"strconv"
+
 	"github.com/miekg/dns"
 )
 
@@ -17,7 +19,12 @@ const (
 
 var kindNames = [...]string{"success", "nodata", "nxdomain", "referral"}
 
-func (k Kind) String() string { return kindNames[k] }
+func (k Kind) String() string {
+	if int(k) < len(kindNames) {
+		return kindNames[k]
+	}
+	return "kind(" + strconv.Itoa(int(k)) + ")"
+}
 
 // Item is one RRset of an answer. Owner is set when the records must be
 // served under another name than their own: a wildcard expansion (RFC 4592)
@@ -110,13 +117,15 @@ func (z *Zone) lookupOne(name string, qtype uint16, r *Result) (next string, don
 // answerNode answers from node n, served under owner when that is set.
 func (z *Zone) answerNode(n *Node, owner string, qtype uint16, r *Result) (string, bool) {
 	if qtype == dns.TypeANY && len(n.Sets) > 0 {
-		// RFC 8482: one RRset is enough; a CNAME if there is one.
+		// RFC 8482: one RRset is enough. Like Knot, the one of the lowest
+		// type (a CNAME if there is one), with its additional data.
 		s := n.Sets[0]
 		if n.cname != nil {
 			s = n.cname
 		}
 		r.Kind = Success
 		r.Answer = append(r.Answer, Item{Set: s, Owner: owner})
+		r.Additional = append(r.Additional, s.Additional...)
 		return "", true
 	}
 	if s := n.Set(qtype); s != nil {
@@ -129,7 +138,7 @@ func (z *Zone) answerNode(n *Node, owner string, qtype uint16, r *Result) (strin
 		r.Kind = Success
 		for _, it := range r.Answer {
 			if it.Set == c && it.Owner == owner {
-				return "", true // a loop: stop where it closes
+				return "", true // a loop: stop before it repeats a record
 			}
 		}
 		r.Answer = append(r.Answer, Item{Set: c, Owner: owner})
@@ -150,6 +159,11 @@ func (z *Zone) synthDNAME(n *Node, name string, r *Result) string {
 		target = prefix
 	}
 	r.Kind = Success
+	for _, it := range r.Answer {
+		if it.Set == n.dname && it.Owner == name {
+			return "" // a loop: this name was rewritten before
+		}
+	}
 	r.Answer = append(r.Answer, Item{Set: n.dname})
 	if _, ok := dns.IsDomainName(target); !ok || len(target) > 255 {
 		// RFC 6672 section 2.2: the result is too long.

@@ -133,3 +133,7 @@ func escaped(s string, i int) bool {
 	}
 	return n%2 == 1
 }
+
+// NegativeSOA is the SOA record for negative answers, its TTL the minimum
+// of the SOA TTL and MINIMUM (RFC 2308 section 3).
+func (z *Zone) NegativeSOA() []dns.RR { return z.soaNeg.RRs }

@@ -32,7 +32,7 @@ Usage:
   dnslb serve -config FILE       serve the zones and policies in FILE
   dnslb check -config FILE       load FILE and every zone, print every error, exit 1 on any
   dnslb version                  print the version
-
+` + explainUsage + clientUsage + `
 Run "dnslb COMMAND -h" for a command's flags.
 `
 
@@ -47,6 +47,16 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return serve(args[1:], stdout, stderr)
 	case "check":
 		return check(args[1:], stdout, stderr)
+	case "explain":
+		return cmdExplain(args[1:], stdout, stderr)
+	case "status":
+		return cmdStatus(args[1:], stdout, stderr)
+	case "drain":
+		return cmdDrain(args[1:], stdout, stderr)
+	case "undrain":
+		return cmdUndrain(args[1:], stdout, stderr)
+	case "reload":
+		return cmdReload(args[1:], stdout, stderr)
 	case "version", "-version", "--version":
 		fmt.Fprintln(stdout, "dnslb", buildVersion())
 		return 0
@@ -131,6 +141,7 @@ func serve(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	log := newLogger(cfg.Log, stderr)
+	dnslb.Version = buildVersion()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	srv, err := dnslb.New(cfg, log)

@@ -1,0 +1,86 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/dnslb/dnslb/dnslb"
+)
+
+const explainUsage = `  dnslb explain NAME TYPE -client IP [-subnet PREFIX] [-config FILE | -admin URL]
+                                 say step by step why NAME gets the addresses it gets:
+                                 offline against FILE, or live (with health) through the admin API
+`
+
+// cmdExplain is "dnslb explain": the selection steps for one query.
+func cmdExplain(args []string, stdout, stderr io.Writer) int {
+	fset := flag.NewFlagSet("dnslb explain", flag.ContinueOnError)
+	fset.SetOutput(stderr)
+	client := fset.String("client", "", "client (resolver) address")
+	subnet := fset.String("subnet", "", "EDNS Client Subnet prefix, e.g. 198.51.100.0/24")
+	cfgPath := fset.String("config", "", "config file: explain offline, every address counted up")
+	admin := fset.String("admin", "", "admin API base URL: explain against the running server")
+	token := fset.String("token", "", "admin token (default $DNSLB_TOKEN)")
+	// Flags may come before or after NAME TYPE.
+	var pos []string
+	rest := args
+	for {
+		if err := fset.Parse(rest); err != nil {
+			return 2
+		}
+		if fset.NArg() == 0 {
+			break
+		}
+		pos = append(pos, fset.Arg(0))
+		rest = fset.Args()[1:]
+	}
+	if len(pos) != 2 {
+		fmt.Fprint(stderr, "usage:\n"+explainUsage)
+		return 2
+	}
+	name, qtype := pos[0], pos[1]
+	if *admin != "" || *cfgPath == "" {
+		base := *admin
+		if base == "" {
+			base = defaultAdmin
+		}
+		c, _, _ := adminFlags(flag.NewFlagSet("", flag.ContinueOnError), []string{"-admin", base, "-token", *token}, stderr)
+		return explainRemote(c, name, qtype, *client, *subnet, stdout, stderr)
+	}
+	out, err := dnslb.ExplainOffline(*cfgPath, name, qtype, *client, *subnet)
+	if err != nil {
+		fmt.Fprintln(stderr, "dnslb explain:", err)
+		return 1
+	}
+	fmt.Fprint(stdout, out)
+	return 0
+}
+
+func explainRemote(c *adminClient, name, qtype, client, subnet string, stdout, stderr io.Writer) int {
+	v := url.Values{"name": {name}, "type": {qtype}, "client": {client}, "subnet": {subnet}}
+	req, err := http.NewRequest(http.MethodGet, c.base+"/api/explain?"+v.Encode(), nil)
+	if err != nil {
+		fmt.Fprintln(stderr, "dnslb explain:", err)
+		return 1
+	}
+	if c.token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.token)
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		fmt.Fprintf(stderr, "dnslb explain: %v (is the server running with [admin] listen? or pass -config FILE to explain offline)\n", err)
+		return 1
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if resp.StatusCode != http.StatusOK {
+		fmt.Fprintf(stderr, "dnslb explain: %s\n", strings.TrimSpace(string(body)))
+		return 1
+	}
+	fmt.Fprint(stdout, string(body))
+	return 0
+}

@@ -1,0 +1,183 @@
+package dnslb
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/netip"
+	"os"
+	"slices"
+	"strings"
+
+	"github.com/miekg/dns"
+
+	"github.com/dnslb/dnslb/healthcheck"
+)
+
+var _ AdminBackend = (*Server)(nil)
+
+// version is what Status reports; main sets it.
+var Version = "devel"
+
+// Status builds what the status page and `dnslb status` show.
+func (s *Server) Status() Status {
+	st := Status{Version: Version, Started: s.started, LastReload: s.lastReloadStatus()}
+	s.reloadMu.Lock()
+	for _, z := range s.store.Zones() {
+		zs := ZoneStatus{Name: z.Origin, File: z.File, Serial: z.Serial(), Records: z.Len()}
+		if lz := s.loaded[z.Origin]; lz != nil {
+			zs.Loaded = lz.loaded
+		}
+		st.Zones = append(st.Zones, zs)
+	}
+	cfg := s.cfg
+	s.reloadMu.Unlock()
+
+	probes := make(map[healthcheck.Key]healthcheck.Status)
+	for _, p := range s.prober.Snapshot() {
+		probes[p.Key] = p
+	}
+	over := s.store.Overrides()
+	snap := s.store.Snapshot()
+	for _, ns := range s.store.Names() {
+		v := snap.Name(ns.Owner)
+		nc := cfg.Names[strings.TrimSuffix(ns.Owner, ".")]
+		if _, ok := cfg.Names[ns.Owner]; ok {
+			nc = cfg.Names[ns.Owner]
+		}
+		wad, _ := v.Policy.WhenAllDown()
+		n := NameStatus{Name: ns.Owner, Zone: ns.Zone, Policy: ns.desc, Checks: ns.Checks,
+			WhenAllDown: orDefault(nc.WhenAllDown, allDownNames[wad]), Override: over[ns.Owner]}
+		for _, a := range ns.Addrs {
+			as := AddressStatus{Addr: a, Group: groupOf(nc, a), Override: over[a.String()], State: "unchecked"}
+			if len(ns.Checks) > 0 {
+				as.State = "up"
+			}
+			for _, chk := range ns.Checks {
+				p, ok := probes[healthcheck.Key{Check: chk, Addr: a}]
+				if !ok {
+					continue
+				}
+				if p.State == healthcheck.Down || (p.State == healthcheck.Unknown && as.State == "up") {
+					as.State = p.State.String()
+				}
+				as.LastResult, as.LastCheck, as.Latency = p.Last.Reason, p.LastProbe, p.Last.Latency
+				if as.LastResult == "" && p.Last.OK {
+					as.LastResult = "ok"
+				}
+				as.Flaps += p.Flaps
+				if p.Since.After(as.Since) {
+					as.Since = p.Since
+				}
+			}
+			if as.Override == "" && n.Override != "" {
+				as.Override = n.Override
+			}
+			n.Addresses = append(n.Addresses, as)
+		}
+		st.Names = append(st.Names, n)
+	}
+	return st
+}
+
+var allDownNames = map[AllDownAction]string{ServeAll: "serve-all", Servfail: "servfail", Nodata: "nodata", ServeGroup: "group"}
+
+// groupOf names the config group an address belongs to, if any.
+func groupOf(nc NameConfig, a netip.Addr) string {
+	for _, g := range sortedKeys(nc.Groups) {
+		for _, s := range nc.Groups[g].Addresses {
+			if p, err := netip.ParseAddr(s); err == nil && p == a {
+				return g
+			}
+		}
+	}
+	return ""
+}
+
+// SetOverride forces an address or a name to drain, up or down, or
+// clears the override (state ""). Overrides outlive reloads, and restarts
+// when [health] state_file is set.
+func (s *Server) SetOverride(target, state string) error {
+	if !slices.Contains(overrideStates, state) {
+		return fmt.Errorf("state %q is not one of drain, up, down or empty", state)
+	}
+	key, err := s.overrideKey(target)
+	if err != nil {
+		return err
+	}
+	s.store.SetOverride(key, state)
+	return s.saveOverrides()
+}
+
+// overrideKey normalises a target: an address of some load-balanced name,
+// or a load-balanced name.
+func (s *Server) overrideKey(target string) (string, error) {
+	names := s.store.Names()
+	if a, err := netip.ParseAddr(target); err == nil {
+		a = a.Unmap()
+		for _, ns := range names {
+			if slices.Contains(ns.Addrs, a) {
+				return a.String(), nil
+			}
+		}
+		return "", fmt.Errorf("%s is not an address of a load-balanced name: %w", target, ErrUnknownTarget)
+	}
+	owner := strings.ToLower(dns.Fqdn(target))
+	for _, ns := range names {
+		if ns.Owner == owner {
+			return owner, nil
+		}
+	}
+	return "", fmt.Errorf("%s is not a load-balanced name (add a [name.%q] table): %w", target, strings.TrimSuffix(owner, "."), ErrUnknownTarget)
+}
+
+func (s *Server) stateFile() string {
+	s.reloadMu.Lock()
+	defer s.reloadMu.Unlock()
+	return s.cfg.Health.StateFile
+}
+
+// saveOverrides writes the overrides to the state file, by rename.
+func (s *Server) saveOverrides() error {
+	path := s.stateFile()
+	if path == "" {
+		return nil
+	}
+	data, err := json.MarshalIndent(s.store.Overrides(), "", "  ")
+	if err != nil {
+		return err
+	}
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, append(data, '\n'), 0o644); err != nil {
+		return fmt.Errorf("save overrides: %w", err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return fmt.Errorf("save overrides: %w", err)
+	}
+	return nil
+}
+
+// loadOverrides reads the state file, if any.
+func (s *Server) loadOverrides() error {
+	path := s.stateFile()
+	if path == "" {
+		return nil
+	}
+	data, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	var over map[string]string
+	if err := json.Unmarshal(data, &over); err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	for t, st := range over {
+		if slices.Contains(overrideStates, st) {
+			s.store.SetOverride(t, st)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,143 @@
+package dnslb
+
+import (
+	"fmt"
+	"net/http"
+	"net/netip"
+	"strings"
+
+	"github.com/miekg/dns"
+)
+
+// explainer is implemented by backends that can explain an answer; the
+// admin API serves GET /api/explain when the backend is one.
+type explainer interface {
+	Explain(name, qtype, client, subnet string) (string, error)
+}
+
+// ExplainQuery builds the selection query for `dnslb explain`: the client
+// address, or the ECS subnet when one is given (capped as on the wire).
+func ExplainQuery(qtype, client, subnet string) (Query, error) {
+	var q Query
+	switch strings.ToUpper(qtype) {
+	case "A":
+		q.Family = FamilyV4
+	case "AAAA":
+		q.Family = FamilyV6
+	default:
+		return q, fmt.Errorf("type %q: only A and AAAA answers are load-balanced", qtype)
+	}
+	if client != "" {
+		a, err := netip.ParseAddr(client)
+		if err != nil {
+			return q, fmt.Errorf("client %q is not an IP address", client)
+		}
+		q.Client = a.Unmap()
+	}
+	if subnet != "" {
+		p, err := netip.ParsePrefix(subnet)
+		if err != nil {
+			return q, fmt.Errorf("subnet %q is not a prefix like 198.51.100.0/24", subnet)
+		}
+		bits := p.Bits()
+		if p.Addr().Is4() {
+			bits = min(bits, maxECSv4)
+		} else {
+			bits = min(bits, maxECSv6)
+		}
+		q.Client, q.ECS, q.SourcePrefix = netip.PrefixFrom(p.Addr().Unmap(), bits).Masked().Addr(), true, bits
+	}
+	if !q.Client.IsValid() {
+		return q, fmt.Errorf("give --client IP or --subnet PREFIX")
+	}
+	return q, nil
+}
+
+// Explain runs a name's selection for a client against the live state
+// (health and overrides included) and says how it decided.
+func (s *Server) Explain(name, qtype, client, subnet string) (string, error) {
+	q, err := ExplainQuery(qtype, client, subnet)
+	if err != nil {
+		return "", err
+	}
+	owner := strings.ToLower(dns.Fqdn(name))
+	v := s.store.Snapshot().Name(owner)
+	if v == nil {
+		return "", fmt.Errorf("%s is not a load-balanced name: %w", owner, ErrUnknownTarget)
+	}
+	e := v.Policy.Explain(&q, v, s.geoLocator())
+	out := e.String()
+	if v.degraded {
+		out += "note: some addresses are down or drained"
+		if v.HasDegraded {
+			out += fmt.Sprintf("; answers carry the degraded TTL %d", v.DegradedTTL)
+		}
+		out += "\n"
+	}
+	return out, nil
+}
+
+// geoLocator returns the GeoIP database as a Locator that counts its
+// lookups in the metrics, or nil (not a typed nil) when there is none.
+func (s *Server) geoLocator() Locator {
+	if s.locator == nil {
+		return nil
+	}
+	return s.locator
+}
+
+// countingLocator counts lookups and misses for dnslb_geoip_lookups_total.
+type countingLocator struct {
+	geo *GeoDB
+	m   *Metrics
+}
+
+func (c *countingLocator) Lookup(a netip.Addr) (Location, bool) {
+	loc, ok := c.geo.Lookup(a)
+	c.m.GeoLookup(ok)
+	return loc, ok
+}
+
+// apiExplain answers GET /api/explain?name=&type=&client=&subnet= as text.
+func (a *Admin) apiExplain(w http.ResponseWriter, r *http.Request) {
+	ex, ok := a.backend.(explainer)
+	if !ok {
+		http.Error(w, "explain is not supported by this backend", http.StatusNotImplemented)
+		return
+	}
+	q := r.URL.Query()
+	out, err := ex.Explain(q.Get("name"), q.Get("type"), q.Get("client"), q.Get("subnet"))
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	fmt.Fprint(w, out)
+}
+
+// ExplainOffline explains a name's selection from the config file alone:
+// no prober runs, so every address counts as up.
+func ExplainOffline(cfgPath, name, qtype, client, subnet string) (string, error) {
+	q, err := ExplainQuery(qtype, client, subnet)
+	if err != nil {
+		return "", err
+	}
+	st, err := buildState(cfgPath, nil)
+	if err != nil {
+		return "", err
+	}
+	owner := strings.ToLower(dns.Fqdn(name))
+	ns := st.names[owner]
+	if ns == nil {
+		return "", fmt.Errorf("%s is not a load-balanced name in %s", owner, cfgPath)
+	}
+	var loc Locator
+	if st.needsGeo() || len(st.cfg.GeoIP.Files) > 0 {
+		geo, err := OpenGeoDB(st.cfg.GeoIP.Files, nil)
+		if err != nil {
+			return "", err
+		}
+		loc = geo
+	}
+	return ns.Policy.Explain(&q, AllUp{}, loc).String() + "(offline: health checks not run, every address counted up)\n", nil
+}

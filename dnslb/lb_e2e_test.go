@@ -1,0 +1,331 @@
+package dnslb
+
+import (
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"sync/atomic"
+	"testing"
+
+	"github.com/miekg/dns"
+)
+
+// backend is a real HTTP server on one loopback address that the test can
+// stop, start again and make unhealthy.
+type backend struct {
+	t    *testing.T
+	addr string
+	body atomic.Value // string served on /health
+	srv  *http.Server
+}
+
+func (b *backend) start() {
+	b.t.Helper()
+	ln, err := net.Listen("tcp", b.addr)
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	b.srv = &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprint(w, b.body.Load().(string))
+	})}
+	go func() { _ = b.srv.Serve(ln) }()
+}
+
+func (b *backend) stop() { _ = b.srv.Close() }
+
+// startBackends starts n HTTP backends on 127.0.0.1..n, all on one port
+// (a check probes each address of a name on the same port).
+func startBackends(t *testing.T, n int) ([]*backend, int) {
+	t.Helper()
+	for try := 0; try < 20; try++ {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		port := ln.Addr().(*net.TCPAddr).Port
+		ln.Close()
+		var bs []*backend
+		ok := true
+		for i := 1; i <= n; i++ {
+			addr := net.JoinHostPort(fmt.Sprintf("127.0.0.%d", i), strconv.Itoa(port))
+			if l, err := net.Listen("tcp", addr); err != nil {
+				ok = false
+				break
+			} else {
+				l.Close()
+			}
+			b := &backend{t: t, addr: addr}
+			b.body.Store("OK")
+			bs = append(bs, b)
+		}
+		if !ok {
+			continue
+		}
+		for _, b := range bs {
+			b.start()
+			t.Cleanup(b.stop)
+		}
+		return bs, port
+	}
+	t.Fatal("no port free on 127.0.0.1-3")
+	return nil, 0
+}
+
+// writeLBConfig writes a zone with www on 127.0.0.1..3 and a config
+// around it, and returns the config path.
+func writeLBConfig(t *testing.T, extra string) string {
+	t.Helper()
+	dir := t.TempDir()
+	zone := `$ORIGIN example.org.
+$TTL 300
+@    IN SOA ns1 hostmaster 1 3600 600 86400 60
+     IN NS  ns1
+ns1  IN A   192.0.2.53
+www  IN A   127.0.0.1
+     IN A   127.0.0.2
+     IN A   127.0.0.3
+alias IN CNAME www
+geo  IN A   192.0.2.1
+     IN A   198.51.100.1
+     IN A   203.0.113.1
+`
+	if err := os.MkdirAll(filepath.Join(dir, "zones"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "zones", "example.org.zone"), []byte(zone), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg := "zone_dir = \"zones\"\n[server]\nlisten = [\"127.0.0.1:0\"]\n" + extra
+	path := filepath.Join(dir, "dnslb.toml")
+	if err := os.WriteFile(path, []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+func answerAddrs(r *dns.Msg) []string {
+	var out []string
+	for _, rr := range r.Answer {
+		if a, ok := rr.(*dns.A); ok {
+			out = append(out, a.A.String())
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// TestHealthEndToEnd: three real HTTP backends behind www; a dead one
+// leaves the answers after `fall` failures and comes back after `rise`
+// successes; a body mismatch counts as dead; all dead gives the
+// when_all_down answer.
+func TestHealthEndToEnd(t *testing.T) {
+	if testing.Short() {
+		t.Skip("waits for probes")
+	}
+	bs, port := startBackends(t, 3)
+	cfgPath := writeLBConfig(t, fmt.Sprintf(`
+[healthcheck.web]
+type = "http"
+port = %d
+path = "/health"
+expect_body = "OK"
+interval = "1s"
+timeout = "500ms"
+rise = 2
+fall = 2
+
+[name."www.example.org"]
+check = "web"
+when_all_down = "servfail"
+`, port))
+	srv, addr := startServer(t, cfgPath)
+	all := []string{"127.0.0.1", "127.0.0.2", "127.0.0.3"}
+	www := func() *dns.Msg { return queryA(t, addr, "www.example.org.") }
+	if got := answerAddrs(www()); !slices.Equal(got, all) {
+		t.Fatalf("at start: %v, want %v", got, all)
+	}
+
+	bs[1].stop()
+	waitFor(t, "127.0.0.2 to leave the answer", func() bool {
+		return slices.Equal(answerAddrs(www()), []string{"127.0.0.1", "127.0.0.3"})
+	})
+	// Through a CNAME too.
+	if got := answerAddrs(queryA(t, addr, "alias.example.org.")); !slices.Equal(got, []string{"127.0.0.1", "127.0.0.3"}) {
+		t.Errorf("via CNAME: %v", got)
+	}
+	st := srv.Status()
+	if len(st.Names) != 1 || st.Names[0].Addresses[1].State != "down" {
+		t.Errorf("status does not show 127.0.0.2 down: %+v", st.Names)
+	}
+
+	bs[1].start()
+	waitFor(t, "127.0.0.2 to come back", func() bool { return slices.Equal(answerAddrs(www()), all) })
+
+	bs[0].body.Store("database unreachable")
+	waitFor(t, "body mismatch to take 127.0.0.1 out", func() bool {
+		return slices.Equal(answerAddrs(www()), []string{"127.0.0.2", "127.0.0.3"})
+	})
+
+	bs[1].stop()
+	bs[2].stop()
+	waitFor(t, "SERVFAIL with every backend down", func() bool { return www().Rcode == dns.RcodeServerFailure })
+}
+
+// TestOverridesAndFallbacks: an operator drain removes an address, and
+// when every address is down the name's when_all_down decides.
+func TestOverridesAndFallbacks(t *testing.T) {
+	cfgPath := writeLBConfig(t, `
+[name."www.example.org"]
+when_all_down = "nodata"
+degraded_ttl = 5
+[name."geo.example.org"]
+select = "failover"
+order = ["a", "b"]
+[name."geo.example.org".groups.a]
+addresses = ["192.0.2.1"]
+[name."geo.example.org".groups.b]
+addresses = ["198.51.100.1", "203.0.113.1"]
+`)
+	srv, addr := startServer(t, cfgPath)
+	if err := srv.SetOverride("127.0.0.2", "drain"); err != nil {
+		t.Fatal(err)
+	}
+	r := queryA(t, addr, "www.example.org.")
+	if got := answerAddrs(r); !slices.Equal(got, []string{"127.0.0.1", "127.0.0.3"}) || r.Answer[0].Header().Ttl != 5 {
+		t.Errorf("after drain: %v ttl %d, want .1 and .3 with the degraded TTL 5", got, r.Answer[0].Header().Ttl)
+	}
+	for _, a := range []string{"127.0.0.1", "127.0.0.3"} {
+		if err := srv.SetOverride(a, "down"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r = queryA(t, addr, "www.example.org.")
+	if r.Rcode != dns.RcodeSuccess || len(r.Answer) != 0 || len(r.Ns) != 1 || r.Ns[0].Header().Rrtype != dns.TypeSOA {
+		t.Errorf("all down with nodata: %v", r)
+	}
+	if err := srv.SetOverride("www.example.org", ""); err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.SetOverride("www.example.org.invalid", "drain"); err == nil {
+		t.Error("override of an unknown name succeeded")
+	}
+
+	if got := answerAddrs(queryA(t, addr, "geo.example.org.")); !slices.Equal(got, []string{"192.0.2.1"}) {
+		t.Errorf("failover active: %v", got)
+	}
+	if err := srv.SetOverride("192.0.2.1", "down"); err != nil {
+		t.Fatal(err)
+	}
+	if got := answerAddrs(queryA(t, addr, "geo.example.org.")); !slices.Equal(got, []string{"198.51.100.1", "203.0.113.1"}) {
+		t.Errorf("failover passive: %v", got)
+	}
+	// Overrides survive a reload.
+	if err := srv.Reload("test"); err != nil {
+		t.Fatal(err)
+	}
+	if got := answerAddrs(queryA(t, addr, "geo.example.org.")); !slices.Equal(got, []string{"198.51.100.1", "203.0.113.1"}) {
+		t.Errorf("after reload: %v", got)
+	}
+}
+
+// TestGeoECS: the right group per country, continent, ASN and CIDR from
+// the ECS option, the scope in the reply, and fall-through when a group
+// is all down.
+func TestGeoECS(t *testing.T) {
+	geoDir, err := filepath.Abs("testdata/geo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfgPath := writeLBConfig(t, fmt.Sprintf(`
+[geoip]
+files = [%q, %q]
+
+[name."geo.example.org"]
+select = "geo"
+default = "other"
+[name."geo.example.org".groups.eu]
+addresses = ["192.0.2.1"]
+[name."geo.example.org".groups.asia]
+addresses = ["198.51.100.1"]
+[name."geo.example.org".groups.other]
+addresses = ["203.0.113.1"]
+[[name."geo.example.org".rules]]
+match = ["continent:EU"]
+group = "eu"
+[[name."geo.example.org".rules]]
+match = ["country:JP", "cidr:203.0.113.0/24"]
+group = "asia"
+`, filepath.Join(geoDir, "city.mmdb"), filepath.Join(geoDir, "asn.mmdb")))
+	srv, addr := startServer(t, cfgPath)
+	ask := func(subnet string) (*dns.Msg, *dns.EDNS0_SUBNET) {
+		t.Helper()
+		m := new(dns.Msg)
+		m.SetQuestion("geo.example.org.", dns.TypeA)
+		m.SetEdns0(1232, false)
+		if subnet != "" {
+			_, p, _ := net.ParseCIDR(subnet)
+			ones, _ := p.Mask.Size()
+			m.IsEdns0().Option = append(m.IsEdns0().Option, &dns.EDNS0_SUBNET{Code: dns.EDNS0SUBNET, Family: 1, SourceNetmask: uint8(ones), Address: p.IP})
+		}
+		r := exchange(t, addr, "udp", m)
+		for _, o := range r.IsEdns0().Option {
+			if e, ok := o.(*dns.EDNS0_SUBNET); ok {
+				return r, e
+			}
+		}
+		return r, nil
+	}
+	for _, tc := range []struct {
+		subnet string
+		want   string
+		scope  int
+	}{
+		// DE (192.0.2.0/25 in the city database): continent EU.
+		{"192.0.2.0/24", "192.0.2.1", 25},
+		// JP; the ASN database's 198.51.100.0/25 was consulted too.
+		{"198.51.100.0/24", "198.51.100.1", 25},
+		// The CIDR rule beats the country (AU) for its whole /24.
+		{"203.0.113.0/24", "198.51.100.1", 24},
+	} {
+		r, e := ask(tc.subnet)
+		if got := answerAddrs(r); !slices.Equal(got, []string{tc.want}) {
+			t.Errorf("ECS %s: %v, want %s", tc.subnet, got, tc.want)
+		}
+		if e == nil || int(e.SourceScope) != tc.scope {
+			t.Errorf("ECS %s: reply ECS %v, want scope /%d", tc.subnet, e, tc.scope)
+		}
+	}
+	// No ECS: the source address 127.0.0.1 has no GeoIP data: default.
+	if r, e := ask(""); !slices.Equal(answerAddrs(r), []string{"203.0.113.1"}) || e != nil {
+		t.Errorf("no ECS: %v %v", answerAddrs(r), e)
+	}
+	// A name whose answer does not depend on the client gets scope 0.
+	m := new(dns.Msg)
+	m.SetQuestion("ns1.example.org.", dns.TypeA)
+	m.SetEdns0(1232, false)
+	m.IsEdns0().Option = append(m.IsEdns0().Option, &dns.EDNS0_SUBNET{Code: dns.EDNS0SUBNET, Family: 1, SourceNetmask: 24, Address: net.ParseIP("192.0.2.0")})
+	r := exchange(t, addr, "udp", m)
+	if o := r.IsEdns0(); o == nil || len(o.Option) != 1 || o.Option[0].(*dns.EDNS0_SUBNET).SourceScope != 0 {
+		t.Errorf("static name: ECS %v, want scope 0", o)
+	}
+	// Bits beyond the source prefix, or a SCOPE set in a query: FORMERR
+	// (RFC 7871 section 7.1.1). Raw option bytes, since the client
+	// library would clean them up.
+	for _, raw := range [][]byte{{0, 1, 20, 0, 192, 0, 2}, {0, 1, 24, 8, 192, 0, 2}, {0, 3, 24, 0, 192, 0, 2}} {
+		m.IsEdns0().Option = []dns.EDNS0{&dns.EDNS0_LOCAL{Code: dns.EDNS0SUBNET, Data: raw}}
+		if r := exchange(t, addr, "udp", m); r.Rcode != dns.RcodeFormatError {
+			t.Errorf("malformed ECS % x: rcode %s, want FORMERR", raw, dns.RcodeToString[r.Rcode])
+		}
+	}
+	// Europe all down: falls through to the default group.
+	if err := srv.SetOverride("192.0.2.1", "down"); err != nil {
+		t.Fatal(err)
+	}
+	if r, _ := ask("192.0.2.0/24"); !slices.Equal(answerAddrs(r), []string{"203.0.113.1"}) {
+		t.Errorf("EU down: %v, want the default group", answerAddrs(r))
+	}
+}

@@ -1,0 +1,190 @@
+package dnslb
+
+import (
+	"fmt"
+	"net/netip"
+	"slices"
+	"strings"
+
+	"github.com/miekg/dns"
+
+	"github.com/dnslb/dnslb/healthcheck"
+	"github.com/dnslb/dnslb/zones"
+)
+
+// nameState is one load-balanced owner name: its compiled policy, the
+// checks that watch its addresses, and those addresses (from the zone).
+// It is immutable; health and overrides live beside it in the store.
+type nameState struct {
+	Owner       string // lower case, fully qualified
+	Zone        string
+	Policy      *Policy
+	Checks      []string
+	Addrs       []netip.Addr
+	DegradedTTL uint32
+	HasDegraded bool
+	desc        string // "geo+weighted" and the like, for status and metrics
+}
+
+// compileNames builds the state of every [name."…"] table against the
+// zones that will be served, and lists every error.
+func compileNames(cfg *Config, zs []*zones.Zone) (map[string]*nameState, []string) {
+	out := make(map[string]*nameState, len(cfg.Names))
+	var errs []string
+	for _, key := range sortedKeys(cfg.Names) {
+		nc := cfg.Names[key]
+		owner := strings.ToLower(dns.Fqdn(key))
+		prefix := fmt.Sprintf("%s: name.%q", cfg.path, key)
+		z := zoneFor(zs, owner)
+		if z == nil {
+			errs = append(errs, fmt.Sprintf("%s: %s is not inside any served zone", prefix, owner))
+			continue
+		}
+		addrs := zoneAddrs(z, owner)
+		if len(addrs) == 0 {
+			errs = append(errs, fmt.Sprintf("%s: %s has no A or AAAA records in zone %s", prefix, owner, z.Origin))
+			continue
+		}
+		p, perrs := CompilePolicy(owner, nc, addrs)
+		for _, e := range perrs {
+			errs = append(errs, fmt.Sprintf("%s: %v", cfg.path, e))
+		}
+		if len(perrs) > 0 {
+			continue
+		}
+		ns := &nameState{Owner: owner, Zone: z.Origin, Policy: p, Checks: nameChecks(nc), Addrs: addrs, desc: policyDesc(nc)}
+		if nc.DegradedTTL != nil {
+			ns.DegradedTTL, ns.HasDegraded = *nc.DegradedTTL, true
+		}
+		out[owner] = ns
+	}
+	return out, errs
+}
+
+func policyDesc(nc NameConfig) string {
+	sel, pick := orDefault(nc.Select, "none"), orDefault(nc.Pick, "round-robin")
+	if sel == "none" {
+		return pick
+	}
+	return sel + "+" + pick
+}
+
+// zoneFor returns the deepest zone that contains name.
+func zoneFor(zs []*zones.Zone, name string) *zones.Zone {
+	var best *zones.Zone
+	for _, z := range zs {
+		if zones.IsSubdomain(name, z.Origin) && (best == nil || len(z.Origin) > len(best.Origin)) {
+			best = z
+		}
+	}
+	return best
+}
+
+// zoneAddrs lists the A then AAAA addresses of owner, in zone order.
+func zoneAddrs(z *zones.Zone, owner string) []netip.Addr {
+	n := z.Node(owner)
+	if n == nil {
+		return nil
+	}
+	var out []netip.Addr
+	for _, t := range []uint16{dns.TypeA, dns.TypeAAAA} {
+		set := n.Set(t)
+		if set == nil {
+			continue
+		}
+		for _, rr := range set.RRs {
+			if a, ok := rrAddr(rr); ok {
+				out = append(out, a)
+			}
+		}
+	}
+	return out
+}
+
+// rrAddr returns the address of an A or AAAA record.
+func rrAddr(rr dns.RR) (netip.Addr, bool) {
+	switch r := rr.(type) {
+	case *dns.A:
+		a, ok := netip.AddrFromSlice(r.A.To4())
+		return a, ok
+	case *dns.AAAA:
+		a, ok := netip.AddrFromSlice(r.AAAA)
+		return a, ok
+	}
+	return netip.Addr{}, false
+}
+
+// healthTargets lists what the prober must probe: each check of each name
+// against each of the name's addresses. Names sharing a check and an
+// address share one target.
+func healthTargets(cfg *Config, names map[string]*nameState) []healthcheck.Target {
+	seen := make(map[healthcheck.Key]bool)
+	var out []healthcheck.Target
+	for _, owner := range sortedKeys(names) {
+		ns := names[owner]
+		for _, chk := range ns.Checks {
+			for _, a := range ns.Addrs {
+				k := healthcheck.Key{Check: chk, Addr: a}
+				if seen[k] {
+					continue
+				}
+				seen[k] = true
+				out = append(out, healthcheck.Target{Key: k, Config: cfg.Checks[chk]})
+			}
+		}
+	}
+	slices.SortFunc(out, func(a, b healthcheck.Target) int { return strings.Compare(a.Key.String(), b.Key.String()) })
+	return out
+}
+
+// nameView is a name as one snapshot sees it: its state plus which of its
+// addresses are down (by the prober or an operator) and which are drained.
+// It is the Health that selection asks.
+type nameView struct {
+	*nameState
+	down     map[netip.Addr]bool
+	drained  map[netip.Addr]bool
+	degraded bool
+}
+
+var _ Health = (*nameView)(nil)
+
+// Up implements Health.
+func (v *nameView) Up(a netip.Addr) bool { return !v.down[a] }
+
+// newNameView applies the prober's verdicts and the operator overrides to
+// one name. An address is down when an override says drain or down, or,
+// with no override, when any of the name's checks found it down. An
+// address not probed yet counts as up (fail open, as Route 53 does).
+func newNameView(ns *nameState, health map[healthcheck.Key]healthcheck.State, over map[string]string) *nameView {
+	v := &nameView{nameState: ns}
+	mark := func(m *map[netip.Addr]bool, a netip.Addr) {
+		if *m == nil {
+			*m = make(map[netip.Addr]bool)
+		}
+		(*m)[a] = true
+	}
+	for _, a := range ns.Addrs {
+		state := over[a.String()]
+		if state == "" {
+			state = over[ns.Owner]
+		}
+		switch state {
+		case "drain":
+			mark(&v.down, a)
+			mark(&v.drained, a)
+		case "down":
+			mark(&v.down, a)
+		case "up":
+		default:
+			for _, chk := range ns.Checks {
+				if health[healthcheck.Key{Check: chk, Addr: a}] == healthcheck.Down {
+					mark(&v.down, a)
+					break
+				}
+			}
+		}
+	}
+	v.degraded = len(v.down) > 0
+	return v
+}

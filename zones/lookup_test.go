@@ -1,0 +1,317 @@
+package zones
+
+import (
+	"slices"
+	"testing"
+
+	"github.com/miekg/dns"
+)
+
+// loadTestZone loads the zone the lookup tests and benchmarks query.
+func loadTestZone(tb testing.TB) *Zone {
+	tb.Helper()
+	z, err := Load("example.org.", "testdata/lookup/example.org.zone")
+	if err != nil {
+		tb.Fatalf("Load: %v", err)
+	}
+	return z
+}
+
+// itemRRs returns the records of an answer item as they go on the wire:
+// under the query name for a wildcard, or the synthesised CNAME.
+func itemRRs(it Item) []dns.RR {
+	if it.Synth != nil {
+		return []dns.RR{it.Synth}
+	}
+	if it.Owner == "" {
+		return it.Set.RRs
+	}
+	out := make([]dns.RR, len(it.Set.RRs))
+	for i, rr := range it.Set.RRs {
+		out[i] = dns.Copy(rr)
+		out[i].Header().Name = it.Owner
+	}
+	return out
+}
+
+func setRRs(sets []*RRset) []dns.RR {
+	var out []dns.RR
+	for _, s := range sets {
+		out = append(out, s.RRs...)
+	}
+	return out
+}
+
+func TestLookup(t *testing.T) {
+	z := loadTestZone(t)
+	const soaNeg = "example.org. 300 IN SOA ns1.example.org. hostmaster.example.org. 1 7200 900 1209600 300"
+	tests := []struct {
+		name       string
+		qname      string
+		qtype      uint16
+		kind       Kind
+		answer     string
+		authority  string
+		additional string
+	}{
+		{name: "exact", qname: "www.example.org.", qtype: dns.TypeA, kind: Success,
+			answer: "www.example.org. 3600 IN A 192.0.2.10\nwww.example.org. 3600 IN A 192.0.2.11"},
+		{name: "apex SOA", qname: "example.org.", qtype: dns.TypeSOA, kind: Success,
+			answer: "example.org. 3600 IN SOA ns1.example.org. hostmaster.example.org. 1 7200 900 1209600 300"},
+		{name: "nodata", qname: "www.example.org.", qtype: dns.TypeAAAA, kind: NoData, authority: soaNeg},
+		{name: "nxdomain", qname: "x.exists.example.org.", qtype: dns.TypeA, kind: NXDomain, authority: soaNeg},
+		{name: "empty non-terminal", qname: "b.c.example.org.", qtype: dns.TypeA, kind: NoData, authority: soaNeg},
+		{name: "empty non-terminal below apex", qname: "c.example.org.", qtype: dns.TypeTXT, kind: NoData, authority: soaNeg},
+		{name: "wildcard", qname: "nothere.example.org.", qtype: dns.TypeA, kind: Success,
+			answer: "nothere.example.org. 3600 IN A 192.0.2.99"},
+		{name: "wildcard several labels", qname: "x.y.example.org.", qtype: dns.TypeTXT, kind: Success,
+			answer: `x.y.example.org. 3600 IN TXT "wild"`},
+		{name: "wildcard nodata", qname: "nothere.example.org.", qtype: dns.TypeMX, kind: NoData, authority: soaNeg},
+		{name: "wildcard blocked by existing name", qname: "exists.example.org.", qtype: dns.TypeA, kind: NoData, authority: soaNeg},
+		{name: "wildcard blocked by empty non-terminal", qname: "c.example.org.", qtype: dns.TypeA, kind: NoData, authority: soaNeg},
+		{name: "no wildcard below an existing name", qname: "x.www.example.org.", qtype: dns.TypeA, kind: NXDomain, authority: soaNeg},
+		{name: "no wildcard below an empty non-terminal", qname: "x.c.example.org.", qtype: dns.TypeA, kind: NXDomain, authority: soaNeg},
+		{name: "wildcard asked for itself", qname: "*.example.org.", qtype: dns.TypeA, kind: Success,
+			answer: "*.example.org. 3600 IN A 192.0.2.99"},
+		{name: "wildcard CNAME then chain", qname: "x.w.example.org.", qtype: dns.TypeA, kind: Success,
+			answer: "x.w.example.org. 3600 IN CNAME www.example.org.\nwww.example.org. 3600 IN A 192.0.2.10\nwww.example.org. 3600 IN A 192.0.2.11"},
+		{name: "CNAME chain", qname: "chain1.example.org.", qtype: dns.TypeTXT, kind: Success,
+			answer: "chain1.example.org. 3600 IN CNAME chain2.example.org.\nchain2.example.org. 3600 IN CNAME www.example.org.\n" +
+				`www.example.org. 3600 IN TXT "web"`},
+		{name: "CNAME asked for", qname: "chain1.example.org.", qtype: dns.TypeCNAME, kind: Success,
+			answer: "chain1.example.org. 3600 IN CNAME chain2.example.org."},
+		{name: "CNAME chain to nodata", qname: "chain1.example.org.", qtype: dns.TypeMX, kind: NoData,
+			answer:    "chain1.example.org. 3600 IN CNAME chain2.example.org.\nchain2.example.org. 3600 IN CNAME www.example.org.",
+			authority: soaNeg},
+		{name: "CNAME out of zone", qname: "out.example.org.", qtype: dns.TypeA, kind: Success,
+			answer: "out.example.org. 3600 IN CNAME www.example.net."},
+		{name: "CNAME to missing name", qname: "dangling.example.org.", qtype: dns.TypeA, kind: NXDomain,
+			answer: "dangling.example.org. 3600 IN CNAME nowhere.c.example.org.", authority: soaNeg},
+		{name: "CNAME loop", qname: "loop1.example.org.", qtype: dns.TypeA, kind: Success,
+			answer: "loop1.example.org. 3600 IN CNAME loop2.example.org.\nloop2.example.org. 3600 IN CNAME loop1.example.org."},
+		{name: "DNAME in zone", qname: "www.old.example.org.", qtype: dns.TypeA, kind: Success,
+			answer: "old.example.org. 3600 IN DNAME new.example.org.\nwww.old.example.org. 3600 IN CNAME www.new.example.org.\n" +
+				"www.new.example.org. 3600 IN A 192.0.2.40"},
+		{name: "DNAME out of zone", qname: "a.b.away.example.org.", qtype: dns.TypeA, kind: Success,
+			answer: "away.example.org. 3600 IN DNAME example.net.\na.b.away.example.org. 3600 IN CNAME a.b.example.net."},
+		{name: "DNAME owner itself", qname: "old.example.org.", qtype: dns.TypeDNAME, kind: Success,
+			answer: "old.example.org. 3600 IN DNAME new.example.org."},
+		{name: "DNAME owner other type", qname: "old.example.org.", qtype: dns.TypeA, kind: NoData, authority: soaNeg},
+		{name: "referral at cut", qname: "sub.example.org.", qtype: dns.TypeA, kind: Referral,
+			authority:  "sub.example.org. 3600 IN NS ns.sub.example.org.\nsub.example.org. 3600 IN NS ns.example.net.",
+			additional: "ns.sub.example.org. 3600 IN A 192.0.2.53\nns.sub.example.org. 3600 IN AAAA 2001:db8::53"},
+		{name: "referral below cut", qname: "a.b.sub.example.org.", qtype: dns.TypeMX, kind: Referral,
+			authority:  "sub.example.org. 3600 IN NS ns.sub.example.org.\nsub.example.org. 3600 IN NS ns.example.net.",
+			additional: "ns.sub.example.org. 3600 IN A 192.0.2.53\nns.sub.example.org. 3600 IN AAAA 2001:db8::53"},
+		{name: "glue name is a referral", qname: "ns.sub.example.org.", qtype: dns.TypeA, kind: Referral,
+			authority:  "sub.example.org. 3600 IN NS ns.sub.example.org.\nsub.example.org. 3600 IN NS ns.example.net.",
+			additional: "ns.sub.example.org. 3600 IN A 192.0.2.53\nns.sub.example.org. 3600 IN AAAA 2001:db8::53"},
+		{name: "NS at cut is a referral", qname: "sub.example.org.", qtype: dns.TypeNS, kind: Referral,
+			authority:  "sub.example.org. 3600 IN NS ns.sub.example.org.\nsub.example.org. 3600 IN NS ns.example.net.",
+			additional: "ns.sub.example.org. 3600 IN A 192.0.2.53\nns.sub.example.org. 3600 IN AAAA 2001:db8::53"},
+		{name: "DS at cut from the parent", qname: "sub.example.org.", qtype: dns.TypeDS, kind: Success,
+			answer: "sub.example.org. 3600 IN DS 12345 13 2 3f7aeb2c6d8a7ee0b2a7b5c8e1e4d6f5a9b8c7d6e5f4a3b2c1d0e9f8a7b6c5d4"},
+		{name: "no DS at cut", qname: "nods.example.org.", qtype: dns.TypeDS, kind: NoData, authority: soaNeg},
+		{name: "DS below cut is a referral", qname: "x.sub.example.org.", qtype: dns.TypeDS, kind: Referral,
+			authority:  "sub.example.org. 3600 IN NS ns.sub.example.org.\nsub.example.org. 3600 IN NS ns.example.net.",
+			additional: "ns.sub.example.org. 3600 IN A 192.0.2.53\nns.sub.example.org. 3600 IN AAAA 2001:db8::53"},
+		{name: "ANY gives one RRset", qname: "www.example.org.", qtype: dns.TypeANY, kind: Success,
+			answer: "www.example.org. 3600 IN A 192.0.2.10\nwww.example.org. 3600 IN A 192.0.2.11"},
+		{name: "ANY at a CNAME", qname: "chain1.example.org.", qtype: dns.TypeANY, kind: Success,
+			answer: "chain1.example.org. 3600 IN CNAME chain2.example.org."},
+		{name: "ANY at a wildcard", qname: "q.example.org.", qtype: dns.TypeANY, kind: Success,
+			answer: "q.example.org. 3600 IN A 192.0.2.99"},
+		{name: "ANY at an empty non-terminal", qname: "c.example.org.", qtype: dns.TypeANY, kind: NoData, authority: soaNeg},
+		{name: "MX additional", qname: "example.org.", qtype: dns.TypeMX, kind: Success,
+			answer:     "example.org. 3600 IN MX 10 mail.example.org.",
+			additional: "mail.example.org. 3600 IN A 192.0.2.25\nmail.example.org. 3600 IN AAAA 2001:db8::25"},
+		{name: "NS additional", qname: "example.org.", qtype: dns.TypeNS, kind: Success,
+			answer:     "example.org. 3600 IN NS ns1.example.org.\nexample.org. 3600 IN NS ns2.example.org.",
+			additional: "ns1.example.org. 3600 IN A 192.0.2.1\nns2.example.org. 3600 IN AAAA 2001:db8::2"},
+		{name: "SRV additional", qname: "_sip._tcp.example.org.", qtype: dns.TypeSRV, kind: Success,
+			answer:     "_sip._tcp.example.org. 3600 IN SRV 10 60 5060 sip.example.org.",
+			additional: "sip.example.org. 3600 IN A 192.0.2.60"},
+		{name: "escaped dot", qname: `a\.b.example.org.`, qtype: dns.TypeA, kind: Success,
+			answer: `a\.b.example.org. 3600 IN A 192.0.2.70`},
+		{name: "escaped dot is one label", qname: "b.example.org.", qtype: dns.TypeA, kind: Success,
+			answer: "b.example.org. 3600 IN A 192.0.2.99"},
+		{name: "below escaped dot", qname: `x.a\.b.example.org.`, qtype: dns.TypeA, kind: NXDomain, authority: soaNeg},
+	}
+	var r Result
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			z.Lookup(tc.qname, tc.qtype, &r)
+			var answer []dns.RR
+			for _, it := range r.Answer {
+				answer = append(answer, itemRRs(it)...)
+			}
+			q := tc.qname + " " + dns.TypeToString[tc.qtype]
+			if r.Kind != tc.kind {
+				t.Errorf("Lookup(%s) kind = %v, want %v", q, r.Kind, tc.kind)
+			}
+			diffLines(t, "Lookup("+q+") answer", rrStrings(answer), wantStrings(t, tc.answer))
+			diffLines(t, "Lookup("+q+") authority", rrStrings(setRRs(r.Authority)), wantStrings(t, tc.authority))
+			diffLines(t, "Lookup("+q+") additional", rrStrings(setRRs(r.Additional)), wantStrings(t, tc.additional))
+		})
+	}
+}
+
+// TestLookupNegativeTTL checks RFC 2308 section 3: the SOA in a negative
+// answer has the smaller of its TTL and its MINIMUM field.
+func TestLookupNegativeTTL(t *testing.T) {
+	tests := []struct {
+		name      string
+		soa       string
+		wantTTL   uint32
+		wantOwner string
+	}{
+		{"minimum smaller", "@ 3600 IN SOA ns1 h 1 2 3 4 300", 300, "example.org."},
+		{"ttl smaller", "@ 60 IN SOA ns1 h 1 2 3 4 300", 60, "example.org."},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			text := "$ORIGIN example.org.\n" + tc.soa + "\n@ 60 IN NS ns1\nns1 60 IN A 192.0.2.1\n"
+			z, err := Parse("example.org.", "neg.zone", []byte(text))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var r Result
+			z.Lookup("nx.example.org.", dns.TypeA, &r)
+			if r.Kind != NXDomain || len(r.Authority) != 1 {
+				t.Fatalf("Lookup(nx) = %v with %d authority sets, want nxdomain with 1", r.Kind, len(r.Authority))
+			}
+			if got := r.Authority[0].RRs[0].Header().Ttl; got != tc.wantTTL {
+				t.Errorf("negative SOA ttl = %d, want %d", got, tc.wantTTL)
+			}
+			if z.SOA.Hdr.Ttl == tc.wantTTL && tc.wantTTL != 60 {
+				t.Errorf("zone SOA ttl changed to %d", z.SOA.Hdr.Ttl)
+			}
+		})
+	}
+}
+
+func TestKindString(t *testing.T) {
+	for k, want := range map[Kind]string{Success: "success", NoData: "nodata", NXDomain: "nxdomain", Referral: "referral", 9: "kind(9)"} {
+		if got := k.String(); got != want {
+			t.Errorf("Kind(%d).String() = %q, want %q", k, got, want)
+		}
+	}
+}
+
+func TestIsSubdomain(t *testing.T) {
+	tests := []struct {
+		child, parent string
+		want          bool
+	}{
+		{"example.org.", "example.org.", true},
+		{"www.example.org.", "example.org.", true},
+		{"wwwexample.org.", "example.org.", false},
+		{`www\.example.org.`, "example.org.", false},
+		{`www\\.example.org.`, "example.org.", true},
+		{"org.", "example.org.", false},
+		{"example.org.", ".", true},
+	}
+	for _, tc := range tests {
+		if got := IsSubdomain(tc.child, tc.parent); got != tc.want {
+			t.Errorf("IsSubdomain(%q, %q) = %v, want %v", tc.child, tc.parent, got, tc.want)
+		}
+	}
+}
+
+func TestRRsetNext(t *testing.T) {
+	z := loadTestZone(t)
+	s := z.Node("www.example.org.").Set(dns.TypeA)
+	var got []int
+	for range 4 {
+		got = append(got, s.Next())
+	}
+	if want := []int{0, 1, 0, 1}; !slices.Equal(got, want) {
+		t.Errorf("Next() x4 = %v, want %v", got, want)
+	}
+}
+
+// TestLookupLoops checks that CNAME and DNAME loops end without repeating
+// a record.
+func TestLookupLoops(t *testing.T) {
+	text := `$ORIGIN example.org.
+$TTL 60
+@ SOA ns1 h 1 2 3 4 5
+@ NS ns1
+ns1 A 192.0.2.1
+self CNAME self
+d DNAME x.d.example.org.
+*.w CNAME a.w
+e DNAME e.example.org.
+`
+	z, err := Parse("example.org.", "loops.zone", []byte(text))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		qname  string
+		answer string
+	}{
+		{"self.example.org.", "self.example.org. 60 IN CNAME self.example.org."},
+		{"a.w.example.org.", "a.w.example.org. 60 IN CNAME a.w.example.org."},
+		{"b.w.example.org.", "b.w.example.org. 60 IN CNAME a.w.example.org.\na.w.example.org. 60 IN CNAME a.w.example.org."},
+		{"a.e.example.org.", "e.example.org. 60 IN DNAME e.example.org.\na.e.example.org. 60 IN CNAME a.e.example.org."},
+	}
+	var r Result
+	for _, tc := range tests {
+		z.Lookup(tc.qname, dns.TypeA, &r)
+		var answer []dns.RR
+		for _, it := range r.Answer {
+			answer = append(answer, itemRRs(it)...)
+		}
+		diffLines(t, "Lookup("+tc.qname+") answer", rrStrings(answer), wantStrings(t, tc.answer))
+	}
+	// A DNAME whose target is below itself grows the name at every step:
+	// the chain limit ends it.
+	z.Lookup("a.d.example.org.", dns.TypeA, &r)
+	if len(r.Answer) > 2*maxChain {
+		t.Errorf("Lookup(a.d) answer has %d items, want at most %d", len(r.Answer), 2*maxChain)
+	}
+}
+
+// TestLookupCase checks that owner names are stored in lower case, so that
+// Lookup, which takes lower-case names, finds names written in any case,
+// and that CNAME and NS targets in capitals are followed.
+func TestLookupCase(t *testing.T) {
+	text := `$ORIGIN Example.ORG.
+$TTL 60
+@ SOA NS1 h 1 2 3 4 5
+@ NS NS1.Example.Org.
+NS1 A 192.0.2.1
+WWW A 192.0.2.10
+Alias CNAME WWW
+*.Wild TXT "w"
+`
+	z, err := Parse("EXAMPLE.org", "case.zone", []byte(text))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if z.Origin != "example.org." {
+		t.Errorf("Origin = %q, want example.org.", z.Origin)
+	}
+	tests := []struct {
+		qname      string
+		qtype      uint16
+		answer     string
+		additional string
+	}{
+		{"www.example.org.", dns.TypeA, "www.example.org. 60 IN A 192.0.2.10", ""},
+		{"alias.example.org.", dns.TypeA, "alias.example.org. 60 IN CNAME WWW.Example.ORG.\nwww.example.org. 60 IN A 192.0.2.10", ""},
+		{"x.wild.example.org.", dns.TypeTXT, `x.wild.example.org. 60 IN TXT "w"`, ""},
+		{"example.org.", dns.TypeNS, "example.org. 60 IN NS NS1.Example.Org.", "ns1.example.org. 60 IN A 192.0.2.1"},
+	}
+	var r Result
+	for _, tc := range tests {
+		z.Lookup(tc.qname, tc.qtype, &r)
+		var answer []dns.RR
+		for _, it := range r.Answer {
+			answer = append(answer, itemRRs(it)...)
+		}
+		diffLines(t, "Lookup("+tc.qname+") answer", rrStrings(answer), wantStrings(t, tc.answer))
+		diffLines(t, "Lookup("+tc.qname+") additional", rrStrings(setRRs(r.Additional)), wantStrings(t, tc.additional))
+	}
+}
