@@ -16,7 +16,7 @@ CLK_TCK=$(getconf CLK_TCK)
 # server can never answer for another. The default sits below the kernel's
 # ephemeral range and away from the 5353/153xx ports tests like to use.
 BASE_PORT=${BASE_PORT:-25350}
-declare -A PORT=([dnslb]=$((BASE_PORT + 1)) [nsd]=$((BASE_PORT + 2)) [knot]=$((BASE_PORT + 3)) [gdnsd]=$((BASE_PORT + 4)))
+declare -A PORT=([dnslb]=$((BASE_PORT + 1)) [nsd]=$((BASE_PORT + 2)) [knot]=$((BASE_PORT + 3)) [gdnsd]=$((BASE_PORT + 4)) [sink]=$((BASE_PORT + 5)))
 
 # CPU pinning: server on one core, load generator on the other, so that
 # they do not steal cycles from each other. Falls back to no pinning on a
@@ -100,6 +100,7 @@ write_config() {
 			[log]
 			level = "warn"
 		EOF
+		dnslb_policy >>"$base/dnslb.toml"
 		;;
 	nsd)
 		# No chroot, no privilege drop, no database: files stay in $dir.
@@ -178,6 +179,25 @@ write_config() {
 	esac
 }
 
+# dnslb_policy prints the per-name policy tables that DNSLB_POLICY asks for
+# (empty: none, a static zone). NAMES must match the generated zone.
+#   health: every host name h<N> gets one TCP check whose target is the
+#   tcpsink started by start_sink, so checks pass and the network stays on
+#   loopback. dnslb probes once per address (6 per name) even with a shared
+#   target, so HEALTH_INTERVAL (default 60s) keeps that to 6*NAMES/60 =
+#   1,000 connects per second at 10,000 names. HEALTH_NAMES checks only
+#   h0..h<HEALTH_NAMES-1> instead of every name.
+dnslb_policy() {
+	case ${DNSLB_POLICY:-} in
+	'') ;;
+	health)
+		printf '\n[healthcheck.bench]\ntype = "tcp"\ntarget = "127.0.0.1:%s"\ninterval = "%s"\ntimeout = "1s"\n' "${PORT[sink]}" "${HEALTH_INTERVAL:-60s}"
+		awk -v n="${HEALTH_NAMES:-$NAMES}" 'BEGIN { for (i = 0; i < n; i++) printf "\n[name.\"h%d.bench.example\"]\ncheck = \"bench\"\n", i }'
+		;;
+	*) die "unknown DNSLB_POLICY $DNSLB_POLICY" ;;
+	esac
+}
+
 # STARTED holds the PIDs of every server this script started; cleanup stops
 # them, so no server outlives the script.
 STARTED=()
@@ -206,6 +226,22 @@ start_server() {
 # check and dnsperf would talk to someone else's server.
 port_busy() {
 	[[ -n $(ss -Hlnu "sport = :$1"; ss -Hlnt "sport = :$1") ]]
+}
+
+# start_sink builds and starts bench/tcpsink on PORT[sink], pinned with the
+# load generator so that accepting probes costs the server under test
+# nothing, and sets SINK_PID.
+start_sink() {
+	local deadline=$((SECONDS + 30))
+	(cd "$REPO_ROOT" && go build -o "$OUT/tcpsink" ./bench/tcpsink)
+	pin_cmd "$CLIENT_CPU"
+	"${PIN[@]}" "$OUT/tcpsink" -listen "127.0.0.1:${PORT[sink]}" &
+	SINK_PID=$!
+	STARTED+=("$SINK_PID")
+	until port_busy "${PORT[sink]}"; do
+		((SECONDS < deadline)) && kill -0 "$SINK_PID" 2>/dev/null || die "tcpsink did not start"
+		sleep 0.1
+	done
 }
 
 # wait_ready PORT PID TIMEOUT_S polls for an SOA answer. Fails when the
