@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -39,8 +40,9 @@ type Config struct {
 	RawChecks map[string]toml.Primitive `toml:"healthcheck"`
 
 	// path is the file the config came from; relative paths are relative
-	// to its folder.
+	// to its folder. data is its text, for finding the line of a key.
 	path string
+	data []byte
 }
 
 // ZoneConfig names one zone and its master file.
@@ -179,13 +181,31 @@ func ParseConfig(path string, data []byte) (Config, error) {
 	for _, k := range md.Undecoded() {
 		errs = append(errs, fmt.Sprintf("%s: unknown key %s", at(path, data, k), k))
 	}
-	c.path = path
+	c.path, c.data = path, data
 	c = c.Defaults()
 	errs = append(errs, c.check(path, data)...)
 	if len(errs) > 0 {
+		sortByLine(errs)
 		return Config{}, errors.New(joinErrors(errs))
 	}
 	return c, nil
+}
+
+// sortByLine orders "path:line: msg" errors by line; errors without a line
+// keep their order, after the others.
+func sortByLine(errs []string) {
+	line := func(e string) int {
+		_, rest, ok := strings.Cut(e, ":")
+		if !ok {
+			return 1 << 30
+		}
+		n, err := strconv.Atoi(rest[:strings.IndexFunc(rest+":", func(r rune) bool { return r < '0' || r > '9' })])
+		if err != nil {
+			return 1 << 30
+		}
+		return n
+	}
+	slices.SortStableFunc(errs, func(a, b string) int { return line(a) - line(b) })
 }
 
 // check validates values, naming each key (with its line where known).
@@ -222,7 +242,8 @@ func (c *Config) check(path string, data []byte) []string {
 		case err != nil:
 			bad([]string{"admin", "listen"}, "%q is not an address:port", c.Admin.Listen)
 		case !ap.Addr().IsLoopback() && c.Admin.Token == "":
-			bad([]string{"admin", "token"}, "a token is required when admin.listen %s is not a loopback address", c.Admin.Listen)
+			errs = append(errs, fmt.Sprintf("%s: admin.token: a token is required when admin.listen %s is not a loopback address",
+				at(path, data, []string{"admin", "listen"}), c.Admin.Listen))
 		}
 	}
 	for i, z := range c.Zones {
