@@ -111,6 +111,9 @@ func (s *Server) handle(req *dns.Msg, c Client, qc *queryCtx) *dns.Msg {
 	defer resultPool.Put(res)
 	z.Lookup(qname, q.Qtype, res)
 	s.build(m, res, qc)
+	if q.Name != qname {
+		sameCase(m.Answer, qname, q.Name)
+	}
 	if qc.ecs != nil && !qc.fail {
 		o := m.Extra[len(m.Extra)-1].(*dns.OPT)
 		o.Option = append(o.Option, qc.replyECS())
@@ -282,4 +285,18 @@ func lowerName(name string) string {
 		}
 	}
 	return name
+}
+
+// sameCase gives the records owned by the query name the question's
+// spelling, as NSD and Knot do (their name compression points at the
+// question), so resolvers that randomise case (0x20) see their own.
+// Records from the store are copied, never changed.
+func sameCase(rrs []dns.RR, lower, asked string) {
+	for i, rr := range rrs {
+		if rr.Header().Name == lower {
+			rr = dns.Copy(rr)
+			rr.Header().Name = asked
+			rrs[i] = rr
+		}
+	}
 }
