@@ -1,6 +1,9 @@
 package dnslb
 
 import (
+	"fmt"
+	"net"
+	"path/filepath"
 	"testing"
 
 	"github.com/miekg/dns"
@@ -39,5 +42,53 @@ func BenchmarkHandleQuery(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// BenchmarkHandleQueryGeoECS is a geo-selected answer for a query with
+// EDNS Client Subnet, health-filtered, end to end without sockets.
+func BenchmarkHandleQueryGeoECS(b *testing.B) {
+	geoDir, _ := filepath.Abs("testdata/geo")
+	cfgPath := writeLBConfig(b, fmt.Sprintf(`
+[geoip]
+files = [%q, %q]
+[name."geo.example.org"]
+select = "geo"
+default = "other"
+[name."geo.example.org".groups.eu]
+addresses = ["192.0.2.1"]
+[name."geo.example.org".groups.asia]
+addresses = ["198.51.100.1"]
+[name."geo.example.org".groups.other]
+addresses = ["203.0.113.1"]
+[[name."geo.example.org".rules]]
+match = ["continent:EU"]
+group = "eu"
+[[name."geo.example.org".rules]]
+match = ["country:JP"]
+group = "asia"
+`, filepath.Join(geoDir, "city.mmdb"), filepath.Join(geoDir, "asn.mmdb")))
+	cfg, err := LoadConfig(cfgPath)
+	if err != nil {
+		b.Fatal(err)
+	}
+	srv, err := New(cfg, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	req := new(dns.Msg)
+	req.SetQuestion("geo.example.org.", dns.TypeA)
+	req.SetEdns0(1232, false)
+	req.IsEdns0().Option = append(req.IsEdns0().Option, &dns.EDNS0_SUBNET{Code: dns.EDNS0SUBNET, Family: 1, SourceNetmask: 24, Address: net.ParseIP("198.51.100.0")})
+	buf := make([]byte, 0, 1232)
+	b.ReportAllocs()
+	for b.Loop() {
+		m := srv.HandleQuery(req, Client{})
+		if len(m.Answer) != 1 {
+			b.Fatalf("answer %v", m.Answer)
+		}
+		if _, err := m.PackBuffer(buf); err != nil {
+			b.Fatal(err)
+		}
 	}
 }

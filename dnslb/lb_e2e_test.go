@@ -77,7 +77,7 @@ func startBackends(t *testing.T, n int) ([]*backend, int) {
 
 // writeLBConfig writes a zone with www on 127.0.0.1..3 and a config
 // around it, and returns the config path.
-func writeLBConfig(t *testing.T, extra string) string {
+func writeLBConfig(t testing.TB, extra string) string {
 	t.Helper()
 	dir := t.TempDir()
 	zone := `$ORIGIN example.org.
