@@ -72,6 +72,10 @@ type ServerConfig struct {
 type LogConfig struct {
 	Level  string `toml:"level"`  // debug, info (default), warn, error
 	Format string `toml:"format"` // text (default) or json
+	// QueryLog, if set, is a file that gets a line for a sample of the
+	// queries; QuerySample is the fraction logged (default 0.01).
+	QueryLog    string  `toml:"query_log"`
+	QuerySample float64 `toml:"query_sample"`
 }
 
 // AdminConfig is the admin HTTP listener.
@@ -139,6 +143,9 @@ func (c Config) Defaults() Config {
 	}
 	if c.Log.Level == "" {
 		c.Log.Level = "info"
+	}
+	if c.Log.QuerySample == 0 {
+		c.Log.QuerySample = 0.01
 	}
 	if c.Log.Format == "" {
 		c.Log.Format = "text"
@@ -233,6 +240,10 @@ func (c *Config) check(path string, data []byte) []string {
 	if !slices.Contains([]string{"debug", "info", "warn", "error"}, c.Log.Level) {
 		bad([]string{"log", "level"}, "%q is not one of debug, info, warn, error", c.Log.Level)
 	}
+	if c.Log.QuerySample < 0 || c.Log.QuerySample > 1 {
+		bad([]string{"log", "query_sample"}, "%g out of range 0..1", c.Log.QuerySample)
+	}
+	c.Log.QueryLog = c.Rel(c.Log.QueryLog)
 	if c.Log.Format != "text" && c.Log.Format != "json" {
 		bad([]string{"log", "format"}, "%q is not one of text, json", c.Log.Format)
 	}

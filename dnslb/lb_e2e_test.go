@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"testing"
 
@@ -327,5 +328,21 @@ group = "asia"
 	}
 	if r, _ := ask("192.0.2.0/24"); !slices.Equal(answerAddrs(r), []string{"203.0.113.1"}) {
 		t.Errorf("EU down: %v, want the default group", answerAddrs(r))
+	}
+}
+
+func TestQueryLog(t *testing.T) {
+	cfgPath := writeLBConfig(t, "[log]\nquery_log = \"queries.log\"\nquery_sample = 1.0\n")
+	_, addr := startServer(t, cfgPath)
+	queryA(t, addr, "www.example.org.")
+	queryA(t, addr, "nope.example.org.")
+	data, err := os.ReadFile(filepath.Join(filepath.Dir(cfgPath), "queries.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(string(data)), "\n")
+	if len(lines) != 2 || !strings.Contains(lines[0], " 127.0.0.1 udp www.example.org. A NOERROR 3 ") ||
+		!strings.Contains(lines[1], " nope.example.org. A NXDOMAIN 0 ") {
+		t.Errorf("query log:\n%s", data)
 	}
 }

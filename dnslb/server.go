@@ -29,6 +29,7 @@ type Server struct {
 	locator *countingLocator // geo, counted; nil with it
 	prober  *healthcheck.Scheduler
 	metrics *Metrics
+	qlog    *queryLog // nil: no query log
 	random  atomic.Bool  // rotate = "random"; reloads change it
 	udpSize atomic.Int32 // our EDNS buffer size; reloads change it
 	started time.Time
@@ -92,6 +93,11 @@ func New(cfg Config, log *slog.Logger) (*Server, error) {
 		geo.Poll = stt.cfg.GeoIP.Poll
 		s.geo = geo
 		s.locator = &countingLocator{geo: geo, m: s.metrics}
+	}
+	if path := stt.cfg.Log.QueryLog; path != "" {
+		if s.qlog, err = openQueryLog(path, stt.cfg.Log.QuerySample); err != nil {
+			return nil, err
+		}
 	}
 	if err := s.loadOverrides(); err != nil {
 		log.Error("override state file", "file", stt.cfg.Health.StateFile, "err", err)
@@ -213,7 +219,9 @@ func (s *Server) ServeDNS(w dns.ResponseWriter, req *dns.Msg) {
 			}
 		}
 	}
-	s.metrics.ObserveQuery(zone, qtype, m.Rcode, qc.policy, time.Since(start), c.TCP)
+	d := time.Since(start)
+	s.metrics.ObserveQuery(zone, qtype, m.Rcode, qc.policy, d, c.TCP)
+	s.qlog.maybe(c, req, m, qc.policy, d)
 	if m.Truncated {
 		s.metrics.Truncated()
 	}
@@ -292,6 +300,7 @@ func (s *Server) Run(ctx context.Context) error {
 	s.mu.Unlock()
 	cancel()
 	shutdown(servers)
+	_ = s.qlog.Close()
 	return err
 }
 
