@@ -29,7 +29,7 @@ type Server struct {
 	locator *countingLocator // geo, counted; nil with it
 	prober  *healthcheck.Scheduler
 	metrics *Metrics
-	qlog    *queryLog // nil: no query log
+	qlog    *queryLog    // nil: no query log
 	random  atomic.Bool  // rotate = "random"; reloads change it
 	udpSize atomic.Int32 // our EDNS buffer size; reloads change it
 	started time.Time
