@@ -1,9 +1,7 @@
 package dnslb
 
 import (
-	"fmt"
 	"net"
-	"path/filepath"
 	"testing"
 
 	"github.com/miekg/dns"
@@ -48,26 +46,7 @@ func BenchmarkHandleQuery(b *testing.B) {
 // BenchmarkHandleQueryGeoECS is a geo-selected answer for a query with
 // EDNS Client Subnet, health-filtered, end to end without sockets.
 func BenchmarkHandleQueryGeoECS(b *testing.B) {
-	geoDir, _ := filepath.Abs("testdata/geo")
-	cfgPath := writeLBConfig(b, fmt.Sprintf(`
-[geoip]
-files = [%q, %q]
-[name."geo.example.org"]
-select = "geo"
-default = "other"
-[name."geo.example.org".groups.eu]
-addresses = ["192.0.2.1"]
-[name."geo.example.org".groups.asia]
-addresses = ["198.51.100.1"]
-[name."geo.example.org".groups.other]
-addresses = ["203.0.113.1"]
-[[name."geo.example.org".rules]]
-match = ["continent:EU"]
-group = "eu"
-[[name."geo.example.org".rules]]
-match = ["country:JP"]
-group = "asia"
-`, filepath.Join(geoDir, "city.mmdb"), filepath.Join(geoDir, "asn.mmdb")))
+	cfgPath := writeGeoConfig(b)
 	cfg, err := LoadConfig(cfgPath)
 	if err != nil {
 		b.Fatal(err)

@@ -237,30 +237,7 @@ addresses = ["198.51.100.1", "203.0.113.1"]
 // the ECS option, the scope in the reply, and fall-through when a group
 // is all down.
 func TestGeoECS(t *testing.T) {
-	geoDir, err := filepath.Abs("testdata/geo")
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfgPath := writeLBConfig(t, fmt.Sprintf(`
-[geoip]
-files = [%q, %q]
-
-[name."geo.example.org"]
-select = "geo"
-default = "other"
-[name."geo.example.org".groups.eu]
-addresses = ["192.0.2.1"]
-[name."geo.example.org".groups.asia]
-addresses = ["198.51.100.1"]
-[name."geo.example.org".groups.other]
-addresses = ["203.0.113.1"]
-[[name."geo.example.org".rules]]
-match = ["continent:EU"]
-group = "eu"
-[[name."geo.example.org".rules]]
-match = ["country:JP", "cidr:203.0.113.0/24"]
-group = "asia"
-`, filepath.Join(geoDir, "city.mmdb"), filepath.Join(geoDir, "asn.mmdb")))
+	cfgPath := writeGeoConfig(t)
 	srv, addr := startServer(t, cfgPath)
 	ask := func(subnet string) (*dns.Msg, *dns.EDNS0_SUBNET) {
 		t.Helper()
@@ -345,4 +322,35 @@ func TestQueryLog(t *testing.T) {
 		!strings.Contains(lines[1], " nope.example.org. A NXDOMAIN 0 ") {
 		t.Errorf("query log:\n%s", data)
 	}
+}
+
+// writeGeoConfig is writeLBConfig with geo.example.org selected by the
+// test GeoIP databases: EU to 192.0.2.1, JP and 203.0.113.0/24 to
+// 198.51.100.1, everyone else to 203.0.113.1.
+func writeGeoConfig(t testing.TB) string {
+	t.Helper()
+	geoDir, err := filepath.Abs("testdata/geo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return writeLBConfig(t, fmt.Sprintf(`
+[geoip]
+files = [%q, %q]
+
+[name."geo.example.org"]
+select = "geo"
+default = "other"
+[name."geo.example.org".groups.eu]
+addresses = ["192.0.2.1"]
+[name."geo.example.org".groups.asia]
+addresses = ["198.51.100.1"]
+[name."geo.example.org".groups.other]
+addresses = ["203.0.113.1"]
+[[name."geo.example.org".rules]]
+match = ["continent:EU"]
+group = "eu"
+[[name."geo.example.org".rules]]
+match = ["country:JP", "cidr:203.0.113.0/24"]
+group = "asia"
+`, filepath.Join(geoDir, "city.mmdb"), filepath.Join(geoDir, "asn.mmdb")))
 }
