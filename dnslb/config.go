@@ -244,6 +244,11 @@ func (c *Config) check(path string, data []byte) []string {
 		bad([]string{"log", "query_sample"}, "%g out of range 0..1", c.Log.QuerySample)
 	}
 	c.Log.QueryLog = c.Rel(c.Log.QueryLog)
+	if c.Log.QueryLog != "" {
+		if fi, err := os.Stat(filepath.Dir(c.Log.QueryLog)); err != nil || !fi.IsDir() {
+			bad([]string{"log", "query_log"}, "folder %s of %s does not exist", filepath.Dir(c.Log.QueryLog), c.Log.QueryLog)
+		}
+	}
 	if c.Log.Format != "text" && c.Log.Format != "json" {
 		bad([]string{"log", "format"}, "%q is not one of text, json", c.Log.Format)
 	}

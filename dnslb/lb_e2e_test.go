@@ -90,6 +90,7 @@ www  IN A   127.0.0.1
      IN A   127.0.0.2
      IN A   127.0.0.3
 alias IN CNAME www
+mx   IN MX  10 www
 geo  IN A   192.0.2.1
      IN A   198.51.100.1
      IN A   203.0.113.1
@@ -174,6 +175,9 @@ when_all_down = "servfail"
 	bs[1].stop()
 	bs[2].stop()
 	waitFor(t, "SERVFAIL with every backend down", func() bool { return www().Rcode == dns.RcodeServerFailure })
+	if r := www(); r.Authoritative || len(r.Answer) != 0 {
+		t.Errorf("SERVFAIL reply: aa=%v answer %v, want no AA and no records", r.Authoritative, r.Answer)
+	}
 }
 
 // TestOverridesAndFallbacks: an operator drain removes an address, and
@@ -353,4 +357,40 @@ group = "eu"
 match = ["country:JP", "cidr:203.0.113.0/24"]
 group = "asia"
 `, filepath.Join(geoDir, "city.mmdb"), filepath.Join(geoDir, "asn.mmdb")))
+}
+
+// TestDrainedNeverServed: serve-all with max_answers still skips drained
+// addresses, and the additional section leaves out addresses that are
+// down or drained.
+func TestDrainedNeverServed(t *testing.T) {
+	cfgPath := writeLBConfig(t, `
+[name."www.example.org"]
+max_answers = 1
+when_all_down = "serve-all"
+`)
+	srv, addr := startServer(t, cfgPath)
+	for target, state := range map[string]string{"127.0.0.1": "drain", "127.0.0.2": "down", "127.0.0.3": "down"} {
+		if err := srv.SetOverride(target, state); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r := queryA(t, addr, "www.example.org.")
+	if got := answerAddrs(r); len(got) != 1 || got[0] == "127.0.0.1" {
+		t.Errorf("all down, .1 drained, serve-all, max 1: %v, want one of .2 and .3", got)
+	}
+	m := new(dns.Msg)
+	m.SetQuestion("mx.example.org.", dns.TypeMX)
+	r = exchange(t, addr, "udp", m)
+	for _, rr := range r.Extra {
+		if a, ok := rr.(*dns.A); ok && a.A.String() != "" {
+			t.Errorf("additional has %v although every address of www is down or drained", rr)
+		}
+	}
+	if err := srv.SetOverride("127.0.0.3", ""); err != nil {
+		t.Fatal(err)
+	}
+	r = exchange(t, addr, "udp", m)
+	if got := answerAddrs(&dns.Msg{Answer: r.Extra}); !slices.Equal(got, []string{"127.0.0.3"}) {
+		t.Errorf("additional: %v, want only the address that is up", got)
+	}
 }

@@ -148,10 +148,16 @@ type nameView struct {
 	degraded bool
 }
 
-var _ Health = (*nameView)(nil)
+var (
+	_ Health  = (*nameView)(nil)
+	_ Drainer = (*nameView)(nil)
+)
 
 // Up implements Health.
 func (v *nameView) Up(a netip.Addr) bool { return !v.down[a] }
+
+// Drained implements Drainer.
+func (v *nameView) Drained(a netip.Addr) bool { return v.drained[a] }
 
 // newNameView applies the prober's verdicts and the operator overrides to
 // one name. An address is down when an override says drain or down, or,

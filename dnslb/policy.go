@@ -95,6 +95,13 @@ type Health interface {
 	Up(addr netip.Addr) bool
 }
 
+// Drainer is a Health that also knows drained addresses: never served,
+// not even by the when_all_down fallback. Select checks for it only on
+// that fallback path.
+type Drainer interface {
+	Drained(addr netip.Addr) bool
+}
+
 // AllUp is a Health where every address is up.
 type AllUp struct{}
 
@@ -240,7 +247,8 @@ func (p *Policy) run(q *Query, health Health, loc Locator, r *rand.Rand, out []n
 	gi, cands, scope := p.choose(q, health, loc, buf[:0], tr)
 	if gi == noGroup {
 		d.AllDown, d.Action = true, p.action
-		d.Addrs = p.allDown(q.Family, d.Addrs)
+		dr, _ := health.(Drainer)
+		d.Addrs = p.allDown(q.Family, dr, d.Addrs)
 		if tr != nil {
 			tr.add("every address is down: when_all_down = %s, serving %v", p.actionName(), d.Addrs)
 		}
@@ -428,7 +436,7 @@ func bits8(d byte) int {
 }
 
 // allDown returns what to serve when nothing is up.
-func (p *Policy) allDown(fam Family, out []netip.Addr) []netip.Addr {
+func (p *Policy) allDown(fam Family, dr Drainer, out []netip.Addr) []netip.Addr {
 	var g *group
 	switch p.action {
 	case ServeAll:
@@ -439,7 +447,7 @@ func (p *Policy) allDown(fam Family, out []netip.Addr) []netip.Addr {
 		return out
 	}
 	for _, a := range g.addrs {
-		if a.Is6() == (fam == FamilyV6) {
+		if a.Is6() == (fam == FamilyV6) && (dr == nil || !dr.Drained(a)) {
 			out = append(out, a)
 		}
 	}

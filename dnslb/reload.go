@@ -76,6 +76,10 @@ func loadZones(cfg *Config, prev map[string]*loadedZone) (map[string]*loadedZone
 		files = append(files, read...)
 		origin := strings.ToLower(strings.TrimSuffix(zc.Name, ".") + ".")
 		if p, ok := prev[origin]; ok && derr == nil && p.digest == sum && p.zone.File == zc.File {
+			if _, dup := out[origin]; dup {
+				errs = append(errs, fmt.Errorf("%s: zone %s is already loaded from %s", zc.File, origin, out[origin].zone.File))
+				continue
+			}
 			out[origin] = p
 			continue
 		}
