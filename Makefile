@@ -3,7 +3,7 @@ GO      ?= go
 VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo devel)
 LDFLAGS := -X main.version=$(VERSION)
 
-.PHONY: build run test test-short fuzz bench lint check clean
+.PHONY: build run deps test test-short fuzz bench lint check clean
 
 build:
 	$(GO) build -ldflags "$(LDFLAGS)" -o bin/dnslb ./cmd/dnslb
@@ -12,8 +12,12 @@ build:
 run:
 	$(GO) run ./cmd/dnslb
 
+# Install the tools the tests use (dig, nsd, knot, dnsperf, gdnsd, chromium) if missing.
+deps:
+	.ci/deps
+
 # The whole suite, with the race detector, then a short bounded fuzz run.
-test:
+test: deps
 	$(GO) vet ./...
 	$(GO) test -race -count=1 ./...
 	$(MAKE) fuzz

@@ -111,6 +111,9 @@ func (s *Server) handle(req *dns.Msg, c Client, qc *queryCtx) *dns.Msg {
 	defer resultPool.Put(res)
 	z.Lookup(qname, q.Qtype, res)
 	s.build(m, res, qc)
+	if q.Name != qname {
+		sameCase(m.Answer, qname, q.Name)
+	}
 	if qc.ecs != nil && !qc.fail {
 		o := m.Extra[len(m.Extra)-1].(*dns.OPT)
 		o.Option = append(o.Option, qc.replyECS())
@@ -133,6 +136,9 @@ func (s *Server) build(m *dns.Msg, res *zones.Result, qc *queryCtx) {
 	case zones.NXDomain:
 		m.Authoritative = true
 		m.Rcode = dns.RcodeNameError
+	case zones.YXDomain:
+		m.Authoritative = true
+		m.Rcode = dns.RcodeYXDomain
 	case zones.Referral:
 		// Not authoritative for the child's data, but AA follows the first
 		// owner name when a CNAME led here (RFC 6604 section 2.1).
@@ -144,7 +150,8 @@ func (s *Server) build(m *dns.Msg, res *zones.Result, qc *queryCtx) {
 			if rrs, ok := s.selectRRs(qc, it.Set, it.Owner); ok {
 				m.Answer = append(m.Answer, rrs...)
 				if qc.fail {
-					m.Rcode, m.Answer, m.Ns = dns.RcodeServerFailure, nil, nil
+					// Like NSD and Knot, a SERVFAIL is not authoritative.
+					m.Rcode, m.Answer, m.Ns, m.Authoritative = dns.RcodeServerFailure, nil, nil, false
 					return
 				}
 				if len(rrs) == 0 && i == len(res.Answer)-1 && res.Kind == zones.Success {
@@ -171,6 +178,10 @@ func (s *Server) build(m *dns.Msg, res *zones.Result, qc *queryCtx) {
 		m.Ns = append(m.Ns, set.RRs...)
 	}
 	for _, set := range res.Additional {
+		if v := qc.snap.Name(set.Name); v != nil && v.degraded {
+			m.Extra = appendUp(m.Extra, s.ordered(set), v)
+			continue
+		}
 		m.Extra = append(m.Extra, s.ordered(set)...)
 	}
 	// The OPT record, if any, goes last in the additional section.
@@ -282,4 +293,29 @@ func lowerName(name string) string {
 		}
 	}
 	return name
+}
+
+// sameCase gives the records owned by the query name the question's
+// spelling, as NSD and Knot do (their name compression points at the
+// question), so resolvers that randomise case (0x20) see their own.
+// Records from the store are copied, never changed.
+func sameCase(rrs []dns.RR, lower, asked string) {
+	for i, rr := range rrs {
+		if rr.Header().Name == lower {
+			rr = dns.Copy(rr)
+			rr.Header().Name = asked
+			rrs[i] = rr
+		}
+	}
+}
+
+// appendUp appends the records of rrs whose address is up: the additional
+// section never carries an address that health or an operator took out.
+func appendUp(dst, rrs []dns.RR, v *nameView) []dns.RR {
+	for _, rr := range rrs {
+		if a, ok := rrAddr(rr); !ok || v.Up(a) {
+			dst = append(dst, rr)
+		}
+	}
+	return dst
 }

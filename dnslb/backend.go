@@ -41,6 +41,9 @@ func (s *Server) Status() Status {
 	snap := s.store.Snapshot()
 	for _, ns := range s.store.Names() {
 		v := snap.Name(ns.Owner)
+		if v == nil {
+			continue // a reload added it between the two reads
+		}
 		nc := cfg.Names[strings.TrimSuffix(ns.Owner, ".")]
 		if _, ok := cfg.Names[ns.Owner]; ok {
 			nc = cfg.Names[ns.Owner]

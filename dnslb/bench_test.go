@@ -1,6 +1,7 @@
 package dnslb
 
 import (
+	"net"
 	"testing"
 
 	"github.com/miekg/dns"
@@ -39,5 +40,34 @@ func BenchmarkHandleQuery(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// BenchmarkHandleQueryGeoECS is a geo-selected answer for a query with
+// EDNS Client Subnet, health-filtered, end to end without sockets.
+func BenchmarkHandleQueryGeoECS(b *testing.B) {
+	cfgPath := writeGeoConfig(b)
+	cfg, err := LoadConfig(cfgPath)
+	if err != nil {
+		b.Fatal(err)
+	}
+	srv, err := New(cfg, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	req := new(dns.Msg)
+	req.SetQuestion("geo.example.org.", dns.TypeA)
+	req.SetEdns0(1232, false)
+	req.IsEdns0().Option = append(req.IsEdns0().Option, &dns.EDNS0_SUBNET{Code: dns.EDNS0SUBNET, Family: 1, SourceNetmask: 24, Address: net.ParseIP("198.51.100.0")})
+	buf := make([]byte, 0, 1232)
+	b.ReportAllocs()
+	for b.Loop() {
+		m := srv.HandleQuery(req, Client{})
+		if len(m.Answer) != 1 {
+			b.Fatalf("answer %v", m.Answer)
+		}
+		if _, err := m.PackBuffer(buf); err != nil {
+			b.Fatal(err)
+		}
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -39,8 +40,9 @@ type Config struct {
 	RawChecks map[string]toml.Primitive `toml:"healthcheck"`
 
 	// path is the file the config came from; relative paths are relative
-	// to its folder.
+	// to its folder. data is its text, for finding the line of a key.
 	path string
+	data []byte
 }
 
 // ZoneConfig names one zone and its master file.
@@ -70,6 +72,10 @@ type ServerConfig struct {
 type LogConfig struct {
 	Level  string `toml:"level"`  // debug, info (default), warn, error
 	Format string `toml:"format"` // text (default) or json
+	// QueryLog, if set, is a file that gets a line for a sample of the
+	// queries; QuerySample is the fraction logged (default 0.01).
+	QueryLog    string  `toml:"query_log"`
+	QuerySample float64 `toml:"query_sample"`
 }
 
 // AdminConfig is the admin HTTP listener.
@@ -138,6 +144,9 @@ func (c Config) Defaults() Config {
 	if c.Log.Level == "" {
 		c.Log.Level = "info"
 	}
+	if c.Log.QuerySample == 0 {
+		c.Log.QuerySample = 0.01
+	}
 	if c.Log.Format == "" {
 		c.Log.Format = "text"
 	}
@@ -179,13 +188,31 @@ func ParseConfig(path string, data []byte) (Config, error) {
 	for _, k := range md.Undecoded() {
 		errs = append(errs, fmt.Sprintf("%s: unknown key %s", at(path, data, k), k))
 	}
-	c.path = path
+	c.path, c.data = path, data
 	c = c.Defaults()
 	errs = append(errs, c.check(path, data)...)
 	if len(errs) > 0 {
+		sortByLine(errs)
 		return Config{}, errors.New(joinErrors(errs))
 	}
 	return c, nil
+}
+
+// sortByLine orders "path:line: msg" errors by line; errors without a line
+// keep their order, after the others.
+func sortByLine(errs []string) {
+	line := func(e string) int {
+		_, rest, ok := strings.Cut(e, ":")
+		if !ok {
+			return 1 << 30
+		}
+		n, err := strconv.Atoi(rest[:strings.IndexFunc(rest+":", func(r rune) bool { return r < '0' || r > '9' })])
+		if err != nil {
+			return 1 << 30
+		}
+		return n
+	}
+	slices.SortStableFunc(errs, func(a, b string) int { return line(a) - line(b) })
 }
 
 // check validates values, naming each key (with its line where known).
@@ -213,6 +240,15 @@ func (c *Config) check(path string, data []byte) []string {
 	if !slices.Contains([]string{"debug", "info", "warn", "error"}, c.Log.Level) {
 		bad([]string{"log", "level"}, "%q is not one of debug, info, warn, error", c.Log.Level)
 	}
+	if c.Log.QuerySample < 0 || c.Log.QuerySample > 1 {
+		bad([]string{"log", "query_sample"}, "%g out of range 0..1", c.Log.QuerySample)
+	}
+	c.Log.QueryLog = c.Rel(c.Log.QueryLog)
+	if c.Log.QueryLog != "" {
+		if fi, err := os.Stat(filepath.Dir(c.Log.QueryLog)); err != nil || !fi.IsDir() {
+			bad([]string{"log", "query_log"}, "folder %s of %s does not exist", filepath.Dir(c.Log.QueryLog), c.Log.QueryLog)
+		}
+	}
 	if c.Log.Format != "text" && c.Log.Format != "json" {
 		bad([]string{"log", "format"}, "%q is not one of text, json", c.Log.Format)
 	}
@@ -222,7 +258,8 @@ func (c *Config) check(path string, data []byte) []string {
 		case err != nil:
 			bad([]string{"admin", "listen"}, "%q is not an address:port", c.Admin.Listen)
 		case !ap.Addr().IsLoopback() && c.Admin.Token == "":
-			bad([]string{"admin", "token"}, "a token is required when admin.listen %s is not a loopback address", c.Admin.Listen)
+			errs = append(errs, fmt.Sprintf("%s: admin.token: a token is required when admin.listen %s is not a loopback address",
+				at(path, data, []string{"admin", "listen"}), c.Admin.Listen))
 		}
 	}
 	for i, z := range c.Zones {

@@ -48,7 +48,7 @@ func ExplainQuery(qtype, client, subnet string) (Query, error) {
 		q.Client, q.ECS, q.SourcePrefix = netip.PrefixFrom(p.Addr().Unmap(), bits).Masked().Addr(), true, bits
 	}
 	if !q.Client.IsValid() {
-		return q, fmt.Errorf("give --client IP or --subnet PREFIX")
+		return q, fmt.Errorf("give -client IP or -subnet PREFIX")
 	}
 	return q, nil
 }

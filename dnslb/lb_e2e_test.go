@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"testing"
 
@@ -77,7 +78,7 @@ func startBackends(t *testing.T, n int) ([]*backend, int) {
 
 // writeLBConfig writes a zone with www on 127.0.0.1..3 and a config
 // around it, and returns the config path.
-func writeLBConfig(t *testing.T, extra string) string {
+func writeLBConfig(t testing.TB, extra string) string {
 	t.Helper()
 	dir := t.TempDir()
 	zone := `$ORIGIN example.org.
@@ -89,6 +90,7 @@ www  IN A   127.0.0.1
      IN A   127.0.0.2
      IN A   127.0.0.3
 alias IN CNAME www
+mx   IN MX  10 www
 geo  IN A   192.0.2.1
      IN A   198.51.100.1
      IN A   203.0.113.1
@@ -173,6 +175,9 @@ when_all_down = "servfail"
 	bs[1].stop()
 	bs[2].stop()
 	waitFor(t, "SERVFAIL with every backend down", func() bool { return www().Rcode == dns.RcodeServerFailure })
+	if r := www(); r.Authoritative || len(r.Answer) != 0 {
+		t.Errorf("SERVFAIL reply: aa=%v answer %v, want no AA and no records", r.Authoritative, r.Answer)
+	}
 }
 
 // TestOverridesAndFallbacks: an operator drain removes an address, and
@@ -236,30 +241,7 @@ addresses = ["198.51.100.1", "203.0.113.1"]
 // the ECS option, the scope in the reply, and fall-through when a group
 // is all down.
 func TestGeoECS(t *testing.T) {
-	geoDir, err := filepath.Abs("testdata/geo")
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfgPath := writeLBConfig(t, fmt.Sprintf(`
-[geoip]
-files = [%q, %q]
-
-[name."geo.example.org"]
-select = "geo"
-default = "other"
-[name."geo.example.org".groups.eu]
-addresses = ["192.0.2.1"]
-[name."geo.example.org".groups.asia]
-addresses = ["198.51.100.1"]
-[name."geo.example.org".groups.other]
-addresses = ["203.0.113.1"]
-[[name."geo.example.org".rules]]
-match = ["continent:EU"]
-group = "eu"
-[[name."geo.example.org".rules]]
-match = ["country:JP", "cidr:203.0.113.0/24"]
-group = "asia"
-`, filepath.Join(geoDir, "city.mmdb"), filepath.Join(geoDir, "asn.mmdb")))
+	cfgPath := writeGeoConfig(t)
 	srv, addr := startServer(t, cfgPath)
 	ask := func(subnet string) (*dns.Msg, *dns.EDNS0_SUBNET) {
 		t.Helper()
@@ -327,5 +309,88 @@ group = "asia"
 	}
 	if r, _ := ask("192.0.2.0/24"); !slices.Equal(answerAddrs(r), []string{"203.0.113.1"}) {
 		t.Errorf("EU down: %v, want the default group", answerAddrs(r))
+	}
+}
+
+func TestQueryLog(t *testing.T) {
+	cfgPath := writeLBConfig(t, "[log]\nquery_log = \"queries.log\"\nquery_sample = 1.0\n")
+	_, addr := startServer(t, cfgPath)
+	queryA(t, addr, "www.example.org.")
+	queryA(t, addr, "nope.example.org.")
+	data, err := os.ReadFile(filepath.Join(filepath.Dir(cfgPath), "queries.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(string(data)), "\n")
+	if len(lines) != 2 || !strings.Contains(lines[0], " 127.0.0.1 udp www.example.org. A NOERROR 3 ") ||
+		!strings.Contains(lines[1], " nope.example.org. A NXDOMAIN 0 ") {
+		t.Errorf("query log:\n%s", data)
+	}
+}
+
+// writeGeoConfig is writeLBConfig with geo.example.org selected by the
+// test GeoIP databases: EU to 192.0.2.1, JP and 203.0.113.0/24 to
+// 198.51.100.1, everyone else to 203.0.113.1.
+func writeGeoConfig(t testing.TB) string {
+	t.Helper()
+	geoDir, err := filepath.Abs("testdata/geo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return writeLBConfig(t, fmt.Sprintf(`
+[geoip]
+files = [%q, %q]
+
+[name."geo.example.org"]
+select = "geo"
+default = "other"
+[name."geo.example.org".groups.eu]
+addresses = ["192.0.2.1"]
+[name."geo.example.org".groups.asia]
+addresses = ["198.51.100.1"]
+[name."geo.example.org".groups.other]
+addresses = ["203.0.113.1"]
+[[name."geo.example.org".rules]]
+match = ["continent:EU"]
+group = "eu"
+[[name."geo.example.org".rules]]
+match = ["country:JP", "cidr:203.0.113.0/24"]
+group = "asia"
+`, filepath.Join(geoDir, "city.mmdb"), filepath.Join(geoDir, "asn.mmdb")))
+}
+
+// TestDrainedNeverServed: serve-all with max_answers still skips drained
+// addresses, and the additional section leaves out addresses that are
+// down or drained.
+func TestDrainedNeverServed(t *testing.T) {
+	cfgPath := writeLBConfig(t, `
+[name."www.example.org"]
+max_answers = 1
+when_all_down = "serve-all"
+`)
+	srv, addr := startServer(t, cfgPath)
+	for target, state := range map[string]string{"127.0.0.1": "drain", "127.0.0.2": "down", "127.0.0.3": "down"} {
+		if err := srv.SetOverride(target, state); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r := queryA(t, addr, "www.example.org.")
+	if got := answerAddrs(r); len(got) != 1 || got[0] == "127.0.0.1" {
+		t.Errorf("all down, .1 drained, serve-all, max 1: %v, want one of .2 and .3", got)
+	}
+	m := new(dns.Msg)
+	m.SetQuestion("mx.example.org.", dns.TypeMX)
+	r = exchange(t, addr, "udp", m)
+	for _, rr := range r.Extra {
+		if a, ok := rr.(*dns.A); ok && a.A.String() != "" {
+			t.Errorf("additional has %v although every address of www is down or drained", rr)
+		}
+	}
+	if err := srv.SetOverride("127.0.0.3", ""); err != nil {
+		t.Fatal(err)
+	}
+	r = exchange(t, addr, "udp", m)
+	if got := answerAddrs(&dns.Msg{Answer: r.Extra}); !slices.Equal(got, []string{"127.0.0.3"}) {
+		t.Errorf("additional: %v, want only the address that is up", got)
 	}
 }

@@ -46,6 +46,7 @@ func buildState(path string, prev map[string]*loadedZone) (*state, error) {
 		}
 	}
 	if len(errs) > 0 {
+		sortByLine(errs)
 		return nil, errors.New(joinErrors(errs))
 	}
 	st.names = names

@@ -34,7 +34,8 @@ func compileNames(cfg *Config, zs []*zones.Zone) (map[string]*nameState, []strin
 	for _, key := range sortedKeys(cfg.Names) {
 		nc := cfg.Names[key]
 		owner := strings.ToLower(dns.Fqdn(key))
-		prefix := fmt.Sprintf("%s: name.%q", cfg.path, key)
+		loc := at(cfg.path, cfg.data, []string{"name", key})
+		prefix := fmt.Sprintf("%s: name.%q", loc, key)
 		z := zoneFor(zs, owner)
 		if z == nil {
 			errs = append(errs, fmt.Sprintf("%s: %s is not inside any served zone", prefix, owner))
@@ -47,7 +48,7 @@ func compileNames(cfg *Config, zs []*zones.Zone) (map[string]*nameState, []strin
 		}
 		p, perrs := CompilePolicy(owner, nc, addrs)
 		for _, e := range perrs {
-			errs = append(errs, fmt.Sprintf("%s: %v", cfg.path, e))
+			errs = append(errs, fmt.Sprintf("%s: %v", loc, e))
 		}
 		if len(perrs) > 0 {
 			continue
@@ -147,10 +148,16 @@ type nameView struct {
 	degraded bool
 }
 
-var _ Health = (*nameView)(nil)
+var (
+	_ Health  = (*nameView)(nil)
+	_ Drainer = (*nameView)(nil)
+)
 
 // Up implements Health.
 func (v *nameView) Up(a netip.Addr) bool { return !v.down[a] }
+
+// Drained implements Drainer.
+func (v *nameView) Drained(a netip.Addr) bool { return v.drained[a] }
 
 // newNameView applies the prober's verdicts and the operator overrides to
 // one name. An address is down when an override says drain or down, or,

@@ -2,13 +2,9 @@ package dnslb
 
 import (
 	"fmt"
-	"math"
 	"math/rand/v2"
 	"net/netip"
-	"slices"
-	"sort"
 	"strconv"
-	"strings"
 	"sync/atomic"
 )
 
@@ -97,6 +93,13 @@ type Query struct {
 // concurrent use: selection calls it for every candidate address.
 type Health interface {
 	Up(addr netip.Addr) bool
+}
+
+// Drainer is a Health that also knows drained addresses: never served,
+// not even by the when_all_down fallback. Select checks for it only on
+// that fallback path.
+type Drainer interface {
+	Drained(addr netip.Addr) bool
 }
 
 // AllUp is a Health where every address is up.
@@ -226,364 +229,6 @@ func (p *Policy) Select(q *Query, health Health, loc Locator, r *rand.Rand, out 
 	return p.run(q, health, loc, r, out, nil)
 }
 
-// CompilePolicy validates cfg for the owner name whose zone addresses are
-// addrs, and compiles it. It reports every problem it finds, each naming the
-// key path; the policy is nil when there are any.
-func CompilePolicy(owner string, cfg NameConfig, addrs []netip.Addr) (*Policy, []error) {
-	key := strings.TrimSuffix(owner, ".")
-	c := &compiler{key: fmt.Sprintf("name.%q", key), fqdn: key + "."}
-	p := &Policy{owner: c.fqdn, dflt: -1, max: cfg.MaxAnswers}
-
-	if i := slices.Index(selectNames, orDefault(cfg.Select, "none")); i >= 0 {
-		p.sel = selectKind(i)
-	} else {
-		c.errf("select", "unknown value %q, want one of %s", cfg.Select, strings.Join(selectNames, ", "))
-	}
-	if i := slices.Index(pickNames, orDefault(cfg.Pick, "round-robin")); i >= 0 {
-		p.pick = pickKind(i)
-	} else {
-		c.errf("pick", "unknown value %q, want one of %s", cfg.Pick, strings.Join(pickNames, ", "))
-	}
-	if cfg.MaxAnswers < 0 {
-		c.errf("max_answers", "%d is negative, want 0 (all) or more", cfg.MaxAnswers)
-	}
-	if cfg.TTL != nil {
-		if *cfg.TTL > math.MaxInt32 {
-			c.errf("ttl", "%d out of range 0..%d", *cfg.TTL, math.MaxInt32)
-		}
-		p.ttl, p.hasTTL = *cfg.TTL, true
-	}
-
-	zone := make(map[netip.Addr]bool, len(addrs))
-	for _, a := range addrs {
-		a = a.Unmap()
-		p.has4 = p.has4 || a.Is4()
-		p.has6 = p.has6 || a.Is6()
-		if !zone[a] {
-			zone[a] = true
-			p.all.addrs = append(p.all.addrs, a)
-		}
-	}
-	weights := c.weights(cfg.Weights, zone)
-	c.groups(p, cfg, zone, weights)
-	p.all.fill(weights, 1)
-
-	p.action, p.downGroup = c.allDown(p, cfg.WhenAllDown)
-	p.dflt = c.groupRef(p, "default", cfg.Default, -1)
-	for i, name := range cfg.Order {
-		p.order = append(p.order, c.groupRef(p, fmt.Sprintf("order[%d]", i), name, -1))
-	}
-	switch p.sel {
-	case selectGeo:
-		p.geo = c.geoRules(p, cfg.Rules)
-		if len(cfg.Rules) == 0 && cfg.Default == "" {
-			c.errf("rules", `select = "geo" needs rules or a default group`)
-		}
-	case selectNearest:
-		for _, g := range p.groups {
-			if !g.hasLoc {
-				c.errf(fmt.Sprintf("groups.%s.location", g.name), `select = "nearest" needs a location for every group`)
-			}
-		}
-		if len(p.groups) == 0 {
-			c.errf("groups", `select = "nearest" needs groups`)
-		}
-	case selectFailover:
-		if len(cfg.Order) == 0 {
-			c.errf("order", `select = "failover" needs the chain of groups, e.g. order = ["primary", "backup"]`)
-		}
-	}
-	if p.sel != selectGeo && len(cfg.Rules) > 0 {
-		c.errf("rules", `rules are only used with select = "geo"`)
-	}
-	if len(c.errs) > 0 {
-		sort.Slice(c.errs, func(i, j int) bool { return c.errs[i].Error() < c.errs[j].Error() })
-		return nil, c.errs
-	}
-	// Drop the failover/fallback slots of unknown groups: only reachable
-	// when there were errors, but keep the invariant obvious.
-	p.order = slices.DeleteFunc(p.order, func(i int) bool { return i < 0 })
-	return p, nil
-}
-
-type compiler struct {
-	key  string // name."www.example.org"
-	fqdn string
-	errs []error
-}
-
-func (c *compiler) errf(path, format string, args ...any) {
-	c.errs = append(c.errs, fmt.Errorf("%s.%s: %s", c.key, path, fmt.Sprintf(format, args...)))
-}
-
-func orDefault(s, d string) string {
-	if s == "" {
-		return d
-	}
-	return s
-}
-
-func (c *compiler) addr(path, s string, zone map[netip.Addr]bool) (netip.Addr, bool) {
-	a, err := netip.ParseAddr(s)
-	if err != nil {
-		c.errf(path, "%q is not an IP address", s)
-		return a, false
-	}
-	a = a.Unmap()
-	if !zone[a] {
-		c.errf(path, "address is not an A/AAAA record of %s", c.fqdn)
-		return a, false
-	}
-	return a, true
-}
-
-func (c *compiler) weight(path string, w int) bool {
-	if w < 1 || w > 1000 {
-		c.errf(path, "weight %d out of range 1..1000", w)
-		return false
-	}
-	return true
-}
-
-func (c *compiler) weights(cfg map[string]int, zone map[netip.Addr]bool) map[netip.Addr]uint32 {
-	w := make(map[netip.Addr]uint32, len(cfg))
-	for s, n := range cfg {
-		path := fmt.Sprintf("weights.%q", s)
-		a, ok := c.addr(path, s, zone)
-		if ok && c.weight(path, n) {
-			w[a] = uint32(n)
-		}
-	}
-	return w
-}
-
-func (c *compiler) groups(p *Policy, cfg NameConfig, zone map[netip.Addr]bool, weights map[netip.Addr]uint32) {
-	names := make([]string, 0, len(cfg.Groups))
-	for n := range cfg.Groups {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	if len(names) > maxGroups {
-		c.errf("groups", "%d groups, at most %d allowed", len(names), maxGroups)
-		names = names[:maxGroups]
-	}
-	for _, name := range names {
-		gc := cfg.Groups[name]
-		path := "groups." + name
-		g := group{name: name}
-		seen := make(map[netip.Addr]bool)
-		for i, s := range gc.Addresses {
-			a, ok := c.addr(fmt.Sprintf("%s.addresses[%d]", path, i), s, zone)
-			if !ok {
-				continue
-			}
-			if seen[a] {
-				c.errf(fmt.Sprintf("%s.addresses[%d]", path, i), "duplicate address %s", a)
-				continue
-			}
-			seen[a] = true
-			g.addrs = append(g.addrs, a)
-		}
-		if len(gc.Addresses) == 0 {
-			c.errf(path+".addresses", "group has no addresses")
-		}
-		gw := uint32(1)
-		if gc.Weight != 0 && c.weight(path+".weight", gc.Weight) {
-			gw = uint32(gc.Weight)
-		}
-		switch {
-		case len(gc.Location) == 0:
-		case len(gc.Location) != 2:
-			c.errf(path+".location", "want [latitude, longitude], found %d numbers", len(gc.Location))
-		case math.Abs(gc.Location[0]) > 90 || math.IsNaN(gc.Location[0]):
-			c.errf(path+".location", "latitude %v out of range -90..90", gc.Location[0])
-		case math.Abs(gc.Location[1]) > 180 || math.IsNaN(gc.Location[1]):
-			c.errf(path+".location", "longitude %v out of range -180..180", gc.Location[1])
-		default:
-			g.lat, g.lon, g.hasLoc = radians(gc.Location[0]), radians(gc.Location[1]), true
-		}
-		g.fill(weights, gw)
-		p.groups = append(p.groups, g)
-	}
-	// A group weight applies to addresses that have none of their own;
-	// give addresses outside any group the weight of their first group too.
-	for _, a := range p.all.addrs {
-		if _, ok := weights[a]; ok {
-			continue
-		}
-		for _, g := range p.groups {
-			if j := slices.Index(g.addrs, a); j >= 0 {
-				weights[a] = g.weights[j]
-				break
-			}
-		}
-	}
-}
-
-// fill sets the per-address weights (def when not configured) and hashes.
-func (g *group) fill(weights map[netip.Addr]uint32, def uint32) {
-	g.weights = make([]uint32, len(g.addrs))
-	g.hashes = make([]uint64, len(g.addrs))
-	for i, a := range g.addrs {
-		w, ok := weights[a]
-		if !ok {
-			w = def
-		}
-		g.weights[i] = w
-		g.hashes[i] = addrHash(a)
-	}
-}
-
-func (c *compiler) groupRef(p *Policy, path, name string, def int) int {
-	if name == "" {
-		return def
-	}
-	for i, g := range p.groups {
-		if g.name == name {
-			return i
-		}
-	}
-	c.errf(path, "unknown group %q", name)
-	return def
-}
-
-func (c *compiler) allDown(p *Policy, s string) (AllDownAction, int) {
-	switch {
-	case s == "" || s == "serve-all":
-		return ServeAll, 0
-	case s == "servfail":
-		return Servfail, 0
-	case s == "nodata":
-		return Nodata, 0
-	case strings.HasPrefix(s, "group:"):
-		i := c.groupRef(p, "when_all_down", strings.TrimPrefix(s, "group:"), -1)
-		return ServeGroup, i
-	}
-	c.errf("when_all_down", "unknown value %q, want serve-all, servfail, nodata or group:<name>", s)
-	return ServeAll, 0
-}
-
-// geoRules is the compiled rule set, one lookup structure per kind of term.
-type geoRules struct {
-	cidrs      []cidrRule // longest first
-	asn        map[uint32]int
-	subdiv     map[string]int
-	country    map[string]int
-	continent  map[string]int
-	needLookup bool // any term other than CIDR
-}
-
-type cidrRule struct {
-	prefix netip.Prefix
-	group  int
-}
-
-func (c *compiler) geoRules(p *Policy, rules []RuleConfig) geoRules {
-	gr := geoRules{
-		asn:       map[uint32]int{},
-		subdiv:    map[string]int{},
-		country:   map[string]int{},
-		continent: map[string]int{},
-	}
-	seen := map[string]string{} // normalized term -> path of first use
-	for i, rule := range rules {
-		path := fmt.Sprintf("rules[%d]", i)
-		g := c.groupRef(p, path+".group", rule.Group, -1)
-		if rule.Group == "" {
-			c.errf(path+".group", "missing group")
-		}
-		if len(rule.Match) == 0 {
-			c.errf(path+".match", "rule matches nothing")
-		}
-		for j, term := range rule.Match {
-			tpath := fmt.Sprintf("%s.match[%d]", path, j)
-			norm, ok := c.geoTerm(tpath, term, g, &gr)
-			if !ok {
-				continue
-			}
-			if first, dup := seen[norm]; dup {
-				c.errf(tpath, "%q is already matched by %s", term, first)
-				continue
-			}
-			seen[norm] = c.key + "." + tpath
-		}
-	}
-	sort.SliceStable(gr.cidrs, func(i, j int) bool { return gr.cidrs[i].prefix.Bits() > gr.cidrs[j].prefix.Bits() })
-	gr.needLookup = len(gr.asn)+len(gr.subdiv)+len(gr.country)+len(gr.continent) > 0
-	return gr
-}
-
-// geoTerm parses one match term into gr and returns its normalized form.
-func (c *compiler) geoTerm(path, term string, g int, gr *geoRules) (string, bool) {
-	kind, val, ok := strings.Cut(term, ":")
-	if !ok {
-		c.errf(path, "%q: want kind:value with kind country, continent, subdivision, asn or cidr", term)
-		return "", false
-	}
-	switch kind {
-	case "country":
-		cc := strings.ToUpper(val)
-		if _, ok := countryContinent[cc]; !ok {
-			c.errf(path, "%q is not an ISO 3166-1 alpha-2 country code", val)
-			return "", false
-		}
-		gr.country[cc] = g
-		return "country:" + cc, true
-	case "continent":
-		cc := strings.ToUpper(val)
-		if _, ok := continentCountries[cc]; !ok {
-			c.errf(path, "%q is not a continent code, want one of AF AN AS EU NA OC SA", val)
-			return "", false
-		}
-		gr.continent[cc] = g
-		return "continent:" + cc, true
-	case "subdivision":
-		sd := strings.ToUpper(val)
-		cc, sub, ok := strings.Cut(sd, "-")
-		if _, known := countryContinent[cc]; !ok || !known || len(sub) < 1 || len(sub) > 3 || !alnum(sub) {
-			c.errf(path, "%q is not an ISO 3166-2 subdivision code like US-CA or DE-HE", val)
-			return "", false
-		}
-		gr.subdiv[sd] = g
-		return "subdivision:" + sd, true
-	case "asn":
-		n, err := strconv.ParseUint(strings.TrimPrefix(strings.ToUpper(val), "AS"), 10, 32)
-		if err != nil || n == 0 {
-			c.errf(path, "%q is not an AS number like 64500 or AS64500", val)
-			return "", false
-		}
-		gr.asn[uint32(n)] = g
-		return "asn:" + strconv.FormatUint(n, 10), true
-	case "cidr":
-		pf, err := netip.ParsePrefix(val)
-		if err != nil {
-			c.errf(path, "%q is not a CIDR prefix", val)
-			return "", false
-		}
-		if pf.Masked() != pf {
-			c.errf(path, "%q has host bits set, want %s", val, pf.Masked())
-			return "", false
-		}
-		if pf.Addr().Is4In6() {
-			c.errf(path, "%q is IPv4-mapped, write it as an IPv4 prefix", val)
-			return "", false
-		}
-		gr.cidrs = append(gr.cidrs, cidrRule{prefix: pf, group: g})
-		return "cidr:" + pf.String(), true
-	}
-	c.errf(path, "%q: unknown kind %q, want country, continent, subdivision, asn or cidr", term, kind)
-	return "", false
-}
-
-func alnum(s string) bool {
-	for _, r := range s {
-		if (r < 'A' || r > 'Z') && (r < '0' || r > '9') {
-			return false
-		}
-	}
-	return true
-}
-
 // stackCands is how many candidate addresses selection tracks without
 // allocating; larger groups still work, with one allocation.
 const stackCands = 128
@@ -602,7 +247,8 @@ func (p *Policy) run(q *Query, health Health, loc Locator, r *rand.Rand, out []n
 	gi, cands, scope := p.choose(q, health, loc, buf[:0], tr)
 	if gi == noGroup {
 		d.AllDown, d.Action = true, p.action
-		d.Addrs = p.allDown(q.Family, d.Addrs)
+		dr, _ := health.(Drainer)
+		d.Addrs = p.allDown(q.Family, dr, d.Addrs)
 		if tr != nil {
 			tr.add("every address is down: when_all_down = %s, serving %v", p.actionName(), d.Addrs)
 		}
@@ -790,7 +436,7 @@ func bits8(d byte) int {
 }
 
 // allDown returns what to serve when nothing is up.
-func (p *Policy) allDown(fam Family, out []netip.Addr) []netip.Addr {
+func (p *Policy) allDown(fam Family, dr Drainer, out []netip.Addr) []netip.Addr {
 	var g *group
 	switch p.action {
 	case ServeAll:
@@ -801,7 +447,7 @@ func (p *Policy) allDown(fam Family, out []netip.Addr) []netip.Addr {
 		return out
 	}
 	for _, a := range g.addrs {
-		if a.Is6() == (fam == FamilyV6) {
+		if a.Is6() == (fam == FamilyV6) && (dr == nil || !dr.Drained(a)) {
 			out = append(out, a)
 		}
 	}

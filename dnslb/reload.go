@@ -10,7 +10,10 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 	"time"
+
+	"github.com/fsnotify/fsnotify"
 
 	"github.com/dnslb/dnslb/zones"
 )
@@ -73,6 +76,10 @@ func loadZones(cfg *Config, prev map[string]*loadedZone) (map[string]*loadedZone
 		files = append(files, read...)
 		origin := strings.ToLower(strings.TrimSuffix(zc.Name, ".") + ".")
 		if p, ok := prev[origin]; ok && derr == nil && p.digest == sum && p.zone.File == zc.File {
+			if _, dup := out[origin]; dup {
+				errs = append(errs, fmt.Errorf("%s: zone %s is already loaded from %s", zc.File, origin, out[origin].zone.File))
+				continue
+			}
 			out[origin] = p
 			continue
 		}
@@ -126,6 +133,11 @@ func (s *Server) reload() error {
 		s.log.Warn("listen addresses changed: restart to apply them")
 		st.cfg.Server.Listen = s.cfg.Server.Listen
 	}
+	if !slices.Equal(st.cfg.GeoIP.Files, s.cfg.GeoIP.Files) || (st.needsGeo() && s.geo == nil) {
+		// The files themselves are re-read when they change; a new list
+		// (or the first geo name) needs a restart.
+		s.log.Warn("geoip files changed: restart to apply them", "file", strings.Join(st.cfg.GeoIP.Files, ","))
+	}
 	if st.cfg.Admin != s.cfg.Admin {
 		s.log.Warn("admin settings changed: restart to apply them")
 		st.cfg.Admin = s.cfg.Admin
@@ -133,29 +145,104 @@ func (s *Server) reload() error {
 	return s.apply(st)
 }
 
-// watch polls the config and zone files (and their includes) and reloads
-// when one has changed and then stayed the same for one more interval,
-// so an editor's half-written file is not loaded. Renames and in-place
-// writes both change size or mtime.
+// watch reloads when the config, a zone file (or an $INCLUDEd file) or a
+// GeoIP file changes. fsnotify events on their folders make it quick;
+// polling the size and mtime of every file every interval catches what
+// events miss (network file systems, a folder created later). Either way
+// the reload waits until the files have stayed the same for a short
+// settle time, so an editor's half-written file is not loaded; renames
+// and in-place writes both work.
 func (s *Server) watch(ctx context.Context, every time.Duration, last string) error {
 	t := time.NewTicker(every)
 	defer t.Stop()
+	events, closeWatcher := s.notify()
+	defer closeWatcher()
+	const settle = 250 * time.Millisecond
+	settleTimer := time.NewTimer(time.Hour)
+	settleTimer.Stop()
 	pending := false
 	for {
 		select {
 		case <-ctx.Done():
 			return nil
+		case <-events:
+			pending = true
+			settleTimer.Reset(settle)
+			continue
+		case <-settleTimer.C:
 		case <-t.C:
 		}
 		cur := s.stamp()
 		switch {
 		case cur != last:
 			last, pending = cur, true
+			settleTimer.Reset(settle)
 		case pending:
 			pending = false
 			_ = s.Reload("file change")
 			last = s.stamp()
+			closeWatcher()
+			events, closeWatcher = s.notify() // the file list may have changed
 		}
+	}
+}
+
+// notify watches the folders of every watched file and sends on the
+// returned channel when one of those files changes. Without fsnotify
+// (no inotify instances left, say) the channel never fires and polling
+// does the work.
+func (s *Server) notify() (<-chan struct{}, func()) {
+	ch := make(chan struct{}, 1)
+	w, err := fsnotify.NewWatcher()
+	if err != nil {
+		s.log.Debug("fsnotify unavailable, polling only", "err", err)
+		return ch, func() {}
+	}
+	s.reloadMu.Lock()
+	files := make(map[string]bool, len(s.watched))
+	for _, f := range s.watched {
+		abs, _ := filepath.Abs(f)
+		files[abs] = true
+	}
+	s.reloadMu.Unlock()
+	dirs := make(map[string]bool)
+	for f := range files {
+		if d := filepath.Dir(f); !dirs[d] {
+			dirs[d] = true
+			_ = w.Add(d)
+		}
+	}
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		for {
+			select {
+			case <-done:
+				return
+			case ev, ok := <-w.Events:
+				if !ok {
+					return
+				}
+				if abs, _ := filepath.Abs(ev.Name); files[abs] {
+					select {
+					case ch <- struct{}{}:
+					default:
+					}
+				}
+			case _, ok := <-w.Errors:
+				if !ok {
+					return
+				}
+			}
+		}
+	})
+	var once sync.Once
+	return ch, func() {
+		once.Do(func() {
+			close(done)
+			_ = w.Close()
+			wg.Wait()
+		})
 	}
 }
 

@@ -132,3 +132,17 @@ func TestReloadUnderLoad(t *testing.T) {
 		t.Errorf("%d of %d queries failed during 50 reloads", bad.Load(), sent.Load())
 	}
 }
+
+// TestReloadInPlaceEdit: an editor that rewrites the file in place (no
+// rename) is picked up too.
+func TestReloadInPlaceEdit(t *testing.T) {
+	cfgPath := copyTestConfig(t)
+	zonePath := filepath.Join(filepath.Dir(cfgPath), "zones", "example.org.zone")
+	orig, _ := os.ReadFile(zonePath)
+	_, addr := startServer(t, cfgPath)
+	edited := strings.Replace(string(orig), " 1 7200", " 3 7200", 1) + "inplace IN A 192.0.2.78\n"
+	if err := os.WriteFile(zonePath, []byte(edited), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "inplace.example.org to appear", func() bool { return len(queryA(t, addr, "inplace.example.org.").Answer) == 1 })
+}

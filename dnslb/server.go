@@ -29,6 +29,7 @@ type Server struct {
 	locator *countingLocator // geo, counted; nil with it
 	prober  *healthcheck.Scheduler
 	metrics *Metrics
+	qlog    *queryLog    // nil: no query log
 	random  atomic.Bool  // rotate = "random"; reloads change it
 	udpSize atomic.Int32 // our EDNS buffer size; reloads change it
 	started time.Time
@@ -87,11 +88,16 @@ func New(cfg Config, log *slog.Logger) (*Server, error) {
 	if stt.needsGeo() || len(stt.cfg.GeoIP.Files) > 0 {
 		geo, err := OpenGeoDB(stt.cfg.GeoIP.Files, log)
 		if err != nil {
-			log.Error("geoip database", "err", err)
+			return nil, err // as dnslb check says; a reload keeps the old data instead
 		}
 		geo.Poll = stt.cfg.GeoIP.Poll
 		s.geo = geo
 		s.locator = &countingLocator{geo: geo, m: s.metrics}
+	}
+	if path := stt.cfg.Log.QueryLog; path != "" {
+		if s.qlog, err = openQueryLog(path, stt.cfg.Log.QuerySample); err != nil {
+			return nil, err
+		}
 	}
 	if err := s.loadOverrides(); err != nil {
 		log.Error("override state file", "file", stt.cfg.Health.StateFile, "err", err)
@@ -213,7 +219,9 @@ func (s *Server) ServeDNS(w dns.ResponseWriter, req *dns.Msg) {
 			}
 		}
 	}
-	s.metrics.ObserveQuery(zone, qtype, m.Rcode, qc.policy, time.Since(start), c.TCP)
+	d := time.Since(start)
+	s.metrics.ObserveQuery(zone, qtype, m.Rcode, qc.policy, d, c.TCP)
+	s.qlog.maybe(c, req, m, qc.policy, d)
 	if m.Truncated {
 		s.metrics.Truncated()
 	}
@@ -234,6 +242,10 @@ func acceptAll(dh dns.Header) dns.MsgAcceptAction {
 // serves until ctx is done. Then it stops accepting, lets in-flight TCP
 // queries finish, and returns once every goroutine it started has ended.
 func (s *Server) Run(ctx context.Context) error {
+	// Reloads may change s.cfg while Run starts up; Run works from one copy.
+	s.reloadMu.Lock()
+	cfg := s.cfg
+	s.reloadMu.Unlock()
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var wg sync.WaitGroup
@@ -242,10 +254,10 @@ func (s *Server) Run(ctx context.Context) error {
 	if s.geo != nil {
 		wg.Go(func() { _ = s.geo.Run(ctx) })
 	}
-	if err := s.prober.WaitInitial(ctx, s.cfg.Health.StartupGrace.Duration); err != nil {
-		s.log.Warn("not every health check answered within the startup grace", "duration", s.cfg.Health.StartupGrace.Duration, "err", err)
+	if err := s.prober.WaitInitial(ctx, cfg.Health.StartupGrace.Duration); err != nil {
+		s.log.Warn("not every health check answered within the startup grace", "duration", cfg.Health.StartupGrace.Duration, "err", err)
 	}
-	servers, addrs, err := s.listen()
+	servers, addrs, err := s.listen(cfg.Server)
 	if err != nil {
 		return err
 	}
@@ -265,15 +277,15 @@ func (s *Server) Run(ctx context.Context) error {
 			return err
 		}
 	}
-	if s.cfg.Admin.Listen != "" {
-		admin := NewAdmin(s.cfg.Admin, s, s.metrics, s.log)
+	if cfg.Admin.Listen != "" {
+		admin := NewAdmin(cfg.Admin, s, s.metrics, s.log)
 		wg.Go(func() {
 			if err := admin.Run(ctx); err != nil {
 				errc <- fmt.Errorf("admin: %w", err)
 			}
 		})
 	}
-	if every := s.cfg.Server.WatchInterval.Duration; every > 0 && s.cfg.path != "" {
+	if every := cfg.Server.WatchInterval.Duration; every > 0 && cfg.path != "" {
 		first := s.stamp() // before Started, so no edit after it is missed
 		wg.Go(func() { _ = s.watch(ctx, every, first) })
 	}
@@ -292,21 +304,22 @@ func (s *Server) Run(ctx context.Context) error {
 	s.mu.Unlock()
 	cancel()
 	shutdown(servers)
+	_ = s.qlog.Close()
 	return err
 }
 
 // listen opens UDP and TCP on every listen address.
-func (s *Server) listen() ([]*dns.Server, []net.Addr, error) {
+func (s *Server) listen(sc ServerConfig) ([]*dns.Server, []net.Addr, error) {
 	var servers []*dns.Server
 	var addrs []net.Addr
-	idle := s.cfg.Server.TCPIdleTimeout.Duration
-	for _, l := range s.cfg.Server.Listen {
+	idle := sc.TCPIdleTimeout.Duration
+	for _, l := range sc.Listen {
 		pc, tl, err := listenPair(l)
 		if err != nil {
 			shutdown(servers)
 			return nil, nil, err
 		}
-		ln := netutil.LimitListener(tl, s.cfg.Server.MaxTCPConnections)
+		ln := netutil.LimitListener(tl, sc.MaxTCPConnections)
 		servers = append(servers,
 			&dns.Server{PacketConn: pc, Handler: s, MsgAcceptFunc: acceptAll, UDPSize: 65535},
 			&dns.Server{Listener: ln, Handler: s, MsgAcceptFunc: acceptAll,

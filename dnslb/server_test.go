@@ -137,7 +137,7 @@ func TestServeAnswers(t *testing.T) {
 		{name: "dname", qname: "host.dn.example.org.", qtype: dns.TypeA, aa: true, answer: []string{
 			"dn.example.org. 300 IN DNAME example.net.", "host.dn.example.org. 300 IN CNAME host.example.net."}},
 		{name: "refused outside zones", qname: "www.example.com.", qtype: dns.TypeA, rcode: dns.RcodeRefused},
-		{name: "mixed case", qname: "WwW.ExAmPlE.oRg.", qtype: dns.TypeAAAA, aa: true, answer: []string{"www.example.org. 300 IN AAAA 2001:db8::10"}},
+		{name: "mixed case", qname: "WwW.ExAmPlE.oRg.", qtype: dns.TypeAAAA, aa: true, answer: []string{"WwW.ExAmPlE.oRg. 300 IN AAAA 2001:db8::10"}},
 	}
 	for _, tc := range tests {
 		for _, net := range []string{"udp", "tcp"} {

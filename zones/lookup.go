@@ -15,9 +15,10 @@ const (
 	NoData               // the name exists but not the type: SOA in Authority
 	NXDomain             // the name does not exist: SOA in Authority
 	Referral             // the name is at or below a delegation: NS in Authority, glue in Additional
+	YXDomain             // a DNAME substitution made a name too long (RFC 6672 section 2.2)
 )
 
-var kindNames = [...]string{"success", "nodata", "nxdomain", "referral"}
+var kindNames = [...]string{"success", "nodata", "nxdomain", "referral", "yxdomain"}
 
 func (k Kind) String() string {
 	if int(k) < len(kindNames) {
@@ -167,7 +168,7 @@ func (z *Zone) synthDNAME(n *Node, name string, r *Result) string {
 	r.Answer = append(r.Answer, Item{Set: n.dname})
 	if _, ok := dns.IsDomainName(target); !ok || len(target) > 255 {
 		// RFC 6672 section 2.2: the result is too long.
-		r.Kind = NXDomain // the caller turns this into YXDOMAIN
+		r.Kind = YXDomain
 		return ""
 	}
 	c := &dns.CNAME{Hdr: dns.RR_Header{Name: name, Rrtype: dns.TypeCNAME, Class: dns.ClassINET, Ttl: d.Hdr.Ttl}, Target: target}

@@ -2,6 +2,7 @@ package zones
 
 import (
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/miekg/dns"
@@ -313,5 +314,25 @@ Alias CNAME WWW
 		}
 		diffLines(t, "Lookup("+tc.qname+") answer", rrStrings(answer), wantStrings(t, tc.answer))
 		diffLines(t, "Lookup("+tc.qname+") additional", rrStrings(setRRs(r.Additional)), wantStrings(t, tc.additional))
+	}
+}
+
+// TestLookupDNAMETooLong: a DNAME substitution longer than 255 octets is
+// YXDOMAIN (RFC 6672 section 2.2), with the DNAME in the answer.
+func TestLookupDNAMETooLong(t *testing.T) {
+	long := strings.Repeat("a", 60) + "." + strings.Repeat("b", 60) + "." + strings.Repeat("c", 60) + "." + strings.Repeat("d", 50) + ".example.net."
+	text := "$TTL 300\n@ IN SOA ns hm 1 2 3 4 5\n@ IN NS ns\nns IN A 192.0.2.1\nd IN DNAME " + long + "\n"
+	z, err := Parse("example.org.", "yx.zone", []byte(text))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var r Result
+	z.Lookup(strings.Repeat("x", 50)+".d.example.org.", dns.TypeA, &r)
+	if r.Kind != YXDomain || len(r.Answer) != 1 || r.Answer[0].Set.Type != dns.TypeDNAME || len(r.Authority) != 0 {
+		t.Errorf("Lookup = %v, answer %d, authority %d; want yxdomain with the DNAME only", r.Kind, len(r.Answer), len(r.Authority))
+	}
+	z.Lookup("short.d.example.org.", dns.TypeA, &r)
+	if r.Kind != Success || len(r.Answer) != 2 {
+		t.Errorf("short name: %v with %d answers, want the DNAME and a CNAME", r.Kind, len(r.Answer))
 	}
 }

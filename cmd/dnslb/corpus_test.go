@@ -204,14 +204,14 @@ func buildCorpus(zones []zoneInfo) []query {
 		}
 		add("missing", "does-not-exist."+z.name, allTypes, "udp+edns", "udp+noedns", "tcp+edns")
 	}
-	outside := []string{".", "org.", "com.", "example.com.", "www.example.com.", "example.", "in-addr.arpa.", "3.0.192.in-addr.arpa.", "xexample.org.", "notexample.net."}
+	outside := []string{".", "org.", "com.", "example.edu.", "www.example.", "example.", "in-addr.arpa.", "3.0.192.in-addr.arpa.", "xexample.org.", "notexample.net."}
 	for _, o := range outside {
 		add("outside", o, []uint16{dns.TypeA, dns.TypeSOA, dns.TypeNS}, "udp+edns", "tcp+noedns")
 	}
 	// Header and EDNS variants, on a few names that give a positive answer,
 	// NODATA, NXDOMAIN, a referral, truncation and REFUSED.
 	variants := []string{"rd", "cd", "do", "buf512", "buf4096", "ednsv1", "chaos", "notify", "noquestion", "twoquestions"}
-	for _, name := range []string{"www.example.org.", "b.example.org.", "nope.example.net.", "host.deleg.example.org.", "huge.example.org.", "www.example.com."} {
+	for _, name := range []string{"www.example.org.", "b.example.org.", "nope.example.net.", "host.deleg.example.org.", "huge.example.org.", "www.example."} {
 		for _, v := range variants {
 			for _, qt := range []uint16{dns.TypeA, dns.TypeTXT} {
 				qs = append(qs, query{kind: "variant-" + v, name: name, qtype: qt, net: "udp", edns: true, variant: v})

@@ -16,6 +16,7 @@ import (
 	"path/filepath"
 	"runtime/debug"
 	"strings"
+	"sync"
 	"syscall"
 
 	"github.com/dnslb/dnslb/dnslb"
@@ -152,10 +153,14 @@ func serve(args []string, stdout, stderr io.Writer) int {
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
-	go func() {
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	runCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	wg.Go(func() {
 		for {
 			select {
-			case <-ctx.Done():
+			case <-runCtx.Done():
 				return
 			case <-hup:
 				if err := srv.Reload("sighup"); err == nil {
@@ -163,8 +168,8 @@ func serve(args []string, stdout, stderr io.Writer) int {
 				}
 			}
 		}
-	}()
-	if err := srv.Run(ctx); err != nil && !errors.Is(err, context.Canceled) {
+	})
+	if err := srv.Run(runCtx); err != nil && !errors.Is(err, context.Canceled) {
 		log.Error("server stopped", "err", err)
 		return 1
 	}

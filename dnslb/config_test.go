@@ -1,0 +1,60 @@
+package dnslb
+
+import (
+	"strings"
+	"testing"
+)
+
+// TestCheckBadConfig: every problem in a bad config is reported, in line
+// order, as path:line: key: what is wrong. These messages are user
+// interface: change them on purpose only.
+func TestCheckBadConfig(t *testing.T) {
+	tests := []struct {
+		file string
+		want []string
+	}{
+		{"unknown_key.toml", []string{
+			`testdata/bad/unknown_key.toml:5: unknown key server.rotat`,
+		}},
+		{"syntax.toml", []string{
+			`testdata/bad/syntax.toml:4: expected '.' or ']' to end table name, but got '\n' instead`,
+		}},
+		{"bad_values.toml", []string{
+			`testdata/bad/bad_values.toml:4: server.listen: "127.0.0.1:53x" (entry 1) is not an address:port like "127.0.0.1:53" or "[::1]:53"`,
+			`testdata/bad/bad_values.toml:5: server.rotate: "sideways" is not one of round-robin, random`,
+			`testdata/bad/bad_values.toml:6: server.udp_size: 100 out of range 512..4096`,
+			`testdata/bad/bad_values.toml:9: log.level: "loud" is not one of debug, info, warn, error`,
+			`testdata/bad/bad_values.toml:12: admin.token: a token is required when admin.listen 192.0.2.1:8053 is not a loopback address`,
+		}},
+		{"healthcheck.toml", []string{
+			`testdata/bad/healthcheck.toml:3: healthcheck "web": type "htp" is not one of tcp, http, https, icmp, dns`,
+			`testdata/bad/healthcheck.toml:10: unknown key healthcheck.tcp.intervall`,
+			`testdata/bad/healthcheck.toml:12: name."www.example.org": check "nope" is not defined in a [healthcheck.nope] table`,
+		}},
+		{"policy.toml", []string{
+			`testdata/bad/policy.toml:3: name."www.example.org".weights."192.0.2.99": address is not an A/AAAA record of www.example.org.`,
+			`testdata/bad/policy.toml:8: name."nothere.example.com": nothere.example.com. is not inside any served zone`,
+			`testdata/bad/policy.toml:11: name."mail.example.org".rules[0].group: unknown group "eu"`,
+			`testdata/bad/policy.toml:11: name."mail.example.org".rules[0].match[0]: "XX1" is not an ISO 3166-1 alpha-2 country code`,
+		}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.file, func(t *testing.T) {
+			_, _, err := Check("testdata/bad/" + tc.file)
+			if err == nil {
+				t.Fatalf("Check(%s) = nil, want errors", tc.file)
+			}
+			if got, want := err.Error(), strings.Join(tc.want, "\n"); got != want {
+				t.Errorf("Check(%s):\n got: %s\nwant: %s", tc.file, got, want)
+			}
+		})
+	}
+}
+
+func TestCheckGoodConfigs(t *testing.T) {
+	for _, path := range []string{"testdata/dnslb.toml", "../example/dnslb.toml"} {
+		if _, zs, err := Check(path); err != nil || len(zs) == 0 {
+			t.Errorf("Check(%s) = %d zones, %v", path, len(zs), err)
+		}
+	}
+}

@@ -1,0 +1,130 @@
+package dnslb
+
+import (
+	"fmt"
+	"net/netip"
+	"sort"
+	"strconv"
+	"strings"
+)
+
+// geoRules is the compiled rule set, one lookup structure per kind of term.
+type geoRules struct {
+	cidrs      []cidrRule // longest first
+	asn        map[uint32]int
+	subdiv     map[string]int
+	country    map[string]int
+	continent  map[string]int
+	needLookup bool // any term other than CIDR
+}
+
+type cidrRule struct {
+	prefix netip.Prefix
+	group  int
+}
+
+func (c *compiler) geoRules(p *Policy, rules []RuleConfig) geoRules {
+	gr := geoRules{
+		asn:       map[uint32]int{},
+		subdiv:    map[string]int{},
+		country:   map[string]int{},
+		continent: map[string]int{},
+	}
+	seen := map[string]string{} // normalized term -> path of first use
+	for i, rule := range rules {
+		path := fmt.Sprintf("rules[%d]", i)
+		g := c.groupRef(p, path+".group", rule.Group, -1)
+		if rule.Group == "" {
+			c.errf(path+".group", "missing group")
+		}
+		if len(rule.Match) == 0 {
+			c.errf(path+".match", "rule matches nothing")
+		}
+		for j, term := range rule.Match {
+			tpath := fmt.Sprintf("%s.match[%d]", path, j)
+			norm, ok := c.geoTerm(tpath, term, g, &gr)
+			if !ok {
+				continue
+			}
+			if first, dup := seen[norm]; dup {
+				c.errf(tpath, "%q is already matched by %s", term, first)
+				continue
+			}
+			seen[norm] = c.key + "." + tpath
+		}
+	}
+	sort.SliceStable(gr.cidrs, func(i, j int) bool { return gr.cidrs[i].prefix.Bits() > gr.cidrs[j].prefix.Bits() })
+	gr.needLookup = len(gr.asn)+len(gr.subdiv)+len(gr.country)+len(gr.continent) > 0
+	return gr
+}
+
+// geoTerm parses one match term into gr and returns its normalized form.
+func (c *compiler) geoTerm(path, term string, g int, gr *geoRules) (string, bool) {
+	kind, val, ok := strings.Cut(term, ":")
+	if !ok {
+		c.errf(path, "%q: want kind:value with kind country, continent, subdivision, asn or cidr", term)
+		return "", false
+	}
+	switch kind {
+	case "country":
+		cc := strings.ToUpper(val)
+		if _, ok := countryContinent[cc]; !ok {
+			c.errf(path, "%q is not an ISO 3166-1 alpha-2 country code", val)
+			return "", false
+		}
+		gr.country[cc] = g
+		return "country:" + cc, true
+	case "continent":
+		cc := strings.ToUpper(val)
+		if _, ok := continentCountries[cc]; !ok {
+			c.errf(path, "%q is not a continent code, want one of AF AN AS EU NA OC SA", val)
+			return "", false
+		}
+		gr.continent[cc] = g
+		return "continent:" + cc, true
+	case "subdivision":
+		sd := strings.ToUpper(val)
+		cc, sub, ok := strings.Cut(sd, "-")
+		if _, known := countryContinent[cc]; !ok || !known || len(sub) < 1 || len(sub) > 3 || !alnum(sub) {
+			c.errf(path, "%q is not an ISO 3166-2 subdivision code like US-CA or DE-HE", val)
+			return "", false
+		}
+		gr.subdiv[sd] = g
+		return "subdivision:" + sd, true
+	case "asn":
+		n, err := strconv.ParseUint(strings.TrimPrefix(strings.ToUpper(val), "AS"), 10, 32)
+		if err != nil || n == 0 {
+			c.errf(path, "%q is not an AS number like 64500 or AS64500", val)
+			return "", false
+		}
+		gr.asn[uint32(n)] = g
+		return "asn:" + strconv.FormatUint(n, 10), true
+	case "cidr":
+		pf, err := netip.ParsePrefix(val)
+		if err != nil {
+			c.errf(path, "%q is not a CIDR prefix", val)
+			return "", false
+		}
+		if pf.Masked() != pf {
+			c.errf(path, "%q has host bits set, want %s", val, pf.Masked())
+			return "", false
+		}
+		if pf.Addr().Is4In6() {
+			c.errf(path, "%q is IPv4-mapped, write it as an IPv4 prefix", val)
+			return "", false
+		}
+		gr.cidrs = append(gr.cidrs, cidrRule{prefix: pf, group: g})
+		return "cidr:" + pf.String(), true
+	}
+	c.errf(path, "%q: unknown kind %q, want country, continent, subdivision, asn or cidr", term, kind)
+	return "", false
+}
+
+func alnum(s string) bool {
+	for _, r := range s {
+		if (r < 'A' || r > 'Z') && (r < '0' || r > '9') {
+			return false
+		}
+	}
+	return true
+}
