@@ -51,13 +51,13 @@ func (s *Server) Status() Status {
 		wad, _ := v.Policy.WhenAllDown()
 		n := NameStatus{Name: ns.Owner, Zone: ns.Zone, Policy: ns.desc, Checks: ns.Checks,
 			WhenAllDown: orDefault(nc.WhenAllDown, allDownNames[wad]), Override: over[ns.Owner]}
-		for _, a := range ns.Addrs {
+		for i, a := range ns.Addrs {
 			as := AddressStatus{Addr: a, Group: groupOf(nc, a), Override: over[a.String()], State: "unchecked"}
 			if len(ns.Checks) > 0 {
 				as.State = "up"
 			}
-			for _, chk := range ns.Checks {
-				p, ok := probes[healthcheck.Key{Check: chk, Addr: a}]
+			for _, k := range ns.Keys[i] {
+				p, ok := probes[k]
 				if !ok {
 					continue
 				}

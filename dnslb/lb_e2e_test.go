@@ -394,3 +394,48 @@ when_all_down = "serve-all"
 		t.Errorf("additional: %v, want only the address that is up", got)
 	}
 }
+
+// TestHealthExplicitTarget: a check with its own target is probed once,
+// however many addresses it watches, and its verdict applies to them all.
+func TestHealthExplicitTarget(t *testing.T) {
+	if testing.Short() {
+		t.Skip("waits for probes")
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			c.Close()
+		}
+	}()
+	cfgPath := writeLBConfig(t, fmt.Sprintf(`
+[healthcheck.vip]
+type = "tcp"
+target = %q
+interval = "1s"
+timeout = "500ms"
+rise = 1
+fall = 1
+[name."www.example.org"]
+check = "vip"
+when_all_down = "nodata"
+`, ln.Addr().String()))
+	srv, addr := startServer(t, cfgPath)
+	if n := len(srv.prober.Snapshot()); n != 1 {
+		t.Errorf("prober has %d targets, want 1 for a check with an explicit target", n)
+	}
+	if got := answerAddrs(queryA(t, addr, "www.example.org.")); len(got) != 3 {
+		t.Fatalf("with the target up: %v", got)
+	}
+	ln.Close()
+	waitFor(t, "every address to go with the target", func() bool {
+		r := queryA(t, addr, "www.example.org.")
+		return r.Rcode == dns.RcodeSuccess && len(r.Answer) == 0
+	})
+}

@@ -16,11 +16,13 @@ import (
 // checks that watch its addresses, and those addresses (from the zone).
 // It is immutable; health and overrides live beside it in the store.
 type nameState struct {
-	Owner       string // lower case, fully qualified
-	Zone        string
-	Policy      *Policy
-	Checks      []string
-	Addrs       []netip.Addr
+	Owner  string // lower case, fully qualified
+	Zone   string
+	Policy *Policy
+	Checks []string
+	Addrs  []netip.Addr
+	// Keys[i][j] is the prober's key for Checks[j] on Addrs[i].
+	Keys        [][]healthcheck.Key
 	DegradedTTL uint32
 	HasDegraded bool
 	desc        string // "geo+weighted" and the like, for status and metrics
@@ -54,6 +56,12 @@ func compileNames(cfg *Config, zs []*zones.Zone) (map[string]*nameState, []strin
 			continue
 		}
 		ns := &nameState{Owner: owner, Zone: z.Origin, Policy: p, Checks: nameChecks(nc), Addrs: addrs, desc: policyDesc(nc)}
+		ns.Keys = make([][]healthcheck.Key, len(addrs))
+		for i, a := range addrs {
+			for _, chk := range ns.Checks {
+				ns.Keys[i] = append(ns.Keys[i], checkKey(cfg, chk, a))
+			}
+		}
 		if nc.DegradedTTL != nil {
 			ns.DegradedTTL, ns.HasDegraded = *nc.DegradedTTL, true
 		}
@@ -115,6 +123,16 @@ func rrAddr(rr dns.RR) (netip.Addr, bool) {
 	return netip.Addr{}, false
 }
 
+// checkKey is the prober's key for check chk of address a. A check with an
+// explicit target probes that target once, whatever the address: its key
+// has no address, and every address it watches shares the verdict.
+func checkKey(cfg *Config, chk string, a netip.Addr) healthcheck.Key {
+	if cfg.Checks[chk].Target != "" {
+		return healthcheck.Key{Check: chk}
+	}
+	return healthcheck.Key{Check: chk, Addr: a}
+}
+
 // healthTargets lists what the prober must probe: each check of each name
 // against each of the name's addresses. Names sharing a check and an
 // address share one target.
@@ -125,7 +143,7 @@ func healthTargets(cfg *Config, names map[string]*nameState) []healthcheck.Targe
 		ns := names[owner]
 		for _, chk := range ns.Checks {
 			for _, a := range ns.Addrs {
-				k := healthcheck.Key{Check: chk, Addr: a}
+				k := checkKey(cfg, chk, a)
 				if seen[k] {
 					continue
 				}
@@ -171,7 +189,7 @@ func newNameView(ns *nameState, health map[healthcheck.Key]healthcheck.State, ov
 		}
 		(*m)[a] = true
 	}
-	for _, a := range ns.Addrs {
+	for i, a := range ns.Addrs {
 		state := over[a.String()]
 		if state == "" {
 			state = over[ns.Owner]
@@ -184,8 +202,8 @@ func newNameView(ns *nameState, health map[healthcheck.Key]healthcheck.State, ov
 			mark(&v.down, a)
 		case "up":
 		default:
-			for _, chk := range ns.Checks {
-				if health[healthcheck.Key{Check: chk, Addr: a}] == healthcheck.Down {
+			for _, k := range ns.Keys[i] {
+				if health[k] == healthcheck.Down {
 					mark(&v.down, a)
 					break
 				}

@@ -163,7 +163,11 @@ func (s *Server) apply(st *state) error {
 // healthChanged is the prober's callback: one target changed state.
 func (s *Server) healthChanged(st healthcheck.Status) {
 	s.store.SetHealth(st.Key, st.State)
-	s.metrics.HealthState(st.Key.Check, st.Key.Addr.String(), st.State == healthcheck.Up)
+	target := "explicit" // a check with its own target is one target for every address
+	if st.Key.Addr.IsValid() {
+		target = st.Key.Addr.String()
+	}
+	s.metrics.HealthState(st.Key.Check, target, st.State == healthcheck.Up)
 	if st.State != healthcheck.Unknown {
 		s.metrics.StateChange(st.Key.Check, st.State == healthcheck.Up)
 	}
@@ -322,7 +326,9 @@ func (s *Server) listen(sc ServerConfig) ([]*dns.Server, []net.Addr, error) {
 		ln := netutil.LimitListener(tl, sc.MaxTCPConnections)
 		servers = append(servers,
 			&dns.Server{PacketConn: pc, Handler: s, MsgAcceptFunc: acceptAll, UDPSize: 65535},
-			&dns.Server{Listener: ln, Handler: s, MsgAcceptFunc: acceptAll,
+			// MaxTCPQueries -1: no limit on queries per connection (the
+			// library's default closes after 128, losing pipelined ones).
+			&dns.Server{Listener: ln, Handler: s, MsgAcceptFunc: acceptAll, MaxTCPQueries: -1,
 				IdleTimeout: func() time.Duration { return idle }, ReadTimeout: idle, WriteTimeout: idle})
 		addrs = append(addrs, pc.LocalAddr(), tl.Addr())
 	}
