@@ -201,20 +201,7 @@ func (s *Server) ServeDNS(w dns.ResponseWriter, req *dns.Msg) {
 	if err := w.WriteMsg(m); err != nil {
 		s.log.Debug("write reply", "err", err)
 	}
-	var qtype uint16
-	zone := ""
-	if len(req.Question) == 1 {
-		qtype = req.Question[0].Qtype
-		if qc.snap != nil {
-			if z := qc.snap.Zone(lowerName(req.Question[0].Name)); z != nil {
-				zone = z.Origin
-			}
-		}
-	}
-	s.metrics.ObserveQuery(zone, qtype, m.Rcode, qc.policy, time.Since(start), c.TCP)
-	if m.Truncated {
-		s.metrics.Truncated()
-	}
+	s.observe(req, m, &qc, start, c.TCP)
 }
 
 // acceptAll leaves every decision about a query to HandleQuery, except
@@ -243,9 +230,13 @@ func (s *Server) Run(ctx context.Context) error {
 	if err := s.prober.WaitInitial(ctx, s.cfg.Health.StartupGrace.Duration); err != nil {
 		s.log.Warn("not every health check answered within the startup grace", "duration", s.cfg.Health.StartupGrace.Duration, "err", err)
 	}
-	servers, addrs, err := s.listen()
+	servers, udp, addrs, err := s.listen()
 	if err != nil {
 		return err
+	}
+	defer closeUDP(udp)
+	for _, c := range udp {
+		wg.Go(func() { s.serveUDP(c) })
 	}
 	errc := make(chan error, len(servers)+1)
 	for _, srv := range servers {
@@ -289,45 +280,51 @@ func (s *Server) Run(ctx context.Context) error {
 	s.ready = false
 	s.mu.Unlock()
 	cancel()
+	closeUDP(udp)
 	shutdown(servers)
 	return err
 }
 
-// listen opens UDP and TCP on every listen address.
-func (s *Server) listen() ([]*dns.Server, []net.Addr, error) {
+// listen opens UDP and TCP on every listen address: TCP is served by
+// miekg/dns, UDP by serveUDP.
+func (s *Server) listen() ([]*dns.Server, []*net.UDPConn, []net.Addr, error) {
 	var servers []*dns.Server
+	var udp []*net.UDPConn
 	var addrs []net.Addr
 	idle := s.cfg.Server.TCPIdleTimeout.Duration
 	for _, l := range s.cfg.Server.Listen {
-		pc, tl, err := listenPair(l)
+		pcs, tl, err := listenPair(l)
 		if err != nil {
+			closeUDP(udp)
 			shutdown(servers)
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
 		ln := netutil.LimitListener(tl, s.cfg.Server.MaxTCPConnections)
 		servers = append(servers,
-			&dns.Server{PacketConn: pc, Handler: s, MsgAcceptFunc: acceptAll, UDPSize: 65535},
 			&dns.Server{Listener: ln, Handler: s, MsgAcceptFunc: acceptAll,
 				IdleTimeout: func() time.Duration { return idle }, ReadTimeout: idle, WriteTimeout: idle})
-		addrs = append(addrs, pc.LocalAddr(), tl.Addr())
+		udp = append(udp, pcs...)
+		addrs = append(addrs, pcs[0].LocalAddr(), tl.Addr())
 	}
-	return servers, addrs, nil
+	return servers, udp, addrs, nil
 }
 
 // listenPair opens UDP on l and TCP on the port UDP got, so "127.0.0.1:0"
 // serves both on one port; with port 0 it tries again if that TCP port is
-// taken.
-func listenPair(l string) (net.PacketConn, net.Listener, error) {
+// taken. The TCP listener does not share its port (no SO_REUSEPORT), so a
+// second server on the same address fails here instead of splitting the
+// UDP traffic with the first.
+func listenPair(l string) ([]*net.UDPConn, net.Listener, error) {
 	for try := 0; ; try++ {
-		pc, err := net.ListenPacket("udp", l)
+		pcs, err := listenUDP(l)
 		if err != nil {
-			return nil, nil, fmt.Errorf("listen udp %s: %w", l, err)
+			return nil, nil, err
 		}
-		tl, err := net.Listen("tcp", pc.LocalAddr().String())
+		tl, err := net.Listen("tcp", pcs[0].LocalAddr().String())
 		if err == nil {
-			return pc, tl, nil
+			return pcs, tl, nil
 		}
-		pc.Close()
+		closeUDP(pcs)
 		if !strings.HasSuffix(l, ":0") || try == 10 {
 			return nil, nil, fmt.Errorf("listen tcp %s: %w", l, err)
 		}
