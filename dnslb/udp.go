@@ -76,6 +76,7 @@ type udpWorker struct {
 	out  []ipv4.Message // replies to write
 	outs [][]byte       // the reply buffers out points into, one per slot
 	req  dns.Msg
+	sc   replyScratch
 }
 
 func newUDPWorker(s *Server) *udpWorker {
@@ -154,7 +155,8 @@ func (w *udpWorker) answer(pkt []byte, from netip.AddrPort, buf []byte) []byte {
 		return formErr(req, buf)
 	}
 	c := Client{Addr: netip.AddrPortFrom(from.Addr().Unmap(), from.Port())}
-	var qc queryCtx
+	qc := queryCtx{scratch: &w.sc}
+	defer w.sc.release()
 	m := w.s.handle(req, c, &qc)
 	if m == nil {
 		return nil
@@ -185,17 +187,54 @@ func formErr(req *dns.Msg, buf []byte) []byte {
 // observe counts one answered query.
 func (s *Server) observe(req, m *dns.Msg, qc *queryCtx, start time.Time, tcp bool) {
 	var qtype uint16
-	zone := ""
 	if len(req.Question) == 1 {
 		qtype = req.Question[0].Qtype
-		if qc.snap != nil {
-			if z := qc.snap.Zone(lowerName(req.Question[0].Name)); z != nil {
-				zone = z.Origin
-			}
-		}
 	}
-	s.metrics.ObserveQuery(zone, qtype, m.Rcode, qc.policy, time.Since(start), tcp)
+	s.metrics.ObserveQuery(qc.zone, qtype, m.Rcode, qc.policy, time.Since(start), tcp)
 	if m.Truncated {
 		s.metrics.Truncated()
+	}
+}
+
+// scratchRRs is the capacity of each reused reply section: enough for
+// the common answers (a few addresses, a referral with its glue). Larger
+// sections grow by append into new arrays, which are not kept.
+const scratchRRs = 16
+
+// replyScratch is a serving goroutine's reply message and the section
+// arrays it reuses from query to query. Only records are stored in the
+// arrays, never written through: the store's records stay untouched.
+type replyScratch struct {
+	msg               dns.Msg
+	answer, ns, extra [scratchRRs]dns.RR
+}
+
+// newReply returns an empty reply: the goroutine's scratch one, or a new
+// message without scratch.
+func (qc *queryCtx) newReply() *dns.Msg {
+	sc := qc.scratch
+	if sc == nil {
+		return new(dns.Msg)
+	}
+	sc.msg = dns.Msg{Answer: sc.answer[:0], Ns: sc.ns[:0], Extra: sc.extra[:0]}
+	return &sc.msg
+}
+
+// release drops the records the last reply left in the arrays, so that
+// they do not keep an old snapshot's zones alive.
+func (sc *replyScratch) release() {
+	clearRRs(sc.answer[:])
+	clearRRs(sc.ns[:])
+	clearRRs(sc.extra[:])
+}
+
+// clearRRs clears the prefix of rrs that appends filled: they fill from
+// the start, so the first nil ends it.
+func clearRRs(rrs []dns.RR) {
+	for i := range rrs {
+		if rrs[i] == nil {
+			return
+		}
+		rrs[i] = nil
 	}
 }
