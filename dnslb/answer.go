@@ -158,8 +158,10 @@ func (s *Server) build(m *dns.Msg, res *zones.Result, qc *queryCtx) {
 		}
 		switch {
 		case it.Synth != nil:
+			qc.copied = true
 			m.Answer = append(m.Answer, it.Synth)
 		case it.Owner != "":
+			qc.copied = true
 			n := len(m.Answer)
 			m.Answer = s.appendOrdered(m.Answer, it.Set)
 			for j, rr := range m.Answer[n:] {

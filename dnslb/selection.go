@@ -29,6 +29,7 @@ type queryCtx struct {
 	policy string
 	fail   bool // a when_all_down = servfail name had nothing up
 	nodata bool // the last answer RRset was emptied by when_all_down = nodata
+	copied bool // the reply holds records made for this query, not the store's
 
 	// scratch, when set, is the serving goroutine's reply to reuse (see
 	// newReply); nil allocates a new one.
@@ -138,6 +139,7 @@ func (s *Server) selectRRs(qc *queryCtx, set *zones.RRset, owner string) ([]dns.
 				continue
 			}
 			if setTTL || owner != "" {
+				qc.copied = true
 				rr = dns.Copy(rr)
 				if setTTL {
 					rr.Header().Ttl = ttl

@@ -71,17 +71,18 @@ type batchConn interface {
 // udpWorker is one serving goroutine's scratch space: nothing in it is
 // shared, so the query path reuses it without locks.
 type udpWorker struct {
-	s    *Server
-	in   []ipv4.Message // datagrams read, each with its own udpSlot buffer
-	out  []ipv4.Message // replies to write
-	outs [][]byte       // the reply buffers out points into, one per slot
-	req  dns.Msg
-	sc   replyScratch
+	s     *Server
+	in    []ipv4.Message // datagrams read, each with its own udpSlot buffer
+	out   []ipv4.Message // replies to write
+	outs  [][]byte       // the reply buffers out points into, one per slot
+	req   dns.Msg
+	sc    replyScratch
+	cache *wireCache
 }
 
 func newUDPWorker(s *Server) *udpWorker {
 	w := &udpWorker{s: s, in: make([]ipv4.Message, udpBatch), out: make([]ipv4.Message, udpBatch),
-		outs: make([][]byte, udpBatch)}
+		outs: make([][]byte, udpBatch), cache: newWireCache()}
 	for i := range udpBatch {
 		w.in[i].Buffers = [][]byte{make([]byte, udpSlot)}
 		w.out[i].Buffers = make([][]byte, 1)
@@ -161,10 +162,20 @@ func (w *udpWorker) answer(pkt []byte, from netip.AddrPort, buf []byte) []byte {
 	if m == nil {
 		return nil
 	}
-	out, err := m.PackBuffer(buf)
-	if err != nil {
-		w.s.log.Debug("pack reply", "err", err)
-		return nil
+	l, cache := w.cache.lookup(m, &qc)
+	out, hit := []byte(nil), false
+	if cache {
+		out, hit = w.cache.get(&l, m, &qc, buf)
+	}
+	if !hit {
+		var err error
+		if out, err = m.PackBuffer(buf); err != nil {
+			w.s.log.Debug("pack reply", "err", err)
+			return nil
+		}
+		if cache {
+			w.cache.put(&l, m, &qc, out)
+		}
 	}
 	w.s.observe(req, m, &qc, start, false)
 	return out

@@ -302,3 +302,53 @@ func BenchmarkServeUDP(b *testing.B) {
 		inflight--
 	}
 }
+
+// TestWireCache answers the same queries, in the same order, through a
+// worker with the reply cache and one without: every reply must be the
+// same bytes (rotation included), whatever the case of the name, EDNS
+// and the ID.
+func TestWireCache(t *testing.T) {
+	cached, plain := newTestWorker(t), newTestWorker(t)
+	plain.cache = nil
+	type query struct {
+		name  string
+		qtype uint16
+		edns  int // 0: none, else the buffer size
+		do    bool
+	}
+	var qs []query
+	for _, name := range []string{"www.example.org.", "WWW.example.ORG.", "mail.example.org.",
+		"nope.example.org.", "a.sub.example.org.", "x.w.example.org.", "api.example.org.",
+		"chain.Example.org.", "a.dn.example.org.", "example.org.", "big.example.org.",
+		"sub.example.org.", "child.example.org.", "x.cn.example.org.", "example.com."} {
+		for _, qtype := range []uint16{dns.TypeA, dns.TypeAAAA, dns.TypeNS, dns.TypeMX, dns.TypeTXT, dns.TypeDS, dns.TypeANY} {
+			qs = append(qs, query{name, qtype, 0, false}, query{name, qtype, 1232, true}, query{name, qtype, 512, false})
+		}
+	}
+	id := uint16(0)
+	for round := range 6 {
+		for _, q := range qs {
+			id++
+			m := new(dns.Msg)
+			m.SetQuestion(q.name, q.qtype)
+			m.Id = id
+			m.RecursionDesired = round%2 == 0
+			if q.edns > 0 {
+				m.SetEdns0(uint16(q.edns), q.do)
+			}
+			pkt, err := m.Pack()
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := cached.answer(pkt, testClient, cached.outs[0])
+			want := plain.answer(pkt, testClient, plain.outs[0])
+			if string(got) != string(want) {
+				t.Fatalf("round %d, %s %s edns %d: cached reply differs\ngot  %x\nwant %x", round, q.name, dns.TypeToString[q.qtype], q.edns, got, want)
+			}
+		}
+	}
+	if cached.cache.hits < len(qs) {
+		t.Fatalf("%d cache hits in %d queries, want at least %d", cached.cache.hits, 6*len(qs), len(qs))
+	}
+	t.Logf("%d cache hits in %d queries", cached.cache.hits, 6*len(qs))
+}
