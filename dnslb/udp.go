@@ -95,11 +95,14 @@ func newUDPWorker(s *Server) *udpWorker {
 // every datagram waiting (up to udpBatch) in one call, answers them, and
 // writes the replies in one call.
 func (s *Server) serveUDP(conn *net.UDPConn) {
+	w := newUDPWorker(s)
+	if s.serveUDPMmsg(conn, w) {
+		return
+	}
 	var bc batchConn = ipv4.NewPacketConn(conn)
 	if a, ok := conn.LocalAddr().(*net.UDPAddr); ok && a.IP.To4() == nil {
 		bc = ipv6.NewPacketConn(conn)
 	}
-	w := newUDPWorker(s)
 	for {
 		n, err := bc.ReadBatch(w.in, 0)
 		if err != nil {

@@ -352,3 +352,10 @@ func TestWireCache(t *testing.T) {
 	}
 	t.Logf("%d cache hits in %d queries", cached.cache.hits, 6*len(qs))
 }
+
+func contextWithCleanup(t *testing.T) (context.Context, context.CancelFunc) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	return ctx, cancel
+}
