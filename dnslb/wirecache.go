@@ -19,10 +19,10 @@ import (
 // EDNS options (ECS) are never cached. The query path runs in full for
 // every query (rotation, policies, health), only packing is saved.
 type wireCache struct {
-	snap    *Snapshot // the snapshot the entries were made from
-	entries map[wireKey][]*wireReply
-	n, max  int // replies held, and the bound at which all are dropped
-	hits    int // replies served from the cache (for tests)
+	snap    *Snapshot               // the snapshot the entries were made from
+	entries map[string][]*wireReply // by question name as asked
+	n, max  int                     // replies held, and the bound at which all are dropped
+	hits    int                     // replies served from the cache (for tests)
 }
 
 // wireCacheBytes bounds the memory of all goroutines' caches together;
@@ -32,13 +32,10 @@ const (
 	wireReplyBytes = 384
 )
 
-type wireKey struct {
-	name          string // as asked, case included
-	qtype, qclass uint16
-}
-
 // wireReply is one cached reply: what it was packed from, and the bytes.
 type wireReply struct {
+	qtype  uint16
+	qclass uint16
 	hdr    uint64 // header flags, opcode and rcode: replyHeader
 	opt    uint64 // our OPT record: replyOPTKey
 	na, nn int    // records in answer and authority; the rest of rrs is additional
@@ -48,7 +45,7 @@ type wireReply struct {
 
 func newWireCache() *wireCache {
 	return &wireCache{
-		entries: make(map[wireKey][]*wireReply),
+		entries: make(map[string][]*wireReply),
 		max:     max(1024, wireCacheBytes/wireReplyBytes/runtime.GOMAXPROCS(0)),
 	}
 }
@@ -67,9 +64,10 @@ func replyHeader(m *dns.Msg) uint64 {
 
 // wireLookup is what identifies one reply in the cache.
 type wireLookup struct {
-	key      wireKey
-	hdr, opt uint64
-	extra    []dns.RR // the additional section without our OPT record
+	name          string // the question name as asked: compression is case-sensitive
+	qtype, qclass uint16
+	hdr, opt      uint64
+	extra         []dns.RR // the additional section without our OPT record
 }
 
 // lookup returns what identifies m (before it is packed: packing changes
@@ -94,7 +92,7 @@ func (c *wireCache) lookup(m *dns.Msg, qc *queryCtx) (l wireLookup, ok bool) {
 		}
 	}
 	q := m.Question[0]
-	l.key = wireKey{q.Name, q.Qtype, q.Qclass}
+	l.name, l.qtype, l.qclass = q.Name, q.Qtype, q.Qclass
 	l.hdr = replyHeader(m)
 	return l, true
 }
@@ -104,8 +102,8 @@ func (c *wireCache) get(l *wireLookup, m *dns.Msg, qc *queryCtx, buf []byte) ([]
 	if qc.snap != c.snap {
 		return nil, false
 	}
-	for _, r := range c.entries[l.key] {
-		if r.hdr != l.hdr || r.opt != l.opt || r.na != len(m.Answer) || r.nn != len(m.Ns) ||
+	for _, r := range c.entries[l.name] {
+		if r.qtype != l.qtype || r.qclass != l.qclass || r.hdr != l.hdr || r.opt != l.opt || r.na != len(m.Answer) || r.nn != len(m.Ns) ||
 			len(r.rrs) != r.na+r.nn+len(l.extra) || len(r.wire) > len(buf) ||
 			!sameRRs(r.rrs[:r.na], m.Answer) || !sameRRs(r.rrs[r.na:r.na+r.nn], m.Ns) ||
 			!sameRRs(r.rrs[r.na+r.nn:], l.extra) {
@@ -125,11 +123,11 @@ func (c *wireCache) put(l *wireLookup, m *dns.Msg, qc *queryCtx, wire []byte) {
 		clear(c.entries) // a new snapshot, or full: start again
 		c.snap, c.n = qc.snap, 0
 	}
-	r := &wireReply{hdr: l.hdr, opt: l.opt, na: len(m.Answer), nn: len(m.Ns),
+	r := &wireReply{qtype: l.qtype, qclass: l.qclass, hdr: l.hdr, opt: l.opt, na: len(m.Answer), nn: len(m.Ns),
 		wire: append([]byte(nil), wire...)}
 	r.rrs = make([]dns.RR, 0, len(m.Answer)+len(m.Ns)+len(l.extra))
 	r.rrs = append(append(append(r.rrs, m.Answer...), m.Ns...), l.extra...)
-	c.entries[l.key] = append(c.entries[l.key], r)
+	c.entries[l.name] = append(c.entries[l.name], r)
 	c.n++
 }
 
