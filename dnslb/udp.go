@@ -76,6 +76,7 @@ type udpWorker struct {
 	out   []ipv4.Message // replies to write
 	outs  [][]byte       // the reply buffers out points into, one per slot
 	req   dns.Msg
+	q     [1]dns.Question // req.Question when unpackQuery took its fast path
 	sc    replyScratch
 	cache *wireCache
 }
@@ -154,8 +155,7 @@ func (w *udpWorker) answer(pkt []byte, from netip.AddrPort, buf []byte) []byte {
 		return nil
 	}
 	req := &w.req
-	*req = dns.Msg{} // Unpack leaves sections it did not reach as they were
-	if err := req.Unpack(pkt); err != nil {
+	if err := unpackQuery(req, &w.q, pkt); err != nil {
 		return formErr(req, buf)
 	}
 	c := Client{Addr: netip.AddrPortFrom(from.Addr().Unmap(), from.Port())}
@@ -182,6 +182,26 @@ func (w *udpWorker) answer(pkt []byte, from netip.AddrPort, buf []byte) []byte {
 	}
 	w.s.observe(req, m, &qc, start, false)
 	return out
+}
+
+// unpackQuery is req.Unpack(pkt) (pkt has a full header), with a fast
+// path for the usual query, one question and nothing else, that reuses
+// q for the question section instead of allocating it.
+func unpackQuery(req *dns.Msg, q *[1]dns.Question, pkt []byte) error {
+	*req = dns.Msg{}                               // Unpack leaves sections it did not reach as they were
+	if binary.BigEndian.Uint64(pkt[4:]) == 1<<48 { // QD=1, AN=NS=AR=0
+		name, off, err := dns.UnpackDomainName(pkt, 12)
+		if err == nil && off+4 == len(pkt) {
+			if err := req.Unpack(pkt[:12]); err != nil { // the header alone
+				return err
+			}
+			q[0] = dns.Question{Name: name, Qtype: binary.BigEndian.Uint16(pkt[off:]),
+				Qclass: binary.BigEndian.Uint16(pkt[off+2:])}
+			req.Question = q[:]
+			return nil
+		}
+	}
+	return req.Unpack(pkt)
 }
 
 // formErr is the reply to a query that does not unpack: FORMERR with the

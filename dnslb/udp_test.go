@@ -4,6 +4,7 @@ import (
 	"context"
 	"net"
 	"net/netip"
+	"reflect"
 	"runtime"
 	"testing"
 	"time"
@@ -206,6 +207,15 @@ func FuzzServeUDPPacket(f *testing.F) {
 		f.Add(b[:len(b)-3])
 	}
 	f.Fuzz(func(t *testing.T, pkt []byte) {
+		if len(pkt) >= 12 {
+			// unpackQuery must read what Unpack reads.
+			var got, want dns.Msg
+			var q [1]dns.Question
+			gerr, werr := unpackQuery(&got, &q, pkt), want.Unpack(pkt)
+			if (gerr == nil) != (werr == nil) || gerr == nil && !reflect.DeepEqual(got, want) {
+				t.Fatalf("unpackQuery = %v, %v; Unpack = %v, %v", &got, gerr, &want, werr)
+			}
+		}
 		out := w.answer(pkt, testClient, w.outs[0])
 		if out == nil {
 			return
