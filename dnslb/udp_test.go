@@ -369,3 +369,23 @@ func contextWithCleanup(t *testing.T) (context.Context, context.CancelFunc) {
 	t.Cleanup(cancel)
 	return ctx, cancel
 }
+
+// TestWireCacheVariants: with shuffled orders a name could have one
+// cached reply per permutation; it keeps at most wireVariants.
+func TestWireCacheVariants(t *testing.T) {
+	c := newWireCache()
+	qc := queryCtx{snap: new(Snapshot)}
+	for i := range 100 {
+		m := new(dns.Msg)
+		m.SetQuestion("www.example.org.", dns.TypeA)
+		m.Answer = []dns.RR{&dns.A{Hdr: dns.RR_Header{Name: "www.example.org.", Rrtype: dns.TypeA, Class: dns.ClassINET}}}
+		l, ok := c.lookup(m, &qc)
+		if !ok {
+			t.Fatal("lookup: not cacheable")
+		}
+		c.put(&l, m, &qc, []byte{byte(i)})
+	}
+	if n := len(c.entries["www.example.org."]); n != wireVariants {
+		t.Fatalf("%d cached replies for one name, want %d", n, wireVariants)
+	}
+}

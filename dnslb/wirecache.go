@@ -27,9 +27,13 @@ type wireCache struct {
 
 // wireCacheBytes bounds the memory of all goroutines' caches together;
 // one cached reply takes about wireReplyBytes.
+// A name keeps at most wireVariants replies: one per rotation of its
+// RRsets in round-robin order, but shuffled orders (rotate = "random",
+// policies) could make one per permutation, and get scans them.
 const (
 	wireCacheBytes = 64 << 20
 	wireReplyBytes = 384
+	wireVariants   = 32
 )
 
 // wireReply is one cached reply: what it was packed from, and the bytes.
@@ -122,6 +126,9 @@ func (c *wireCache) put(l *wireLookup, m *dns.Msg, qc *queryCtx, wire []byte) {
 	if qc.snap != c.snap || c.n >= c.max {
 		clear(c.entries) // a new snapshot, or full: start again
 		c.snap, c.n = qc.snap, 0
+	}
+	if len(c.entries[l.name]) >= wireVariants {
+		return
 	}
 	r := &wireReply{qtype: l.qtype, qclass: l.qclass, hdr: l.hdr, opt: l.opt, na: len(m.Answer), nn: len(m.Ns),
 		wire: append([]byte(nil), wire...)}
