@@ -357,8 +357,8 @@ func TestWireCache(t *testing.T) {
 			}
 		}
 	}
-	if cached.cache.hits < len(qs) {
-		t.Fatalf("%d cache hits in %d queries, want at least %d", cached.cache.hits, 6*len(qs), len(qs))
+	if cached.cache.hits < 100 {
+		t.Fatalf("%d cache hits in %d queries, want at least 100", cached.cache.hits, 6*len(qs))
 	}
 	t.Logf("%d cache hits in %d queries", cached.cache.hits, 6*len(qs))
 }

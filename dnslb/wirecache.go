@@ -80,6 +80,14 @@ func (c *wireCache) lookup(m *dns.Msg, qc *queryCtx) (l wireLookup, ok bool) {
 	if c == nil || qc.copied || qc.snap == nil || len(m.Question) != 1 {
 		return l, false
 	}
+	// Only answers are cached: their names exist in a zone, so the
+	// entries are bounded by the zones. NXDOMAIN, referrals and REFUSED
+	// can be asked for any name (random-subdomain floods), and names in
+	// mixed case (0x20 randomisation by resolvers) would rarely repeat;
+	// caching those would only churn.
+	if m.Rcode != dns.RcodeSuccess || len(m.Answer) == 0 || hasUpper(m.Question[0].Name) {
+		return l, false
+	}
 	l.extra = m.Extra
 	if n := len(l.extra); n > 0 {
 		if o, isOPT := l.extra[n-1].(*dns.OPT); isOPT {
@@ -150,4 +158,13 @@ func sameRRs(a, b []dns.RR) bool {
 		}
 	}
 	return true
+}
+
+func hasUpper(name string) bool {
+	for i := 0; i < len(name); i++ {
+		if c := name[i]; c >= 'A' && c <= 'Z' {
+			return true
+		}
+	}
+	return false
 }
