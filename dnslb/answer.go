@@ -3,6 +3,7 @@ package dnslb
 import (
 	"math/rand/v2"
 	"net/netip"
+	"slices"
 	"strings"
 	"sync"
 
@@ -37,7 +38,7 @@ func (s *Server) handle(req *dns.Msg, c Client, qc *queryCtx) *dns.Msg {
 	if req.Response {
 		return nil
 	}
-	m := &dns.Msg{}
+	m := qc.newReply()
 	m.Id = req.Id
 	m.Response = true
 	m.Opcode = req.Opcode
@@ -102,6 +103,7 @@ func (s *Server) handle(req *dns.Msg, c Client, qc *queryCtx) *dns.Msg {
 		m.Rcode = dns.RcodeRefused
 		return m
 	}
+	qc.zone = z.Origin
 	if q.Qtype == dns.TypeDS && qname == z.Origin {
 		if p := snap.Parent(z); p != nil {
 			z = p // DS lives on the parent side of the cut
@@ -144,7 +146,7 @@ func (s *Server) build(m *dns.Msg, res *zones.Result, qc *queryCtx) {
 		// owner name when a CNAME led here (RFC 6604 section 2.1).
 		m.Authoritative = len(res.Answer) > 0
 	}
-	m.Answer = make([]dns.RR, 0, answerLen(res))
+	m.Answer = slices.Grow(m.Answer[:0], answerLen(res))
 	for i, it := range res.Answer {
 		if t := it.Set.Type; it.Synth == nil && (t == dns.TypeA || t == dns.TypeAAAA) {
 			if rrs, ok := s.selectRRs(qc, it.Set, it.Owner); ok {
@@ -163,26 +165,30 @@ func (s *Server) build(m *dns.Msg, res *zones.Result, qc *queryCtx) {
 		}
 		switch {
 		case it.Synth != nil:
+			qc.copied = true
 			m.Answer = append(m.Answer, it.Synth)
 		case it.Owner != "":
-			for _, rr := range s.ordered(it.Set) {
+			qc.copied = true
+			n := len(m.Answer)
+			m.Answer = s.appendOrdered(m.Answer, it.Set)
+			for j, rr := range m.Answer[n:] {
 				rr = dns.Copy(rr)
 				rr.Header().Name = it.Owner
-				m.Answer = append(m.Answer, rr)
+				m.Answer[n+j] = rr
 			}
 		default:
-			m.Answer = append(m.Answer, s.ordered(it.Set)...)
+			m.Answer = s.appendOrdered(m.Answer, it.Set)
 		}
 	}
 	for _, set := range res.Authority {
 		m.Ns = append(m.Ns, set.RRs...)
 	}
 	for _, set := range res.Additional {
+		start := len(m.Extra)
+		m.Extra = s.appendOrdered(m.Extra, set)
 		if v := qc.snap.Name(set.Name); v != nil && v.degraded {
-			m.Extra = appendUp(m.Extra, s.ordered(set), v)
-			continue
+			m.Extra = keepUp(m.Extra, start, v)
 		}
-		m.Extra = append(m.Extra, s.ordered(set)...)
 	}
 	// The OPT record, if any, goes last in the additional section.
 	for i, rr := range m.Extra {
@@ -193,24 +199,25 @@ func (s *Server) build(m *dns.Msg, res *zones.Result, qc *queryCtx) {
 	}
 }
 
-// ordered returns the records of set in this query's order: rotated (or
-// shuffled) for A and AAAA RRsets of several records, as stored otherwise.
-// The store's slice is never changed: rotation makes a new one.
-func (s *Server) ordered(set *zones.RRset) []dns.RR {
+// appendOrdered appends the records of set to dst in this query's order:
+// rotated (or shuffled) for A and AAAA RRsets of several records, as
+// stored otherwise. The store's slice is never changed: rotation happens
+// in dst.
+func (s *Server) appendOrdered(dst []dns.RR, set *zones.RRset) []dns.RR {
 	n := len(set.RRs)
 	if n < 2 || (set.Type != dns.TypeA && set.Type != dns.TypeAAAA) {
-		return set.RRs
+		return append(dst, set.RRs...)
 	}
-	out := make([]dns.RR, n)
 	if s.random.Load() {
-		copy(out, set.RRs)
+		start := len(dst)
+		dst = append(dst, set.RRs...)
+		out := dst[start:]
 		rand.Shuffle(n, func(i, j int) { out[i], out[j] = out[j], out[i] })
-		return out
+		return dst
 	}
 	k := set.Next()
-	copy(out, set.RRs[k:])
-	copy(out[n-k:], set.RRs[:k])
-	return out
+	dst = append(dst, set.RRs[k:]...)
+	return append(dst, set.RRs[:k]...)
 }
 
 func answerLen(res *zones.Result) int {
@@ -265,8 +272,12 @@ func isMetaType(t uint16) bool {
 // still do not fit, the reply carries no records and TC=1 so that the
 // client retries over TCP (RFC 1035 section 4.2.1, RFC 2181 section 9).
 func truncate(m *dns.Msg, limit int) {
+	// The uncompressed length bounds the compressed one and costs no
+	// compression map: most replies fit by that measure already.
+	m.Compress = false
+	fits := m.Len() <= limit
 	m.Compress = true
-	if m.Len() <= limit {
+	if fits || m.Len() <= limit {
 		return
 	}
 	// The OPT record, if present, is last and stays.
@@ -309,13 +320,15 @@ func sameCase(rrs []dns.RR, lower, asked string) {
 	}
 }
 
-// appendUp appends the records of rrs whose address is up: the additional
-// section never carries an address that health or an operator took out.
-func appendUp(dst, rrs []dns.RR, v *nameView) []dns.RR {
-	for _, rr := range rrs {
+// keepUp drops from rrs[start:] the records whose address is down or
+// drained: the additional section never carries an address that health or
+// an operator took out. rrs is the reply's own slice.
+func keepUp(rrs []dns.RR, start int, v *nameView) []dns.RR {
+	out := rrs[:start]
+	for _, rr := range rrs[start:] {
 		if a, ok := rrAddr(rr); !ok || v.Up(a) {
-			dst = append(dst, rr)
+			out = append(out, rr)
 		}
 	}
-	return dst
+	return out
 }

@@ -21,6 +21,7 @@ const (
 // its question: the snapshot, who asked, and what the selection decided.
 type queryCtx struct {
 	snap   *Snapshot
+	zone   string     // origin of the deepest zone holding the name, for metrics
 	client netip.Addr // after ECS, unmapped
 	ecs    *dns.EDNS0_SUBNET
 	source int // ECS source prefix after capping
@@ -28,6 +29,11 @@ type queryCtx struct {
 	policy string
 	fail   bool // a when_all_down = servfail name had nothing up
 	nodata bool // the last answer RRset was emptied by when_all_down = nodata
+	copied bool // the reply holds records made for this query, not the store's
+
+	// scratch, when set, is the serving goroutine's reply to reuse (see
+	// newReply); nil allocates a new one.
+	scratch *replyScratch
 }
 
 var randPool = sync.Pool{New: func() any { return rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64())) }}
@@ -133,6 +139,7 @@ func (s *Server) selectRRs(qc *queryCtx, set *zones.RRset, owner string) ([]dns.
 				continue
 			}
 			if setTTL || owner != "" {
+				qc.copied = true
 				rr = dns.Copy(rr)
 				if setTTL {
 					rr.Header().Ttl = ttl

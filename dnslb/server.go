@@ -213,22 +213,7 @@ func (s *Server) ServeDNS(w dns.ResponseWriter, req *dns.Msg) {
 	if err := w.WriteMsg(m); err != nil {
 		s.log.Debug("write reply", "err", err)
 	}
-	var qtype uint16
-	zone := ""
-	if len(req.Question) == 1 {
-		qtype = req.Question[0].Qtype
-		if qc.snap != nil {
-			if z := qc.snap.Zone(lowerName(req.Question[0].Name)); z != nil {
-				zone = z.Origin
-			}
-		}
-	}
-	d := time.Since(start)
-	s.metrics.ObserveQuery(zone, qtype, m.Rcode, qc.policy, d, c.TCP)
-	s.qlog.maybe(c, req, m, qc.policy, d)
-	if m.Truncated {
-		s.metrics.Truncated()
-	}
+	s.observe(req, m, &qc, start, c)
 }
 
 // acceptAll leaves every decision about a query to HandleQuery, except
@@ -261,9 +246,13 @@ func (s *Server) Run(ctx context.Context) error {
 	if err := s.prober.WaitInitial(ctx, cfg.Health.StartupGrace.Duration); err != nil {
 		s.log.Warn("not every health check answered within the startup grace", "duration", cfg.Health.StartupGrace.Duration, "err", err)
 	}
-	servers, addrs, err := s.listen(cfg.Server)
+	servers, udp, addrs, err := s.listen(cfg.Server)
 	if err != nil {
 		return err
+	}
+	defer closeUDP(udp)
+	for _, c := range udp {
+		wg.Go(func() { s.serveUDP(c) })
 	}
 	errc := make(chan error, len(servers)+1)
 	for _, srv := range servers {
@@ -307,48 +296,54 @@ func (s *Server) Run(ctx context.Context) error {
 	s.ready = false
 	s.mu.Unlock()
 	cancel()
+	closeUDP(udp)
 	shutdown(servers)
 	_ = s.qlog.Close()
 	return err
 }
 
-// listen opens UDP and TCP on every listen address.
-func (s *Server) listen(sc ServerConfig) ([]*dns.Server, []net.Addr, error) {
+// listen opens UDP and TCP on every listen address: TCP is served by
+// miekg/dns, UDP by serveUDP.
+func (s *Server) listen(sc ServerConfig) ([]*dns.Server, []*net.UDPConn, []net.Addr, error) {
 	var servers []*dns.Server
+	var udp []*net.UDPConn
 	var addrs []net.Addr
 	idle := sc.TCPIdleTimeout.Duration
 	for _, l := range sc.Listen {
-		pc, tl, err := listenPair(l)
+		pcs, tl, err := listenPair(l)
 		if err != nil {
+			closeUDP(udp)
 			shutdown(servers)
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
 		ln := netutil.LimitListener(tl, sc.MaxTCPConnections)
 		servers = append(servers,
-			&dns.Server{PacketConn: pc, Handler: s, MsgAcceptFunc: acceptAll, UDPSize: 65535},
 			// MaxTCPQueries -1: no limit on queries per connection (the
 			// library's default closes after 128, losing pipelined ones).
 			&dns.Server{Listener: ln, Handler: s, MsgAcceptFunc: acceptAll, MaxTCPQueries: -1,
 				IdleTimeout: func() time.Duration { return idle }, ReadTimeout: idle, WriteTimeout: idle})
-		addrs = append(addrs, pc.LocalAddr(), tl.Addr())
+		udp = append(udp, pcs...)
+		addrs = append(addrs, pcs[0].LocalAddr(), tl.Addr())
 	}
-	return servers, addrs, nil
+	return servers, udp, addrs, nil
 }
 
 // listenPair opens UDP on l and TCP on the port UDP got, so "127.0.0.1:0"
 // serves both on one port; with port 0 it tries again if that TCP port is
-// taken.
-func listenPair(l string) (net.PacketConn, net.Listener, error) {
+// taken. The TCP listener does not share its port (no SO_REUSEPORT), so a
+// second server on the same address fails here instead of splitting the
+// UDP traffic with the first.
+func listenPair(l string) ([]*net.UDPConn, net.Listener, error) {
 	for try := 0; ; try++ {
-		pc, err := net.ListenPacket("udp", l)
+		pcs, err := listenUDP(l)
 		if err != nil {
-			return nil, nil, fmt.Errorf("listen udp %s: %w", l, err)
+			return nil, nil, err
 		}
-		tl, err := net.Listen("tcp", pc.LocalAddr().String())
+		tl, err := net.Listen("tcp", pcs[0].LocalAddr().String())
 		if err == nil {
-			return pc, tl, nil
+			return pcs, tl, nil
 		}
-		pc.Close()
+		closeUDP(pcs)
 		if !strings.HasSuffix(l, ":0") || try == 10 {
 			return nil, nil, fmt.Errorf("listen tcp %s: %w", l, err)
 		}

@@ -1,0 +1,276 @@
+package dnslb
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"runtime"
+	"time"
+
+	"github.com/miekg/dns"
+	"golang.org/x/net/ipv4"
+	"golang.org/x/net/ipv6"
+)
+
+// The UDP serving path. miekg/dns's server starts a goroutine and
+// allocates buffers and a writer for every datagram; at the rates an
+// authoritative server sees that is most of its CPU time. Instead each
+// listen address gets one socket per GOMAXPROCS, bound to the same port
+// with SO_REUSEPORT so that the kernel spreads datagrams over them, and
+// each socket is served by one goroutine that owns its buffers and reuses
+// them for every query. TCP stays with miekg/dns.
+
+// udpBatch is how many datagrams one recvmmsg/sendmmsg call moves at
+// most, and udpSlot the buffer of each. A query longer than udpSlot
+// (none that a real client sends: queries are one question and an OPT
+// record) arrives cut short and gets FORMERR. Replies longer than
+// udpSlot (only with udp_size above it) are packed into a new buffer.
+const (
+	udpBatch = 32
+	udpSlot  = 4096
+)
+
+// listenUDP opens the socket group of one listen address: GOMAXPROCS
+// sockets sharing a port where the platform can (reusePort), else one.
+// With port 0 the first socket picks the port and the others join it.
+func listenUDP(addr string) ([]*net.UDPConn, error) {
+	n := 1
+	if reusePortGroup {
+		n = runtime.GOMAXPROCS(0)
+	}
+	lc := net.ListenConfig{Control: reusePort}
+	conns := make([]*net.UDPConn, 0, n)
+	for range n {
+		pc, err := lc.ListenPacket(context.Background(), "udp", addr)
+		if err != nil {
+			closeUDP(conns)
+			return nil, fmt.Errorf("listen udp %s: %w", addr, err)
+		}
+		conns = append(conns, pc.(*net.UDPConn))
+		addr = pc.LocalAddr().String()
+	}
+	return conns, nil
+}
+
+func closeUDP(conns []*net.UDPConn) {
+	for _, c := range conns {
+		_ = c.Close()
+	}
+}
+
+// batchConn is the part of golang.org/x/net's ipv4 and ipv6 PacketConn
+// that serveUDP uses: recvmmsg and sendmmsg where the platform has them.
+type batchConn interface {
+	ReadBatch(ms []ipv4.Message, flags int) (int, error)
+	WriteBatch(ms []ipv4.Message, flags int) (int, error)
+}
+
+// udpWorker is one serving goroutine's scratch space: nothing in it is
+// shared, so the query path reuses it without locks.
+type udpWorker struct {
+	s     *Server
+	in    []ipv4.Message // datagrams read, each with its own udpSlot buffer
+	out   []ipv4.Message // replies to write
+	outs  [][]byte       // the reply buffers out points into, one per slot
+	req   dns.Msg
+	q     [1]dns.Question // req.Question when unpackQuery took its fast path
+	sc    replyScratch
+	cache *wireCache
+}
+
+func newUDPWorker(s *Server) *udpWorker {
+	w := &udpWorker{s: s, in: make([]ipv4.Message, udpBatch), out: make([]ipv4.Message, udpBatch),
+		outs: make([][]byte, udpBatch), cache: newWireCache()}
+	for i := range udpBatch {
+		w.in[i].Buffers = [][]byte{make([]byte, udpSlot)}
+		w.out[i].Buffers = make([][]byte, 1)
+		w.outs[i] = make([]byte, udpSlot)
+	}
+	return w
+}
+
+// serveUDP answers the datagrams of conn until conn is closed: it reads
+// every datagram waiting (up to udpBatch) in one call, answers them, and
+// writes the replies in one call.
+func (s *Server) serveUDP(conn *net.UDPConn) {
+	w := newUDPWorker(s)
+	if s.serveUDPMmsg(conn, w) {
+		return
+	}
+	var bc batchConn = ipv4.NewPacketConn(conn)
+	if a, ok := conn.LocalAddr().(*net.UDPAddr); ok && a.IP.To4() == nil {
+		bc = ipv6.NewPacketConn(conn)
+	}
+	for {
+		n, err := bc.ReadBatch(w.in, 0)
+		if err != nil {
+			if errors.Is(err, net.ErrClosed) {
+				return
+			}
+			s.log.Debug("read udp", "err", err)
+			continue
+		}
+		k := 0
+		for i := range w.in[:n] {
+			m := &w.in[i]
+			ua, ok := m.Addr.(*net.UDPAddr)
+			if !ok {
+				continue
+			}
+			pkt := m.Buffers[0][:m.N]
+			if m.Flags&msgTrunc != 0 {
+				pkt = pkt[:min(len(pkt), 12)] // too long for udpSlot: FORMERR at most
+			}
+			reply := w.answer(pkt, ua.AddrPort(), w.outs[k])
+			if reply == nil {
+				continue
+			}
+			w.out[k].Buffers[0], w.out[k].Addr = reply, ua
+			k++
+		}
+		for done := 0; done < k; {
+			n, err := bc.WriteBatch(w.out[done:k], 0)
+			if err != nil {
+				if errors.Is(err, net.ErrClosed) {
+					return
+				}
+				s.log.Debug("write reply", "err", err)
+				n = 1 // the first failed: skip it, send the rest
+			}
+			done += n
+		}
+	}
+}
+
+// answer returns the reply to the datagram pkt from client from, packed
+// into buf when it fits, or nil when the datagram gets none.
+func (w *udpWorker) answer(pkt []byte, from netip.AddrPort, buf []byte) []byte {
+	start := time.Now()
+	// Like miekg/dns: no reply to anything without a full header, or to
+	// responses (any reply could be used to reflect or loop).
+	if len(pkt) < 12 || binary.BigEndian.Uint16(pkt[2:])&(1<<15) != 0 {
+		return nil
+	}
+	req := &w.req
+	if err := unpackQuery(req, &w.q, pkt); err != nil {
+		return formErr(req, buf)
+	}
+	c := Client{Addr: netip.AddrPortFrom(from.Addr().Unmap(), from.Port())}
+	qc := queryCtx{scratch: &w.sc}
+	defer w.sc.release()
+	m := w.s.handle(req, c, &qc)
+	if m == nil {
+		return nil
+	}
+	l, cache := w.cache.lookup(m, &qc)
+	out, hit := []byte(nil), false
+	if cache {
+		out, hit = w.cache.get(&l, m, &qc, buf)
+	}
+	if !hit {
+		var err error
+		if out, err = m.PackBuffer(buf); err != nil {
+			w.s.log.Debug("pack reply", "err", err)
+			return nil
+		}
+		if cache {
+			w.cache.put(&l, m, &qc, out)
+		}
+	}
+	w.s.observe(req, m, &qc, start, c)
+	return out
+}
+
+// unpackQuery is req.Unpack(pkt) (pkt has a full header), with a fast
+// path for the usual query, one question and nothing else, that reuses
+// q for the question section instead of allocating it.
+func unpackQuery(req *dns.Msg, q *[1]dns.Question, pkt []byte) error {
+	*req = dns.Msg{}                               // Unpack leaves sections it did not reach as they were
+	if binary.BigEndian.Uint64(pkt[4:]) == 1<<48 { // QD=1, AN=NS=AR=0
+		name, off, err := dns.UnpackDomainName(pkt, 12)
+		if err == nil && off+4 == len(pkt) {
+			if err := req.Unpack(pkt[:12]); err != nil { // the header alone
+				return err
+			}
+			q[0] = dns.Question{Name: name, Qtype: binary.BigEndian.Uint16(pkt[off:]),
+				Qclass: binary.BigEndian.Uint16(pkt[off+2:])}
+			req.Question = q[:]
+			return nil
+		}
+	}
+	return req.Unpack(pkt)
+}
+
+// formErr is the reply to a query that does not unpack: FORMERR with the
+// header (and the first question, if it was read), exactly as miekg/dns's
+// server answers it.
+func formErr(req *dns.Msg, buf []byte) []byte {
+	req.SetRcodeFormatError(req)
+	req.Zero = false
+	req.Ns, req.Answer, req.Extra = nil, nil, nil
+	out, err := req.PackBuffer(buf)
+	if err != nil {
+		return nil
+	}
+	return out
+}
+
+// observe counts one answered query.
+func (s *Server) observe(req, m *dns.Msg, qc *queryCtx, start time.Time, c Client) {
+	var qtype uint16
+	if len(req.Question) == 1 {
+		qtype = req.Question[0].Qtype
+	}
+	d := time.Since(start)
+	s.metrics.ObserveQuery(qc.zone, qtype, m.Rcode, qc.policy, d, c.TCP)
+	if m.Truncated {
+		s.metrics.Truncated()
+	}
+	s.qlog.maybe(c, req, m, qc.policy, d)
+}
+
+// scratchRRs is the capacity of each reused reply section: enough for
+// the common answers (a few addresses, a referral with its glue). Larger
+// sections grow by append into new arrays, which are not kept.
+const scratchRRs = 16
+
+// replyScratch is a serving goroutine's reply message and the section
+// arrays it reuses from query to query. Only records are stored in the
+// arrays, never written through: the store's records stay untouched.
+type replyScratch struct {
+	msg               dns.Msg
+	answer, ns, extra [scratchRRs]dns.RR
+}
+
+// newReply returns an empty reply: the goroutine's scratch one, or a new
+// message without scratch.
+func (qc *queryCtx) newReply() *dns.Msg {
+	sc := qc.scratch
+	if sc == nil {
+		return new(dns.Msg)
+	}
+	sc.msg = dns.Msg{Answer: sc.answer[:0], Ns: sc.ns[:0], Extra: sc.extra[:0]}
+	return &sc.msg
+}
+
+// release drops the records the last reply left in the arrays, so that
+// they do not keep an old snapshot's zones alive.
+func (sc *replyScratch) release() {
+	clearRRs(sc.answer[:])
+	clearRRs(sc.ns[:])
+	clearRRs(sc.extra[:])
+}
+
+// clearRRs clears the prefix of rrs that appends filled: they fill from
+// the start, so the first nil ends it.
+func clearRRs(rrs []dns.RR) {
+	for i := range rrs {
+		if rrs[i] == nil {
+			return
+		}
+		rrs[i] = nil
+	}
+}

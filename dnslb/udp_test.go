@@ -1,0 +1,391 @@
+package dnslb
+
+import (
+	"context"
+	"net"
+	"net/netip"
+	"reflect"
+	"runtime"
+	"testing"
+	"time"
+
+	"github.com/miekg/dns"
+)
+
+// rawExchange sends pkt over UDP to addr and returns the reply, or nil
+// when none comes within wait.
+func rawExchange(t testing.TB, addr string, pkt []byte, wait time.Duration) []byte {
+	t.Helper()
+	c, err := net.Dial("udp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, err := c.Write(pkt); err != nil {
+		t.Fatal(err)
+	}
+	_ = c.SetReadDeadline(time.Now().Add(wait))
+	buf := make([]byte, 65535)
+	n, err := c.Read(buf)
+	if err != nil {
+		return nil
+	}
+	return buf[:n]
+}
+
+func TestServeUDPMalformed(t *testing.T) {
+	_, addr := startServer(t, "testdata/dnslb.toml")
+	q := new(dns.Msg)
+	q.SetQuestion("www.example.org.", dns.TypeA)
+	q.Id = 0x1234
+	good, err := q.Pack()
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp := q.Copy()
+	resp.Response = true
+	respPkt, err := resp.Pack()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name    string
+		pkt     []byte
+		formerr bool // else: no reply at all
+	}{
+		{"short header", good[:11], false},
+		{"response", respPkt, false},
+		{"header only, one question announced", good[:12], true},
+		{"cut in the question", good[:20], true},
+		{"compression pointer loop", append(append([]byte{}, good[:12]...), 0xc0, 12, 0, 1, 0, 1), true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			wait := 2 * time.Second
+			if !tc.formerr {
+				wait = 300 * time.Millisecond
+			}
+			b := rawExchange(t, addr, tc.pkt, wait)
+			if !tc.formerr {
+				if b != nil {
+					t.Fatalf("got a %d-byte reply, want none", len(b))
+				}
+				return
+			}
+			r := new(dns.Msg)
+			if err := r.Unpack(b); err != nil {
+				t.Fatalf("reply does not unpack: %v", err)
+			}
+			if r.Id != 0x1234 || !r.Response || r.Rcode != dns.RcodeFormatError {
+				t.Fatalf("reply id %#x qr %v rcode %s, want id 0x1234, qr, FORMERR", r.Id, r.Response, dns.RcodeToString[r.Rcode])
+			}
+		})
+	}
+	// The server still answers after all that.
+	r := exchange(t, addr, "udp", q)
+	if r.Rcode != dns.RcodeSuccess || len(r.Answer) == 0 {
+		t.Fatalf("after malformed packets: rcode %s, %d answers", dns.RcodeToString[r.Rcode], len(r.Answer))
+	}
+}
+
+// runQuiet runs the test config's server on 127.0.0.1:0 without logging
+// and returns its address.
+func runQuiet(tb testing.TB) string {
+	tb.Helper()
+	cfg, err := LoadConfig("testdata/dnslb.toml")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	cfg.Server.Listen = []string{"127.0.0.1:0"}
+	srv, err := New(cfg, nil)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- srv.Run(ctx) }()
+	select {
+	case <-srv.Started():
+	case err := <-done:
+		cancel()
+		tb.Fatalf("Run: %v", err)
+	}
+	tb.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			tb.Errorf("Run: %v", err)
+		}
+	})
+	return srv.Addrs()[0].String()
+}
+
+// TestServeUDPSockets checks that every socket of the group is served and
+// that Run closes them all and returns.
+func TestServeUDPSockets(t *testing.T) {
+	cfg, err := LoadConfig("testdata/dnslb.toml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Server.Listen = []string{"127.0.0.1:0"}
+	srv, err := New(cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- srv.Run(ctx) }()
+	select {
+	case <-srv.Started():
+	case err := <-done:
+		t.Fatalf("Run: %v", err)
+	}
+	addr := srv.Addrs()[0].String()
+	// Distinct source ports hash to different sockets of the group.
+	for i := range 4 * runtime.GOMAXPROCS(0) {
+		q := new(dns.Msg)
+		q.SetQuestion("mail.example.org.", dns.TypeA)
+		if r := exchange(t, addr, "udp", q); r.Rcode != dns.RcodeSuccess {
+			t.Fatalf("query %d: rcode %s", i, dns.RcodeToString[r.Rcode])
+		}
+	}
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("Run: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Run did not return after cancel")
+	}
+	// The port is free again: nothing still holds a socket.
+	pc, err := net.ListenPacket("udp", addr)
+	if err != nil {
+		t.Fatalf("port still bound after Run returned: %v", err)
+	}
+	pc.Close()
+}
+
+func newTestWorker(tb testing.TB) *udpWorker {
+	tb.Helper()
+	cfg, err := LoadConfig("testdata/dnslb.toml")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	srv, err := New(cfg, nil)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return newUDPWorker(srv)
+}
+
+var testClient = netip.MustParseAddrPort("[::ffff:192.0.2.7]:5353")
+
+// FuzzServeUDPPacket feeds arbitrary datagrams to the UDP packet path:
+// nothing may panic, and every reply unpacks, is a response with the
+// query's ID and fits the UDP limits.
+func FuzzServeUDPPacket(f *testing.F) {
+	w := newTestWorker(f)
+	for _, q := range []struct {
+		name  string
+		qtype uint16
+		edns  bool
+	}{
+		{"www.example.org.", dns.TypeA, false}, {"WWW.Example.ORG.", dns.TypeA, true},
+		{"host.sub.example.org.", dns.TypeA, true}, {"big.example.org.", dns.TypeTXT, false},
+		{"x.w.example.org.", dns.TypeA, true}, {"nope.example.org.", dns.TypeAAAA, false},
+		{"example.org.", dns.TypeANY, false}, {"example.com.", dns.TypeA, false},
+	} {
+		m := new(dns.Msg)
+		m.SetQuestion(q.name, q.qtype)
+		if q.edns {
+			m.SetEdns0(1232, true)
+		}
+		b, err := m.Pack()
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+		f.Add(b[:len(b)-3])
+	}
+	f.Fuzz(func(t *testing.T, pkt []byte) {
+		if len(pkt) >= 12 {
+			// unpackQuery must read what Unpack reads.
+			var got, want dns.Msg
+			var q [1]dns.Question
+			gerr, werr := unpackQuery(&got, &q, pkt), want.Unpack(pkt)
+			if (gerr == nil) != (werr == nil) || gerr == nil && !reflect.DeepEqual(got, want) {
+				t.Fatalf("unpackQuery = %v, %v; Unpack = %v, %v", &got, gerr, &want, werr)
+			}
+		}
+		out := w.answer(pkt, testClient, w.outs[0])
+		if out == nil {
+			return
+		}
+		if len(pkt) < 12 {
+			t.Fatalf("reply to a %d-byte packet", len(pkt))
+		}
+		r := new(dns.Msg)
+		if err := r.Unpack(out); err != nil {
+			t.Fatalf("reply does not unpack: %v", err)
+		}
+		if !r.Response || r.Id != uint16(pkt[0])<<8|uint16(pkt[1]) {
+			t.Fatalf("reply id %#x qr %v to query id %#x", r.Id, r.Response, uint16(pkt[0])<<8|uint16(pkt[1]))
+		}
+		if len(out) > 4096 {
+			t.Fatalf("UDP reply of %d bytes", len(out))
+		}
+	})
+}
+
+// BenchmarkUDPAnswer is the whole per-datagram path without sockets:
+// unpack, answer, pack and metrics, with the serving goroutine's scratch.
+func BenchmarkUDPAnswer(b *testing.B) {
+	w := newTestWorker(b)
+	for _, bc := range []struct {
+		name  string
+		qname string
+		qtype uint16
+		edns  bool
+	}{
+		{"rotate", "www.example.org.", dns.TypeA, false},
+		{"rotate-edns", "www.example.org.", dns.TypeA, true},
+		{"single", "mail.example.org.", dns.TypeA, false},
+		{"nxdomain", "nope.example.org.", dns.TypeAAAA, false},
+		{"referral", "a.sub.example.org.", dns.TypeA, false},
+		{"wildcard", "x.w.example.org.", dns.TypeA, false},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			req := new(dns.Msg)
+			req.SetQuestion(bc.qname, bc.qtype)
+			if bc.edns {
+				req.SetEdns0(1232, false)
+			}
+			pkt, err := req.Pack()
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.ReportAllocs()
+			for b.Loop() {
+				if w.answer(pkt, testClient, w.outs[0]) == nil {
+					b.Fatal("no reply")
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkServeUDP sends queries over loopback to a running server, 32
+// in flight, and reports the time per answered query. The client's own
+// work is included, so this bounds the server's cost from above.
+func BenchmarkServeUDP(b *testing.B) {
+	addr := runQuiet(b)
+	c, err := net.Dial("udp", addr)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer c.Close()
+	req := new(dns.Msg)
+	req.SetQuestion("www.example.org.", dns.TypeA)
+	pkt, err := req.Pack()
+	if err != nil {
+		b.Fatal(err)
+	}
+	const window = 32
+	buf := make([]byte, 4096)
+	inflight := 0
+	send := func() {
+		if _, err := c.Write(pkt); err != nil {
+			b.Fatal(err)
+		}
+		inflight++
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		for inflight < window {
+			send()
+		}
+		// A lost datagram is given up after the deadline, so the
+		// benchmark always ends.
+		_ = c.SetReadDeadline(time.Now().Add(time.Second))
+		if _, err := c.Read(buf); err != nil {
+			b.Logf("read: %v", err)
+		}
+		inflight--
+	}
+}
+
+// TestWireCache answers the same queries, in the same order, through a
+// worker with the reply cache and one without: every reply must be the
+// same bytes (rotation included), whatever the case of the name, EDNS
+// and the ID.
+func TestWireCache(t *testing.T) {
+	cached, plain := newTestWorker(t), newTestWorker(t)
+	plain.cache = nil
+	type query struct {
+		name  string
+		qtype uint16
+		edns  int // 0: none, else the buffer size
+		do    bool
+	}
+	var qs []query
+	for _, name := range []string{"www.example.org.", "WWW.example.ORG.", "mail.example.org.",
+		"nope.example.org.", "a.sub.example.org.", "x.w.example.org.", "api.example.org.",
+		"chain.Example.org.", "a.dn.example.org.", "example.org.", "big.example.org.",
+		"sub.example.org.", "child.example.org.", "x.cn.example.org.", "example.com."} {
+		for _, qtype := range []uint16{dns.TypeA, dns.TypeAAAA, dns.TypeNS, dns.TypeMX, dns.TypeTXT, dns.TypeDS, dns.TypeANY} {
+			qs = append(qs, query{name, qtype, 0, false}, query{name, qtype, 1232, true}, query{name, qtype, 512, false})
+		}
+	}
+	id := uint16(0)
+	for round := range 6 {
+		for _, q := range qs {
+			id++
+			m := new(dns.Msg)
+			m.SetQuestion(q.name, q.qtype)
+			m.Id = id
+			m.RecursionDesired = round%2 == 0
+			if q.edns > 0 {
+				m.SetEdns0(uint16(q.edns), q.do)
+			}
+			pkt, err := m.Pack()
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := cached.answer(pkt, testClient, cached.outs[0])
+			want := plain.answer(pkt, testClient, plain.outs[0])
+			if string(got) != string(want) {
+				t.Fatalf("round %d, %s %s edns %d: cached reply differs\ngot  %x\nwant %x", round, q.name, dns.TypeToString[q.qtype], q.edns, got, want)
+			}
+		}
+	}
+	if cached.cache.hits < 100 {
+		t.Fatalf("%d cache hits in %d queries, want at least 100", cached.cache.hits, 6*len(qs))
+	}
+	t.Logf("%d cache hits in %d queries", cached.cache.hits, 6*len(qs))
+}
+
+func contextWithCleanup(t *testing.T) (context.Context, context.CancelFunc) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	return ctx, cancel
+}
+
+// TestWireCacheVariants: with shuffled orders a name could have one
+// cached reply per permutation; it keeps at most wireVariants.
+func TestWireCacheVariants(t *testing.T) {
+	c := newWireCache()
+	qc := queryCtx{snap: new(Snapshot)}
+	for i := range 100 {
+		m := new(dns.Msg)
+		m.SetQuestion("www.example.org.", dns.TypeA)
+		m.Answer = []dns.RR{&dns.A{Hdr: dns.RR_Header{Name: "www.example.org.", Rrtype: dns.TypeA, Class: dns.ClassINET}}}
+		l, ok := c.lookup(m, &qc)
+		if !ok {
+			t.Fatal("lookup: not cacheable")
+		}
+		c.put(&l, m, &qc, []byte{byte(i)})
+	}
+	if n := len(c.entries["www.example.org."]); n != wireVariants {
+		t.Fatalf("%d cached replies for one name, want %d", n, wireVariants)
+	}
+}
