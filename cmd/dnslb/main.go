@@ -11,10 +11,12 @@ import (
 	"io"
 	"io/fs"
 	"log/slog"
+	"net"
 	"os"
 	"os/signal"
 	"path/filepath"
 	"runtime/debug"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -126,7 +128,8 @@ func serve(args []string, stdout, stderr io.Writer) int {
 	if !ok {
 		return 2
 	}
-	if path == "" {
+	builtin := path == ""
+	if builtin {
 		dir, err := extractExample()
 		if err != nil {
 			fmt.Fprintln(stderr, "dnslb:", err)
@@ -140,6 +143,21 @@ func serve(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return 1
+	}
+	if builtin {
+		// The example listens on IPv4 and IPv6 loopback; a host without
+		// ::1 (some containers) still gets the IPv4 half.
+		cfg.Server.Listen = slices.DeleteFunc(cfg.Server.Listen, func(l string) bool {
+			c, err := net.ListenPacket("udp", l)
+			if err != nil && strings.HasPrefix(l, "[") {
+				fmt.Fprintf(stderr, "dnslb: not listening on %s: %v\n", l, err)
+				return true
+			}
+			if c != nil {
+				c.Close()
+			}
+			return false
+		})
 	}
 	log := newLogger(cfg.Log, stderr)
 	dnslb.Version = buildVersion()
