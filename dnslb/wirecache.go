@@ -5,6 +5,8 @@ import (
 	"runtime"
 
 	"github.com/miekg/dns"
+
+	"github.com/dnslb/dnslb/zones"
 )
 
 // wireCache is one UDP serving goroutine's cache of packed replies.
@@ -23,6 +25,8 @@ type wireCache struct {
 	entries map[string][]*wireReply // by question name as asked
 	n, max  int                     // replies held, and the bound at which all are dropped
 	hits    int                     // replies served from the cache (for tests)
+
+	fast fastCache
 }
 
 // wireCacheBytes bounds the memory of all goroutines' caches together;
@@ -51,6 +55,8 @@ func newWireCache() *wireCache {
 	return &wireCache{
 		entries: make(map[string][]*wireReply),
 		max:     max(1024, wireCacheBytes/wireReplyBytes/runtime.GOMAXPROCS(0)),
+		fast: fastCache{entries: make(map[string]*fastReply),
+			max: max(1<<20, wireCacheBytes/runtime.GOMAXPROCS(0))},
 	}
 }
 
@@ -167,4 +173,165 @@ func hasUpper(name string) bool {
 		}
 	}
 	return false
+}
+
+// fastCache holds, for the plainest queries, every reply their question
+// can get from one snapshot, so that answering one costs a parse of the
+// question, a map lookup, the rotation counter and a copy: no unpacking,
+// lookup, building or packing.
+//
+// A query qualifies (fastKey) when it is exactly one question in lower
+// case, opcode QUERY, and at most an OPT record with version 0, no
+// options and no flags but DO. Its reply then depends only on the
+// question, RD, whether there was an OPT and its DO bit, the snapshot,
+// our EDNS buffer size, the rotate setting and the rotation counter of
+// each RRset. A reply is kept only when it is an answer (NOERROR with
+// records) that no policy or health selected, holding only the store's
+// records, at most 512 bytes and uncut by truncate (so the client's
+// buffer size does not matter), with at most one rotated RRset, in the
+// answer section, in round-robin order. Its rotations are all packed
+// once, and a hit advances the RRset's counter exactly as the full path
+// does. Everything else goes the full path.
+type fastCache struct {
+	snap    *Snapshot
+	udpSize int32
+	entries map[string]*fastReply // by fastKey
+	bytes   int                   // held, about; at max all are dropped
+	max     int
+	hits    int // replies served (for tests)
+	key     [fastKeyMax]byte
+}
+
+// fastKeyMax is the longest fastKey: a name, type, class and the flags.
+const fastKeyMax = 255 + 4 + 1
+
+// fastReply is every reply to one fastKey: for rotation k of set, the
+// bytes wire[k*size:(k+1)*size] (set nil: one reply).
+type fastReply struct {
+	set   *zones.RRset
+	zone  string // for metrics
+	qtype uint16
+	size  int
+	wire  []byte
+}
+
+// fastKey returns the key of pkt (which has a full header and is a
+// query) in c.key, or nil when pkt does not qualify.
+func (c *fastCache) fastKey(pkt []byte) []byte {
+	// Opcode QUERY; QD=1, AN=NS=0, AR 0 or 1.
+	if pkt[2]&0x78 != 0 || binary.BigEndian.Uint32(pkt[4:]) != 1<<16 || pkt[8]|pkt[9]|pkt[10] != 0 || pkt[11] > 1 {
+		return nil
+	}
+	off := 12
+	for {
+		if off >= len(pkt) {
+			return nil
+		}
+		l := int(pkt[off])
+		if l == 0 {
+			break
+		}
+		if l > 63 || off+1+l > len(pkt) {
+			return nil // a compression pointer, or cut short
+		}
+		for _, b := range pkt[off+1 : off+1+l] {
+			if b >= 'A' && b <= 'Z' {
+				return nil
+			}
+		}
+		off += 1 + l
+	}
+	off += 5 // the root label, type and class
+	if off-12 > 255+4 || off > len(pkt) {
+		return nil
+	}
+	flags := pkt[2] & 1 // RD
+	if pkt[11] == 1 {
+		// The OPT record: root name, type OPT, any size, TTL 0 but DO, no data.
+		o := pkt[off:]
+		if len(o) != 11 || o[0] != 0 || binary.BigEndian.Uint16(o[1:]) != dns.TypeOPT ||
+			binary.BigEndian.Uint32(o[5:])&^0x8000 != 0 || o[9]|o[10] != 0 {
+			return nil
+		}
+		flags |= 2 | o[7]>>7<<2
+	} else if off != len(pkt) {
+		return nil
+	}
+	n := copy(c.key[:], pkt[12:off])
+	c.key[n] = flags
+	return c.key[:n+1]
+}
+
+// get writes the reply to the query with key into buf, if it is held.
+func (c *fastCache) get(s *Server, key []byte, pkt, buf []byte) (out []byte, e *fastReply) {
+	if snap := s.store.Snapshot(); snap != c.snap {
+		c.reset(snap)
+		return nil, nil
+	}
+	e = c.entries[string(key)]
+	if e == nil || e.size > len(buf) || s.random.Load() || s.udpSize.Load() != c.udpSize {
+		return nil, nil
+	}
+	k := 0
+	if e.set != nil {
+		k = e.set.Next()
+	}
+	out = buf[:copy(buf, e.wire[k*e.size:(k+1)*e.size])]
+	out[0], out[1] = pkt[0], pkt[1] // the ID
+	c.hits++
+	return out, e
+}
+
+func (c *fastCache) reset(snap *Snapshot) {
+	clear(c.entries)
+	c.snap, c.bytes = snap, 0
+}
+
+// put keeps the replies to key if m (packed into wire) qualifies, packing
+// its other rotations. It changes the order of m's answer section.
+func (c *fastCache) put(s *Server, key []byte, m *dns.Msg, qc *queryCtx, wire []byte) {
+	if qc.snap != c.snap || c.udpSize != s.udpSize.Load() {
+		c.reset(qc.snap)
+		c.udpSize = s.udpSize.Load()
+	}
+	if qc.copied || qc.selected || qc.fail || qc.cut || qc.ecs != nil || qc.rots > 1 || m.Truncated ||
+		m.Rcode != dns.RcodeSuccess || len(m.Answer) == 0 || len(wire) > minUDPSize || s.random.Load() {
+		return
+	}
+	e := &fastReply{zone: qc.zone, qtype: m.Question[0].Qtype, size: len(wire)}
+	if qc.rots == 0 {
+		e.wire = append([]byte(nil), wire...)
+	} else {
+		set, n := qc.rotSet, len(qc.rotSet.RRs)
+		rot := m.Answer[qc.rotAt : qc.rotAt+n]
+		if !isRotation(rot, set.RRs, qc.rotK) {
+			return
+		}
+		e.set, e.wire = set, make([]byte, n*len(wire))
+		var tmp [minUDPSize]byte
+		for k := range n {
+			copy(rot, set.RRs[k:])
+			copy(rot[n-k:], set.RRs[:k])
+			b, err := m.PackBuffer(tmp[:])
+			if err != nil || len(b) != len(wire) {
+				return
+			}
+			copy(e.wire[k*len(wire):], b)
+		}
+		if string(e.wire[qc.rotK*len(wire):(qc.rotK+1)*len(wire)]) != string(wire) {
+			return // packing again must give the same bytes
+		}
+	}
+	if c.bytes += len(e.wire) + len(key) + 128; c.bytes > c.max {
+		c.reset(c.snap)
+		return
+	}
+	c.entries[string(key)] = e
+}
+
+// isRotation reports whether rot is rrs rotated to start at k (the same
+// records, not equal ones).
+func isRotation(rot, rrs []dns.RR, k int) bool {
+	n := len(rrs)
+	return len(rot) == n && sameRRs(rot[:n-k], rrs[k:]) && sameRRs(rot[n-k:], rrs[:k])
 }
