@@ -157,8 +157,8 @@ func (w *udpWorker) answer(pkt []byte, from netip.AddrPort, buf []byte) []byte {
 	var key []byte // the query's fastKey, if it qualifies
 	if w.cache != nil && w.s.qlog == nil {
 		if key = w.cache.fast.fastKey(pkt); key != nil {
-			if out, e := w.cache.fast.get(w.s, key, pkt, buf); out != nil {
-				w.s.metrics.ObserveQuery(e.zone, e.qtype, dns.RcodeSuccess, "", time.Since(start), false)
+			if out, zone, qtype := w.cache.fast.get(w.s, key, pkt, buf); out != nil {
+				w.s.metrics.ObserveQuery(zone, qtype, dns.RcodeSuccess, "", time.Since(start), false)
 				return out
 			}
 		}

@@ -55,7 +55,7 @@ func newWireCache() *wireCache {
 	return &wireCache{
 		entries: make(map[string][]*wireReply),
 		max:     max(1024, wireCacheBytes/wireReplyBytes/runtime.GOMAXPROCS(0)),
-		fast: fastCache{entries: make(map[string]*fastReply),
+		fast: fastCache{entries: make(map[string]fastReply),
 			max: max(1<<20, wireCacheBytes/runtime.GOMAXPROCS(0))},
 	}
 }
@@ -195,7 +195,7 @@ func hasUpper(name string) bool {
 type fastCache struct {
 	snap    *Snapshot
 	udpSize int32
-	entries map[string]*fastReply // by fastKey
+	entries map[string]fastReply // by fastKey
 	bytes   int                   // held, about; at max all are dropped
 	max     int
 	hits    int // replies served (for tests)
@@ -206,13 +206,15 @@ type fastCache struct {
 const fastKeyMax = 255 + 4 + 1
 
 // fastReply is every reply to one fastKey: for rotation k of set, the
-// bytes wire[k*size:(k+1)*size] (set nil: one reply).
+// bytes wire[k*size:(k+1)*size] (set nil: one reply). It is held in the
+// map by value, and its key is a prefix of the same string as wire: a
+// hit touches few cache lines.
 type fastReply struct {
 	set   *zones.RRset
 	zone  string // for metrics
+	wire  string
+	size  int32
 	qtype uint16
-	size  int
-	wire  []byte
 }
 
 // fastKey returns the key of pkt (which has a full header and is a
@@ -262,24 +264,25 @@ func (c *fastCache) fastKey(pkt []byte) []byte {
 	return c.key[:n+1]
 }
 
-// get writes the reply to the query with key into buf, if it is held.
-func (c *fastCache) get(s *Server, key []byte, pkt, buf []byte) (out []byte, e *fastReply) {
+// get writes the reply to the query with key into buf, if it is held,
+// and returns it with its zone and qtype (for metrics).
+func (c *fastCache) get(s *Server, key []byte, pkt, buf []byte) (out []byte, zone string, qtype uint16) {
 	if snap := s.store.Snapshot(); snap != c.snap {
 		c.reset(snap)
-		return nil, nil
+		return nil, "", 0
 	}
-	e = c.entries[string(key)]
-	if e == nil || e.size > len(buf) || s.random.Load() || s.udpSize.Load() != c.udpSize {
-		return nil, nil
+	r, ok := c.entries[string(key)]
+	if !ok || int(r.size) > len(buf) || s.random.Load() || s.udpSize.Load() != c.udpSize {
+		return nil, "", 0
 	}
-	k := 0
-	if e.set != nil {
-		k = e.set.Next()
+	k, size := 0, int(r.size)
+	if r.set != nil {
+		k = r.set.Next()
 	}
-	out = buf[:copy(buf, e.wire[k*e.size:(k+1)*e.size])]
+	out = buf[:copy(buf, r.wire[k*size:(k+1)*size])]
 	out[0], out[1] = pkt[0], pkt[1] // the ID
 	c.hits++
-	return out, e
+	return out, r.zone, r.qtype
 }
 
 func (c *fastCache) reset(snap *Snapshot) {
@@ -298,16 +301,17 @@ func (c *fastCache) put(s *Server, key []byte, m *dns.Msg, qc *queryCtx, wire []
 		m.Rcode != dns.RcodeSuccess || len(m.Answer) == 0 || len(wire) > minUDPSize || s.random.Load() {
 		return
 	}
-	e := &fastReply{zone: qc.zone, qtype: m.Question[0].Qtype, size: len(wire)}
+	r := fastReply{zone: qc.zone, qtype: m.Question[0].Qtype, size: int32(len(wire))}
+	all := append([]byte(nil), key...) // the key, then each rotation's reply
 	if qc.rots == 0 {
-		e.wire = append([]byte(nil), wire...)
+		all = append(all, wire...)
 	} else {
 		set, n := qc.rotSet, len(qc.rotSet.RRs)
 		rot := m.Answer[qc.rotAt : qc.rotAt+n]
 		if !isRotation(rot, set.RRs, qc.rotK) {
 			return
 		}
-		e.set, e.wire = set, make([]byte, n*len(wire))
+		r.set = set
 		var tmp [minUDPSize]byte
 		for k := range n {
 			copy(rot, set.RRs[k:])
@@ -316,17 +320,20 @@ func (c *fastCache) put(s *Server, key []byte, m *dns.Msg, qc *queryCtx, wire []
 			if err != nil || len(b) != len(wire) {
 				return
 			}
-			copy(e.wire[k*len(wire):], b)
+			all = append(all, b...)
 		}
-		if string(e.wire[qc.rotK*len(wire):(qc.rotK+1)*len(wire)]) != string(wire) {
+		at := len(key) + qc.rotK*len(wire)
+		if string(all[at:at+len(wire)]) != string(wire) {
 			return // packing again must give the same bytes
 		}
 	}
-	if c.bytes += len(e.wire) + len(key) + 128; c.bytes > c.max {
+	if c.bytes += len(all) + 128; c.bytes > c.max {
 		c.reset(c.snap)
 		return
 	}
-	c.entries[string(key)] = e
+	str := string(all)
+	r.wire = str[len(key):]
+	c.entries[str[:len(key)]] = r
 }
 
 // isRotation reports whether rot is rrs rotated to start at k (the same
