@@ -19,7 +19,8 @@ import (
 // bytes are the cached bytes with the query's ID. Replies holding records
 // made for one query (wildcard owners, DNAME synthesis, TTL overrides) or
 // EDNS options (ECS) are never cached. The query path runs in full for
-// every query (rotation, policies, health), only packing is saved.
+// every query that gets here (rotation, policies, health), only packing
+// is saved; the plainest answers are served earlier, from fastCache.
 type wireCache struct {
 	snap    *Snapshot               // the snapshot the entries were made from
 	entries map[string][]*wireReply // by question name as asked
