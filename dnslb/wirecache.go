@@ -197,7 +197,7 @@ type fastCache struct {
 	snap    *Snapshot
 	udpSize int32
 	entries map[string]fastReply // by fastKey
-	bytes   int                   // held, about; at max all are dropped
+	bytes   int                  // held, about; at max all are dropped
 	max     int
 	hits    int // replies served (for tests)
 	key     [fastKeyMax]byte
