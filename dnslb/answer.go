@@ -125,7 +125,7 @@ func (s *Server) handle(req *dns.Msg, c Client, qc *queryCtx) *dns.Msg {
 		if opt != nil {
 			limit = min(max(int(opt.UDPSize()), minUDPSize), int(s.udpSize.Load()))
 		}
-		truncate(m, limit)
+		qc.cut = truncate(m, limit)
 	}
 	return m
 }
@@ -150,6 +150,7 @@ func (s *Server) build(m *dns.Msg, res *zones.Result, qc *queryCtx) {
 	for i, it := range res.Answer {
 		if t := it.Set.Type; it.Synth == nil && (t == dns.TypeA || t == dns.TypeAAAA) {
 			if rrs, ok := s.selectRRs(qc, it.Set, it.Owner); ok {
+				qc.selected = true
 				m.Answer = append(m.Answer, rrs...)
 				if qc.fail {
 					// Like NSD and Knot, a SERVFAIL is not authoritative.
@@ -170,14 +171,14 @@ func (s *Server) build(m *dns.Msg, res *zones.Result, qc *queryCtx) {
 		case it.Owner != "":
 			qc.copied = true
 			n := len(m.Answer)
-			m.Answer = s.appendOrdered(m.Answer, it.Set)
+			m.Answer = s.appendOrdered(qc, m.Answer, it.Set, true)
 			for j, rr := range m.Answer[n:] {
 				rr = dns.Copy(rr)
 				rr.Header().Name = it.Owner
 				m.Answer[n+j] = rr
 			}
 		default:
-			m.Answer = s.appendOrdered(m.Answer, it.Set)
+			m.Answer = s.appendOrdered(qc, m.Answer, it.Set, true)
 		}
 	}
 	for _, set := range res.Authority {
@@ -185,7 +186,7 @@ func (s *Server) build(m *dns.Msg, res *zones.Result, qc *queryCtx) {
 	}
 	for _, set := range res.Additional {
 		start := len(m.Extra)
-		m.Extra = s.appendOrdered(m.Extra, set)
+		m.Extra = s.appendOrdered(qc, m.Extra, set, false)
 		if v := qc.snap.Name(set.Name); v != nil && v.degraded {
 			m.Extra = keepUp(m.Extra, start, v)
 		}
@@ -202,11 +203,16 @@ func (s *Server) build(m *dns.Msg, res *zones.Result, qc *queryCtx) {
 // appendOrdered appends the records of set to dst in this query's order:
 // rotated (or shuffled) for A and AAAA RRsets of several records, as
 // stored otherwise. The store's slice is never changed: rotation happens
-// in dst.
-func (s *Server) appendOrdered(dst []dns.RR, set *zones.RRset) []dns.RR {
+// in dst. qc notes the rotation (see queryCtx.rots); answer says whether
+// dst is the answer section.
+func (s *Server) appendOrdered(qc *queryCtx, dst []dns.RR, set *zones.RRset, answer bool) []dns.RR {
 	n := len(set.RRs)
 	if n < 2 || (set.Type != dns.TypeA && set.Type != dns.TypeAAAA) {
 		return append(dst, set.RRs...)
+	}
+	qc.rots++
+	if s.random.Load() || !answer {
+		qc.rots++ // not a round-robin rotation of the answer: no precomputed replies
 	}
 	if s.random.Load() {
 		start := len(dst)
@@ -216,6 +222,7 @@ func (s *Server) appendOrdered(dst []dns.RR, set *zones.RRset) []dns.RR {
 		return dst
 	}
 	k := set.Next()
+	qc.rotSet, qc.rotK, qc.rotAt = set, k, len(dst)
 	dst = append(dst, set.RRs[k:]...)
 	return append(dst, set.RRs[:k]...)
 }
@@ -267,18 +274,18 @@ func isMetaType(t uint16) bool {
 	return t >= 128 && t <= 250 && t != dns.TypeANY
 }
 
-// truncate makes m fit in limit bytes. Additional records go first, one
+// truncate makes m fit in limit bytes, and reports whether it had to cut. Additional records go first, one
 // at a time from the end (they are optional); if the answer and authority
 // still do not fit, the reply carries no records and TC=1 so that the
 // client retries over TCP (RFC 1035 section 4.2.1, RFC 2181 section 9).
-func truncate(m *dns.Msg, limit int) {
+func truncate(m *dns.Msg, limit int) (cut bool) {
 	// The uncompressed length bounds the compressed one and costs no
 	// compression map: most replies fit by that measure already.
 	m.Compress = false
 	fits := m.Len() <= limit
 	m.Compress = true
 	if fits || m.Len() <= limit {
-		return
+		return false
 	}
 	// The OPT record, if present, is last and stays.
 	keep := 0
@@ -289,11 +296,12 @@ func truncate(m *dns.Msg, limit int) {
 		i := len(m.Extra) - 1 - keep
 		m.Extra = append(m.Extra[:i], m.Extra[i+1:]...)
 		if m.Len() <= limit {
-			return
+			return true
 		}
 	}
 	m.Truncated = true
 	m.Answer, m.Ns = nil, nil
+	return true
 }
 
 // lowerName returns name in lower case and fully qualified.

@@ -31,6 +31,16 @@ type queryCtx struct {
 	nodata bool // the last answer RRset was emptied by when_all_down = nodata
 	copied bool // the reply holds records made for this query, not the store's
 
+	// What the precomputed replies (fastCache) need to know: whether a
+	// policy or health applied to any RRset, whether truncate cut the
+	// reply, and the round-robin rotations (rots counts 2 for any that
+	// is not one rotation of the answer section): the last RRset
+	// rotated, its position and where it starts in the answer.
+	selected, cut bool
+	rots          int
+	rotSet        *zones.RRset
+	rotK, rotAt   int
+
 	// scratch, when set, is the serving goroutine's reply to reuse (see
 	// newReply); nil allocates a new one.
 	scratch *replyScratch

@@ -154,6 +154,15 @@ func (w *udpWorker) answer(pkt []byte, from netip.AddrPort, buf []byte) []byte {
 	if len(pkt) < 12 || binary.BigEndian.Uint16(pkt[2:])&(1<<15) != 0 {
 		return nil
 	}
+	var key []byte // the query's fastKey, if it qualifies
+	if w.cache != nil && w.s.qlog == nil {
+		if key = w.cache.fast.fastKey(pkt); key != nil {
+			if out, zone, qtype := w.cache.fast.get(w.s, key, pkt, buf); out != nil {
+				w.s.metrics.ObserveQuery(zone, qtype, dns.RcodeSuccess, "", time.Since(start), false)
+				return out
+			}
+		}
+	}
 	req := &w.req
 	if err := unpackQuery(req, &w.q, pkt); err != nil {
 		return formErr(req, buf)
@@ -179,6 +188,9 @@ func (w *udpWorker) answer(pkt []byte, from netip.AddrPort, buf []byte) []byte {
 		if cache {
 			w.cache.put(&l, m, &qc, out)
 		}
+	}
+	if key != nil {
+		w.cache.fast.put(w.s, key, m, &qc, out)
 	}
 	w.s.observe(req, m, &qc, start, c)
 	return out

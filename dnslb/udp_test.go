@@ -4,8 +4,11 @@ import (
 	"context"
 	"net"
 	"net/netip"
+	"os"
+	"path/filepath"
 	"reflect"
 	"runtime"
+	"strings"
 	"testing"
 	"time"
 
@@ -357,10 +360,11 @@ func TestWireCache(t *testing.T) {
 			}
 		}
 	}
-	if cached.cache.hits < 100 {
-		t.Fatalf("%d cache hits in %d queries, want at least 100", cached.cache.hits, 6*len(qs))
+	hits, fast := cached.cache.hits, cached.cache.fast.hits
+	if hits+fast < 100 || fast < 50 {
+		t.Fatalf("%d cache hits and %d precomputed in %d queries, want at least 100 with 50 precomputed", hits, fast, 6*len(qs))
 	}
-	t.Logf("%d cache hits in %d queries", cached.cache.hits, 6*len(qs))
+	t.Logf("%d cache hits and %d precomputed in %d queries", hits, fast, 6*len(qs))
 }
 
 func contextWithCleanup(t *testing.T) (context.Context, context.CancelFunc) {
@@ -387,5 +391,75 @@ func TestWireCacheVariants(t *testing.T) {
 	}
 	if n := len(c.entries["www.example.org."]); n != wireVariants {
 		t.Fatalf("%d cached replies for one name, want %d", n, wireVariants)
+	}
+}
+
+// TestFastReplyReload: the precomputed replies are dropped by a reload
+// (a new snapshot), are not used with rotate = "random", and follow a new
+// udp_size.
+func TestFastReplyReload(t *testing.T) {
+	cfgPath := copyTestConfig(t)
+	zonePath := filepath.Join(filepath.Dir(cfgPath), "zones", "example.org.zone")
+	cfg, err := LoadConfig(cfgPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := New(cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := newUDPWorker(srv)
+	ask := func() *dns.Msg {
+		t.Helper()
+		q := new(dns.Msg)
+		q.SetQuestion("mail.example.org.", dns.TypeA)
+		q.SetEdns0(1232, false)
+		pkt, err := q.Pack()
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := new(dns.Msg)
+		if err := r.Unpack(w.answer(pkt, testClient, w.outs[0])); err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	for range 3 {
+		ask()
+	}
+	if w.cache.fast.hits != 2 {
+		t.Fatalf("%d precomputed replies in 3 queries, want 2", w.cache.fast.hits)
+	}
+
+	zone, err := os.ReadFile(zonePath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	replaceFile(t, zonePath, strings.Replace(string(zone), "192.0.2.25", "192.0.2.26", 1))
+	conf, err := os.ReadFile(cfgPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	replaceFile(t, cfgPath, strings.Replace(string(conf), "[server]\n", "[server]\nudp_size = 1400\n", 1))
+	if err := srv.Reload("test"); err != nil {
+		t.Fatal(err)
+	}
+	r := ask()
+	if len(r.Answer) != 1 || r.Answer[0].(*dns.A).A.String() != "192.0.2.26" || r.IsEdns0().UDPSize() != 1400 {
+		t.Fatalf("after reload: %v", r)
+	}
+
+	replaceFile(t, cfgPath, strings.Replace(string(conf), "[server]\n", "[server]\nrotate = \"random\"\n", 1))
+	if err := srv.Reload("test"); err != nil {
+		t.Fatal(err)
+	}
+	hits := w.cache.fast.hits
+	for range 3 {
+		if r := ask(); r.IsEdns0().UDPSize() == 1400 {
+			t.Fatalf("udp_size 1400 still served after reload: %v", r)
+		}
+	}
+	if w.cache.fast.hits != hits {
+		t.Fatalf("%d precomputed replies with rotate = random", w.cache.fast.hits-hits)
 	}
 }
