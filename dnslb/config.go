@@ -362,8 +362,10 @@ func at(path string, data []byte, key []string) string {
 // normKey drops quotes and spaces so `name."www.example.org"` and
 // name.www.example.org compare equal.
 func normKey(k string) string {
-	return strings.NewReplacer(`"`, "", "'", "", " ", "", "\t", "").Replace(strings.TrimSpace(k))
+	return keyNormalizer.Replace(strings.TrimSpace(k))
 }
+
+var keyNormalizer = strings.NewReplacer(`"`, "", "'", "", " ", "", "\t", "")
 
 func sortedKeys[V any](m map[string]V) []string {
 	keys := make([]string, 0, len(m))

@@ -36,21 +36,22 @@ func compileNames(cfg *Config, zs []*zones.Zone) (map[string]*nameState, []strin
 	for _, key := range sortedKeys(cfg.Names) {
 		nc := cfg.Names[key]
 		owner := strings.ToLower(dns.Fqdn(key))
-		loc := at(cfg.path, cfg.data, []string{"name", key})
-		prefix := fmt.Sprintf("%s: name.%q", loc, key)
+		// Finding the line reads the file text: only for names with errors.
+		loc := func() string { return at(cfg.path, cfg.data, []string{"name", key}) }
+		prefix := func() string { return fmt.Sprintf("%s: name.%q", loc(), key) }
 		z := zoneFor(zs, owner)
 		if z == nil {
-			errs = append(errs, fmt.Sprintf("%s: %s is not inside any served zone", prefix, owner))
+			errs = append(errs, fmt.Sprintf("%s: %s is not inside any served zone", prefix(), owner))
 			continue
 		}
 		addrs := zoneAddrs(z, owner)
 		if len(addrs) == 0 {
-			errs = append(errs, fmt.Sprintf("%s: %s has no A or AAAA records in zone %s", prefix, owner, z.Origin))
+			errs = append(errs, fmt.Sprintf("%s: %s has no A or AAAA records in zone %s", prefix(), owner, z.Origin))
 			continue
 		}
 		p, perrs := CompilePolicy(owner, nc, addrs)
 		for _, e := range perrs {
-			errs = append(errs, fmt.Sprintf("%s: %v", loc, e))
+			errs = append(errs, fmt.Sprintf("%s: %v", loc(), e))
 		}
 		if len(perrs) > 0 {
 			continue

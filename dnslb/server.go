@@ -239,6 +239,7 @@ func (s *Server) Run(ctx context.Context) error {
 	defer cancel()
 	var wg sync.WaitGroup
 	defer wg.Wait()
+	wg.Go(func() { _ = s.store.RunPublisher(ctx) })
 	wg.Go(func() { _ = s.prober.Run(ctx) })
 	if s.geo != nil {
 		wg.Go(func() { _ = s.geo.Run(ctx) })
@@ -246,6 +247,7 @@ func (s *Server) Run(ctx context.Context) error {
 	if err := s.prober.WaitInitial(ctx, cfg.Health.StartupGrace.Duration); err != nil {
 		s.log.Warn("not every health check answered within the startup grace", "duration", cfg.Health.StartupGrace.Duration, "err", err)
 	}
+	s.store.Publish() // the first answers see every first verdict
 	servers, udp, addrs, err := s.listen(cfg.Server)
 	if err != nil {
 		return err

@@ -1,9 +1,11 @@
 package dnslb
 
 import (
+	"context"
 	"fmt"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/hashicorp/go-memdb"
 
@@ -20,7 +22,16 @@ type Store struct {
 	db   *memdb.MemDB
 	mu   sync.Mutex // serialises writers, so snapshots publish in commit order
 	snap atomic.Pointer[Snapshot]
+	// dirty says a health verdict was committed but not yet published.
+	// Verdicts come in bursts (every target at startup, a whole site going
+	// down) and a publish rebuilds every name's view, so RunPublisher
+	// coalesces them instead of publishing once per verdict.
+	dirty chan struct{}
 }
+
+// healthDelay is how long a health verdict may wait to be published, so
+// that a burst of verdicts costs one publish.
+const healthDelay = 20 * time.Millisecond
 
 // zoneRow is one row of the "zone" table.
 type zoneRow struct {
@@ -74,7 +85,7 @@ func NewStore() (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("store schema: %w", err)
 	}
-	s := &Store{db: db}
+	s := &Store{db: db, dirty: make(chan struct{}, 1)}
 	s.snap.Store(newSnapshot(nil))
 	return s, nil
 }
@@ -112,11 +123,46 @@ func (s *Store) Replace(zs []*zones.Zone, names map[string]*nameState) error {
 // ReplaceZones is Replace with no load-balanced names.
 func (s *Store) ReplaceZones(zs []*zones.Zone) error { return s.Replace(zs, nil) }
 
-// SetHealth records the prober's verdict on a target.
+// SetHealth records the prober's verdict on a target. Queries see it once
+// RunPublisher publishes it (within healthDelay), or at the next Publish.
 func (s *Store) SetHealth(k healthcheck.Key, st healthcheck.State) {
-	s.write(func(txn *memdb.Txn) error {
-		return txn.Insert("health", &healthRow{ID: k.String(), Key: k, State: st})
-	})
+	s.mu.Lock()
+	txn := s.db.Txn(true)
+	if err := txn.Insert("health", &healthRow{ID: k.String(), Key: k, State: st}); err != nil {
+		txn.Abort()
+		s.mu.Unlock()
+		return
+	}
+	txn.Commit()
+	s.mu.Unlock()
+	select {
+	case s.dirty <- struct{}{}:
+	default: // a publish is already due
+	}
+}
+
+// Publish makes every committed change visible to queries now.
+func (s *Store) Publish() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.publish()
+}
+
+// RunPublisher publishes health verdicts, at most one publish per
+// healthDelay, until ctx is done.
+func (s *Store) RunPublisher(ctx context.Context) error {
+	t := time.NewTimer(healthDelay)
+	t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-s.dirty:
+			t.Reset(healthDelay)
+		case <-t.C:
+			s.Publish()
+		}
+	}
 }
 
 // ForgetHealth drops the verdicts on targets no longer probed.
