@@ -413,8 +413,8 @@ tree_pids() {
 	done
 }
 
-# cpu_ticks PID prints utime+stime, in clock ticks, summed over the process
-# tree. /proc/PID/stat already sums all threads of a process.
+# cpu_ticks PID prints utime+stime (own and reaped children's), in clock
+# ticks, summed over the process tree. /proc/PID/stat already sums all threads of a process.
 cpu_ticks() {
 	local total=0 pid stat
 	for pid in $(tree_pids "$1"); do
@@ -422,7 +422,10 @@ cpu_ticks() {
 		# Drop "pid (comm) " first: comm may contain spaces.
 		stat=${stat##*) }
 		read -r -a f <<<"$stat"
-		total=$((total + f[11] + f[12])) # fields 14 and 15 of stat(5)
+		# utime+stime (fields 14, 15 of stat(5)) plus cutime+cstime (16, 17):
+		# the short-lived children a process has reaped, e.g. gdnsd's extmon
+		# check commands, count too.
+		total=$((total + f[11] + f[12] + f[13] + f[14]))
 	done
 	echo "$total"
 }
