@@ -16,7 +16,11 @@ CLK_TCK=$(getconf CLK_TCK)
 # server can never answer for another. The default sits below the kernel's
 # ephemeral range and away from the 5353/153xx ports tests like to use.
 BASE_PORT=${BASE_PORT:-25350}
-declare -A PORT=([dnslb]=$((BASE_PORT + 1)) [nsd]=$((BASE_PORT + 2)) [knot]=$((BASE_PORT + 3)) [gdnsd]=$((BASE_PORT + 4)) [sink]=$((BASE_PORT + 5)))
+declare -A PORT=([dnslb]=$((BASE_PORT + 1)) [nsd]=$((BASE_PORT + 2)) [knot]=$((BASE_PORT + 3)) [gdnsd]=$((BASE_PORT + 4)) [sink]=$((BASE_PORT + 5)) [admin]=$((BASE_PORT + 6)))
+
+# The GeoIP database of the geo-ecs scenario: documentation ranges only
+# (192.0.2.0/25 DE, 192.0.2.128/25 US, 198.51.100.0/24 JP, 203.0.113.0/26 AU).
+GEO_DB=${GEO_DB:-$REPO_ROOT/dnslb/testdata/geo/city.mmdb}
 
 # CPU pinning: server on one core, load generator on the other, so that
 # they do not steal cycles from each other. Falls back to no pinning on a
@@ -99,6 +103,9 @@ write_config() {
 
 			[log]
 			level = "warn"
+
+			[admin]
+			listen = "127.0.0.1:${PORT[admin]}"
 		EOF
 		dnslb_policy >>"$base/dnslb.toml"
 		;;
@@ -160,11 +167,12 @@ write_config() {
 		EOF
 		;;
 	gdnsd)
-		# gdnsd reads zones from <config dir>/zones/<zone name>; plain zone
-		# data, no plugins (geoip is left out on purpose, see README).
+		# gdnsd reads zones from <config dir>/zones/<zone name>. With
+		# DNSLB_POLICY geo or health, the policy names become DYNA records
+		# (see gdnsd_policy); otherwise plain zone data.
 		rm -rf "$base/gdnsd"
 		mkdir -p "$base/gdnsd/zones" "$dir/run" "$dir/state"
-		cp "$zonefile" "$base/gdnsd/zones/bench.example"
+		gdnsd_zone "$zonefile" >"$base/gdnsd/zones/bench.example"
 		cat >"$base/gdnsd/config" <<-EOF
 			options => {
 			  listen => [ "127.0.0.1:$port" ]
@@ -174,25 +182,161 @@ write_config() {
 			  tcp_threads => 1
 			}
 		EOF
+		gdnsd_policy >>"$base/gdnsd/config"
 		;;
 	*) die "unknown server $server" ;;
 	esac
 }
 
+# policy_names prints how many host names (h0..h<N-1>) the policy covers:
+# GEO_NAMES (geo) or HEALTH_NAMES (health), default 250 (at most NAMES).
+# Not every name: dnslb's config loading grows about quadratically with the
+# number of [name] tables (500: 20 s, 1,000: 80 s, 10,000: over 10 min in
+# `dnslb check`), so run.sh sends the policy scenarios' queries to these
+# names only (policy_queries).
+policy_names() {
+	local n
+	case ${DNSLB_POLICY:-} in
+	geo) n=${GEO_NAMES:-250} ;;
+	health) n=${HEALTH_NAMES:-250} ;;
+	*) n=0 ;;
+	esac
+	echo $((n < NAMES ? n : NAMES))
+}
+
+# policy_queries IN OUT writes IN with every host name h<N> replaced by
+# h<N mod policy_names>, so all A/AAAA hits land on policy names; the
+# misses, referrals and apex queries stay as they are.
+policy_queries() {
+	awk -v n="$(policy_names)" '$1 ~ /^h[0-9]+\.bench\.example$/ { split($1, p, "."); $1 = "h" (substr(p[1], 2) % n) ".bench.example" } { print }' "$1" >"$2"
+}
+
+# host_addrs is an awk function that fills a[1..4] with the A records and
+# a[5..6] with the AAAA records genzone writes for h<i>. Keep in step with
+# writeZone in genzone/main.go.
+HOST_ADDRS_AWK='
+function host_addrs(i, a,   x, y, p) {
+	x = i % 254 + 1; y = (i + 127) % 254 + 1
+	p = sprintf("2001:db8:%x:%x::", int(i / 65536), i % 65536)
+	a[1] = "192.0.2." x; a[2] = "198.51.100." x; a[3] = "203.0.113." x; a[4] = "192.0.2." y
+	a[5] = p "1"; a[6] = p "2"
+}'
+
 # dnslb_policy prints the per-name policy tables that DNSLB_POLICY asks for
 # (empty: none, a static zone). NAMES must match the generated zone.
-#   health: every host name h<N> gets one TCP check whose target is the
-#   tcpsink started by start_sink, so checks pass and the network stays on
-#   loopback. dnslb probes once per address (6 per name) even with a shared
-#   target, so HEALTH_INTERVAL (default 60s) keeps that to 6*NAMES/60 =
-#   1,000 connects per second at 10,000 names. HEALTH_NAMES checks only
-#   h0..h<HEALTH_NAMES-1> instead of every name.
+#   geo: h0..h<GEO_NAMES-1> get select = "geo" over GEO_DB with four groups
+#   of one A and one AAAA each and a default group of all six:
+#   continent:EU -> eu (192.0.2.x), country:US -> na (the other 192.0.2
+#   address), country:JP -> as (198.51.100.x), continent:OC -> oc
+#   (203.0.113.x); clients no rule matches get global. gdnsd_policy builds
+#   the same map for gdnsd.
+#   health: every host name h<N> (or the first HEALTH_NAMES) gets one TCP
+#   check whose explicit target is the tcpsink started by start_sink, so
+#   checks pass and the network stays on loopback. With an explicit target
+#   dnslb probes the target once per interval, however many names and
+#   addresses share the check (one probe target in all).
 dnslb_policy() {
 	case ${DNSLB_POLICY:-} in
 	'') ;;
+	geo)
+		printf '\n[geoip]\nfiles = ["%s"]\n' "$GEO_DB"
+		awk -v n="$(policy_names)" "$HOST_ADDRS_AWK"'
+		BEGIN {
+			split("eu na as oc", g, " "); split("1 4 2 3", ai, " "); split("5 6 5 6", bi, " ")
+			split("continent:EU country:US country:JP continent:OC", rule, " ")
+			for (i = 0; i < n; i++) {
+				host_addrs(i, a)
+				t = sprintf("name.\"h%d.bench.example\"", i)
+				printf "\n[%s]\nselect = \"geo\"\ndefault = \"global\"\n", t
+				for (k = 1; k <= 4; k++)
+					printf "[%s.groups.%s]\naddresses = [\"%s\", \"%s\"]\n", t, g[k], a[ai[k]], a[bi[k]]
+				printf "[%s.groups.global]\naddresses = [\"%s\", \"%s\", \"%s\", \"%s\", \"%s\", \"%s\"]\n", t, a[1], a[2], a[3], a[4], a[5], a[6]
+				for (k = 1; k <= 4; k++)
+					printf "[[%s.rules]]\nmatch = [\"%s\"]\ngroup = \"%s\"\n", t, rule[k], g[k]
+			}
+		}'
+		;;
 	health)
-		printf '\n[healthcheck.bench]\ntype = "tcp"\ntarget = "127.0.0.1:%s"\ninterval = "%s"\ntimeout = "1s"\n' "${PORT[sink]}" "${HEALTH_INTERVAL:-60s}"
-		awk -v n="${HEALTH_NAMES:-$NAMES}" 'BEGIN { for (i = 0; i < n; i++) printf "\n[name.\"h%d.bench.example\"]\ncheck = \"bench\"\n", i }'
+		printf '\n[healthcheck.bench]\ntype = "tcp"\ntarget = "127.0.0.1:%s"\ninterval = "%s"\ntimeout = "1s"\n' "${PORT[sink]}" "${HEALTH_INTERVAL:-10s}"
+		awk -v n="$(policy_names)" 'BEGIN { for (i = 0; i < n; i++) printf "\n[name.\"h%d.bench.example\"]\ncheck = \"bench\"\n", i }'
+		;;
+	*) die "unknown DNSLB_POLICY $DNSLB_POLICY" ;;
+	esac
+}
+
+# gdnsd_zone ZONEFILE prints the zone for gdnsd: with a policy, the A/AAAA
+# records of the policy names are replaced by one DYNA record each
+# (geoip!h<N> or multifo!h<N>).
+gdnsd_zone() {
+	local plugin=
+	case ${DNSLB_POLICY:-} in
+	geo) plugin=geoip ;;
+	health) plugin=multifo ;;
+	esac
+	if [[ -z $plugin ]]; then
+		cat "$1"
+		return
+	fi
+	awk -v n="$(policy_names)" -v plugin="$plugin" '
+		$1 ~ /^h[0-9]+$/ && ($3 == "A" || $3 == "AAAA") && substr($1, 2) + 0 < n {
+			if (!done[$1]++) printf "%s 300 DYNA %s!%s\n", $1, plugin, $1
+			next
+		}
+		{ print }' "$1"
+}
+
+# gdnsd_policy prints gdnsd's plugin config for DNSLB_POLICY.
+#   geo: the geoip plugin with one map over GEO_DB equivalent to
+#   dnslb_policy's rules (EU -> eu, US -> na, JP -> as, OC -> oc, anything
+#   else -> global; each falls back to global) and one resource per name
+#   whose datacenters hold the same addresses as dnslb's groups. No
+#   monitoring (service_types up), as in dnslb's geo config.
+#   health: the multifo plugin, one resource per name with its 4 A and 2
+#   AAAA records. The A records are monitored by an extmon service type
+#   that TCP-connects to the tcpsink. gdnsd monitors each distinct address
+#   and has no explicit target (its tcp_connect plugin would connect to the
+#   documentation addresses themselves, off loopback), so the command
+#   ignores the address and connects to the sink: every probe stays on
+#   loopback. The A records repeat across names, so that is at most 762
+#   monitored addresses; the AAAA records are unique per name (20,000 at
+#   10,000 names, one fork each per interval), so they are served by
+#   multifo with the static monitor "up" instead.
+gdnsd_policy() {
+	case ${DNSLB_POLICY:-} in
+	'') ;;
+	geo)
+		printf 'plugins => { geoip => {\n  service_types => up\n  maps => { bench => {\n'
+		printf '    geoip2_db => "%s"\n    datacenters => [eu, na, as, oc, global]\n' "$GEO_DB"
+		printf '    map => {\n      default => [global]\n      EU => [eu, global]\n'
+		printf '      NA => { default => [global], US => [na, global] }\n'
+		printf '      AS => { default => [global], JP => [as, global] }\n'
+		printf '      OC => [oc, global]\n    }\n  }}\n  resources => {\n'
+		awk -v n="$(policy_names)" "$HOST_ADDRS_AWK"'
+		BEGIN {
+			split("eu na as oc", g, " "); split("1 4 2 3", ai, " "); split("5 6 5 6", bi, " ")
+			for (i = 0; i < n; i++) {
+				host_addrs(i, a)
+				printf "    h%d => { map => bench, dcmap => {", i
+				for (k = 1; k <= 4; k++)
+					printf " %s => { addrs_v4 => [%s], addrs_v6 => [%s] },", g[k], a[ai[k]], a[bi[k]]
+				printf " global => { addrs_v4 => [%s, %s, %s, %s], addrs_v6 => [%s, %s] } } }\n", a[1], a[2], a[3], a[4], a[5], a[6]
+			}
+		}'
+		printf '  }\n}}\n'
+		;;
+	health)
+		local interval=${HEALTH_INTERVAL:-10s}
+		printf 'service_types => { bench => {\n  plugin => extmon\n  interval => %d\n  timeout => 1\n' "${interval%s}"
+		printf '  cmd => ["/bin/bash", "-c", "exec 3<>/dev/tcp/127.0.0.1/%s"]\n}}\n' "${PORT[sink]}"
+		printf 'plugins => { multifo => {\n  service_types => bench\n'
+		awk -v n="$(policy_names)" "$HOST_ADDRS_AWK"'
+		BEGIN {
+			for (i = 0; i < n; i++) {
+				host_addrs(i, a)
+				printf "  h%d => { addrs_v4 => [%s, %s, %s, %s], addrs_v6 => { service_types => up, 1 => %s, 2 => %s } }\n", i, a[1], a[2], a[3], a[4], a[5], a[6]
+			}
+		}'
+		printf '}}\n'
 		;;
 	*) die "unknown DNSLB_POLICY $DNSLB_POLICY" ;;
 	esac
@@ -269,8 +413,8 @@ tree_pids() {
 	done
 }
 
-# cpu_ticks PID prints utime+stime, in clock ticks, summed over the process
-# tree. /proc/PID/stat already sums all threads of a process.
+# cpu_ticks PID prints utime+stime (own and reaped children's), in clock
+# ticks, summed over the process tree. /proc/PID/stat already sums all threads of a process.
 cpu_ticks() {
 	local total=0 pid stat
 	for pid in $(tree_pids "$1"); do
@@ -278,7 +422,10 @@ cpu_ticks() {
 		# Drop "pid (comm) " first: comm may contain spaces.
 		stat=${stat##*) }
 		read -r -a f <<<"$stat"
-		total=$((total + f[11] + f[12])) # fields 14 and 15 of stat(5)
+		# utime+stime (fields 14, 15 of stat(5)) plus cutime+cstime (16, 17):
+		# the short-lived children a process has reaped, e.g. gdnsd's extmon
+		# check commands, count too.
+		total=$((total + f[11] + f[12] + f[13] + f[14]))
 	done
 	echo "$total"
 }

@@ -27,10 +27,15 @@ OUTSTANDING=${OUTSTANDING:-100}
 MAX_QPS=${MAX_QPS:-0}
 WARMUP=${WARMUP:-1}
 
-# EDNS Client Subnet (RFC 7871, option code 8) for the geo-ecs scenario:
-# family 1 (IPv4), source prefix /24, scope 0 (must be 0 in queries),
-# address 198.51.100.0 truncated to the 3 bytes the prefix covers.
-ECS_OPTION=8:00011800c63364
+# EDNS Client Subnets (RFC 7871, option code 8) for the geo-ecs scenario:
+# family 1 (IPv4), source prefix /24, scope 0 (must be 0 in queries), the
+# address truncated to the 3 bytes the prefix covers. dnsperf sends one -E
+# option with every query, so each subnet gets its own dnsperf process
+# (see dnsperf_run). In GEO_DB: 192.0.2.0 is DE (EU), 198.51.100.0 JP,
+# 203.0.113.0 AU (OC); 198.18.0.0 (RFC 2544) is in no database entry, so
+# it gets the default group. 192.0.2.128/25 (US) cannot be sent: dnslb
+# caps ECS at /24.
+ECS_OPTIONS="8:00011800c00002 8:00011800c63364 8:00011800cb0071 8:00011800c61200"
 
 RESULTS=$OUT/results.txt
 RUNS=$OUT/runs.tsv
@@ -58,6 +63,7 @@ prepare() {
 scenario_args() {
 	QUERIES=$OUT/data/queries-mixed.txt
 	EXTRA=()
+	ECS=()
 	DNSLB_POLICY=
 	SETTLE=0
 	case $1 in
@@ -65,22 +71,26 @@ scenario_args() {
 	tcp) EXTRA=(-m tcp) ;;
 	nxdomain) QUERIES=$OUT/data/queries-nxdomain.txt ;;
 	geo-ecs)
-		# Every server runs its static config, so this measures parsing and
-		# answering ECS queries, not geo selection. Servers without ECS
-		# support ignore the option.
-		# TODO(issue 4): give dnslb select = "geo" with cidr rules on every
-		# name and gdnsd an equivalent geoip map, now that geo is on main.
-		EXTRA=(-E "$ECS_OPTION")
+		# dnslb (select = "geo") and gdnsd (geoip plugin) map every query's
+		# ECS subnet to a group through GEO_DB (see dnslb_policy and
+		# gdnsd_policy in lib.sh). NSD and Knot have no geo: they serve the
+		# static zone and ignore the option (labelled "static").
+		read -r -a ECS <<<"$ECS_OPTIONS"
+		DNSLB_POLICY=geo
+		QUERIES=$OUT/data/queries-geo.txt
+		policy_queries "$OUT/data/queries-mixed.txt" "$QUERIES"
 		;;
 	health)
-		# dnslb checks every host name against an always-up tcpsink (see
-		# dnslb_policy in lib.sh); the peers have no health checking
-		# configured and serve static data, so the ratio shows what
-		# health-aware answering and probing cost dnslb. Targets stay up for
-		# the whole run: flapping them is not measured. dnslb probes all its
-		# targets in a burst at startup, so wait for the steady state (all
-		# servers wait alike).
+		# dnslb (check with an explicit target) and gdnsd (multifo with an
+		# extmon check) both probe the always-up tcpsink on loopback and
+		# answer from the healthy addresses (see dnslb_policy and
+		# gdnsd_policy in lib.sh); NSD and Knot have no health checking and
+		# serve the static zone (labelled "static"). Targets stay up for the
+		# whole run: flapping them is not measured. Both probe in a burst at
+		# startup, so wait for the steady state (all servers wait alike).
 		DNSLB_POLICY=health
+		QUERIES=$OUT/data/queries-health.txt
+		policy_queries "$OUT/data/queries-mixed.txt" "$QUERIES"
 		SETTLE=${HEALTH_SETTLE:-15}
 		;;
 	*) die "unknown scenario $1 (want static, tcp, nxdomain, geo-ecs or health)" ;;
@@ -92,14 +102,13 @@ scenario_args() {
 run_one() {
 	local scenario=$1 server=$2 round=$3 port=${PORT[$2]}
 	local raw=$OUT/runs/$1-$2-$3.txt
-	local args=(-s 127.0.0.1 -p "$port" -d "$QUERIES" -c "$CLIENTS" -T "$THREADS" -q "$OUTSTANDING" "${EXTRA[@]}")
-	if ((MAX_QPS > 0)); then args+=(-Q "$MAX_QPS"); fi
+	local args=(-s 127.0.0.1 -p "$port" -d "$QUERIES" -T "$THREADS" "${EXTRA[@]}")
 
 	if port_busy "$port"; then
 		warn "port $port is already in use; $server skipped this round (set BASE_PORT)"
 		return 0
 	fi
-	if [[ $server == dnslb && $DNSLB_POLICY == health ]]; then
+	if [[ $DNSLB_POLICY == health && ($server == dnslb || $server == gdnsd) ]]; then
 		start_sink
 	fi
 	write_config "$server" "$OUT" "$OUT/data/zone/bench.example.zone"
@@ -115,7 +124,7 @@ run_one() {
 	fi
 	pin_cmd "$CLIENT_CPU"
 	if ((WARMUP > 0)); then
-		timeout $((WARMUP + 30)) "${PIN[@]}" dnsperf "${args[@]}" -l "$WARMUP" >/dev/null 2>&1 || true
+		dnsperf_run "$WARMUP" "${args[@]}" >/dev/null 2>&1 || true
 	fi
 
 	# Server CPU time, machine-wide busy time and wall time are taken
@@ -127,7 +136,7 @@ run_one() {
 	cpu0=$(cpu_ticks "$pid")
 	busy0=$(busy_ticks)
 	t0=$(date +%s.%N)
-	if ! { time timeout $((DURATION + 30)) "${PIN[@]}" dnsperf "${args[@]}" -l "$DURATION" >"$raw" 2>&1; } 2>"$raw.time"; then
+	if ! { time dnsperf_run "$DURATION" "${args[@]}" >"$raw" 2>&1; } 2>"$raw.time"; then
 		ok=0
 	fi
 	t1=$(date +%s.%N)
@@ -139,27 +148,82 @@ run_one() {
 		SINK_PID=
 	fi
 	client=$(awk '{ print $1 + $2 }' "$raw.time")
-	if ((!ok)) || ! grep -q 'Queries per second:' "$raw"; then
+	if ((!ok)) || [[ $(grep -c 'Queries per second:' "$raw") -ne $((${#ECS[@]} > 0 ? ${#ECS[@]} : 1)) ]]; then
 		warn "dnsperf failed against $server, run left out; see $raw"
 		return 0
 	fi
 
-	# Pull QPS, latency and loss out of dnsperf's summary.
+	# Pull QPS, latency and loss out of dnsperf's summaries (one per
+	# dnsperf process): QPS and queries add up, the latency mean is
+	# weighted by completed queries and the standard deviations are pooled.
 	awk -v sc="$scenario" -v sv="$server" -v rd="$round" -v hz="$CLK_TCK" -v t0="$t0" -v t1="$t1" \
 		-v cpu="$((cpu1 - cpu0))" -v busy="$((busy1 - busy0))" -v client="$client" '
-		/Queries per second:/ { qps = $4 }
-		/Queries lost:/ { lost = $4; gsub(/[()%]/, "", lost) }
-		# First match only: in TCP mode a second block reports connection
-		# set-up latency under the same labels.
-		/Average Latency \(s\):/ && lat == "" { lat = $4 }
-		/Latency StdDev \(s\):/ && sd == "" { sd = $4 }
+		/^Statistics:/ { stats = 1 }
+		# In TCP mode a second block reports connection set-up latency
+		# under the same labels.
+		/Connection Statistics:/ { stats = 0 }
+		/Queries sent:/ && stats { sent += $3 }
+		/Queries completed:/ && stats { n = $3; done += n }
+		/Queries lost:/ && stats { lost += $3 }
+		/Queries per second:/ && stats { qps += $4 }
+		/Average Latency \(s\):/ && stats { m = $4; s1 += n * m }
+		/Latency StdDev \(s\):/ && stats { s2 += n * ($4 * $4 + m * m) }
 		END {
 			wall = t1 - t0; cores = (cpu / hz) / wall
 			other = (busy / hz - cpu / hz - client) / wall
 			qpc = cores > 0 ? qps / cores : 0
-			printf "%s\t%s\t%d\t%.0f\t%.3f\t%.0f\t%.6f\t%.6f\t%s\t%.2f\n", sc, sv, rd, qps, cores, qpc, lat, sd, lost, (other > 0 ? other : 0)
+			lat = done > 0 ? s1 / done : 0
+			v = done > 0 ? s2 / done - lat * lat : 0
+			printf "%s\t%s\t%d\t%.0f\t%.3f\t%.0f\t%.6f\t%.6f\t%.2f\t%.2f\n", sc, sv, rd, qps, cores, qpc, lat, sqrt(v > 0 ? v : 0), (sent > 0 ? 100 * lost / sent : 0), (other > 0 ? other : 0)
 		}' "$raw" >>"$RUNS"
 	tail -n1 "$RUNS" | awk -F'\t' '{ printf "  %-6s round %d: %8s qps, %.2f cores, %8s qps/core, avg %.3f ms, lost %s%%, other load %.2f cores\n", $2, $3, $4, $5, $6, $7 * 1000, $9, $10 }' >&2
+}
+
+# dnsperf_run SECONDS ARGS... runs dnsperf pinned to CLIENT_CPU for SECONDS
+# with CLIENTS sockets and OUTSTANDING queries in flight. With ECS options
+# (geo-ecs) it runs one dnsperf per option in parallel, since dnsperf sends
+# the same -E option with every query; the sockets and the outstanding
+# queries are split between them (at least 1 each), and the outputs are
+# concatenated.
+dnsperf_run() {
+	local secs=$1 n=${#ECS[@]} e pids=() rc=0 i=0
+	shift
+	local q=(-l "$secs")
+	if ((MAX_QPS > 0)); then q+=(-Q "$((n > 0 ? (MAX_QPS + n - 1) / n : MAX_QPS))"); fi
+	pin_cmd "$CLIENT_CPU"
+	if ((n == 0)); then
+		timeout $((secs + 30)) "${PIN[@]}" dnsperf "$@" -c "$CLIENTS" -q "$OUTSTANDING" "${q[@]}"
+		return
+	fi
+	local c=$(((CLIENTS + n - 1) / n)) o=$(((OUTSTANDING + n - 1) / n)) tmp
+	tmp=$(mktemp -d)
+	for e in "${ECS[@]}"; do
+		timeout $((secs + 30)) "${PIN[@]}" dnsperf "$@" -c "$c" -q "$o" "${q[@]}" -E "$e" >"$tmp/$i" 2>&1 &
+		pids+=($!)
+		i=$((i + 1))
+	done
+	for e in "${pids[@]}"; do
+		wait "$e" || rc=1
+	done
+	for ((i = 0; i < n; i++)); do
+		echo "== ECS ${ECS[$i]}"
+		cat "$tmp/$i"
+	done
+	rm -rf "$tmp"
+	return $rc
+}
+
+# label SCENARIO SERVER prints what SERVER runs in SCENARIO: its policy
+# config, or "static" where it has no equivalent.
+label() {
+	case $1:$2 in
+	geo-ecs:dnslb) echo geo ;;
+	geo-ecs:gdnsd) echo geoip ;;
+	health:dnslb) echo check ;;
+	health:gdnsd) echo multifo ;;
+	geo-ecs:* | health:*) echo static ;;
+	*) echo - ;;
+	esac
 }
 
 # median reads numbers, one per line, and prints their median.
@@ -178,7 +242,7 @@ report() {
 	local -A mq mc
 	printf '\nscenario %s: %s round(s) x %ss, dnsperf -c %s -T %s -q %s%s\n' "$sc" "$ROUNDS" "$DURATION" \
 		"$CLIENTS" "$THREADS" "$OUTSTANDING" "$( ((MAX_QPS > 0)) && echo " -Q $MAX_QPS")"
-	printf '%-7s %5s %11s %15s %13s %12s %7s %6s\n' server runs "median QPS" "median QPS/core" "avg lat (ms)" "lat sd (ms)" "lost %" other
+	printf '%-7s %-8s %5s %11s %15s %13s %12s %7s %6s\n' server config runs "median QPS" "median QPS/core" "avg lat (ms)" "lat sd (ms)" "lost %" other
 	for s in $SERVERS; do
 		qps=$(col "$sc" "$s" 4 | median)
 		qpc=$(col "$sc" "$s" 6 | median)
@@ -187,8 +251,8 @@ report() {
 		lost=$(col "$sc" "$s" 9 | median)
 		other=$(col "$sc" "$s" 10 | median)
 		mq[$s]=$qps mc[$s]=$qpc
-		awk -v s="$s" -v n="$(col "$sc" "$s" 4 | wc -l)" -v q="$qps" -v c="$qpc" -v l="$lat" -v d="$sd" -v x="$lost" -v o="$other" \
-			'BEGIN { printf "%-7s %5d %11.0f %15.0f %13.3f %12.3f %7.2f %6.2f\n", s, n, q, c, l * 1000, d * 1000, x, o }'
+		awk -v s="$s" -v cf="$(label "$sc" "$s")" -v n="$(col "$sc" "$s" 4 | wc -l)" -v q="$qps" -v c="$qpc" -v l="$lat" -v d="$sd" -v x="$lost" -v o="$other" \
+			'BEGIN { printf "%-7s %-8s %5d %11.0f %15.0f %13.3f %12.3f %7.2f %6.2f\n", s, cf, n, q, c, l * 1000, d * 1000, x, o }'
 	done
 	if [[ -z ${mq[dnslb]:-} ]]; then
 		echo "ratios: n/a (dnslb not measured)"
