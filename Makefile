@@ -28,6 +28,7 @@ test-short:
 FUZZTIME ?= 10s
 fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzHandleQuery$$' -fuzztime $(FUZZTIME) ./dnslb
+	$(GO) test -run '^$$' -fuzz '^FuzzServeUDPPacket$$' -fuzztime $(FUZZTIME) ./dnslb
 	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./zones
 
 # Go micro-benchmarks, then the dnsperf comparison against NSD, Knot and gdnsd.
