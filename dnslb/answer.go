@@ -4,7 +4,6 @@ import (
 	"math/rand/v2"
 	"net/netip"
 	"slices"
-	"strings"
 	"sync"
 
 	"github.com/miekg/dns"
@@ -95,7 +94,7 @@ func (s *Server) handle(req *dns.Msg, c Client, qc *queryCtx) *dns.Msg {
 		}
 		return m
 	}
-	qname := lowerName(q.Name)
+	qname := zones.Lower(q.Name)
 	snap := s.store.Snapshot()
 	qc.snap = snap
 	z := snap.Zone(qname)
@@ -302,16 +301,6 @@ func truncate(m *dns.Msg, limit int) (cut bool) {
 	m.Truncated = true
 	m.Answer, m.Ns = nil, nil
 	return true
-}
-
-// lowerName returns name in lower case and fully qualified.
-func lowerName(name string) string {
-	for i := 0; i < len(name); i++ {
-		if c := name[i]; c >= 'A' && c <= 'Z' {
-			return strings.ToLower(name)
-		}
-	}
-	return name
 }
 
 // sameCase gives the records owned by the query name the question's

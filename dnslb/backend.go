@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"net/netip"
 	"os"
 	"slices"
@@ -30,7 +31,6 @@ func (s *Server) Status() Status {
 		}
 		st.Zones = append(st.Zones, zs)
 	}
-	cfg := s.cfg
 	s.reloadMu.Unlock()
 
 	probes := make(map[healthcheck.Key]healthcheck.Status)
@@ -44,10 +44,7 @@ func (s *Server) Status() Status {
 		if v == nil {
 			continue // a reload added it between the two reads
 		}
-		nc := cfg.Names[strings.TrimSuffix(ns.Owner, ".")]
-		if _, ok := cfg.Names[ns.Owner]; ok {
-			nc = cfg.Names[ns.Owner]
-		}
+		nc := ns.Config
 		wad, _ := v.Policy.WhenAllDown()
 		n := NameStatus{Name: ns.Owner, Zone: ns.Zone, Policy: ns.desc, Checks: ns.Checks,
 			WhenAllDown: orDefault(nc.WhenAllDown, allDownNames[wad]), Override: over[ns.Owner]}
@@ -87,7 +84,7 @@ var allDownNames = map[AllDownAction]string{ServeAll: "serve-all", Servfail: "se
 
 // groupOf names the config group an address belongs to, if any.
 func groupOf(nc NameConfig, a netip.Addr) string {
-	for _, g := range sortedKeys(nc.Groups) {
+	for _, g := range slices.Sorted(maps.Keys(nc.Groups)) {
 		for _, s := range nc.Groups[g].Addresses {
 			if p, err := netip.ParseAddr(s); err == nil && p == a {
 				return g

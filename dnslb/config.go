@@ -3,6 +3,7 @@ package dnslb
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -267,13 +268,13 @@ func (c *Config) check(path string, data []byte) []string {
 			errs = append(errs, fmt.Sprintf("%s: zone %d: needs both name and file", path, i+1))
 		}
 	}
-	for _, name := range sortedKeys(c.Checks) {
+	for _, name := range slices.Sorted(maps.Keys(c.Checks)) {
 		key := []string{"healthcheck", name}
 		for _, e := range c.Checks[name].Validate() {
 			errs = append(errs, fmt.Sprintf("%s: healthcheck %q: %v", at(path, data, key), name, e))
 		}
 	}
-	for _, owner := range sortedKeys(c.Names) {
+	for _, owner := range slices.Sorted(maps.Keys(c.Names)) {
 		nc := c.Names[owner]
 		for _, chk := range nameChecks(nc) {
 			if _, ok := c.Checks[chk]; !ok {
@@ -366,15 +367,6 @@ func normKey(k string) string {
 }
 
 var keyNormalizer = strings.NewReplacer(`"`, "", "'", "", " ", "", "\t", "")
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
-}
 
 // nameChecks lists the checks a name uses: check and checks together.
 func nameChecks(nc NameConfig) []string {

@@ -17,25 +17,7 @@ func FuzzHandleQuery(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
-	for _, q := range []struct {
-		name  string
-		qtype uint16
-		edns  bool
-	}{
-		{"www.example.org.", dns.TypeA, false}, {"x.cn.example.org.", dns.TypeAAAA, true},
-		{"host.sub.example.org.", dns.TypeA, true}, {"big.example.org.", dns.TypeTXT, false},
-		{"a.dn.example.org.", dns.TypeA, true}, {"child.example.org.", dns.TypeDS, true},
-		{"example.org.", dns.TypeANY, false}, {"example.com.", dns.TypeA, false},
-	} {
-		m := new(dns.Msg)
-		m.SetQuestion(q.name, q.qtype)
-		if q.edns {
-			m.SetEdns0(1232, true)
-		}
-		b, err := m.Pack()
-		if err != nil {
-			f.Fatal(err)
-		}
+	for _, b := range seedQueries(f) {
 		f.Add(b, false)
 	}
 	f.Fuzz(func(t *testing.T, pkt []byte, tcp bool) {
@@ -55,4 +37,35 @@ func FuzzHandleQuery(f *testing.F) {
 			t.Fatalf("UDP reply of %d bytes", len(b))
 		}
 	})
+}
+
+// seedQueries are packed queries for the fuzzers' seed corpora: a mix of
+// answers, referrals, wildcards, DNAME, truncation, mixed case and EDNS.
+func seedQueries(tb testing.TB) [][]byte {
+	tb.Helper()
+	var out [][]byte
+	for _, q := range []struct {
+		name  string
+		qtype uint16
+		edns  bool
+	}{
+		{"www.example.org.", dns.TypeA, false}, {"WWW.Example.ORG.", dns.TypeA, true},
+		{"x.cn.example.org.", dns.TypeAAAA, true}, {"x.w.example.org.", dns.TypeA, true},
+		{"host.sub.example.org.", dns.TypeA, true}, {"big.example.org.", dns.TypeTXT, false},
+		{"a.dn.example.org.", dns.TypeA, true}, {"child.example.org.", dns.TypeDS, true},
+		{"nope.example.org.", dns.TypeAAAA, false}, {"example.org.", dns.TypeANY, false},
+		{"example.com.", dns.TypeA, false},
+	} {
+		m := new(dns.Msg)
+		m.SetQuestion(q.name, q.qtype)
+		if q.edns {
+			m.SetEdns0(1232, true)
+		}
+		b, err := m.Pack()
+		if err != nil {
+			tb.Fatal(err)
+		}
+		out = append(out, b)
+	}
+	return out
 }

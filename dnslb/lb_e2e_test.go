@@ -382,7 +382,7 @@ when_all_down = "serve-all"
 	m.SetQuestion("mx.example.org.", dns.TypeMX)
 	r = exchange(t, addr, "udp", m)
 	for _, rr := range r.Extra {
-		if a, ok := rr.(*dns.A); ok && a.A.String() != "" {
+		if _, ok := rr.(*dns.A); ok {
 			t.Errorf("additional has %v although every address of www is down or drained", rr)
 		}
 	}

@@ -3,6 +3,7 @@ package dnslb
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 
@@ -28,17 +29,28 @@ func buildState(path string, prev map[string]*loadedZone) (*state, error) {
 	if err != nil {
 		return nil, err
 	}
+	return buildStateFor(cfg, prev)
+}
+
+// buildStateFor is buildState for a config already loaded (New gets one
+// from its caller, who may have changed it, as tests change listen).
+func buildStateFor(cfg Config, prev map[string]*loadedZone) (*state, error) {
+	cfg = cfg.Defaults()
+	path := cfg.path
 	loaded, files, err := loadZones(&cfg, prev)
 	if err != nil {
 		return nil, err
 	}
-	st := &state{cfg: cfg, loaded: loaded, files: append(files, path)}
+	st := &state{cfg: cfg, loaded: loaded, files: files}
+	if path != "" {
+		st.files = append(st.files, path)
+	}
 	for _, lz := range loaded {
 		st.zones = append(st.zones, lz.zone)
 	}
 	slices.SortFunc(st.zones, func(a, b *zones.Zone) int { return strings.Compare(a.Origin, b.Origin) })
 	names, errs := compileNames(&cfg, st.zones)
-	for _, name := range sortedKeys(cfg.Checks) {
+	for _, name := range slices.Sorted(maps.Keys(cfg.Checks)) {
 		if cfg.Checks[name].Type == healthcheck.TypeICMP {
 			if err := healthcheck.ICMPAvailable(); err != nil {
 				errs = append(errs, fmt.Sprintf("%s: healthcheck %q: %v", path, name, err))
@@ -62,21 +74,6 @@ func (st *state) needsGeo() bool {
 		}
 	}
 	return false
-}
-
-// LoadZones reads every zone the config names. It reads them all even
-// after a failure, and returns every error of every file.
-func LoadZones(cfg *Config) ([]*zones.Zone, error) {
-	loaded, _, err := loadZones(cfg, nil)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]*zones.Zone, 0, len(loaded))
-	for _, lz := range loaded {
-		out = append(out, lz.zone)
-	}
-	slices.SortFunc(out, func(a, b *zones.Zone) int { return strings.Compare(a.Origin, b.Origin) })
-	return out, nil
 }
 
 // Check loads the config file, every zone, every policy and the GeoIP

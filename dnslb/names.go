@@ -2,6 +2,7 @@ package dnslb
 
 import (
 	"fmt"
+	"maps"
 	"net/netip"
 	"slices"
 	"strings"
@@ -16,7 +17,8 @@ import (
 // checks that watch its addresses, and those addresses (from the zone).
 // It is immutable; health and overrides live beside it in the store.
 type nameState struct {
-	Owner  string // lower case, fully qualified
+	Owner  string     // lower case, fully qualified
+	Config NameConfig // as written in [name."…"], for the status page
 	Zone   string
 	Policy *Policy
 	Checks []string
@@ -33,7 +35,7 @@ type nameState struct {
 func compileNames(cfg *Config, zs []*zones.Zone) (map[string]*nameState, []string) {
 	out := make(map[string]*nameState, len(cfg.Names))
 	var errs []string
-	for _, key := range sortedKeys(cfg.Names) {
+	for _, key := range slices.Sorted(maps.Keys(cfg.Names)) {
 		nc := cfg.Names[key]
 		owner := strings.ToLower(dns.Fqdn(key))
 		// Finding the line reads the file text: only for names with errors.
@@ -56,7 +58,7 @@ func compileNames(cfg *Config, zs []*zones.Zone) (map[string]*nameState, []strin
 		if len(perrs) > 0 {
 			continue
 		}
-		ns := &nameState{Owner: owner, Zone: z.Origin, Policy: p, Checks: nameChecks(nc), Addrs: addrs, desc: policyDesc(nc)}
+		ns := &nameState{Owner: owner, Config: nc, Zone: z.Origin, Policy: p, Checks: nameChecks(nc), Addrs: addrs, desc: policyDesc(nc)}
 		ns.Keys = make([][]healthcheck.Key, len(addrs))
 		for i, a := range addrs {
 			for _, chk := range ns.Checks {
@@ -140,7 +142,7 @@ func checkKey(cfg *Config, chk string, a netip.Addr) healthcheck.Key {
 func healthTargets(cfg *Config, names map[string]*nameState) []healthcheck.Target {
 	seen := make(map[healthcheck.Key]bool)
 	var out []healthcheck.Target
-	for _, owner := range sortedKeys(names) {
+	for _, owner := range slices.Sorted(maps.Keys(names)) {
 		ns := names[owner]
 		for _, chk := range ns.Checks {
 			for _, a := range ns.Addrs {

@@ -2,7 +2,6 @@ package dnslb
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -70,18 +69,10 @@ func New(cfg Config, log *slog.Logger) (*Server, error) {
 		OnChange:      s.healthChanged,
 		MaxConcurrent: cfg.Defaults().Health.MaxConcurrent,
 	})
-	var stt *state
-	if cfg.path != "" {
-		stt, err = buildState(cfg.path, nil)
-	} else {
-		stt, err = buildStateFrom(cfg)
-	}
+	stt, err := buildStateFor(cfg, nil)
 	if err != nil {
 		return nil, err
 	}
-	// Settings a reload cannot change come from the caller's config (a
-	// test may have changed the listen addresses).
-	stt.cfg.Server.Listen = cfg.Defaults().Server.Listen
 	if err := s.apply(stt); err != nil {
 		return nil, err
 	}
@@ -103,25 +94,6 @@ func New(cfg Config, log *slog.Logger) (*Server, error) {
 		log.Error("override state file", "file", stt.cfg.Health.StateFile, "err", err)
 	}
 	return s, nil
-}
-
-// buildStateFrom builds state for a config that came from no file.
-func buildStateFrom(cfg Config) (*state, error) {
-	cfg = cfg.Defaults()
-	loaded, files, err := loadZones(&cfg, nil)
-	if err != nil {
-		return nil, err
-	}
-	st := &state{cfg: cfg, loaded: loaded, files: files}
-	for _, lz := range loaded {
-		st.zones = append(st.zones, lz.zone)
-	}
-	names, errs := compileNames(&cfg, st.zones)
-	if len(errs) > 0 {
-		return nil, errors.New(joinErrors(errs))
-	}
-	st.names = names
-	return st, nil
 }
 
 // apply swaps a built state in: the store in one transaction, then the

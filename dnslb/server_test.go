@@ -2,6 +2,7 @@ package dnslb
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"slices"
 	"strings"
@@ -11,35 +12,51 @@ import (
 	"github.com/miekg/dns"
 )
 
-// startServer runs a server for the config at path on 127.0.0.1:0 and
-// returns its address (UDP and TCP share the port).
-func startServer(t testing.TB, path string) (*Server, string) {
-	t.Helper()
+// launch runs a server for the config at path on 127.0.0.1:0 (UDP and TCP
+// share the port) and waits until it serves. stop cancels it and returns
+// Run's error once Run has returned (or a timeout error).
+func launch(tb testing.TB, path string, log *slog.Logger) (srv *Server, stop func() error) {
+	tb.Helper()
 	cfg, err := LoadConfig(path)
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
 	cfg.Server.Listen = []string{"127.0.0.1:0"}
-	srv, err := New(cfg, slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug})))
-	if err != nil {
-		t.Fatal(err)
+	if srv, err = New(cfg, log); err != nil {
+		tb.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- srv.Run(ctx) }()
+	stop = func() error {
+		cancel()
+		select {
+		case err := <-done:
+			return err
+		case <-time.After(10 * time.Second):
+			return errors.New("Run did not return 10s after cancel")
+		}
+	}
 	select {
 	case <-srv.Started():
 	case err := <-done:
 		cancel()
-		t.Fatalf("Run: %v", err)
+		tb.Fatalf("Run: %v", err)
 	case <-time.After(5 * time.Second):
-		cancel()
-		t.Fatal("server did not start")
+		_ = stop()
+		tb.Fatal("server did not start")
 	}
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("Run: %v", err)
+	return srv, stop
+}
+
+// startServer is launch with the server's log in the test log, stopped
+// when the test ends. It returns the server and its address.
+func startServer(tb testing.TB, path string) (*Server, string) {
+	tb.Helper()
+	srv, stop := launch(tb, path, slog.New(slog.NewTextHandler(testWriter{tb}, &slog.HandlerOptions{Level: slog.LevelDebug})))
+	tb.Cleanup(func() {
+		if err := stop(); err != nil {
+			tb.Errorf("Run: %v", err)
 		}
 	})
 	return srv, srv.Addrs()[0].String()

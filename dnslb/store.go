@@ -86,7 +86,7 @@ func NewStore() (*Store, error) {
 		return nil, fmt.Errorf("store schema: %w", err)
 	}
 	s := &Store{db: db, dirty: make(chan struct{}, 1)}
-	s.snap.Store(newSnapshot(nil))
+	s.snap.Store(&Snapshot{})
 	return s, nil
 }
 
@@ -119,9 +119,6 @@ func (s *Store) Replace(zs []*zones.Zone, names map[string]*nameState) error {
 	s.publish()
 	return nil
 }
-
-// ReplaceZones is Replace with no load-balanced names.
-func (s *Store) ReplaceZones(zs []*zones.Zone) error { return s.Replace(zs, nil) }
 
 // SetHealth records the prober's verdict on a target. Queries see it once
 // RunPublisher publishes it (within healthDelay), or at the next Publish.
@@ -276,14 +273,6 @@ type Snapshot struct {
 	names map[string]*nameView
 }
 
-func newSnapshot(zs []*zones.Zone) *Snapshot {
-	m := make(map[string]*zones.Zone, len(zs))
-	for _, z := range zs {
-		m[z.Origin] = z
-	}
-	return &Snapshot{zones: m}
-}
-
 // Name returns the load-balancing view of an owner name, or nil.
 func (sn *Snapshot) Name(owner string) *nameView { return sn.names[owner] }
 
@@ -297,7 +286,7 @@ func (sn *Snapshot) Zone(name string) *zones.Zone {
 		if i >= len(name)-1 {
 			return sn.zones["."]
 		}
-		i = nextLabel(name, i)
+		i = zones.NextLabel(name, i)
 		if i >= len(name) {
 			return sn.zones["."]
 		}
@@ -310,22 +299,9 @@ func (sn *Snapshot) Parent(z *zones.Zone) *zones.Zone {
 	if z.Origin == "." {
 		return nil
 	}
-	i := nextLabel(z.Origin, 0)
+	i := zones.NextLabel(z.Origin, 0)
 	if i >= len(z.Origin) {
 		return sn.zones["."]
 	}
 	return sn.Zone(z.Origin[i:])
-}
-
-// nextLabel returns the index after the label that starts at i.
-func nextLabel(name string, i int) int {
-	for ; i < len(name); i++ {
-		switch name[i] {
-		case '\\':
-			i++
-		case '.':
-			return i + 1
-		}
-	}
-	return len(name)
 }

@@ -94,27 +94,9 @@ func TestServeUDPMalformed(t *testing.T) {
 // and returns its address.
 func runQuiet(tb testing.TB) string {
 	tb.Helper()
-	cfg, err := LoadConfig("testdata/dnslb.toml")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	cfg.Server.Listen = []string{"127.0.0.1:0"}
-	srv, err := New(cfg, nil)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- srv.Run(ctx) }()
-	select {
-	case <-srv.Started():
-	case err := <-done:
-		cancel()
-		tb.Fatalf("Run: %v", err)
-	}
+	srv, stop := launch(tb, "testdata/dnslb.toml", nil)
 	tb.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
+		if err := stop(); err != nil {
 			tb.Errorf("Run: %v", err)
 		}
 	})
@@ -124,23 +106,7 @@ func runQuiet(tb testing.TB) string {
 // TestServeUDPSockets checks that every socket of the group is served and
 // that Run closes them all and returns.
 func TestServeUDPSockets(t *testing.T) {
-	cfg, err := LoadConfig("testdata/dnslb.toml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg.Server.Listen = []string{"127.0.0.1:0"}
-	srv, err := New(cfg, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- srv.Run(ctx) }()
-	select {
-	case <-srv.Started():
-	case err := <-done:
-		t.Fatalf("Run: %v", err)
-	}
+	srv, stop := launch(t, "testdata/dnslb.toml", nil)
 	addr := srv.Addrs()[0].String()
 	// Distinct source ports hash to different sockets of the group.
 	for i := range 4 * runtime.GOMAXPROCS(0) {
@@ -150,14 +116,8 @@ func TestServeUDPSockets(t *testing.T) {
 			t.Fatalf("query %d: rcode %s", i, dns.RcodeToString[r.Rcode])
 		}
 	}
-	cancel()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatalf("Run: %v", err)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("Run did not return after cancel")
+	if err := stop(); err != nil {
+		t.Fatalf("Run: %v", err)
 	}
 	// The port is free again: nothing still holds a socket.
 	pc, err := net.ListenPacket("udp", addr)
@@ -187,25 +147,7 @@ var testClient = netip.MustParseAddrPort("[::ffff:192.0.2.7]:5353")
 // query's ID and fits the UDP limits.
 func FuzzServeUDPPacket(f *testing.F) {
 	w := newTestWorker(f)
-	for _, q := range []struct {
-		name  string
-		qtype uint16
-		edns  bool
-	}{
-		{"www.example.org.", dns.TypeA, false}, {"WWW.Example.ORG.", dns.TypeA, true},
-		{"host.sub.example.org.", dns.TypeA, true}, {"big.example.org.", dns.TypeTXT, false},
-		{"x.w.example.org.", dns.TypeA, true}, {"nope.example.org.", dns.TypeAAAA, false},
-		{"example.org.", dns.TypeANY, false}, {"example.com.", dns.TypeA, false},
-	} {
-		m := new(dns.Msg)
-		m.SetQuestion(q.name, q.qtype)
-		if q.edns {
-			m.SetEdns0(1232, true)
-		}
-		b, err := m.Pack()
-		if err != nil {
-			f.Fatal(err)
-		}
+	for _, b := range seedQueries(f) {
 		f.Add(b)
 		f.Add(b[:len(b)-3])
 	}

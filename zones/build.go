@@ -30,7 +30,7 @@ func build(origin, path string, rrs []located, partial bool) (*Zone, ErrorList) 
 	var dups dupIndex
 	for _, l := range rrs {
 		h := l.rr.Header()
-		owner := lower(h.Name)
+		owner := Lower(h.Name)
 		if h.Class != dns.ClassINET {
 			fail(l, "%s %s: class %s is not supported, only IN", h.Name, dns.TypeToString[h.Rrtype], dns.ClassToString[h.Class])
 			continue
@@ -140,7 +140,7 @@ func (z *Zone) node(owner string) *Node {
 	n := &Node{Name: owner}
 	z.nodes[owner] = n
 	for name := owner; name != z.Origin; {
-		i := nextLabel(name)
+		i := NextLabel(name, 0)
 		parent := name[i:]
 		if parent == "" {
 			parent = "."
@@ -154,9 +154,10 @@ func (z *Zone) node(owner string) *Node {
 	return n
 }
 
-// nextLabel returns the index where the name below the first label starts.
-func nextLabel(name string) int {
-	for i := 0; i < len(name); i++ {
+// NextLabel returns the index after the label of name that starts at i:
+// where the parent name starts. Escaped dots ("a\.b") do not end a label.
+func NextLabel(name string, i int) int {
+	for ; i < len(name); i++ {
 		switch name[i] {
 		case '\\':
 			i++
@@ -184,7 +185,7 @@ func (z *Zone) link(at map[dns.RR]located) ErrorList {
 				continue
 			}
 			for _, rr := range s.RRs {
-				target := lower(additionalTarget(rr))
+				target := Lower(additionalTarget(rr))
 				if target == "" || !IsSubdomain(target, z.Origin) {
 					continue
 				}
@@ -225,7 +226,7 @@ func (z *Zone) below(name string) *Node {
 		if n := z.nodes[name]; n != nil && n.Cut {
 			return n
 		}
-		name = name[nextLabel(name):]
+		name = name[NextLabel(name, 0):]
 	}
 	return nil
 }

@@ -96,7 +96,7 @@ func FuzzLookup(f *testing.F) {
 			if _, ok := dns.IsDomainName(s); !ok || dns.IsFqdn(s) {
 				t.Skip()
 			}
-			qname = lower(s) + "." + z.Origin
+			qname = Lower(s) + "." + z.Origin
 			if _, ok := dns.IsDomainName(qname); !ok {
 				t.Skip()
 			}

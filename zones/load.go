@@ -42,7 +42,7 @@ func Load(origin, path string) (*Zone, error) {
 // Parse builds the zone named origin from master-file text; path names the
 // file in errors and anchors relative $INCLUDEs.
 func Parse(origin, path string, data []byte) (*Zone, error) {
-	origin = lower(dns.Fqdn(origin))
+	origin = Lower(dns.Fqdn(origin))
 	if _, ok := dns.IsDomainName(origin); !ok {
 		return nil, ErrorList{{File: path, Msg: fmt.Sprintf("zone name %q is not a valid domain name", origin)}}
 	}

@@ -143,7 +143,7 @@ func (z *Zone) answerNode(n *Node, owner string, qtype uint16, r *Result) (strin
 			}
 		}
 		r.Answer = append(r.Answer, Item{Set: c, Owner: owner})
-		return lower(c.RRs[0].(*dns.CNAME).Target), false
+		return Lower(c.RRs[0].(*dns.CNAME).Target), false
 	}
 	r.Kind = NoData
 	r.Authority = append(r.Authority, z.soaNeg)
@@ -155,7 +155,7 @@ func (z *Zone) answerNode(n *Node, owner string, qtype uint16, r *Result) (strin
 func (z *Zone) synthDNAME(n *Node, name string, r *Result) string {
 	d := n.dname.RRs[0].(*dns.DNAME)
 	prefix := name[:len(name)-len(n.Name)]
-	target := prefix + lower(d.Target)
+	target := prefix + Lower(d.Target)
 	if d.Target == "." {
 		target = prefix
 	}

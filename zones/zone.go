@@ -102,8 +102,9 @@ func (z *Zone) Records() []dns.RR {
 	return out
 }
 
-// lower returns s in lower case, without allocating when it already is.
-func lower(s string) string {
+// Lower returns s in lower case, without allocating when it already is.
+// Zones keep names in lower case; look them up with Lower(name).
+func Lower(s string) string {
 	for i := 0; i < len(s); i++ {
 		if c := s[i]; c >= 'A' && c <= 'Z' {
 			return strings.ToLower(s)
