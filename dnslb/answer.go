@@ -150,6 +150,7 @@ func (s *Server) build(m *dns.Msg, res *zones.Result, qc *queryCtx) {
 		if t := it.Set.Type; it.Synth == nil && (t == dns.TypeA || t == dns.TypeAAAA) {
 			if rrs, ok := s.selectRRs(qc, it.Set, it.Owner); ok {
 				qc.selected = true
+				qc.synth = qc.synth || it.Owner != ""
 				m.Answer = append(m.Answer, rrs...)
 				if qc.fail {
 					// Like NSD and Knot, a SERVFAIL is not authoritative.
@@ -165,19 +166,19 @@ func (s *Server) build(m *dns.Msg, res *zones.Result, qc *queryCtx) {
 		}
 		switch {
 		case it.Synth != nil:
-			qc.copied = true
+			qc.copied, qc.synth = true, true
 			m.Answer = append(m.Answer, it.Synth)
 		case it.Owner != "":
-			qc.copied = true
+			qc.copied, qc.synth = true, true
 			n := len(m.Answer)
-			m.Answer = s.appendOrdered(qc, m.Answer, it.Set, true)
+			m.Answer = s.appendOrdered(qc, m.Answer, it.Set)
 			for j, rr := range m.Answer[n:] {
 				rr = dns.Copy(rr)
 				rr.Header().Name = it.Owner
 				m.Answer[n+j] = rr
 			}
 		default:
-			m.Answer = s.appendOrdered(qc, m.Answer, it.Set, true)
+			m.Answer = s.appendOrdered(qc, m.Answer, it.Set)
 		}
 	}
 	for _, set := range res.Authority {
@@ -185,7 +186,7 @@ func (s *Server) build(m *dns.Msg, res *zones.Result, qc *queryCtx) {
 	}
 	for _, set := range res.Additional {
 		start := len(m.Extra)
-		m.Extra = s.appendOrdered(qc, m.Extra, set, false)
+		m.Extra = s.appendOrdered(qc, m.Extra, set)
 		if v := qc.snap.Name(set.Name); v != nil && v.degraded {
 			m.Extra = keepUp(m.Extra, start, v)
 		}
@@ -202,26 +203,28 @@ func (s *Server) build(m *dns.Msg, res *zones.Result, qc *queryCtx) {
 // appendOrdered appends the records of set to dst in this query's order:
 // rotated (or shuffled) for A and AAAA RRsets of several records, as
 // stored otherwise. The store's slice is never changed: rotation happens
-// in dst. qc notes the rotation (see queryCtx.rots); answer says whether
-// dst is the answer section.
-func (s *Server) appendOrdered(qc *queryCtx, dst []dns.RR, set *zones.RRset, answer bool) []dns.RR {
+// in dst. qc notes the rotation (see queryCtx.rots).
+func (s *Server) appendOrdered(qc *queryCtx, dst []dns.RR, set *zones.RRset) []dns.RR {
 	n := len(set.RRs)
 	if n < 2 || (set.Type != dns.TypeA && set.Type != dns.TypeAAAA) {
 		return append(dst, set.RRs...)
 	}
 	qc.rots++
-	if s.random.Load() || !answer {
-		qc.rots++ // not a round-robin rotation of the answer: no precomputed replies
-	}
 	if s.random.Load() {
+		qc.rots++ // not a round-robin rotation: no precomputed replies
 		start := len(dst)
 		dst = append(dst, set.RRs...)
 		out := dst[start:]
 		rand.Shuffle(n, func(i, j int) { out[i], out[j] = out[j], out[i] })
 		return dst
 	}
-	k := set.Next()
-	qc.rotSet, qc.rotK, qc.rotAt = set, k, len(dst)
+	var k int
+	if qc.pinned {
+		k = qc.pin % n
+	} else {
+		k = set.Next()
+	}
+	qc.rotSet, qc.rotPol, qc.rotN, qc.rotK = set, nil, n, k
 	dst = append(dst, set.RRs[k:]...)
 	return append(dst, set.RRs[:k]...)
 }

@@ -141,3 +141,12 @@ func ExplainOffline(cfgPath, name, qtype, client, subnet string) (string, error)
 	}
 	return ns.Policy.Explain(&q, AllUp{}, loc).String() + "(offline: health checks not run, every address counted up)\n", nil
 }
+
+// geoData is the GeoIP data answers are made from now (nil without any):
+// a new value means answers may differ.
+func (s *Server) geoData() *geoSet {
+	if s.geo == nil {
+		return nil
+	}
+	return s.geo.cur.Load()
+}

@@ -17,7 +17,8 @@ func (p *Policy) limit(n int) int {
 }
 
 // pickOrder runs the round-robin, random or weighted pick.
-func (p *Policy) pickOrder(g *group, cands []uint16, r *rand.Rand, out []netip.Addr, tr *trace) []netip.Addr {
+// It also returns the rotation a round-robin pick used.
+func (p *Policy) pickOrder(g *group, cands []uint16, q *Query, r *rand.Rand, out []netip.Addr, tr *trace) ([]netip.Addr, int) {
 	n := len(cands)
 	k := p.limit(n)
 	switch p.pick {
@@ -38,25 +39,28 @@ func (p *Policy) pickOrder(g *group, cands []uint16, r *rand.Rand, out []netip.A
 	default:
 		// Round-robin: rotate by a shared lock-free counter. Explain only
 		// looks at the counter, so running it doesn't shift real answers.
-		var c uint64
-		if tr != nil {
-			c = p.rr.Load()
-		} else {
-			c = p.rr.Add(1) - 1
+		var start int // one candidate: no rotation, and the counter stays
+		switch {
+		case n < 2:
+		case q.Pinned:
+			start = q.Pin % n
+		case tr != nil:
+			start = int(p.rr.Load() % uint64(n))
+		default:
+			start = p.NextRotation(n)
 		}
-		start := int(c % uint64(n))
 		for i := 0; i < k; i++ {
 			out = append(out, g.addrs[cands[(start+i)%n]])
 		}
 		if tr != nil {
 			tr.add("pick round-robin: rotation %d of %d", start, n)
 		}
-		return out
+		return out, start
 	}
 	for _, c := range cands[:k] {
 		out = append(out, g.addrs[c])
 	}
-	return out
+	return out, 0
 }
 
 // drawWeighted moves k addresses drawn by weight, without replacement, to

@@ -87,6 +87,12 @@ type Query struct {
 	ECS          bool
 	SourcePrefix int
 	Family       Family
+	// Pinned makes a round-robin pick use rotation Pin (taken modulo the
+	// number of candidates) instead of advancing the shared counter: the
+	// precomputed replies fill a rotation whose counter step they already
+	// took.
+	Pinned bool
+	Pin    int
 }
 
 // Health tells whether an address is up. It must be cheap and safe for
@@ -138,6 +144,10 @@ type Decision struct {
 	// ServeGroup, none for Servfail and Nodata).
 	AllDown bool
 	Action  AllDownAction
+	// Rotations is how many orders a round-robin pick could have given
+	// (the number of candidates; 0 when the pick was not a round-robin
+	// over two or more), and Rotation the one it gave.
+	Rotations, Rotation int
 }
 
 // Policy is a compiled, validated NameConfig. It is immutable apart from the
@@ -200,6 +210,24 @@ var pickNames = []string{"round-robin", "random", "weighted", "sticky"}
 // groups in a uint64.
 const maxGroups = 64
 
+// ClientDependent reports whether the answer can depend on who asks: a geo
+// or nearest select, or a sticky pick.
+func (p *Policy) ClientDependent() bool {
+	return p.sel == selectGeo || p.sel == selectNearest || p.pick == pickSticky
+}
+
+// Deterministic reports whether the answer is fixed by the client, the
+// health and the round-robin counter alone: not a random or weighted pick.
+func (p *Policy) Deterministic() bool {
+	return p.pick == pickRoundRobin || p.pick == pickSticky
+}
+
+// NextRotation advances the round-robin counter as a pick over n
+// candidates does, and returns the rotation it gives.
+func (p *Policy) NextRotation(n int) int {
+	return int((p.rr.Add(1) - 1) % uint64(n))
+}
+
 // Owner returns the owner name the policy was compiled for, as an FQDN.
 func (p *Policy) Owner() string { return p.owner }
 
@@ -261,7 +289,11 @@ func (p *Policy) run(q *Query, health Health, loc Locator, r *rand.Rand, out []n
 		scope = max(scope, bits)
 		d.Addrs = p.pickSticky(g, cands, q.Client, bits, d.Addrs, tr)
 	} else {
-		d.Addrs = p.pickOrder(g, cands, r, d.Addrs, tr)
+		var rot int
+		d.Addrs, rot = p.pickOrder(g, cands, q, r, d.Addrs, tr)
+		if p.pick == pickRoundRobin && len(cands) > 1 {
+			d.Rotations, d.Rotation = len(cands), rot
+		}
 	}
 	if q.ECS && q.SourcePrefix == 0 {
 		// The resolver asked for an answer not tailored to any client

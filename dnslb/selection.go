@@ -32,14 +32,21 @@ type queryCtx struct {
 	copied bool // the reply holds records made for this query, not the store's
 
 	// What the precomputed replies (fastCache) need to know: whether a
-	// policy or health applied to any RRset, whether truncate cut the
-	// reply, and the round-robin rotations (rots counts 2 for any that
-	// is not one rotation of the answer section): the last RRset
-	// rotated, its position and where it starts in the answer.
-	selected, cut bool
-	rots          int
-	rotSet        *zones.RRset
-	rotK, rotAt   int
+	// policy or health applied to any RRset, whether one depended on the
+	// client or drew at random, whether truncate cut the reply, whether
+	// records were made for this name (wildcard, DNAME), and the
+	// round-robin rotations: how many (rots), and of the last one its
+	// counter (a zone RRset or a policy), its number of orders and the
+	// order taken. With pinned, the one rotation takes order pin instead
+	// of advancing its counter.
+	selected, cut     bool
+	clientDep, nondet bool
+	synth             bool
+	rots, rotN, rotK  int
+	rotSet            *zones.RRset
+	rotPol            *Policy
+	pinned            bool
+	pin               int
 
 	// scratch, when set, is the serving goroutine's reply to reuse (see
 	// newReply); nil allocates a new one.
@@ -106,7 +113,7 @@ func (s *Server) selectRRs(qc *queryCtx, set *zones.RRset, owner string) ([]dns.
 	if v == nil {
 		return nil, false
 	}
-	q := Query{Client: qc.client, Family: FamilyV4}
+	q := Query{Client: qc.client, Family: FamilyV4, Pinned: qc.pinned, Pin: qc.pin}
 	if set.Type == dns.TypeAAAA {
 		q.Family = FamilyV6
 	}
@@ -125,6 +132,12 @@ func (s *Server) selectRRs(qc *queryCtx, set *zones.RRset, owner string) ([]dns.
 		qc.policy = v.desc
 	}
 	qc.scope = max(qc.scope, d.Scope)
+	qc.clientDep = qc.clientDep || v.Policy.ClientDependent()
+	qc.nondet = qc.nondet || !v.Policy.Deterministic()
+	if d.Rotations > 0 {
+		qc.rots++
+		qc.rotSet, qc.rotPol, qc.rotN, qc.rotK = nil, v.Policy, d.Rotations, d.Rotation
+	}
 	if d.AllDown {
 		switch d.Action {
 		case Servfail:

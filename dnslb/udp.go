@@ -79,6 +79,7 @@ type udpWorker struct {
 	q     [1]dns.Question // req.Question when unpackQuery took its fast path
 	sc    replyScratch
 	cache *wireCache
+	fq    fastQuery
 }
 
 func newUDPWorker(s *Server) *udpWorker {
@@ -154,13 +155,16 @@ func (w *udpWorker) answer(pkt []byte, from netip.AddrPort, buf []byte) []byte {
 	if len(pkt) < 12 || binary.BigEndian.Uint16(pkt[2:])&(1<<15) != 0 {
 		return nil
 	}
-	var key []byte // the query's fastKey, if it qualifies
-	if w.cache != nil && w.s.qlog == nil {
-		if key = w.cache.fast.fastKey(pkt); key != nil {
-			if out, zone, qtype := w.cache.fast.get(w.s, key, pkt, buf); out != nil {
-				w.s.metrics.ObserveQuery(zone, qtype, dns.RcodeSuccess, "", time.Since(start), false)
-				return out
-			}
+	var fq *fastQuery // the query, if it qualifies for a precomputed reply
+	var rot int
+	var fill bool
+	if w.cache != nil && w.s.qlog == nil && w.fq.parse(&w.cache.fast, pkt) {
+		fq = &w.fq
+		var out []byte
+		var r *fastReply
+		if out, r, rot, fill = w.cache.fast.get(w.s, fq, from.Addr(), pkt, buf); out != nil {
+			w.s.metrics.ObserveQuery(r.zone, r.qtype, int(r.rcode), r.policy, time.Since(start), false)
+			return out
 		}
 	}
 	req := &w.req
@@ -168,7 +172,7 @@ func (w *udpWorker) answer(pkt []byte, from netip.AddrPort, buf []byte) []byte {
 		return formErr(req, buf)
 	}
 	c := Client{Addr: netip.AddrPortFrom(from.Addr().Unmap(), from.Port())}
-	qc := queryCtx{scratch: &w.sc}
+	qc := queryCtx{scratch: &w.sc, pinned: fill, pin: rot}
 	defer w.sc.release()
 	m := w.s.handle(req, c, &qc)
 	if m == nil {
@@ -189,8 +193,8 @@ func (w *udpWorker) answer(pkt []byte, from netip.AddrPort, buf []byte) []byte {
 			w.cache.put(&l, m, &qc, out)
 		}
 	}
-	if key != nil {
-		w.cache.fast.put(w.s, key, m, &qc, out)
+	if fq != nil {
+		w.cache.fast.put(w.s, fq, from.Addr(), m, &qc, out)
 	}
 	w.s.observe(req, m, &qc, start, c)
 	return out

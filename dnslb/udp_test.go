@@ -405,3 +405,35 @@ func TestFastReplyReload(t *testing.T) {
 		t.Fatalf("%d precomputed replies with rotate = random", w.cache.fast.hits-hits)
 	}
 }
+
+// BenchmarkUDPAnswerGeoECS is the per-datagram path for a geo-selected
+// name asked with EDNS Client Subnet.
+func BenchmarkUDPAnswerGeoECS(b *testing.B) {
+	cfg, err := LoadConfig(writeGeoConfig(b))
+	if err != nil {
+		b.Fatal(err)
+	}
+	srv, err := New(cfg, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	w := newUDPWorker(srv)
+	for _, subnet := range []string{"198.51.100.0", "192.0.2.0", "198.18.0.0"} {
+		b.Run(subnet, func(b *testing.B) {
+			req := new(dns.Msg)
+			req.SetQuestion("geo.example.org.", dns.TypeA)
+			req.SetEdns0(1232, false)
+			req.IsEdns0().Option = append(req.IsEdns0().Option, &dns.EDNS0_SUBNET{Code: dns.EDNS0SUBNET, Family: 1, SourceNetmask: 24, Address: net.ParseIP(subnet)})
+			pkt, err := req.Pack()
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.ReportAllocs()
+			for b.Loop() {
+				if w.answer(pkt, testClient, w.outs[0]) == nil {
+					b.Fatal("no reply")
+				}
+			}
+		})
+	}
+}

@@ -2,6 +2,7 @@ package dnslb
 
 import (
 	"encoding/binary"
+	"net/netip"
 	"runtime"
 
 	"github.com/miekg/dns"
@@ -56,8 +57,8 @@ func newWireCache() *wireCache {
 	return &wireCache{
 		entries: make(map[string][]*wireReply),
 		max:     max(1024, wireCacheBytes/wireReplyBytes/runtime.GOMAXPROCS(0)),
-		fast: fastCache{entries: make(map[string]fastReply),
-			max: max(1<<20, wireCacheBytes/runtime.GOMAXPROCS(0))},
+		fast: fastCache{entries: make(map[string]*fastReply),
+			max: max(1<<20, wireCacheBytes/runtime.GOMAXPROCS(0)), anyMax: max(1<<20, wireCacheBytes/4/runtime.GOMAXPROCS(0))},
 	}
 }
 
@@ -176,170 +177,316 @@ func hasUpper(name string) bool {
 	return false
 }
 
-// fastCache holds, for the plainest queries, every reply their question
-// can get from one snapshot, so that answering one costs a parse of the
-// question, a map lookup, the rotation counter and a copy: no unpacking,
-// lookup, building or packing.
+// fastCache holds the replies to the common queries as bytes, so that
+// answering one costs a parse of the datagram, a map lookup, a rotation
+// counter step and a copy: no unpacking, lookup, selection or packing.
 //
-// A query qualifies (fastKey) when it is exactly one question in lower
-// case, opcode QUERY, and at most an OPT record with version 0, no
-// options and no flags but DO. Its reply then depends only on the
-// question, RD, whether there was an OPT and its DO bit, the snapshot,
-// our EDNS buffer size, the rotate setting and the rotation counter of
-// each RRset. A reply is kept only when it is an answer (NOERROR with
-// records) that no policy or health selected, holding only the store's
-// records, at most 512 bytes and uncut by truncate (so the client's
-// buffer size does not matter), with at most one rotated RRset, in the
-// answer section, in round-robin order. Its rotations are all packed
-// once, and a hit advances the RRset's counter exactly as the full path
-// does. Everything else goes the full path.
+// A query qualifies (fastQuery.parse) when it is exactly one question in
+// lower case, opcode QUERY, and at most an OPT record with version 0, no
+// flags but DO, and no option but one well-formed EDNS Client Subnet.
+// The reply then depends on the question, RD, whether there was an OPT
+// and its DO bit, the snapshot (zones, health, overrides), the GeoIP
+// data, our EDNS buffer size, the rotation taken and, for names whose
+// policy looks at the client (geo, nearest, sticky), the client: its
+// ECS subnet, or without ECS its address. With ECS the reply is the same
+// bytes with the query's option echoed at the end, and the scope set.
+//
+// So each key maps to one reply per rotation, filled lazily: a query
+// steps the rotation counter exactly as the full path would, and when
+// that rotation's bytes are not held yet the full path runs pinned to
+// it and they are kept. Names whose replies depend on the client hold a
+// marker under the plain key and the replies under the key extended with
+// the client. A new snapshot, GeoIP data, udp_size or rotate setting
+// drops everything. Not kept: replies cut by truncation or larger than
+// fit 512 bytes with any ECS option, random or weighted picks, SERVFAIL
+// from when_all_down, anything with two rotations. Replies for names
+// that need not exist (NXDOMAIN, NODATA, referrals, REFUSED, wildcard
+// and DNAME answers: a random-subdomain flood makes endless keys) share
+// a smaller budget and are dropped alone when it is spent.
 type fastCache struct {
 	snap    *Snapshot
+	geo     *geoSet
 	udpSize int32
-	entries map[string]fastReply // by fastKey
-	bytes   int                  // held, about; at max all are dropped
+	entries map[string]*fastReply
+	bytes   int // held by answers, about; at max all are dropped
 	max     int
+	anyKeys []string // the keys of replies for names that need not exist
+	anyB    int      // their bytes; at anyMax they are dropped
+	anyMax  int
 	hits    int // replies served (for tests)
 	key     [fastKeyMax]byte
 }
 
-// fastKeyMax is the longest fastKey: a name, type, class and the flags.
-const fastKeyMax = 255 + 4 + 1
+// fastKeyMax is the longest key: a name, type, class, the flags, and a
+// client (a marker and the longest ECS option data or address).
+const fastKeyMax = 255 + 4 + 1 + 1 + 20
 
-// fastReply is every reply to one fastKey: for rotation k of set, the
-// bytes wire[k*size:(k+1)*size] (set nil: one reply). It is held in the
-// map by value, and its key is a prefix of the same string as wire: a
-// hit touches few cache lines.
+// fastEntryBytes is what an entry costs beyond its key and replies.
+const fastEntryBytes = 160
+
+// fastReply is every reply to one key: wire[k] for rotation k of rot, ""
+// until it is filled; or, with byClient, a marker that the replies are
+// under the key with the client.
 type fastReply struct {
-	set   *zones.RRset
-	zone  string // for metrics
-	wire  string
-	size  int32
-	qtype uint16
+	byClient bool
+	zone     string // for metrics
+	policy   string
+	qtype    uint16
+	rcode    uint16
+	scope    uint8 // the ECS scope of the reply
+	set      *zones.RRset
+	pol      *Policy
+	wire     []string
 }
 
-// fastKey returns the key of pkt (which has a full header and is a
-// query) in c.key, or nil when pkt does not qualify.
-func (c *fastCache) fastKey(pkt []byte) []byte {
+// next steps the reply's rotation counter as the full path would, and
+// returns the rotation.
+func (r *fastReply) next() int {
+	switch {
+	case r.set != nil:
+		return r.set.Next()
+	case r.pol != nil:
+		return r.pol.NextRotation(len(r.wire))
+	}
+	return 0
+}
+
+// fastQuery is what the fast path read from one datagram.
+type fastQuery struct {
+	key []byte // question and flags, in the cache's key buffer
+	ecs []byte // the query's ECS option (code, length, data), or nil
+}
+
+// parse fills q from pkt (which has a full header and is a query) and
+// reports whether pkt qualifies.
+func (q *fastQuery) parse(c *fastCache, pkt []byte) bool {
 	// Opcode QUERY; QD=1, AN=NS=0, AR 0 or 1.
 	if pkt[2]&0x78 != 0 || binary.BigEndian.Uint32(pkt[4:]) != 1<<16 || pkt[8]|pkt[9]|pkt[10] != 0 || pkt[11] > 1 {
-		return nil
+		return false
 	}
 	off := 12
 	for {
 		if off >= len(pkt) {
-			return nil
+			return false
 		}
 		l := int(pkt[off])
 		if l == 0 {
 			break
 		}
 		if l > 63 || off+1+l > len(pkt) {
-			return nil // a compression pointer, or cut short
+			return false // a compression pointer, or cut short
 		}
 		for _, b := range pkt[off+1 : off+1+l] {
 			if b >= 'A' && b <= 'Z' {
-				return nil
+				return false
 			}
 		}
 		off += 1 + l
 	}
 	off += 5 // the root label, type and class
 	if off-12 > 255+4 || off > len(pkt) {
-		return nil
+		return false
 	}
 	flags := pkt[2] & 1 // RD
+	q.ecs = nil
 	if pkt[11] == 1 {
-		// The OPT record: root name, type OPT, any size, TTL 0 but DO, no data.
+		// The OPT record: root name, type OPT, any size, extended rcode
+		// and version 0, no flags but DO, and no option or one ECS.
 		o := pkt[off:]
-		if len(o) != 11 || o[0] != 0 || binary.BigEndian.Uint16(o[1:]) != dns.TypeOPT ||
-			binary.BigEndian.Uint32(o[5:])&^0x8000 != 0 || o[9]|o[10] != 0 {
-			return nil
+		if len(o) < 11 || o[0] != 0 || binary.BigEndian.Uint16(o[1:]) != dns.TypeOPT ||
+			o[5]|o[6]|o[7]&0x7f|o[8] != 0 || int(binary.BigEndian.Uint16(o[9:])) != len(o)-11 {
+			return false
+		}
+		if len(o) > 11 {
+			if !validECS(o[11:]) {
+				return false
+			}
+			q.ecs = o[11:]
 		}
 		flags |= 2 | o[7]>>7<<2
 	} else if off != len(pkt) {
-		return nil
+		return false
 	}
 	n := copy(c.key[:], pkt[12:off])
 	c.key[n] = flags
-	return c.key[:n+1]
+	q.key = c.key[:n+1]
+	return true
 }
 
-// get writes the reply to the query with key into buf, if it is held,
-// and returns it with its zone and qtype (for metrics).
-func (c *fastCache) get(s *Server, key []byte, pkt, buf []byte) (out []byte, zone string, qtype uint16) {
-	if snap := s.store.Snapshot(); snap != c.snap {
-		c.reset(snap)
-		return nil, "", 0
+// validECS reports whether opt is exactly one EDNS Client Subnet option
+// as RFC 7871 section 6 has it: family 1 or 2, a source prefix within
+// the family, scope 0, just the address bytes the prefix needs and no
+// bits set beyond it. The full path answers any other option.
+func validECS(opt []byte) bool {
+	if len(opt) < 8 || binary.BigEndian.Uint16(opt) != dns.EDNS0SUBNET ||
+		int(binary.BigEndian.Uint16(opt[2:])) != len(opt)-4 || opt[7] != 0 {
+		return false
 	}
-	r, ok := c.entries[string(key)]
-	if !ok || int(r.size) > len(buf) || s.random.Load() || s.udpSize.Load() != c.udpSize {
-		return nil, "", 0
+	bits, addr := int(opt[6]), opt[8:]
+	switch binary.BigEndian.Uint16(opt[4:]) {
+	case 1:
+		if bits > 32 {
+			return false
+		}
+	case 2:
+		if bits > 128 {
+			return false
+		}
+	default:
+		return false
 	}
-	k, size := 0, int(r.size)
-	if r.set != nil {
-		k = r.set.Next()
+	if len(addr) != (bits+7)/8 {
+		return false
 	}
-	out = buf[:copy(buf, r.wire[k*size:(k+1)*size])]
+	return bits%8 == 0 || addr[len(addr)-1]&(0xff>>(bits%8)) == 0
+}
+
+// clientKey extends q's key with the client: the ECS family, prefix and
+// address, or the source address.
+func (c *fastCache) clientKey(q *fastQuery, from netip.Addr) []byte {
+	k := q.key
+	if q.ecs != nil {
+		k = append(k, 0)
+		k = append(k, q.ecs[4:6]...) // family
+		k = append(k, q.ecs[6])      // source prefix
+		return append(k, q.ecs[8:]...)
+	}
+	a := from.Unmap()
+	if a.Is4() {
+		b := a.As4()
+		return append(append(k, 1), b[:]...)
+	}
+	b := a.As16()
+	return append(append(k, 2), b[:]...)
+}
+
+// get writes the reply to q into buf, if it is held, with the entry it
+// came from (for metrics). When the key is known but the rotation its
+// counter gave is not filled yet, it returns no reply but the rotation,
+// with fill set: the full path must give that rotation.
+func (c *fastCache) get(s *Server, q *fastQuery, from netip.Addr, pkt, buf []byte) (out []byte, r *fastReply, rot int, fill bool) {
+	snap, geo := s.store.Snapshot(), s.geoData()
+	if snap != c.snap || geo != c.geo || s.udpSize.Load() != c.udpSize {
+		c.reset(snap, geo, s.udpSize.Load())
+		return nil, nil, 0, false
+	}
+	r = c.entries[string(q.key)]
+	if r != nil && r.byClient {
+		r = c.entries[string(c.clientKey(q, from))]
+	}
+	if r == nil || s.random.Load() {
+		return nil, nil, 0, false
+	}
+	rot = r.next()
+	w := r.wire[rot]
+	if w == "" || len(w)+len(q.ecs) > len(buf) {
+		return nil, r, rot, true
+	}
+	out = buf[:copy(buf, w)]
 	out[0], out[1] = pkt[0], pkt[1] // the ID
-	c.hits++
-	return out, r.zone, r.qtype
-}
-
-func (c *fastCache) reset(snap *Snapshot) {
-	clear(c.entries)
-	c.snap, c.bytes = snap, 0
-}
-
-// put keeps the replies to key if m (packed into wire) qualifies, packing
-// its other rotations. It changes the order of m's answer section.
-func (c *fastCache) put(s *Server, key []byte, m *dns.Msg, qc *queryCtx, wire []byte) {
-	if qc.snap != c.snap || c.udpSize != s.udpSize.Load() {
-		c.reset(qc.snap)
-		c.udpSize = s.udpSize.Load()
+	if q.ecs != nil {
+		// Our OPT record ends the reply with no data: the option goes
+		// after it (RFC 7871 section 7.2.1: as asked, with our scope).
+		binary.BigEndian.PutUint16(out[len(out)-2:], uint16(len(q.ecs)))
+		out = append(out, q.ecs...)
+		out[len(w)+7] = r.scope
 	}
-	if qc.copied || qc.selected || qc.fail || qc.cut || qc.ecs != nil || qc.rots > 1 || m.Truncated ||
-		m.Rcode != dns.RcodeSuccess || len(m.Answer) == 0 || len(wire) > minUDPSize || s.random.Load() {
+	c.hits++
+	return out, r, rot, false
+}
+
+func (c *fastCache) reset(snap *Snapshot, geo *geoSet, udpSize int32) {
+	clear(c.entries)
+	c.snap, c.geo, c.udpSize = snap, geo, udpSize
+	c.bytes, c.anyKeys, c.anyB = 0, c.anyKeys[:0], 0
+}
+
+// put keeps wire, the packed reply m to q, if it qualifies.
+func (c *fastCache) put(s *Server, q *fastQuery, from netip.Addr, m *dns.Msg, qc *queryCtx, wire []byte) {
+	if qc.snap == nil || qc.snap != c.snap || qc.fail || qc.cut || m.Truncated || qc.rots > 1 || qc.nondet ||
+		s.random.Load() || len(m.Question) != 1 {
 		return
 	}
-	r := fastReply{zone: qc.zone, qtype: m.Question[0].Qtype, size: int32(len(wire))}
-	all := append([]byte(nil), key...) // the key, then each rotation's reply
-	if qc.rots == 0 {
-		all = append(all, wire...)
-	} else {
-		set, n := qc.rotSet, len(qc.rotSet.RRs)
-		rot := m.Answer[qc.rotAt : qc.rotAt+n]
-		if !isRotation(rot, set.RRs, qc.rotK) {
+	tmpl, ok := replyTemplate(q, wire)
+	if !ok || len(tmpl)+4+4+16 > minUDPSize {
+		return
+	}
+	n, k := 1, 0
+	if qc.rots == 1 {
+		n, k = qc.rotN, qc.rotK
+	}
+	key := q.key
+	if qc.clientDep {
+		if r := c.entries[string(key)]; r == nil {
+			c.add(string(key), &fastReply{byClient: true}, false)
+		} else if !r.byClient {
 			return
 		}
-		r.set = set
-		var tmp [minUDPSize]byte
-		for k := range n {
-			copy(rot, set.RRs[k:])
-			copy(rot[n-k:], set.RRs[:k])
-			b, err := m.PackBuffer(tmp[:])
-			if err != nil || len(b) != len(wire) {
-				return
-			}
-			all = append(all, b...)
+		key = c.clientKey(q, from)
+	}
+	r := c.entries[string(key)]
+	if r == nil {
+		r = &fastReply{zone: qc.zone, policy: qc.policy, qtype: m.Question[0].Qtype, rcode: uint16(m.Rcode),
+			scope: uint8(qc.scope), set: qc.rotSet, pol: qc.rotPol, wire: make([]string, n)}
+		if qc.rots == 0 {
+			r.set, r.pol = nil, nil
 		}
-		at := len(key) + qc.rotK*len(wire)
-		if string(all[at:at+len(wire)]) != string(wire) {
-			return // packing again must give the same bytes
+		any := m.Rcode != dns.RcodeSuccess || len(m.Answer) == 0 || qc.synth
+		if !c.add(string(key), r, any) {
+			return
 		}
 	}
-	if c.bytes += len(all) + 128; c.bytes > c.max {
-		c.reset(c.snap)
+	if len(r.wire) != n || k >= n || r.wire[k] != "" || r.byClient {
 		return
 	}
-	str := string(all)
-	r.wire = str[len(key):]
-	c.entries[str[:len(key)]] = r
+	r.wire[k] = string(tmpl)
+	c.bytes += len(tmpl)
 }
 
-// isRotation reports whether rot is rrs rotated to start at k (the same
-// records, not equal ones).
-func isRotation(rot, rrs []dns.RR, k int) bool {
-	n := len(rrs)
-	return len(rot) == n && sameRRs(rot[:n-k], rrs[k:]) && sameRRs(rot[n-k:], rrs[:k])
+// add inserts r under key within the budgets, and reports whether it did.
+func (c *fastCache) add(key string, r *fastReply, any bool) bool {
+	cost := len(key) + fastEntryBytes
+	if any {
+		if c.anyB += cost + minUDPSize; c.anyB > c.anyMax {
+			for _, k := range c.anyKeys {
+				delete(c.entries, k)
+			}
+			c.anyKeys, c.anyB = c.anyKeys[:0], 0
+			return false
+		}
+		c.anyKeys = append(c.anyKeys, key)
+	} else if c.bytes += cost; c.bytes > c.max {
+		c.reset(c.snap, c.geo, c.udpSize)
+		return false
+	}
+	c.entries[key] = r
+	return true
+}
+
+// replyTemplate returns the reply wire (to query q) as the cache keeps
+// it: without the ECS option, if the query had one, and with our OPT
+// record (which the reply then ends with) holding no data.
+func replyTemplate(q *fastQuery, wire []byte) ([]byte, bool) {
+	if q.key[len(q.key)-1]&2 == 0 {
+		return wire, true // no OPT asked, none given
+	}
+	n := len(q.ecs)
+	if len(wire) < 12+11+n {
+		return nil, false
+	}
+	o := wire[len(wire)-11-n:] // our OPT record, if it is last
+	if o[0] != 0 || binary.BigEndian.Uint16(o[1:]) != dns.TypeOPT || int(binary.BigEndian.Uint16(o[9:])) != n {
+		return nil, false
+	}
+	if n == 0 {
+		return wire, true
+	}
+	// The echoed option is the query's but for the scope.
+	e := o[11:]
+	if string(e[:7]) != string(q.ecs[:7]) || string(e[8:]) != string(q.ecs[8:]) {
+		return nil, false
+	}
+	t := append([]byte(nil), wire[:len(wire)-n]...)
+	t[len(t)-2], t[len(t)-1] = 0, 0
+	return t, true
 }

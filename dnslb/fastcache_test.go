@@ -1,0 +1,271 @@
+package dnslb
+
+import (
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"slices"
+	"testing"
+
+	"github.com/miekg/dns"
+)
+
+// writePolicyConfig writes a zone with names under every kind of policy
+// (geo with a round-robin pick, nearest, sticky, failover, weighted,
+// health only), wildcards, a delegation and MX/SRV additional data, and a
+// config for it over the test GeoIP databases.
+func writePolicyConfig(t testing.TB) string {
+	t.Helper()
+	dir := t.TempDir()
+	geoDir, err := filepath.Abs("testdata/geo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	zone := `$ORIGIN example.org.
+$TTL 300
+@     IN SOA ns1 hostmaster 1 3600 600 86400 60
+      IN NS  ns1
+      IN MX  10 mx
+ns1   IN A   192.0.2.53
+mx    IN A   192.0.2.25
+      IN A   192.0.2.26
+www   IN A   192.0.2.10
+      IN A   192.0.2.11
+      IN A   192.0.2.12
+      IN AAAA 2001:db8::10
+alias IN CNAME geo
+geo   IN A   192.0.2.1
+      IN A   192.0.2.2
+      IN A   192.0.2.3
+      IN A   198.51.100.1
+      IN A   198.51.100.2
+      IN A   203.0.113.1
+      IN AAAA 2001:db8::1
+      IN AAAA 2001:db8::2
+near  IN A   192.0.2.1
+      IN A   198.51.100.1
+stick IN A   192.0.2.1
+      IN A   192.0.2.2
+      IN A   192.0.2.3
+fo    IN A   192.0.2.1
+      IN A   192.0.2.2
+      IN A   198.51.100.1
+wt    IN A   192.0.2.1
+      IN A   192.0.2.2
+hc    IN A   192.0.2.5
+      IN A   192.0.2.6
+      IN A   192.0.2.7
+*.wild IN A  192.0.2.8
+      IN A   192.0.2.9
+sub   IN NS  ns.sub
+ns.sub IN A  192.0.2.54
+_x._tcp IN SRV 0 0 80 mx
+`
+	if err := os.MkdirAll(filepath.Join(dir, "zones"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "zones", "example.org.zone"), []byte(zone), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg := fmt.Sprintf(`zone_dir = "zones"
+[server]
+listen = ["127.0.0.1:0"]
+[geoip]
+files = [%q, %q]
+
+[name."geo.example.org"]
+select = "geo"
+default = "other"
+max_answers = 2
+ttl = 30
+[name."geo.example.org".groups.eu]
+addresses = ["192.0.2.1", "192.0.2.2", "192.0.2.3", "2001:db8::1"]
+[name."geo.example.org".groups.asia]
+addresses = ["198.51.100.1", "198.51.100.2", "2001:db8::2"]
+[name."geo.example.org".groups.other]
+addresses = ["203.0.113.1", "2001:db8::1", "2001:db8::2"]
+[[name."geo.example.org".rules]]
+match = ["continent:EU"]
+group = "eu"
+[[name."geo.example.org".rules]]
+match = ["country:JP", "cidr:203.0.113.0/24"]
+group = "asia"
+
+[name."near.example.org"]
+select = "nearest"
+[name."near.example.org".groups.de]
+addresses = ["192.0.2.1"]
+location = [50.11, 8.68]
+[name."near.example.org".groups.jp]
+addresses = ["198.51.100.1"]
+location = [35.68, 139.69]
+
+[name."stick.example.org"]
+pick = "sticky"
+max_answers = 1
+
+[name."fo.example.org"]
+select = "failover"
+order = ["a", "b"]
+[name."fo.example.org".groups.a]
+addresses = ["192.0.2.1", "192.0.2.2"]
+[name."fo.example.org".groups.b]
+addresses = ["198.51.100.1"]
+
+[name."wt.example.org"]
+pick = "weighted"
+
+[name."hc.example.org"]
+max_answers = 2
+degraded_ttl = 5
+`, filepath.Join(geoDir, "city.mmdb"), filepath.Join(geoDir, "asn.mmdb"))
+	path := filepath.Join(dir, "dnslb.toml")
+	if err := os.WriteFile(path, []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// TestFastCacheSameBytes answers the same datagrams, in the same order,
+// through a worker with the precomputed replies and through one without
+// (each with its own server from one config, so their rotation counters
+// step alike): every reply must be the same bytes. The queries cover
+// every policy, ECS from several subnets (and malformed ECS), several
+// source addresses, EDNS and DO, RD, mixed case, negative answers and
+// referrals; between rounds, overrides take addresses down and up.
+func TestFastCacheSameBytes(t *testing.T) {
+	cfgPath := writePolicyConfig(t)
+	newWorker := func() *udpWorker {
+		cfg, err := LoadConfig(cfgPath)
+		if err != nil {
+			t.Fatal(err)
+		}
+		srv, err := New(cfg, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return newUDPWorker(srv)
+	}
+	cached, plain := newWorker(), newWorker()
+	plain.cache = nil
+
+	ecs := func(family uint16, bits uint8, addr string) *dns.EDNS0_SUBNET {
+		return &dns.EDNS0_SUBNET{Code: dns.EDNS0SUBNET, Family: family, SourceNetmask: bits, Address: net.ParseIP(addr)}
+	}
+	ecsOpts := []*dns.EDNS0_SUBNET{nil,
+		ecs(1, 24, "192.0.2.0"), ecs(1, 24, "198.51.100.0"), ecs(1, 24, "203.0.113.0"), ecs(1, 16, "198.18.0.0"),
+		ecs(1, 32, "192.0.2.200"), ecs(1, 0, "0.0.0.0"), ecs(2, 56, "2001:db8::"), ecs(1, 25, "192.0.2.128"),
+	}
+	// Raw options the packer would not write: bits past the prefix, a
+	// non-zero scope, an unknown family, an address too long.
+	rawOpts := [][]byte{
+		{0, 8, 0, 7, 0, 1, 24, 0, 192, 0, 3},
+		{0, 8, 0, 7, 0, 1, 20, 0, 192, 0, 255},
+		{0, 8, 0, 7, 0, 1, 24, 8, 192, 0, 2},
+		{0, 8, 0, 7, 0, 3, 24, 0, 192, 0, 2},
+		{0, 8, 0, 8, 0, 1, 24, 0, 192, 0, 2, 0},
+		{0, 8, 0, 4, 0, 1, 0, 0},
+	}
+	clients := []netip.AddrPort{testClient, netip.MustParseAddrPort("198.51.100.9:53"),
+		netip.MustParseAddrPort("[2001:db8::99]:53"), netip.MustParseAddrPort("203.0.113.5:1")}
+	names := []string{"geo.example.org.", "alias.example.org.", "near.example.org.", "stick.example.org.",
+		"fo.example.org.", "wt.example.org.", "hc.example.org.", "www.example.org.", "GEO.example.org.",
+		"x.wild.example.org.", "nope.example.org.", "a.sub.example.org.", "example.org.", "_x._tcp.example.org.",
+		"example.net."}
+	types := []uint16{dns.TypeA, dns.TypeAAAA, dns.TypeMX, dns.TypeNS, dns.TypeSRV, dns.TypeTXT}
+
+	var pkts [][]byte
+	id := uint16(0)
+	for _, name := range names {
+		for _, qtype := range types {
+			for i, e := range ecsOpts {
+				m := new(dns.Msg)
+				m.SetQuestion(name, qtype)
+				id++
+				m.Id, m.RecursionDesired = id, i%2 == 0
+				if i > 0 || id%3 == 0 {
+					m.SetEdns0(1232, id%5 == 0)
+				}
+				if e != nil {
+					m.IsEdns0().Option = append(m.IsEdns0().Option, e)
+				}
+				pkt, err := m.Pack()
+				if err != nil {
+					t.Fatal(err)
+				}
+				pkts = append(pkts, pkt)
+			}
+			if qtype != dns.TypeA {
+				continue
+			}
+			for _, raw := range rawOpts {
+				m := new(dns.Msg)
+				m.SetQuestion(name, qtype)
+				m.SetEdns0(1232, false)
+				pkt, err := m.Pack()
+				if err != nil {
+					t.Fatal(err)
+				}
+				pkt = append(pkt[:len(pkt)-2], byte(len(raw)>>8), byte(len(raw)))
+				pkts = append(pkts, append(pkt, raw...))
+			}
+		}
+	}
+	overrides := []struct{ target, state string }{
+		{}, {"192.0.2.1", "down"}, {"192.0.2.2", "drain"}, {"hc.example.org", "down"},
+		{"192.0.2.1", ""}, {"198.51.100.1", "down"}, {"192.0.2.3", "down"}, {"hc.example.org", ""},
+	}
+	for round, o := range overrides {
+		if o.target != "" {
+			for _, w := range []*udpWorker{cached, plain} {
+				if err := w.s.SetOverride(o.target, o.state); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		for rep := range 4 {
+			for i, pkt := range pkts {
+				from := clients[(i+rep)%len(clients)]
+				got := cached.answer(pkt, from, cached.outs[0])
+				want := plain.answer(pkt, from, plain.outs[0])
+				if string(got) != string(want) && !sameShuffled(got, want) {
+					q, r := new(dns.Msg), new(dns.Msg)
+					_ = q.Unpack(pkt)
+					_ = r.Unpack(want)
+					t.Fatalf("round %d, query %d from %v: precomputed reply differs\nquery %v\ngot  %x\nwant %x\n%v", round, i, from, q, got, want, r)
+				}
+			}
+		}
+	}
+	if cached.cache.fast.hits == 0 {
+		t.Fatal("no precomputed reply")
+	}
+	fast := cached.cache.fast.hits
+	total := len(overrides) * 4 * len(pkts)
+	if fast < total/2 {
+		t.Fatalf("%d precomputed replies in %d queries, want at least half", fast, total)
+	}
+	t.Logf("%d precomputed replies in %d queries", fast, total)
+}
+
+// sameShuffled reports whether a and b are replies that differ only in
+// the order of their answer records, as a weighted pick's do.
+func sameShuffled(a, b []byte) bool {
+	ma, mb := new(dns.Msg), new(dns.Msg)
+	if ma.Unpack(a) != nil || mb.Unpack(b) != nil || len(ma.Question) != 1 || ma.Question[0].Name != "wt.example.org." {
+		return false
+	}
+	sa, sb := make([]string, len(ma.Answer)), make([]string, len(mb.Answer))
+	for i := range ma.Answer {
+		sa[i] = ma.Answer[i].String()
+	}
+	for i := range mb.Answer {
+		sb[i] = mb.Answer[i].String()
+	}
+	slices.Sort(sa)
+	slices.Sort(sb)
+	ma.Answer, mb.Answer = nil, nil
+	return slices.Equal(sa, sb) && ma.String() == mb.String()
+}
