@@ -5,19 +5,15 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"net/netip"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
-	"github.com/miekg/dns"
 	"golang.org/x/net/netutil"
 
 	"github.com/dnslb/dnslb/healthcheck"
 )
-
-var _ dns.Handler = (*Server)(nil)
 
 // Server answers DNS queries for the zones in its store, with the
 // policies and health of its names.
@@ -170,33 +166,6 @@ func (s *Server) Ready() bool {
 	return s.ready
 }
 
-// ServeDNS answers one query for miekg/dns's server loop.
-func (s *Server) ServeDNS(w dns.ResponseWriter, req *dns.Msg) {
-	start := time.Now()
-	c := Client{TCP: w.LocalAddr().Network() == "tcp"}
-	if ap, err := netip.ParseAddrPort(w.RemoteAddr().String()); err == nil {
-		c.Addr = netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
-	}
-	var qc queryCtx
-	m := s.handle(req, c, &qc)
-	if m == nil {
-		return
-	}
-	if err := w.WriteMsg(m); err != nil {
-		s.log.Debug("write reply", "err", err)
-	}
-	s.observe(req, m, &qc, start, c)
-}
-
-// acceptAll leaves every decision about a query to HandleQuery, except
-// that responses are dropped (they are never answered).
-func acceptAll(dh dns.Header) dns.MsgAcceptAction {
-	if dh.Bits&(1<<15) != 0 {
-		return dns.MsgIgnore
-	}
-	return dns.MsgAccept
-}
-
 // Run starts the prober and waits (at most the startup grace) for a first
 // verdict on every target, so the first answers are already health-aware;
 // then it opens the listeners, and the admin listener if configured, and
@@ -220,7 +189,7 @@ func (s *Server) Run(ctx context.Context) error {
 		s.log.Warn("not every health check answered within the startup grace", "duration", cfg.Health.StartupGrace.Duration, "err", err)
 	}
 	s.store.Publish() // the first answers see every first verdict
-	servers, udp, addrs, err := s.listen(cfg.Server)
+	tcpLns, udp, addrs, err := s.listen(cfg.Server)
 	if err != nil {
 		return err
 	}
@@ -228,22 +197,11 @@ func (s *Server) Run(ctx context.Context) error {
 	for _, c := range udp {
 		wg.Go(func() { s.serveUDP(c) })
 	}
-	errc := make(chan error, len(servers)+1)
-	for _, srv := range servers {
-		ready := make(chan struct{})
-		srv.NotifyStartedFunc = func() { close(ready) }
-		wg.Go(func() {
-			if err := srv.ActivateAndServe(); err != nil {
-				errc <- err
-			}
-		})
-		select {
-		case <-ready:
-		case err := <-errc:
-			shutdown(servers)
-			return err
-		}
+	tcp := newTCPServer(s, cfg.Server.TCPIdleTimeout.Duration)
+	for _, ln := range tcpLns {
+		wg.Go(func() { tcp.serve(ln) })
 	}
+	errc := make(chan error, 1)
 	if cfg.Admin.Listen != "" {
 		admin := NewAdmin(cfg.Admin, s, s.metrics, s.log)
 		wg.Go(func() {
@@ -271,35 +229,30 @@ func (s *Server) Run(ctx context.Context) error {
 	s.mu.Unlock()
 	cancel()
 	closeUDP(udp)
-	shutdown(servers)
+	closeListeners(tcpLns)
+	tcp.shutdown(5 * time.Second)
 	_ = s.qlog.Close()
 	return err
 }
 
-// listen opens UDP and TCP on every listen address: TCP is served by
-// miekg/dns, UDP by serveUDP.
-func (s *Server) listen(sc ServerConfig) ([]*dns.Server, []*net.UDPConn, []net.Addr, error) {
-	var servers []*dns.Server
+// listen opens UDP and TCP on every listen address; TCP is limited to
+// max_tcp_connections open connections per address.
+func (s *Server) listen(sc ServerConfig) ([]net.Listener, []*net.UDPConn, []net.Addr, error) {
+	var tcp []net.Listener
 	var udp []*net.UDPConn
 	var addrs []net.Addr
-	idle := sc.TCPIdleTimeout.Duration
 	for _, l := range sc.Listen {
 		pcs, tl, err := listenPair(l)
 		if err != nil {
 			closeUDP(udp)
-			shutdown(servers)
+			closeListeners(tcp)
 			return nil, nil, nil, err
 		}
-		ln := netutil.LimitListener(tl, sc.MaxTCPConnections)
-		servers = append(servers,
-			// MaxTCPQueries -1: no limit on queries per connection (the
-			// library's default closes after 128, losing pipelined ones).
-			&dns.Server{Listener: ln, Handler: s, MsgAcceptFunc: acceptAll, MaxTCPQueries: -1,
-				IdleTimeout: func() time.Duration { return idle }, ReadTimeout: idle, WriteTimeout: idle})
+		tcp = append(tcp, netutil.LimitListener(tl, sc.MaxTCPConnections))
 		udp = append(udp, pcs...)
 		addrs = append(addrs, pcs[0].LocalAddr(), tl.Addr())
 	}
-	return servers, udp, addrs, nil
+	return tcp, udp, addrs, nil
 }
 
 // listenPair opens UDP on l and TCP on the port UDP got, so "127.0.0.1:0"
@@ -324,11 +277,9 @@ func listenPair(l string) ([]*net.UDPConn, net.Listener, error) {
 	}
 }
 
-func shutdown(servers []*dns.Server) {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	for _, srv := range servers {
-		_ = srv.ShutdownContext(ctx)
+func closeListeners(lns []net.Listener) {
+	for _, ln := range lns {
+		_ = ln.Close()
 	}
 }
 

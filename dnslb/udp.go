@@ -21,7 +21,7 @@ import (
 // listen address gets one socket per GOMAXPROCS, bound to the same port
 // with SO_REUSEPORT so that the kernel spreads datagrams over them, and
 // each socket is served by one goroutine that owns its buffers and reuses
-// them for every query. TCP stays with miekg/dns.
+// them for every query. TCP is served in tcp.go.
 
 // udpBatch is how many datagrams one recvmmsg/sendmmsg call moves at
 // most, and udpSlot the buffer of each. A query longer than udpSlot
@@ -57,6 +57,7 @@ func listenUDP(addr string) ([]*net.UDPConn, error) {
 
 func closeUDP(conns []*net.UDPConn) {
 	for _, c := range conns {
+		shutdownUDP(c)
 		_ = c.Close()
 	}
 }
@@ -71,15 +72,16 @@ type batchConn interface {
 // udpWorker is one serving goroutine's scratch space: nothing in it is
 // shared, so the query path reuses it without locks.
 type udpWorker struct {
-	s     *Server
-	in    []ipv4.Message // datagrams read, each with its own udpSlot buffer
-	out   []ipv4.Message // replies to write
-	outs  [][]byte       // the reply buffers out points into, one per slot
-	req   dns.Msg
-	q     [1]dns.Question // req.Question when unpackQuery took its fast path
-	sc    replyScratch
-	cache *wireCache
-	fq    fastQuery
+	s      *Server
+	in     []ipv4.Message // datagrams read, each with its own udpSlot buffer
+	out    []ipv4.Message // replies to write
+	outs   [][]byte       // the reply buffers out points into, one per slot
+	req    dns.Msg
+	q      [1]dns.Question // req.Question when unpackQuery took its fast path
+	sc     replyScratch
+	cache  *wireCache
+	fq     fastQuery
+	tcpOut []byte // a TCP reply, up to 65535 bytes; made on first use
 }
 
 func newUDPWorker(s *Server) *udpWorker {
@@ -149,6 +151,12 @@ func (s *Server) serveUDP(conn *net.UDPConn) {
 // answer returns the reply to the datagram pkt from client from, packed
 // into buf when it fits, or nil when the datagram gets none.
 func (w *udpWorker) answer(pkt []byte, from netip.AddrPort, buf []byte) []byte {
+	return w.answerOn(pkt, from, buf, false)
+}
+
+// answerOn is answer for a query over UDP or (tcp) TCP. A precomputed
+// reply serves both: it is never cut, and fits 512 bytes.
+func (w *udpWorker) answerOn(pkt []byte, from netip.AddrPort, buf []byte, tcp bool) []byte {
 	start := time.Now()
 	// Like miekg/dns: no reply to anything without a full header, or to
 	// responses (any reply could be used to reflect or loop).
@@ -163,7 +171,7 @@ func (w *udpWorker) answer(pkt []byte, from netip.AddrPort, buf []byte) []byte {
 		var out []byte
 		var r *fastReply
 		if out, r, rot, fill = w.cache.fast.get(w.s, fq, from.Addr(), pkt, buf); out != nil {
-			w.s.metrics.ObserveQuery(r.zone, r.qtype, int(r.rcode), r.policy, time.Since(start), false)
+			w.s.metrics.ObserveQuery(r.zone, r.qtype, int(r.rcode), r.policy, time.Since(start), tcp)
 			return out
 		}
 	}
@@ -171,7 +179,7 @@ func (w *udpWorker) answer(pkt []byte, from netip.AddrPort, buf []byte) []byte {
 	if err := unpackQuery(req, &w.q, pkt); err != nil {
 		return formErr(req, buf)
 	}
-	c := Client{Addr: netip.AddrPortFrom(from.Addr().Unmap(), from.Port())}
+	c := Client{Addr: netip.AddrPortFrom(from.Addr().Unmap(), from.Port()), TCP: tcp}
 	qc := queryCtx{scratch: &w.sc, pinned: fill, pin: rot}
 	defer w.sc.release()
 	m := w.s.handle(req, c, &qc)

@@ -2,23 +2,27 @@ package dnslb
 
 import (
 	"net"
+	"syscall"
 	"net/netip"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
 
-// On Linux the serving goroutine calls recvmmsg and sendmmsg itself,
-// through the socket's RawConn (so Close cannot pull the descriptor from
-// under a call), with RawSyscall: both are non-blocking on this socket and
-// return within microseconds, so the goroutine keeps its P instead of
-// entering a system call that sysmon would see last over 20µs (sendmmsg
-// of a full batch over loopback does) and hand the P off. That handoff,
-// and sysmon polling every 20µs because it keeps finding one, cost more
-// than the answers themselves at 60k queries/s. When nothing is waiting
-// the goroutine parks in the netpoller as usual. Addresses stay in the
-// kernel's sockaddr form and are reused for the reply, so nothing is
-// allocated per datagram (x/net's batches allocate a net.UDPAddr each).
+// On Linux the serving goroutine calls recvmmsg and sendmmsg itself, on
+// its own duplicate of the socket's descriptor, set to blocking. A read
+// is one recvmmsg with MSG_WAITFORONE: it sleeps in the kernel until a
+// datagram arrives and then takes every datagram waiting (up to
+// udpBatch), so a busy server makes two system calls per batch (read and
+// write) and an idle one sleeps in the first. Parking in Go's netpoller
+// instead costs a failed non-blocking read, an epoll_wait and a wakeup
+// per batch, and batches are small at the latencies clients wait for.
+// The write is non-blocking first (RawSyscall: it returns in
+// microseconds, so the goroutine keeps its P); only a full socket buffer
+// makes it wait. Close shuts the socket down for reading, which wakes a
+// sleeping recvmmsg. Addresses stay in the kernel's sockaddr form and
+// are reused for the reply, so nothing is allocated per datagram (x/net's
+// batches allocate a net.UDPAddr each).
 
 // mmsghdr is struct mmsghdr of recvmmsg(2).
 type mmsghdr struct {
@@ -34,12 +38,26 @@ type mmsgBufs struct {
 }
 
 // serveUDPMmsg serves conn with recvmmsg/sendmmsg until conn is closed.
-// It returns false, before serving anything, when conn has no RawConn.
+// It returns false, before serving anything, when conn has no RawConn or
+// its descriptor can't be duplicated.
 func (s *Server) serveUDPMmsg(conn *net.UDPConn, w *udpWorker) bool {
 	rc, err := conn.SyscallConn()
 	if err != nil {
 		return false
 	}
+	fd := -1
+	if err := rc.Control(func(f uintptr) {
+		if fd, err = unix.Dup(int(f)); err == nil {
+			unix.CloseOnExec(fd)
+			if err = unix.SetNonblock(fd, false); err != nil {
+				_ = unix.Close(fd)
+				fd = -1
+			}
+		}
+	}); err != nil || fd < 0 {
+		return false
+	}
+	defer unix.Close(fd)
 	b := new(mmsgBufs)
 	for i := range udpBatch {
 		b.inIov[i].Base = &w.in[i].Buffers[0][0]
@@ -50,33 +68,29 @@ func (s *Server) serveUDPMmsg(conn *net.UDPConn, w *udpWorker) bool {
 		b.out[i].hdr.Iov = &b.outIov[i]
 		b.out[i].hdr.SetIovlen(1)
 	}
-	var n int
-	var rerr error
-	recv := func(fd uintptr) bool {
-		n, rerr = mmsg(unix.SYS_RECVMMSG, fd, b.in[:], 0)
-		return rerr != unix.EAGAIN // EAGAIN: park until readable
-	}
-	var sent, k int
-	var werr error
-	send := func(fd uintptr) bool {
-		sent, werr = mmsg(unix.SYS_SENDMMSG, fd, b.out[sent:k], 0)
-		return werr != unix.EAGAIN // EAGAIN: wait until writable
-	}
 	for {
 		for i := range udpBatch {
 			b.in[i].hdr.Namelen = unix.SizeofSockaddrInet6
 			b.in[i].hdr.Flags = 0
 		}
-		if err := rc.Read(recv); err != nil {
-			return true // closed
-		}
-		if rerr != nil {
-			s.log.Debug("read udp", "err", rerr)
+		n, err := recvBatch(fd, b.in[:])
+		if err != nil || n == 0 {
+			if udpClosed(rc) {
+				return true
+			}
+			if err != nil {
+				s.log.Debug("read udp", "err", err)
+			}
 			continue
 		}
-		k = 0
+		k := 0
 		for i := range n {
 			h := &b.in[i]
+			if h.len < 12 && udpClosed(rc) {
+				// A socket shut down for reading returns empty
+				// datagrams at once; a client sends those rarely.
+				return true
+			}
 			from, ok := sockaddrAddrPort(&b.names[i], h.hdr.Namelen)
 			if !ok {
 				continue
@@ -96,12 +110,12 @@ func (s *Server) serveUDPMmsg(conn *net.UDPConn, w *udpWorker) bool {
 			k++
 		}
 		for done := 0; done < k; {
-			sent = done
-			if err := rc.Write(send); err != nil {
-				return true // closed
-			}
-			if werr != nil {
-				s.log.Debug("write reply", "err", werr)
+			sent, err := sendBatch(fd, b.out[done:k])
+			if err != nil {
+				if udpClosed(rc) {
+					return true
+				}
+				s.log.Debug("write reply", "err", err)
 				sent = 1 // the first failed: skip it, send the rest
 			}
 			done += sent
@@ -109,16 +123,47 @@ func (s *Server) serveUDPMmsg(conn *net.UDPConn, w *udpWorker) bool {
 	}
 }
 
-// mmsg calls recvmmsg or sendmmsg on hs, on a non-blocking socket.
-func mmsg(trap uintptr, fd uintptr, hs []mmsghdr, flags int) (int, error) {
-	if len(hs) == 0 {
-		return 0, nil
+// recvBatch sleeps until a datagram arrives on the blocking descriptor
+// fd, then reads every one waiting, up to len(hs). A signal's EINTR is
+// retried.
+func recvBatch(fd int, hs []mmsghdr) (int, error) {
+	for {
+		r, _, e := unix.Syscall6(unix.SYS_RECVMMSG, uintptr(fd), uintptr(unsafe.Pointer(&hs[0])), uintptr(len(hs)),
+			unix.MSG_WAITFORONE, 0, 0)
+		if e == unix.EINTR {
+			continue
+		}
+		if e != 0 {
+			return 0, e
+		}
+		return int(r), nil
 	}
-	r, _, e := unix.RawSyscall6(trap, fd, uintptr(unsafe.Pointer(&hs[0])), uintptr(len(hs)), uintptr(flags), 0, 0)
+}
+
+// sendBatch sends hs on fd, without blocking when the socket has room.
+func sendBatch(fd int, hs []mmsghdr) (int, error) {
+	r, _, e := unix.RawSyscall6(unix.SYS_SENDMMSG, uintptr(fd), uintptr(unsafe.Pointer(&hs[0])), uintptr(len(hs)),
+		unix.MSG_DONTWAIT, 0, 0)
+	if e == unix.EAGAIN {
+		r, _, e = unix.Syscall6(unix.SYS_SENDMMSG, uintptr(fd), uintptr(unsafe.Pointer(&hs[0])), uintptr(len(hs)), 0, 0, 0)
+	}
 	if e != 0 {
 		return 0, e
 	}
 	return int(r), nil
+}
+
+// udpClosed reports whether the socket behind rc was closed.
+func udpClosed(rc syscall.RawConn) bool {
+	return rc.Control(func(uintptr) {}) != nil
+}
+
+// shutdownUDP wakes the serving goroutines sleeping in recvmmsg on conn's
+// descriptor (their duplicates share the socket), before it is closed.
+func shutdownUDP(conn *net.UDPConn) {
+	if rc, err := conn.SyscallConn(); err == nil {
+		_ = rc.Control(func(fd uintptr) { _ = unix.Shutdown(int(fd), unix.SHUT_RD) })
+	}
 }
 
 // sockaddrAddrPort reads an AF_INET or AF_INET6 socket address.

@@ -1,0 +1,187 @@
+package dnslb
+
+import (
+	"encoding/binary"
+	"errors"
+	"io"
+	"net"
+	"net/netip"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// The TCP serving path (RFC 7766). miekg/dns's server reads one message,
+// answers it, and writes the reply in its own call, with a fresh message
+// and buffers each time; a client that pipelines (resolvers do, and so does
+// dnsperf) pays a read and a write per query. Here a connection's goroutine
+// reads whatever the client has sent, answers every complete query in it,
+// and writes all the replies in one call. Answering uses the same workers
+// as UDP (so precomputed replies serve TCP too), taken from a pool of
+// GOMAXPROCS only while answering, never while a connection waits.
+
+// tcpReadBuf is the read buffer a connection starts with; it grows to the
+// largest message (65535 bytes and its length) only when one is that long.
+const tcpReadBuf = 4096
+
+// tcpServer serves the TCP listeners of one Run.
+type tcpServer struct {
+	s       *Server
+	idle    time.Duration
+	workers chan *udpWorker
+
+	mu     sync.Mutex // guards conns, and closed's changes
+	conns  map[net.Conn]struct{}
+	closed atomic.Bool
+	wg     sync.WaitGroup
+}
+
+func newTCPServer(s *Server, idle time.Duration) *tcpServer {
+	t := &tcpServer{s: s, idle: idle, conns: make(map[net.Conn]struct{}),
+		workers: make(chan *udpWorker, runtime.GOMAXPROCS(0))}
+	for range cap(t.workers) {
+		t.workers <- newUDPWorker(s)
+	}
+	return t
+}
+
+// serve accepts connections on ln until it is closed.
+func (t *tcpServer) serve(ln net.Listener) {
+	for {
+		c, err := ln.Accept()
+		if err != nil {
+			if errors.Is(err, net.ErrClosed) {
+				return
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				continue
+			}
+			t.s.log.Warn("accept tcp", "err", err)
+			time.Sleep(10 * time.Millisecond) // e.g. out of descriptors: don't spin
+			continue
+		}
+		if !t.track(c) {
+			_ = c.Close()
+			return
+		}
+		go func() {
+			defer t.wg.Done()
+			defer t.untrack(c)
+			t.serveConn(c)
+		}()
+	}
+}
+
+func (t *tcpServer) track(c net.Conn) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.closed.Load() {
+		return false
+	}
+	t.conns[c] = struct{}{}
+	t.wg.Add(1)
+	return true
+}
+
+func (t *tcpServer) untrack(c net.Conn) {
+	t.mu.Lock()
+	delete(t.conns, c)
+	t.mu.Unlock()
+	_ = c.Close()
+}
+
+// shutdown stops every connection once the queries it has read are
+// answered (the listeners are closed by the caller), waiting at most d.
+func (t *tcpServer) shutdown(d time.Duration) {
+	t.mu.Lock()
+	t.closed.Store(true)
+	for c := range t.conns {
+		_ = c.SetReadDeadline(time.Now()) // wakes a waiting read; replies still go out
+	}
+	t.mu.Unlock()
+	done := make(chan struct{})
+	go func() { t.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(d):
+		t.mu.Lock()
+		for c := range t.conns {
+			_ = c.Close()
+		}
+		t.mu.Unlock()
+		<-done
+	}
+}
+
+// serveConn answers the queries of one connection until the client closes
+// it, it is idle for t.idle, a read or write fails, or the server stops.
+func (t *tcpServer) serveConn(c net.Conn) {
+	from := netip.AddrPort{}
+	if a, ok := c.RemoteAddr().(*net.TCPAddr); ok {
+		from = a.AddrPort()
+	}
+	rbuf := make([]byte, tcpReadBuf)
+	var wbuf []byte
+	have := 0 // bytes read and not yet answered, at rbuf[:have]
+	for {
+		// Every complete message in the buffer is answered before the
+		// replies are written together.
+		off := 0
+		var w *udpWorker
+		for have-off >= 2 {
+			n := int(binary.BigEndian.Uint16(rbuf[off:]))
+			if have-off < 2+n {
+				break
+			}
+			if w == nil {
+				w = <-t.workers
+			}
+			wbuf = w.answerTCP(rbuf[off+2:off+2+n], from, wbuf)
+			off += 2 + n
+		}
+		if w != nil {
+			t.workers <- w
+		}
+		if len(wbuf) > 0 {
+			_ = c.SetWriteDeadline(time.Now().Add(t.idle))
+			if _, err := c.Write(wbuf); err != nil {
+				t.s.log.Debug("write tcp", "err", err)
+				return
+			}
+			wbuf = wbuf[:0]
+		}
+		have = copy(rbuf, rbuf[off:have])
+		if have >= 2 {
+			if need := 2 + int(binary.BigEndian.Uint16(rbuf)); need > len(rbuf) {
+				rbuf = append(rbuf[:have], make([]byte, need-have)...)[:need]
+			}
+		}
+		if t.closed.Load() {
+			return
+		}
+		_ = c.SetReadDeadline(time.Now().Add(t.idle))
+		n, err := c.Read(rbuf[have:])
+		have += n
+		if err != nil && n == 0 {
+			if !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) {
+				t.s.log.Debug("read tcp", "err", err)
+			}
+			return
+		}
+	}
+}
+
+// answerTCP appends the reply to one TCP query, with its length, to out.
+func (w *udpWorker) answerTCP(pkt []byte, from netip.AddrPort, out []byte) []byte {
+	if w.tcpOut == nil {
+		w.tcpOut = make([]byte, 65535)
+	}
+	reply := w.answerOn(pkt, from, w.tcpOut, true)
+	if reply == nil || len(reply) > 65535 {
+		return out
+	}
+	out = binary.BigEndian.AppendUint16(out, uint16(len(reply)))
+	return append(out, reply...)
+}
