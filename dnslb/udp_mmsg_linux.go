@@ -2,8 +2,8 @@ package dnslb
 
 import (
 	"net"
-	"syscall"
 	"net/netip"
+	"syscall"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
