@@ -169,9 +169,7 @@ func (w *udpWorker) answerOn(pkt []byte, from netip.AddrPort, buf []byte, tcp bo
 	if w.cache != nil && w.s.qlog == nil && w.fq.parse(&w.cache.fast, pkt) {
 		fq = &w.fq
 		var out []byte
-		var r *fastReply
-		if out, r, rot, fill = w.cache.fast.get(w.s, fq, from.Addr(), pkt, buf); out != nil {
-			w.s.metrics.ObserveQuery(r.zone, r.qtype, int(r.rcode), r.policy, time.Since(start), tcp)
+		if out, rot, fill = w.cache.fast.get(w.s, fq, from.Addr(), pkt, buf, start, tcp); out != nil {
 			return out
 		}
 	}

@@ -4,6 +4,8 @@ import (
 	"encoding/binary"
 	"net/netip"
 	"runtime"
+	"time"
+	"unsafe"
 
 	"github.com/miekg/dns"
 
@@ -57,7 +59,7 @@ func newWireCache() *wireCache {
 	return &wireCache{
 		entries: make(map[string][]*wireReply),
 		max:     max(1024, wireCacheBytes/wireReplyBytes/runtime.GOMAXPROCS(0)),
-		fast: fastCache{entries: make(map[string]*fastReply),
+		fast: fastCache{entries: make(map[string]fastReply),
 			max: max(1<<20, wireCacheBytes/runtime.GOMAXPROCS(0)), anyMax: max(1<<20, wireCacheBytes/4/runtime.GOMAXPROCS(0))},
 	}
 }
@@ -207,8 +209,8 @@ type fastCache struct {
 	snap    *Snapshot
 	geo     *geoSet
 	udpSize int32
-	entries map[string]*fastReply
-	bytes   int // held by answers, about; at max all are dropped
+	entries map[string]fastReply // keyed by the key at the start of each one's buf
+	bytes   int                  // held by answers, about; at max all are dropped
 	max     int
 	anyKeys []string // the keys of replies for names that need not exist
 	anyB    int      // their bytes; at anyMax they are dropped
@@ -221,22 +223,36 @@ type fastCache struct {
 // client (a marker and the longest ECS option data or address).
 const fastKeyMax = 255 + 4 + 1 + 1 + 20
 
-// fastEntryBytes is what an entry costs beyond its key and replies.
-const fastEntryBytes = 160
+// fastEntryBytes is what an entry costs beyond its buffer;
+// fastRotations is the most rotations an entry holds (filled is a
+// bitmask), so RRsets of more addresses always take the full path.
+const (
+	fastEntryBytes = 160
+	fastRotations  = 64
+)
 
-// fastReply is every reply to one key: wire[k] for rotation k of rot, ""
-// until it is filled; or, with byClient, a marker that the replies are
-// under the key with the client.
+// fastReply is every reply to one key. It is held in the map by value,
+// and buf holds the key followed by one slot of size bytes per rotation:
+// a hit reads the map's slot and then one run of memory, so it misses
+// the processor's caches few times (the map holds entries for every name
+// asked for, and the kernel's work between queries evicts them). Slot k
+// holds rotation k once filled has bit k; every rotation's reply has the
+// size of the first, others are not kept. With byClient the entry is
+// only a marker: the replies are under the key extended with the client.
 type fastReply struct {
+	buf      []byte // the key (never written after the entry is made), then the slots
+	klen     uint16
+	n        uint16 // rotations
+	size     uint16 // of each reply; 0 until the first is kept
+	filled   uint64
 	byClient bool
-	zone     string // for metrics
-	policy   string
+	scope    uint8 // the ECS scope of the replies
 	qtype    uint16
 	rcode    uint16
-	scope    uint8 // the ECS scope of the reply
-	set      *zones.RRset
-	pol      *Policy
-	wire     []string
+	set      *zones.RRset // the rotation's counter: a zone RRset's,
+	pol      *Policy      // or a policy's, or neither (n == 1)
+	zone     string       // for metrics
+	policy   string
 }
 
 // next steps the reply's rotation counter as the full path would, and
@@ -246,7 +262,7 @@ func (r *fastReply) next() int {
 	case r.set != nil:
 		return r.set.Next()
 	case r.pol != nil:
-		return r.pol.NextRotation(len(r.wire))
+		return r.pol.NextRotation(int(r.n))
 	}
 	return 0
 }
@@ -360,39 +376,42 @@ func (c *fastCache) clientKey(q *fastQuery, from netip.Addr) []byte {
 	return append(append(k, 2), b[:]...)
 }
 
-// get writes the reply to q into buf, if it is held, with the entry it
-// came from (for metrics). When the key is known but the rotation its
-// counter gave is not filled yet, it returns no reply but the rotation,
-// with fill set: the full path must give that rotation.
-func (c *fastCache) get(s *Server, q *fastQuery, from netip.Addr, pkt, buf []byte) (out []byte, r *fastReply, rot int, fill bool) {
+// get writes the reply to q into buf, if it is held, and counts it in
+// the metrics (start is when the query arrived, tcp its transport). When
+// the key is known but the rotation its counter gave is not filled yet,
+// it returns no reply but the rotation, with fill set: the full path must
+// give that rotation.
+func (c *fastCache) get(s *Server, q *fastQuery, from netip.Addr, pkt, buf []byte, start time.Time, tcp bool) (out []byte, rot int, fill bool) {
 	snap, geo := s.store.Snapshot(), s.geoData()
 	if snap != c.snap || geo != c.geo || s.udpSize.Load() != c.udpSize {
 		c.reset(snap, geo, s.udpSize.Load())
-		return nil, nil, 0, false
+		return nil, 0, false
 	}
-	r = c.entries[string(q.key)]
-	if r != nil && r.byClient {
-		r = c.entries[string(c.clientKey(q, from))]
+	e, ok := c.entries[string(q.key)]
+	if ok && e.byClient {
+		e, ok = c.entries[string(c.clientKey(q, from))]
 	}
-	if r == nil || s.random.Load() {
-		return nil, nil, 0, false
+	if !ok || s.random.Load() {
+		return nil, 0, false
 	}
-	rot = r.next()
-	w := r.wire[rot]
-	if w == "" || len(w)+len(q.ecs) > len(buf) {
-		return nil, r, rot, true
+	rot = e.next()
+	size := int(e.size)
+	if e.filled&(1<<rot) == 0 || size+len(q.ecs) > len(buf) {
+		return nil, rot, true
 	}
-	out = buf[:copy(buf, w)]
+	at := int(e.klen) + rot*size
+	out = buf[:copy(buf, e.buf[at:at+size])]
 	out[0], out[1] = pkt[0], pkt[1] // the ID
 	if q.ecs != nil {
 		// Our OPT record ends the reply with no data: the option goes
 		// after it (RFC 7871 section 7.2.1: as asked, with our scope).
-		binary.BigEndian.PutUint16(out[len(out)-2:], uint16(len(q.ecs)))
+		binary.BigEndian.PutUint16(out[size-2:], uint16(len(q.ecs)))
 		out = append(out, q.ecs...)
-		out[len(w)+7] = r.scope
+		out[size+7] = e.scope
 	}
 	c.hits++
-	return out, r, rot, false
+	s.metrics.ObserveQuery(e.zone, e.qtype, int(e.rcode), e.policy, time.Since(start), tcp)
+	return out, rot, false
 }
 
 func (c *fastCache) reset(snap *Snapshot, geo *geoSet, udpSize int32) {
@@ -415,39 +434,46 @@ func (c *fastCache) put(s *Server, q *fastQuery, from netip.Addr, m *dns.Msg, qc
 	if qc.rots == 1 {
 		n, k = qc.rotN, qc.rotK
 	}
+	if n > fastRotations || k >= n {
+		return
+	}
 	key := q.key
 	if qc.clientDep {
-		if r := c.entries[string(key)]; r == nil {
-			c.add(string(key), &fastReply{byClient: true}, false)
+		if r, ok := c.entries[string(key)]; !ok {
+			c.add(fastReply{buf: append([]byte(nil), key...), klen: uint16(len(key)), byClient: true}, false)
 		} else if !r.byClient {
 			return
 		}
 		key = c.clientKey(q, from)
 	}
-	r := c.entries[string(key)]
-	if r == nil {
-		r = &fastReply{zone: qc.zone, policy: qc.policy, qtype: m.Question[0].Qtype, rcode: uint16(m.Rcode),
-			scope: uint8(qc.scope), set: qc.rotSet, pol: qc.rotPol, wire: make([]string, n)}
-		if qc.rots == 0 {
-			r.set, r.pol = nil, nil
+	r, ok := c.entries[string(key)]
+	if !ok {
+		r = fastReply{klen: uint16(len(key)), n: uint16(n), size: uint16(len(tmpl)), qtype: m.Question[0].Qtype,
+			rcode: uint16(m.Rcode), scope: uint8(qc.scope), zone: qc.zone, policy: qc.policy}
+		if qc.rots == 1 {
+			r.set, r.pol = qc.rotSet, qc.rotPol
 		}
+		r.buf = make([]byte, len(key)+n*len(tmpl))
+		copy(r.buf, key)
 		any := m.Rcode != dns.RcodeSuccess || len(m.Answer) == 0 || qc.synth
-		if !c.add(string(key), r, any) {
+		if !c.add(r, any) {
 			return
 		}
 	}
-	if len(r.wire) != n || k >= n || r.wire[k] != "" || r.byClient {
+	if r.byClient || int(r.n) != n || int(r.size) != len(tmpl) || r.filled&(1<<k) != 0 {
 		return
 	}
-	r.wire[k] = string(tmpl)
-	c.bytes += len(tmpl)
+	copy(r.buf[int(r.klen)+k*len(tmpl):], tmpl)
+	r.filled |= 1 << k
+	c.entries[unsafe.String(&r.buf[0], int(r.klen))] = r
 }
 
-// add inserts r under key within the budgets, and reports whether it did.
-func (c *fastCache) add(key string, r *fastReply, any bool) bool {
-	cost := len(key) + fastEntryBytes
+// add inserts r within the budgets, and reports whether it did.
+func (c *fastCache) add(r fastReply, any bool) bool {
+	key := unsafe.String(&r.buf[0], int(r.klen)) // buf's key part is never written
+	cost := len(r.buf) + fastEntryBytes
 	if any {
-		if c.anyB += cost + minUDPSize; c.anyB > c.anyMax {
+		if c.anyB += cost; c.anyB > c.anyMax {
 			for _, k := range c.anyKeys {
 				delete(c.entries, k)
 			}
