@@ -7,7 +7,7 @@
 #   ROUNDS=3                 rounds; each round runs every server once
 #   DURATION=10              seconds of measured load per run
 #   SERVERS="dnslb nsd knot gdnsd"
-#   SCENARIOS="static"       any of: static tcp nxdomain geo-ecs health
+#   SCENARIOS="static"       any of: static tcp nxdomain geo-ecs health latency
 #   NAMES=10000              host names in the zone (4 A + 2 AAAA each)
 #   CLIENTS=4 THREADS=1 OUTSTANDING=100   dnsperf -c, -T, -q
 #   MAX_QPS=0                dnsperf -Q; 0 means unlimited (saturation)
@@ -66,8 +66,16 @@ scenario_args() {
 	ECS=()
 	DNSLB_POLICY=
 	SETTLE=0
+	LATENCY=0
 	case $1 in
 	static) ;;
+	latency)
+		# Each run first finds the server's own peak (PEAK_SECONDS of
+		# saturating load), then measures at half of it with dnsperf -v,
+		# which prints every response's latency: the percentiles come
+		# from those (see run_one).
+		LATENCY=1
+		;;
 	tcp) EXTRA=(-m tcp) ;;
 	nxdomain) QUERIES=$OUT/data/queries-nxdomain.txt ;;
 	geo-ecs)
@@ -93,7 +101,7 @@ scenario_args() {
 		policy_queries "$OUT/data/queries-mixed.txt" "$QUERIES"
 		SETTLE=${HEALTH_SETTLE:-15}
 		;;
-	*) die "unknown scenario $1 (want static, tcp, nxdomain, geo-ecs or health)" ;;
+	*) die "unknown scenario $1 (want static, tcp, nxdomain, geo-ecs, health or latency)" ;;
 	esac
 }
 
@@ -132,11 +140,21 @@ run_one() {
 	# the server used. Whatever the machine did beyond the server and
 	# dnsperf (whose own CPU time bash's `time` reports) is "other": work
 	# that competed with the benchmark.
-	local cpu0 cpu1 busy0 busy1 t0 t1 ok=1 client TIMEFORMAT='%3U %3S'
+	local cpu0 cpu1 busy0 busy1 t0 t1 ok=1 client TIMEFORMAT='%3U %3S' maxq=$MAX_QPS peak=0 vflag=()
+	if ((LATENCY)); then
+		peak=$(dnsperf_run "${PEAK_SECONDS:-3}" "${args[@]}" 2>&1 | awk '/Queries per second:/ { q += $4 } END { printf "%.0f", q }')
+		maxq=$((peak / 2))
+		vflag=(-v)
+		if ((maxq < 1)); then
+			warn "no peak measured for $server; run left out"
+			stop_server "$pid"
+			return 0
+		fi
+	fi
 	cpu0=$(cpu_ticks "$pid")
 	busy0=$(busy_ticks)
 	t0=$(date +%s.%N)
-	if ! { time dnsperf_run "$DURATION" "${args[@]}" >"$raw" 2>&1; } 2>"$raw.time"; then
+	if ! { time MAX_QPS=$maxq dnsperf_run "$DURATION" "${args[@]}" "${vflag[@]}" >"$raw" 2>&1; } 2>"$raw.time"; then
 		ok=0
 	fi
 	t1=$(date +%s.%N)
@@ -153,11 +171,23 @@ run_one() {
 		return 0
 	fi
 
+	# With -v, every response's latency: the percentiles (nearest rank)
+	# go in columns 11 to 14 with the rate asked for; the lines are dropped
+	# from the raw file afterwards (a run writes hundreds of thousands).
+	local pct="-	-	-	-"
+	if ((LATENCY)); then
+		pct=$(awk '/^> / { print $NF }' "$raw" | sort -g | awk -v q="$maxq" '
+			{ v[NR] = $1 }
+			function at(p) { i = int(p * NR + 0.999999); return v[i < 1 ? 1 : i] }
+			END { if (NR == 0) print q "\t-\t-\t-"; else printf "%d\t%.6f\t%.6f\t%.6f\n", q, at(0.5), at(0.99), at(0.999) }')
+		grep -v '^> ' "$raw" >"$raw.tmp" && mv "$raw.tmp" "$raw"
+	fi
+
 	# Pull QPS, latency and loss out of dnsperf's summaries (one per
 	# dnsperf process): QPS and queries add up, the latency mean is
 	# weighted by completed queries and the standard deviations are pooled.
 	awk -v sc="$scenario" -v sv="$server" -v rd="$round" -v hz="$CLK_TCK" -v t0="$t0" -v t1="$t1" \
-		-v cpu="$((cpu1 - cpu0))" -v busy="$((busy1 - busy0))" -v client="$client" '
+		-v cpu="$((cpu1 - cpu0))" -v busy="$((busy1 - busy0))" -v client="$client" -v pct="$pct" '
 		/^Statistics:/ { stats = 1 }
 		# In TCP mode a second block reports connection set-up latency
 		# under the same labels.
@@ -174,9 +204,11 @@ run_one() {
 			qpc = cores > 0 ? qps / cores : 0
 			lat = done > 0 ? s1 / done : 0
 			v = done > 0 ? s2 / done - lat * lat : 0
-			printf "%s\t%s\t%d\t%.0f\t%.3f\t%.0f\t%.6f\t%.6f\t%.2f\t%.2f\n", sc, sv, rd, qps, cores, qpc, lat, sqrt(v > 0 ? v : 0), (sent > 0 ? 100 * lost / sent : 0), (other > 0 ? other : 0)
+			printf "%s\t%s\t%d\t%.0f\t%.3f\t%.0f\t%.6f\t%.6f\t%.2f\t%.2f\t%s\n", sc, sv, rd, qps, cores, qpc, lat, sqrt(v > 0 ? v : 0), (sent > 0 ? 100 * lost / sent : 0), (other > 0 ? other : 0), pct
 		}' "$raw" >>"$RUNS"
-	tail -n1 "$RUNS" | awk -F'\t' '{ printf "  %-6s round %d: %8s qps, %.2f cores, %8s qps/core, avg %.3f ms, lost %s%%, other load %.2f cores\n", $2, $3, $4, $5, $6, $7 * 1000, $9, $10 }' >&2
+	tail -n1 "$RUNS" | awk -F'\t' '{ printf "  %-6s round %d: %8s qps, %.2f cores, %8s qps/core, avg %.3f ms, lost %s%%, other load %.2f cores", $2, $3, $4, $5, $6, $7 * 1000, $9, $10
+		if ($12 != "-") printf ", at %s qps (half of peak) p50 %.3f p99 %.3f p99.9 %.3f ms", $11, $12 * 1000, $13 * 1000, $14 * 1000
+		printf "\n" }' >&2
 }
 
 # dnsperf_run SECONDS ARGS... runs dnsperf pinned to CLIENT_CPU for SECONDS
@@ -254,6 +286,15 @@ report() {
 		awk -v s="$s" -v cf="$(label "$sc" "$s")" -v n="$(col "$sc" "$s" 4 | wc -l)" -v q="$qps" -v c="$qpc" -v l="$lat" -v d="$sd" -v x="$lost" -v o="$other" \
 			'BEGIN { printf "%-7s %-8s %5d %11.0f %15.0f %13.3f %12.3f %7.2f %6.2f\n", s, cf, n, q, c, l * 1000, d * 1000, x, o }'
 	done
+	if [[ $sc == latency ]]; then
+		printf '%-7s %12s %10s %10s %12s\n' server "rate (q/s)" "p50 (ms)" "p99 (ms)" "p99.9 (ms)"
+		for s in $SERVERS; do
+			awk -v s="$s" -v r="$(col "$sc" "$s" 11 | median)" -v a="$(col "$sc" "$s" 12 | median)" \
+				-v b="$(col "$sc" "$s" 13 | median)" -v c="$(col "$sc" "$s" 14 | median)" \
+				'BEGIN { printf "%-7s %12.0f %10.3f %10.3f %12.3f\n", s, r, a * 1000, b * 1000, c * 1000 }'
+		done
+		echo "(rate: half of each run's own peak, measured just before; medians over the rounds)"
+	fi
 	if [[ -z ${mq[dnslb]:-} ]]; then
 		echo "ratios: n/a (dnslb not measured)"
 		return

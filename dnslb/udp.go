@@ -57,7 +57,6 @@ func listenUDP(addr string) ([]*net.UDPConn, error) {
 
 func closeUDP(conns []*net.UDPConn) {
 	for _, c := range conns {
-		shutdownUDP(c)
 		_ = c.Close()
 	}
 }

@@ -3,31 +3,29 @@ package dnslb
 import (
 	"net"
 	"net/netip"
-	"syscall"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
 
-// On Linux the serving goroutine calls recvmmsg and sendmmsg itself, on
-// its own duplicate of the socket's descriptor, set to blocking. A read
-// first takes every datagram waiting (up to udpBatch) without blocking,
-// with RawSyscall: it returns within microseconds, so the goroutine keeps
-// its P and the runtime does no bookkeeping. Only when nothing is waiting
-// does it sleep in the kernel, in one recvmmsg with MSG_WAITFORONE that
-// returns as soon as a datagram arrives (with whatever else is waiting by
-// then). Parking in Go's netpoller instead costs an epoll_wait and a
-// wakeup on top of the failed read. Writes likewise: non-blocking first,
-// and only a full socket buffer makes them wait. Close shuts the socket
-// down for reading, which wakes a sleeping recvmmsg. Addresses stay in
-// the kernel's sockaddr form and are reused for the reply, so nothing is
+// On Linux the serving goroutine calls recvmmsg and sendmmsg itself,
+// through the socket's RawConn (so Close cannot pull the descriptor from
+// under a call), with RawSyscall: both are non-blocking on this socket and
+// return within microseconds, so the goroutine keeps its P instead of
+// entering a system call that sysmon would see last over 20µs (sendmmsg
+// of a full batch over loopback does) and hand the P off. That handoff,
+// and sysmon polling every 20µs because it keeps finding one, cost more
+// than the answers themselves at 60k queries/s. When nothing is waiting
+// the goroutine parks in the netpoller as usual. Addresses stay in the
+// kernel's sockaddr form and are reused for the reply, so nothing is
 // allocated per datagram (x/net's batches allocate a net.UDPAddr each).
 //
-// Measured (bench/out config, dnsperf on the other core, 6 s, user+sys
-// of every thread): the blocking read alone 154k-160k queries per server
-// core, with the non-blocking attempt first 166k-178k, the netpoller
-// 153k-173k; the kernel's UDP work is about 80% of the server's CPU time
-// either way (gdnsd's is 90%).
+// Sleeping in a blocking recvmmsg (MSG_WAITFORONE, on a blocking duplicate
+// of the descriptor) instead of the netpoller was tried and measured on
+// the bench config, alternating runs: 176k against 171k queries per core
+// at saturation, 112k against 115k at half of it, within the noise. The
+// runtime's sysmon then wakes every 20µs to retake the P from the blocked
+// thread, which costs what the epoll_wait saves. The netpoller stays.
 
 // mmsghdr is struct mmsghdr of recvmmsg(2).
 type mmsghdr struct {
@@ -43,26 +41,12 @@ type mmsgBufs struct {
 }
 
 // serveUDPMmsg serves conn with recvmmsg/sendmmsg until conn is closed.
-// It returns false, before serving anything, when conn has no RawConn or
-// its descriptor can't be duplicated.
+// It returns false, before serving anything, when conn has no RawConn.
 func (s *Server) serveUDPMmsg(conn *net.UDPConn, w *udpWorker) bool {
 	rc, err := conn.SyscallConn()
 	if err != nil {
 		return false
 	}
-	fd := -1
-	if err := rc.Control(func(f uintptr) {
-		if fd, err = unix.Dup(int(f)); err == nil {
-			unix.CloseOnExec(fd)
-			if err = unix.SetNonblock(fd, false); err != nil {
-				_ = unix.Close(fd)
-				fd = -1
-			}
-		}
-	}); err != nil || fd < 0 {
-		return false
-	}
-	defer unix.Close(fd)
 	b := new(mmsgBufs)
 	for i := range udpBatch {
 		b.inIov[i].Base = &w.in[i].Buffers[0][0]
@@ -73,29 +57,33 @@ func (s *Server) serveUDPMmsg(conn *net.UDPConn, w *udpWorker) bool {
 		b.out[i].hdr.Iov = &b.outIov[i]
 		b.out[i].hdr.SetIovlen(1)
 	}
+	var n int
+	var rerr error
+	recv := func(fd uintptr) bool {
+		n, rerr = mmsg(unix.SYS_RECVMMSG, fd, b.in[:], 0)
+		return rerr != unix.EAGAIN // EAGAIN: park until readable
+	}
+	var sent, k int
+	var werr error
+	send := func(fd uintptr) bool {
+		sent, werr = mmsg(unix.SYS_SENDMMSG, fd, b.out[sent:k], 0)
+		return werr != unix.EAGAIN // EAGAIN: wait until writable
+	}
 	for {
 		for i := range udpBatch {
 			b.in[i].hdr.Namelen = unix.SizeofSockaddrInet6
 			b.in[i].hdr.Flags = 0
 		}
-		n, err := recvBatch(fd, b.in[:])
-		if err != nil || n == 0 {
-			if udpClosed(rc) {
-				return true
-			}
-			if err != nil {
-				s.log.Debug("read udp", "err", err)
-			}
+		if err := rc.Read(recv); err != nil {
+			return true // closed
+		}
+		if rerr != nil {
+			s.log.Debug("read udp", "err", rerr)
 			continue
 		}
-		k := 0
+		k = 0
 		for i := range n {
 			h := &b.in[i]
-			if h.len < 12 && udpClosed(rc) {
-				// A socket shut down for reading returns empty
-				// datagrams at once; a client sends those rarely.
-				return true
-			}
 			from, ok := sockaddrAddrPort(&b.names[i], h.hdr.Namelen)
 			if !ok {
 				continue
@@ -115,12 +103,12 @@ func (s *Server) serveUDPMmsg(conn *net.UDPConn, w *udpWorker) bool {
 			k++
 		}
 		for done := 0; done < k; {
-			sent, err := sendBatch(fd, b.out[done:k])
-			if err != nil {
-				if udpClosed(rc) {
-					return true
-				}
-				s.log.Debug("write reply", "err", err)
+			sent = done
+			if err := rc.Write(send); err != nil {
+				return true // closed
+			}
+			if werr != nil {
+				s.log.Debug("write reply", "err", werr)
 				sent = 1 // the first failed: skip it, send the rest
 			}
 			done += sent
@@ -128,52 +116,16 @@ func (s *Server) serveUDPMmsg(conn *net.UDPConn, w *udpWorker) bool {
 	}
 }
 
-// recvBatch reads every datagram waiting on the blocking descriptor fd,
-// up to len(hs), sleeping until one arrives if none is. A signal's EINTR
-// is retried.
-func recvBatch(fd int, hs []mmsghdr) (int, error) {
-	r, _, e := unix.RawSyscall6(unix.SYS_RECVMMSG, uintptr(fd), uintptr(unsafe.Pointer(&hs[0])), uintptr(len(hs)),
-		unix.MSG_DONTWAIT, 0, 0)
-	if e == 0 {
-		return int(r), nil
+// mmsg calls recvmmsg or sendmmsg on hs, on a non-blocking socket.
+func mmsg(trap uintptr, fd uintptr, hs []mmsghdr, flags int) (int, error) {
+	if len(hs) == 0 {
+		return 0, nil
 	}
-	for {
-		r, _, e := unix.Syscall6(unix.SYS_RECVMMSG, uintptr(fd), uintptr(unsafe.Pointer(&hs[0])), uintptr(len(hs)),
-			unix.MSG_WAITFORONE, 0, 0)
-		if e == unix.EINTR {
-			continue
-		}
-		if e != 0 {
-			return 0, e
-		}
-		return int(r), nil
-	}
-}
-
-// sendBatch sends hs on fd, without blocking when the socket has room.
-func sendBatch(fd int, hs []mmsghdr) (int, error) {
-	r, _, e := unix.RawSyscall6(unix.SYS_SENDMMSG, uintptr(fd), uintptr(unsafe.Pointer(&hs[0])), uintptr(len(hs)),
-		unix.MSG_DONTWAIT, 0, 0)
-	if e == unix.EAGAIN {
-		r, _, e = unix.Syscall6(unix.SYS_SENDMMSG, uintptr(fd), uintptr(unsafe.Pointer(&hs[0])), uintptr(len(hs)), 0, 0, 0)
-	}
+	r, _, e := unix.RawSyscall6(trap, fd, uintptr(unsafe.Pointer(&hs[0])), uintptr(len(hs)), uintptr(flags), 0, 0)
 	if e != 0 {
 		return 0, e
 	}
 	return int(r), nil
-}
-
-// udpClosed reports whether the socket behind rc was closed.
-func udpClosed(rc syscall.RawConn) bool {
-	return rc.Control(func(uintptr) {}) != nil
-}
-
-// shutdownUDP wakes the serving goroutines sleeping in recvmmsg on conn's
-// descriptor (their duplicates share the socket), before it is closed.
-func shutdownUDP(conn *net.UDPConn) {
-	if rc, err := conn.SyscallConn(); err == nil {
-		_ = rc.Control(func(fd uintptr) { _ = unix.Shutdown(int(fd), unix.SHUT_RD) })
-	}
 }
 
 // sockaddrAddrPort reads an AF_INET or AF_INET6 socket address.

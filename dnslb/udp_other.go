@@ -18,7 +18,3 @@ const msgTrunc = 0
 
 // serveUDPMmsg is Linux only: elsewhere serveUDP uses x/net's batches.
 func (s *Server) serveUDPMmsg(conn *net.UDPConn, w *udpWorker) bool { return false }
-
-// shutdownUDP has nothing to wake here: the serving goroutine reads
-// through the netpoller, which Close wakes.
-func shutdownUDP(conn *net.UDPConn) {}
