@@ -54,7 +54,7 @@ func (s *Server) handle(req *dns.Msg, c Client, qc *queryCtx) *dns.Msg {
 	}
 	qc.client = c.Addr.Addr().Unmap()
 	if opt != nil {
-		m.Extra = append(m.Extra, s.replyOPT(opt))
+		m.Extra = append(m.Extra, s.replyOPT(opt, qc.scratch))
 		if opt.Version() != 0 {
 			m.Rcode = dns.RcodeBadVers
 			return m
@@ -257,8 +257,12 @@ func findOPT(req *dns.Msg) (opt *dns.OPT, ok bool) {
 
 // replyOPT is our OPT record: our buffer size, version 0, the DO bit
 // echoed (RFC 3225), no options.
-func (s *Server) replyOPT(q *dns.OPT) *dns.OPT {
-	o := &dns.OPT{Hdr: dns.RR_Header{Name: ".", Rrtype: dns.TypeOPT}}
+func (s *Server) replyOPT(q *dns.OPT, sc *replyScratch) *dns.OPT {
+	o := new(dns.OPT)
+	if sc != nil {
+		o = &sc.opt
+	}
+	*o = dns.OPT{Hdr: dns.RR_Header{Name: ".", Rrtype: dns.TypeOPT}}
 	o.SetUDPSize(uint16(s.udpSize.Load()))
 	if q.Do() {
 		o.SetDo()

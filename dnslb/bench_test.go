@@ -7,30 +7,99 @@ import (
 	"github.com/miekg/dns"
 )
 
-func BenchmarkHandleQuery(b *testing.B) {
-	cfg, err := LoadConfig("testdata/dnslb.toml")
+// benchQueries are the common query shapes, with the config they need:
+// testdata/dnslb.toml, or the geo config (writeGeoConfig) for ECS.
+var benchQueries = []struct {
+	name  string
+	qname string
+	qtype uint16
+	edns  bool
+	ecs   string // ECS /24 subnet; the geo config
+}{
+	{"rotate", "www.example.org.", dns.TypeA, false, ""},
+	{"rotate-edns", "www.example.org.", dns.TypeA, true, ""},
+	{"single", "mail.example.org.", dns.TypeA, false, ""},
+	{"nxdomain", "nope.example.org.", dns.TypeAAAA, true, ""},
+	{"referral", "a.sub.example.org.", dns.TypeA, false, ""},
+	{"wildcard", "x.w.example.org.", dns.TypeA, false, ""},
+	{"geo-ecs-jp", "geo.example.org.", dns.TypeA, true, "198.51.100.0"},
+	{"geo-ecs-de", "geo.example.org.", dns.TypeA, true, "192.0.2.0"},
+	{"geo-ecs-none", "geo.example.org.", dns.TypeA, true, "198.18.0.0"},
+}
+
+func benchQuery(tb testing.TB, qname string, qtype uint16, edns bool, ecs string) *dns.Msg {
+	req := new(dns.Msg)
+	req.SetQuestion(qname, qtype)
+	if edns || ecs != "" {
+		req.SetEdns0(1232, false)
+	}
+	if ecs != "" {
+		req.IsEdns0().Option = append(req.IsEdns0().Option, &dns.EDNS0_SUBNET{Code: dns.EDNS0SUBNET, Family: 1, SourceNetmask: 24, Address: net.ParseIP(ecs)})
+	}
+	return req
+}
+
+func benchServer(tb testing.TB, geo bool) *Server {
+	path := "testdata/dnslb.toml"
+	if geo {
+		path = writeGeoConfig(tb)
+	}
+	cfg, err := LoadConfig(path)
 	if err != nil {
-		b.Fatal(err)
+		tb.Fatal(err)
 	}
 	srv, err := New(cfg, nil)
 	if err != nil {
-		b.Fatal(err)
+		tb.Fatal(err)
 	}
-	for _, bc := range []struct {
-		name  string
-		qname string
-		qtype uint16
-	}{
-		{"rotate", "www.example.org.", dns.TypeA},
-		{"single", "mail.example.org.", dns.TypeA},
-		{"nxdomain", "nope.example.org.", dns.TypeAAAA},
-		{"referral", "a.sub.example.org.", dns.TypeA},
-		{"wildcard", "x.w.example.org.", dns.TypeA},
-	} {
+	return srv
+}
+
+// BenchmarkHandleQuery is the server's per-query path as UDP and TCP run
+// it, without sockets: the query's bytes in, the reply's bytes out, with
+// the serving goroutine's scratch and metrics. The plain cases are the
+// steady state, where the common queries are served from the precomputed
+// replies; the full/ cases go the whole way every time (unpack, lookup,
+// selection, pack), as a query does the first time it is seen for a name
+// and rotation, or when its reply can't be precomputed.
+func BenchmarkHandleQuery(b *testing.B) {
+	workers := map[bool]*udpWorker{false: newUDPWorker(benchServer(b, false)), true: newUDPWorker(benchServer(b, true))}
+	for _, full := range []bool{false, true} {
+		for _, bc := range benchQueries {
+			name := bc.name
+			if full {
+				name = "full/" + name
+			}
+			b.Run(name, func(b *testing.B) {
+				w := workers[bc.ecs != ""]
+				cache := w.cache
+				if full {
+					w.cache = nil
+					defer func() { w.cache = cache }()
+				}
+				pkt, err := benchQuery(b, bc.qname, bc.qtype, bc.edns, bc.ecs).Pack()
+				if err != nil {
+					b.Fatal(err)
+				}
+				b.ReportAllocs()
+				for b.Loop() {
+					if w.answer(pkt, testClient, w.outs[0]) == nil {
+						b.Fatal("no reply")
+					}
+				}
+			})
+		}
+	}
+}
+
+// BenchmarkHandleQueryMsg is the message API: HandleQuery, which returns a
+// new *dns.Msg, and packing it.
+func BenchmarkHandleQueryMsg(b *testing.B) {
+	srvs := map[bool]*Server{false: benchServer(b, false), true: benchServer(b, true)}
+	for _, bc := range benchQueries {
 		b.Run(bc.name, func(b *testing.B) {
-			req := new(dns.Msg)
-			req.SetQuestion(bc.qname, bc.qtype)
-			req.SetEdns0(1232, false)
+			srv := srvs[bc.ecs != ""]
+			req := benchQuery(b, bc.qname, bc.qtype, bc.edns, bc.ecs)
 			buf := make([]byte, 0, 1232)
 			b.ReportAllocs()
 			for b.Loop() {
@@ -40,34 +109,5 @@ func BenchmarkHandleQuery(b *testing.B) {
 				}
 			}
 		})
-	}
-}
-
-// BenchmarkHandleQueryGeoECS is a geo-selected answer for a query with
-// EDNS Client Subnet, health-filtered, end to end without sockets.
-func BenchmarkHandleQueryGeoECS(b *testing.B) {
-	cfgPath := writeGeoConfig(b)
-	cfg, err := LoadConfig(cfgPath)
-	if err != nil {
-		b.Fatal(err)
-	}
-	srv, err := New(cfg, nil)
-	if err != nil {
-		b.Fatal(err)
-	}
-	req := new(dns.Msg)
-	req.SetQuestion("geo.example.org.", dns.TypeA)
-	req.SetEdns0(1232, false)
-	req.IsEdns0().Option = append(req.IsEdns0().Option, &dns.EDNS0_SUBNET{Code: dns.EDNS0SUBNET, Family: 1, SourceNetmask: 24, Address: net.ParseIP("198.51.100.0")})
-	buf := make([]byte, 0, 1232)
-	b.ReportAllocs()
-	for b.Loop() {
-		m := srv.HandleQuery(req, Client{})
-		if len(m.Answer) != 1 {
-			b.Fatalf("answer %v", m.Answer)
-		}
-		if _, err := m.PackBuffer(buf); err != nil {
-			b.Fatal(err)
-		}
 	}
 }

@@ -76,7 +76,7 @@ type udpWorker struct {
 	out    []ipv4.Message // replies to write
 	outs   [][]byte       // the reply buffers out points into, one per slot
 	req    dns.Msg
-	q      [1]dns.Question // req.Question when unpackQuery took its fast path
+	qs     queryScratch // req's sections when unpackQuery took its fast path
 	sc     replyScratch
 	cache  *wireCache
 	fq     fastQuery
@@ -173,7 +173,7 @@ func (w *udpWorker) answerOn(pkt []byte, from netip.AddrPort, buf []byte, tcp bo
 		}
 	}
 	req := &w.req
-	if err := unpackQuery(req, &w.q, pkt); err != nil {
+	if err := unpackQuery(req, &w.qs, pkt); err != nil {
 		return formErr(req, buf)
 	}
 	c := Client{Addr: netip.AddrPortFrom(from.Addr().Unmap(), from.Port()), TCP: tcp}
@@ -205,20 +205,40 @@ func (w *udpWorker) answerOn(pkt []byte, from netip.AddrPort, buf []byte, tcp bo
 	return out
 }
 
+// queryScratch is what unpackQuery reuses from query to query.
+type queryScratch struct {
+	q     [1]dns.Question
+	opt   dns.OPT
+	extra [1]dns.RR
+}
+
 // unpackQuery is req.Unpack(pkt) (pkt has a full header), with a fast
-// path for the usual query, one question and nothing else, that reuses
-// q for the question section instead of allocating it.
-func unpackQuery(req *dns.Msg, q *[1]dns.Question, pkt []byte) error {
-	*req = dns.Msg{}                               // Unpack leaves sections it did not reach as they were
-	if binary.BigEndian.Uint64(pkt[4:]) == 1<<48 { // QD=1, AN=NS=AR=0
+// path for the usual query, one question and at most an OPT record
+// without options, that reuses sc's arrays instead of allocating.
+func unpackQuery(req *dns.Msg, sc *queryScratch, pkt []byte) error {
+	*req = dns.Msg{} // Unpack leaves sections it did not reach as they were
+	if n := binary.BigEndian.Uint64(pkt[4:]); n == 1<<48 || n == 1<<48|1 { // QD=1, AN=NS=0, AR 0 or 1
 		name, off, err := dns.UnpackDomainName(pkt, 12)
-		if err == nil && off+4 == len(pkt) {
+		end := off + 4
+		if n&1 == 1 {
+			end += 11 // root name, type, class, TTL, RDLENGTH 0
+		}
+		if err == nil && end == len(pkt) && (n&1 == 0 || pkt[off+4] == 0 &&
+			binary.BigEndian.Uint16(pkt[off+5:]) == dns.TypeOPT && binary.BigEndian.Uint16(pkt[off+13:]) == 0) {
 			if err := req.Unpack(pkt[:12]); err != nil { // the header alone
 				return err
 			}
-			q[0] = dns.Question{Name: name, Qtype: binary.BigEndian.Uint16(pkt[off:]),
+			sc.q[0] = dns.Question{Name: name, Qtype: binary.BigEndian.Uint16(pkt[off:]),
 				Qclass: binary.BigEndian.Uint16(pkt[off+2:])}
-			req.Question = q[:]
+			req.Question = sc.q[:]
+			if n&1 == 1 {
+				o := pkt[off+4:]
+				sc.opt = dns.OPT{Hdr: dns.RR_Header{Name: ".", Rrtype: dns.TypeOPT,
+					Class: binary.BigEndian.Uint16(o[3:]), Ttl: binary.BigEndian.Uint32(o[5:])}}
+				sc.extra[0] = &sc.opt
+				req.Extra = sc.extra[:]
+				req.Rcode |= sc.opt.ExtendedRcode() // as Unpack does
+			}
 			return nil
 		}
 	}
@@ -263,6 +283,7 @@ const scratchRRs = 16
 // arrays, never written through: the store's records stay untouched.
 type replyScratch struct {
 	msg               dns.Msg
+	opt               dns.OPT
 	answer, ns, extra [scratchRRs]dns.RR
 }
 

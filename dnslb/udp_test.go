@@ -155,8 +155,8 @@ func FuzzServeUDPPacket(f *testing.F) {
 		if len(pkt) >= 12 {
 			// unpackQuery must read what Unpack reads.
 			var got, want dns.Msg
-			var q [1]dns.Question
-			gerr, werr := unpackQuery(&got, &q, pkt), want.Unpack(pkt)
+			var sc queryScratch
+			gerr, werr := unpackQuery(&got, &sc, pkt), want.Unpack(pkt)
 			if (gerr == nil) != (werr == nil) || gerr == nil && !reflect.DeepEqual(got, want) {
 				t.Fatalf("unpackQuery = %v, %v; Unpack = %v, %v", &got, gerr, &want, werr)
 			}
@@ -179,43 +179,6 @@ func FuzzServeUDPPacket(f *testing.F) {
 			t.Fatalf("UDP reply of %d bytes", len(out))
 		}
 	})
-}
-
-// BenchmarkUDPAnswer is the whole per-datagram path without sockets:
-// unpack, answer, pack and metrics, with the serving goroutine's scratch.
-func BenchmarkUDPAnswer(b *testing.B) {
-	w := newTestWorker(b)
-	for _, bc := range []struct {
-		name  string
-		qname string
-		qtype uint16
-		edns  bool
-	}{
-		{"rotate", "www.example.org.", dns.TypeA, false},
-		{"rotate-edns", "www.example.org.", dns.TypeA, true},
-		{"single", "mail.example.org.", dns.TypeA, false},
-		{"nxdomain", "nope.example.org.", dns.TypeAAAA, false},
-		{"referral", "a.sub.example.org.", dns.TypeA, false},
-		{"wildcard", "x.w.example.org.", dns.TypeA, false},
-	} {
-		b.Run(bc.name, func(b *testing.B) {
-			req := new(dns.Msg)
-			req.SetQuestion(bc.qname, bc.qtype)
-			if bc.edns {
-				req.SetEdns0(1232, false)
-			}
-			pkt, err := req.Pack()
-			if err != nil {
-				b.Fatal(err)
-			}
-			b.ReportAllocs()
-			for b.Loop() {
-				if w.answer(pkt, testClient, w.outs[0]) == nil {
-					b.Fatal("no reply")
-				}
-			}
-		})
-	}
 }
 
 // BenchmarkServeUDP sends queries over loopback to a running server, 32
@@ -403,37 +366,5 @@ func TestFastReplyReload(t *testing.T) {
 	}
 	if w.cache.fast.hits != hits {
 		t.Fatalf("%d precomputed replies with rotate = random", w.cache.fast.hits-hits)
-	}
-}
-
-// BenchmarkUDPAnswerGeoECS is the per-datagram path for a geo-selected
-// name asked with EDNS Client Subnet.
-func BenchmarkUDPAnswerGeoECS(b *testing.B) {
-	cfg, err := LoadConfig(writeGeoConfig(b))
-	if err != nil {
-		b.Fatal(err)
-	}
-	srv, err := New(cfg, nil)
-	if err != nil {
-		b.Fatal(err)
-	}
-	w := newUDPWorker(srv)
-	for _, subnet := range []string{"198.51.100.0", "192.0.2.0", "198.18.0.0"} {
-		b.Run(subnet, func(b *testing.B) {
-			req := new(dns.Msg)
-			req.SetQuestion("geo.example.org.", dns.TypeA)
-			req.SetEdns0(1232, false)
-			req.IsEdns0().Option = append(req.IsEdns0().Option, &dns.EDNS0_SUBNET{Code: dns.EDNS0SUBNET, Family: 1, SourceNetmask: 24, Address: net.ParseIP(subnet)})
-			pkt, err := req.Pack()
-			if err != nil {
-				b.Fatal(err)
-			}
-			b.ReportAllocs()
-			for b.Loop() {
-				if w.answer(pkt, testClient, w.outs[0]) == nil {
-					b.Fatal("no reply")
-				}
-			}
-		})
 	}
 }
