@@ -216,8 +216,10 @@ type queryScratch struct {
 // path for the usual query, one question and at most an OPT record
 // without options, that reuses sc's arrays instead of allocating.
 func unpackQuery(req *dns.Msg, sc *queryScratch, pkt []byte) error {
-	*req = dns.Msg{}                                                       // Unpack leaves sections it did not reach as they were
-	if n := binary.BigEndian.Uint64(pkt[4:]); n == 1<<48 || n == 1<<48|1 { // QD=1, AN=NS=0, AR 0 or 1
+	// Unpack leaves sections it did not reach as they were.
+	*req = dns.Msg{}
+	// QD=1, AN=NS=0, AR 0 or 1.
+	if n := binary.BigEndian.Uint64(pkt[4:]); n == 1<<48 || n == 1<<48|1 {
 		name, off, err := dns.UnpackDomainName(pkt, 12)
 		end := off + 4
 		if n&1 == 1 {
