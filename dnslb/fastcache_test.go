@@ -269,3 +269,37 @@ func sameShuffled(a, b []byte) bool {
 	ma.Answer, mb.Answer = nil, nil
 	return slices.Equal(sa, sb) && ma.String() == mb.String()
 }
+
+// TestFastCacheFlood: names without an answer, each asked once (a
+// random-subdomain flood), leave nothing in the precomputed replies; a
+// missing name asked again is kept from its second time and served from
+// its third.
+func TestFastCacheFlood(t *testing.T) {
+	w := newTestWorker(t)
+	ask := func(name string) {
+		t.Helper()
+		m := new(dns.Msg)
+		m.SetQuestion(name, dns.TypeA)
+		pkt, err := m.Pack()
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := new(dns.Msg)
+		// The zone has a TXT wildcard: NODATA for A.
+		if err := r.Unpack(w.answer(pkt, testClient, w.outs[0])); err != nil || len(r.Answer) > 0 || len(r.Ns) == 0 {
+			t.Fatalf("%s: %v %v", name, r, err)
+		}
+	}
+	for i := range 20000 {
+		ask(fmt.Sprintf("r%d.example.org.", i))
+	}
+	if n := len(w.cache.fast.entries); n > 0 || w.cache.fast.hits > 0 {
+		t.Fatalf("after 20,000 names asked once: %d precomputed replies kept, %d served", n, w.cache.fast.hits)
+	}
+	for i := range 3 {
+		ask("typo.example.org.")
+		if want := max(0, i-1); w.cache.fast.hits != want {
+			t.Fatalf("asked %d times: %d served precomputed, want %d", i+1, w.cache.fast.hits, want)
+		}
+	}
+}

@@ -2,6 +2,7 @@ package dnslb
 
 import (
 	"encoding/binary"
+	"hash/maphash"
 	"net/netip"
 	"runtime"
 	"time"
@@ -203,8 +204,9 @@ func hasUpper(name string) bool {
 // fit 512 bytes with any ECS option, random or weighted picks, SERVFAIL
 // from when_all_down, anything with two rotations. Replies for names
 // that need not exist (NXDOMAIN, NODATA, referrals, REFUSED, wildcard
-// and DNAME answers: a random-subdomain flood makes endless keys) share
-// a smaller budget and are dropped alone when it is spent.
+// and DNAME answers: a random-subdomain flood makes endless keys) are
+// kept only from the second time their key is asked (admit), and share a
+// smaller budget, dropped alone when it is spent.
 type fastCache struct {
 	snap    *Snapshot
 	geo     *geoSet
@@ -217,7 +219,13 @@ type fastCache struct {
 	anyMax  int
 	hits    int // replies served (for tests)
 	key     [fastKeyMax]byte
+	seen    *[fastSeen]uint32 // the doorkeeper (see admit); made on first use
+	seed    maphash.Seed
 }
+
+// fastSeen is the size of the doorkeeper: fingerprints of keys whose
+// reply was not kept because it was the first time they were asked.
+const fastSeen = 1 << 16
 
 // fastKeyMax is the longest key: a name, type, class, the flags, and a
 // client (a marker and the longest ECS option data or address).
@@ -456,7 +464,7 @@ func (c *fastCache) put(s *Server, q *fastQuery, from netip.Addr, m *dns.Msg, qc
 		r.buf = make([]byte, len(key)+n*len(tmpl))
 		copy(r.buf, key)
 		any := m.Rcode != dns.RcodeSuccess || len(m.Answer) == 0 || qc.synth
-		if !c.add(r, any) {
+		if any && !c.admit(key) || !c.add(r, any) {
 			return
 		}
 	}
@@ -466,6 +474,25 @@ func (c *fastCache) put(s *Server, q *fastQuery, from netip.Addr, m *dns.Msg, qc
 	copy(r.buf[int(r.klen)+k*len(tmpl):], tmpl)
 	r.filled |= 1 << k
 	c.entries[unsafe.String(&r.buf[0], int(r.klen))] = r
+}
+
+// admit reports whether the reply to key, a name that need not exist,
+// is worth keeping: only when the key was asked before (TinyLFU's
+// doorkeeper). A random-subdomain flood asks every name once, and keeping
+// those replies would cost a copy and an insertion per query, then
+// dropping them all, and save nothing.
+func (c *fastCache) admit(key []byte) bool {
+	if c.seen == nil {
+		c.seen, c.seed = new([fastSeen]uint32), maphash.MakeSeed()
+	}
+	h := maphash.Bytes(c.seed, key)
+	fp := uint32(h>>32) | 1 // never 0, the empty slot
+	slot := &c.seen[h%fastSeen]
+	if *slot == fp {
+		return true
+	}
+	*slot = fp
+	return false
 }
 
 // add inserts r within the budgets, and reports whether it did.
