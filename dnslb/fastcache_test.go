@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/miekg/dns"
@@ -302,4 +303,59 @@ func TestFastCacheFlood(t *testing.T) {
 			t.Fatalf("asked %d times: %d served precomputed, want %d", i+1, w.cache.fast.hits, want)
 		}
 	}
+}
+
+// TestNegativeTemplateSameBytes: NXDOMAIN for names never asked before,
+// answered from the zone's template, is byte for byte what the full path
+// gives, for names of every depth, below the SOA's MNAME and RNAME (where
+// the packer compresses into the question's own labels), next to
+// delegations and wildcards, with and without EDNS, DO, RD and ECS.
+func TestNegativeTemplateSameBytes(t *testing.T) {
+	cfgPath := writePolicyConfig(t)
+	newWorker := func() *udpWorker {
+		cfg, err := LoadConfig(cfgPath)
+		if err != nil {
+			t.Fatal(err)
+		}
+		srv, err := New(cfg, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return newUDPWorker(srv)
+	}
+	cached, plain := newWorker(), newWorker()
+	plain.cache = nil
+	shapes := []string{"n%d.example.org.", "a.b.n%d.example.org.", "n%d.mx.example.org.", "x.n%d.ns1.example.org.",
+		"n%d.hostmaster.example.org.", "hostmaster.example.org.", "n%d.wild.example.org.", "n%d.sub.example.org.",
+		"n%d-x_y.example.org.", "n%d.geo.example.org.", "n%d.example.net.", "N%d.example.org."}
+	for i := range 400 {
+		name := shapes[i%len(shapes)]
+		if strings.Contains(name, "%d") {
+			name = fmt.Sprintf(name, i)
+		}
+		m := new(dns.Msg)
+		m.SetQuestion(name, []uint16{dns.TypeA, dns.TypeAAAA, dns.TypeMX, dns.TypeDS, dns.TypeTXT}[i%5])
+		m.Id, m.RecursionDesired = uint16(i), i%3 == 0
+		if i%4 != 0 {
+			m.SetEdns0(1232, i%8 == 1)
+		}
+		if i%4 == 2 {
+			m.IsEdns0().Option = append(m.IsEdns0().Option, &dns.EDNS0_SUBNET{Code: dns.EDNS0SUBNET, Family: 1, SourceNetmask: 24, Address: net.ParseIP("192.0.2.0")})
+		}
+		pkt, err := m.Pack()
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := cached.answer(pkt, testClient, cached.outs[0])
+		want := plain.answer(pkt, testClient, plain.outs[0])
+		if string(got) != string(want) {
+			r := new(dns.Msg)
+			_ = r.Unpack(want)
+			t.Fatalf("query %d %s: reply differs\ngot  %x\nwant %x\n%v", i, name, got, want, r)
+		}
+	}
+	if n := cached.cache.neg.hits; n < 150 {
+		t.Fatalf("%d NXDOMAIN replies from the template in 400 queries, want at least 150", n)
+	}
+	t.Logf("%d NXDOMAIN replies from the template", cached.cache.neg.hits)
 }

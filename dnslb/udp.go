@@ -171,6 +171,11 @@ func (w *udpWorker) answerOn(pkt []byte, from netip.AddrPort, buf []byte, tcp bo
 		if out, rot, fill = w.cache.fast.get(w.s, fq, from.Addr(), pkt, buf, start, tcp); out != nil {
 			return out
 		}
+		if !fill {
+			if out = w.cache.neg.answer(w.s, fq, pkt, buf, start, tcp); out != nil {
+				return out
+			}
+		}
 	}
 	req := &w.req
 	if err := unpackQuery(req, &w.qs, pkt); err != nil {
@@ -200,6 +205,7 @@ func (w *udpWorker) answerOn(pkt []byte, from netip.AddrPort, buf []byte, tcp bo
 	}
 	if fq != nil {
 		w.cache.fast.put(w.s, fq, from.Addr(), m, &qc, out)
+		w.cache.neg.put(fq, m, &qc, out)
 	}
 	w.s.observe(req, m, &qc, start, c)
 	return out

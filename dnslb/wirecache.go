@@ -32,6 +32,7 @@ type wireCache struct {
 	hits    int                     // replies served from the cache (for tests)
 
 	fast fastCache
+	neg  negCache
 }
 
 // wireCacheBytes bounds the memory of all goroutines' caches together;

@@ -1,0 +1,252 @@
+package dnslb
+
+import (
+	"encoding/binary"
+	"time"
+	"unsafe"
+
+	"github.com/miekg/dns"
+
+	"github.com/dnslb/dnslb/zones"
+)
+
+// negCache answers NXDOMAIN for names never asked before without the full
+// path. Every NXDOMAIN from one zone is the same reply but for the
+// question: the header, then the zone's SOA in authority and our OPT
+// record. Only the compression pointers in that tail differ, shifted by
+// the difference in length between the question names, as long as they
+// point into the zone's part of the question or into the tail itself. So
+// the first NXDOMAIN the full path gives for a zone (and flags) becomes a
+// template, and a later query whose name the zone's lookup says does not
+// exist is answered with the header, the query's own question and the
+// tail with its pointers moved. A random-subdomain flood, every name new,
+// then costs a parse, the lookup and a copy instead of the full path.
+// Anything else (a CNAME before the NXDOMAIN, a name needing escapes, a
+// template that can't be moved) takes the full path.
+type negCache struct {
+	snap  *Snapshot
+	tmpl  map[negKey]*negTemplate
+	name  [255 + 1]byte // the question name in presentation form
+	res   zones.Result
+	hits  int // replies served (for tests)
+}
+
+type negKey struct {
+	zone  string
+	flags byte // RD, OPT, DO: the last byte of the fast key
+}
+
+// negTemplate is one zone's NXDOMAIN reply, made from a query whose name
+// took qlen bytes: the header, and the tail after the question, with the
+// offsets in tail of its compression pointers.
+// A question name at or below one of avoid (the SOA's MNAME and RNAME and
+// their parents, down to the zone's origin) would have the packer point
+// into its own labels instead: those take the full path.
+type negTemplate struct {
+	hdr   [12]byte
+	qlen  int
+	tail  []byte
+	ptrs  []int
+	avoid []string
+}
+
+// nameOf writes the question name of the fast key into c.name as a
+// presentation-form FQDN and returns it (valid until the next call), or
+// false when a label holds a byte that would need escaping.
+func (c *negCache) nameOf(q []byte) (string, bool) {
+	n := 0
+	for off := 0; ; {
+		l := int(q[off])
+		if l == 0 {
+			break
+		}
+		for _, b := range q[off+1 : off+1+l] {
+			if !(b >= 'a' && b <= 'z' || b >= '0' && b <= '9' || b == '-' || b == '_') {
+				return "", false
+			}
+		}
+		n += copy(c.name[n:], q[off+1:off+1+l])
+		c.name[n] = '.'
+		n++
+		off += 1 + l
+	}
+	if n == 0 {
+		return "", false // the root: no zone of ours
+	}
+	return unsafe.String(&c.name[0], n), true
+}
+
+// answer writes the NXDOMAIN reply to q (a fast query, no precomputed
+// reply for its key) into buf if its name does not exist in a zone with a
+// template, and counts it in the metrics.
+func (c *negCache) answer(s *Server, q *fastQuery, pkt, buf []byte, start time.Time, tcp bool) []byte {
+	snap := s.store.Snapshot()
+	if snap != c.snap {
+		clear(c.tmpl)
+		c.snap = snap
+		return nil
+	}
+	if len(c.tmpl) == 0 {
+		return nil
+	}
+	qn := q.key[:len(q.key)-1-4] // the name, without type, class and flags
+	qtype := binary.BigEndian.Uint16(q.key[len(qn):])
+	qclass := binary.BigEndian.Uint16(q.key[len(qn)+2:])
+	if qclass != dns.ClassINET || isMetaType(qtype) || qtype == dns.TypeAXFR || qtype == dns.TypeIXFR {
+		return nil
+	}
+	name, ok := c.nameOf(qn)
+	if !ok {
+		return nil
+	}
+	z := snap.Zone(name)
+	if z == nil {
+		return nil
+	}
+	t := c.tmpl[negKey{z.Origin, q.key[len(q.key)-1]}]
+	if t == nil {
+		return nil
+	}
+	for _, a := range t.avoid {
+		if zones.IsSubdomain(name, a) {
+			return nil
+		}
+	}
+	z.Lookup(name, qtype, &c.res)
+	nx := c.res.Kind == zones.NXDomain && len(c.res.Answer) == 0
+	c.res.Reset()
+	if !nx {
+		return nil
+	}
+	delta := len(qn) - t.qlen
+	n := 12 + len(qn) + 4 + len(t.tail)
+	if n+len(q.ecs) > len(buf) {
+		return nil
+	}
+	out := buf[:n]
+	copy(out, t.hdr[:])
+	out[0], out[1] = pkt[0], pkt[1] // the ID
+	copy(out[12:], pkt[12:12+len(qn)+4])
+	tail := out[12+len(qn)+4:]
+	copy(tail, t.tail)
+	for _, p := range t.ptrs {
+		v := int(binary.BigEndian.Uint16(tail[p:])&0x3fff) + delta
+		binary.BigEndian.PutUint16(tail[p:], 0xc000|uint16(v))
+	}
+	if q.ecs != nil {
+		binary.BigEndian.PutUint16(out[n-2:], uint16(len(q.ecs)))
+		out = append(out, q.ecs...)
+		out[n+7] = 0 // scope: the answer depends on no client
+	}
+	c.hits++
+	s.metrics.ObserveQuery(z.Origin, qtype, dns.RcodeNameError, "", time.Since(start), tcp)
+	return out
+}
+
+// put makes the template of qc's zone from wire, the full path's reply to
+// q, when it is a plain NXDOMAIN whose pointers can be moved.
+func (c *negCache) put(q *fastQuery, m *dns.Msg, qc *queryCtx, wire []byte) {
+	if qc.snap == nil || qc.snap != c.snap || m.Rcode != dns.RcodeNameError || len(m.Answer) != 0 ||
+		len(m.Ns) != 1 || m.Ns[0].Header().Rrtype != dns.TypeSOA || m.Truncated || qc.zone == "" {
+		return
+	}
+	k := negKey{qc.zone, q.key[len(q.key)-1]}
+	if c.tmpl[k] != nil {
+		return
+	}
+	tmpl, ok := replyTemplate(q, wire)
+	if !ok {
+		return
+	}
+	t, ok := newNegTemplate(tmpl, q.key[:len(q.key)-1-4], dns.CountLabel(qc.zone))
+	if !ok {
+		return // e.g. this name is below the SOA's MNAME: another may do
+	}
+	soa := m.Ns[0].(*dns.SOA)
+	for _, n := range []string{zones.Lower(soa.Ns), zones.Lower(soa.Mbox)} {
+		for n != qc.zone && zones.IsSubdomain(n, qc.zone) {
+			t.avoid = append(t.avoid, n)
+			n = n[zones.NextLabel(n, 0):]
+		}
+	}
+	if c.tmpl == nil {
+		c.tmpl = make(map[negKey]*negTemplate)
+	}
+	c.tmpl[k] = t
+}
+
+// newNegTemplate reads reply (to a question for the wire-form name qn,
+// with no answer, one SOA in authority and at most an OPT record without
+// data) and notes its compression pointers. Pointers into the question
+// must point into its last zlabels labels, the zone's origin.
+func newNegTemplate(reply, qn []byte, zlabels int) (*negTemplate, bool) {
+	qlen := len(qn)
+	if len(reply) < 12 || binary.BigEndian.Uint64(reply[4:])>>16 != 1<<32|1 ||
+		binary.BigEndian.Uint16(reply[10:]) > 1 {
+		return nil, false // QD=1, AN=0, NS=1, AR 0 or 1
+	}
+	labels := 0
+	for off := 0; qn[off] != 0; off += 1 + int(qn[off]) {
+		labels++
+	}
+	if labels < zlabels {
+		return nil, false
+	}
+	zoneAt := 12 // where the zone's part of the question starts
+	for range labels - zlabels {
+		zoneAt += 1 + int(qn[zoneAt-12])
+	}
+	tailAt := 12 + qlen + 4
+	if len(reply) < tailAt {
+		return nil, false
+	}
+	t := &negTemplate{qlen: qlen, tail: append([]byte(nil), reply[tailAt:]...)}
+	copy(t.hdr[:], reply[:12])
+	off := 0
+	// name reads a name at off in the tail, noting its pointer.
+	name := func() bool {
+		for off < len(t.tail) {
+			l := int(t.tail[off])
+			switch {
+			case l == 0:
+				off++
+				return true
+			case l&0xc0 == 0xc0:
+				if off+2 > len(t.tail) {
+					return false
+				}
+				target := int(binary.BigEndian.Uint16(t.tail[off:]) & 0x3fff)
+				if target < zoneAt || target >= tailAt+off {
+					return false // into the question's own labels, or not backwards
+				}
+				t.ptrs = append(t.ptrs, off)
+				off += 2
+				return true
+			case l > 63:
+				return false
+			default:
+				off += 1 + l
+			}
+		}
+		return false
+	}
+	// The SOA record: owner, type, class, TTL, length, MNAME, RNAME, 20 bytes.
+	if !name() || off+10 > len(t.tail) || binary.BigEndian.Uint16(t.tail[off:]) != dns.TypeSOA {
+		return nil, false
+	}
+	rdlen := int(binary.BigEndian.Uint16(t.tail[off+8:]))
+	off += 10
+	end := off + rdlen
+	if !name() || !name() || off+20 != end {
+		return nil, false
+	}
+	off = end
+	if binary.BigEndian.Uint16(reply[10:]) == 1 {
+		// Our OPT record, with no data (replyTemplate took any ECS out).
+		if off+11 != len(t.tail) || t.tail[off] != 0 || binary.BigEndian.Uint16(t.tail[off+1:]) != dns.TypeOPT {
+			return nil, false
+		}
+		off += 11
+	}
+	return t, off == len(t.tail)
+}
