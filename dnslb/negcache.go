@@ -24,11 +24,11 @@ import (
 // Anything else (a CNAME before the NXDOMAIN, a name needing escapes, a
 // template that can't be moved) takes the full path.
 type negCache struct {
-	snap  *Snapshot
-	tmpl  map[negKey]*negTemplate
-	name  [255 + 1]byte // the question name in presentation form
-	res   zones.Result
-	hits  int // replies served (for tests)
+	snap *Snapshot
+	tmpl map[negKey]*negTemplate
+	name [255 + 1]byte // the question name in presentation form
+	res  zones.Result
+	hits int // replies served (for tests)
 }
 
 type negKey struct {
