@@ -23,7 +23,12 @@ import (
 
 // tcpReadBuf is the read buffer a connection starts with; it grows to the
 // largest message (65535 bytes and its length) only when one is that long.
-const tcpReadBuf = 4096
+// Replies are written once tcpWriteBuf bytes of them are waiting, or when
+// every query read is answered.
+const (
+	tcpReadBuf  = 4096
+	tcpWriteBuf = 64 << 10
+)
 
 // tcpServer serves the TCP listeners of one Run.
 type tcpServer struct {
@@ -140,14 +145,22 @@ func (t *tcpServer) serveConn(c net.Conn) {
 			}
 			wbuf = w.answerTCP(rbuf[off+2:off+2+n], from, wbuf)
 			off += 2 + n
+			if len(wbuf) >= tcpWriteBuf {
+				// Many small queries with large answers: write before
+				// answering more, so a connection holds a bounded buffer.
+				t.workers <- w
+				w = nil
+				if !t.write(c, wbuf) {
+					return
+				}
+				wbuf = wbuf[:0]
+			}
 		}
 		if w != nil {
 			t.workers <- w
 		}
 		if len(wbuf) > 0 {
-			_ = c.SetWriteDeadline(time.Now().Add(t.idle))
-			if _, err := c.Write(wbuf); err != nil {
-				t.s.log.Debug("write tcp", "err", err)
+			if !t.write(c, wbuf) {
 				return
 			}
 			wbuf = wbuf[:0]
@@ -171,6 +184,16 @@ func (t *tcpServer) serveConn(c net.Conn) {
 			return
 		}
 	}
+}
+
+// write sends b to c within the idle timeout, and reports whether it did.
+func (t *tcpServer) write(c net.Conn, b []byte) bool {
+	_ = c.SetWriteDeadline(time.Now().Add(t.idle))
+	if _, err := c.Write(b); err != nil {
+		t.s.log.Debug("write tcp", "err", err)
+		return false
+	}
+	return true
 }
 
 // answerTCP appends the reply to one TCP query, with its length, to out.

@@ -49,7 +49,7 @@ func readTCPReply(t *testing.T, c net.Conn) *dns.Msg {
 // TestTCPServing: queries sent in one write, in pieces of one byte, and
 // after a message too long for the first read buffer are all answered, in
 // order, on one connection; a response sent as a query gets no reply and
-// does not stop the connection.
+// does not stop the connection; many large answers come whole.
 func TestTCPServing(t *testing.T) {
 	_, addr := startServer(t, "testdata/dnslb.toml")
 	c, err := net.Dial("tcp", addr)
@@ -109,12 +109,19 @@ func TestTCPServing(t *testing.T) {
 		t.Fatalf("reply after the padded query: %v", r)
 	}
 
-	// A large answer is not truncated over TCP.
-	if _, err := c.Write(tcpQuery(t, 11, "big.example.org.", dns.TypeTXT)); err != nil {
+	// Large answers are not truncated over TCP, and 300 of them asked in
+	// one write (more than the server buffers before writing) all come.
+	all = nil
+	for i := range 300 {
+		all = append(all, tcpQuery(t, uint16(1000+i), "big.example.org.", dns.TypeTXT)...)
+	}
+	if _, err := c.Write(all); err != nil {
 		t.Fatal(err)
 	}
-	if r := readTCPReply(t, c); r.Id != 11 || r.Truncated || r.Len() <= 512 {
-		t.Fatalf("large answer over TCP: truncated %v, %d bytes", r.Truncated, r.Len())
+	for i := range 300 {
+		if r := readTCPReply(t, c); r.Id != uint16(1000+i) || r.Truncated || r.Len() <= 512 {
+			t.Fatalf("large answer %d over TCP: id %d, truncated %v, %d bytes", i, r.Id, r.Truncated, r.Len())
+		}
 	}
 }
 
