@@ -136,7 +136,7 @@ func NewMetrics() *Metrics {
 	})
 	geo := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "dnslb_geoip_lookups_total",
-		Help: "GeoIP lookups of client or ECS addresses, by result (hit or miss).",
+		Help: "GeoIP lookups of client or ECS addresses, by result (hit or miss). Replies precomputed for a client's subnet need none.",
 	}, []string{"result"})
 	m.geo[0] = geo.WithLabelValues("miss")
 	m.geo[1] = geo.WithLabelValues("hit")
