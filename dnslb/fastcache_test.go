@@ -133,7 +133,7 @@ degraded_ttl = 5
 // through a worker with the precomputed replies and through one without
 // (each with its own server from one config, so their rotation counters
 // step alike): every reply must be the same bytes. The queries cover
-// every policy, ECS from several subnets (and malformed ECS), several
+// every policy, ECS from several subnets (and malformed ECS), DNS cookies, several
 // source addresses, EDNS and DO, RD, mixed case, negative answers and
 // referrals; between rounds, overrides take addresses down and up.
 func TestFastCacheSameBytes(t *testing.T) {
@@ -162,6 +162,8 @@ func TestFastCacheSameBytes(t *testing.T) {
 	// Raw options the packer would not write: bits past the prefix, a
 	// non-zero scope, an unknown family, an address too long.
 	rawOpts := [][]byte{
+		{0, 10, 0, 5, 1, 2, 3, 4, 5}, // a cookie of a length RFC 7873 doesn't allow
+		{0, 10, 0, 8, 1, 2, 3, 4, 5, 6, 7, 8, 0, 8, 0, 7, 0, 1, 24, 0, 198, 51, 100},
 		{0, 8, 0, 7, 0, 1, 24, 0, 192, 0, 3},
 		{0, 8, 0, 7, 0, 1, 20, 0, 192, 0, 255},
 		{0, 8, 0, 7, 0, 1, 24, 8, 192, 0, 2},
@@ -191,6 +193,14 @@ func TestFastCacheSameBytes(t *testing.T) {
 				}
 				if e != nil {
 					m.IsEdns0().Option = append(m.IsEdns0().Option, e)
+				}
+				switch {
+				case id%7 == 1 && m.IsEdns0() != nil: // a client cookie, before or after ECS
+					c := &dns.EDNS0_COOKIE{Code: dns.EDNS0COOKIE, Cookie: "0102030405060708"}
+					m.IsEdns0().Option = append([]dns.EDNS0{c}, m.IsEdns0().Option...)
+				case id%7 == 4 && m.IsEdns0() != nil: // client and server cookie
+					c := &dns.EDNS0_COOKIE{Code: dns.EDNS0COOKIE, Cookie: "0102030405060708" + "1112131415161718191a1b1c1d1e1f20"}
+					m.IsEdns0().Option = append(m.IsEdns0().Option, c)
 				}
 				pkt, err := m.Pack()
 				if err != nil {

@@ -187,7 +187,8 @@ func hasUpper(name string) bool {
 //
 // A query qualifies (fastQuery.parse) when it is exactly one question in
 // lower case, opcode QUERY, and at most an OPT record with version 0, no
-// flags but DO, and no option but one well-formed EDNS Client Subnet.
+// flags but DO, and no option but one well-formed EDNS Client Subnet and
+// DNS cookies (which the full path ignores as well).
 // The reply then depends on the question, RD, whether there was an OPT
 // and its DO bit, the snapshot (zones, health, overrides), the GeoIP
 // data, our EDNS buffer size, the rotation taken and, for names whose
@@ -322,11 +323,30 @@ func (q *fastQuery) parse(c *fastCache, pkt []byte) bool {
 			o[5]|o[6]|o[7]&0x7f|o[8] != 0 || int(binary.BigEndian.Uint16(o[9:])) != len(o)-11 {
 			return false
 		}
-		if len(o) > 11 {
-			if !validECS(o[11:]) {
+		// Options: at most one ECS, and DNS cookies (RFC 7873), which the
+		// full path ignores too, so they change nothing in the reply.
+		for opts := o[11:]; len(opts) > 0; {
+			if len(opts) < 4 {
 				return false
 			}
-			q.ecs = o[11:]
+			l := 4 + int(binary.BigEndian.Uint16(opts[2:]))
+			if l > len(opts) {
+				return false
+			}
+			switch binary.BigEndian.Uint16(opts) {
+			case dns.EDNS0SUBNET:
+				if q.ecs != nil || !validECS(opts[:l]) {
+					return false
+				}
+				q.ecs = opts[:l]
+			case dns.EDNS0COOKIE:
+				if l < 4+8 || l > 4+40 {
+					return false
+				}
+			default:
+				return false
+			}
+			opts = opts[l:]
 		}
 		flags |= 2 | o[7]>>7<<2
 	} else if off != len(pkt) {
