@@ -369,3 +369,90 @@ func TestNegativeTemplateSameBytes(t *testing.T) {
 	}
 	t.Logf("%d NXDOMAIN replies from the template", cached.cache.neg.hits)
 }
+
+// TestFastCacheReviewCases: cases a review found where the caches once
+// answered differently from the full path, or could be flooded.
+func TestFastCacheReviewCases(t *testing.T) {
+	dir := t.TempDir()
+	// MNAME and RNAME of about 200 bytes each, with no suffix in common.
+	mname := "m." + strings.Repeat("abcdefghij.", 17) + "example.net."
+	rname := "r." + strings.Repeat("klmnopqrst.", 17) + "example.com."
+	zone := "$ORIGIN example.org.\n$TTL 300\n@ IN SOA " + mname + " " + rname + " 1 3600 600 86400 60\n" +
+		"@ IN NS ns1\nns1 IN A 192.0.2.53\nalias IN CNAME ns1\n"
+	if err := os.MkdirAll(filepath.Join(dir, "zones"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "zones", "example.org.zone"), []byte(zone), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfgPath := filepath.Join(dir, "dnslb.toml")
+	if err := os.WriteFile(cfgPath, []byte("zone_dir = \"zones\"\n[server]\nlisten = [\"127.0.0.1:0\"]\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	newWorker := func() *udpWorker {
+		cfg, err := LoadConfig(cfgPath)
+		if err != nil {
+			t.Fatal(err)
+		}
+		srv, err := New(cfg, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return newUDPWorker(srv)
+	}
+	cached, plain := newWorker(), newWorker()
+	plain.cache = nil
+	same := func(name string, qtype uint16, edns bool, ecs string) {
+		t.Helper()
+		m := benchQuery(t, name, qtype, edns, ecs)
+		pkt, err := m.Pack()
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := cached.answer(pkt, testClient, cached.outs[0])
+		want := plain.answer(pkt, testClient, plain.outs[0])
+		if string(got) != string(want) {
+			r := new(dns.Msg)
+			_ = r.Unpack(want)
+			t.Fatalf("%s %s edns %v ecs %q: reply differs\ngot  %x\nwant %x\n%v", name, dns.TypeToString[qtype], edns, ecs, got, want, r)
+		}
+	}
+	// REFUSED is answered without the ECS echo: not from an entry made
+	// by queries without ECS.
+	for range 3 {
+		same("www.example.net.", dns.TypeA, true, "")
+	}
+	same("www.example.net.", dns.TypeA, true, "192.0.2.0")
+
+	// NXDOMAIN from the template fits 512 bytes over UDP, or the full
+	// path truncates it: a short name makes the template, a long one is
+	// too large for it.
+	same("a.example.org.", dns.TypeA, false, "")
+	same("b.example.org.", dns.TypeA, false, "")
+	same(strings.Repeat("x", 60)+"."+strings.Repeat("y", 60)+"."+strings.Repeat("z", 60)+".example.org.", dns.TypeA, false, "")
+
+	// A new udp_size with the same snapshot: the templates follow it.
+	same("c.example.org.", dns.TypeA, true, "")
+	same("d.example.org.", dns.TypeA, true, "")
+	for _, w := range []*udpWorker{cached, plain} {
+		w.s.udpSize.Store(4000)
+	}
+	same("e.example.org.", dns.TypeA, true, "")
+	same("f.example.org.", dns.TypeA, true, "")
+
+	// Every type asked once at a CNAME keeps nothing, and what such keys
+	// keep goes to the budget that is dropped alone.
+	before := cached.cache.fast.bytes
+	for qt := uint16(1000); qt < 3000; qt++ {
+		same("alias.example.org.", qt, false, "")
+	}
+	if n := len(cached.cache.fast.entries); n > 4 || cached.cache.fast.bytes != before {
+		t.Fatalf("2,000 types asked once at a CNAME: %d entries, main budget %d -> %d bytes", n, before, cached.cache.fast.bytes)
+	}
+	for range 3 {
+		same("alias.example.org.", dns.TypeA, false, "") // CNAME and A: small enough to keep
+	}
+	if cached.cache.fast.bytes != before || cached.cache.fast.anyB == 0 {
+		t.Fatalf("a type asked again at a CNAME: main budget %d -> %d, other %d", before, cached.cache.fast.bytes, cached.cache.fast.anyB)
+	}
+}

@@ -24,11 +24,12 @@ import (
 // Anything else (a CNAME before the NXDOMAIN, a name needing escapes, a
 // template that can't be moved) takes the full path.
 type negCache struct {
-	snap *Snapshot
-	tmpl map[negKey]*negTemplate
-	name [255 + 1]byte // the question name in presentation form
-	res  zones.Result
-	hits int // replies served (for tests)
+	snap    *Snapshot
+	udpSize int32 // our EDNS buffer size when the templates were made
+	tmpl    map[negKey]*negTemplate
+	name    [255 + 1]byte // the question name in presentation form
+	res     zones.Result
+	hits    int // replies served (for tests)
 }
 
 type negKey struct {
@@ -81,9 +82,9 @@ func (c *negCache) nameOf(q []byte) (string, bool) {
 // template, and counts it in the metrics.
 func (c *negCache) answer(s *Server, q *fastQuery, pkt, buf []byte, start time.Time, tcp bool) []byte {
 	snap := s.store.Snapshot()
-	if snap != c.snap {
+	if snap != c.snap || s.udpSize.Load() != c.udpSize {
 		clear(c.tmpl)
-		c.snap = snap
+		c.snap, c.udpSize = snap, s.udpSize.Load()
 		return nil
 	}
 	if len(c.tmpl) == 0 {
@@ -120,8 +121,8 @@ func (c *negCache) answer(s *Server, q *fastQuery, pkt, buf []byte, start time.T
 	}
 	delta := len(qn) - t.qlen
 	n := 12 + len(qn) + 4 + len(t.tail)
-	if n+len(q.ecs) > len(buf) {
-		return nil
+	if n+len(q.ecs) > len(buf) || !tcp && n+len(q.ecs) > minUDPSize {
+		return nil // the full path truncates it, for the client's size
 	}
 	out := buf[:n]
 	copy(out, t.hdr[:])
@@ -145,8 +146,8 @@ func (c *negCache) answer(s *Server, q *fastQuery, pkt, buf []byte, start time.T
 
 // put makes the template of qc's zone from wire, the full path's reply to
 // q, when it is a plain NXDOMAIN whose pointers can be moved.
-func (c *negCache) put(q *fastQuery, m *dns.Msg, qc *queryCtx, wire []byte) {
-	if qc.snap == nil || qc.snap != c.snap || m.Rcode != dns.RcodeNameError || len(m.Answer) != 0 ||
+func (c *negCache) put(s *Server, q *fastQuery, m *dns.Msg, qc *queryCtx, wire []byte) {
+	if qc.snap == nil || qc.snap != c.snap || s.udpSize.Load() != c.udpSize || m.Rcode != dns.RcodeNameError || len(m.Answer) != 0 ||
 		len(m.Ns) != 1 || m.Ns[0].Header().Rrtype != dns.TypeSOA || m.Truncated || qc.zone == "" {
 		return
 	}

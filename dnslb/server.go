@@ -104,6 +104,10 @@ func (s *Server) apply(st *state) error {
 		keep[t.Key] = true
 	}
 	s.store.ForgetHealth(keep)
+	// The settings answers are made with go first: a new snapshot is what
+	// tells the precomputed replies to start again.
+	s.random.Store(st.cfg.Server.Rotate == "random")
+	s.udpSize.Store(int32(st.cfg.Server.UDPSize))
 	if err := s.store.Replace(st.zones, st.names); err != nil {
 		return err
 	}
@@ -123,8 +127,6 @@ func (s *Server) apply(st *state) error {
 		}
 	}
 	s.cfg, s.loaded, s.watched = st.cfg, st.loaded, st.files
-	s.random.Store(st.cfg.Server.Rotate == "random")
-	s.udpSize.Store(int32(st.cfg.Server.UDPSize))
 	return nil
 }
 

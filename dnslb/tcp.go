@@ -171,10 +171,12 @@ func (t *tcpServer) serveConn(c net.Conn) {
 				rbuf = append(rbuf[:have], make([]byte, need-have)...)[:need]
 			}
 		}
+		// The deadline before the check: shutdown sets closed and then
+		// a deadline of now, which this one can't overwrite unseen.
+		_ = c.SetReadDeadline(time.Now().Add(t.idle))
 		if t.closed.Load() {
 			return
 		}
-		_ = c.SetReadDeadline(time.Now().Add(t.idle))
 		n, err := c.Read(rbuf[have:])
 		have += n
 		if err != nil && n == 0 {

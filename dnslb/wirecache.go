@@ -28,21 +28,24 @@ import (
 type wireCache struct {
 	snap    *Snapshot               // the snapshot the entries were made from
 	entries map[string][]*wireReply // by question name as asked
-	n, max  int                     // replies held, and the bound at which all are dropped
+	n, max  int                     // bytes held, about, and the bound at which all are dropped
 	hits    int                     // replies served from the cache (for tests)
 
 	fast fastCache
 	neg  negCache
 }
 
-// wireCacheBytes bounds the memory of all goroutines' caches together;
-// one cached reply takes about wireReplyBytes.
-// A name keeps at most wireVariants replies: one per rotation of its
-// RRsets in round-robin order, but shuffled orders (rotate = "random",
+// wireCacheBytes is what the caches of GOMAXPROCS workers hold at most
+// together, with wireCacheBytes/2 more for the fastCache replies anyone
+// can make keys for (new names, client subnets); a server has GOMAXPROCS
+// workers per listen address for UDP and GOMAXPROCS for TCP, so one
+// listen address bounds them at 2 x 1.5 x 64 MB (each kind of cache). wireReplyBytes is what a cached reply costs beyond its
+// bytes. A name keeps at most wireVariants replies: one per rotation of
+// its RRsets in round-robin order, but shuffled orders (rotate = "random",
 // policies) could make one per permutation, and get scans them.
 const (
 	wireCacheBytes = 64 << 20
-	wireReplyBytes = 384
+	wireReplyBytes = 256
 	wireVariants   = 32
 )
 
@@ -60,9 +63,9 @@ type wireReply struct {
 func newWireCache() *wireCache {
 	return &wireCache{
 		entries: make(map[string][]*wireReply),
-		max:     max(1024, wireCacheBytes/wireReplyBytes/runtime.GOMAXPROCS(0)),
+		max:     max(1<<20, wireCacheBytes/runtime.GOMAXPROCS(0)),
 		fast: fastCache{entries: make(map[string]fastReply),
-			max: max(1<<20, wireCacheBytes/runtime.GOMAXPROCS(0)), anyMax: max(1<<20, wireCacheBytes/4/runtime.GOMAXPROCS(0))},
+			max: max(1<<20, wireCacheBytes/runtime.GOMAXPROCS(0)), anyMax: max(1<<20, wireCacheBytes/2/runtime.GOMAXPROCS(0))},
 	}
 }
 
@@ -155,7 +158,7 @@ func (c *wireCache) put(l *wireLookup, m *dns.Msg, qc *queryCtx, wire []byte) {
 	r.rrs = make([]dns.RR, 0, len(m.Answer)+len(m.Ns)+len(l.extra))
 	r.rrs = append(append(append(r.rrs, m.Answer...), m.Ns...), l.extra...)
 	c.entries[l.name] = append(c.entries[l.name], r)
-	c.n++
+	c.n += len(wire) + wireReplyBytes
 }
 
 // sameRRs reports whether a and b hold the same records (the same
@@ -205,10 +208,11 @@ func hasUpper(name string) bool {
 // drops everything. Not kept: replies cut by truncation or larger than
 // fit 512 bytes with any ECS option, random or weighted picks, SERVFAIL
 // from when_all_down, anything with two rotations. Replies for names
-// that need not exist (NXDOMAIN, NODATA, referrals, REFUSED, wildcard
-// and DNAME answers: a random-subdomain flood makes endless keys) are
-// kept only from the second time their key is asked (admit), and share a
-// smaller budget, dropped alone when it is spent.
+// that need not exist (NXDOMAIN, NODATA, referrals, wildcard
+// and DNAME answers, every type at a CNAME, every client: whoever asks
+// can make endless keys) share a smaller budget, dropped alone when it is
+// spent. Every key is kept only from its second query (admit). REFUSED is
+// not kept (handle answers it without the ECS echo).
 type fastCache struct {
 	snap    *Snapshot
 	geo     *geoSet
@@ -387,14 +391,25 @@ func validECS(opt []byte) bool {
 }
 
 // clientKey extends q's key with the client: the ECS family, prefix and
-// address, or the source address.
+// address (capped), or the source address.
 func (c *fastCache) clientKey(q *fastQuery, from netip.Addr) []byte {
 	k := q.key
 	if q.ecs != nil {
-		k = append(k, 0)
-		k = append(k, q.ecs[4:6]...) // family
-		k = append(k, q.ecs[6])      // source prefix
-		return append(k, q.ecs[8:]...)
+		// The answer depends on the subnet as capped (maxECSv4, maxECSv6)
+		// and masked, not on longer prefixes or the bits beyond.
+		bits := int(q.ecs[6])
+		if q.ecs[5] == 1 {
+			bits = min(bits, maxECSv4)
+		} else {
+			bits = min(bits, maxECSv6)
+		}
+		k = append(k, 0, q.ecs[5], byte(bits))
+		addr := q.ecs[8 : 8+(bits+7)/8]
+		k = append(k, addr...)
+		if bits%8 != 0 {
+			k[len(k)-1] &= 0xff << (8 - bits%8)
+		}
+		return k
 	}
 	a := from.Unmap()
 	if a.Is4() {
@@ -446,13 +461,16 @@ func (c *fastCache) get(s *Server, q *fastQuery, from netip.Addr, pkt, buf []byt
 func (c *fastCache) reset(snap *Snapshot, geo *geoSet, udpSize int32) {
 	clear(c.entries)
 	c.snap, c.geo, c.udpSize = snap, geo, udpSize
+	clear(c.anyKeys)
 	c.bytes, c.anyKeys, c.anyB = 0, c.anyKeys[:0], 0
 }
 
 // put keeps wire, the packed reply m to q, if it qualifies.
 func (c *fastCache) put(s *Server, q *fastQuery, from netip.Addr, m *dns.Msg, qc *queryCtx, wire []byte) {
+	// REFUSED (a name outside our zones) is left out: handle answers it
+	// before ECS, without echoing the option.
 	if qc.snap == nil || qc.snap != c.snap || qc.fail || qc.cut || m.Truncated || qc.rots > 1 || qc.nondet ||
-		s.random.Load() || len(m.Question) != 1 {
+		s.random.Load() || len(m.Question) != 1 || m.Rcode == dns.RcodeRefused {
 		return
 	}
 	tmpl, ok := replyTemplate(q, wire)
@@ -466,10 +484,20 @@ func (c *fastCache) put(s *Server, q *fastQuery, from netip.Addr, m *dns.Msg, qc
 	if n > fastRotations || k >= n {
 		return
 	}
+	// Entries bounded by the zones' contents (an answer of the type
+	// asked, for a name that exists, for any client) share the main
+	// budget; the rest can be made without end by whoever asks (new
+	// names, every type at a CNAME, every client address or subnet).
+	qtype := m.Question[0].Qtype
+	any := m.Rcode != dns.RcodeSuccess || len(m.Answer) == 0 || qc.synth || qc.clientDep ||
+		m.Answer[0].Header().Rrtype != qtype
 	key := q.key
 	if qc.clientDep {
 		if r, ok := c.entries[string(key)]; !ok {
-			c.add(fastReply{buf: append([]byte(nil), key...), klen: uint16(len(key)), byClient: true}, false)
+			if !c.admit(key) {
+				return
+			}
+			c.add(fastReply{buf: append([]byte(nil), key...), klen: uint16(len(key)), byClient: true}, qc.synth)
 		} else if !r.byClient {
 			return
 		}
@@ -477,15 +505,19 @@ func (c *fastCache) put(s *Server, q *fastQuery, from netip.Addr, m *dns.Msg, qc
 	}
 	r, ok := c.entries[string(key)]
 	if !ok {
-		r = fastReply{klen: uint16(len(key)), n: uint16(n), size: uint16(len(tmpl)), qtype: m.Question[0].Qtype,
+		// Every key is kept only from its second query: one asked once
+		// (a flood of new names, types or clients) costs a hash.
+		if !c.admit(key) {
+			return
+		}
+		r = fastReply{klen: uint16(len(key)), n: uint16(n), size: uint16(len(tmpl)), qtype: qtype,
 			rcode: uint16(m.Rcode), scope: uint8(qc.scope), zone: qc.zone, policy: qc.policy}
 		if qc.rots == 1 {
 			r.set, r.pol = qc.rotSet, qc.rotPol
 		}
 		r.buf = make([]byte, len(key)+n*len(tmpl))
 		copy(r.buf, key)
-		any := m.Rcode != dns.RcodeSuccess || len(m.Answer) == 0 || qc.synth
-		if any && !c.admit(key) || !c.add(r, any) {
+		if !c.add(r, any) {
 			return
 		}
 	}
@@ -497,10 +529,10 @@ func (c *fastCache) put(s *Server, q *fastQuery, from netip.Addr, m *dns.Msg, qc
 	c.entries[unsafe.String(&r.buf[0], int(r.klen))] = r
 }
 
-// admit reports whether the reply to key, a name that need not exist,
-// is worth keeping: only when the key was asked before (TinyLFU's
-// doorkeeper). A random-subdomain flood asks every name once, and keeping
-// those replies would cost a copy and an insertion per query, then
+// admit reports whether the replies to key are worth keeping: only when
+// the key was asked before (TinyLFU's doorkeeper). A random-subdomain
+// flood asks every name once (or every type, or from every address), and
+// keeping those replies would cost a copy and an insertion per query, then
 // dropping them all, and save nothing.
 func (c *fastCache) admit(key []byte) bool {
 	if c.seen == nil {
@@ -525,6 +557,7 @@ func (c *fastCache) add(r fastReply, any bool) bool {
 			for _, k := range c.anyKeys {
 				delete(c.entries, k)
 			}
+			clear(c.anyKeys) // the strings alias the dropped buffers
 			c.anyKeys, c.anyB = c.anyKeys[:0], 0
 			return false
 		}
