@@ -35,11 +35,13 @@ type wireCache struct {
 	neg  negCache
 }
 
-// wireCacheBytes is what the caches of GOMAXPROCS workers hold at most
-// together, with wireCacheBytes/2 more for the fastCache replies anyone
-// can make keys for (new names, client subnets); a server has GOMAXPROCS
-// workers per listen address for UDP and GOMAXPROCS for TCP, so one
-// listen address bounds them at 2 x 1.5 x 64 MB (each kind of cache). wireReplyBytes is what a cached reply costs beyond its
+// wireCacheBytes is what each kind of cache of GOMAXPROCS workers holds
+// at most together: the packed replies, the fastCache answers, and the
+// fastCache replies anyone can make keys for (new names, client subnets:
+// the geo bench, 10,000 names from 4 subnets, holds about 50 MB of them).
+// A server has GOMAXPROCS workers per listen address for UDP and
+// GOMAXPROCS for TCP, so one listen address bounds them at 2 x 3 x 64 MB;
+// they fill only as far as distinct questions are asked twice. wireReplyBytes is what a cached reply costs beyond its
 // bytes. A name keeps at most wireVariants replies: one per rotation of
 // its RRsets in round-robin order, but shuffled orders (rotate = "random",
 // policies) could make one per permutation, and get scans them.
@@ -65,7 +67,7 @@ func newWireCache() *wireCache {
 		entries: make(map[string][]*wireReply),
 		max:     max(1<<20, wireCacheBytes/runtime.GOMAXPROCS(0)),
 		fast: fastCache{entries: make(map[string]fastReply),
-			max: max(1<<20, wireCacheBytes/runtime.GOMAXPROCS(0)), anyMax: max(1<<20, wireCacheBytes/2/runtime.GOMAXPROCS(0))},
+			max: max(1<<20, wireCacheBytes/runtime.GOMAXPROCS(0)), anyMax: max(1<<20, wireCacheBytes/runtime.GOMAXPROCS(0))},
 	}
 }
 
@@ -211,8 +213,8 @@ func hasUpper(name string) bool {
 // that need not exist (NXDOMAIN, NODATA, referrals, wildcard
 // and DNAME answers, every type at a CNAME, every client: whoever asks
 // can make endless keys) share a smaller budget, dropped alone when it is
-// spent. Every key is kept only from its second query (admit). REFUSED is
-// not kept (handle answers it without the ECS echo).
+// spent; they are kept only from their key's second query (admit).
+// REFUSED is not kept (handle answers it without the ECS echo).
 type fastCache struct {
 	snap    *Snapshot
 	geo     *geoSet
@@ -225,13 +227,16 @@ type fastCache struct {
 	anyMax  int
 	hits    int // replies served (for tests)
 	key     [fastKeyMax]byte
-	seen    *[fastSeen]uint32 // the doorkeeper (see admit); made on first use
+	seen    *[fastSeen]uint16 // the doorkeeper (see admit); made on first use
 	seed    maphash.Seed
 }
 
 // fastSeen is the size of the doorkeeper: fingerprints of keys whose
-// reply was not kept because it was the first time they were asked.
-const fastSeen = 1 << 16
+// reply was not kept because it was the first time they were asked. It
+// must be large against the keys asked between two queries of one key
+// (the geo bench has 80,000 client keys in rotation: with 64k slots most
+// second queries found their slot taken by another key).
+const fastSeen = 1 << 20
 
 // fastKeyMax is the longest key: a name, type, class, the flags, and a
 // client (a marker and the longest ECS option data or address).
@@ -494,7 +499,7 @@ func (c *fastCache) put(s *Server, q *fastQuery, from netip.Addr, m *dns.Msg, qc
 	key := q.key
 	if qc.clientDep {
 		if r, ok := c.entries[string(key)]; !ok {
-			if !c.admit(key) {
+			if qc.synth && !c.admit(key) {
 				return
 			}
 			c.add(fastReply{buf: append([]byte(nil), key...), klen: uint16(len(key)), byClient: true}, qc.synth)
@@ -505,9 +510,10 @@ func (c *fastCache) put(s *Server, q *fastQuery, from netip.Addr, m *dns.Msg, qc
 	}
 	r, ok := c.entries[string(key)]
 	if !ok {
-		// Every key is kept only from its second query: one asked once
-		// (a flood of new names, types or clients) costs a hash.
-		if !c.admit(key) {
+		// A key anyone can make is kept only from its second query: one
+		// asked once (a flood of new names, types or clients) costs a
+		// hash.
+		if any && !c.admit(key) {
 			return
 		}
 		r = fastReply{klen: uint16(len(key)), n: uint16(n), size: uint16(len(tmpl)), qtype: qtype,
@@ -536,10 +542,10 @@ func (c *fastCache) put(s *Server, q *fastQuery, from netip.Addr, m *dns.Msg, qc
 // dropping them all, and save nothing.
 func (c *fastCache) admit(key []byte) bool {
 	if c.seen == nil {
-		c.seen, c.seed = new([fastSeen]uint32), maphash.MakeSeed()
+		c.seen, c.seed = new([fastSeen]uint16), maphash.MakeSeed()
 	}
 	h := maphash.Bytes(c.seed, key)
-	fp := uint32(h>>32) | 1 // never 0, the empty slot
+	fp := uint16(h>>48) | 1 // never 0, the empty slot
 	slot := &c.seen[h%fastSeen]
 	if *slot == fp {
 		return true
