@@ -44,15 +44,7 @@ func benchServer(tb testing.TB, geo bool) *Server {
 	if geo {
 		path = writeGeoConfig(tb)
 	}
-	cfg, err := LoadConfig(path)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	srv, err := New(cfg, nil)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return srv
+	return newConfigServer(tb, path)
 }
 
 // BenchmarkHandleQuery is the server's per-query path as UDP and TCP run

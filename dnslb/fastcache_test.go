@@ -19,7 +19,6 @@ import (
 // config for it over the test GeoIP databases.
 func writePolicyConfig(t testing.TB) string {
 	t.Helper()
-	dir := t.TempDir()
 	geoDir, err := filepath.Abs("testdata/geo")
 	if err != nil {
 		t.Fatal(err)
@@ -64,16 +63,7 @@ sub   IN NS  ns.sub
 ns.sub IN A  192.0.2.54
 _x._tcp IN SRV 0 0 80 mx
 `
-	if err := os.MkdirAll(filepath.Join(dir, "zones"), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, "zones", "example.org.zone"), []byte(zone), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	cfg := fmt.Sprintf(`zone_dir = "zones"
-[server]
-listen = ["127.0.0.1:0"]
-[geoip]
+	return writeZoneConfig(t, zone, fmt.Sprintf(`[geoip]
 files = [%q, %q]
 
 [name."geo.example.org"]
@@ -121,8 +111,23 @@ pick = "weighted"
 [name."hc.example.org"]
 max_answers = 2
 degraded_ttl = 5
-`, filepath.Join(geoDir, "city.mmdb"), filepath.Join(geoDir, "asn.mmdb"))
+`, filepath.Join(geoDir, "city.mmdb"), filepath.Join(geoDir, "asn.mmdb")))
+}
+
+// writeZoneConfig writes zone as example.org's zone file and a config
+// serving it on a free loopback port, with extra appended, and returns
+// the config's path.
+func writeZoneConfig(t testing.TB, zone, extra string) string {
+	t.Helper()
+	dir := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(dir, "zones"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "zones", "example.org.zone"), []byte(zone), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	path := filepath.Join(dir, "dnslb.toml")
+	cfg := "zone_dir = \"zones\"\n[server]\nlisten = [\"127.0.0.1:0\"]\n" + extra
 	if err := os.WriteFile(path, []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -138,18 +143,7 @@ degraded_ttl = 5
 // referrals; between rounds, overrides take addresses down and up.
 func TestFastCacheSameBytes(t *testing.T) {
 	cfgPath := writePolicyConfig(t)
-	newWorker := func() *udpWorker {
-		cfg, err := LoadConfig(cfgPath)
-		if err != nil {
-			t.Fatal(err)
-		}
-		srv, err := New(cfg, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return newUDPWorker(srv)
-	}
-	cached, plain := newWorker(), newWorker()
+	cached, plain := newConfigWorker(t, cfgPath), newConfigWorker(t, cfgPath)
 	plain.cache = nil
 
 	ecs := func(family uint16, bits uint8, addr string) *dns.EDNS0_SUBNET {
@@ -238,15 +232,7 @@ func TestFastCacheSameBytes(t *testing.T) {
 		}
 		for rep := range 4 {
 			for i, pkt := range pkts {
-				from := clients[(i+rep)%len(clients)]
-				got := cached.answer(pkt, from, cached.outs[0])
-				want := plain.answer(pkt, from, plain.outs[0])
-				if string(got) != string(want) && !sameShuffled(got, want) {
-					q, r := new(dns.Msg), new(dns.Msg)
-					_ = q.Unpack(pkt)
-					_ = r.Unpack(want)
-					t.Fatalf("round %d, query %d from %v: precomputed reply differs\nquery %v\ngot  %x\nwant %x\n%v", round, i, from, q, got, want, r)
-				}
+				sameReply(t, cached, plain, pkt, clients[(i+rep)%len(clients)], fmt.Sprintf("round %d, query %d", round, i))
 			}
 		}
 	}
@@ -259,6 +245,21 @@ func TestFastCacheSameBytes(t *testing.T) {
 		t.Fatalf("%d precomputed replies in %d queries, want at least half", fast, total)
 	}
 	t.Logf("%d precomputed replies in %d queries", fast, total)
+}
+
+// sameReply answers the query pkt from client from through a worker with
+// the caches and one without, and fails the test (saying what) when the
+// replies differ.
+func sameReply(t *testing.T, cached, plain *udpWorker, pkt []byte, from netip.AddrPort, what string) {
+	t.Helper()
+	got := cached.answer(pkt, from, cached.outs[0])
+	want := plain.answer(pkt, from, plain.outs[0])
+	if string(got) != string(want) && !sameShuffled(got, want) {
+		q, r := new(dns.Msg), new(dns.Msg)
+		_ = q.Unpack(pkt)
+		_ = r.Unpack(want)
+		t.Fatalf("%s from %v: the reply with the caches differs\nquery %v\ngot  %x\nwant %x\n%v", what, from, q, got, want, r)
+	}
 }
 
 // sameShuffled reports whether a and b are replies that differ only in
@@ -322,18 +323,7 @@ func TestFastCacheFlood(t *testing.T) {
 // delegations and wildcards, with and without EDNS, DO, RD and ECS.
 func TestNegativeTemplateSameBytes(t *testing.T) {
 	cfgPath := writePolicyConfig(t)
-	newWorker := func() *udpWorker {
-		cfg, err := LoadConfig(cfgPath)
-		if err != nil {
-			t.Fatal(err)
-		}
-		srv, err := New(cfg, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return newUDPWorker(srv)
-	}
-	cached, plain := newWorker(), newWorker()
+	cached, plain := newConfigWorker(t, cfgPath), newConfigWorker(t, cfgPath)
 	plain.cache = nil
 	shapes := []string{"n%d.example.org.", "a.b.n%d.example.org.", "n%d.mx.example.org.", "x.n%d.ns1.example.org.",
 		"n%d.hostmaster.example.org.", "hostmaster.example.org.", "n%d.wild.example.org.", "n%d.sub.example.org.",
@@ -356,13 +346,7 @@ func TestNegativeTemplateSameBytes(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		got := cached.answer(pkt, testClient, cached.outs[0])
-		want := plain.answer(pkt, testClient, plain.outs[0])
-		if string(got) != string(want) {
-			r := new(dns.Msg)
-			_ = r.Unpack(want)
-			t.Fatalf("query %d %s: reply differs\ngot  %x\nwant %x\n%v", i, name, got, want, r)
-		}
+		sameReply(t, cached, plain, pkt, testClient, fmt.Sprintf("query %d", i))
 	}
 	if n := cached.cache.neg.hits; n < 150 {
 		t.Fatalf("%d NXDOMAIN replies from the template in 400 queries, want at least 150", n)
@@ -373,34 +357,13 @@ func TestNegativeTemplateSameBytes(t *testing.T) {
 // TestFastCacheReviewCases: cases a review found where the caches once
 // answered differently from the full path, or could be flooded.
 func TestFastCacheReviewCases(t *testing.T) {
-	dir := t.TempDir()
 	// MNAME and RNAME of about 200 bytes each, with no suffix in common.
 	mname := "m." + strings.Repeat("abcdefghij.", 17) + "example.net."
 	rname := "r." + strings.Repeat("klmnopqrst.", 17) + "example.com."
 	zone := "$ORIGIN example.org.\n$TTL 300\n@ IN SOA " + mname + " " + rname + " 1 3600 600 86400 60\n" +
 		"@ IN NS ns1\nns1 IN A 192.0.2.53\nalias IN CNAME ns1\n"
-	if err := os.MkdirAll(filepath.Join(dir, "zones"), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, "zones", "example.org.zone"), []byte(zone), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	cfgPath := filepath.Join(dir, "dnslb.toml")
-	if err := os.WriteFile(cfgPath, []byte("zone_dir = \"zones\"\n[server]\nlisten = [\"127.0.0.1:0\"]\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	newWorker := func() *udpWorker {
-		cfg, err := LoadConfig(cfgPath)
-		if err != nil {
-			t.Fatal(err)
-		}
-		srv, err := New(cfg, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return newUDPWorker(srv)
-	}
-	cached, plain := newWorker(), newWorker()
+	cfgPath := writeZoneConfig(t, zone, "")
+	cached, plain := newConfigWorker(t, cfgPath), newConfigWorker(t, cfgPath)
 	plain.cache = nil
 	same := func(name string, qtype uint16, edns bool, ecs string) {
 		t.Helper()
@@ -409,13 +372,7 @@ func TestFastCacheReviewCases(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		got := cached.answer(pkt, testClient, cached.outs[0])
-		want := plain.answer(pkt, testClient, plain.outs[0])
-		if string(got) != string(want) {
-			r := new(dns.Msg)
-			_ = r.Unpack(want)
-			t.Fatalf("%s %s edns %v ecs %q: reply differs\ngot  %x\nwant %x\n%v", name, dns.TypeToString[qtype], edns, ecs, got, want, r)
-		}
+		sameReply(t, cached, plain, pkt, testClient, fmt.Sprintf("edns %v ecs %q", edns, ecs))
 	}
 	// REFUSED is answered without the ECS echo: not from an entry made
 	// by queries without ECS.

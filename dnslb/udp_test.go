@@ -2,6 +2,7 @@ package dnslb
 
 import (
 	"context"
+	"fmt"
 	"net"
 	"net/netip"
 	"os"
@@ -129,7 +130,13 @@ func TestServeUDPSockets(t *testing.T) {
 
 func newTestWorker(tb testing.TB) *udpWorker {
 	tb.Helper()
-	cfg, err := LoadConfig("testdata/dnslb.toml")
+	return newConfigWorker(tb, "testdata/dnslb.toml")
+}
+
+// newConfigServer is a server made (not started) from the config at path.
+func newConfigServer(tb testing.TB, path string) *Server {
+	tb.Helper()
+	cfg, err := LoadConfig(path)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -137,7 +144,14 @@ func newTestWorker(tb testing.TB) *udpWorker {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	return newUDPWorker(srv)
+	return srv
+}
+
+// newConfigWorker is a serving goroutine's worker (with its caches) for
+// a server of its own, made from the config at path.
+func newConfigWorker(tb testing.TB, path string) *udpWorker {
+	tb.Helper()
+	return newUDPWorker(newConfigServer(tb, path))
 }
 
 var testClient = netip.MustParseAddrPort("[::ffff:192.0.2.7]:5353")
@@ -258,11 +272,7 @@ func TestWireCache(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			got := cached.answer(pkt, testClient, cached.outs[0])
-			want := plain.answer(pkt, testClient, plain.outs[0])
-			if string(got) != string(want) {
-				t.Fatalf("round %d, %s %s edns %d: cached reply differs\ngot  %x\nwant %x", round, q.name, dns.TypeToString[q.qtype], q.edns, got, want)
-			}
+			sameReply(t, cached, plain, pkt, testClient, fmt.Sprintf("round %d, edns %d", round, q.edns))
 		}
 	}
 	hits, fast := cached.cache.hits, cached.cache.fast.hits
