@@ -106,9 +106,12 @@ func (s *Server) apply(st *state) error {
 	s.store.ForgetHealth(keep)
 	// The settings answers are made with go first: a new snapshot is what
 	// tells the precomputed replies to start again.
+	random, udpSize := s.random.Load(), s.udpSize.Load()
 	s.random.Store(st.cfg.Server.Rotate == "random")
 	s.udpSize.Store(int32(st.cfg.Server.UDPSize))
 	if err := s.store.Replace(st.zones, st.names); err != nil {
+		s.random.Store(random)
+		s.udpSize.Store(udpSize)
 		return err
 	}
 	origins := make([]string, len(st.zones))
