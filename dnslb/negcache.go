@@ -87,8 +87,8 @@ func (c *negCache) answer(s *Server, q *fastQuery, pkt, buf []byte, start time.T
 		c.snap, c.udpSize = snap, s.udpSize.Load()
 		return nil
 	}
-	if len(c.tmpl) == 0 {
-		return nil
+	if len(c.tmpl) == 0 || q.mixed {
+		return nil // a name in mixed case compresses differently
 	}
 	qn := q.key[:len(q.key)-1-4] // the name, without type, class and flags
 	qtype := binary.BigEndian.Uint16(q.key[len(qn):])
@@ -147,7 +147,7 @@ func (c *negCache) answer(s *Server, q *fastQuery, pkt, buf []byte, start time.T
 // put makes the template of qc's zone from wire, the full path's reply to
 // q, when it is a plain NXDOMAIN whose pointers can be moved.
 func (c *negCache) put(s *Server, q *fastQuery, m *dns.Msg, qc *queryCtx, wire []byte) {
-	if qc.snap == nil || qc.snap != c.snap || s.udpSize.Load() != c.udpSize || m.Rcode != dns.RcodeNameError || len(m.Answer) != 0 ||
+	if q.mixed || qc.snap == nil || qc.snap != c.snap || s.udpSize.Load() != c.udpSize || m.Rcode != dns.RcodeNameError || len(m.Answer) != 0 ||
 		len(m.Ns) != 1 || m.Ns[0].Header().Rrtype != dns.TypeSOA || m.Truncated || qc.zone == "" {
 		return
 	}

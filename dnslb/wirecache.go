@@ -190,8 +190,8 @@ func hasUpper(name string) bool {
 // answering one costs a parse of the datagram, a map lookup, a rotation
 // counter step and a copy: no unpacking, lookup, selection or packing.
 //
-// A query qualifies (fastQuery.parse) when it is exactly one question in
-// lower case, opcode QUERY, and at most an OPT record with version 0, no
+// A query qualifies (fastQuery.parse) when it is exactly one question,
+// opcode QUERY, and at most an OPT record with version 0, no
 // flags but DO, and no option but one well-formed EDNS Client Subnet and
 // DNS cookies (which the full path ignores as well).
 // The reply then depends on the question, RD, whether there was an OPT
@@ -265,6 +265,7 @@ type fastReply struct {
 	size     uint16 // of each reply; 0 until the first is kept
 	filled   uint64
 	byClient bool
+	caseFree bool  // the replies serve the question in any letter case (caseFree)
 	scope    uint8 // the ECS scope of the replies
 	qtype    uint16
 	rcode    uint16
@@ -288,8 +289,10 @@ func (r *fastReply) next() int {
 
 // fastQuery is what the fast path read from one datagram.
 type fastQuery struct {
-	key []byte // question and flags, in the cache's key buffer
-	ecs []byte // the query's ECS option (code, length, data), or nil
+	key   []byte // question (name in lower case) and flags, in the cache's key buffer
+	ecs   []byte // the query's ECS option (code, length, data), or nil
+	mixed bool   // the name has upper-case letters (as with 0x20 randomisation)
+	qname []byte // the name as asked, in the datagram
 }
 
 // parse fills q from pkt (which has a full header and is a query) and
@@ -310,11 +313,6 @@ func (q *fastQuery) parse(c *fastCache, pkt []byte) bool {
 		}
 		if l > 63 || off+1+l > len(pkt) {
 			return false // a compression pointer, or cut short
-		}
-		for _, b := range pkt[off+1 : off+1+l] {
-			if b >= 'A' && b <= 'Z' {
-				return false
-			}
 		}
 		off += 1 + l
 	}
@@ -364,7 +362,51 @@ func (q *fastQuery) parse(c *fastCache, pkt []byte) bool {
 	n := copy(c.key[:], pkt[12:off])
 	c.key[n] = flags
 	q.key = c.key[:n+1]
+	q.qname, q.mixed = pkt[12:off-4], false
+	// The key holds the name in lower case. Length bytes (at most 63)
+	// are never letters, so the whole name can be mapped.
+	for i, b := range q.key[:len(q.qname)] {
+		if b >= 'A' && b <= 'Z' {
+			q.key[i] = b + 'a' - 'A'
+			q.mixed = true
+		}
+	}
 	return true
+}
+
+// caseFree reports whether reply (a template: its question in lower
+// case) is the reply to the same question in any letter case with just
+// the question's bytes replaced: the answer holds only A and AAAA records
+// owned by the question's name (written as a pointer to it, which the
+// full path's answers carry in the question's spelling), and there is
+// nothing else but our OPT record. Any other name could be compressed
+// against the question's spelling differently (miekg/dns compresses
+// case-sensitively), so other replies serve lower-case questions only.
+func caseFree(reply []byte, qlen int) bool {
+	if len(reply) < 12 {
+		return false
+	}
+	an, ns, ar := binary.BigEndian.Uint16(reply[6:]), binary.BigEndian.Uint16(reply[8:]), binary.BigEndian.Uint16(reply[10:])
+	if an == 0 || ns != 0 || ar > 1 {
+		return false
+	}
+	off := 12 + qlen + 4
+	for range an {
+		if off+12 > len(reply) || binary.BigEndian.Uint16(reply[off:]) != 0xc00c {
+			return false
+		}
+		if t := binary.BigEndian.Uint16(reply[off+2:]); t != dns.TypeA && t != dns.TypeAAAA {
+			return false
+		}
+		off += 12 + int(binary.BigEndian.Uint16(reply[off+10:]))
+	}
+	if ar == 1 {
+		if off+11 > len(reply) || reply[off] != 0 || binary.BigEndian.Uint16(reply[off+1:]) != dns.TypeOPT {
+			return false
+		}
+		off += 11 + int(binary.BigEndian.Uint16(reply[off+9:]))
+	}
+	return off == len(reply)
 }
 
 // validECS reports whether opt is exactly one EDNS Client Subnet option
@@ -440,7 +482,7 @@ func (c *fastCache) get(s *Server, q *fastQuery, from netip.Addr, pkt, buf []byt
 	if ok && e.byClient {
 		e, ok = c.entries[string(c.clientKey(q, from))]
 	}
-	if !ok || s.random.Load() {
+	if !ok || s.random.Load() || q.mixed && !e.caseFree {
 		return nil, 0, false
 	}
 	rot = e.next()
@@ -451,6 +493,9 @@ func (c *fastCache) get(s *Server, q *fastQuery, from netip.Addr, pkt, buf []byt
 	at := int(e.klen) + rot*size
 	out = buf[:copy(buf, e.buf[at:at+size])]
 	out[0], out[1] = pkt[0], pkt[1] // the ID
+	if q.mixed {
+		copy(out[12:], q.qname) // the question as asked
+	}
 	if q.ecs != nil {
 		// Our OPT record ends the reply with no data: the option goes
 		// after it (RFC 7871 section 7.2.1: as asked, with our scope).
@@ -481,6 +526,16 @@ func (c *fastCache) put(s *Server, q *fastQuery, from netip.Addr, m *dns.Msg, qc
 	tmpl, ok := replyTemplate(q, wire)
 	if !ok || len(tmpl)+4+4+16 > minUDPSize {
 		return
+	}
+	free := caseFree(tmpl, len(q.qname))
+	if q.mixed {
+		// The reply to the lower-case question is this one with the
+		// question in lower case, when nothing in it depends on case.
+		if !free {
+			return
+		}
+		tmpl = append([]byte(nil), tmpl...)
+		copy(tmpl[12:], q.key[:len(q.qname)])
 	}
 	n, k := 1, 0
 	if qc.rots == 1 {
@@ -517,7 +572,7 @@ func (c *fastCache) put(s *Server, q *fastQuery, from netip.Addr, m *dns.Msg, qc
 			return
 		}
 		r = fastReply{klen: uint16(len(key)), n: uint16(n), size: uint16(len(tmpl)), qtype: qtype,
-			rcode: uint16(m.Rcode), scope: uint8(qc.scope), zone: qc.zone, policy: qc.policy}
+			rcode: uint16(m.Rcode), scope: uint8(qc.scope), zone: qc.zone, policy: qc.policy, caseFree: free}
 		if qc.rots == 1 {
 			r.set, r.pol = qc.rotSet, qc.rotPol
 		}
@@ -532,6 +587,7 @@ func (c *fastCache) put(s *Server, q *fastQuery, from netip.Addr, m *dns.Msg, qc
 	}
 	copy(r.buf[int(r.klen)+k*len(tmpl):], tmpl)
 	r.filled |= 1 << k
+	r.caseFree = r.caseFree && free
 	c.entries[unsafe.String(&r.buf[0], int(r.klen))] = r
 }
 
