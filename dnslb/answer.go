@@ -39,6 +39,9 @@ func (s *Server) handle(req *dns.Msg, c Client, qc *queryCtx) *dns.Msg {
 	}
 	m := qc.newReply()
 	m.Id = req.Id
+	// Names are compressed over TCP too (truncate turns it on for UDP):
+	// the precomputed replies serve both transports with the same bytes.
+	m.Compress = true
 	m.Response = true
 	m.Opcode = req.Opcode
 	m.RecursionDesired = req.RecursionDesired

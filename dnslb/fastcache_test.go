@@ -355,7 +355,7 @@ func TestNegativeTemplateSameBytes(t *testing.T) {
 	t.Logf("%d NXDOMAIN replies from the template", cached.cache.neg.hits)
 }
 
-// TestFastCacheReviewCases: cases a review found where the caches once
+// TestFastCacheReviewCases: cases reviews found where the caches once
 // answered differently from the full path, or could be flooded.
 func TestFastCacheReviewCases(t *testing.T) {
 	// MNAME and RNAME of about 200 bytes each, with no suffix in common.
@@ -397,6 +397,29 @@ func TestFastCacheReviewCases(t *testing.T) {
 	}
 	same("e.example.org.", dns.TypeA, true, "")
 	same("f.example.org.", dns.TypeA, true, "")
+
+	// Replies made over one transport serve the other: the same bytes as
+	// the full path gives there (it compresses over TCP too).
+	overTCP := func(name string) {
+		t.Helper()
+		pkt, err := benchQuery(t, name, dns.TypeA, false, "").Pack()
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := cached.answerOn(pkt, testClient, cached.tcpBuf(), true)
+		want := plain.answerOn(pkt, testClient, plain.tcpBuf(), true)
+		if string(got) != string(want) {
+			t.Fatalf("%s over TCP: reply differs\ngot  %x\nwant %x", name, got, want)
+		}
+	}
+	same("ns1.example.org.", dns.TypeA, false, "")
+	same("ns1.example.org.", dns.TypeA, false, "")
+	overTCP("ns1.example.org.")
+	overTCP("alias.example.org.")
+	overTCP("alias.example.org.")
+	same("alias.example.org.", dns.TypeA, false, "")
+	overTCP("g.example.org.") // an NXDOMAIN template made over TCP
+	same("h.example.org.", dns.TypeA, false, "")
 
 	// Every type asked once at a CNAME keeps nothing, and what such keys
 	// keep goes to the budget that is dropped alone.

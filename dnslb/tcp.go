@@ -198,12 +198,17 @@ func (t *tcpServer) write(c net.Conn, b []byte) bool {
 	return true
 }
 
-// answerTCP appends the reply to one TCP query, with its length, to out.
-func (w *udpWorker) answerTCP(pkt []byte, from netip.AddrPort, out []byte) []byte {
+// tcpBuf is the worker's buffer for one TCP reply.
+func (w *udpWorker) tcpBuf() []byte {
 	if w.tcpOut == nil {
 		w.tcpOut = make([]byte, 65535)
 	}
-	reply := w.answerOn(pkt, from, w.tcpOut, true)
+	return w.tcpOut
+}
+
+// answerTCP appends the reply to one TCP query, with its length, to out.
+func (w *udpWorker) answerTCP(pkt []byte, from netip.AddrPort, out []byte) []byte {
+	reply := w.answerOn(pkt, from, w.tcpBuf(), true)
 	if reply == nil || len(reply) > 65535 {
 		return out
 	}

@@ -40,8 +40,9 @@ type wireCache struct {
 // fastCache replies anyone can make keys for (new names, client subnets:
 // the geo bench, 10,000 names from 4 subnets, holds about 50 MB of them).
 // A server has GOMAXPROCS workers per listen address for UDP and
-// GOMAXPROCS for TCP, so one listen address bounds them at 2 x 3 x 64 MB;
-// they fill only as far as distinct questions are asked twice. wireReplyBytes is what a cached reply costs beyond its
+// GOMAXPROCS for TCP, so one listen address bounds them at 2 x 3 x 64 MB,
+// plus 2 x 4 MB of doorkeepers (fastSeen); they fill only as far as
+// questions are asked. wireReplyBytes is what a cached reply costs beyond its
 // bytes. A name keeps at most wireVariants replies: one per rotation of
 // its RRsets in round-robin order, but shuffled orders (rotate = "random",
 // policies) could make one per permutation, and get scans them.
@@ -212,8 +213,8 @@ func hasUpper(name string) bool {
 // from when_all_down, anything with two rotations. Replies for names
 // that need not exist (NXDOMAIN, NODATA, referrals, wildcard
 // and DNAME answers, every type at a CNAME, every client: whoever asks
-// can make endless keys) share a smaller budget, dropped alone when it is
-// spent; they are kept only from their key's second query (admit).
+// can make endless keys) have a budget of their own, dropped alone when
+// it is spent; they are kept only from their key's second query (admit).
 // REFUSED is not kept (handle answers it without the ECS echo).
 type fastCache struct {
 	snap    *Snapshot
@@ -227,16 +228,26 @@ type fastCache struct {
 	anyMax  int
 	hits    int // replies served (for tests)
 	key     [fastKeyMax]byte
-	seen    *[fastSeen]uint16 // the doorkeeper (see admit); made on first use
+	seen    []uint16 // the doorkeeper (see admit); made on first use
 	seed    maphash.Seed
 }
 
-// fastSeen is the size of the doorkeeper: fingerprints of keys whose
-// reply was not kept because it was the first time they were asked. It
-// must be large against the keys asked between two queries of one key
-// (the geo bench has 80,000 client keys in rotation: with 64k slots most
-// second queries found their slot taken by another key).
-const fastSeen = 1 << 20
+// fastSeen is the size of the doorkeepers of GOMAXPROCS workers together
+// (4 MB): fingerprints of keys whose reply was not kept because it was
+// the first time they were asked. It must be large against the keys asked
+// between two queries of one key (the geo bench has 80,000 client keys in
+// rotation: with 64k slots most second queries found their slot taken by
+// another key).
+const fastSeen = 1 << 21
+
+// seenSlots is one worker's doorkeeper size: a power of two.
+func seenSlots() int {
+	n := 1 << 16
+	for n < fastSeen/runtime.GOMAXPROCS(0) {
+		n <<= 1
+	}
+	return n
+}
 
 // fastKeyMax is the longest key: a name, type, class, the flags, and a
 // client (a marker and the longest ECS option data or address).
@@ -554,7 +565,9 @@ func (c *fastCache) put(s *Server, q *fastQuery, from netip.Addr, m *dns.Msg, qc
 	key := q.key
 	if qc.clientDep {
 		if r, ok := c.entries[string(key)]; !ok {
-			if qc.synth && !c.admit(key) {
+			// A wildcard's names are endless: the marker waits for the
+			// client's key to be asked twice (admit below agrees then).
+			if qc.synth && !c.admit(c.clientKey(q, from)) {
 				return
 			}
 			c.add(fastReply{buf: append([]byte(nil), key...), klen: uint16(len(key)), byClient: true}, qc.synth)
@@ -598,11 +611,11 @@ func (c *fastCache) put(s *Server, q *fastQuery, from netip.Addr, m *dns.Msg, qc
 // dropping them all, and save nothing.
 func (c *fastCache) admit(key []byte) bool {
 	if c.seen == nil {
-		c.seen, c.seed = new([fastSeen]uint16), maphash.MakeSeed()
+		c.seen, c.seed = make([]uint16, seenSlots()), maphash.MakeSeed()
 	}
 	h := maphash.Bytes(c.seed, key)
 	fp := uint16(h>>48) | 1 // never 0, the empty slot
-	slot := &c.seen[h%fastSeen]
+	slot := &c.seen[h&uint64(len(c.seen)-1)]
 	if *slot == fp {
 		return true
 	}
