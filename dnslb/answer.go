@@ -152,7 +152,6 @@ func (s *Server) build(m *dns.Msg, res *zones.Result, qc *queryCtx) {
 	for i, it := range res.Answer {
 		if t := it.Set.Type; it.Synth == nil && (t == dns.TypeA || t == dns.TypeAAAA) {
 			if rrs, ok := s.selectRRs(qc, it.Set, it.Owner); ok {
-				qc.selected = true
 				qc.synth = qc.synth || it.Owner != ""
 				m.Answer = append(m.Answer, rrs...)
 				if qc.fail {

@@ -32,14 +32,13 @@ type queryCtx struct {
 	copied bool // the reply holds records made for this query, not the store's
 
 	// What the precomputed replies (fastCache) need to know: whether a
-	// policy or health applied to any RRset, whether one depended on the
-	// client or drew at random, whether truncate cut the reply, whether
+	// selection depended on the client or drew at random, whether truncate cut the reply, whether
 	// records were made for this name (wildcard, DNAME), and the
 	// round-robin rotations: how many (rots), and of the last one its
 	// counter (a zone RRset or a policy), its number of orders and the
 	// order taken. With pinned, the one rotation takes order pin instead
 	// of advancing its counter.
-	selected, cut     bool
+	cut               bool
 	clientDep, nondet bool
 	synth             bool
 	rots, rotN, rotK  int
