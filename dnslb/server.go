@@ -199,8 +199,9 @@ func (s *Server) Run(ctx context.Context) error {
 		return err
 	}
 	defer closeUDP(udp)
-	for _, c := range udp {
-		wg.Go(func() { s.serveUDP(c) })
+	for _, u := range udp {
+		u.started.Store(true)
+		wg.Go(func() { s.serveUDP(u) })
 	}
 	tcp := newTCPServer(s, cfg.Server.TCPIdleTimeout.Duration)
 	for _, ln := range tcpLns {
@@ -242,9 +243,9 @@ func (s *Server) Run(ctx context.Context) error {
 
 // listen opens UDP and TCP on every listen address; TCP is limited to
 // max_tcp_connections open connections per address.
-func (s *Server) listen(sc ServerConfig) ([]net.Listener, []*net.UDPConn, []net.Addr, error) {
+func (s *Server) listen(sc ServerConfig) ([]net.Listener, []*udpSocket, []net.Addr, error) {
 	var tcp []net.Listener
-	var udp []*net.UDPConn
+	var udp []*udpSocket
 	var addrs []net.Addr
 	for _, l := range sc.Listen {
 		pcs, tl, err := listenPair(l)
@@ -255,7 +256,7 @@ func (s *Server) listen(sc ServerConfig) ([]net.Listener, []*net.UDPConn, []net.
 		}
 		tcp = append(tcp, netutil.LimitListener(tl, sc.MaxTCPConnections))
 		udp = append(udp, pcs...)
-		addrs = append(addrs, pcs[0].LocalAddr(), tl.Addr())
+		addrs = append(addrs, pcs[0].addr, tl.Addr())
 	}
 	return tcp, udp, addrs, nil
 }
@@ -265,13 +266,13 @@ func (s *Server) listen(sc ServerConfig) ([]net.Listener, []*net.UDPConn, []net.
 // taken. The TCP listener does not share its port (no SO_REUSEPORT), so a
 // second server on the same address fails here instead of splitting the
 // UDP traffic with the first.
-func listenPair(l string) ([]*net.UDPConn, net.Listener, error) {
+func listenPair(l string) ([]*udpSocket, net.Listener, error) {
 	for try := 0; ; try++ {
 		pcs, err := listenUDP(l)
 		if err != nil {
 			return nil, nil, err
 		}
-		tl, err := net.Listen("tcp", pcs[0].LocalAddr().String())
+		tl, err := net.Listen("tcp", pcs[0].addr.String())
 		if err == nil {
 			return pcs, tl, nil
 		}

@@ -8,6 +8,8 @@ import (
 	"net"
 	"net/netip"
 	"runtime"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/miekg/dns"
@@ -33,32 +35,70 @@ const (
 	udpSlot  = 4096
 )
 
+// udpSocket is one socket of a listen address's group. Where the
+// platform allows (detachUDP, Linux) the socket is taken out of Go's
+// netpoller after it is opened, and its serving goroutine sleeps in the
+// kernel instead (udp_mmsg_linux.go says why); elsewhere it is served
+// through conn.
+type udpSocket struct {
+	conn    *net.UDPConn // served through the netpoller; nil once detached
+	fd      int          // the detached descriptor; -1 when conn is served
+	addr    net.Addr
+	closing atomic.Bool   // set by close: the serving goroutine returns
+	started atomic.Bool   // a goroutine serves it and closes done on return
+	done    chan struct{} // closed when the serving goroutine returns
+	once    sync.Once
+}
+
 // listenUDP opens the socket group of one listen address: GOMAXPROCS
 // sockets sharing a port where the platform can (reusePort), else one.
 // With port 0 the first socket picks the port and the others join it.
-func listenUDP(addr string) ([]*net.UDPConn, error) {
+func listenUDP(addr string) ([]*udpSocket, error) {
 	n := 1
 	if reusePortGroup {
 		n = runtime.GOMAXPROCS(0)
 	}
 	lc := net.ListenConfig{Control: reusePort}
-	conns := make([]*net.UDPConn, 0, n)
+	socks := make([]*udpSocket, 0, n)
 	for range n {
 		pc, err := lc.ListenPacket(context.Background(), "udp", addr)
 		if err != nil {
-			closeUDP(conns)
+			closeUDP(socks)
 			return nil, fmt.Errorf("listen udp %s: %w", addr, err)
 		}
-		conns = append(conns, pc.(*net.UDPConn))
-		addr = pc.LocalAddr().String()
+		u := &udpSocket{conn: pc.(*net.UDPConn), fd: -1, addr: pc.LocalAddr(), done: make(chan struct{})}
+		if err := detachUDP(u); err != nil {
+			_ = pc.Close()
+			closeUDP(socks)
+			return nil, fmt.Errorf("listen udp %s: %w", addr, err)
+		}
+		socks = append(socks, u)
+		addr = u.addr.String()
 	}
-	return conns, nil
+	return socks, nil
 }
 
-func closeUDP(conns []*net.UDPConn) {
-	for _, c := range conns {
-		_ = c.Close()
+func closeUDP(socks []*udpSocket) {
+	for _, u := range socks {
+		u.close()
 	}
+}
+
+// close stops the socket's serving goroutine, waits for it, and closes
+// the socket; calling it again does nothing.
+func (u *udpSocket) close() {
+	u.once.Do(func() {
+		u.closing.Store(true)
+		if u.conn != nil {
+			_ = u.conn.Close()
+			return
+		}
+		wakeUDP(u.fd)
+		if u.started.Load() {
+			<-u.done
+		}
+		closeFD(u.fd)
+	})
 }
 
 // batchConn is the part of golang.org/x/net's ipv4 and ipv6 PacketConn
@@ -94,14 +134,17 @@ func newUDPWorker(s *Server) *udpWorker {
 	return w
 }
 
-// serveUDP answers the datagrams of conn until conn is closed: it reads
+// serveUDP answers the datagrams of u until u is closed: it reads
 // every datagram waiting (up to udpBatch) in one call, answers them, and
 // writes the replies in one call.
-func (s *Server) serveUDP(conn *net.UDPConn) {
+func (s *Server) serveUDP(u *udpSocket) {
+	defer close(u.done)
 	w := newUDPWorker(s)
-	if s.serveUDPMmsg(conn, w) {
+	if u.conn == nil {
+		s.serveUDPFD(u, w)
 		return
 	}
+	conn := u.conn
 	var bc batchConn = ipv4.NewPacketConn(conn)
 	if a, ok := conn.LocalAddr().(*net.UDPAddr); ok && a.IP.To4() == nil {
 		bc = ipv6.NewPacketConn(conn)

@@ -1,7 +1,13 @@
 package dnslb
 
 import (
+	"fmt"
+	"net"
 	"net/netip"
+	"os"
+	"runtime"
+	"strconv"
+	"strings"
 	"testing"
 	"unsafe"
 
@@ -68,4 +74,91 @@ func TestServeUDPv6(t *testing.T) {
 	if got := section(r.Answer); len(got) != 1 || got[0] != "mail.example.org. 300 IN A 192.0.2.25" {
 		t.Fatalf("answer %v", got)
 	}
+}
+
+// TestUDPOutsideNetpoller checks that the UDP sockets of a running server
+// are in no epoll instance of the process (detachUDP), while its TCP
+// listener is (so the check does find what the netpoller watches), and
+// that every one of them answers and is closed by Run.
+func TestUDPOutsideNetpoller(t *testing.T) {
+	srv, stop := launch(t, "testdata/dnslb.toml", nil)
+	port := srv.Addrs()[0].(*net.UDPAddr).Port
+	udp := socketInodes(t, "/proc/net/udp", port, "07")
+	tcp := socketInodes(t, "/proc/net/tcp", port, "0A")
+	if len(udp) != runtime.GOMAXPROCS(0) || len(tcp) != 1 {
+		t.Fatalf("port %d: %d UDP sockets (want %d), %d TCP listeners", port, len(udp), runtime.GOMAXPROCS(0), len(tcp))
+	}
+	watched := epollInodes(t)
+	for ino := range udp {
+		if watched[ino] {
+			t.Errorf("UDP socket inode %s is in an epoll instance", ino)
+		}
+	}
+	for ino := range tcp {
+		if !watched[ino] {
+			t.Errorf("TCP listener inode %s is in no epoll instance: the check sees nothing", ino)
+		}
+	}
+	for i := range 4 * runtime.GOMAXPROCS(0) {
+		q := new(dns.Msg)
+		q.SetQuestion("mail.example.org.", dns.TypeA)
+		if r := exchange(t, srv.Addrs()[0].String(), "udp", q); r.Rcode != dns.RcodeSuccess {
+			t.Fatalf("query %d: rcode %s", i, dns.RcodeToString[r.Rcode])
+		}
+	}
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	if left := socketInodes(t, "/proc/net/udp", port, "07"); len(left) != 0 {
+		t.Fatalf("%d UDP sockets still open after Run returned", len(left))
+	}
+}
+
+// socketInodes returns the inodes of the sockets in table (/proc/net/udp
+// or tcp) bound to port in state st.
+func socketInodes(t *testing.T, table string, port int, st string) map[string]bool {
+	t.Helper()
+	b, err := os.ReadFile(table)
+	if err != nil {
+		t.Fatal(err)
+	}
+	inos := map[string]bool{}
+	for _, line := range strings.Split(string(b), "\n")[1:] {
+		f := strings.Fields(line)
+		if len(f) < 10 || f[3] != st || !strings.HasSuffix(f[1], fmt.Sprintf(":%04X", port)) {
+			continue
+		}
+		inos[f[9]] = true
+	}
+	return inos
+}
+
+// epollInodes returns the inodes (decimal) of every file that an epoll
+// instance of this process watches, from /proc/self/fdinfo.
+func epollInodes(t *testing.T) map[string]bool {
+	t.Helper()
+	fds, err := os.ReadDir("/proc/self/fdinfo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	inos := map[string]bool{}
+	for _, fd := range fds {
+		b, err := os.ReadFile("/proc/self/fdinfo/" + fd.Name())
+		if err != nil {
+			continue // closed since
+		}
+		for _, line := range strings.Split(string(b), "\n") {
+			if !strings.HasPrefix(line, "tfd:") {
+				continue
+			}
+			for _, f := range strings.Fields(line) {
+				if hex, ok := strings.CutPrefix(f, "ino:"); ok {
+					if n, err := strconv.ParseUint(hex, 16, 64); err == nil {
+						inos[strconv.FormatUint(n, 10)] = true
+					}
+				}
+			}
+		}
+	}
+	return inos
 }

@@ -2,10 +2,7 @@
 
 package dnslb
 
-import (
-	"net"
-	"syscall"
-)
+import "syscall"
 
 // reusePortGroup is false: one socket per listen address.
 const reusePortGroup = false
@@ -16,5 +13,9 @@ func reusePort(network, address string, c syscall.RawConn) error { return nil }
 // reports no flags.
 const msgTrunc = 0
 
-// serveUDPMmsg is Linux only: elsewhere serveUDP uses x/net's batches.
-func (s *Server) serveUDPMmsg(conn *net.UDPConn, w *udpWorker) bool { return false }
+// Elsewhere sockets stay in the netpoller and serveUDP uses x/net's
+// batches: detachUDP leaves u as it is, and serveUDPFD is never called.
+func detachUDP(u *udpSocket) error                      { return nil }
+func wakeUDP(fd int)                                    {}
+func closeFD(fd int)                                    {}
+func (s *Server) serveUDPFD(u *udpSocket, w *udpWorker) {}
