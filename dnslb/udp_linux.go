@@ -1,6 +1,7 @@
 package dnslb
 
 import (
+	"fmt"
 	"syscall"
 
 	"golang.org/x/sys/unix"
@@ -11,11 +12,23 @@ import (
 const reusePortGroup = true
 
 // reusePort sets SO_REUSEPORT before bind, so that every socket of a
-// listen address's group can bind the same port.
+// listen address's group can bind the same port. It also turns path MTU
+// discovery off for the socket (IP_PMTUDISC_OMIT, as gdnsd and Knot do):
+// replies never carry the DF bit, and an ICMP "fragmentation needed"
+// that anyone can forge does not lower the MTU used for other clients.
 func reusePort(network, address string, c syscall.RawConn) error {
 	var serr error
 	err := c.Control(func(fd uintptr) {
 		serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_REUSEPORT, 1)
+		if serr != nil {
+			return
+		}
+		// The family decides which option applies; the other fails.
+		e4 := unix.SetsockoptInt(int(fd), unix.IPPROTO_IP, unix.IP_MTU_DISCOVER, unix.IP_PMTUDISC_OMIT)
+		e6 := unix.SetsockoptInt(int(fd), unix.IPPROTO_IPV6, unix.IPV6_MTU_DISCOVER, unix.IPV6_PMTUDISC_OMIT)
+		if e4 != nil && e6 != nil {
+			serr = fmt.Errorf("path MTU discovery: %w", e4)
+		}
 	})
 	if err != nil {
 		return err

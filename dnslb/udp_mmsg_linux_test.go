@@ -162,3 +162,37 @@ func epollInodes(t *testing.T) map[string]bool {
 	}
 	return inos
 }
+
+// TestUDPSocketOptions checks the options listenUDP sets on both
+// families: a shared port, and no path MTU discovery (no DF bit).
+func TestUDPSocketOptions(t *testing.T) {
+	for _, tc := range []struct {
+		addr         string
+		level, pmtud int
+	}{
+		{"127.0.0.1:0", unix.IPPROTO_IP, unix.IP_MTU_DISCOVER},
+		{"[::1]:0", unix.IPPROTO_IPV6, unix.IPV6_MTU_DISCOVER},
+	} {
+		socks, err := listenUDP(tc.addr)
+		if err != nil {
+			if tc.level == unix.IPPROTO_IPV6 {
+				t.Logf("no IPv6 loopback: %v", err)
+				continue
+			}
+			t.Fatal(err)
+		}
+		for _, u := range socks {
+			if u.fd < 0 {
+				t.Fatalf("%s: socket not detached", tc.addr)
+			}
+			if v, err := unix.GetsockoptInt(u.fd, unix.SOL_SOCKET, unix.SO_REUSEPORT); err != nil || v != 1 {
+				t.Errorf("%s: SO_REUSEPORT %d, %v", tc.addr, v, err)
+			}
+			// IP_PMTUDISC_OMIT and IPV6_PMTUDISC_OMIT are both 5.
+			if v, err := unix.GetsockoptInt(u.fd, tc.level, tc.pmtud); err != nil || v != unix.IP_PMTUDISC_OMIT {
+				t.Errorf("%s: MTU discovery %d, %v; want OMIT", tc.addr, v, err)
+			}
+		}
+		closeUDP(socks)
+	}
+}
