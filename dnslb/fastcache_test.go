@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/miekg/dns"
 )
@@ -245,7 +246,14 @@ func TestFastCacheSameBytes(t *testing.T) {
 	if fast < total*2/5 {
 		t.Fatalf("%d precomputed replies in %d queries, want at least 40%%", fast, total)
 	}
-	t.Logf("%d precomputed replies in %d queries", fast, total)
+	// Round-robin answers are held once and rotated (perm); some
+	// policies' rotations are not a rotation of the records, and their
+	// entries must have found that out and held every reply instead.
+	if cached.cache.fast.perms == 0 {
+		t.Fatal("no reply made by rotating a held one")
+	}
+	t.Logf("%d precomputed replies in %d queries (%d rotated from a held one, %d entries unpermuted)",
+		fast, total, cached.cache.fast.perms, cached.cache.fast.unperm)
 }
 
 // sameReply answers the query pkt from client from through a worker with
@@ -306,7 +314,7 @@ func TestFastCacheFlood(t *testing.T) {
 	for i := range 20000 {
 		ask(fmt.Sprintf("r%d.example.org.", i))
 	}
-	if n := len(w.cache.fast.entries); n > 0 || w.cache.fast.hits > 0 {
+	if n := w.cache.fast.entries.n; n > 0 || w.cache.fast.hits > 0 {
 		t.Fatalf("after 20,000 names asked once: %d precomputed replies kept, %d served", n, w.cache.fast.hits)
 	}
 	for i := range 3 {
@@ -406,8 +414,8 @@ func TestFastCacheReviewCases(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		got := cached.answerOn(pkt, testClient, cached.tcpBuf(), true)
-		want := plain.answerOn(pkt, testClient, plain.tcpBuf(), true)
+		got := cached.answerOn(pkt, testClient, cached.tcpBuf(), true, time.Now())
+		want := plain.answerOn(pkt, testClient, plain.tcpBuf(), true, time.Now())
 		if string(got) != string(want) {
 			t.Fatalf("%s over TCP: reply differs\ngot  %x\nwant %x", name, got, want)
 		}
@@ -427,7 +435,7 @@ func TestFastCacheReviewCases(t *testing.T) {
 	for qt := uint16(1000); qt < 3000; qt++ {
 		same("alias.example.org.", qt, false, "")
 	}
-	if n := len(cached.cache.fast.entries); n > 4 || cached.cache.fast.bytes != before {
+	if n := cached.cache.fast.entries.n; n > 4 || cached.cache.fast.bytes != before {
 		t.Fatalf("2,000 types asked once at a CNAME: %d entries, main budget %d -> %d bytes", n, before, cached.cache.fast.bytes)
 	}
 	for range 3 {
@@ -470,5 +478,48 @@ func TestFastCacheMixedCase(t *testing.T) {
 	}
 	if h := cached.cache.fast.hits + cached.cache.neg.hits; h != 3 {
 		t.Fatalf("mixed-case questions whose replies hold other names: %d served without the full path", h-3)
+	}
+}
+
+// TestFastTable checks the precomputed replies' index through growth,
+// dropping part of it and clearing: every key kept is found, no key
+// dropped or never put is.
+func TestFastTable(t *testing.T) {
+	var tab fastTable
+	key := func(i int) []byte { return fmt.Appendf(nil, "\x05name%d\x07example\x00\x00\x01\x00\x01\x03", i) }
+	const n = 5000
+	for i := range n {
+		k := key(i)
+		e := newFastReply(len(k))
+		copy(e.buf, k)
+		e.klen, e.any = uint16(len(k)), i%3 == 0
+		tab.insert(e)
+	}
+	if tab.n != n || 2*tab.n > len(tab.slots) {
+		t.Fatalf("%d entries in %d slots", tab.n, len(tab.slots))
+	}
+	// Putting a key again replaces its entry.
+	again := newFastReply(len(key(7)))
+	copy(again.buf, key(7))
+	again.klen = uint16(len(key(7)))
+	tab.insert(again)
+	if tab.n != n || tab.find(key(7)) != again {
+		t.Fatalf("re-inserting a key: %d entries, found the old entry", tab.n)
+	}
+	tab.drop(func(e *fastReply) bool { return e.any })
+	for i := range n + 100 {
+		e := tab.find(key(i))
+		switch {
+		case i >= n || i%3 == 0:
+			if e != nil {
+				t.Fatalf("key %d found after it was dropped or never put", i)
+			}
+		case e == nil || string(e.buf[:e.klen]) != string(key(i)):
+			t.Fatalf("key %d not found", i)
+		}
+	}
+	tab.clear()
+	if tab.n != 0 || tab.find(key(1)) != nil {
+		t.Fatal("found after clear")
 	}
 }

@@ -205,8 +205,15 @@ func zoneLabel(z string) string {
 // ("" for plain records). It does not allocate once a combination of
 // labels has been seen.
 func (m *Metrics) ObserveQuery(zone string, qtype uint16, rcode int, policy string, d time.Duration, tcp bool) {
+	m.observeCounted(m.queryCounter(zone, qtype, rcode, policy, tcp), d, tcp)
+}
+
+// queryCounter returns the counter that ObserveQuery steps for these
+// labels (nil without metrics), for a cache of answers to keep beside an
+// answer it serves again (observeCounted), instead of finding it per query.
+func (m *Metrics) queryCounter(zone string, qtype uint16, rcode int, policy string, tcp bool) *counterRef {
 	if m == nil {
-		return
+		return nil
 	}
 	zc := (*m.zones.Load())[zoneLabel(zone)]
 	if zc == nil {
@@ -224,6 +231,18 @@ func (m *Metrics) ObserveQuery(zone string, qtype uint16, rcode int, policy stri
 	ref := qc.c[qi][ri][t].Load()
 	if ref == nil {
 		ref = m.newCell(qc, qi, ri, t)
+	}
+	return ref
+}
+
+// observeCounted is ObserveQuery with its counter found (queryCounter).
+func (m *Metrics) observeCounted(ref *counterRef, d time.Duration, tcp bool) {
+	if m == nil || ref == nil {
+		return
+	}
+	t := 0
+	if tcp {
+		t = 1
 	}
 	ref.Inc()
 	m.duration[t].Observe(d.Seconds())

@@ -193,13 +193,15 @@ func (s *Server) serveUDP(u *udpSocket) {
 // answer returns the reply to the datagram pkt from client from, packed
 // into buf when it fits, or nil when the datagram gets none.
 func (w *udpWorker) answer(pkt []byte, from netip.AddrPort, buf []byte) []byte {
-	return w.answerOn(pkt, from, buf, false)
+	return w.answerOn(pkt, from, buf, false, time.Now())
 }
 
-// answerOn is answer for a query over UDP or (tcp) TCP. A precomputed
-// reply serves both: it is never cut, and fits 512 bytes.
-func (w *udpWorker) answerOn(pkt []byte, from netip.AddrPort, buf []byte, tcp bool) []byte {
-	start := time.Now()
+// answerOn is answer for a query over UDP or (tcp) TCP that arrived at
+// start (the UDP loop reads the clock once per batch: the metrics'
+// durations then run from the batch's arrival to each reply). A
+// precomputed reply serves both transports: it is never cut, and fits
+// 512 bytes.
+func (w *udpWorker) answerOn(pkt []byte, from netip.AddrPort, buf []byte, tcp bool, start time.Time) []byte {
 	// Like miekg/dns: no reply to anything without a full header, or to
 	// responses (any reply could be used to reflect or loop).
 	if len(pkt) < 12 || binary.BigEndian.Uint16(pkt[2:])&(1<<15) != 0 {

@@ -3,6 +3,7 @@ package dnslb
 import (
 	"fmt"
 	"net/netip"
+	"time"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -43,6 +44,7 @@ type mmsgBufs struct {
 	in, out       [udpBatch]mmsghdr
 	inIov, outIov [udpBatch]unix.Iovec
 	names         [udpBatch]unix.RawSockaddrInet6 // large enough for both families
+	pkts          [udpBatch][]byte
 }
 
 // detachUDP takes u's socket out of the netpoller: it keeps a duplicate
@@ -107,6 +109,13 @@ func (s *Server) serveUDPFD(u *udpSocket, w *udpWorker) {
 			s.log.Debug("read udp", "err", err)
 			continue
 		}
+		start := time.Now()
+		if n > 1 && w.cache != nil {
+			for i := range n {
+				b.pkts[i] = w.in[i].Buffers[0][:b.in[i].len]
+			}
+			w.cache.fast.prefetch(b.pkts[:n])
+		}
 		k := 0
 		for i := range n {
 			h := &b.in[i]
@@ -118,7 +127,7 @@ func (s *Server) serveUDPFD(u *udpSocket, w *udpWorker) {
 			if h.hdr.Flags&unix.MSG_TRUNC != 0 {
 				pkt = pkt[:min(len(pkt), 12)] // too long for udpSlot: FORMERR at most
 			}
-			reply := w.answer(pkt, from, w.outs[k])
+			reply := w.answerOn(pkt, from, w.outs[k], false, start)
 			if reply == nil {
 				continue
 			}

@@ -5,12 +5,10 @@ import (
 	"hash/maphash"
 	"net/netip"
 	"runtime"
+	"sync/atomic"
 	"time"
-	"unsafe"
 
 	"github.com/miekg/dns"
-
-	"github.com/dnslb/dnslb/zones"
 )
 
 // wireCache is one UDP serving goroutine's cache of packed replies.
@@ -67,7 +65,7 @@ func newWireCache() *wireCache {
 	return &wireCache{
 		entries: make(map[string][]*wireReply),
 		max:     max(1<<20, wireCacheBytes/runtime.GOMAXPROCS(0)),
-		fast: fastCache{entries: make(map[string]fastReply),
+		fast: fastCache{
 			max: max(1<<20, wireCacheBytes/runtime.GOMAXPROCS(0)), anyMax: max(1<<20, wireCacheBytes/runtime.GOMAXPROCS(0))},
 	}
 }
@@ -220,13 +218,16 @@ type fastCache struct {
 	snap    *Snapshot
 	geo     *geoSet
 	udpSize int32
-	entries map[string]fastReply // keyed by the key at the start of each one's buf
-	bytes   int                  // held by answers, about; at max all are dropped
+	entries fastTable
+	bytes   int // held by answers, about; at max all are dropped
 	max     int
-	anyKeys []string // the keys of replies for names that need not exist
-	anyB    int      // their bytes; at anyMax they are dropped
+	anyN    int // replies for names that need not exist (fastReply.any)
+	anyB    int // their bytes; at anyMax they are dropped
 	anyMax  int
 	hits    int // replies served (for tests)
+	perms   int // replies made by permuting a held one (for tests)
+	unperm  int // perm entries that held every reply after all (for tests)
+	sink    uint64
 	key     [fastKeyMax]byte
 	seen    []uint16 // the doorkeeper (see admit); made on first use
 	seed    maphash.Seed
@@ -261,14 +262,15 @@ const (
 	fastRotations  = 64
 )
 
-// fastReply is every reply to one key. It is held in the map by value,
-// and buf holds the key followed by one slot of size bytes per rotation:
-// a hit reads the map's slot and then one run of memory, so it misses
-// the processor's caches few times (the map holds entries for every name
-// asked for, and the kernel's work between queries evicts them). Slot k
-// holds rotation k once filled has bit k; every rotation's reply has the
-// size of the first, others are not kept. With byClient the entry is
-// only a marker: the replies are under the key extended with the client.
+// fastReply is every reply to one key: buf holds the key followed by one
+// slot of size bytes per rotation, in the same allocation as the struct
+// (newFastReply), so a hit reads the table's slot and then one run of
+// memory: the processor's caches miss few times (the table holds entries
+// for every name asked for, and the kernel's work between queries evicts
+// them). Slot k holds rotation k once filled has bit k; every rotation's
+// reply has the size of the first, others are not kept. With byClient the
+// entry is only a marker: the replies are under the key extended with the
+// client.
 type fastReply struct {
 	buf      []byte // the key (never written after the entry is made), then the slots
 	klen     uint16
@@ -276,13 +278,19 @@ type fastReply struct {
 	size     uint16 // of each reply; 0 until the first is kept
 	filled   uint64
 	byClient bool
-	caseFree bool  // the replies serve the question in any letter case (caseFree)
-	scope    uint8 // the ECS scope of the replies
+	any      bool   // under the budget of keys anyone can make (put)
+	perm     bool   // one reply held, the others made from it (permuted)
+	rrsetRot bool   // perm, and the answer is a zone RRset rotated: no rotation needs checking
+	k0       uint8  // perm: the rotation the held reply is
+	ans, rec uint16 // perm: where the answer records start, and each one's length
+	caseFree bool   // the replies serve the question in any letter case (caseFree)
+	scope    uint8  // the ECS scope of the replies
 	qtype    uint16
 	rcode    uint16
-	set      *zones.RRset // the rotation's counter: a zone RRset's,
-	pol      *Policy      // or a policy's, or neither (n == 1)
-	zone     string       // for metrics
+	rot      *atomic.Uint32 // the rotation's counter: a zone RRset's,
+	pol      *Policy        // or a policy's, or neither (n == 1)
+	counted  [2]*counterRef // the metrics' counters of the replies over UDP and TCP, found on first use
+	zone     string         // for metrics
 	policy   string
 }
 
@@ -290,8 +298,8 @@ type fastReply struct {
 // returns the rotation.
 func (r *fastReply) next() int {
 	switch {
-	case r.set != nil:
-		return r.set.Next()
+	case r.rot != nil:
+		return int((r.rot.Add(1) - 1) % uint32(r.n)) // zones.RRset.Next
 	case r.pol != nil:
 		return r.pol.NextRotation(int(r.n))
 	}
@@ -489,11 +497,11 @@ func (c *fastCache) get(s *Server, q *fastQuery, from netip.Addr, pkt, buf []byt
 		c.reset(snap, geo, s.udpSize.Load())
 		return nil, 0, false
 	}
-	e, ok := c.entries[string(q.key)]
-	if ok && e.byClient {
-		e, ok = c.entries[string(c.clientKey(q, from))]
+	e := c.entries.find(q.key)
+	if e != nil && e.byClient {
+		e = c.entries.find(c.clientKey(q, from))
 	}
-	if !ok || s.random.Load() || q.mixed && !e.caseFree {
+	if e == nil || s.random.Load() || q.mixed && !e.caseFree {
 		return nil, 0, false
 	}
 	rot = e.next()
@@ -501,8 +509,14 @@ func (c *fastCache) get(s *Server, q *fastQuery, from netip.Addr, pkt, buf []byt
 	if e.filled&(1<<rot) == 0 || size+len(q.ecs) > len(buf) {
 		return nil, rot, true
 	}
-	at := int(e.klen) + rot*size
-	out = buf[:copy(buf, e.buf[at:at+size])]
+	if e.perm {
+		e.permuted(buf, rot)
+		c.perms++
+	} else {
+		at := int(e.klen) + rot*size
+		copy(buf, e.buf[at:at+size])
+	}
+	out = buf[:size]
 	out[0], out[1] = pkt[0], pkt[1] // the ID
 	if q.mixed {
 		copy(out[12:], q.qname) // the question as asked
@@ -515,15 +529,21 @@ func (c *fastCache) get(s *Server, q *fastQuery, from netip.Addr, pkt, buf []byt
 		out[size+7] = e.scope
 	}
 	c.hits++
-	s.metrics.ObserveQuery(e.zone, e.qtype, int(e.rcode), e.policy, time.Since(start), tcp)
+	t := 0
+	if tcp {
+		t = 1
+	}
+	if e.counted[t] == nil {
+		e.counted[t] = s.metrics.queryCounter(e.zone, e.qtype, int(e.rcode), e.policy, tcp)
+	}
+	s.metrics.observeCounted(e.counted[t], time.Since(start), tcp)
 	return out, rot, false
 }
 
 func (c *fastCache) reset(snap *Snapshot, geo *geoSet, udpSize int32) {
-	clear(c.entries)
+	c.entries.clear()
 	c.snap, c.geo, c.udpSize = snap, geo, udpSize
-	clear(c.anyKeys)
-	c.bytes, c.anyKeys, c.anyB = 0, c.anyKeys[:0], 0
+	c.bytes, c.anyN, c.anyB = 0, 0, 0
 }
 
 // put keeps wire, the packed reply m to q, if it qualifies.
@@ -564,33 +584,49 @@ func (c *fastCache) put(s *Server, q *fastQuery, from netip.Addr, m *dns.Msg, qc
 		m.Answer[0].Header().Rrtype != qtype
 	key := q.key
 	if qc.clientDep {
-		if r, ok := c.entries[string(key)]; !ok {
+		if r := c.entries.find(key); r == nil {
 			// A wildcard's names are endless: the marker waits for the
 			// client's key to be asked twice (admit below agrees then).
 			if qc.synth && !c.admit(c.clientKey(q, from)) {
 				return
 			}
-			c.add(fastReply{buf: append([]byte(nil), key...), klen: uint16(len(key)), byClient: true}, qc.synth)
+			r = newFastReply(len(key))
+			copy(r.buf, key)
+			r.klen, r.byClient = uint16(len(key)), true
+			c.add(r, qc.synth)
 		} else if !r.byClient {
 			return
 		}
 		key = c.clientKey(q, from)
 	}
-	r, ok := c.entries[string(key)]
-	if !ok {
+	r := c.entries.find(key)
+	if r == nil {
 		// A key anyone can make is kept only from its second query: one
 		// asked once (a flood of new names, types or clients) costs a
 		// hash.
 		if any && !c.admit(key) {
 			return
 		}
-		r = fastReply{klen: uint16(len(key)), n: uint16(n), size: uint16(len(tmpl)), qtype: qtype,
-			rcode: uint16(m.Rcode), scope: uint8(qc.scope), zone: qc.zone, policy: qc.policy, caseFree: free}
-		if qc.rots == 1 {
-			r.set, r.pol = qc.rotSet, qc.rotPol
+		slots := n
+		ans, rec, perm := permShape(tmpl, len(q.qname), n)
+		if perm {
+			slots = 1
 		}
-		r.buf = make([]byte, len(key)+n*len(tmpl))
+		r = newFastReply(len(key) + slots*len(tmpl))
 		copy(r.buf, key)
+		r.klen, r.n, r.size, r.qtype = uint16(len(key)), uint16(n), uint16(len(tmpl)), qtype
+		r.perm, r.ans, r.rec = perm, uint16(ans), uint16(rec)
+		// Plain records (no policy) rotated as a zone RRset: the answer
+		// is the RRset's records, which permShape found, in rotation k.
+		r.rrsetRot = perm && qc.policy == "" && qc.rots == 1 && qc.rotSet != nil && qc.rotPol == nil &&
+			len(qc.rotSet.RRs) == n
+		r.rcode, r.scope, r.zone, r.policy, r.caseFree = uint16(m.Rcode), uint8(qc.scope), qc.zone, qc.policy, free
+		if qc.rots == 1 {
+			r.pol = qc.rotPol
+			if qc.rotSet != nil {
+				r.rot = qc.rotSet.Counter()
+			}
+		}
 		if !c.add(r, any) {
 			return
 		}
@@ -598,10 +634,127 @@ func (c *fastCache) put(s *Server, q *fastQuery, from netip.Addr, m *dns.Msg, qc
 	if r.byClient || int(r.n) != n || int(r.size) != len(tmpl) || r.filled&(1<<k) != 0 {
 		return
 	}
-	copy(r.buf[int(r.klen)+k*len(tmpl):], tmpl)
+	if r.perm {
+		// Another rotation: held only if the one reply gives it.
+		if r.filled != 0 {
+			got := make([]byte, len(tmpl))
+			r.permuted(got, k)
+			if string(got) != string(tmpl) {
+				// Not a rotation of the records: from now on the
+				// entry holds every reply (this one first).
+				full := newFastReply(int(r.klen) + n*len(tmpl))
+				buf := full.buf
+				*full = *r
+				full.buf, full.perm, full.filled = buf, false, 0
+				copy(full.buf, r.buf[:r.klen])
+				c.entries.insert(full)
+				c.bytes += cap(full.buf)
+				c.unperm++
+				r = full
+				copy(r.buf[int(r.klen)+k*len(tmpl):], tmpl)
+				r.filled |= 1 << k
+				r.caseFree = r.caseFree && free
+				return
+			}
+		} else {
+			copy(r.buf[r.klen:], tmpl)
+			r.k0 = uint8(k)
+			if r.rrsetRot {
+				// A zone RRset's rotation k answers RRs[k:] then
+				// RRs[:k] (answer.go): every rotation is this one's
+				// records rotated, and is held from now on.
+				r.filled = ^uint64(0) >> (64 - n)
+				return
+			}
+		}
+	} else {
+		copy(r.buf[int(r.klen)+k*len(tmpl):], tmpl)
+	}
 	r.filled |= 1 << k
 	r.caseFree = r.caseFree && free
-	c.entries[unsafe.String(&r.buf[0], int(r.klen))] = r
+}
+
+// permShape reports whether reply (to a question of qlen bytes) can stand
+// for n rotations of its answer: it has n answer records right after the
+// question, each owned by the question's name (a pointer to it) with the
+// same type, class, TTL and data length, and no other records but an OPT.
+// It returns where the records start and each one's length.
+func permShape(reply []byte, qlen, n int) (ans, rec int, ok bool) {
+	if n < 2 || n > 255 || len(reply) < 12 || int(binary.BigEndian.Uint16(reply[6:])) != n ||
+		binary.BigEndian.Uint16(reply[8:]) != 0 {
+		return 0, 0, false
+	}
+	ans = 12 + qlen + 4
+	if ans+12 > len(reply) {
+		return 0, 0, false
+	}
+	first := reply[ans : ans+12]
+	if first[0] != 0xC0 || first[1] != 12 {
+		return 0, 0, false
+	}
+	rec = 12 + int(binary.BigEndian.Uint16(first[10:]))
+	end := ans + n*rec
+	if end > len(reply) {
+		return 0, 0, false
+	}
+	for i := 1; i < n; i++ {
+		if string(reply[ans+i*rec:ans+i*rec+12]) != string(first) {
+			return 0, 0, false
+		}
+	}
+	// What follows is our OPT record, if anything (ARCOUNT 0 or 1).
+	switch ar := binary.BigEndian.Uint16(reply[10:]); {
+	case ar == 0 && end == len(reply):
+	case ar == 1 && end+11 <= len(reply) && reply[end] == 0 && binary.BigEndian.Uint16(reply[end+1:]) == dns.TypeOPT:
+	default:
+		return 0, 0, false
+	}
+	return ans, rec, true
+}
+
+// permuted writes rotation k of a perm entry's replies into out: the
+// held reply (rotation k0) with its answer records rotated by k-k0, as
+// the full path's round-robin rotates them (put checks each rotation
+// against the full path's reply before it is served).
+func (r *fastReply) permuted(out []byte, k int) {
+	base := r.buf[r.klen : int(r.klen)+int(r.size)]
+	ans, rec, n := int(r.ans), int(r.rec), int(r.n)
+	d := (k - int(r.k0) + n) % n
+	end := ans + n*rec
+	copy(out, base[:ans])
+	w := ans + copy(out[ans:], base[ans+d*rec:end])
+	copy(out[w:], base[ans:ans+d*rec])
+	copy(out[end:], base[end:])
+}
+
+// prefetch reads, for each query of a batch (pkts, in full datagrams
+// that are queries), the table slot and then the entry that answering it
+// will read. Nothing depends on those reads but a sum, so the processor
+// has them all in flight at once and the cache misses of a batch are
+// waited for together, not one query after another.
+func (c *fastCache) prefetch(pkts [][]byte) {
+	if c.entries.n == 0 {
+		return
+	}
+	var slots [udpBatch]*fastSlot
+	var q fastQuery
+	n := 0
+	for _, p := range pkts[:min(len(pkts), udpBatch)] {
+		if len(p) >= 12 && q.parse(c, p) {
+			slots[n] = c.entries.slot(q.key)
+			n++
+		}
+	}
+	var sum uint64
+	for _, s := range slots[:n] {
+		sum += s.h
+	}
+	for _, s := range slots[:n] {
+		if e := s.e; e != nil {
+			sum += uint64(e.klen)
+		}
+	}
+	c.sink += sum
 }
 
 // admit reports whether the replies to key are worth keeping: only when
@@ -624,25 +777,168 @@ func (c *fastCache) admit(key []byte) bool {
 }
 
 // add inserts r within the budgets, and reports whether it did.
-func (c *fastCache) add(r fastReply, any bool) bool {
-	key := unsafe.String(&r.buf[0], int(r.klen)) // buf's key part is never written
-	cost := len(r.buf) + fastEntryBytes
+func (c *fastCache) add(r *fastReply, any bool) bool {
+	cost := cap(r.buf) + fastEntryBytes
 	if any {
 		if c.anyB += cost; c.anyB > c.anyMax {
-			for _, k := range c.anyKeys {
-				delete(c.entries, k)
-			}
-			clear(c.anyKeys) // the strings alias the dropped buffers
-			c.anyKeys, c.anyB = c.anyKeys[:0], 0
+			c.entries.drop(func(e *fastReply) bool { return e.any })
+			c.anyN, c.anyB = 0, 0
 			return false
 		}
-		c.anyKeys = append(c.anyKeys, key)
+		r.any = true
+		c.anyN++
 	} else if c.bytes += cost; c.bytes > c.max {
 		c.reset(c.snap, c.geo, c.udpSize)
 		return false
 	}
-	c.entries[key] = r
+	c.entries.insert(r)
 	return true
+}
+
+// fastTable is fastCache's index: open addressing with linear probing,
+// at most half full. A slot holds the key's hash beside the entry, so a
+// lookup reads one slot (16 bytes, four to a cache line) and then only
+// the entry it is after; Go's map read a control word, the slot, and
+// the key's bytes elsewhere (three cache misses, a tenth of the whole
+// server's time under the static bench).
+type fastTable struct {
+	slots []fastSlot // a power of two; nil until the first insert
+	n     int
+	seed  maphash.Seed
+}
+
+type fastSlot struct {
+	h uint64 // the key's hash with the low bit set; 0: empty
+	e *fastReply
+}
+
+func (t *fastTable) hash(key []byte) uint64 { return maphash.Bytes(t.seed, key) | 1 }
+
+// find returns the entry with key, or nil.
+func (t *fastTable) find(key []byte) *fastReply {
+	if t.n == 0 {
+		return nil
+	}
+	h := t.hash(key)
+	mask := uint64(len(t.slots) - 1)
+	for i := h & mask; ; i = (i + 1) & mask {
+		s := &t.slots[i]
+		if s.h == 0 {
+			return nil
+		}
+		if s.h == h && string(s.e.buf[:s.e.klen]) == string(key) {
+			return s.e
+		}
+	}
+}
+
+// slot returns the first slot a lookup of key reads, or nil.
+func (t *fastTable) slot(key []byte) *fastSlot {
+	if t.n == 0 {
+		return nil
+	}
+	return &t.slots[t.hash(key)&uint64(len(t.slots)-1)]
+}
+
+// insert adds e, or replaces the entry with its key.
+func (t *fastTable) insert(e *fastReply) {
+	if t.slots == nil {
+		t.seed, t.slots = maphash.MakeSeed(), make([]fastSlot, 1024)
+	}
+	if 2*(t.n+1) > len(t.slots) {
+		old := t.slots
+		t.slots, t.n = make([]fastSlot, 2*len(old)), 0
+		for _, s := range old {
+			if s.h != 0 {
+				t.put(s.h, s.e)
+			}
+		}
+	}
+	t.put(t.hash(e.buf[:e.klen]), e)
+}
+
+func (t *fastTable) put(h uint64, e *fastReply) {
+	mask := uint64(len(t.slots) - 1)
+	for i := h & mask; ; i = (i + 1) & mask {
+		s := &t.slots[i]
+		if s.h == 0 {
+			s.h, s.e = h, e
+			t.n++
+			return
+		}
+		if s.h == h && string(s.e.buf[:s.e.klen]) == string(e.buf[:e.klen]) {
+			s.e = e
+			return
+		}
+	}
+}
+
+// drop removes the entries gone says to, by putting the others back in
+// a cleared table (linear probing has no cheap single delete).
+func (t *fastTable) drop(gone func(*fastReply) bool) {
+	old := t.slots
+	t.slots, t.n = make([]fastSlot, len(old)), 0
+	for _, s := range old {
+		if s.h != 0 && !gone(s.e) {
+			t.put(s.h, s.e)
+		}
+	}
+}
+
+func (t *fastTable) clear() {
+	if len(t.slots) > 1<<16 {
+		t.slots = nil // start small again
+	} else {
+		clear(t.slots)
+	}
+	t.n = 0
+}
+
+// fastBox puts a fastReply and its buffer in one allocation; D is a byte
+// array, its capacity.
+type fastBox[D any] struct {
+	r fastReply
+	d D
+}
+
+// newFastReply returns an entry whose buf has n bytes, right after the
+// struct in memory when n is small enough for one of the boxes.
+func newFastReply(n int) *fastReply {
+	var r *fastReply
+	switch {
+	case n <= 64:
+		b := new(fastBox[[64]byte])
+		r = &b.r
+		r.buf = b.d[:]
+	case n <= 128:
+		b := new(fastBox[[128]byte])
+		r = &b.r
+		r.buf = b.d[:]
+	case n <= 256:
+		b := new(fastBox[[256]byte])
+		r = &b.r
+		r.buf = b.d[:]
+	case n <= 384:
+		b := new(fastBox[[384]byte])
+		r = &b.r
+		r.buf = b.d[:]
+	case n <= 512:
+		b := new(fastBox[[512]byte])
+		r = &b.r
+		r.buf = b.d[:]
+	case n <= 1024:
+		b := new(fastBox[[1024]byte])
+		r = &b.r
+		r.buf = b.d[:]
+	case n <= 2048:
+		b := new(fastBox[[2048]byte])
+		r = &b.r
+		r.buf = b.d[:]
+	default:
+		r = &fastReply{buf: make([]byte, n)}
+	}
+	r.buf = r.buf[:n]
+	return r
 }
 
 // replyTemplate returns the reply wire (to query q) as the cache keeps

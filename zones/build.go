@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync/atomic"
 
 	"github.com/miekg/dns"
 )
@@ -125,6 +126,7 @@ func build(origin, path string, rrs []located, partial bool) (*Zone, ErrorList) 
 	if len(errs) > 0 {
 		return nil, errs
 	}
+	z.counters()
 	neg := dns.Copy(z.SOA).(*dns.SOA)
 	neg.Hdr.Ttl = min(neg.Hdr.Ttl, neg.Minttl)
 	z.soaNeg = &RRset{Name: origin, Type: dns.TypeSOA, TTL: neg.Hdr.Ttl, RRs: []dns.RR{neg}}
@@ -318,4 +320,25 @@ func noData(rr dns.RR) bool {
 	zero := newRR()
 	*zero.Header() = *rr.Header()
 	return dns.IsDuplicate(rr, zero)
+}
+
+// counters gives every RRset of two or more records its round-robin
+// counter, all from one array (see RRset.rot).
+func (z *Zone) counters() {
+	n := 0
+	for _, node := range z.nodes {
+		for _, s := range node.Sets {
+			if len(s.RRs) > 1 {
+				n++
+			}
+		}
+	}
+	all := make([]atomic.Uint32, n)
+	for _, node := range z.nodes {
+		for _, s := range node.Sets {
+			if len(s.RRs) > 1 {
+				s.rot, all = &all[0], all[1:]
+			}
+		}
+	}
 }

@@ -20,19 +20,28 @@ type RRset struct {
 	// additional-section processing adds for NS, MX and SRV targets.
 	Additional []*RRset
 
-	// rot is the round-robin position: the only field that changes after
-	// load, atomically, so that rotation needs no lock.
-	rot atomic.Uint32
+	// rot is the round-robin position: the only thing that changes after
+	// load, atomically, so that rotation needs no lock. It is nil for an
+	// RRset of fewer than two records; the others' counters sit side by
+	// side in one array per zone (build), so that answering many names
+	// touches a few cache lines of counters, not one line per RRset.
+	rot *atomic.Uint32
 }
 
 // Next returns the next round-robin start position for an RRset of n records.
 func (s *RRset) Next() int {
 	n := len(s.RRs)
-	if n < 2 {
+	if n < 2 || s.rot == nil {
 		return 0
 	}
 	return int((s.rot.Add(1) - 1) % uint32(n))
 }
+
+// Counter is the RRset's round-robin counter, which Next steps (nil for
+// fewer than two records): Next is (Counter().Add(1)-1) % len(RRs). A
+// cache of answers can keep it, and the number of records, instead of
+// reading the RRset again.
+func (s *RRset) Counter() *atomic.Uint32 { return s.rot }
 
 // Node is an owner name of the zone: a name with records, or an empty
 // non-terminal (no records, but names below it).
