@@ -749,9 +749,24 @@ func (c *fastCache) prefetch(pkts [][]byte) {
 	for _, s := range slots[:n] {
 		sum += s.h
 	}
+	var ents [udpBatch]*fastReply
+	m := 0
 	for _, s := range slots[:n] {
 		if e := s.e; e != nil {
 			sum += uint64(e.klen)
+			ents[m] = e
+			m++
+		}
+	}
+	// Then the key, the held reply's first and last bytes, and the
+	// rotation counter.
+	for _, e := range ents[:m] {
+		sum += uint64(e.buf[0])
+		if end := int(e.klen) + int(e.size); e.perm && end <= len(e.buf) {
+			sum += uint64(e.buf[e.klen]) + uint64(e.buf[end-1])
+		}
+		if e.rot != nil {
+			sum += uint64(e.rot.Load())
 		}
 	}
 	c.sink += sum
