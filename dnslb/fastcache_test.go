@@ -414,8 +414,8 @@ func TestFastCacheReviewCases(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		got := cached.answerOn(pkt, testClient, cached.tcpBuf(), true, time.Now())
-		want := plain.answerOn(pkt, testClient, plain.tcpBuf(), true, time.Now())
+		got := cached.answerOn(pkt, testClient, cached.tcpBuf(), true, time.Now(), nil)
+		want := plain.answerOn(pkt, testClient, plain.tcpBuf(), true, time.Now(), nil)
 		if string(got) != string(want) {
 			t.Fatalf("%s over TCP: reply differs\ngot  %x\nwant %x", name, got, want)
 		}

@@ -120,6 +120,7 @@ type udpWorker struct {
 	sc     replyScratch
 	cache  *wireCache
 	fq     fastQuery
+	fqs    []fastQuery // a batch's queries, parsed by prefetch; made on first use
 	tcpOut []byte // a TCP reply, up to 65535 bytes; made on first use
 }
 
@@ -193,7 +194,7 @@ func (s *Server) serveUDP(u *udpSocket) {
 // answer returns the reply to the datagram pkt from client from, packed
 // into buf when it fits, or nil when the datagram gets none.
 func (w *udpWorker) answer(pkt []byte, from netip.AddrPort, buf []byte) []byte {
-	return w.answerOn(pkt, from, buf, false, time.Now())
+	return w.answerOn(pkt, from, buf, false, time.Now(), nil)
 }
 
 // answerOn is answer for a query over UDP or (tcp) TCP that arrived at
@@ -201,7 +202,10 @@ func (w *udpWorker) answer(pkt []byte, from netip.AddrPort, buf []byte) []byte {
 // durations then run from the batch's arrival to each reply). A
 // precomputed reply serves both transports: it is never cut, and fits
 // 512 bytes.
-func (w *udpWorker) answerOn(pkt []byte, from netip.AddrPort, buf []byte, tcp bool, start time.Time) []byte {
+//
+// pre, if not nil, is pkt already parsed for the precomputed replies
+// (fastCache.prefetch); otherwise answerOn parses it.
+func (w *udpWorker) answerOn(pkt []byte, from netip.AddrPort, buf []byte, tcp bool, start time.Time, pre *fastQuery) []byte {
 	// Like miekg/dns: no reply to anything without a full header, or to
 	// responses (any reply could be used to reflect or loop).
 	if len(pkt) < 12 || binary.BigEndian.Uint16(pkt[2:])&(1<<15) != 0 {
@@ -210,8 +214,12 @@ func (w *udpWorker) answerOn(pkt []byte, from netip.AddrPort, buf []byte, tcp bo
 	var fq *fastQuery // the query, if it qualifies for a precomputed reply
 	var rot int
 	var fill bool
-	if w.cache != nil && w.s.qlog == nil && w.fq.parse(&w.cache.fast, pkt) {
-		fq = &w.fq
+	if pre == nil && w.cache != nil && w.s.qlog == nil {
+		pre = &w.fq
+		pre.parse(pkt)
+	}
+	if pre != nil && pre.ok && w.cache != nil && w.s.qlog == nil {
+		fq = pre
 		var out []byte
 		if out, rot, fill = w.cache.fast.get(w.s, fq, from.Addr(), pkt, buf, start, tcp); out != nil {
 			return out

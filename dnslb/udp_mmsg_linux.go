@@ -130,11 +130,16 @@ func (s *Server) serveUDPFD(u *udpSocket, w *udpWorker) {
 			runtime.Gosched()
 			yielded = start
 		}
-		if n > 1 && w.cache != nil {
+		var qs []fastQuery
+		if n > 1 && w.cache != nil && s.qlog == nil {
+			if w.fqs == nil {
+				w.fqs = make([]fastQuery, udpBatch)
+			}
 			for i := range n {
 				b.pkts[i] = w.in[i].Buffers[0][:b.in[i].len]
 			}
-			w.cache.fast.prefetch(b.pkts[:n])
+			qs = w.fqs[:n]
+			w.cache.fast.prefetch(b.pkts[:n], qs)
 		}
 		k := 0
 		for i := range n {
@@ -144,10 +149,15 @@ func (s *Server) serveUDPFD(u *udpSocket, w *udpWorker) {
 				continue
 			}
 			pkt := w.in[i].Buffers[0][:h.len]
+			var pre *fastQuery
+			if qs != nil {
+				pre = &qs[i]
+			}
 			if h.hdr.Flags&unix.MSG_TRUNC != 0 {
 				pkt = pkt[:min(len(pkt), 12)] // too long for udpSlot: FORMERR at most
+				pre = nil
 			}
-			reply := w.answerOn(pkt, from, w.outs[k], false, start)
+			reply := w.answerOn(pkt, from, w.outs[k], false, start, pre)
 			if reply == nil {
 				continue
 			}

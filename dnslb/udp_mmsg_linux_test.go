@@ -8,7 +8,9 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
 	"unsafe"
 
 	"github.com/miekg/dns"
@@ -194,5 +196,121 @@ func TestUDPSocketOptions(t *testing.T) {
 			}
 		}
 		closeUDP(socks)
+	}
+}
+
+// TestServeUDPBurst sends many queries back to back from one socket, so
+// that the server reads them in batches (parsed and prefetched together),
+// with datagrams that get no reply mixed in: every query gets the reply it
+// gets alone, and nothing else comes back.
+func TestServeUDPBurst(t *testing.T) {
+	srv, stop := launch(t, "testdata/dnslb.toml", nil)
+	defer func() {
+		if err := stop(); err != nil {
+			t.Error(err)
+		}
+	}()
+	addr := srv.Addrs()[0].String()
+	type question struct {
+		name  string
+		qtype uint16
+		edns  bool
+	}
+	var qs []question
+	for _, name := range []string{"www.example.org.", "WwW.Example.ORG.", "mail.example.org.", "api.example.org.",
+		"x.w.example.org.", "nope.example.org.", "example.org.", "www.child.example.org.", "ns1.example.org."} {
+		for _, qt := range []uint16{dns.TypeA, dns.TypeAAAA, dns.TypeMX, dns.TypeTXT} {
+			qs = append(qs, question{name, qt, false}, question{name, qt, true})
+		}
+	}
+	msg := func(q question, id uint16) *dns.Msg {
+		m := new(dns.Msg)
+		m.SetQuestion(q.name, q.qtype)
+		m.Id = id
+		if q.edns {
+			m.SetEdns0(1232, false)
+		}
+		return m
+	}
+	// What each query gets alone (twice: the second from a warm cache).
+	want := map[int][]string{}
+	for i, q := range qs {
+		exchange(t, addr, "udp", msg(q, 1))
+		r := exchange(t, addr, "udp", msg(q, 1))
+		want[i] = append([]string{dns.RcodeToString[r.Rcode]}, append(section(r.Answer), section(r.Ns)...)...)
+	}
+	c, err := net.Dial("udp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	response := msg(qs[0], 9999)
+	response.Response = true
+	resp, _ := response.Pack()
+	// Replies are read while the queries go out, at most 48 ahead, so
+	// that neither side's socket buffer overflows (they drop datagrams
+	// when full: these are a few hundred bytes each).
+	const rounds, ahead = 3, 48
+	sent := rounds * len(qs)
+	var replied atomic.Int32
+	var stopped atomic.Bool // the reader has returned
+	done := make(chan error, 1)
+	go func() {
+		defer stopped.Store(true)
+		buf := make([]byte, 65535)
+		_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
+		for got := 0; got < sent; got++ {
+			n, err := c.Read(buf)
+			if err != nil {
+				done <- fmt.Errorf("after %d of %d replies: %v", got, sent, err)
+				return
+			}
+			r := new(dns.Msg)
+			if err := r.Unpack(buf[:n]); err != nil {
+				done <- err
+				return
+			}
+			if int(r.Id) >= sent {
+				done <- fmt.Errorf("reply with ID %d: no such query", r.Id)
+				return
+			}
+			i := int(r.Id) % len(qs)
+			g := append([]string{dns.RcodeToString[r.Rcode]}, append(section(r.Answer), section(r.Ns)...)...)
+			if fmt.Sprint(g) != fmt.Sprint(want[i]) || r.Question[0].Name != qs[i].name {
+				done <- fmt.Errorf("%s %s: in a burst %v, alone %v", qs[i].name, dns.TypeToString[qs[i].qtype], g, want[i])
+				return
+			}
+			replied.Add(1)
+		}
+		done <- nil
+	}()
+	for round := range rounds {
+		for i, q := range qs {
+			for round*len(qs)+i-int(replied.Load()) >= ahead && !stopped.Load() {
+				time.Sleep(100 * time.Microsecond)
+			}
+			if stopped.Load() {
+				break
+			}
+			p, err := msg(q, uint16(round*len(qs)+i)).Pack()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := c.Write(p); err != nil {
+				t.Fatal(err)
+			}
+			if i%7 == 0 {
+				_, _ = c.Write([]byte{1, 2, 3, 4, 5}) // too short: no reply
+				_, _ = c.Write(resp)                  // a response: no reply
+			}
+		}
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 65535)
+	_ = c.SetReadDeadline(time.Now().Add(200 * time.Millisecond))
+	if n, err := c.Read(buf); err == nil {
+		t.Fatalf("a reply too many (%d bytes)", n)
 	}
 }

@@ -228,7 +228,6 @@ type fastCache struct {
 	perms   int // replies made by permuting a held one (for tests)
 	unperm  int // perm entries that held every reply after all (for tests)
 	sink    uint64
-	key     [fastKeyMax]byte
 	seen    []uint16 // the doorkeeper (see admit); made on first use
 	seed    maphash.Seed
 }
@@ -308,15 +307,23 @@ func (r *fastReply) next() int {
 
 // fastQuery is what the fast path read from one datagram.
 type fastQuery struct {
-	key   []byte // question (name in lower case) and flags, in the cache's key buffer
+	key   []byte // question (name in lower case) and flags, in kbuf
 	ecs   []byte // the query's ECS option (code, length, data), or nil
 	mixed bool   // the name has upper-case letters (as with 0x20 randomisation)
 	qname []byte // the name as asked, in the datagram
+	ok    bool   // what parse returned
+	h     uint64 // key's hash in the table (fastTable.hash), when prefetch made it; else 0
+	kbuf  [fastKeyMax]byte
 }
 
 // parse fills q from pkt (which has a full header and is a query) and
-// reports whether pkt qualifies.
-func (q *fastQuery) parse(c *fastCache, pkt []byte) bool {
+// reports, also in q.ok, whether pkt qualifies.
+func (q *fastQuery) parse(pkt []byte) bool {
+	q.ok, q.h = q.parseQuery(pkt), 0
+	return q.ok
+}
+
+func (q *fastQuery) parseQuery(pkt []byte) bool {
 	// Opcode QUERY; QD=1, AN=NS=0, AR 0 or 1.
 	if pkt[2]&0x78 != 0 || binary.BigEndian.Uint32(pkt[4:]) != 1<<16 || pkt[8]|pkt[9]|pkt[10] != 0 || pkt[11] > 1 {
 		return false
@@ -378,9 +385,9 @@ func (q *fastQuery) parse(c *fastCache, pkt []byte) bool {
 	} else if off != len(pkt) {
 		return false
 	}
-	n := copy(c.key[:], pkt[12:off])
-	c.key[n] = flags
-	q.key = c.key[:n+1]
+	n := copy(q.kbuf[:], pkt[12:off])
+	q.kbuf[n] = flags
+	q.key = q.kbuf[:n+1]
 	q.qname, q.mixed = pkt[12:off-4], false
 	// The key holds the name in lower case. Length bytes (at most 63)
 	// are never letters, so the whole name can be mapped.
@@ -497,7 +504,7 @@ func (c *fastCache) get(s *Server, q *fastQuery, from netip.Addr, pkt, buf []byt
 		c.reset(snap, geo, s.udpSize.Load())
 		return nil, 0, false
 	}
-	e := c.entries.find(q.key)
+	e := c.entries.findHash(q.key, q.h)
 	if e != nil && e.byClient {
 		e = c.entries.find(c.clientKey(q, from))
 	}
@@ -727,23 +734,23 @@ func (r *fastReply) permuted(out []byte, k int) {
 	copy(out[end:], base[end:])
 }
 
-// prefetch reads, for each query of a batch (pkts, in full datagrams
-// that are queries), the table slot and then the entry that answering it
-// will read. Nothing depends on those reads but a sum, so the processor
-// has them all in flight at once and the cache misses of a batch are
-// waited for together, not one query after another.
-func (c *fastCache) prefetch(pkts [][]byte) {
-	if c.entries.n == 0 {
-		return
-	}
+// prefetch parses each datagram of a batch (pkts) into qs (for answerOn
+// to use) and reads, for each query, the table slot and then the entry
+// that answering it will read. Nothing depends on those reads but a sum,
+// so the processor has them all in flight at once and the cache misses
+// of a batch are waited for together, not one query after another.
+func (c *fastCache) prefetch(pkts [][]byte, qs []fastQuery) {
 	var slots [udpBatch]*fastSlot
-	var q fastQuery
 	n := 0
-	for _, p := range pkts[:min(len(pkts), udpBatch)] {
-		if len(p) >= 12 && q.parse(c, p) {
-			slots[n] = c.entries.slot(q.key)
-			n++
+	for i, p := range pkts[:min(len(pkts), len(qs), udpBatch)] {
+		q := &qs[i]
+		q.ok = false
+		if len(p) < 12 || !q.parse(p) || c.entries.n == 0 {
+			continue
 		}
+		q.h = c.entries.hash(q.key)
+		slots[n] = &c.entries.slots[q.h&uint64(len(c.entries.slots)-1)]
+		n++
 	}
 	var sum uint64
 	for _, s := range slots[:n] {
@@ -818,8 +825,9 @@ func (c *fastCache) add(r *fastReply, any bool) bool {
 // server's time under the static bench).
 type fastTable struct {
 	slots []fastSlot // a power of two; nil until the first insert
-	n     int
-	seed  maphash.Seed
+	n      int
+	seed   maphash.Seed
+	seeded bool
 }
 
 type fastSlot struct {
@@ -830,11 +838,16 @@ type fastSlot struct {
 func (t *fastTable) hash(key []byte) uint64 { return maphash.Bytes(t.seed, key) | 1 }
 
 // find returns the entry with key, or nil.
-func (t *fastTable) find(key []byte) *fastReply {
+func (t *fastTable) find(key []byte) *fastReply { return t.findHash(key, 0) }
+
+// findHash is find with key's hash, if h is not 0.
+func (t *fastTable) findHash(key []byte, h uint64) *fastReply {
 	if t.n == 0 {
 		return nil
 	}
-	h := t.hash(key)
+	if h == 0 {
+		h = t.hash(key)
+	}
 	mask := uint64(len(t.slots) - 1)
 	for i := h & mask; ; i = (i + 1) & mask {
 		s := &t.slots[i]
@@ -847,18 +860,15 @@ func (t *fastTable) find(key []byte) *fastReply {
 	}
 }
 
-// slot returns the first slot a lookup of key reads, or nil.
-func (t *fastTable) slot(key []byte) *fastSlot {
-	if t.n == 0 {
-		return nil
-	}
-	return &t.slots[t.hash(key)&uint64(len(t.slots)-1)]
-}
-
 // insert adds e, or replaces the entry with its key.
 func (t *fastTable) insert(e *fastReply) {
 	if t.slots == nil {
-		t.seed, t.slots = maphash.MakeSeed(), make([]fastSlot, 1024)
+		if !t.seeded {
+			// One seed for the table's life: prefetch's hashes stay
+			// good across a clear.
+			t.seed, t.seeded = maphash.MakeSeed(), true
+		}
+		t.slots = make([]fastSlot, 1024)
 	}
 	if 2*(t.n+1) > len(t.slots) {
 		old := t.slots
