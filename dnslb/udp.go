@@ -121,7 +121,7 @@ type udpWorker struct {
 	cache  *wireCache
 	fq     fastQuery
 	fqs    []fastQuery // a batch's queries, parsed by prefetch; made on first use
-	tcpOut []byte // a TCP reply, up to 65535 bytes; made on first use
+	tcpOut []byte      // a TCP reply, up to 65535 bytes; made on first use
 }
 
 func newUDPWorker(s *Server) *udpWorker {

@@ -824,7 +824,7 @@ func (c *fastCache) add(r *fastReply, any bool) bool {
 // the key's bytes elsewhere (three cache misses, a tenth of the whole
 // server's time under the static bench).
 type fastTable struct {
-	slots []fastSlot // a power of two; nil until the first insert
+	slots  []fastSlot // a power of two; nil until the first insert
 	n      int
 	seed   maphash.Seed
 	seeded bool
