@@ -522,4 +522,21 @@ func TestFastTable(t *testing.T) {
 	if tab.n != 0 || tab.find(key(1)) != nil {
 		t.Fatal("found after clear")
 	}
+	// Dropping from an empty table, then inserting again; a hash made
+	// before a clear (as prefetch makes them) still finds the key.
+	var empty fastTable
+	empty.drop(func(*fastReply) bool { return true })
+	h := tab.hash(key(3))
+	for _, tb := range []*fastTable{&empty, &tab} {
+		e := newFastReply(len(key(3)))
+		copy(e.buf, key(3))
+		e.klen = uint16(len(key(3)))
+		tb.insert(e)
+		if tb.find(key(3)) != e {
+			t.Fatal("not found after drop or clear")
+		}
+	}
+	if tab.findHash(key(3), h) == nil {
+		t.Fatal("a hash made before clear finds nothing")
+	}
 }

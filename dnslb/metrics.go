@@ -205,17 +205,21 @@ func zoneLabel(z string) string {
 // ("" for plain records). It does not allocate once a combination of
 // labels has been seen.
 func (m *Metrics) ObserveQuery(zone string, qtype uint16, rcode int, policy string, d time.Duration, tcp bool) {
-	m.observeCounted(m.queryCounter(zone, qtype, rcode, policy, tcp), d, tcp)
+	ref, _ := m.queryCounter(zone, qtype, rcode, policy, tcp)
+	m.observeCounted(ref, d, tcp)
 }
 
 // queryCounter returns the counter that ObserveQuery steps for these
 // labels (nil without metrics), for a cache of answers to keep beside an
 // answer it serves again (observeCounted), instead of finding it per query.
-func (m *Metrics) queryCounter(zone string, qtype uint16, rcode int, policy string, tcp bool) *counterRef {
+// known is false when zone is not one SetZones announced (it counts as
+// "none" for now).
+func (m *Metrics) queryCounter(zone string, qtype uint16, rcode int, policy string, tcp bool) (ref *counterRef, known bool) {
 	if m == nil {
-		return nil
+		return nil, false
 	}
 	zc := (*m.zones.Load())[zoneLabel(zone)]
+	known = zc != nil || zone == ""
 	if zc == nil {
 		zc = m.none
 	}
@@ -228,11 +232,11 @@ func (m *Metrics) queryCounter(zone string, qtype uint16, rcode int, policy stri
 		t = 1
 	}
 	qi, ri := qtypeIndex(qtype), rcodeIndex(rcode)
-	ref := qc.c[qi][ri][t].Load()
+	ref = qc.c[qi][ri][t].Load()
 	if ref == nil {
 		ref = m.newCell(qc, qi, ri, t)
 	}
-	return ref
+	return ref, known
 }
 
 // observeCounted is ObserveQuery with its counter found (queryCounter).

@@ -137,3 +137,25 @@ func BenchmarkObserveQuery(b *testing.B) {
 		})
 	})
 }
+
+// TestQueryCounterKnown checks that queryCounter tells a zone the metrics
+// know from one counted as "none" until SetZones announces it, so that a
+// precomputed reply does not keep the "none" counter for good.
+func TestQueryCounterKnown(t *testing.T) {
+	m := NewMetrics()
+	if _, known := m.queryCounter("example.org.", dns.TypeA, 0, "", false); known {
+		t.Fatal("a zone not announced yet is known")
+	}
+	if _, known := m.queryCounter("", dns.TypeA, dns.RcodeRefused, "", false); !known {
+		t.Fatal("no zone (REFUSED) is not known")
+	}
+	m.SetZones([]string{"example.org."})
+	ref, known := m.queryCounter("example.org.", dns.TypeA, 0, "", false)
+	if !known || ref == nil {
+		t.Fatal("an announced zone is not known")
+	}
+	m.observeCounted(ref, time.Millisecond, false)
+	if got := testutil.ToFloat64(m.queries.WithLabelValues("example.org", "A", "NOERROR", "none", "udp")); got != 1 {
+		t.Fatalf("counted %v queries, want 1", got)
+	}
+}

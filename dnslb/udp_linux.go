@@ -1,7 +1,6 @@
 package dnslb
 
 import (
-	"fmt"
 	"syscall"
 
 	"golang.org/x/sys/unix"
@@ -24,11 +23,9 @@ func reusePort(network, address string, c syscall.RawConn) error {
 			return
 		}
 		// The family decides which option applies; the other fails.
-		e4 := unix.SetsockoptInt(int(fd), unix.IPPROTO_IP, unix.IP_MTU_DISCOVER, unix.IP_PMTUDISC_OMIT)
-		e6 := unix.SetsockoptInt(int(fd), unix.IPPROTO_IPV6, unix.IPV6_MTU_DISCOVER, unix.IPV6_PMTUDISC_OMIT)
-		if e4 != nil && e6 != nil {
-			serr = fmt.Errorf("path MTU discovery: %w", e4)
-		}
+		// Kernels before 3.15 have no OMIT: their default stays.
+		_ = unix.SetsockoptInt(int(fd), unix.IPPROTO_IP, unix.IP_MTU_DISCOVER, unix.IP_PMTUDISC_OMIT)
+		_ = unix.SetsockoptInt(int(fd), unix.IPPROTO_IPV6, unix.IPV6_MTU_DISCOVER, unix.IPV6_PMTUDISC_OMIT)
 	})
 	if err != nil {
 		return err

@@ -34,6 +34,9 @@ import (
 // reply, so nothing is allocated per datagram (x/net's batches allocate
 // a net.UDPAddr each).
 
+// udpWait is the longest a serving goroutine sleeps in one system call.
+const udpWait = time.Second
+
 // udpYield is how often a busy serving goroutine yields to the scheduler.
 // The runtime's sysmon preempts a goroutine that has not been through the
 // scheduler for 10ms; one that spends those 10ms between answering and
@@ -82,6 +85,12 @@ func detachUDP(u *udpSocket) error {
 		_ = unix.Close(fd)
 		return err
 	}
+	// A backstop for wakeUDP: a blocking call returns within a second
+	// anyway, so the goroutine sees closing even where shutdown(2) on an
+	// unconnected socket wakes nobody (Linux does wake it).
+	tv := unix.NsecToTimeval(int64(udpWait))
+	_ = unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv)
+	_ = unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_SNDTIMEO, &tv)
 	_ = u.conn.Close()
 	u.conn, u.fd = nil, fd
 	return nil
@@ -118,8 +127,12 @@ func (s *Server) serveUDPFD(u *udpSocket, w *udpWorker) {
 		if u.closing.Load() {
 			return
 		}
+		if err == unix.EAGAIN {
+			continue // udpWait passed with nothing to read
+		}
 		if err != nil {
 			s.log.Debug("read udp", "err", err)
+			time.Sleep(time.Millisecond) // never a busy loop of errors
 			continue
 		}
 		start := time.Now()
@@ -200,6 +213,7 @@ func mmsg(trap uintptr, fd int, hs []mmsghdr) (int, error) {
 			}
 		}
 	}
+	runtime.KeepAlive(hs) // p is a uintptr across both calls
 	if e != 0 {
 		return 0, e
 	}

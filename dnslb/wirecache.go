@@ -540,10 +540,18 @@ func (c *fastCache) get(s *Server, q *fastQuery, from netip.Addr, pkt, buf []byt
 	if tcp {
 		t = 1
 	}
-	if e.counted[t] == nil {
-		e.counted[t] = s.metrics.queryCounter(e.zone, e.qtype, int(e.rcode), e.policy, tcp)
+	ref := e.counted[t]
+	if ref == nil {
+		var known bool
+		ref, known = s.metrics.queryCounter(e.zone, e.qtype, int(e.rcode), e.policy, tcp)
+		if known {
+			// Kept only once the zone is known to the metrics: a
+			// reload publishes the snapshot before it announces new
+			// zones, and until then they count under "none".
+			e.counted[t] = ref
+		}
 	}
-	s.metrics.observeCounted(e.counted[t], time.Since(start), tcp)
+	s.metrics.observeCounted(ref, time.Since(start), tcp)
 	return out, rot, false
 }
 
@@ -649,13 +657,17 @@ func (c *fastCache) put(s *Server, q *fastQuery, from netip.Addr, m *dns.Msg, qc
 			if string(got) != string(tmpl) {
 				// Not a rotation of the records: from now on the
 				// entry holds every reply (this one first).
+				// It replaces r under the same budget (whose
+				// count keeps r's cost too: a little early to
+				// fill up, never late).
 				full := newFastReply(int(r.klen) + n*len(tmpl))
 				buf := full.buf
 				*full = *r
-				full.buf, full.perm, full.filled = buf, false, 0
+				full.buf, full.perm, full.rrsetRot, full.filled = buf, false, false, 0
 				copy(full.buf, r.buf[:r.klen])
-				c.entries.insert(full)
-				c.bytes += cap(full.buf)
+				if !c.add(full, r.any) {
+					return
+				}
 				c.unperm++
 				r = full
 				copy(r.buf[int(r.klen)+k*len(tmpl):], tmpl)
@@ -901,6 +913,9 @@ func (t *fastTable) put(h uint64, e *fastReply) {
 // drop removes the entries gone says to, by putting the others back in
 // a cleared table (linear probing has no cheap single delete).
 func (t *fastTable) drop(gone func(*fastReply) bool) {
+	if t.n == 0 {
+		return
+	}
 	old := t.slots
 	t.slots, t.n = make([]fastSlot, len(old)), 0
 	for _, s := range old {

@@ -323,7 +323,10 @@ func noData(rr dns.RR) bool {
 }
 
 // counters gives every RRset of two or more records its round-robin
-// counter, all from one array (see RRset.rot).
+// counter, all from one array (see RRset.rot). Neighbouring RRsets'
+// counters share cache lines, so cores answering different names pass
+// those lines between them; a popular name's counter is shared by every
+// core anyway.
 func (z *Zone) counters() {
 	n := 0
 	for _, node := range z.nodes {
