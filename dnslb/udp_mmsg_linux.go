@@ -60,6 +60,7 @@ type mmsgBufs struct {
 	inIov, outIov [udpBatch]unix.Iovec
 	names         [udpBatch]unix.RawSockaddrInet6 // large enough for both families
 	pkts          [udpBatch][]byte
+	slab          [udpBatch * udpSlot]byte // the batch's replies, one after another
 }
 
 // detachUDP takes u's socket out of the netpoller: it keeps a duplicate
@@ -154,7 +155,7 @@ func (s *Server) serveUDPFD(u *udpSocket, w *udpWorker) {
 			qs = w.fqs[:n]
 			w.cache.fast.prefetch(b.pkts[:n], qs)
 		}
-		k := 0
+		k, off := 0, 0
 		for i := range n {
 			h := &b.in[i]
 			from, ok := sockaddrAddrPort(&b.names[i], h.hdr.Namelen)
@@ -170,12 +171,15 @@ func (s *Server) serveUDPFD(u *udpSocket, w *udpWorker) {
 				pkt = pkt[:min(len(pkt), 12)] // too long for udpSlot: FORMERR at most
 				pre = nil
 			}
-			reply := w.answerOn(pkt, from, w.outs[k], false, start, pre)
+			reply := w.answerOn(pkt, from, b.slab[off:off+udpSlot], false, start, pre)
 			if reply == nil {
 				continue
 			}
 			b.outIov[k].Base = &reply[0]
 			b.outIov[k].SetLen(len(reply))
+			if len(reply) <= udpSlot && &reply[0] == &b.slab[off] {
+				off += (len(reply) + 63) &^ 63
+			}
 			b.out[k].hdr.Name = h.hdr.Name
 			b.out[k].hdr.Namelen = h.hdr.Namelen
 			k++
