@@ -7,6 +7,7 @@ import (
 	"runtime"
 	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"github.com/miekg/dns"
 )
@@ -947,38 +948,31 @@ func newFastReply(n int) *fastReply {
 	var r *fastReply
 	switch {
 	case n <= 64:
-		b := new(fastBox[[64]byte])
-		r = &b.r
-		r.buf = b.d[:]
+		r = boxed[[64]byte]()
 	case n <= 128:
-		b := new(fastBox[[128]byte])
-		r = &b.r
-		r.buf = b.d[:]
+		r = boxed[[128]byte]()
 	case n <= 256:
-		b := new(fastBox[[256]byte])
-		r = &b.r
-		r.buf = b.d[:]
+		r = boxed[[256]byte]()
 	case n <= 384:
-		b := new(fastBox[[384]byte])
-		r = &b.r
-		r.buf = b.d[:]
+		r = boxed[[384]byte]()
 	case n <= 512:
-		b := new(fastBox[[512]byte])
-		r = &b.r
-		r.buf = b.d[:]
+		r = boxed[[512]byte]()
 	case n <= 1024:
-		b := new(fastBox[[1024]byte])
-		r = &b.r
-		r.buf = b.d[:]
+		r = boxed[[1024]byte]()
 	case n <= 2048:
-		b := new(fastBox[[2048]byte])
-		r = &b.r
-		r.buf = b.d[:]
+		r = boxed[[2048]byte]()
 	default:
 		r = &fastReply{buf: make([]byte, n)}
 	}
 	r.buf = r.buf[:n]
 	return r
+}
+
+// boxed returns the entry of a new fastBox, its buf the box's array.
+func boxed[D any]() *fastReply {
+	b := new(fastBox[D])
+	b.r.buf = unsafe.Slice((*byte)(unsafe.Pointer(&b.d)), unsafe.Sizeof(b.d))
+	return &b.r
 }
 
 // replyTemplate returns the reply wire (to query q) as the cache keeps
