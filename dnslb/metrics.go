@@ -227,10 +227,7 @@ func (m *Metrics) queryCounter(zone string, qtype uint16, rcode int, policy stri
 	if qc == nil {
 		qc = m.addPolicy(zc, policy)
 	}
-	t := 0
-	if tcp {
-		t = 1
-	}
+	t := transportIndex(tcp)
 	qi, ri := qtypeIndex(qtype), rcodeIndex(rcode)
 	ref = qc.c[qi][ri][t].Load()
 	if ref == nil {
@@ -244,12 +241,16 @@ func (m *Metrics) observeCounted(ref *counterRef, d time.Duration, tcp bool) {
 	if m == nil || ref == nil {
 		return
 	}
-	t := 0
-	if tcp {
-		t = 1
-	}
 	ref.Inc()
-	m.duration[t].Observe(d.Seconds())
+	m.duration[transportIndex(tcp)].Observe(d.Seconds())
+}
+
+// transportIndex is the index of a transport in transports: UDP, TCP.
+func transportIndex(tcp bool) int {
+	if tcp {
+		return 1
+	}
+	return 0
 }
 
 // addPolicy is ObserveQuery's slow path for the first query of a policy.

@@ -214,11 +214,13 @@ func (w *udpWorker) answerOn(pkt []byte, from netip.AddrPort, buf []byte, tcp bo
 	var fq *fastQuery // the query, if it qualifies for a precomputed reply
 	var rot int
 	var fill bool
-	if pre == nil && w.cache != nil && w.s.qlog == nil {
+	if w.cache == nil || w.s.qlog != nil {
+		pre = nil // no precomputed replies (with the query log, none at all)
+	} else if pre == nil {
 		pre = &w.fq
 		pre.parse(pkt)
 	}
-	if pre != nil && pre.ok && w.cache != nil && w.s.qlog == nil {
+	if pre != nil && pre.ok {
 		fq = pre
 		var out []byte
 		if out, rot, fill = w.cache.fast.get(w.s, fq, from.Addr(), pkt, buf, start, tcp); out != nil {

@@ -222,8 +222,7 @@ type fastCache struct {
 	entries fastTable
 	bytes   int // held by answers, about; at max all are dropped
 	max     int
-	anyN    int // replies for names that need not exist (fastReply.any)
-	anyB    int // their bytes; at anyMax they are dropped
+	anyB    int // bytes of replies for names that need not exist (fastReply.any); at anyMax they are dropped
 	anyMax  int
 	hits    int // replies served (for tests)
 	perms   int // replies made by permuting a held one (for tests)
@@ -293,6 +292,9 @@ type fastReply struct {
 	zone     string         // for metrics
 	policy   string
 }
+
+// key returns the entry's key, at the start of buf.
+func (r *fastReply) key() []byte { return r.buf[:r.klen] }
 
 // next steps the reply's rotation counter as the full path would, and
 // returns the rotation.
@@ -537,10 +539,7 @@ func (c *fastCache) get(s *Server, q *fastQuery, from netip.Addr, pkt, buf []byt
 		out[size+7] = e.scope
 	}
 	c.hits++
-	t := 0
-	if tcp {
-		t = 1
-	}
+	t := transportIndex(tcp)
 	ref := e.counted[t]
 	if ref == nil {
 		var known bool
@@ -559,7 +558,7 @@ func (c *fastCache) get(s *Server, q *fastQuery, from netip.Addr, pkt, buf []byt
 func (c *fastCache) reset(snap *Snapshot, geo *geoSet, udpSize int32) {
 	c.entries.clear()
 	c.snap, c.geo, c.udpSize = snap, geo, udpSize
-	c.bytes, c.anyN, c.anyB = 0, 0, 0
+	c.bytes, c.anyB = 0, 0
 }
 
 // put keeps wire, the packed reply m to q, if it qualifies.
@@ -650,48 +649,50 @@ func (c *fastCache) put(s *Server, q *fastQuery, from netip.Addr, m *dns.Msg, qc
 	if r.byClient || int(r.n) != n || int(r.size) != len(tmpl) || r.filled&(1<<k) != 0 {
 		return
 	}
-	if r.perm {
+	if r.perm && r.filled != 0 {
 		// Another rotation: held only if the one reply gives it.
-		if r.filled != 0 {
-			got := make([]byte, len(tmpl))
-			r.permuted(got, k)
-			if string(got) != string(tmpl) {
-				// Not a rotation of the records: from now on the
-				// entry holds every reply (this one first).
-				// It replaces r under the same budget (whose
-				// count keeps r's cost too: a little early to
-				// fill up, never late).
-				full := newFastReply(int(r.klen) + n*len(tmpl))
-				buf := full.buf
-				*full = *r
-				full.buf, full.perm, full.rrsetRot, full.filled = buf, false, false, 0
-				copy(full.buf, r.buf[:r.klen])
-				if !c.add(full, r.any) {
-					return
-				}
-				c.unperm++
-				r = full
-				copy(r.buf[int(r.klen)+k*len(tmpl):], tmpl)
-				r.filled |= 1 << k
-				r.caseFree = r.caseFree && free
-				return
-			}
-		} else {
-			copy(r.buf[r.klen:], tmpl)
-			r.k0 = uint8(k)
-			if r.rrsetRot {
-				// A zone RRset's rotation k answers RRs[k:] then
-				// RRs[:k] (answer.go): every rotation is this one's
-				// records rotated, and is held from now on.
-				r.filled = ^uint64(0) >> (64 - n)
+		got := make([]byte, len(tmpl))
+		r.permuted(got, k)
+		if string(got) != string(tmpl) {
+			// Not a rotation of the records: from now on the entry
+			// holds every reply (this one first).
+			if r = c.unpermute(r); r == nil {
 				return
 			}
 		}
-	} else {
+	}
+	switch {
+	case !r.perm:
 		copy(r.buf[int(r.klen)+k*len(tmpl):], tmpl)
+	case r.filled == 0:
+		copy(r.buf[r.klen:], tmpl)
+		r.k0 = uint8(k)
+		if r.rrsetRot {
+			// A zone RRset's rotation k answers RRs[k:] then RRs[:k]
+			// (answer.go): every rotation is this one's records
+			// rotated, and is held from now on.
+			r.filled = ^uint64(0) >> (64 - n)
+		}
 	}
 	r.filled |= 1 << k
 	r.caseFree = r.caseFree && free
+}
+
+// unpermute replaces the perm entry r with one that holds a reply per
+// rotation, none filled yet, under r's budget (whose count keeps r's cost
+// too: a little early to fill up, never late). It returns nil when the
+// budget refused it.
+func (c *fastCache) unpermute(r *fastReply) *fastReply {
+	full := newFastReply(int(r.klen) + int(r.n)*int(r.size))
+	buf := full.buf
+	*full = *r
+	full.buf, full.perm, full.rrsetRot, full.filled = buf, false, false, 0
+	copy(full.buf, r.key())
+	if !c.add(full, r.any) {
+		return nil
+	}
+	c.unperm++
+	return full
 }
 
 // permShape reports whether reply (to a question of qlen bytes) can stand
@@ -817,11 +818,10 @@ func (c *fastCache) add(r *fastReply, any bool) bool {
 	if any {
 		if c.anyB += cost; c.anyB > c.anyMax {
 			c.entries.drop(func(e *fastReply) bool { return e.any })
-			c.anyN, c.anyB = 0, 0
+			c.anyB = 0
 			return false
 		}
 		r.any = true
-		c.anyN++
 	} else if c.bytes += cost; c.bytes > c.max {
 		c.reset(c.snap, c.geo, c.udpSize)
 		return false
@@ -867,7 +867,7 @@ func (t *fastTable) findHash(key []byte, h uint64) *fastReply {
 		if s.h == 0 {
 			return nil
 		}
-		if s.h == h && string(s.e.buf[:s.e.klen]) == string(key) {
+		if s.h == h && string(s.e.key()) == string(key) {
 			return s.e
 		}
 	}
@@ -884,15 +884,9 @@ func (t *fastTable) insert(e *fastReply) {
 		t.slots = make([]fastSlot, 1024)
 	}
 	if 2*(t.n+1) > len(t.slots) {
-		old := t.slots
-		t.slots, t.n = make([]fastSlot, 2*len(old)), 0
-		for _, s := range old {
-			if s.h != 0 {
-				t.put(s.h, s.e)
-			}
-		}
+		t.rebuild(2*len(t.slots), nil)
 	}
-	t.put(t.hash(e.buf[:e.klen]), e)
+	t.put(t.hash(e.key()), e)
 }
 
 func (t *fastTable) put(h uint64, e *fastReply) {
@@ -904,7 +898,7 @@ func (t *fastTable) put(h uint64, e *fastReply) {
 			t.n++
 			return
 		}
-		if s.h == h && string(s.e.buf[:s.e.klen]) == string(e.buf[:e.klen]) {
+		if s.h == h && string(s.e.key()) == string(e.key()) {
 			s.e = e
 			return
 		}
@@ -914,13 +908,18 @@ func (t *fastTable) put(h uint64, e *fastReply) {
 // drop removes the entries gone says to, by putting the others back in
 // a cleared table (linear probing has no cheap single delete).
 func (t *fastTable) drop(gone func(*fastReply) bool) {
-	if t.n == 0 {
-		return
+	if t.n > 0 {
+		t.rebuild(len(t.slots), gone)
 	}
+}
+
+// rebuild puts the entries, but those gone says to drop (if gone is not
+// nil), in a new table of size slots.
+func (t *fastTable) rebuild(size int, gone func(*fastReply) bool) {
 	old := t.slots
-	t.slots, t.n = make([]fastSlot, len(old)), 0
+	t.slots, t.n = make([]fastSlot, size), 0
 	for _, s := range old {
-		if s.h != 0 && !gone(s.e) {
+		if s.h != 0 && (gone == nil || !gone(s.e)) {
 			t.put(s.h, s.e)
 		}
 	}
