@@ -30,6 +30,9 @@ func TestMetricsExposition(t *testing.T) {
 	m.ObserveQuery("example.org.", dns.TypeAAAA, dns.RcodeNameError, "", 30*time.Microsecond, true)
 	m.ObserveQuery("", dns.TypeA, dns.RcodeRefused, "", 10*time.Microsecond, false)
 	m.ObserveQuery("example.org.", 65000, 99, "weighted", time.Millisecond, false)
+	m.observeDurations(10*time.Microsecond, 5, false) // "le" is inclusive
+	m.observeDurations(2*time.Second, 2, true)
+	m.observeDurations(time.Second, 0, true) // nothing
 	m.Truncated()
 	m.HealthState("web", "192.0.2.10", true)
 	m.ProbeLatency("web", 3*time.Millisecond)
@@ -45,7 +48,15 @@ func TestMetricsExposition(t *testing.T) {
 		`dnslb_queries_total{policy="none",qtype="AAAA",rcode="NXDOMAIN",transport="tcp",zone="example.org"} 1`,
 		`dnslb_queries_total{policy="none",qtype="A",rcode="REFUSED",transport="udp",zone="none"} 1`,
 		`dnslb_queries_total{policy="weighted",qtype="other",rcode="other",transport="udp",zone="example.org"} 1`,
-		`dnslb_query_duration_seconds_bucket{transport="udp",le="1e-05"} 1`,
+		`dnslb_query_duration_seconds_bucket{transport="udp",le="1e-05"} 6`,
+		`dnslb_query_duration_seconds_bucket{transport="udp",le="5e-05"} 7`,
+		`dnslb_query_duration_seconds_bucket{transport="udp",le="0.001"} 8`,
+		`dnslb_query_duration_seconds_bucket{transport="udp",le="+Inf"} 8`,
+		`dnslb_query_duration_seconds_count{transport="udp"} 8`,
+		`dnslb_query_duration_seconds_bucket{transport="tcp",le="0.1"} 1`,
+		`dnslb_query_duration_seconds_bucket{transport="tcp",le="+Inf"} 3`,
+		`dnslb_query_duration_seconds_sum{transport="tcp"} 4.00003`,
+		`dnslb_query_duration_seconds_sum{transport="udp"} 0.00109`,
 		`dnslb_responses_truncated_total 1`,
 		`dnslb_target_up{check="web",target="192.0.2.10"} 1`,
 		`dnslb_probe_duration_seconds_count{check="web"} 1`,

@@ -2,7 +2,6 @@ package dnslb
 
 import (
 	"encoding/binary"
-	"time"
 	"unsafe"
 
 	"github.com/miekg/dns"
@@ -79,8 +78,8 @@ func (c *negCache) nameOf(q []byte) (string, bool) {
 
 // answer writes the NXDOMAIN reply to q (a fast query, no precomputed
 // reply for its key) into buf if its name does not exist in a zone with a
-// template, and counts it in the metrics.
-func (c *negCache) answer(s *Server, q *fastQuery, pkt, buf []byte, start time.Time, tcp bool) []byte {
+// template, and counts it in the metrics (the caller times it).
+func (c *negCache) answer(s *Server, q *fastQuery, pkt, buf []byte, tcp bool) []byte {
 	snap := s.store.Snapshot()
 	if snap != c.snap || s.udpSize.Load() != c.udpSize {
 		clear(c.tmpl)
@@ -140,7 +139,8 @@ func (c *negCache) answer(s *Server, q *fastQuery, pkt, buf []byte, start time.T
 		out[n+7] = 0 // scope: the answer depends on no client
 	}
 	c.hits++
-	s.metrics.ObserveQuery(z.Origin, qtype, dns.RcodeNameError, "", time.Since(start), tcp)
+	ref, _ := s.metrics.queryCounter(z.Origin, qtype, dns.RcodeNameError, "", tcp)
+	s.metrics.countQuery(ref)
 	return out
 }
 

@@ -122,6 +122,8 @@ type udpWorker struct {
 	fq     fastQuery
 	fqs    []fastQuery // a batch's queries, parsed by prefetch; made on first use
 	tcpOut []byte      // a TCP reply, up to 65535 bytes; made on first use
+	// untimed counts the precomputed replies given since timeReplies.
+	untimed int
 }
 
 func newUDPWorker(s *Server) *udpWorker {
@@ -194,14 +196,28 @@ func (s *Server) serveUDP(u *udpSocket) {
 // answer returns the reply to the datagram pkt from client from, packed
 // into buf when it fits, or nil when the datagram gets none.
 func (w *udpWorker) answer(pkt []byte, from netip.AddrPort, buf []byte) []byte {
-	return w.answerOn(pkt, from, buf, false, time.Now(), nil)
+	start := time.Now()
+	out := w.answerOn(pkt, from, buf, false, start, nil)
+	w.timeReplies(start, false)
+	return out
+}
+
+// timeReplies records the duration, from start to now, of the
+// precomputed replies answerOn gave since the last call (w.untimed).
+func (w *udpWorker) timeReplies(start time.Time, tcp bool) {
+	if w.untimed > 0 {
+		w.s.metrics.observeDurations(time.Since(start), w.untimed, tcp)
+		w.untimed = 0
+	}
 }
 
 // answerOn is answer for a query over UDP or (tcp) TCP that arrived at
 // start (the UDP loop reads the clock once per batch: the metrics'
-// durations then run from the batch's arrival to each reply). A
-// precomputed reply serves both transports: it is never cut, and fits
-// 512 bytes.
+// durations then run from the batch's arrival). The full path records
+// its reply's duration; a precomputed reply is counted in w.untimed, and
+// the caller records those with timeReplies, for a UDP batch at once
+// before it is sent. A precomputed reply serves both transports: it is
+// never cut, and fits 512 bytes.
 //
 // pre, if not nil, is pkt already parsed for the precomputed replies
 // (fastCache.prefetch); otherwise answerOn parses it.
@@ -223,11 +239,13 @@ func (w *udpWorker) answerOn(pkt []byte, from netip.AddrPort, buf []byte, tcp bo
 	if pre != nil && pre.ok {
 		fq = pre
 		var out []byte
-		if out, rot, fill = w.cache.fast.get(w.s, fq, from.Addr(), pkt, buf, start, tcp); out != nil {
+		if out, rot, fill = w.cache.fast.get(w.s, fq, from.Addr(), pkt, buf, tcp); out != nil {
+			w.untimed++
 			return out
 		}
 		if !fill {
-			if out = w.cache.neg.answer(w.s, fq, pkt, buf, start, tcp); out != nil {
+			if out = w.cache.neg.answer(w.s, fq, pkt, buf, tcp); out != nil {
+				w.untimed++
 				return out
 			}
 		}

@@ -184,6 +184,7 @@ func (s *Server) serveUDPFD(u *udpSocket, w *udpWorker) {
 			b.out[k].hdr.Namelen = h.hdr.Namelen
 			k++
 		}
+		w.timeReplies(start, false)
 		for done := 0; done < k; {
 			sent, err := mmsg(unix.SYS_SENDMMSG, fd, b.out[done:k])
 			if u.closing.Load() {

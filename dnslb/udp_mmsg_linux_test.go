@@ -313,4 +313,34 @@ func TestServeUDPBurst(t *testing.T) {
 	if n, err := c.Read(buf); err == nil {
 		t.Fatalf("a reply too many (%d bytes)", n)
 	}
+	// Every reply counted once, and timed once: precomputed ones per
+	// batch (timeReplies), the others one by one.
+	counted, timed := udpQueryMetrics(t, srv.Metrics())
+	if answered := uint64(2*len(qs) + sent); counted != answered || timed != answered {
+		t.Errorf("%d queries answered over UDP: dnslb_queries_total counts %d, dnslb_query_duration_seconds %d", answered, counted, timed)
+	}
+}
+
+// udpQueryMetrics sums dnslb_queries_total over UDP and reads the count of
+// dnslb_query_duration_seconds over UDP, from the exposition.
+func udpQueryMetrics(t *testing.T, m *Metrics) (counted, timed uint64) {
+	t.Helper()
+	for _, line := range strings.Split(scrape(t, m), "\n") {
+		name, rest, _ := strings.Cut(line, "{")
+		labels, value, _ := strings.Cut(rest, "} ")
+		if !strings.Contains(labels, `transport="udp"`) {
+			continue
+		}
+		n, err := strconv.ParseFloat(value, 64)
+		if err != nil {
+			t.Fatalf("%q: %v", line, err)
+		}
+		switch name {
+		case "dnslb_queries_total":
+			counted += uint64(n)
+		case "dnslb_query_duration_seconds_count":
+			timed += uint64(n)
+		}
+	}
+	return counted, timed
 }

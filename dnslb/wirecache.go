@@ -6,7 +6,6 @@ import (
 	"net/netip"
 	"runtime"
 	"sync/atomic"
-	"time"
 	"unsafe"
 
 	"github.com/miekg/dns"
@@ -497,11 +496,11 @@ func (c *fastCache) clientKey(q *fastQuery, from netip.Addr) []byte {
 }
 
 // get writes the reply to q into buf, if it is held, and counts it in
-// the metrics (start is when the query arrived, tcp its transport). When
+// the metrics (tcp is its transport; the caller times it). When
 // the key is known but the rotation its counter gave is not filled yet,
 // it returns no reply but the rotation, with fill set: the full path must
 // give that rotation.
-func (c *fastCache) get(s *Server, q *fastQuery, from netip.Addr, pkt, buf []byte, start time.Time, tcp bool) (out []byte, rot int, fill bool) {
+func (c *fastCache) get(s *Server, q *fastQuery, from netip.Addr, pkt, buf []byte, tcp bool) (out []byte, rot int, fill bool) {
 	snap, geo := s.store.Snapshot(), s.geoData()
 	if snap != c.snap || geo != c.geo || s.udpSize.Load() != c.udpSize {
 		c.reset(snap, geo, s.udpSize.Load())
@@ -551,7 +550,7 @@ func (c *fastCache) get(s *Server, q *fastQuery, from netip.Addr, pkt, buf []byt
 			e.counted[t] = ref
 		}
 	}
-	s.metrics.observeCounted(ref, time.Since(start), tcp)
+	s.metrics.countQuery(ref)
 	return out, rot, false
 }
 
