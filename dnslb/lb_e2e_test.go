@@ -328,6 +328,85 @@ func TestQueryLog(t *testing.T) {
 	}
 }
 
+// TestQueryLogSample: with a sample below 1 the other queries keep the
+// precomputed replies, and the sample is about the rate asked for; a
+// reload after the file was moved away (logrotate) starts a new file, and
+// a new path or rate in the config takes effect.
+func TestQueryLogSample(t *testing.T) {
+	cfgPath := writeLBConfig(t, "[log]\nquery_log = \"queries.log\"\nquery_sample = 0.25\n")
+	dir := filepath.Dir(cfgPath)
+	srv := newConfigServer(t, cfgPath)
+	defer func() { _ = srv.qlog.Swap(nil).Close() }()
+	w := newUDPWorker(srv)
+	ask := func(name string) {
+		t.Helper()
+		q := new(dns.Msg)
+		q.SetQuestion(name, dns.TypeA)
+		pkt, err := q.Pack()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r := w.answer(pkt, testClient, w.outs[0]); r == nil {
+			t.Fatalf("%s: no reply", name)
+		}
+	}
+	lines := func(name string) int {
+		t.Helper()
+		data, err := os.ReadFile(filepath.Join(dir, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return strings.Count(string(data), "\n")
+	}
+	const n = 400
+	for range n {
+		ask("www.example.org.")
+	}
+	// 100 expected; 40..160 is more than 6 standard deviations (8.7).
+	if got := lines("queries.log"); got < 40 || got > 160 {
+		t.Errorf("%d of %d queries logged at query_sample = 0.25", got, n)
+	}
+	if hits := w.cache.fast.hits; hits < n/2 {
+		t.Errorf("%d of %d queries had a precomputed reply with the query log on", hits, n)
+	}
+
+	// logrotate: move the file away, then reload.
+	if err := os.Rename(filepath.Join(dir, "queries.log"), filepath.Join(dir, "queries.log.1")); err != nil {
+		t.Fatal(err)
+	}
+	rotated := lines("queries.log.1")
+	cfg, err := os.ReadFile(cfgPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(cfgPath, []byte(strings.Replace(string(cfg), "query_sample = 0.25", "query_sample = 1.0", 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Reload("test"); err != nil {
+		t.Fatal(err)
+	}
+	ask("www.example.org.")
+	ask("nope.example.org.")
+	if got := lines("queries.log"); got != 2 {
+		t.Errorf("after the reload the new file has %d lines, want 2 (query_sample = 1.0)", got)
+	}
+	if got := lines("queries.log.1"); got != rotated {
+		t.Errorf("the moved file grew from %d to %d lines after the reload", rotated, got)
+	}
+
+	// No query log in the config: the file is closed and stays as it is.
+	if err := os.WriteFile(cfgPath, []byte(strings.Replace(string(cfg), "query_log = \"queries.log\"", "", 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Reload("test"); err != nil {
+		t.Fatal(err)
+	}
+	ask("www.example.org.")
+	if got := lines("queries.log"); got != 2 {
+		t.Errorf("without query_log the file has %d lines, want 2", got)
+	}
+}
+
 // writeGeoConfig is writeLBConfig with geo.example.org selected by the
 // test GeoIP databases: EU to 192.0.2.1, JP and 203.0.113.0/24 to
 // 198.51.100.1, everyone else to 203.0.113.1.

@@ -15,10 +15,15 @@ import (
 //	2026-11-25T22:00:00.000Z 198.51.100.7 udp www.example.org. A NOERROR 3 geo+round-robin 41µs
 //
 // It is for looking at traffic, not for accounting: the sample rate keeps
-// its cost bounded whatever clients send.
+// its cost bounded whatever clients send. The sample is drawn before a
+// query is answered (pick), so the others keep the precomputed replies;
+// a picked query takes the full path, which knows the policy it used.
+// A reload opens the file again (after logrotate has moved it away) and
+// takes a new path or sample rate from the config.
 type queryLog struct {
 	mu     sync.Mutex
 	f      *os.File
+	path   string
 	sample float64
 }
 
@@ -27,12 +32,16 @@ func openQueryLog(path string, sample float64) (*queryLog, error) {
 	if err != nil {
 		return nil, fmt.Errorf("query log: %w", err)
 	}
-	return &queryLog{f: f, sample: sample}, nil
+	return &queryLog{f: f, path: path, sample: sample}, nil
 }
 
-// maybe logs the query with probability sample.
-func (l *queryLog) maybe(c Client, req, m *dns.Msg, policy string, d time.Duration) {
-	if l == nil || rand.Float64() >= l.sample || len(req.Question) == 0 {
+// pick reports whether the next query is one of the sample (false
+// without a query log).
+func (l *queryLog) pick() bool { return l != nil && rand.Float64() < l.sample }
+
+// write logs one query that pick chose.
+func (l *queryLog) write(c Client, req, m *dns.Msg, policy string, d time.Duration) {
+	if l == nil || len(req.Question) == 0 {
 		return
 	}
 	q := req.Question[0]
@@ -47,6 +56,8 @@ func (l *queryLog) maybe(c Client, req, m *dns.Msg, policy string, d time.Durati
 	l.mu.Unlock()
 }
 
+// Close closes the file. A write still running on another goroutine
+// finishes first or fails; it never reaches another file.
 func (l *queryLog) Close() error {
 	if l == nil {
 		return nil

@@ -142,7 +142,20 @@ func (s *Server) reload() error {
 		s.log.Warn("admin settings changed: restart to apply them")
 		st.cfg.Admin = s.cfg.Admin
 	}
-	return s.apply(st)
+	// The query log is opened again, so that after logrotate moved the
+	// file a reload starts a new one at the path.
+	var ql *queryLog
+	if path := st.cfg.Log.QueryLog; path != "" {
+		if ql, err = openQueryLog(path, st.cfg.Log.QuerySample); err != nil {
+			return err
+		}
+	}
+	if err := s.apply(st); err != nil {
+		_ = ql.Close()
+		return err
+	}
+	_ = s.qlog.Swap(ql).Close()
+	return nil
 }
 
 // watch reloads when the config, a zone file (or an $INCLUDEd file) or a

@@ -27,9 +27,10 @@ type queryCtx struct {
 	source int // ECS source prefix after capping
 	scope  int // the largest ECS scope any selection depended on
 	policy string
-	fail   bool // a when_all_down = servfail name had nothing up
-	nodata bool // the last answer RRset was emptied by when_all_down = nodata
-	copied bool // the reply holds records made for this query, not the store's
+	fail   bool      // a when_all_down = servfail name had nothing up
+	nodata bool      // the last answer RRset was emptied by when_all_down = nodata
+	copied bool      // the reply holds records made for this query, not the store's
+	qlog   *queryLog // where the query is logged, if it is in the sample
 
 	// What the precomputed replies (fastCache) need to know: whether a
 	// selection depended on the client or drew at random, whether truncate cut the reply, whether

@@ -24,9 +24,9 @@ type Server struct {
 	locator *countingLocator // geo, counted; nil with it
 	prober  *healthcheck.Scheduler
 	metrics *Metrics
-	qlog    *queryLog    // nil: no query log
-	random  atomic.Bool  // rotate = "random"; reloads change it
-	udpSize atomic.Int32 // our EDNS buffer size; reloads change it
+	qlog    atomic.Pointer[queryLog] // nil: no query log
+	random  atomic.Bool              // rotate = "random"; reloads change it
+	udpSize atomic.Int32             // our EDNS buffer size; reloads change it
 	started time.Time
 
 	// reloadMu serialises reloads and guards cfg, loaded and watched.
@@ -82,9 +82,11 @@ func New(cfg Config, log *slog.Logger) (*Server, error) {
 		s.locator = &countingLocator{geo: geo, m: s.metrics}
 	}
 	if path := stt.cfg.Log.QueryLog; path != "" {
-		if s.qlog, err = openQueryLog(path, stt.cfg.Log.QuerySample); err != nil {
+		ql, err := openQueryLog(path, stt.cfg.Log.QuerySample)
+		if err != nil {
 			return nil, err
 		}
+		s.qlog.Store(ql)
 	}
 	if err := s.loadOverrides(); err != nil {
 		log.Error("override state file", "file", stt.cfg.Health.StateFile, "err", err)
@@ -237,7 +239,7 @@ func (s *Server) Run(ctx context.Context) error {
 	closeUDP(udp)
 	closeListeners(tcpLns)
 	tcp.shutdown(5 * time.Second)
-	_ = s.qlog.Close()
+	_ = s.qlog.Swap(nil).Close()
 	return err
 }
 

@@ -230,8 +230,12 @@ func (w *udpWorker) answerOn(pkt []byte, from netip.AddrPort, buf []byte, tcp bo
 	var fq *fastQuery // the query, if it qualifies for a precomputed reply
 	var rot int
 	var fill bool
-	if w.cache == nil || w.s.qlog != nil {
-		pre = nil // no precomputed replies (with the query log, none at all)
+	var qlog *queryLog // the query log, if this query is in its sample
+	if ql := w.s.qlog.Load(); ql.pick() {
+		qlog = ql
+	}
+	if w.cache == nil || qlog != nil {
+		pre = nil // the full path (a logged query: it knows the policy)
 	} else if pre == nil {
 		pre = &w.fq
 		pre.parse(pkt)
@@ -255,7 +259,7 @@ func (w *udpWorker) answerOn(pkt []byte, from netip.AddrPort, buf []byte, tcp bo
 		return formErr(req, buf)
 	}
 	c := Client{Addr: netip.AddrPortFrom(from.Addr().Unmap(), from.Port()), TCP: tcp}
-	qc := queryCtx{scratch: &w.sc, pinned: fill, pin: rot}
+	qc := queryCtx{scratch: &w.sc, pinned: fill, pin: rot, qlog: qlog}
 	defer w.sc.release()
 	m := w.s.handle(req, c, &qc)
 	if m == nil {
@@ -351,7 +355,7 @@ func (s *Server) observe(req, m *dns.Msg, qc *queryCtx, start time.Time, c Clien
 	if m.Truncated {
 		s.metrics.Truncated()
 	}
-	s.qlog.maybe(c, req, m, qc.policy, d)
+	qc.qlog.write(c, req, m, qc.policy, d)
 }
 
 // scratchRRs is the capacity of each reused reply section: enough for

@@ -145,7 +145,7 @@ func (s *Server) serveUDPFD(u *udpSocket, w *udpWorker) {
 			yielded = start
 		}
 		var qs []fastQuery
-		if n > 1 && w.cache != nil && s.qlog == nil {
+		if n > 1 && w.cache != nil {
 			if w.fqs == nil {
 				w.fqs = make([]fastQuery, udpBatch)
 			}
