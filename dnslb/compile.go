@@ -96,8 +96,14 @@ type compiler struct {
 }
 
 func (c *compiler) errf(path, format string, args ...any) {
-	c.errs = append(c.errs, fmt.Errorf("%s.%s: %s", c.key, path, fmt.Sprintf(format, args...)))
+	c.errs = append(c.errs, &keyError{key: c.key + "." + path, msg: fmt.Sprintf(format, args...)})
 }
+
+// keyError is a problem with the value of one config key, named as the
+// file spells it (name."www.example.org".groups.eu.weight).
+type keyError struct{ key, msg string }
+
+func (e *keyError) Error() string { return e.key + ": " + e.msg }
 
 func orDefault(s, d string) string {
 	if s == "" {

@@ -1,12 +1,15 @@
 package dnslb
 
 import (
+	"encoding"
 	"errors"
 	"fmt"
 	"maps"
 	"net/netip"
 	"os"
 	"path/filepath"
+	"reflect"
+	"regexp"
 	"slices"
 	"sort"
 	"strconv"
@@ -166,24 +169,39 @@ func LoadConfig(path string) (Config, error) {
 
 // ParseConfig is LoadConfig on text already read.
 func ParseConfig(path string, data []byte) (Config, error) {
-	var c Config
-	md, err := toml.Decode(string(data), &c)
+	c, errs, err := parseConfig(path, data)
+	if err != nil {
+		return Config{}, err
+	}
+	if len(errs) > 0 {
+		sortByLine(errs)
+		return Config{}, errors.New(joinErrors(errs))
+	}
+	return c, nil
+}
+
+// parseConfig is ParseConfig that goes on past bad values: it returns the
+// config as far as it could be read, with defaults, and every problem in
+// it, so that a caller can still load the zones and policies it names and
+// report their errors too. err is a syntax error: nothing could be read.
+func parseConfig(path string, data []byte) (c Config, errs []string, err error) {
+	var top map[string]toml.Primitive
+	md, err := toml.Decode(string(data), &top)
 	if err != nil {
 		var pe toml.ParseError
 		if errors.As(err, &pe) {
-			return Config{}, fmt.Errorf("%s:%d: %s", path, pe.Position.Line, pe.Message)
+			return Config{}, nil, fmt.Errorf("%s:%d: %s", path, pe.Position.Line, pe.Message)
 		}
-		return Config{}, fmt.Errorf("%s: %w", path, err)
+		return Config{}, nil, fmt.Errorf("%s: %w", path, err)
 	}
-	var errs []string
+	report := func(key []string, err error) {
+		errs = append(errs, decodeError(path, data, key, err))
+	}
+	decodeTable(md, top, reflect.ValueOf(&c).Elem(), nil, report)
 	c.Checks = make(map[string]healthcheck.Config, len(c.RawChecks))
 	for name, prim := range c.RawChecks {
 		hc := healthcheck.DefaultConfig()
-		if err := md.PrimitiveDecode(prim, &hc); err != nil {
-			key := []string{"healthcheck", name}
-			errs = append(errs, fmt.Sprintf("%s: healthcheck %q: %v", at(path, data, key), name, err))
-			continue
-		}
+		decodeEach(md, prim, reflect.ValueOf(&hc).Elem(), []string{"healthcheck", name}, report)
 		c.Checks[name] = hc
 	}
 	for _, k := range md.Undecoded() {
@@ -192,11 +210,108 @@ func ParseConfig(path string, data []byte) (Config, error) {
 	c.path, c.data = path, data
 	c = c.Defaults()
 	errs = append(errs, c.check(path, data)...)
-	if len(errs) > 0 {
-		sortByLine(errs)
-		return Config{}, errors.New(joinErrors(errs))
+	return c, errs, nil
+}
+
+// decodeEach decodes prim into v key by key, so that one value of the
+// wrong type does not hide the errors after it (the toml library stops at
+// the first): a struct, or a map or list of them, is walked table by
+// table; anything else is decoded whole, and a failure reported with
+// its key. Keys v has no field for are left undecoded (unknown keys).
+func decodeEach(md toml.MetaData, prim toml.Primitive, v reflect.Value, key []string, report func([]string, error)) (ok bool) {
+	t := v.Type()
+	switch {
+	case t == reflect.TypeFor[toml.Primitive]():
+		v.Set(reflect.ValueOf(prim))
+		return true
+	case reflect.PointerTo(t).Implements(reflect.TypeFor[encoding.TextUnmarshaler]()):
+	case t.Kind() == reflect.Struct:
+		var tbl map[string]toml.Primitive
+		if err := md.PrimitiveDecode(prim, &tbl); err != nil {
+			report(key, err)
+			return false
+		}
+		return decodeTable(md, tbl, v, key, report)
+	case t.Kind() == reflect.Map && t.Key().Kind() == reflect.String:
+		var tbl map[string]toml.Primitive
+		if err := md.PrimitiveDecode(prim, &tbl); err != nil {
+			report(key, err)
+			return false
+		}
+		if v.IsNil() {
+			v.Set(reflect.MakeMapWithSize(t, len(tbl)))
+		}
+		ok = true
+		for _, k := range slices.Sorted(maps.Keys(tbl)) {
+			e := reflect.New(t.Elem()).Elem()
+			good := decodeEach(md, tbl[k], e, append(slices.Clip(key), k), report)
+			// A value that did not decode is left out, so that its
+			// zero value raises no second error; a table is kept with
+			// the keys that did.
+			if good || t.Elem().Kind() == reflect.Struct {
+				v.SetMapIndex(reflect.ValueOf(k).Convert(t.Key()), e)
+			}
+			ok = ok && good
+		}
+		return ok
+	case t.Kind() == reflect.Slice && t.Elem().Kind() == reflect.Struct:
+		var list []toml.Primitive
+		if err := md.PrimitiveDecode(prim, &list); err != nil {
+			report(key, err)
+			return false
+		}
+		v.Set(reflect.MakeSlice(t, len(list), len(list)))
+		ok = true
+		for i, p := range list {
+			ok = decodeEach(md, p, v.Index(i), key, report) && ok
+		}
+		return ok
 	}
-	return c, nil
+	if err := md.PrimitiveDecode(prim, v.Addr().Interface()); err != nil {
+		report(key, err)
+		return false
+	}
+	return true
+}
+
+// decodeTable decodes the keys of tbl into the fields of the struct v
+// that have their names as toml tags.
+func decodeTable(md toml.MetaData, tbl map[string]toml.Primitive, v reflect.Value, key []string, report func([]string, error)) (ok bool) {
+	t := v.Type()
+	ok = true
+	for _, k := range slices.Sorted(maps.Keys(tbl)) {
+		known := false
+		for i := range t.NumField() {
+			if name, _, _ := strings.Cut(t.Field(i).Tag.Get("toml"), ","); name == k && t.Field(i).IsExported() {
+				ok = decodeEach(md, tbl[k], v.Field(i), append(slices.Clip(key), k), report) && ok
+				known = true
+				break
+			}
+		}
+		if !known {
+			report(append(slices.Clip(key), k), errUnknownKey)
+			ok = false
+		}
+	}
+	return ok
+}
+
+// errUnknownKey is what decodeTable reports for a key with no field.
+var errUnknownKey = errors.New("unknown key")
+
+// tomlError is the toml library's "toml: line N (last key "k"): message".
+var tomlError = regexp.MustCompile(`^toml: line (\d+) \(last key "(.*?)"\): (.*)$`)
+
+// decodeError formats a value the toml library could not decode as
+// "path:line: key: what is wrong".
+func decodeError(path string, data []byte, key []string, err error) string {
+	if err == errUnknownKey {
+		return fmt.Sprintf("%s: unknown key %s", at(path, data, key), toml.Key(key))
+	}
+	if m := tomlError.FindStringSubmatch(err.Error()); m != nil {
+		return fmt.Sprintf("%s:%s: %s: %s", path, m[1], strings.ReplaceAll(m[2], `\"`, `"`), m[3])
+	}
+	return fmt.Sprintf("%s: %s: %v", at(path, data, key), strings.Join(key, "."), err)
 }
 
 // sortByLine orders "path:line: msg" errors by line; errors without a line
@@ -269,17 +384,27 @@ func (c *Config) check(path string, data []byte) []string {
 		}
 	}
 	for _, name := range slices.Sorted(maps.Keys(c.Checks)) {
-		key := []string{"healthcheck", name}
 		for _, e := range c.Checks[name].Validate() {
-			errs = append(errs, fmt.Sprintf("%s: healthcheck %q: %v", at(path, data, key), name, e))
+			// Each message starts with the key it is about: its line if
+			// the file sets it, else the table's.
+			first, _, _ := strings.Cut(e.Error(), " ")
+			loc := at(path, data, []string{"healthcheck", name, first})
+			if loc == path {
+				loc = at(path, data, []string{"healthcheck", name})
+			}
+			errs = append(errs, fmt.Sprintf("%s: healthcheck %q: %v", loc, name, e))
 		}
 	}
 	for _, owner := range slices.Sorted(maps.Keys(c.Names)) {
 		nc := c.Names[owner]
 		for _, chk := range nameChecks(nc) {
 			if _, ok := c.Checks[chk]; !ok {
+				key := "check"
+				if slices.Contains(nc.Checks, chk) {
+					key = "checks"
+				}
 				errs = append(errs, fmt.Sprintf("%s: name.%q: check %q is not defined in a [healthcheck.%s] table",
-					at(path, data, []string{"name", owner}), owner, chk, chk))
+					atPath(path, data, fmt.Sprintf("name.%q.%s", owner, key)), owner, chk, chk))
 			}
 		}
 	}
@@ -326,7 +451,7 @@ func (c *Config) ZoneFiles() ([]ZoneConfig, error) {
 
 // joinErrors prints at most maxErrors messages and counts the rest.
 func joinErrors(errs []string) string {
-	const maxErrors = 10
+	const maxErrors = 100
 	if len(errs) > maxErrors {
 		n := len(errs) - maxErrors
 		errs = append(errs[:maxErrors:maxErrors], fmt.Sprintf("(and %d more errors)", n))
@@ -358,6 +483,69 @@ func at(path string, data []byte, key []string) string {
 		}
 	}
 	return path
+}
+
+// atPath is at for a dotted key as the error messages print it, quotes
+// and list indexes included (name."www.example.org".rules[1].group): the
+// line of the key, else of the nearest key or table above it that the
+// file sets, else just path.
+func atPath(path string, data []byte, key string) string {
+	lines := keyLines(data)
+	for k := normKey(key); k != ""; {
+		if n, ok := lines[k]; ok {
+			return fmt.Sprintf("%s:%d", path, n)
+		}
+		if strings.HasSuffix(k, "]") {
+			k = k[:strings.LastIndex(k, "[")]
+		} else {
+			k = k[:max(strings.LastIndex(k, "."), 0)]
+		}
+	}
+	return path
+}
+
+// keyLines maps every table header and key of a TOML text to its line,
+// with quotes dropped: "server" for [server], "server.listen" for listen
+// in it, "name.x.rules[1]" for the second [[name."x".rules]].
+func keyLines(data []byte) map[string]int {
+	out := map[string]int{}
+	arrays := map[string]int{}
+	cur := ""
+	for i, line := range strings.Split(string(data), "\n") {
+		t := strings.TrimSpace(line)
+		switch {
+		case strings.HasPrefix(t, "[["):
+			end := strings.Index(t, "]]")
+			if end < 0 {
+				continue
+			}
+			name := normKey(t[2:end])
+			cur = fmt.Sprintf("%s[%d]", name, arrays[name])
+			arrays[name]++
+		case strings.HasPrefix(t, "["):
+			end := strings.LastIndex(t, "]")
+			if end < 0 {
+				continue
+			}
+			cur = normKey(t[1:end])
+		default:
+			k, _, ok := strings.Cut(t, "=")
+			if !ok || strings.HasPrefix(t, "#") {
+				continue
+			}
+			if cur != "" {
+				k = cur + "." + k
+			}
+			if _, seen := out[normKey(k)]; !seen {
+				out[normKey(k)] = i + 1
+			}
+			continue
+		}
+		if _, seen := out[cur]; !seen {
+			out[cur] = i + 1
+		}
+	}
+	return out
 }
 
 // normKey drops quotes and spaces so `name."www.example.org"` and

@@ -27,15 +27,35 @@ func TestCheckBadConfig(t *testing.T) {
 			`testdata/bad/bad_values.toml:12: admin.token: a token is required when admin.listen 192.0.2.1:8053 is not a loopback address`,
 		}},
 		{"healthcheck.toml", []string{
-			`testdata/bad/healthcheck.toml:3: healthcheck "web": type "htp" is not one of tcp, http, https, icmp, dns`,
+			`testdata/bad/healthcheck.toml:4: healthcheck "web": type "htp" is not one of tcp, http, https, icmp, dns`,
+			`testdata/bad/healthcheck.toml:5: healthcheck "web": interval "0s" is below the 1s minimum`,
 			`testdata/bad/healthcheck.toml:10: unknown key healthcheck.tcp.intervall`,
-			`testdata/bad/healthcheck.toml:12: name."www.example.org": check "nope" is not defined in a [healthcheck.nope] table`,
+			`testdata/bad/healthcheck.toml:13: name."www.example.org": check "nope" is not defined in a [healthcheck.nope] table`,
 		}},
 		{"policy.toml", []string{
-			`testdata/bad/policy.toml:3: name."www.example.org".weights."192.0.2.99": address is not an A/AAAA record of www.example.org.`,
+			`testdata/bad/policy.toml:6: name."www.example.org".weights."192.0.2.99": address is not an A/AAAA record of www.example.org.`,
 			`testdata/bad/policy.toml:8: name."nothere.example.com": nothere.example.com. is not inside any served zone`,
-			`testdata/bad/policy.toml:11: name."mail.example.org".rules[0].group: unknown group "eu"`,
-			`testdata/bad/policy.toml:11: name."mail.example.org".rules[0].match[0]: "XX1" is not an ISO 3166-1 alpha-2 country code`,
+			`testdata/bad/policy.toml:14: name."mail.example.org".rules[0].match[0]: "XX1" is not an ISO 3166-1 alpha-2 country code`,
+			`testdata/bad/policy.toml:15: name."mail.example.org".rules[0].group: unknown group "eu"`,
+		}},
+		// One run reports every problem: values of the wrong type do not
+		// hide the keys after them, bad values do not hide the policies
+		// and zones, a zone's syntax errors do not hide its missing SOA.
+		{"stages.toml", []string{
+			`testdata/bad/stages.toml:5: server.udp_size: incompatible types: TOML value has type string; destination has type integer`,
+			`testdata/bad/stages.toml:6: server.rotate: "sideways" is not one of round-robin, random`,
+			`testdata/bad/stages.toml:7: server.tcp_idle_timeout: "ten" is not a duration like "10s"`,
+			`testdata/bad/stages.toml:10: healthcheck "web": type "htp" is not one of tcp, http, https, icmp, dns`,
+			`testdata/bad/stages.toml:11: healthcheck "web": port 70000 out of range 1..65535`,
+			`testdata/bad/stages.toml:12: healthcheck "web": interval "500ms" is below the 1s minimum`,
+			`testdata/bad/stages.toml:16: name."www.good.test".max_answers: -1 is negative, want 0 (all) or more`,
+			`testdata/bad/stages.toml:17: name."www.good.test".weights."192.0.2.1": incompatible types: TOML value has type string; destination has type integer`,
+			`testdata/bad/stages.toml:17: name."www.good.test".weights."192.0.2.9": address is not an A/AAAA record of www.good.test.`,
+			`testdata/bad/stages.toml:18: name."www.good.test".when_all_down: unknown value "explode", want serve-all, servfail, nodata or group:<name>`,
+			`testdata/bad/stages-zones/broken.test.zone: no SOA record at the zone apex broken.test.`,
+			`testdata/bad/stages-zones/broken.test.zone:3: broken.test. NS ns1.broken.test.: name server inside the zone has no A or AAAA record`,
+			`testdata/bad/stages-zones/broken.test.zone:4:23: bad A record: "192.0.2.300" is not an IPv4 address`,
+			`testdata/bad/stages-zones/broken.test.zone:5: mail.broken.test. CNAME: a CNAME cannot share its name with other data (A at line 6)`,
 		}},
 	}
 	for _, tc := range tests {

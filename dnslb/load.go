@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"os"
 	"slices"
 	"strings"
 
@@ -23,24 +24,27 @@ type state struct {
 
 // buildState loads the config at path, every zone (reusing from prev the
 // zones whose files did not change) and every name policy. It returns
-// every error found, in file order.
+// every error found: the config's in line order (a bad value does not
+// stop the zones and policies from being checked), then the zones'.
 func buildState(path string, prev map[string]*loadedZone) (*state, error) {
-	cfg, err := LoadConfig(path)
+	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, err
 	}
-	return buildStateFor(cfg, prev)
+	cfg, errs, err := parseConfig(path, data)
+	if err != nil {
+		return nil, err
+	}
+	return buildStateFor(cfg, prev, errs...)
 }
 
 // buildStateFor is buildState for a config already loaded (New gets one
-// from its caller, who may have changed it, as tests change listen).
-func buildStateFor(cfg Config, prev map[string]*loadedZone) (*state, error) {
+// from its caller, who may have changed it, as tests change listen), with
+// the errors found in it so far.
+func buildStateFor(cfg Config, prev map[string]*loadedZone, cfgErrs ...string) (*state, error) {
 	cfg = cfg.Defaults()
 	path := cfg.path
-	loaded, files, err := loadZones(&cfg, prev)
-	if err != nil {
-		return nil, err
-	}
+	loaded, files, failed, zerr := loadZones(&cfg, prev)
 	st := &state{cfg: cfg, loaded: loaded, files: files}
 	if path != "" {
 		st.files = append(st.files, path)
@@ -49,7 +53,8 @@ func buildStateFor(cfg Config, prev map[string]*loadedZone) (*state, error) {
 		st.zones = append(st.zones, lz.zone)
 	}
 	slices.SortFunc(st.zones, func(a, b *zones.Zone) int { return strings.Compare(a.Origin, b.Origin) })
-	names, errs := compileNames(&cfg, st.zones)
+	names, errs := compileNames(&cfg, st.zones, failed)
+	errs = append(cfgErrs, errs...)
 	for _, name := range slices.Sorted(maps.Keys(cfg.Checks)) {
 		if cfg.Checks[name].Type == healthcheck.TypeICMP {
 			if err := healthcheck.ICMPAvailable(); err != nil {
@@ -57,9 +62,16 @@ func buildStateFor(cfg Config, prev map[string]*loadedZone) (*state, error) {
 			}
 		}
 	}
+	var msgs []string
 	if len(errs) > 0 {
 		sortByLine(errs)
-		return nil, errors.New(joinErrors(errs))
+		msgs = append(msgs, joinErrors(errs))
+	}
+	if zerr != nil {
+		msgs = append(msgs, zerr.Error())
+	}
+	if len(msgs) > 0 {
+		return nil, errors.New(strings.Join(msgs, "\n"))
 	}
 	st.names = names
 	st.files = append(st.files, cfg.GeoIP.Files...)
@@ -86,7 +98,7 @@ func Check(path string) (*Config, []*zones.Zone, error) {
 	}
 	if st.needsGeo() || len(st.cfg.GeoIP.Files) > 0 {
 		if _, err := OpenGeoDB(st.cfg.GeoIP.Files, nil); err != nil {
-			return &st.cfg, nil, err
+			return &st.cfg, nil, fmt.Errorf("%s: geoip.files: %w", at(st.cfg.path, st.cfg.data, []string{"geoip", "files"}), err)
 		}
 	}
 	return &st.cfg, st.zones, nil

@@ -1,6 +1,7 @@
 package dnslb
 
 import (
+	"errors"
 	"fmt"
 	"maps"
 	"net/netip"
@@ -32,7 +33,10 @@ type nameState struct {
 
 // compileNames builds the state of every [name."…"] table against the
 // zones that will be served, and lists every error.
-func compileNames(cfg *Config, zs []*zones.Zone) (map[string]*nameState, []string) {
+// failed, if not nil, gives the deepest zone that holds a name but did not
+// load ("" if none): names below it whose own zone is not deeper are
+// skipped, as the zone's errors say why.
+func compileNames(cfg *Config, zs []*zones.Zone, failed func(owner string) string) (map[string]*nameState, []string) {
 	out := make(map[string]*nameState, len(cfg.Names))
 	var errs []string
 	for _, key := range slices.Sorted(maps.Keys(cfg.Names)) {
@@ -42,6 +46,11 @@ func compileNames(cfg *Config, zs []*zones.Zone) (map[string]*nameState, []strin
 		loc := func() string { return at(cfg.path, cfg.data, []string{"name", key}) }
 		prefix := func() string { return fmt.Sprintf("%s: name.%q", loc(), key) }
 		z := zoneFor(zs, owner)
+		if f := ""; failed != nil {
+			if f = failed(owner); f != "" && (z == nil || len(f) > len(z.Origin)) {
+				continue
+			}
+		}
 		if z == nil {
 			errs = append(errs, fmt.Sprintf("%s: %s is not inside any served zone", prefix(), owner))
 			continue
@@ -53,7 +62,14 @@ func compileNames(cfg *Config, zs []*zones.Zone) (map[string]*nameState, []strin
 		}
 		p, perrs := CompilePolicy(owner, nc, addrs)
 		for _, e := range perrs {
-			errs = append(errs, fmt.Sprintf("%s: %v", loc(), e))
+			where := cfg.path
+			if ke := (*keyError)(nil); errors.As(e, &ke) {
+				where = atPath(cfg.path, cfg.data, ke.key)
+			}
+			if where == cfg.path {
+				where = loc()
+			}
+			errs = append(errs, fmt.Sprintf("%s: %v", where, e))
 		}
 		if len(perrs) > 0 {
 			continue

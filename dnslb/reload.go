@@ -63,13 +63,13 @@ func zoneDigest(path string) ([32]byte, []string, error) {
 
 // loadZones loads every zone of cfg, reusing from prev those whose files
 // are unchanged. It returns every error of every zone.
-func loadZones(cfg *Config, prev map[string]*loadedZone) (map[string]*loadedZone, []string, error) {
+func loadZones(cfg *Config, prev map[string]*loadedZone) (out map[string]*loadedZone, files []string, failed func(owner string) string, err error) {
 	list, err := cfg.ZoneFiles()
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, func(string) string { return "." }, err
 	}
-	out := make(map[string]*loadedZone, len(list))
-	var files []string
+	out = make(map[string]*loadedZone, len(list))
+	var bad []string // origins of the zones that did not load
 	var errs []error
 	for _, zc := range list {
 		sum, read, derr := zoneDigest(zc.File)
@@ -86,6 +86,7 @@ func loadZones(cfg *Config, prev map[string]*loadedZone) (map[string]*loadedZone
 		z, err := zones.Load(zc.Name, zc.File)
 		if err != nil {
 			errs = append(errs, err)
+			bad = append(bad, origin)
 			continue
 		}
 		if _, dup := out[z.Origin]; dup {
@@ -94,10 +95,16 @@ func loadZones(cfg *Config, prev map[string]*loadedZone) (map[string]*loadedZone
 		}
 		out[z.Origin] = &loadedZone{zone: z, digest: sum, loaded: time.Now()}
 	}
-	if len(errs) > 0 {
-		return nil, files, errors.Join(errs...)
+	failed = func(owner string) string {
+		deepest := ""
+		for _, o := range bad {
+			if zones.IsSubdomain(owner, o) && len(o) > len(deepest) {
+				deepest = o
+			}
+		}
+		return deepest
 	}
-	return out, files, nil
+	return out, files, failed, errors.Join(errs...)
 }
 
 // Reload reads the config and zones again and, if all of them are good,

@@ -152,11 +152,12 @@ func (c Config) Validate() []error {
 	bad := func(format string, args ...any) {
 		errs = append(errs, fmt.Errorf(format, args...))
 	}
+	known := true
 	switch c.Type {
 	case TypeTCP, TypeHTTP, TypeHTTPS, TypeICMP, TypeDNS:
 	default:
 		bad("type %q is not one of %s", c.Type, typeNames)
-		return errs // the remaining checks depend on the type
+		known = false // the checks of keys by type are skipped
 	}
 	if c.Interval < MinInterval {
 		bad("interval %q is below the %v minimum", c.Interval.String(), MinInterval)
@@ -173,7 +174,7 @@ func (c Config) Validate() []error {
 		bad("fall %d out of range 1..%d", c.Fall, MaxThreshold)
 	}
 	for _, key := range c.setKeys() {
-		if !strings.Contains(" "+usedBy[key]+" ", " "+c.Type+" ") {
+		if known && !strings.Contains(" "+usedBy[key]+" ", " "+c.Type+" ") {
 			bad("%s is not used by type %s", key, c.Type)
 		}
 	}

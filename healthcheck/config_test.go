@@ -25,7 +25,12 @@ func TestValidate(t *testing.T) {
 		{"dns", with(func(c *Config) { c.Type = "dns"; c.QueryName = "example.org"; c.QueryType = "aaaa" }), nil},
 		{"bad type", with(func(c *Config) { c.Type = "htp" }),
 			[]string{`type "htp" is not one of tcp, http, https, icmp, dns`}},
-		{"missing type", Config{}, []string{`type "" is not one of tcp, http, https, icmp, dns`}},
+		{"missing type", Config{}, []string{`type "" is not one of tcp, http, https, icmp, dns`,
+			`interval "0s" is below the 1s minimum`, `timeout "0s" must be positive`,
+			`rise 0 out of range 1..10`, `fall 0 out of range 1..10`}},
+		// An unknown type skips only the checks that depend on the type.
+		{"bad type and more", with(func(c *Config) { c.Type = "htp"; c.Rise = 0; c.Port = 70000; c.Path = "/x" }),
+			[]string{`type "htp" is not one of tcp, http, https, icmp, dns`, `rise 0 out of range 1..10`, `port 70000 out of range 1..65535`}},
 		{"zero interval", with(func(c *Config) { c.Interval = 0 }),
 			[]string{`interval "0s" is below the 1s minimum`}},
 		{"timeout not shorter", with(func(c *Config) { c.Interval = 2 * time.Second; c.Timeout = 5 * time.Second }),

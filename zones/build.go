@@ -16,7 +16,10 @@ const maxTTL = 1<<31 - 1
 // must meet. It returns every problem it finds. partial says that records
 // with syntax errors were left out, so checks for missing records are
 // skipped: they would only repeat those errors.
-func build(origin, path string, rrs []located, partial bool) (*Zone, ErrorList) {
+func build(origin, path string, rrs []located, partial func(rrtype uint16, owner string) bool) (*Zone, ErrorList) {
+	if partial == nil {
+		partial = func(uint16, string) bool { return false }
+	}
 	z := &Zone{Origin: origin, File: path, nodes: make(map[string]*Node, len(rrs)/2+1)}
 	var errs ErrorList
 	fail := func(l located, format string, args ...any) {
@@ -108,22 +111,23 @@ func build(origin, path string, rrs []located, partial bool) (*Zone, ErrorList) 
 			}
 		}
 	}
+	// Checks for records that are absent are skipped for the types that a
+	// line which did not parse may have held (partial): they would only
+	// report that mistake again.
 	z.Apex = z.nodes[origin]
-	if z.Apex == nil || z.Apex.Set(dns.TypeSOA) == nil {
-		if !partial {
-			errs = append(errs, &Error{File: path, Msg: fmt.Sprintf("no SOA record at the zone apex %s", origin)})
-		}
-		return nil, errs
+	if z.Apex == nil {
+		z.Apex = z.node(origin)
 	}
-	z.SOA = z.Apex.Set(dns.TypeSOA).RRs[0].(*dns.SOA)
-	if z.Apex.Set(dns.TypeNS) == nil && !partial {
+	if s := z.Apex.Set(dns.TypeSOA); s != nil {
+		z.SOA = s.RRs[0].(*dns.SOA)
+	} else if !partial(dns.TypeSOA, origin) {
+		errs = append(errs, &Error{File: path, Msg: fmt.Sprintf("no SOA record at the zone apex %s", origin)})
+	}
+	if z.Apex.Set(dns.TypeNS) == nil && !partial(dns.TypeNS, origin) {
 		errs = append(errs, &Error{File: soaAt.file, Line: soaAt.line, Msg: fmt.Sprintf("no NS records at the zone apex %s", origin)})
 	}
-	linkErrs := z.link(at)
-	if !partial {
-		errs = append(errs, linkErrs...)
-	}
-	if len(errs) > 0 {
+	errs = append(errs, z.link(at, partial)...)
+	if len(errs) > 0 || z.SOA == nil {
 		return nil, errs
 	}
 	z.counters()
@@ -172,7 +176,9 @@ func NextLabel(name string, i int) int {
 
 // link sets wildcard pointers, checks that NS targets inside the zone have
 // addresses, and precomputes additional-section data.
-func (z *Zone) link(at map[dns.RR]located) ErrorList {
+// A name server whose address records may be on a line that did not
+// parse (partial) is not reported.
+func (z *Zone) link(at map[dns.RR]located, partial func(rrtype uint16, owner string) bool) ErrorList {
 	var errs ErrorList
 	for name, n := range z.nodes {
 		if strings.HasPrefix(name, "*.") {
@@ -202,6 +208,9 @@ func (z *Zone) link(at map[dns.RR]located) ErrorList {
 					}
 				}
 				if len(sets) == 0 && s.Type == dns.TypeNS {
+					if partial(dns.TypeA, target) || partial(dns.TypeAAAA, target) {
+						continue
+					}
 					l := at[rr]
 					msg := "name server inside the zone has no A or AAAA record"
 					if z.below(target) != nil {

@@ -10,7 +10,7 @@ import (
 )
 
 // maxReported is how many errors an ErrorList prints before summarising the rest.
-const maxReported = 10
+const maxReported = 100
 
 // Error is one problem in a zone file, at a known place when Line > 0.
 type Error struct {

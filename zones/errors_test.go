@@ -31,7 +31,13 @@ func TestLoadBad(t *testing.T) {
 			b + `several.zone:7: foo.example.net. A: name is outside the zone example.org.`,
 			b + `several.zone:8: ftp.example.org. CNAME: a CNAME cannot share its name with other data (A at line 9)`,
 			b + `several.zone:10:21: bad AAAA record: "192.0.2.4" is not an IPv6 address`}},
-		{"more than ten errors", "many.zone", append(manyWant(b+"many.zone", 6, 10), "(and 3 more errors)")},
+		{"thirteen errors", "many.zone", manyWant(b+"many.zone", 6, 13)},
+		{"absent records beside a syntax error elsewhere", "absent-and-broken.zone", []string{
+			b + `absent-and-broken.zone: no SOA record at the zone apex example.org.`,
+			b + `absent-and-broken.zone:4: example.org. NS ns2.example.org.: name server inside the zone has no A or AAAA record`,
+			b + `absent-and-broken.zone:6:20: bad A record: "192.0.2.300" is not an IPv4 address`}},
+		{"a name server's address with a syntax error", "broken-glue.zone", []string{
+			b + `broken-glue.zone:7:20: bad A record: "192.0.2.999" is not an IPv4 address`}},
 		{"no SOA", "no-soa.zone", []string{
 			b + `no-soa.zone: no SOA record at the zone apex example.org.`}},
 		{"two SOAs", "two-soa.zone", []string{
@@ -105,10 +111,25 @@ func TestLoadBad(t *testing.T) {
 	}
 }
 
+// TestLoadManyErrors: past maxReported errors the rest are counted.
+func TestLoadManyErrors(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("$ORIGIN example.org.\n$TTL 3600\n@ IN SOA ns1 hostmaster 1 7200 900 1209600 300\n  IN NS ns1\nns1 IN A 192.0.2.1\n")
+	for i := range maxReported + 20 {
+		fmt.Fprintf(&b, "h%d IN A 192.0.2.%d\n", i, 256+i)
+	}
+	_, err := Parse("example.org", "many.zone", []byte(b.String()))
+	lines := strings.Split(err.Error(), "\n")
+	if len(lines) != maxReported+1 || lines[maxReported] != "(and 20 more errors)" {
+		t.Errorf("%d lines, the last %q; want %d errors and (and 20 more errors)", len(lines), lines[len(lines)-1], maxReported)
+	}
+}
+
 func manyWant(file string, first, n int) []string {
 	var out []string
 	for i := range n {
-		out = append(out, fmt.Sprintf(`%s:%d:19: bad A record: "192.0.2.%d" is not an IPv4 address`, file, first+i, 256+i))
+		col := 18 + len(fmt.Sprint(i)) // the address starts later as the name grows
+		out = append(out, fmt.Sprintf(`%s:%d:%d: bad A record: "192.0.2.%d" is not an IPv4 address`, file, first+i, col, 256+i))
 	}
 	return out
 }

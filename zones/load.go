@@ -52,7 +52,7 @@ func Parse(origin, path string, data []byte) (*Zone, error) {
 	rrs, err := parseFast(origin, path, data)
 	var fastErrs ErrorList
 	if err == nil {
-		z, errs := build(origin, path, rrs, false)
+		z, errs := build(origin, path, rrs, nil)
 		if len(errs) == 0 {
 			return z, nil
 		}
@@ -60,8 +60,9 @@ func Parse(origin, path string, data []byte) (*Zone, error) {
 	}
 	rrs, errs := parseSlow(origin, path, data)
 	// Records with syntax errors are missing, so checks for absent records
-	// (no SOA, no glue) would only report the same mistake again.
-	_, verrs := build(origin, path, rrs, len(errs) > 0)
+	// of their types (no SOA, no glue) would only report the same mistake
+	// again.
+	_, verrs := build(origin, path, rrs, failedTypes(origin, path, data, errs))
 	errs = append(errs, verrs...)
 	if len(errs) == 0 {
 		// The slow path found nothing wrong: never return an empty list.
@@ -437,4 +438,66 @@ func stripComment(s string) string {
 		}
 	}
 	return s
+}
+
+// failedTypes returns whether a record of a type and owner may be among
+// the entries that errs (syntax errors) left out: whether the type's name
+// is a word of an entry with an error (from the line its parentheses
+// opened on to the line of the error) whose owner is that owner, or is not
+// written (the previous line's) or not known. An error in another file (an
+// $INCLUDE) or without a line could have held anything.
+func failedTypes(origin, path string, data []byte, errs ErrorList) func(rrtype uint16, owner string) bool {
+	if len(errs) == 0 {
+		return nil
+	}
+	lines := strings.Split(string(data), "\n")
+	// start[i] is the line (0-based) where the entry holding line i began.
+	start := make([]int, len(lines))
+	depth, open := 0, 0
+	for i, l := range lines {
+		if depth == 0 {
+			open = i
+		}
+		start[i] = open
+		if c := strings.IndexByte(l, ';'); c >= 0 && !strings.Contains(l[:c], `"`) {
+			l = l[:c]
+		}
+		depth = max(0, depth+strings.Count(l, "(")-strings.Count(l, ")"))
+	}
+	type entry struct {
+		owner string // "" when not written or not known
+		words map[string]bool
+	}
+	var failed []entry
+	for _, e := range errs {
+		if e.File != path || e.Line < 1 || e.Line > len(lines) {
+			return func(uint16, string) bool { return true }
+		}
+		first := lines[start[e.Line-1]]
+		en := entry{words: map[string]bool{}}
+		if f := strings.Fields(first); len(f) > 0 && first[0] != ' ' && first[0] != '\t' && !strings.HasPrefix(f[0], "$") {
+			switch {
+			case f[0] == "@":
+				en.owner = origin
+			case strings.HasSuffix(f[0], "."):
+				en.owner = Lower(f[0])
+			default:
+				en.owner = Lower(f[0]) + "." + origin
+			}
+		}
+		for _, l := range lines[start[e.Line-1]:e.Line] {
+			for _, w := range strings.Fields(l) {
+				en.words[strings.ToUpper(w)] = true
+			}
+		}
+		failed = append(failed, en)
+	}
+	return func(rrtype uint16, owner string) bool {
+		for _, en := range failed {
+			if en.words[dns.TypeToString[rrtype]] && (en.owner == "" || en.owner == Lower(owner)) {
+				return true
+			}
+		}
+		return false
+	}
 }
