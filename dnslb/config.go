@@ -4,6 +4,7 @@ import (
 	"encoding"
 	"errors"
 	"fmt"
+	"log/slog"
 	"maps"
 	"net/netip"
 	"os"
@@ -190,7 +191,11 @@ func parseConfig(path string, data []byte) (c Config, errs []string, err error) 
 	if err != nil {
 		var pe toml.ParseError
 		if errors.As(err, &pe) {
-			return Config{}, nil, fmt.Errorf("%s:%d: %s", path, pe.Position.Line, pe.Message)
+			line := pe.Position.Line
+			if strings.Contains(pe.Message, `got '\n'`) && line > 1 {
+				line-- // the line that ended too soon, not the next one
+			}
+			return Config{}, nil, fmt.Errorf("%s:%d: %s", path, line, pe.Message)
 		}
 		return Config{}, nil, fmt.Errorf("%s: %w", path, err)
 	}
@@ -416,6 +421,15 @@ func (c *Config) check(path string, data []byte) []string {
 		errs = append(errs, fmt.Sprintf("%s: no zones: set zone_dir or add [[zone]] tables", path))
 	}
 	return errs
+}
+
+// LevelOf is the slog level of log.level (info if it is not one).
+func (c LogConfig) LevelOf() slog.Level {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(strings.ToUpper(c.Level))); err != nil {
+		return slog.LevelInfo
+	}
+	return l
 }
 
 // Rel resolves a path from the config file relative to its folder.

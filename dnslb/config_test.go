@@ -17,7 +17,7 @@ func TestCheckBadConfig(t *testing.T) {
 			`testdata/bad/unknown_key.toml:5: unknown key server.rotat`,
 		}},
 		{"syntax.toml", []string{
-			`testdata/bad/syntax.toml:4: expected '.' or ']' to end table name, but got '\n' instead`,
+			`testdata/bad/syntax.toml:3: expected '.' or ']' to end table name, but got '\n' instead`,
 		}},
 		{"bad_values.toml", []string{
 			`testdata/bad/bad_values.toml:4: server.listen: "127.0.0.1:53x" (entry 1) is not an address:port like "127.0.0.1:53" or "[::1]:53"`,

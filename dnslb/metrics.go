@@ -385,6 +385,17 @@ func (m *Metrics) StateChange(check string, up bool) {
 	m.changes.WithLabelValues(check, state).Inc()
 }
 
+// Loaded sets the reload gauges for the state loaded at startup (t), so
+// that dnslb_last_reload_success is 1 from the start; the reload counter
+// counts reloads only.
+func (m *Metrics) Loaded(t time.Time) {
+	if m == nil {
+		return
+	}
+	m.reloadOK.Set(1)
+	m.lastReload.Set(float64(t.UnixNano()) / 1e9)
+}
+
 // ReloadResult counts a reload attempt made at t.
 func (m *Metrics) ReloadResult(ok bool, t time.Time) {
 	if m == nil {

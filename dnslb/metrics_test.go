@@ -170,3 +170,19 @@ func TestQueryCounterKnown(t *testing.T) {
 		t.Fatalf("counted %v queries, want 1", got)
 	}
 }
+
+// TestMetricsAfterStartup: the state loaded at startup is a good one, so
+// dnslb_last_reload_success is 1 with its time, and no reload is counted.
+func TestMetricsAfterStartup(t *testing.T) {
+	srv := newConfigServer(t, "testdata/dnslb.toml")
+	out := scrape(t, srv.Metrics())
+	if !strings.Contains(out, "\ndnslb_last_reload_success 1\n") {
+		t.Errorf("after startup: no dnslb_last_reload_success 1")
+	}
+	if strings.Contains(out, "\ndnslb_last_reload_timestamp_seconds 0\n") {
+		t.Errorf("after startup: dnslb_last_reload_timestamp_seconds is 0")
+	}
+	if strings.Contains(out, `dnslb_reloads_total{result="success"} 1`) {
+		t.Errorf("startup counted as a reload")
+	}
+}

@@ -149,6 +149,14 @@ func (s *Server) reload() error {
 		s.log.Warn("admin settings changed: restart to apply them")
 		st.cfg.Admin = s.cfg.Admin
 	}
+	if st.cfg.Log.Format != s.cfg.Log.Format {
+		s.log.Warn("log.format changed: restart to apply it")
+		st.cfg.Log.Format = s.cfg.Log.Format
+	}
+	if st.cfg.Log.Level != s.cfg.Log.Level && s.logLevel == nil {
+		s.log.Warn("log.level changed: restart to apply it")
+		st.cfg.Log.Level = s.cfg.Log.Level
+	}
 	// The query log is opened again, so that after logrotate moved the
 	// file a reload starts a new one at the path.
 	var ql *queryLog
@@ -160,6 +168,9 @@ func (s *Server) reload() error {
 	if err := s.apply(st); err != nil {
 		_ = ql.Close()
 		return err
+	}
+	if s.logLevel != nil {
+		s.logLevel.Set(st.cfg.Log.LevelOf())
 	}
 	_ = s.qlog.Swap(ql).Close()
 	return nil

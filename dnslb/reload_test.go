@@ -1,6 +1,8 @@
 package dnslb
 
 import (
+	"bytes"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -145,4 +147,39 @@ func TestReloadInPlaceEdit(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitFor(t, "inplace.example.org to appear", func() bool { return len(queryA(t, addr, "inplace.example.org.").Answer) == 1 })
+}
+
+// TestReloadLogSettings: a reload applies log.level to the logger's
+// LevelVar; log.format needs a restart, which it says.
+func TestReloadLogSettings(t *testing.T) {
+	cfgPath := copyTestConfig(t)
+	cfg, err := LoadConfig(cfgPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var level slog.LevelVar
+	level.Set(cfg.Log.LevelOf())
+	var logs bytes.Buffer
+	srv, err := New(cfg, slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: &level})))
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.SetLogLevel(&level)
+	if level.Level() != slog.LevelInfo {
+		t.Fatalf("level %v at start, want INFO", level.Level())
+	}
+	data, err := os.ReadFile(cfgPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	replaceFile(t, cfgPath, string(data)+"\n[log]\nlevel = \"warn\"\nformat = \"json\"\n")
+	if err := srv.Reload("test"); err != nil {
+		t.Fatal(err)
+	}
+	if level.Level() != slog.LevelWarn {
+		t.Errorf("level %v after a reload to warn", level.Level())
+	}
+	if !strings.Contains(logs.String(), "log.format changed: restart to apply it") {
+		t.Errorf("no warning about log.format:\n%s", logs.String())
+	}
 }

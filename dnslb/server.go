@@ -32,6 +32,7 @@ type Server struct {
 	// reloadMu serialises reloads and guards cfg, loaded and watched.
 	reloadMu sync.Mutex
 	cfg      Config
+	logLevel *slog.LevelVar // the logger's level, if the caller gave it (SetLogLevel)
 	loaded   map[string]*loadedZone
 	watched  []string
 
@@ -63,6 +64,7 @@ func New(cfg Config, log *slog.Logger) (*Server, error) {
 	s.prober = healthcheck.New(healthcheck.SchedulerConfig{
 		Logger:        log,
 		OnChange:      s.healthChanged,
+		OnProbe:       func(k healthcheck.Key, r healthcheck.Result) { s.metrics.ProbeLatency(k.Check, r.Latency) },
 		MaxConcurrent: cfg.Defaults().Health.MaxConcurrent,
 	})
 	stt, err := buildStateFor(cfg, nil)
@@ -91,6 +93,9 @@ func New(cfg Config, log *slog.Logger) (*Server, error) {
 	if err := s.loadOverrides(); err != nil {
 		log.Error("override state file", "file", stt.cfg.Health.StateFile, "err", err)
 	}
+	// An alert on dnslb_last_reload_success == 0 must not fire on every
+	// restart: the state loaded at startup is a good one.
+	s.metrics.Loaded(s.lastReload.Time)
 	return s, nil
 }
 
@@ -135,6 +140,10 @@ func (s *Server) apply(st *state) error {
 	return nil
 }
 
+// SetLogLevel gives the server the level its logger's handler reads, so
+// that a reload can change log.level. Call it before Run.
+func (s *Server) SetLogLevel(v *slog.LevelVar) { s.logLevel = v }
+
 // healthChanged is the prober's callback: one target changed state.
 func (s *Server) healthChanged(st healthcheck.Status) {
 	s.store.SetHealth(st.Key, st.State)
@@ -146,7 +155,6 @@ func (s *Server) healthChanged(st healthcheck.Status) {
 	if st.State != healthcheck.Unknown {
 		s.metrics.StateChange(st.Key.Check, st.State == healthcheck.Up)
 	}
-	s.metrics.ProbeLatency(st.Key.Check, st.Last.Latency)
 }
 
 // Store is the server's live state.

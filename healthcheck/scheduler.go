@@ -28,6 +28,10 @@ type SchedulerConfig struct {
 	// Snapshot but must not call SetTargets, and should return quickly:
 	// recording other results waits for it.
 	OnChange func(Status)
+	// OnProbe, if set, is called with the result of every probe (for a
+	// latency histogram, say), from the probing goroutine, before the
+	// result is applied. It must return quickly.
+	OnProbe func(Key, Result)
 	// MaxConcurrent bounds the probes in flight across all targets.
 	// Default DefaultMaxConcurrent.
 	MaxConcurrent int
@@ -41,6 +45,7 @@ type SchedulerConfig struct {
 type Scheduler struct {
 	log        *slog.Logger
 	onChange   func(Status)
+	onProbe    func(Key, Result)
 	newChecker func(Config) (Checker, error)
 	sem        chan struct{} // one token per probe in flight
 
@@ -79,6 +84,7 @@ func New(cfg SchedulerConfig) *Scheduler {
 	s := &Scheduler{
 		log:        cfg.Logger,
 		onChange:   cfg.OnChange,
+		onProbe:    cfg.OnProbe,
 		newChecker: cfg.NewChecker,
 		rnd:        cfg.Rand,
 		runners:    make(map[Key]*runner),
@@ -304,6 +310,9 @@ func (s *Scheduler) record(r *runner, res Result) {
 		s.log.Debug("probe", "target", r.target.Key.String(), "status", okWord(res.OK),
 			"err", res.Reason, "duration", res.Latency)
 	}
+	if s.onProbe != nil {
+		s.onProbe(r.target.Key, res)
+	}
 	s.notifyMu.Lock()
 	defer s.notifyMu.Unlock()
 	s.mu.Lock()
@@ -329,8 +338,11 @@ func (s *Scheduler) record(r *runner, res Result) {
 	if was == Unknown && st.State == Up {
 		level = slog.LevelDebug
 	}
-	s.log.Log(context.Background(), level, "target "+st.State.String(),
-		"target", st.Key.String(), "err", st.Reason)
+	attrs := []any{"target", st.Key.String()}
+	if st.State != Up {
+		attrs = append(attrs, "err", st.Reason)
+	}
+	s.log.Log(context.Background(), level, "target "+st.State.String(), attrs...)
 	s.onChange(st)
 }
 

@@ -153,15 +153,24 @@ func TestSchedulerRiseFall(t *testing.T) {
 		var (
 			mu      sync.Mutex
 			changes []Status
+			probes  = map[netip.Addr]int{}
 			logs    bytes.Buffer
 		)
 		cfg := SchedulerConfig{
 			Logger:   slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelInfo})),
 			OnChange: func(s Status) { mu.Lock(); changes = append(changes, s); mu.Unlock() },
+			OnProbe:  func(k Key, _ Result) { mu.Lock(); probes[k.Addr]++; mu.Unlock() },
 		}
 		_, stop := start(t, f, cfg, fakeTargets(2))
 		time.Sleep(10*time.Second + 10*11*time.Second) // at least 11 probes each
 		stop()
+
+		// OnProbe sees every probe, not only those that change a state.
+		for _, a := range []netip.Addr{docAddr(1), broken} {
+			if probes[a] < 11 {
+				t.Errorf("OnProbe called %d times for %v, want at least 11", probes[a], a)
+			}
+		}
 
 		var got []string
 		for _, s := range changes {
@@ -187,6 +196,9 @@ func TestSchedulerRiseFall(t *testing.T) {
 		}
 		if !strings.Contains(logs.String(), `msg="target down" target=web/192.0.2.1 err="status 503"`) {
 			t.Errorf("log lacks the down line for 192.0.2.1:\n%s", logs.String())
+		}
+		if !strings.Contains(logs.String(), "msg=\"target up\" target=web/192.0.2.1\n") {
+			t.Errorf("log lacks the up line for 192.0.2.1, without err:\n%s", logs.String())
 		}
 	})
 }

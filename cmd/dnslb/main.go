@@ -159,7 +159,9 @@ func serve(args []string, stdout, stderr io.Writer) int {
 			return false
 		})
 	}
-	log := newLogger(cfg.Log, stderr)
+	var level slog.LevelVar // a reload may change it
+	level.Set(cfg.Log.LevelOf())
+	log := newLogger(cfg.Log, &level, stderr)
 	dnslb.Version = buildVersion()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -168,6 +170,7 @@ func serve(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, err)
 		return 1
 	}
+	srv.SetLogLevel(&level)
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
@@ -195,9 +198,7 @@ func serve(args []string, stdout, stderr io.Writer) int {
 	return 0
 }
 
-func newLogger(c dnslb.LogConfig, w io.Writer) *slog.Logger {
-	var level slog.Level
-	_ = level.UnmarshalText([]byte(strings.ToUpper(c.Level)))
+func newLogger(c dnslb.LogConfig, level slog.Leveler, w io.Writer) *slog.Logger {
 	opts := &slog.HandlerOptions{Level: level}
 	if c.Format == "json" {
 		return slog.New(slog.NewJSONHandler(w, opts))
