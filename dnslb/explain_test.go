@@ -1,6 +1,7 @@
 package dnslb
 
 import (
+	"errors"
 	"net/netip"
 	"strings"
 	"testing"
@@ -52,5 +53,18 @@ func TestExplainAllDown(t *testing.T) {
 		if !strings.Contains(got, want) {
 			t.Errorf("Explain() lacks %q; got:\n%s", want, got)
 		}
+	}
+}
+
+// TestExplainPlainLive: the running server explains a name without a
+// [name] table as the zone's records.
+func TestExplainPlainLive(t *testing.T) {
+	srv := newConfigServer(t, "testdata/dnslb.toml")
+	out, err := srv.Explain("mail.example.org", "A", "192.0.2.1", "")
+	if err != nil || !strings.Contains(out, "mail.example.org. is not load-balanced") || !strings.Contains(out, "round-robin order") {
+		t.Errorf("Explain(mail.example.org) = %q, %v", out, err)
+	}
+	if _, err := srv.Explain("nope.example.org", "A", "192.0.2.1", ""); !errors.Is(err, ErrUnknownTarget) {
+		t.Errorf("Explain(nope.example.org) error %v, want ErrUnknownTarget", err)
 	}
 }

@@ -7,6 +7,8 @@ import (
 	"strings"
 
 	"github.com/miekg/dns"
+
+	"github.com/dnslb/dnslb/zones"
 )
 
 // explainer is implemented by backends that can explain an answer; the
@@ -61,9 +63,17 @@ func (s *Server) Explain(name, qtype, client, subnet string) (string, error) {
 		return "", err
 	}
 	owner := strings.ToLower(dns.Fqdn(name))
-	v := s.store.Snapshot().Name(owner)
+	snap := s.store.Snapshot()
+	v := snap.Name(owner)
 	if v == nil {
-		return "", fmt.Errorf("%s is not a load-balanced name: %w", owner, ErrUnknownTarget)
+		rotate := "round-robin"
+		if s.random.Load() {
+			rotate = "random"
+		}
+		if out, ok := explainPlain(snap.Zone(owner), owner, q.Family == FamilyV6, rotate); ok {
+			return out, nil
+		}
+		return "", fmt.Errorf("%s has no A or AAAA records in any served zone: %w", owner, ErrUnknownTarget)
 	}
 	e := v.Policy.Explain(&q, v, s.geoLocator())
 	out := e.String()
@@ -129,7 +139,10 @@ func ExplainOffline(cfgPath, name, qtype, client, subnet string) (string, error)
 	owner := strings.ToLower(dns.Fqdn(name))
 	ns := st.names[owner]
 	if ns == nil {
-		return "", fmt.Errorf("%s is not a load-balanced name in %s", owner, cfgPath)
+		if out, ok := explainPlain(zoneFor(st.zones, owner), owner, q.Family == FamilyV6, st.cfg.Server.Rotate); ok {
+			return out, nil
+		}
+		return "", fmt.Errorf("%s has no A or AAAA records in any zone of %s", owner, cfgPath)
 	}
 	var loc Locator
 	if st.needsGeo() || len(st.cfg.GeoIP.Files) > 0 {
@@ -149,4 +162,33 @@ func (s *Server) geoData() *geoSet {
 		return nil
 	}
 	return s.geo.cur.Load()
+}
+
+// explainPlain explains the answer for a name that has addresses in zone
+// z but no [name] table: the zone's records of the type asked, in the
+// server's rotation.
+func explainPlain(z *zones.Zone, owner string, v6 bool, rotate string) (string, bool) {
+	qtype := "A"
+	if v6 {
+		qtype = "AAAA"
+	}
+	if z == nil {
+		return "", false
+	}
+	addrs := zoneAddrs(z, owner)
+	if len(addrs) == 0 {
+		return "", false
+	}
+	var list []string
+	for _, a := range addrs {
+		if a.Is4() != v6 {
+			list = append(list, a.String())
+		}
+	}
+	out := fmt.Sprintf("%s is not load-balanced (no [name.%q] table): no policy or health check applies.\n", owner, strings.TrimSuffix(owner, "."))
+	if len(list) == 0 {
+		return out + fmt.Sprintf("It has no %s records in zone %s.\n", qtype, z.Origin), true
+	}
+	return out + fmt.Sprintf("Every %s query gets its %d %s records from zone %s, %s order (server.rotate):\n  %s\n",
+		qtype, len(list), qtype, z.Origin, rotate, strings.Join(list, " ")), true
 }

@@ -314,7 +314,10 @@ func TestFastCacheFlood(t *testing.T) {
 	for i := range 20000 {
 		ask(fmt.Sprintf("r%d.example.org.", i))
 	}
-	if n := w.cache.fast.entries.n; n > 0 || w.cache.fast.hits > 0 {
+	// The doorkeeper keeps 16-bit fingerprints: two of 20,000 names share
+	// a slot and a fingerprint with a chance of about 0.3% per run (the
+	// seed is random), and such a name is kept on its first query.
+	if n := w.cache.fast.entries.n; n > 2 || w.cache.fast.hits > 0 {
 		t.Fatalf("after 20,000 names asked once: %d precomputed replies kept, %d served", n, w.cache.fast.hits)
 	}
 	for i := range 3 {

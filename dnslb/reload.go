@@ -117,7 +117,12 @@ func (s *Server) Reload(trigger string) error {
 	st := ReloadStatus{Time: time.Now(), OK: err == nil, Trigger: trigger}
 	if err != nil {
 		st.Errors = strings.Split(err.Error(), "\n")
-		s.log.Error("reload failed", "err", err)
+		// One line per problem: a log line with every error in it would
+		// have them joined by escaped newlines.
+		s.log.Error("reload failed, the old state keeps serving", "errors", len(st.Errors))
+		for _, e := range st.Errors {
+			s.log.Error("reload failed", "err", e)
+		}
 	}
 	s.mu.Lock()
 	s.lastReload = st

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -234,7 +235,14 @@ func (s *Server) Run(ctx context.Context) error {
 	s.addrs, s.ready = addrs, true
 	s.mu.Unlock()
 	close(s.startedCh)
-	s.log.Info("serving", "addrs", fmt.Sprint(addrs))
+	// addrs holds each UDP and TCP address (one per group): say each once.
+	var seen []string
+	for _, a := range addrs {
+		if !slices.Contains(seen, a.String()) {
+			seen = append(seen, a.String())
+		}
+	}
+	s.log.Info("serving", "udp+tcp", strings.Join(seen, " "))
 
 	select {
 	case <-ctx.Done():

@@ -38,20 +38,23 @@ type adminClient struct {
 
 // adminFlags parses the flags the admin subcommands share, plus any the
 // caller added to fset, and returns the client and the remaining args.
-func adminFlags(fset *flag.FlagSet, args []string, stderr io.Writer) (*adminClient, []string, bool) {
+// Flags may stand before or after the arguments; err is flag.ErrHelp
+// after -h (exitCode).
+func adminFlags(fset *flag.FlagSet, args []string, stderr io.Writer) (*adminClient, []string, error) {
 	fset.SetOutput(stderr)
 	base := fset.String("admin", defaultAdmin, "admin API base URL")
 	token := fset.String("token", os.Getenv("DNSLB_TOKEN"), "admin token (default $DNSLB_TOKEN)")
 	timeout := fset.Duration("timeout", 30*time.Second, "request timeout")
-	if err := fset.Parse(args); err != nil {
-		return nil, nil, false
+	pos, err := parseArgs(fset, args)
+	if err != nil {
+		return nil, nil, err
 	}
 	c := &adminClient{
 		base:  strings.TrimSuffix(*base, "/"),
 		token: *token,
 		http:  &http.Client{Timeout: *timeout},
 	}
-	return c, fset.Args(), true
+	return c, pos, nil
 }
 
 // do sends a request and decodes a JSON answer into out. Non-2xx answers
@@ -109,9 +112,9 @@ func (c *adminClient) do(method, path string, body, out any) error {
 func cmdStatus(args []string, stdout, stderr io.Writer) int {
 	fset := flag.NewFlagSet("dnslb status", flag.ContinueOnError)
 	asJSON := fset.Bool("json", false, "print the status as JSON")
-	c, rest, ok := adminFlags(fset, args, stderr)
-	if !ok {
-		return 2
+	c, rest, err := adminFlags(fset, args, stderr)
+	if err != nil {
+		return exitCode(err)
 	}
 	if len(rest) > 0 {
 		fmt.Fprintf(stderr, "dnslb status: unexpected argument %q\n", rest[0])
@@ -219,9 +222,9 @@ func cmdUndrain(args []string, stdout, stderr io.Writer) int {
 
 func override(cmd, state string, args []string, stdout, stderr io.Writer) int {
 	fset := flag.NewFlagSet("dnslb "+cmd, flag.ContinueOnError)
-	c, rest, ok := adminFlags(fset, args, stderr)
-	if !ok {
-		return 2
+	c, rest, err := adminFlags(fset, args, stderr)
+	if err != nil {
+		return exitCode(err)
 	}
 	if len(rest) != 1 {
 		fmt.Fprintf(stderr, "dnslb %s: want one ADDRESS or NAME, got %d arguments\n", cmd, len(rest))
@@ -244,9 +247,9 @@ func override(cmd, state string, args []string, stdout, stderr io.Writer) int {
 // errors if the reload failed.
 func cmdReload(args []string, stdout, stderr io.Writer) int {
 	fset := flag.NewFlagSet("dnslb reload", flag.ContinueOnError)
-	c, rest, ok := adminFlags(fset, args, stderr)
-	if !ok {
-		return 2
+	c, rest, err := adminFlags(fset, args, stderr)
+	if err != nil {
+		return exitCode(err)
 	}
 	if len(rest) > 0 {
 		fmt.Fprintf(stderr, "dnslb reload: unexpected argument %q\n", rest[0])

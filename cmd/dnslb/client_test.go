@@ -165,3 +165,43 @@ func TestCmdReload(t *testing.T) {
 		t.Errorf("reload with nothing listening = %d %q, want 1 and an error", code, errs)
 	}
 }
+
+// TestCmdArgs: flags may follow the arguments, -h exits 0, and check with
+// no -config checks the built-in example (as its help says).
+func TestCmdArgs(t *testing.T) {
+	srv, fb := newAdminServer(t, "")
+	if code, out, errs := runCmd(drain, "192.0.2.11", "-admin", srv.URL); code != 0 || out != "192.0.2.11: drain\n" {
+		t.Errorf("drain ADDRESS -admin URL = %d %q %q", code, out, errs)
+	}
+	fb.mu.Lock()
+	if len(fb.overrides) != 1 || fb.overrides[0] != "192.0.2.11=drain" {
+		t.Errorf("SetOverride calls = %v", fb.overrides)
+	}
+	fb.mu.Unlock()
+	for _, args := range [][]string{{"check", "-h"}, {"serve", "-h"}, {"drain", "-h"}, {"status", "-h"}, {"explain", "-h"}, {"-h"}} {
+		if code, _, _ := runCmd(func(a []string, o, e *strings.Builder) int { return run(a, o, e) }, args...); code != 0 {
+			t.Errorf("dnslb %s = %d, want 0", strings.Join(args, " "), code)
+		}
+	}
+	if code, _, _ := runCmd(func(a []string, o, e *strings.Builder) int { return run(a, o, e) }, "check", "-nope"); code != 2 {
+		t.Errorf("dnslb check -nope = %d, want 2", code)
+	}
+	code, out, errs := runCmd(func(a []string, o, e *strings.Builder) int { return run(a, o, e) }, "check")
+	if code != 0 || !strings.HasPrefix(out, "built-in example: ok, 1 zone, ") {
+		t.Errorf("dnslb check = %d %q %q, want the built-in example checked", code, out, errs)
+	}
+}
+
+// TestCmdExplainPlain: a name without a [name] table is explained as the
+// zone's records, not reported as unknown; a name with no addresses is.
+func TestCmdExplainPlain(t *testing.T) {
+	ex := func(a []string, o, e *strings.Builder) int { return cmdExplain(a, o, e) }
+	code, out, errs := runCmd(ex, "www.example.org", "A", "-client", "192.0.2.1", "-config", "../../example/dnslb.toml")
+	if code != 0 || !strings.Contains(out, "is not load-balanced") || !strings.Contains(out, "Every A query gets its 3 A records from zone example.org.") {
+		t.Errorf("explain www.example.org A = %d\n%s%s", code, out, errs)
+	}
+	code, _, errs = runCmd(ex, "nope.example.org", "A", "-client", "192.0.2.1", "-config", "../../example/dnslb.toml")
+	if code != 1 || !strings.Contains(errs, "has no A or AAAA records") {
+		t.Errorf("explain nope.example.org A = %d %q", code, errs)
+	}
+}

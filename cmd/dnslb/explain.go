@@ -26,17 +26,9 @@ func cmdExplain(args []string, stdout, stderr io.Writer) int {
 	admin := fset.String("admin", "", "admin API base URL: explain against the running server")
 	token := fset.String("token", "", "admin token (default $DNSLB_TOKEN)")
 	// Flags may come before or after NAME TYPE.
-	var pos []string
-	rest := args
-	for {
-		if err := fset.Parse(rest); err != nil {
-			return 2
-		}
-		if fset.NArg() == 0 {
-			break
-		}
-		pos = append(pos, fset.Arg(0))
-		rest = fset.Args()[1:]
+	pos, err := parseArgs(fset, args)
+	if err != nil {
+		return exitCode(err)
 	}
 	if len(pos) != 2 {
 		fmt.Fprint(stderr, "usage:\n"+explainUsage)

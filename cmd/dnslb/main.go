@@ -33,7 +33,8 @@ const usage = `dnslb: an authoritative DNS server that load-balances
 Usage:
   dnslb                          serve the built-in example (127.0.0.1:5353)
   dnslb serve -config FILE       serve the zones and policies in FILE
-  dnslb check -config FILE       load FILE and every zone, print every error, exit 1 on any
+  dnslb check [-config FILE]     load FILE (or the built-in example) and every zone,
+                                 print every error, exit 1 on any
   dnslb version                  print the version
 ` + explainUsage + clientUsage + `
 Run "dnslb COMMAND -h" for a command's flags.
@@ -86,29 +87,62 @@ func buildVersion() string {
 	return "devel"
 }
 
-// configFlag parses the flags every config-reading command shares.
-func configFlag(name string, args []string, stderr io.Writer) (string, bool) {
+// parseArgs parses fset's flags wherever they stand among args, before or
+// after the other arguments, and returns those arguments.
+func parseArgs(fset *flag.FlagSet, args []string) ([]string, error) {
+	var pos []string
+	for {
+		if err := fset.Parse(args); err != nil {
+			return nil, err
+		}
+		if fset.NArg() == 0 {
+			return pos, nil
+		}
+		pos = append(pos, fset.Arg(0))
+		args = fset.Args()[1:]
+	}
+}
+
+// exitCode is a command's exit status for a flag error: 0 when the user
+// asked for the usage (-h), 2 otherwise.
+func exitCode(err error) int {
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	return 2
+}
+
+// configFlag parses the flags every config-reading command shares. code is
+// the exit status when ok is false.
+func configFlag(name string, args []string, stderr io.Writer) (path string, code int, ok bool) {
 	fset := flag.NewFlagSet("dnslb "+name, flag.ContinueOnError)
 	fset.SetOutput(stderr)
-	path := fset.String("config", "", "config file (TOML); empty: the built-in example")
-	if err := fset.Parse(args); err != nil {
-		return "", false
+	p := fset.String("config", "", "config file (TOML); empty: the built-in example")
+	pos, err := parseArgs(fset, args)
+	if err != nil {
+		return "", exitCode(err), false
 	}
-	if fset.NArg() > 0 {
-		fmt.Fprintf(stderr, "dnslb %s: unexpected argument %q\n", name, fset.Arg(0))
-		return "", false
+	if len(pos) > 0 {
+		fmt.Fprintf(stderr, "dnslb %s: unexpected argument %q\n", name, pos[0])
+		return "", 2, false
 	}
-	return *path, true
+	return *p, 0, true
 }
 
 func check(args []string, stdout, stderr io.Writer) int {
-	path, ok := configFlag("check", args, stderr)
+	path, code, ok := configFlag("check", args, stderr)
 	if !ok {
-		return 2
+		return code
 	}
+	shown := path
 	if path == "" {
-		fmt.Fprintln(stderr, "dnslb check: -config FILE is required")
-		return 2
+		dir, err := extractExample()
+		if err != nil {
+			fmt.Fprintln(stderr, "dnslb:", err)
+			return 1
+		}
+		defer os.RemoveAll(dir)
+		path, shown = filepath.Join(dir, "dnslb.toml"), "built-in example"
 	}
 	_, zs, err := dnslb.Check(path)
 	if err != nil {
@@ -119,14 +153,14 @@ func check(args []string, stdout, stderr io.Writer) int {
 	for _, z := range zs {
 		records += z.Len()
 	}
-	fmt.Fprintf(stdout, "%s: ok, %d zones, %d records\n", path, len(zs), records)
+	fmt.Fprintf(stdout, "%s: ok, %s, %s\n", shown, plural(len(zs), "zone"), plural(records, "record"))
 	return 0
 }
 
 func serve(args []string, stdout, stderr io.Writer) int {
-	path, ok := configFlag("serve", args, stderr)
+	path, code, ok := configFlag("serve", args, stderr)
 	if !ok {
-		return 2
+		return code
 	}
 	builtin := path == ""
 	if builtin {
@@ -196,6 +230,14 @@ func serve(args []string, stdout, stderr io.Writer) int {
 	}
 	log.Info("stopped")
 	return 0
+}
+
+// plural is "1 zone", "2 zones".
+func plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }
 
 func newLogger(c dnslb.LogConfig, level slog.Leveler, w io.Writer) *slog.Logger {
