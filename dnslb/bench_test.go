@@ -20,6 +20,7 @@ var benchQueries = []struct {
 	{"rotate-edns", "www.example.org.", dns.TypeA, true, ""},
 	{"single", "mail.example.org.", dns.TypeA, false, ""},
 	{"nxdomain", "nope.example.org.", dns.TypeAAAA, true, ""},
+	{"refused", "www.example.com.", dns.TypeA, true, ""},
 	{"referral", "a.sub.example.org.", dns.TypeA, false, ""},
 	{"wildcard", "x.w.example.org.", dns.TypeA, false, ""},
 	{"geo-ecs-jp", "geo.example.org.", dns.TypeA, true, "198.51.100.0"},

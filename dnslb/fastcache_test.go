@@ -366,6 +366,53 @@ func TestNegativeTemplateSameBytes(t *testing.T) {
 	t.Logf("%d NXDOMAIN replies from the template", cached.cache.neg.hits)
 }
 
+// TestRefusedTemplateSameBytes: REFUSED for names in none of our zones,
+// answered from the template, is byte for byte what the full path gives,
+// in any letter case, with and without EDNS, DO, RD, CD and AD, names of
+// every length up to the longest; with ECS, the full path answers.
+func TestRefusedTemplateSameBytes(t *testing.T) {
+	cfgPath := writePolicyConfig(t)
+	cached, plain := newConfigWorker(t, cfgPath), newConfigWorker(t, cfgPath)
+	plain.cache = nil
+	long := strings.Repeat(strings.Repeat("x", 63)+".", 3) + strings.Repeat("y", 61) + "."
+	shapes := []string{"www.example.com.", "n%d.example.COM.", "org.", "A.B.C.%d.test.", "xexample.org.", long, "in-addr.arpa.", "%d.example.edu."}
+	ecs := 0
+	for i := range 400 {
+		name := shapes[i%len(shapes)]
+		if strings.Contains(name, "%d") {
+			name = fmt.Sprintf(name, i)
+		}
+		m := new(dns.Msg)
+		m.SetQuestion(name, []uint16{dns.TypeA, dns.TypeAAAA, dns.TypeNS, dns.TypeSOA, dns.TypeTXT, dns.TypeDS}[i%6])
+		m.Id, m.RecursionDesired = uint16(i), i%3 == 0
+		m.CheckingDisabled, m.AuthenticatedData = i%5 == 1, i%7 == 2
+		if i%4 != 0 {
+			m.SetEdns0(uint16(512+i), i%8 == 1)
+		}
+		if i%9 == 4 {
+			if m.IsEdns0() == nil {
+				m.SetEdns0(1232, false)
+			}
+			m.IsEdns0().Option = append(m.IsEdns0().Option, &dns.EDNS0_SUBNET{Code: dns.EDNS0SUBNET, Family: 1, SourceNetmask: 24, Address: net.ParseIP("192.0.2.0")})
+			ecs++
+		}
+		pkt, err := m.Pack()
+		if err != nil {
+			t.Fatal(err)
+		}
+		sameReply(t, cached, plain, pkt, testClient, fmt.Sprintf("query %d (%s)", i, name))
+		r := new(dns.Msg)
+		if err := r.Unpack(plain.answer(pkt, testClient, plain.outs[0])); err != nil || r.Rcode != dns.RcodeRefused {
+			t.Fatalf("query %d (%s): %v, want REFUSED:\n%v", i, name, err, r)
+		}
+	}
+	// Four templates (RD × OPT; DO does not occur without EDNS), each made
+	// by the full path once; ECS queries take the full path.
+	if n, want := cached.cache.neg.hits, 400-ecs-8; n < want {
+		t.Fatalf("%d REFUSED replies from the templates in 400 queries, want at least %d", n, want)
+	}
+}
+
 // TestFastCacheReviewCases: cases reviews found where the caches once
 // answered differently from the full path, or could be flooded.
 func TestFastCacheReviewCases(t *testing.T) {

@@ -22,11 +22,18 @@ import (
 // then costs a parse, the lookup and a copy instead of the full path.
 // Anything else (a CNAME before the NXDOMAIN, a name needing escapes, a
 // template that can't be moved) takes the full path.
+//
+// REFUSED, for a name in none of our zones, is the same for every name
+// but the question, with no pointers at all: the first one the full path
+// gives (per flags, without ECS) is kept in refused, so that scanners and
+// queries for zones delegated to us by mistake cost a parse, the zone
+// lookup and a copy too.
 type negCache struct {
 	snap    *Snapshot
 	udpSize int32 // our EDNS buffer size when the templates were made
 	tmpl    map[negKey]*negTemplate
-	name    [255 + 1]byte // the question name in presentation form
+	refused [8]*negTemplate // by flags (RD, OPT, DO); only hdr and tail are set
+	name    [255 + 1]byte   // the question name in presentation form
 	res     zones.Result
 	hits    int // replies served (for tests)
 }
@@ -83,11 +90,13 @@ func (c *negCache) answer(s *Server, q *fastQuery, pkt, buf []byte, tcp bool) []
 	snap := s.store.Snapshot()
 	if snap != c.snap || s.udpSize.Load() != c.udpSize {
 		clear(c.tmpl)
+		c.refused = [8]*negTemplate{}
 		c.snap, c.udpSize = snap, s.udpSize.Load()
 		return nil
 	}
-	if len(c.tmpl) == 0 || q.mixed {
-		return nil // a name in mixed case compresses differently
+	flags := q.key[len(q.key)-1] & 7
+	if len(c.tmpl) == 0 && (c.refused[flags] == nil || q.ecs != nil) {
+		return nil
 	}
 	qn := q.key[:len(q.key)-1-4] // the name, without type, class and flags
 	qtype := binary.BigEndian.Uint16(q.key[len(qn):])
@@ -101,7 +110,10 @@ func (c *negCache) answer(s *Server, q *fastQuery, pkt, buf []byte, tcp bool) []
 	}
 	z := snap.Zone(name)
 	if z == nil {
-		return nil
+		return c.refusedReply(s, q, pkt, buf, qtype, tcp)
+	}
+	if q.mixed {
+		return nil // a name in mixed case compresses differently
 	}
 	t := c.tmpl[negKey{z.Origin, q.key[len(q.key)-1]}]
 	if t == nil {
@@ -142,6 +154,47 @@ func (c *negCache) answer(s *Server, q *fastQuery, pkt, buf []byte, tcp bool) []
 	ref, _ := s.metrics.queryCounter(z.Origin, qtype, dns.RcodeNameError, "", tcp)
 	s.metrics.countQuery(ref)
 	return out
+}
+
+// refusedReply writes the REFUSED reply to q, a name in none of our
+// zones, from the template for its flags, if there is one.
+func (c *negCache) refusedReply(s *Server, q *fastQuery, pkt, buf []byte, qtype uint16, tcp bool) []byte {
+	t := c.refused[q.key[len(q.key)-1]&7]
+	qlen := len(q.qname) + 4 // the question as asked: no pointer refers to it
+	if t == nil || q.ecs != nil || 12+qlen+len(t.tail) > len(buf) {
+		return nil
+	}
+	out := buf[:12+qlen+len(t.tail)]
+	copy(out, t.hdr[:])
+	out[0], out[1] = pkt[0], pkt[1] // the ID
+	copy(out[12:], pkt[12:12+qlen])
+	copy(out[12+qlen:], t.tail)
+	c.hits++
+	ref, _ := s.metrics.queryCounter("", qtype, dns.RcodeRefused, "", tcp)
+	s.metrics.countQuery(ref)
+	return out
+}
+
+// putRefused keeps wire, the full path's REFUSED reply to q, as the
+// template for q's flags when it is the plain shape: the header (QR, RD
+// as asked, nothing else but the rcode), the question, and nothing or our
+// OPT record without options.
+func (c *negCache) putRefused(s *Server, q *fastQuery, m *dns.Msg, qc *queryCtx, wire []byte) {
+	flags := q.key[len(q.key)-1] & 7
+	tailAt := 12 + len(q.qname) + 4
+	if m.Rcode != dns.RcodeRefused || qc.zone != "" || q.ecs != nil || c.refused[flags] != nil ||
+		qc.snap == nil || qc.snap != c.snap || s.udpSize.Load() != c.udpSize || len(wire) < tailAt ||
+		wire[2]&^1 != 0x80 || wire[3] != dns.RcodeRefused || binary.BigEndian.Uint64(wire[4:])>>16 != 1<<32 {
+		return
+	}
+	tail := wire[tailAt:]
+	if binary.BigEndian.Uint16(wire[10:]) != uint16(flags>>1&1) ||
+		len(tail) != 0 && (len(tail) != 11 || tail[0] != 0 || binary.BigEndian.Uint16(tail[1:]) != dns.TypeOPT) {
+		return
+	}
+	t := &negTemplate{qlen: len(q.qname), tail: append([]byte(nil), tail...)}
+	copy(t.hdr[:], wire[:12])
+	c.refused[flags] = t
 }
 
 // put makes the template of qc's zone from wire, the full path's reply to

@@ -283,6 +283,7 @@ func (w *udpWorker) answerOn(pkt []byte, from netip.AddrPort, buf []byte, tcp bo
 	if fq != nil {
 		w.cache.fast.put(w.s, fq, from.Addr(), m, &qc, out)
 		w.cache.neg.put(w.s, fq, m, &qc, out)
+		w.cache.neg.putRefused(w.s, fq, m, &qc, out)
 	}
 	w.s.observe(req, m, &qc, start, c)
 	return out
