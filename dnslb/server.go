@@ -78,7 +78,8 @@ func New(cfg Config, log *slog.Logger) (*Server, error) {
 	if stt.needsGeo() || len(stt.cfg.GeoIP.Files) > 0 {
 		geo, err := OpenGeoDB(stt.cfg.GeoIP.Files, log)
 		if err != nil {
-			return nil, err // as dnslb check says; a reload keeps the old data instead
+			// As dnslb check says; a reload keeps the old data instead.
+			return nil, fmt.Errorf("%s: geoip.files: %w", at(stt.cfg.path, stt.cfg.data, []string{"geoip", "files"}), err)
 		}
 		geo.Poll = stt.cfg.GeoIP.Poll
 		s.geo = geo
