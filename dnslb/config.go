@@ -34,6 +34,9 @@ type Config struct {
 	Admin   AdminConfig  `toml:"admin"`
 	GeoIP   GeoIPConfig  `toml:"geoip"`
 	Health  HealthConfig `toml:"health"`
+	// Transfer lets secondaries copy the zones (AXFR, IXFR) and tells them
+	// when a zone changes (NOTIFY).
+	Transfer TransferConfig `toml:"transfer"`
 	// Names holds the policy of each load-balanced owner name,
 	// [name."www.example.org"], keyed by the name as written.
 	Names map[string]NameConfig `toml:"name"`
@@ -81,6 +84,16 @@ type LogConfig struct {
 	// queries; QuerySample is the fraction logged (default 0.01).
 	QueryLog    string  `toml:"query_log"`
 	QuerySample float64 `toml:"query_sample"`
+}
+
+// TransferConfig is the [transfer] table.
+type TransferConfig struct {
+	// Allow lists the clients (addresses or prefixes) that may transfer
+	// every zone over TCP. Empty: nobody (AXFR and IXFR get NOTAUTH).
+	Allow []string `toml:"allow"`
+	// Notify lists the secondaries (address:port) sent a NOTIFY when a
+	// zone is loaded with a new serial.
+	Notify []string `toml:"notify"`
 }
 
 // AdminConfig is the admin HTTP listener.
@@ -383,6 +396,16 @@ func (c *Config) check(path string, data []byte) []string {
 				at(path, data, []string{"admin", "listen"}), c.Admin.Listen))
 		}
 	}
+	for i, a := range c.Transfer.Allow {
+		if _, err := parsePrefix(a); err != nil {
+			bad([]string{"transfer", "allow"}, "%q (entry %d) is not an address or prefix like 192.0.2.53 or 2001:db8::/32", a, i+1)
+		}
+	}
+	for i, a := range c.Transfer.Notify {
+		if _, err := netip.ParseAddrPort(a); err != nil {
+			bad([]string{"transfer", "notify"}, "%q (entry %d) is not an address:port like \"192.0.2.53:53\"", a, i+1)
+		}
+	}
 	for i, z := range c.Zones {
 		if z.Name == "" || z.File == "" {
 			errs = append(errs, fmt.Sprintf("%s: zone %d: needs both name and file", path, i+1))
@@ -430,6 +453,25 @@ func (c LogConfig) LevelOf() slog.Level {
 		return slog.LevelInfo
 	}
 	return l
+}
+
+// parsePrefix reads an address (a /32 or /128) or a prefix.
+func parsePrefix(s string) (netip.Prefix, error) {
+	if a, err := netip.ParseAddr(s); err == nil {
+		a = a.Unmap()
+		return netip.PrefixFrom(a, a.BitLen()), nil
+	}
+	p, err := netip.ParsePrefix(s)
+	if err != nil {
+		return p, err
+	}
+	if bits := p.Bits(); p.Addr().Is4In6() {
+		if bits < 96 {
+			return p, fmt.Errorf("%s: an IPv4-mapped prefix shorter than /96", s)
+		}
+		return netip.PrefixFrom(p.Addr().Unmap(), bits-96).Masked(), nil
+	}
+	return p.Masked(), nil
 }
 
 // Rel resolves a path from the config file relative to its folder.

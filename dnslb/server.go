@@ -34,6 +34,8 @@ type Server struct {
 	reloadMu sync.Mutex
 	cfg      Config
 	logLevel *slog.LevelVar // the logger's level, if the caller gave it (SetLogLevel)
+	xfr      atomic.Pointer[transferSettings]
+	notifyCh chan notifyJob // to the notifier, which Run starts
 	loaded   map[string]*loadedZone
 	watched  []string
 
@@ -61,6 +63,7 @@ func New(cfg Config, log *slog.Logger) (*Server, error) {
 		started:    time.Now(),
 		lastReload: ReloadStatus{Time: time.Now(), OK: true, Trigger: "startup"},
 		startedCh:  make(chan struct{}),
+		notifyCh:   make(chan notifyJob, 256),
 	}
 	s.prober = healthcheck.New(healthcheck.SchedulerConfig{
 		Logger:        log,
@@ -136,6 +139,13 @@ func (s *Server) apply(st *state) error {
 	for origin := range s.loaded {
 		if _, ok := st.loaded[origin]; !ok {
 			s.log.Info("zone removed", "zone", origin)
+		}
+	}
+	xfr := newTransferSettings(st.cfg.Transfer)
+	s.xfr.Store(xfr)
+	for _, z := range st.zones {
+		if old, ok := s.loaded[z.Origin]; !ok || old.zone.Serial() != z.Serial() {
+			s.queueNotify(z.Origin, z.Serial(), xfr.notify)
 		}
 	}
 	s.cfg, s.loaded, s.watched = st.cfg, st.loaded, st.files
@@ -228,6 +238,7 @@ func (s *Server) Run(ctx context.Context) error {
 			}
 		})
 	}
+	wg.Go(func() { s.notifier(ctx) }) // the listeners are open: secondaries can come
 	if every := cfg.Server.WatchInterval.Duration; every > 0 && cfg.path != "" {
 		first := s.stamp() // before Started, so no edit after it is missed
 		wg.Go(func() { _ = s.watch(ctx, every, first) })

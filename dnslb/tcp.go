@@ -140,6 +140,23 @@ func (t *tcpServer) serveConn(c net.Conn) {
 			if have-off < 2+n {
 				break
 			}
+			if msgs, ok := t.s.zoneTransfer(rbuf[off+2:off+2+n], from.Addr()); ok {
+				off += 2 + n
+				for _, m := range msgs {
+					wbuf = appendTCP(wbuf, m)
+					if len(wbuf) >= tcpWriteBuf {
+						if w != nil {
+							t.workers <- w
+							w = nil
+						}
+						if !t.write(c, wbuf) {
+							return
+						}
+						wbuf = wbuf[:0]
+					}
+				}
+				continue
+			}
 			if w == nil {
 				w = <-t.workers
 			}
