@@ -84,7 +84,7 @@ func build(origin, path string, rrs []located, partial func(rrtype uint16, owner
 			}
 		}
 		s.RRs = append(s.RRs, l.rr)
-		s.TTL = min(s.TTL, h.Ttl)
+		s.TTL = h.Ttl // the last record's, below
 		if l.line > 0 && h.Rrtype == dns.TypeNS {
 			at[l.rr] = l
 		}
@@ -95,7 +95,8 @@ func build(origin, path string, rrs []located, partial func(rrtype uint16, owner
 		n.Sets = slices.DeleteFunc(n.Sets, func(s *RRset) bool { return len(s.RRs) == 0 })
 		for _, s := range n.Sets {
 			// RFC 2181 section 5.2: the records of an RRset have one TTL.
-			// Like a resolver given a mixed set, use the lowest.
+			// For a mixed set in the file, the last record's in file
+			// order, as Knot DNS serves it (NSD keeps each record's own).
 			for _, rr := range s.RRs {
 				rr.Header().Ttl = s.TTL
 			}

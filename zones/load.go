@@ -67,7 +67,11 @@ func Parse(origin, path string, data []byte) (*Zone, error) {
 	if len(errs) == 0 {
 		// The slow path found nothing wrong: never return an empty list.
 		if err != nil {
-			errs = append(errs, fromParseError(err, path, 0))
+			e := fromParseError(err, path, 0)
+			if e.File == path && e.Line > 0 {
+				e.Line-- // fastPrelude's line
+			}
+			errs = append(errs, e)
 		} else {
 			errs = fastErrs
 		}
@@ -79,7 +83,10 @@ func Parse(origin, path string, data []byte) (*Zone, error) {
 func parseFast(origin, path string, data []byte) ([]located, error) {
 	// The zone parser silently drops an incomplete entry at the end of
 	// input with no newline (a file cut short, say): end it with one.
-	r := io.MultiReader(bytes.NewReader(data), strings.NewReader("\n"))
+	// "$TTL 3600" first: a record without a TTL gets the $TTL in force
+	// or defaultTTL, never the TTL of the record before it, which is what
+	// the zone parser does without a $TTL (parseSlow does the same).
+	r := io.MultiReader(strings.NewReader(fastPrelude), bytes.NewReader(data), strings.NewReader("\n"))
 	zp := dns.NewZoneParser(r, origin, path)
 	zp.SetIncludeAllowed(true)
 	out := make([]located, 0, bytes.Count(data, []byte{'\n'})+1)
@@ -100,17 +107,24 @@ func parseFast(origin, path string, data []byte) ([]located, error) {
 // slowState is what a master file carries from one entry to the next.
 type slowState struct {
 	origin    string
-	ttl       uint32
-	ttlSet    bool // ttl comes from $TTL
-	ttlKnown  bool // ttl comes from an earlier record (it may be 0)
+	ttl       uint32 // from $TTL, or defaultTTL
 	prevOwner string
 	depth     int
 }
 
+// defaultTTL is the TTL of a record written without one before any $TTL:
+// 3600, as NSD and Knot DNS load it. (RFC 1035 would take the last TTL
+// written on an earlier record, BIND the SOA's MINIMUM; the servers we
+// must answer like do neither.)
+const defaultTTL = 3600
+
+// fastPrelude is what parseFast reads before the file.
+var fastPrelude = "$TTL " + strconv.Itoa(defaultTTL) + "\n"
+
 // parseSlow parses every entry on its own, so a syntax error in one does
 // not hide the errors in the others, and every record knows its line.
 func parseSlow(origin, path string, data []byte) ([]located, ErrorList) {
-	st := &slowState{origin: origin}
+	st := &slowState{origin: origin, ttl: defaultTTL}
 	return st.parse(path, data)
 }
 
@@ -160,14 +174,8 @@ func (st *slowState) parse(path string, data []byte) (rrs []located, errs ErrorL
 // parseEntry runs the zone parser on one entry, with the origin and TTL
 // state in force at that point of the file.
 func (st *slowState) parseEntry(path string, line int, body string) ([]located, *Error) {
-	prelude := "$ORIGIN " + st.origin + "\n"
-	if st.ttlSet {
-		prelude += "$TTL " + strconv.FormatUint(uint64(st.ttl), 10) + "\n"
-	}
+	prelude := "$ORIGIN " + st.origin + "\n$TTL " + strconv.FormatUint(uint64(st.ttl), 10) + "\n"
 	zp := dns.NewZoneParser(strings.NewReader(prelude+body+"\n"), st.origin, path)
-	if !st.ttlSet && st.ttlKnown {
-		zp.SetDefaultTTL(st.ttl)
-	}
 	var out []located
 	for rr, ok := zp.Next(); ok; rr, ok = zp.Next() {
 		out = append(out, located{rr: rr, file: path, line: line})
@@ -177,11 +185,7 @@ func (st *slowState) parseEntry(path string, line int, body string) ([]located, 
 		return nil, fromParseError(err, path, line-1-pl)
 	}
 	if len(out) > 0 {
-		last := out[len(out)-1].rr.Header()
-		st.prevOwner = last.Name
-		if !st.ttlSet {
-			st.ttl, st.ttlKnown = last.Ttl, true
-		}
+		st.prevOwner = out[len(out)-1].rr.Header().Name
 	}
 	return out, nil
 }
@@ -229,7 +233,7 @@ func (st *slowState) directive(path string, e entry, text string) ([]located, Er
 		if !ok {
 			return nil, bad(fmt.Sprintf("$TTL %q is not a TTL: want seconds or a duration such as 1h30m", fields[1]))
 		}
-		st.ttl, st.ttlSet = ttl, true
+		st.ttl = ttl
 	case "$INCLUDE":
 		if len(fields) < 2 || len(fields) > 3 {
 			return nil, bad(fmt.Sprintf("$INCLUDE needs a file name and an optional origin, found %d words", len(fields)-1))
@@ -247,7 +251,7 @@ func (st *slowState) directive(path string, e entry, text string) ([]located, Er
 		}
 		// Like the zone parser, the included file starts with the TTL state
 		// in force here, and changes nothing in this file's state.
-		sub := &slowState{origin: st.origin, ttl: st.ttl, ttlSet: st.ttlSet, ttlKnown: st.ttlKnown, depth: st.depth + 1}
+		sub := &slowState{origin: st.origin, ttl: st.ttl, depth: st.depth + 1}
 		if len(fields) == 3 {
 			o, ok := absName(fields[2], st.origin)
 			if !ok {
@@ -259,11 +263,11 @@ func (st *slowState) directive(path string, e entry, text string) ([]located, Er
 	default:
 		// $GENERATE: the zone parser knows best. The
 		// zone parser expands $GENERATE in a parser of its own, so the
-		// generated records change neither the previous owner nor the
-		// default TTL of the lines that follow.
-		owner, ttl, known := st.prevOwner, st.ttl, st.ttlKnown
+		// generated records do not change the previous owner of the
+		// lines that follow.
+		owner := st.prevOwner
 		r, err := st.parseEntry(path, e.line, e.text)
-		st.prevOwner, st.ttl, st.ttlKnown = owner, ttl, known
+		st.prevOwner = owner
 		if err != nil {
 			return nil, ErrorList{err}
 		}

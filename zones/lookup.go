@@ -81,7 +81,7 @@ func (z *Zone) lookupOne(name string, qtype uint16, r *Result) (next string, don
 	// or a DNAME above the name, and for the closest encloser.
 	encloser := z.Apex
 	if encloser.dname != nil && name != z.Origin {
-		return z.synthDNAME(encloser, name, r), false
+		return z.synthDNAME(encloser, name, qtype, r)
 	}
 	exact := name == z.Origin
 	for end := len(name) - len(z.Origin); end > 0 && !exact; {
@@ -100,7 +100,7 @@ func (z *Zone) lookupOne(name string, qtype uint16, r *Result) (next string, don
 			return "", true
 		}
 		if n.dname != nil && !exact {
-			return z.synthDNAME(n, name, r), false
+			return z.synthDNAME(n, name, qtype, r)
 		}
 		end = start
 	}
@@ -151,8 +151,10 @@ func (z *Zone) answerNode(n *Node, owner string, qtype uint16, r *Result) (strin
 }
 
 // synthDNAME adds the DNAME at n and the CNAME it implies for name, and
-// returns the CNAME target (RFC 6672 section 3.3).
-func (z *Zone) synthDNAME(n *Node, name string, r *Result) string {
+// returns the CNAME target to follow (RFC 6672 section 3.3), or done:
+// when the chain loops, the name grows too long, or the question is for
+// the CNAME itself (as NSD and Knot answer).
+func (z *Zone) synthDNAME(n *Node, name string, qtype uint16, r *Result) (next string, done bool) {
 	d := n.dname.RRs[0].(*dns.DNAME)
 	prefix := name[:len(name)-len(n.Name)]
 	target := prefix + Lower(d.Target)
@@ -160,20 +162,24 @@ func (z *Zone) synthDNAME(n *Node, name string, r *Result) string {
 		target = prefix
 	}
 	r.Kind = Success
+	seen := false // the DNAME is in the answer already: a chain through it twice
 	for _, it := range r.Answer {
 		if it.Set == n.dname && it.Owner == name {
-			return "" // a loop: this name was rewritten before
+			return "", true // a loop: this name was rewritten before
 		}
+		seen = seen || it.Set == n.dname && it.Synth == nil
 	}
-	r.Answer = append(r.Answer, Item{Set: n.dname})
+	if !seen {
+		r.Answer = append(r.Answer, Item{Set: n.dname})
+	}
 	if _, ok := dns.IsDomainName(target); !ok || len(target) > 255 {
 		// RFC 6672 section 2.2: the result is too long.
 		r.Kind = YXDomain
-		return ""
+		return "", true
 	}
 	c := &dns.CNAME{Hdr: dns.RR_Header{Name: name, Rrtype: dns.TypeCNAME, Class: dns.ClassINET, Ttl: d.Hdr.Ttl}, Target: target}
 	r.Answer = append(r.Answer, Item{Set: n.dname, Owner: name, Synth: c})
-	return target
+	return target, qtype == dns.TypeCNAME
 }
 
 // prevLabel returns the start of the label that ends at index end (the

@@ -274,6 +274,51 @@ e DNAME e.example.org.
 	}
 }
 
+// TestLookupDNAMEChains: a chain through one DNAME twice carries the DNAME
+// once; a question for the CNAME type below a DNAME ends with the CNAME
+// it implies, whatever the target holds (as NSD and Knot answer; both
+// found by a randomised comparison with them).
+func TestLookupDNAMEChains(t *testing.T) {
+	text := `$ORIGIN t.
+$TTL 300
+@ SOA ns1 h 1 2 3 4 5
+@ NS ns1
+ns1 A 192.0.2.1
+b DNAME t.
+d DNAME x.t.
+y.x A 192.0.2.7
+c.x CNAME y.x
+`
+	z, err := Parse("t.", "chains.zone", []byte(text))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		qname  string
+		qtype  uint16
+		kind   Kind
+		answer string
+	}{
+		{"a.b.b.t.", dns.TypeA, NXDomain, "b.t. 300 IN DNAME t.\na.b.b.t. 300 IN CNAME a.b.t.\na.b.t. 300 IN CNAME a.t."},
+		{"y.d.t.", dns.TypeCNAME, Success, "d.t. 300 IN DNAME x.t.\ny.d.t. 300 IN CNAME y.x.t."},
+		{"z.d.t.", dns.TypeCNAME, Success, "d.t. 300 IN DNAME x.t.\nz.d.t. 300 IN CNAME z.x.t."},
+		{"c.d.t.", dns.TypeCNAME, Success, "d.t. 300 IN DNAME x.t.\nc.d.t. 300 IN CNAME c.x.t."},
+		{"c.d.t.", dns.TypeA, Success, "d.t. 300 IN DNAME x.t.\nc.d.t. 300 IN CNAME c.x.t.\nc.x.t. 300 IN CNAME y.x.t.\ny.x.t. 300 IN A 192.0.2.7"},
+	}
+	var r Result
+	for _, tc := range tests {
+		z.Lookup(tc.qname, tc.qtype, &r)
+		var answer []dns.RR
+		for _, it := range r.Answer {
+			answer = append(answer, itemRRs(it)...)
+		}
+		if r.Kind != tc.kind {
+			t.Errorf("Lookup(%s %s) = %v, want %v", tc.qname, dns.TypeToString[tc.qtype], r.Kind, tc.kind)
+		}
+		diffLines(t, "Lookup("+tc.qname+") answer", rrStrings(answer), wantStrings(t, tc.answer))
+	}
+}
+
 // TestLookupCase checks that owner names are stored in lower case, so that
 // Lookup, which takes lower-case names, finds names written in any case,
 // and that CNAME and NS targets in capitals are followed.
