@@ -4,6 +4,7 @@ import (
 	"math/rand/v2"
 	"net/netip"
 	"slices"
+	"strings"
 	"sync"
 
 	"github.com/miekg/dns"
@@ -282,10 +283,13 @@ func isMetaType(t uint16) bool {
 	return t >= 128 && t <= 250 && t != dns.TypeANY
 }
 
-// truncate makes m fit in limit bytes, and reports whether it had to cut. Additional records go first, one
-// at a time from the end (they are optional); if the answer and authority
-// still do not fit, the reply carries no records and TC=1 so that the
-// client retries over TCP (RFC 1035 section 4.2.1, RFC 2181 section 9).
+// truncate makes m fit in limit bytes, and reports whether it had to cut.
+// Additional RRsets go first, whole, from the end (they are optional, and
+// a partial RRset would be cached as the whole: RFC 2181 section 9). If
+// the answer and authority still do not fit, the reply has TC=1 and keeps
+// the answer's leading RRsets that fit whole (a CNAME before a large
+// RRset, say), as NSD and Knot send it, so that the client retries over
+// TCP (RFC 1035 section 4.2.1).
 func truncate(m *dns.Msg, limit int) (cut bool) {
 	// The uncompressed length bounds the compressed one and costs no
 	// compression map: most replies fit by that measure already.
@@ -296,20 +300,54 @@ func truncate(m *dns.Msg, limit int) (cut bool) {
 		return false
 	}
 	// The OPT record, if present, is last and stays.
-	keep := 0
+	var opt []dns.RR
 	if n := len(m.Extra); n > 0 && m.Extra[n-1].Header().Rrtype == dns.TypeOPT {
-		keep = 1
+		opt = m.Extra[n-1:]
 	}
-	for len(m.Extra) > keep {
-		i := len(m.Extra) - 1 - keep
-		m.Extra = append(m.Extra[:i], m.Extra[i+1:]...)
+	extra := m.Extra[:len(m.Extra)-len(opt)]
+	for len(extra) > 0 {
+		extra = extra[:rrsetStart(extra, len(extra)-1)]
+		m.Extra = append(extra, opt...)
 		if m.Len() <= limit {
 			return true
 		}
 	}
 	m.Truncated = true
-	m.Answer, m.Ns = nil, nil
+	answer := m.Answer
+	m.Ns, m.Answer = nil, nil
+	for end := 0; end < len(answer); {
+		next := rrsetEnd(answer, end)
+		m.Answer = answer[:next]
+		if m.Len() > limit {
+			m.Answer = answer[:end]
+			break
+		}
+		end = next
+	}
 	return true
+}
+
+// rrsetStart returns where the RRset holding rrs[i] starts: the records
+// before it with the same owner, type and class.
+func rrsetStart(rrs []dns.RR, i int) int {
+	for i > 0 && sameRRset(rrs[i-1], rrs[i]) {
+		i--
+	}
+	return i
+}
+
+// rrsetEnd returns where the RRset that starts at rrs[i] ends.
+func rrsetEnd(rrs []dns.RR, i int) int {
+	j := i + 1
+	for j < len(rrs) && sameRRset(rrs[i], rrs[j]) {
+		j++
+	}
+	return j
+}
+
+func sameRRset(a, b dns.RR) bool {
+	ha, hb := a.Header(), b.Header()
+	return ha.Rrtype == hb.Rrtype && ha.Class == hb.Class && strings.EqualFold(ha.Name, hb.Name)
 }
 
 // sameCase gives the records owned by the query name the question's
