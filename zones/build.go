@@ -187,6 +187,9 @@ func (z *Zone) link(at map[dns.RR]located, partial func(rrtype uint16, owner str
 				p.Wild = n
 			}
 		}
+	}
+	wild := map[string]*Node{} // a target's wildcard, its records under the target's name
+	for _, n := range z.nodes {
 		for _, s := range n.Sets {
 			switch s.Type {
 			case dns.TypeNS, dns.TypeMX, dns.TypeSRV, dns.TypeSVCB, dns.TypeHTTPS:
@@ -199,6 +202,14 @@ func (z *Zone) link(at map[dns.RR]located, partial func(rrtype uint16, owner str
 					continue
 				}
 				t := z.nodes[target]
+				if t == nil && s.Type != dns.TypeNS {
+					// A wildcard may answer for the target (RFC 4592):
+					// NSD and Knot add what it would answer.
+					if t = wild[target]; t == nil {
+						t = z.wildcardFor(target)
+						wild[target] = t
+					}
+				}
 				var sets []*RRset
 				if t != nil {
 					sets = appendNonNil(sets, t.Set(dns.TypeA), t.Set(dns.TypeAAAA))
@@ -230,6 +241,42 @@ func (z *Zone) link(at map[dns.RR]located, partial func(rrtype uint16, owner str
 		}
 	}
 	return errs
+}
+
+// wildcardFor returns, for a name with no node of its own, a node holding
+// the address records a wildcard answers it with, under its name; or nil
+// when no wildcard matches (RFC 4592: the closest encloser's "*" child),
+// or the name is below a delegation.
+func (z *Zone) wildcardFor(name string) *Node {
+	if z.below(name) != nil {
+		return nil
+	}
+	var w *Node
+	for p := name[NextLabel(name, 0):]; len(p) >= len(z.Origin); p = p[NextLabel(p, 0):] {
+		if n := z.nodes[p]; n != nil {
+			w = n.Wild // the closest encloser decides, wildcard or not
+			break
+		}
+		if p == z.Origin {
+			break
+		}
+	}
+	if w == nil {
+		return nil
+	}
+	out := &Node{Name: name}
+	for _, t := range []uint16{dns.TypeA, dns.TypeAAAA} {
+		if s := w.Set(t); s != nil {
+			c := &RRset{Name: name, Type: t, TTL: s.TTL}
+			for _, rr := range s.RRs {
+				rr = dns.Copy(rr)
+				rr.Header().Name = name
+				c.RRs = append(c.RRs, rr)
+			}
+			out.Sets = append(out.Sets, c)
+		}
+	}
+	return out
 }
 
 // below returns the delegation point at or above name, or nil.
@@ -351,6 +398,17 @@ func (z *Zone) counters() {
 		for _, s := range node.Sets {
 			if len(s.RRs) > 1 {
 				s.rot, all = &all[0], all[1:]
+			}
+		}
+	}
+	// The additional sets made from a wildcard for a target (wildcardFor)
+	// belong to no node: each gets its own (they are few).
+	for _, node := range z.nodes {
+		for _, s := range node.Sets {
+			for _, a := range s.Additional {
+				if len(a.RRs) > 1 && a.rot == nil {
+					a.rot = new(atomic.Uint32)
+				}
 			}
 		}
 	}

@@ -319,6 +319,51 @@ c.x CNAME y.x
 	}
 }
 
+// TestLookupWildcardAdditional: an MX or SRV target that only a wildcard
+// answers gets the wildcard's addresses under its own name in additional,
+// as NSD and Knot give them; not when the closest encloser has no
+// wildcard, nor below a delegation.
+func TestLookupWildcardAdditional(t *testing.T) {
+	text := `$ORIGIN t.
+$TTL 300
+@ SOA ns1 h 1 2 3 4 5
+@ NS ns1
+ns1 A 192.0.2.1
+mx MX 10 host.w.t.
+srv SRV 1 1 1 host.w.t.
+*.w A 192.0.2.100
+*.w A 192.0.2.101
+*.w AAAA 2001:db8::100
+mx2 MX 10 a.sub.w.t.
+sub.w TXT "exists: it is the closest encloser of a.sub.w"
+mx3 MX 10 x.deleg.t.
+deleg NS ns.example.
+*.deleg A 192.0.2.9
+`
+	z, err := Parse("t.", "wild.zone", []byte(text))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var r Result
+	extra := func(qname string, qtype uint16) []string {
+		z.Lookup(qname, qtype, &r)
+		var rrs []dns.RR
+		for _, s := range r.Additional {
+			rrs = append(rrs, s.RRs...)
+		}
+		return rrStrings(rrs)
+	}
+	want := wantStrings(t, "host.w.t. 300 IN A 192.0.2.100\nhost.w.t. 300 IN A 192.0.2.101\nhost.w.t. 300 IN AAAA 2001:db8::100")
+	diffLines(t, "mx additional", extra("mx.t.", dns.TypeMX), want)
+	diffLines(t, "srv additional", extra("srv.t.", dns.TypeSRV), want)
+	diffLines(t, "mx2 additional", extra("mx2.t.", dns.TypeMX), nil)
+	diffLines(t, "mx3 additional", extra("mx3.t.", dns.TypeMX), nil)
+	z.Lookup("mx.t.", dns.TypeMX, &r)
+	if c := r.Additional[0].Counter(); c == nil {
+		t.Error("the wildcard's addresses for host.w.t. have no round-robin counter")
+	}
+}
+
 // TestLookupCase checks that owner names are stored in lower case, so that
 // Lookup, which takes lower-case names, finds names written in any case,
 // and that CNAME and NS targets in capitals are followed.
