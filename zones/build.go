@@ -34,7 +34,13 @@ func build(origin, path string, rrs []located, partial func(rrtype uint16, owner
 	var dups dupIndex
 	for _, l := range rrs {
 		h := l.rr.Header()
-		owner := Lower(h.Name)
+		owner := Canonical(h.Name)
+		switch r := l.rr.(type) {
+		case *dns.CNAME: // the targets that lookups follow, as the owners
+			r.Target = unescaped(r.Target)
+		case *dns.DNAME:
+			r.Target = unescaped(r.Target)
+		}
 		if h.Class != dns.ClassINET {
 			fail(l, "%s %s: class %s is not supported, only IN", h.Name, dns.TypeToString[h.Rrtype], dns.ClassToString[h.Class])
 			continue
@@ -293,17 +299,43 @@ func (z *Zone) below(name string) *Node {
 func additionalTarget(rr dns.RR) string {
 	switch r := rr.(type) {
 	case *dns.NS:
-		return r.Ns
+		return Canonical(r.Ns)
 	case *dns.MX:
-		return r.Mx
+		return Canonical(r.Mx)
 	case *dns.SRV:
-		return r.Target
+		return Canonical(r.Target)
 	case *dns.SVCB:
-		return svcbTarget(r.Target, r.Hdr.Name)
+		return Canonical(svcbTarget(r.Target, r.Hdr.Name))
 	case *dns.HTTPS:
-		return svcbTarget(r.Target, r.Hdr.Name)
+		return Canonical(svcbTarget(r.Target, r.Hdr.Name))
 	}
 	return ""
+}
+
+// Canonical is Lower for a name as written in a zone file, with escapes
+// written the one way a name read off the wire has them: "\065BC" is
+// "abc", "sp\032ace" is "sp\ ace", "dollar\$" is "dollar$". Zones keep
+// owners and the targets that lookups follow in this form, so that a
+// query, whose name comes off the wire, finds them however the file
+// escaped them.
+func Canonical(name string) string { return Lower(unescaped(name)) }
+
+// unescaped is name with its escapes written as a name read off the wire
+// has them, its letter case kept.
+func unescaped(name string) string {
+	if !strings.Contains(name, "\\") {
+		return name
+	}
+	var buf [256]byte
+	off, err := dns.PackDomainName(name, buf[:], 0, nil, false)
+	if err != nil {
+		return name
+	}
+	s, _, err := dns.UnpackDomainName(buf[:off], 0)
+	if err != nil {
+		return name
+	}
+	return s
 }
 
 func appendNonNil(dst []*RRset, sets ...*RRset) []*RRset {

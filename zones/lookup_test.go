@@ -364,6 +364,49 @@ deleg NS ns.example.
 	}
 }
 
+// TestLookupEscapes: names written with escapes in the file are found
+// by the names queries carry (read off the wire: "\065BC" is "abc"), as
+// owners, CNAME targets and empty non-terminals.
+func TestLookupEscapes(t *testing.T) {
+	text := `$ORIGIN t.
+$TTL 300
+@ SOA ns1 h 1 2 3 4 5
+@ NS ns1
+ns1 A 192.0.2.1
+\065BC A 192.0.2.1
+cn CNAME \100ef.t.
+def A 192.0.2.3
+sp\032ace A 192.0.2.4
+dollar\$ A 192.0.2.5
+x.ent\$ A 192.0.2.6
+a\.dot A 192.0.2.7
+`
+	z, err := Parse("t.", "escapes.zone", []byte(text))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		qname string
+		kind  Kind
+		n     int // answer items
+	}{
+		{"abc.t.", Success, 1},
+		{"cn.t.", Success, 2},
+		{`sp\ ace.t.`, Success, 1},
+		{"dollar$.t.", Success, 1},
+		{"ent$.t.", NoData, 0},
+		{`a\.dot.t.`, Success, 1},
+		{"a.dot.t.", NXDomain, 0},
+	}
+	var r Result
+	for _, tc := range tests {
+		z.Lookup(tc.qname, dns.TypeA, &r)
+		if r.Kind != tc.kind || len(r.Answer) != tc.n {
+			t.Errorf("Lookup(%s) = %v with %d answers, want %v with %d", tc.qname, r.Kind, len(r.Answer), tc.kind, tc.n)
+		}
+	}
+}
+
 // TestLookupCase checks that owner names are stored in lower case, so that
 // Lookup, which takes lower-case names, finds names written in any case,
 // and that CNAME and NS targets in capitals are followed.
