@@ -118,6 +118,30 @@ func build(origin, path string, rrs []located, partial func(rrtype uint16, owner
 			}
 		}
 	}
+	// RFC 6672 section 2.3: the names below a DNAME are never answered
+	// from the zone (the DNAME rewrites them); NSD and Knot refuse such a
+	// zone, and so does dnslb, at the first record of each such name.
+	for _, n := range z.nodes {
+		if len(n.Sets) == 0 || n.Name == origin {
+			continue
+		}
+		for p := n.Name[NextLabel(n.Name, 0):]; IsSubdomain(p, origin); p = p[NextLabel(p, 0):] {
+			if a := z.nodes[p]; a != nil && a.dname != nil {
+				first := n.Sets[0]
+				for _, s := range n.Sets {
+					if where[s].line < where[first].line {
+						first = s
+					}
+				}
+				fail(where[first], "%s %s: name below the DNAME at %s, which rewrites every name under it (RFC 6672 section 2.3)",
+					n.Name, dns.TypeToString[first.Type], p)
+				break
+			}
+			if p == origin {
+				break
+			}
+		}
+	}
 	// Checks for records that are absent are skipped for the types that a
 	// line which did not parse may have held (partial): they would only
 	// report that mistake again.

@@ -32,6 +32,9 @@ func TestLoadBad(t *testing.T) {
 			b + `several.zone:8: ftp.example.org. CNAME: a CNAME cannot share its name with other data (A at line 9)`,
 			b + `several.zone:10:21: bad AAAA record: "192.0.2.4" is not an IPv6 address`}},
 		{"thirteen errors", "many.zone", manyWant(b+"many.zone", 6, 13)},
+		{"data below a DNAME", "below-dname.zone", []string{
+			b + `below-dname.zone:7: www.old.example.org. A: name below the DNAME at old.example.org., which rewrites every name under it (RFC 6672 section 2.3)`,
+			b + `below-dname.zone:8: x.y.old.example.org. TXT: name below the DNAME at old.example.org., which rewrites every name under it (RFC 6672 section 2.3)`}},
 		{"absent records beside a syntax error elsewhere", "absent-and-broken.zone", []string{
 			b + `absent-and-broken.zone: no SOA record at the zone apex example.org.`,
 			b + `absent-and-broken.zone:4: example.org. NS ns2.example.org.: name server inside the zone has no A or AAAA record`,
