@@ -30,7 +30,14 @@ var resultPool = sync.Pool{New: func() any { return new(zones.Result) }}
 // answer had to be cut.
 func (s *Server) HandleQuery(req *dns.Msg, c Client) *dns.Msg {
 	var qc queryCtx
-	return s.handle(req, c, &qc)
+	m := s.handle(req, c, &qc)
+	if m != nil && qc.asked != "" {
+		// handle left the question in lower case for answerOn's packing
+		// (restoreCase); a caller packing m itself gets it as asked.
+		m.Question = req.Question
+		sameCase(m.Answer, qc.asked)
+	}
+	return m
 }
 
 // handle is HandleQuery, leaving in qc what the metrics want to know.
@@ -117,7 +124,20 @@ func (s *Server) handle(req *dns.Msg, c Client, qc *queryCtx) *dns.Msg {
 	z.Lookup(qname, q.Qtype, res)
 	s.build(m, res, qc)
 	if q.Name != qname {
-		sameCase(m.Answer, qname, q.Name)
+		// The reply is packed with the question in lower case, so that
+		// names compress against it whatever its case (miekg/dns matches
+		// case-sensitively; NSD and Knot do not), and the question's
+		// bytes are then put back as asked (restoreCase): records owned
+		// by the question's name, which point at it, read in its
+		// spelling, as NSD's and Knot's do.
+		if qc.scratch != nil {
+			qc.scratch.q[0] = q
+			m.Question = qc.scratch.q[:]
+		} else {
+			m.Question = []dns.Question{q}
+		}
+		m.Question[0].Name = qname
+		qc.asked = q.Name
 	}
 	if qc.ecs != nil && !qc.fail {
 		o := m.Extra[len(m.Extra)-1].(*dns.OPT)
@@ -350,17 +370,25 @@ func sameRRset(a, b dns.RR) bool {
 	return ha.Rrtype == hb.Rrtype && ha.Class == hb.Class && strings.EqualFold(ha.Name, hb.Name)
 }
 
-// sameCase gives the records owned by the query name the question's
-// spelling, as NSD and Knot do (their name compression points at the
-// question), so resolvers that randomise case (0x20) see their own.
-// Records from the store are copied, never changed.
-func sameCase(rrs []dns.RR, lower, asked string) {
+// sameCase gives the records of rrs owned by the query name (asked, in
+// any case) the question's spelling, for HandleQuery's callers, who pack
+// the reply themselves. Records from the store are copied, never changed.
+func sameCase(rrs []dns.RR, asked string) {
 	for i, rr := range rrs {
-		if rr.Header().Name == lower {
+		if strings.EqualFold(rr.Header().Name, asked) {
 			rr = dns.Copy(rr)
 			rr.Header().Name = asked
 			rrs[i] = rr
 		}
+	}
+}
+
+// restoreCase writes the question name as asked over the lower-case one
+// at the start of the packed reply out (same length: only the case
+// differs).
+func restoreCase(out []byte, asked string) {
+	if len(out) > 12 {
+		_, _ = dns.PackDomainName(asked, out, 12, nil, false)
 	}
 }
 

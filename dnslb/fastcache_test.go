@@ -497,9 +497,11 @@ func TestFastCacheReviewCases(t *testing.T) {
 }
 
 // TestFastCacheMixedCase: a question in mixed case (0x20) is served from
-// the precomputed replies when the reply holds only its A or AAAA records,
-// spelled as asked, whichever case filled them; replies with other names
-// (NXDOMAIN with the SOA, MX) take the full path.
+// the precomputed replies, byte for byte as the full path gives it,
+// whichever case filled them: replies are packed with the question in
+// lower case and get the question's bytes as asked afterwards, so other
+// names in them (the SOA of an NXDOMAIN, an MX target) compress the same
+// way for every spelling.
 func TestFastCacheMixedCase(t *testing.T) {
 	cfgPath := writePolicyConfig(t)
 	cached, plain := newConfigWorker(t, cfgPath), newConfigWorker(t, cfgPath)
@@ -526,8 +528,10 @@ func TestFastCacheMixedCase(t *testing.T) {
 	for _, name := range []string{"NoPe.example.org.", "nOpE.example.org.", "Example.Org.", "EXAMPLE.org.", "eXample.org."} {
 		ask(name, dns.TypeMX)
 	}
-	if h := cached.cache.fast.hits + cached.cache.neg.hits; h != 3 {
-		t.Fatalf("mixed-case questions whose replies hold other names: %d served without the full path", h-3)
+	// nOpE from the NXDOMAIN template NoPe made; eXample.org once the
+	// doorkeeper has seen the key twice.
+	if h := cached.cache.fast.hits + cached.cache.neg.hits; h-3 != 2 {
+		t.Fatalf("mixed-case questions whose replies hold other names: %d of 5 served without the full path, want 2", h-3)
 	}
 }
 

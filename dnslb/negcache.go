@@ -112,9 +112,6 @@ func (c *negCache) answer(s *Server, q *fastQuery, pkt, buf []byte, tcp bool) []
 	if z == nil {
 		return c.refusedReply(s, q, pkt, buf, qtype, tcp)
 	}
-	if q.mixed {
-		return nil // a name in mixed case compresses differently
-	}
 	t := c.tmpl[negKey{z.Origin, q.key[len(q.key)-1]}]
 	if t == nil {
 		return nil
@@ -200,7 +197,7 @@ func (c *negCache) putRefused(s *Server, q *fastQuery, m *dns.Msg, qc *queryCtx,
 // put makes the template of qc's zone from wire, the full path's reply to
 // q, when it is a plain NXDOMAIN whose pointers can be moved.
 func (c *negCache) put(s *Server, q *fastQuery, m *dns.Msg, qc *queryCtx, wire []byte) {
-	if q.mixed || qc.snap == nil || qc.snap != c.snap || s.udpSize.Load() != c.udpSize || m.Rcode != dns.RcodeNameError || len(m.Answer) != 0 ||
+	if qc.snap == nil || qc.snap != c.snap || s.udpSize.Load() != c.udpSize || m.Rcode != dns.RcodeNameError || len(m.Answer) != 0 ||
 		len(m.Ns) != 1 || m.Ns[0].Header().Rrtype != dns.TypeSOA || m.Truncated || qc.zone == "" {
 		return
 	}

@@ -31,6 +31,7 @@ type queryCtx struct {
 	nodata bool      // the last answer RRset was emptied by when_all_down = nodata
 	copied bool      // the reply holds records made for this query, not the store's
 	qlog   *queryLog // where the query is logged, if it is in the sample
+	asked  string    // the question's name as asked, when not in lower case (restoreCase)
 
 	// What the precomputed replies (fastCache) need to know: whether a
 	// selection depended on the client or drew at random, whether truncate cut the reply, whether

@@ -285,6 +285,9 @@ func (w *udpWorker) answerOn(pkt []byte, from netip.AddrPort, buf []byte, tcp bo
 		w.cache.neg.put(w.s, fq, m, &qc, out)
 		w.cache.neg.putRefused(w.s, fq, m, &qc, out)
 	}
+	if qc.asked != "" {
+		restoreCase(out, qc.asked) // after the caches took the lower-case bytes
+	}
 	w.s.observe(req, m, &qc, start, c)
 	return out
 }
@@ -369,6 +372,7 @@ const scratchRRs = 16
 // arrays, never written through: the store's records stay untouched.
 type replyScratch struct {
 	msg               dns.Msg
+	q                 [1]dns.Question // the question in lower case (handle)
 	opt               dns.OPT
 	answer, ns, extra [scratchRRs]dns.RR
 }

@@ -281,7 +281,6 @@ type fastReply struct {
 	rrsetRot bool   // perm, and the answer is a zone RRset rotated: no rotation needs checking
 	k0       uint8  // perm: the rotation the held reply is
 	ans, rec uint16 // perm: where the answer records start, and each one's length
-	caseFree bool   // the replies serve the question in any letter case (caseFree)
 	scope    uint8  // the ECS scope of the replies
 	qtype    uint16
 	rcode    uint16
@@ -402,41 +401,6 @@ func (q *fastQuery) parseQuery(pkt []byte) bool {
 	return true
 }
 
-// caseFree reports whether reply (a template: its question in lower
-// case) is the reply to the same question in any letter case with just
-// the question's bytes replaced: the answer holds only A and AAAA records
-// owned by the question's name (written as a pointer to it, which the
-// full path's answers carry in the question's spelling), and there is
-// nothing else but our OPT record. Any other name could be compressed
-// against the question's spelling differently (miekg/dns compresses
-// case-sensitively), so other replies serve lower-case questions only.
-func caseFree(reply []byte, qlen int) bool {
-	if len(reply) < 12 {
-		return false
-	}
-	an, ns, ar := binary.BigEndian.Uint16(reply[6:]), binary.BigEndian.Uint16(reply[8:]), binary.BigEndian.Uint16(reply[10:])
-	if an == 0 || ns != 0 || ar > 1 {
-		return false
-	}
-	off := 12 + qlen + 4
-	for range an {
-		if off+12 > len(reply) || binary.BigEndian.Uint16(reply[off:]) != 0xc00c {
-			return false
-		}
-		if t := binary.BigEndian.Uint16(reply[off+2:]); t != dns.TypeA && t != dns.TypeAAAA {
-			return false
-		}
-		off += 12 + int(binary.BigEndian.Uint16(reply[off+10:]))
-	}
-	if ar == 1 {
-		if off+11 > len(reply) || reply[off] != 0 || binary.BigEndian.Uint16(reply[off+1:]) != dns.TypeOPT {
-			return false
-		}
-		off += 11 + int(binary.BigEndian.Uint16(reply[off+9:]))
-	}
-	return off == len(reply)
-}
-
 // validECS reports whether opt is exactly one EDNS Client Subnet option
 // as RFC 7871 section 6 has it: family 1 or 2, a source prefix within
 // the family, scope 0, just the address bytes the prefix needs and no
@@ -510,7 +474,7 @@ func (c *fastCache) get(s *Server, q *fastQuery, from netip.Addr, pkt, buf []byt
 	if e != nil && e.byClient {
 		e = c.entries.find(c.clientKey(q, from))
 	}
-	if e == nil || s.random.Load() || q.mixed && !e.caseFree {
+	if e == nil || s.random.Load() {
 		return nil, 0, false
 	}
 	rot = e.next()
@@ -572,16 +536,9 @@ func (c *fastCache) put(s *Server, q *fastQuery, from netip.Addr, m *dns.Msg, qc
 	if !ok || len(tmpl)+4+4+16 > minUDPSize {
 		return
 	}
-	free := caseFree(tmpl, len(q.qname))
-	if q.mixed {
-		// The reply to the lower-case question is this one with the
-		// question in lower case, when nothing in it depends on case.
-		if !free {
-			return
-		}
-		tmpl = append([]byte(nil), tmpl...)
-		copy(tmpl[12:], q.key[:len(q.qname)])
-	}
+	// wire has its question in lower case whatever the query's (handle
+	// packs it so, restoreCase puts the query's back afterwards): it
+	// serves the question in any case with the question's bytes replaced.
 	n, k := 1, 0
 	if qc.rots == 1 {
 		n, k = qc.rotN, qc.rotK
@@ -634,7 +591,7 @@ func (c *fastCache) put(s *Server, q *fastQuery, from netip.Addr, m *dns.Msg, qc
 		// is the RRset's records, which permShape found, in rotation k.
 		r.rrsetRot = perm && qc.policy == "" && qc.rots == 1 && qc.rotSet != nil && qc.rotPol == nil &&
 			len(qc.rotSet.RRs) == n
-		r.rcode, r.scope, r.zone, r.policy, r.caseFree = uint16(m.Rcode), uint8(qc.scope), qc.zone, qc.policy, free
+		r.rcode, r.scope, r.zone, r.policy = uint16(m.Rcode), uint8(qc.scope), qc.zone, qc.policy
 		if qc.rots == 1 {
 			r.pol = qc.rotPol
 			if qc.rotSet != nil {
@@ -674,7 +631,6 @@ func (c *fastCache) put(s *Server, q *fastQuery, from netip.Addr, m *dns.Msg, qc
 		}
 	}
 	r.filled |= 1 << k
-	r.caseFree = r.caseFree && free
 }
 
 // unpermute replaces the perm entry r with one that holds a reply per

@@ -35,12 +35,7 @@ func build(origin, path string, rrs []located, partial func(rrtype uint16, owner
 	for _, l := range rrs {
 		h := l.rr.Header()
 		owner := Canonical(h.Name)
-		switch r := l.rr.(type) {
-		case *dns.CNAME: // the targets that lookups follow, as the owners
-			r.Target = unescaped(r.Target)
-		case *dns.DNAME:
-			r.Target = unescaped(r.Target)
-		}
+		lowerRdataNames(l.rr)
 		if h.Class != dns.ClassINET {
 			fail(l, "%s %s: class %s is not supported, only IN", h.Name, dns.TypeToString[h.Rrtype], dns.ClassToString[h.Class])
 			continue
@@ -334,6 +329,44 @@ func additionalTarget(rr dns.RR) string {
 		return Canonical(svcbTarget(r.Target, r.Hdr.Name))
 	}
 	return ""
+}
+
+// lowerRdataNames puts the domain names in rr's data in lower case (and
+// in the form names read off the wire have, Canonical), for the types
+// whose names RFC 4034 section 6.2 lowers in canonical form: NSD and Knot
+// serve them so, and names in one case compress against each other and
+// the question (handle packs it in lower case) as theirs do.
+func lowerRdataNames(rr dns.RR) {
+	switch r := rr.(type) {
+	case *dns.NS:
+		r.Ns = Canonical(r.Ns)
+	case *dns.CNAME:
+		r.Target = Canonical(r.Target)
+	case *dns.DNAME:
+		r.Target = Canonical(r.Target)
+	case *dns.SOA:
+		r.Ns, r.Mbox = Canonical(r.Ns), Canonical(r.Mbox)
+	case *dns.PTR:
+		r.Ptr = Canonical(r.Ptr)
+	case *dns.MX:
+		r.Mx = Canonical(r.Mx)
+	case *dns.SRV:
+		r.Target = Canonical(r.Target)
+	case *dns.NAPTR:
+		r.Replacement = Canonical(r.Replacement)
+	case *dns.RP:
+		r.Mbox, r.Txt = Canonical(r.Mbox), Canonical(r.Txt)
+	case *dns.KX:
+		r.Exchanger = Canonical(r.Exchanger)
+	case *dns.AFSDB:
+		r.Hostname = Canonical(r.Hostname)
+	case *dns.MINFO:
+		r.Rmail, r.Email = Canonical(r.Rmail), Canonical(r.Email)
+	case *dns.RT:
+		r.Host = Canonical(r.Host)
+	case *dns.PX:
+		r.Map822, r.Mapx400 = Canonical(r.Map822), Canonical(r.Mapx400)
+	}
 }
 
 // Canonical is Lower for a name as written in a zone file, with escapes
