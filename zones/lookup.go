@@ -135,7 +135,9 @@ func (z *Zone) answerNode(n *Node, owner string, qtype uint16, r *Result) (strin
 		r.Additional = append(r.Additional, s.Additional...)
 		return "", true
 	}
-	if c := n.cname; c != nil {
+	if c := n.cname; c != nil && qtype != dns.TypeRRSIG && qtype != dns.TypeNSEC {
+		// (RRSIG and NSEC asked at a CNAME are not followed: NODATA, as
+		// Knot answers; they belong to the name itself.)
 		r.Kind = Success
 		for _, it := range r.Answer {
 			if it.Set == c && it.Owner == owner {

@@ -319,6 +319,25 @@ c.x CNAME y.x
 	}
 }
 
+// TestLookupMetaAtCNAME: RRSIG and NSEC asked at a CNAME are NODATA, not
+// followed (as Knot answers); other types follow it.
+func TestLookupMetaAtCNAME(t *testing.T) {
+	text := "$ORIGIN t.\n$TTL 300\n@ SOA ns1 h 1 2 3 4 5\n@ NS ns1\nns1 A 192.0.2.1\nx CNAME ns1\n"
+	z, err := Parse("t.", "meta.zone", []byte(text))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var r Result
+	for _, qt := range []uint16{dns.TypeRRSIG, dns.TypeNSEC} {
+		if z.Lookup("x.t.", qt, &r); r.Kind != NoData || len(r.Answer) != 0 {
+			t.Errorf("x.t. %s: %v with %d answers, want nodata", dns.TypeToString[qt], r.Kind, len(r.Answer))
+		}
+	}
+	if z.Lookup("x.t.", dns.TypeTXT, &r); r.Kind != NoData || len(r.Answer) != 1 {
+		t.Errorf("x.t. TXT: %v with %d answers, want the CNAME and nodata at its target", r.Kind, len(r.Answer))
+	}
+}
+
 // TestLookupWildcardAdditional: an MX or SRV target that only a wildcard
 // answers gets the wildcard's addresses under its own name in additional,
 // as NSD and Knot give them; not when the closest encloser has no
