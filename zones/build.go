@@ -244,6 +244,13 @@ func (z *Zone) link(at map[dns.RR]located, partial func(rrtype uint16, owner str
 						sets = appendNonNil(sets, t.Set(s.Type))
 					}
 				}
+				if n.Cut && s.Type == dns.TypeNS && len(sets) > 0 && z.below(target) == nil {
+					// A referral carries glue: the addresses of name
+					// servers below a delegation. A target that is
+					// authoritative data of this zone is not glue, and
+					// Knot leaves it out (the resolver asks for it).
+					continue
+				}
 				if len(sets) == 0 && s.Type == dns.TypeNS {
 					if partial(dns.TypeA, target) || partial(dns.TypeAAAA, target) {
 						continue

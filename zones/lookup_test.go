@@ -338,6 +338,32 @@ func TestLookupMetaAtCNAME(t *testing.T) {
 	}
 }
 
+// TestLookupReferralGlue: a referral's additional section has the glue
+// (addresses of name servers below a delegation), not the addresses of
+// a name server that is authoritative data of the zone, as Knot answers.
+func TestLookupReferralGlue(t *testing.T) {
+	text := "$ORIGIN t.\n$TTL 300\n@ SOA ns1 h 1 2 3 4 5\n@ NS ns1\nns1 A 192.0.2.1\n" +
+		"sub NS ns.sub\nsub NS host\nns.sub A 192.0.2.2\nns.sub AAAA 2001:db8::2\nhost A 192.0.2.3\n"
+	z, err := Parse("t.", "glue.zone", []byte(text))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var r Result
+	z.Lookup("a.sub.t.", dns.TypeA, &r)
+	var rrs []dns.RR
+	for _, s := range r.Additional {
+		rrs = append(rrs, s.RRs...)
+	}
+	if r.Kind != Referral {
+		t.Fatalf("a.sub.t.: %v, want a referral", r.Kind)
+	}
+	diffLines(t, "referral additional", rrStrings(rrs), wantStrings(t, "ns.sub.t. 300 IN A 192.0.2.2\nns.sub.t. 300 IN AAAA 2001:db8::2"))
+	z.Lookup("t.", dns.TypeNS, &r) // the apex NS: its targets' addresses, glue or not
+	if len(r.Additional) != 1 {
+		t.Errorf("t. NS: %d additional RRsets, want ns1's A", len(r.Additional))
+	}
+}
+
 // TestLookupWildcardAdditional: an MX or SRV target that only a wildcard
 // answers gets the wildcard's addresses under its own name in additional,
 // as NSD and Knot give them; not when the closest encloser has no
