@@ -244,13 +244,6 @@ func (z *Zone) link(at map[dns.RR]located, partial func(rrtype uint16, owner str
 						sets = appendNonNil(sets, t.Set(s.Type))
 					}
 				}
-				if n.Cut && s.Type == dns.TypeNS && len(sets) > 0 && z.below(target) == nil {
-					// A referral carries glue: the addresses of name
-					// servers below a delegation. A target that is
-					// authoritative data of this zone is not glue, and
-					// Knot leaves it out (the resolver asks for it).
-					continue
-				}
 				if len(sets) == 0 && s.Type == dns.TypeNS {
 					if partial(dns.TypeA, target) || partial(dns.TypeAAAA, target) {
 						continue
@@ -270,6 +263,24 @@ func (z *Zone) link(at map[dns.RR]located, partial func(rrtype uint16, owner str
 					}
 				}
 			}
+		}
+	}
+	// A referral's glue (addresses of name servers below a delegation)
+	// goes before the addresses of name servers that are data of this
+	// zone: when the reply must shrink, truncation drops additional RRsets
+	// from the end, and NSD and Knot keep the glue.
+	for _, n := range z.nodes {
+		if ns := n.Set(dns.TypeNS); n.Cut && ns != nil {
+			slices.SortStableFunc(ns.Additional, func(a, b *RRset) int {
+				ga, gb := z.below(a.Name) != nil, z.below(b.Name) != nil
+				switch {
+				case ga && !gb:
+					return -1
+				case gb && !ga:
+					return 1
+				}
+				return 0
+			})
 		}
 	}
 	return errs
