@@ -151,8 +151,9 @@ func waitForZones(t *testing.T, label, addr string, zoneNames []string, out *syn
 	}
 }
 
-// startNSD serves every zone with NSD on a free port and returns its address.
-func startNSD(t *testing.T, zones []zoneInfo) string {
+// startNSD serves every zone (files in dir) with NSD on a free port and
+// returns its address.
+func startNSD(t *testing.T, zdir string, zones []zoneInfo) string {
 	t.Helper()
 	bin := requireTool(t, "nsd", "nsd")
 	dir := t.TempDir()
@@ -180,7 +181,7 @@ func startNSD(t *testing.T, zones []zoneInfo) string {
   rrl-whitelist-ratelimit: 0
 remote-control:
   control-enable: no
-`, port, zonesDir(t), filepath.Join(dir, "zone.list"), filepath.Join(dir, "xfrd.state"),
+`, port, zdir, filepath.Join(dir, "zone.list"), filepath.Join(dir, "xfrd.state"),
 		dir, filepath.Join(dir, "nsd.pid"), filepath.Join(dir, "nsd.log"))
 	for _, z := range zones {
 		fmt.Fprintf(&b, "zone:\n  name: %q\n  zonefile: %q\n", z.name, z.file)
@@ -195,9 +196,10 @@ remote-control:
 	return addr
 }
 
-// startKnot serves every zone with knotd on a free port and returns its address.
-// The zone files are never written back (zonefile-sync -1, no journal).
-func startKnot(t *testing.T, zones []zoneInfo) string {
+// startKnot serves every zone (files in zdir) with knotd on a free port and
+// returns its address. The zone files are never written back
+// (zonefile-sync -1, no journal).
+func startKnot(t *testing.T, zdir string, zones []zoneInfo) string {
 	t.Helper()
 	bin := requireTool(t, "knotd", "knot")
 	dir := t.TempDir()
@@ -221,7 +223,7 @@ template:
     zonefile-load: whole
     journal-content: none
 zone:
-`, dir, port, filepath.Join(dir, "db"), zonesDir(t))
+`, dir, port, filepath.Join(dir, "db"), zdir)
 	for _, z := range zones {
 		fmt.Fprintf(&b, "  - domain: %q\n    file: %q\n", z.name, z.file)
 	}
@@ -254,10 +256,10 @@ func hasMainPackage(t *testing.T) bool {
 	return false
 }
 
-// startDNSLB builds the dnslb binary from this directory, serves testdata/zones
-// through zone_dir on a free port and returns the address. It returns "" when
-// cmd/dnslb has no main package yet.
-func startDNSLB(t *testing.T, zones []zoneInfo) string {
+// startDNSLB builds the dnslb binary from this directory, serves the zones in
+// zdir through zone_dir on a free port and returns the address. It returns ""
+// when cmd/dnslb has no main package yet.
+func startDNSLB(t *testing.T, zdir string, zones []zoneInfo) string {
 	t.Helper()
 	if !hasMainPackage(t) {
 		return ""
@@ -272,7 +274,7 @@ func startDNSLB(t *testing.T, zones []zoneInfo) string {
 	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
 	conf := filepath.Join(dir, "dnslb.toml")
 	cfg := fmt.Sprintf("zone_dir = %q\n\n[server]\nlisten = [%q]\n\n[log]\nlevel = \"warn\"\n",
-		zonesDir(t), addr)
+		zdir, addr)
 	if err := os.WriteFile(conf, []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)
 	}

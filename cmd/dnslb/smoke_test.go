@@ -18,16 +18,17 @@ func TestSmoke(t *testing.T) {
 		t.Skip("starts DNS servers; skipped with -short")
 	}
 	requireTool(t, "dig", "bind9-dnsutils")
-	zones := loadZones(t, zonesDir(t))
+	dir := zonesDir(t)
+	zones := loadZones(t, dir)
 	t.Run("dnslb", func(t *testing.T) {
-		addr := startDNSLB(t, zones)
+		addr := startDNSLB(t, dir, zones)
 		if addr == "" {
 			t.Skip("cmd/dnslb has no main package yet")
 		}
 		runSmoke(t, addr)
 	})
-	t.Run("nsd", func(t *testing.T) { runSmoke(t, startNSD(t, zones)) })
-	t.Run("knot", func(t *testing.T) { runSmoke(t, startKnot(t, zones)) })
+	t.Run("nsd", func(t *testing.T) { runSmoke(t, startNSD(t, dir, zones)) })
+	t.Run("knot", func(t *testing.T) { runSmoke(t, startKnot(t, dir, zones)) })
 }
 
 func runSmoke(t *testing.T, addr string) {
