@@ -151,13 +151,10 @@ func waitForZones(t *testing.T, label, addr string, zoneNames []string, out *syn
 	}
 }
 
-// startNSD serves every zone (files in dir) with NSD on a free port and
-// returns its address.
-func startNSD(t *testing.T, zdir string, zones []zoneInfo) string {
-	t.Helper()
-	bin := requireTool(t, "nsd", "nsd")
-	dir := t.TempDir()
-	port := freePort(t)
+// nsdServerConf is the server: and remote-control: parts of an NSD config
+// for a server on 127.0.0.1:port, with its state in dir and the zone files
+// in zdir; extra lines go at the end of server:.
+func nsdServerConf(port int, zdir, dir string, extra ...string) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, `server:
   ip-address: 127.0.0.1
@@ -179,10 +176,24 @@ func startNSD(t *testing.T, zdir string, zones []zoneInfo) string {
   # excess with TC=1; the corpus is sent faster than that.
   rrl-ratelimit: 0
   rrl-whitelist-ratelimit: 0
-remote-control:
-  control-enable: no
 `, port, zdir, filepath.Join(dir, "zone.list"), filepath.Join(dir, "xfrd.state"),
 		dir, filepath.Join(dir, "nsd.pid"), filepath.Join(dir, "nsd.log"))
+	for _, l := range extra {
+		b.WriteString("  " + l + "\n")
+	}
+	b.WriteString("remote-control:\n  control-enable: no\n")
+	return b.String()
+}
+
+// startNSD serves every zone (files in zdir) with NSD on a free port and
+// returns its address.
+func startNSD(t *testing.T, zdir string, zones []zoneInfo) string {
+	t.Helper()
+	bin := requireTool(t, "nsd", "nsd")
+	dir := t.TempDir()
+	port := freePort(t)
+	var b strings.Builder
+	b.WriteString(nsdServerConf(port, zdir, dir))
 	for _, z := range zones {
 		fmt.Fprintf(&b, "zone:\n  name: %q\n  zonefile: %q\n", z.name, z.file)
 	}

@@ -55,28 +55,7 @@ func TestSecondaryNSD(t *testing.T) {
 		t.Fatal(err)
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, `server:
-  ip-address: 127.0.0.1
-  port: %d
-  do-ip6: no
-  username: ""
-  chroot: ""
-  zonesdir: %q
-  database: ""
-  zonelistfile: %q
-  xfrdfile: %q
-  xfrdir: %q
-  pidfile: %q
-  logfile: %q
-  verbosity: 1
-  server-count: 1
-  reuseport: no
-  xfrd-reload-timeout: 0
-  rrl-ratelimit: 0
-remote-control:
-  control-enable: no
-`, nport, ndir, filepath.Join(ndir, "zone.list"), filepath.Join(ndir, "xfrd.state"), ndir,
-		filepath.Join(ndir, "nsd.pid"), filepath.Join(ndir, "nsd.log"))
+	b.WriteString(nsdServerConf(nport, ndir, ndir, "xfrd-reload-timeout: 0"))
 	for _, z := range zs {
 		fmt.Fprintf(&b, "zone:\n  name: %q\n  zonefile: %q\n  request-xfr: 127.0.0.1@%d NOKEY\n  allow-notify: 127.0.0.1 NOKEY\n",
 			z.name, z.name+"zone", dport)
