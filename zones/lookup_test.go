@@ -20,6 +20,15 @@ func loadTestZone(tb testing.TB) *Zone {
 
 // itemRRs returns the records of an answer item as they go on the wire:
 // under the query name for a wildcard, or the synthesised CNAME.
+// answerRRs is every record of r's answer, as it would be served.
+func answerRRs(r *Result) []dns.RR {
+	var out []dns.RR
+	for _, it := range r.Answer {
+		out = append(out, itemRRs(it)...)
+	}
+	return out
+}
+
 func itemRRs(it Item) []dns.RR {
 	if it.Synth != nil {
 		return []dns.RR{it.Synth}
@@ -142,10 +151,7 @@ func TestLookup(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			z.Lookup(tc.qname, tc.qtype, &r)
-			var answer []dns.RR
-			for _, it := range r.Answer {
-				answer = append(answer, itemRRs(it)...)
-			}
+			answer := answerRRs(&r)
 			q := tc.qname + " " + dns.TypeToString[tc.qtype]
 			if r.Kind != tc.kind {
 				t.Errorf("Lookup(%s) kind = %v, want %v", q, r.Kind, tc.kind)
@@ -260,10 +266,7 @@ e DNAME e.example.org.
 	var r Result
 	for _, tc := range tests {
 		z.Lookup(tc.qname, dns.TypeA, &r)
-		var answer []dns.RR
-		for _, it := range r.Answer {
-			answer = append(answer, itemRRs(it)...)
-		}
+		answer := answerRRs(&r)
 		diffLines(t, "Lookup("+tc.qname+") answer", rrStrings(answer), wantStrings(t, tc.answer))
 	}
 	// A DNAME whose target is below itself grows the name at every step:
@@ -308,10 +311,7 @@ c.x CNAME y.x
 	var r Result
 	for _, tc := range tests {
 		z.Lookup(tc.qname, tc.qtype, &r)
-		var answer []dns.RR
-		for _, it := range r.Answer {
-			answer = append(answer, itemRRs(it)...)
-		}
+		answer := answerRRs(&r)
 		if r.Kind != tc.kind {
 			t.Errorf("Lookup(%s %s) = %v, want %v", tc.qname, dns.TypeToString[tc.qtype], r.Kind, tc.kind)
 		}
@@ -486,10 +486,7 @@ Alias CNAME WWW
 	var r Result
 	for _, tc := range tests {
 		z.Lookup(tc.qname, tc.qtype, &r)
-		var answer []dns.RR
-		for _, it := range r.Answer {
-			answer = append(answer, itemRRs(it)...)
-		}
+		answer := answerRRs(&r)
 		diffLines(t, "Lookup("+tc.qname+") answer", rrStrings(answer), wantStrings(t, tc.answer))
 		diffLines(t, "Lookup("+tc.qname+") additional", rrStrings(setRRs(r.Additional)), wantStrings(t, tc.additional))
 	}
