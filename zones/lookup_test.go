@@ -18,8 +18,6 @@ func loadTestZone(tb testing.TB) *Zone {
 	return z
 }
 
-// itemRRs returns the records of an answer item as they go on the wire:
-// under the query name for a wildcard, or the synthesised CNAME.
 // answerRRs is every record of r's answer, as it would be served.
 func answerRRs(r *Result) []dns.RR {
 	var out []dns.RR
@@ -29,6 +27,8 @@ func answerRRs(r *Result) []dns.RR {
 	return out
 }
 
+// itemRRs returns the records of an answer item as they go on the wire:
+// under the query name for a wildcard, or the synthesised CNAME.
 func itemRRs(it Item) []dns.RR {
 	if it.Synth != nil {
 		return []dns.RR{it.Synth}
