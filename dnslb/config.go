@@ -244,16 +244,14 @@ func decodeEach(md toml.MetaData, prim toml.Primitive, v reflect.Value, key []st
 		return true
 	case reflect.PointerTo(t).Implements(reflect.TypeFor[encoding.TextUnmarshaler]()):
 	case t.Kind() == reflect.Struct:
-		var tbl map[string]toml.Primitive
-		if err := md.PrimitiveDecode(prim, &tbl); err != nil {
-			report(key, err)
+		tbl, ok := table(md, prim, key, report)
+		if !ok {
 			return false
 		}
 		return decodeTable(md, tbl, v, key, report)
 	case t.Kind() == reflect.Map && t.Key().Kind() == reflect.String:
-		var tbl map[string]toml.Primitive
-		if err := md.PrimitiveDecode(prim, &tbl); err != nil {
-			report(key, err)
+		tbl, ok := table(md, prim, key, report)
+		if !ok {
 			return false
 		}
 		if v.IsNil() {
@@ -262,6 +260,13 @@ func decodeEach(md toml.MetaData, prim toml.Primitive, v reflect.Value, key []st
 		ok = true
 		for _, k := range slices.Sorted(maps.Keys(tbl)) {
 			e := reflect.New(t.Elem()).Elem()
+			if t.Elem().Kind() == reflect.Struct {
+				if err := isTable(md, tbl[k]); err != nil {
+					report(append(slices.Clip(key), k), err) // left out: no second error
+					ok = false
+					continue
+				}
+			}
 			good := decodeEach(md, tbl[k], e, append(slices.Clip(key), k), report)
 			// A value that did not decode is left out, so that its
 			// zero value raises no second error; a table is kept with
@@ -290,6 +295,50 @@ func decodeEach(md toml.MetaData, prim toml.Primitive, v reflect.Value, key []st
 		return false
 	}
 	return true
+}
+
+// table decodes prim, which must be a table, into its keys. (The toml
+// library decodes a number or a string into a map without complaint.)
+func table(md toml.MetaData, prim toml.Primitive, key []string, report func([]string, error)) (map[string]toml.Primitive, bool) {
+	if err := isTable(md, prim); err != nil {
+		report(key, err)
+		return nil, false
+	}
+	var tbl map[string]toml.Primitive
+	if err := md.PrimitiveDecode(prim, &tbl); err != nil {
+		report(key, err)
+		return nil, false
+	}
+	return tbl, true
+}
+
+// isTable returns an error unless prim holds a table.
+func isTable(md toml.MetaData, prim toml.Primitive) error {
+	var v any
+	if err := md.PrimitiveDecode(prim, &v); err != nil {
+		return err
+	}
+	if _, ok := v.(map[string]any); !ok {
+		return fmt.Errorf("want a table, found %s", tomlTypeName(v))
+	}
+	return nil
+}
+
+// tomlTypeName names the TOML type of a value decoded into any.
+func tomlTypeName(v any) string {
+	switch v.(type) {
+	case string:
+		return "a string"
+	case int64:
+		return "an integer"
+	case float64:
+		return "a float"
+	case bool:
+		return "a boolean"
+	case []any:
+		return "an array"
+	}
+	return fmt.Sprintf("%T", v)
 }
 
 // decodeTable decodes the keys of tbl into the fields of the struct v
@@ -329,7 +378,25 @@ func decodeError(path string, data []byte, key []string, err error) string {
 	if m := tomlError.FindStringSubmatch(err.Error()); m != nil {
 		return fmt.Sprintf("%s:%s: %s: %s", path, m[1], strings.ReplaceAll(m[2], `\"`, `"`), m[3])
 	}
-	return fmt.Sprintf("%s: %s: %v", at(path, data, key), strings.Join(key, "."), err)
+	where := at(path, data, key)
+	if where == path {
+		// In an inline table or an array: the nearest line that sets a
+		// key above it.
+		where = atPath(path, data, quotedKey(key))
+	}
+	return fmt.Sprintf("%s: %s: %v", where, strings.Join(key, "."), err)
+}
+
+// quotedKey writes key as a dotted TOML key, quoting the parts with dots.
+func quotedKey(key []string) string {
+	parts := make([]string, len(key))
+	for i, k := range key {
+		parts[i] = k
+		if strings.ContainsAny(k, ".\" ") {
+			parts[i] = strconv.Quote(k)
+		}
+	}
+	return strings.Join(parts, ".")
 }
 
 // sortByLine orders "path:line: msg" errors by line; errors without a line
@@ -499,6 +566,9 @@ func (c *Config) ZoneFiles() ([]ZoneConfig, error) {
 		}
 	}
 	for _, z := range c.Zones {
+		if z.Name == "" || z.File == "" {
+			continue // reported by check
+		}
 		out = append(out, ZoneConfig{Name: z.Name, File: c.Rel(z.File)})
 	}
 	sort.SliceStable(out, func(i, j int) bool { return out[i].Name < out[j].Name })

@@ -40,6 +40,13 @@ func TestCheckBadConfig(t *testing.T) {
 			`testdata/bad/policy.toml:14: name."mail.example.org".rules[0].match[0]: "XX1" is not an ISO 3166-1 alpha-2 country code`,
 			`testdata/bad/policy.toml:15: name."mail.example.org".rules[0].group: unknown group "eu"`,
 		}},
+		// The toml library decodes a number or a string into a table
+		// without complaint.
+		{"not_tables.toml", []string{
+			`testdata/bad/not_tables.toml:2: log: want a table, found a string`,
+			`testdata/bad/not_tables.toml:3: healthcheck.web: want a table, found an integer`,
+			`testdata/bad/not_tables.toml:6: name.www.example.org.groups.eu: want a table, found an integer`,
+		}},
 		// One run reports every problem: values of the wrong type do not
 		// hide the keys after them, bad values do not hide the policies
 		// and zones, a zone's syntax errors do not hide its missing SOA.

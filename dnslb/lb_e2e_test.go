@@ -518,3 +518,31 @@ when_all_down = "nodata"
 		return r.Rcode == dns.RcodeSuccess && len(r.Answer) == 0
 	})
 }
+
+// TestWildcardAdditionalHealth: an MX target that a load-balanced wildcard
+// answers gets the wildcard's addresses in additional, without one that
+// is drained, as the target's own answer has it.
+func TestWildcardAdditionalHealth(t *testing.T) {
+	cfgPath := writeLBConfig(t, "[name.\"*.wild.test.\"]\n")
+	zone := "$ORIGIN wild.test.\n$TTL 300\n@ IN SOA ns1 hostmaster 7 3600 600 86400 60\n  IN NS ns1\nns1 IN A 192.0.2.53\n" +
+		"* IN A 192.0.2.10\n  IN A 192.0.2.11\n@ IN MX 10 mail\n"
+	if err := os.WriteFile(filepath.Join(filepath.Dir(cfgPath), "zones", "wild.test.zone"), []byte(zone), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	srv, addr := startServer(t, cfgPath)
+	if err := srv.SetOverride("192.0.2.10", "drain"); err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []struct {
+		name  string
+		qtype uint16
+	}{{"mail.wild.test.", dns.TypeA}, {"wild.test.", dns.TypeMX}} {
+		m := new(dns.Msg)
+		m.SetQuestion(q.name, q.qtype)
+		r := exchange(t, addr, "udp", m)
+		got := strings.Join(append(section(r.Answer), section(r.Extra)...), "\n")
+		if strings.Contains(got, "192.0.2.10") || !strings.Contains(got, "mail.wild.test. 300 IN A 192.0.2.11") {
+			t.Errorf("%s %s with 192.0.2.10 drained:\n%s", q.name, dns.TypeToString[q.qtype], got)
+		}
+	}
+}

@@ -145,7 +145,7 @@ func (s *Server) apply(st *state) error {
 	s.xfr.Store(xfr)
 	for _, z := range st.zones {
 		if old, ok := s.loaded[z.Origin]; !ok || old.zone.Serial() != z.Serial() {
-			s.queueNotify(z.Origin, z.Serial(), xfr.notify)
+			s.queueNotify(z.Origin, z.SOA, xfr.notify)
 		}
 	}
 	s.cfg, s.loaded, s.watched = st.cfg, st.loaded, st.files

@@ -3,6 +3,7 @@ package dnslb
 import (
 	"context"
 	"encoding/binary"
+	"fmt"
 	"net/netip"
 	"time"
 
@@ -91,6 +92,9 @@ func (s *Server) zoneTransfer(pkt []byte, client netip.Addr) (msgs [][]byte, ok 
 	}
 	pack := func(m *dns.Msg) bool {
 		b, err := m.Pack()
+		if err == nil && len(b) > dns.MaxMsgSize {
+			err = fmt.Errorf("a message of %d bytes: a record too large for TCP", len(b))
+		}
 		if err != nil {
 			s.log.Warn("zone transfer: pack", "zone", z.Origin, "err", err)
 			return false
@@ -125,6 +129,13 @@ func (s *Server) zoneTransfer(pkt []byte, client netip.Addr) (msgs [][]byte, ok 
 		m.Answer = append(m.Answer, rr)
 		size += l
 	}
+	if size+dns.Len(z.SOA) > axfrChunk {
+		if !pack(m) {
+			return nil, false
+		}
+		m = reply()
+		m.Question = nil
+	}
 	m.Answer = append(m.Answer, z.SOA)
 	if !pack(m) {
 		return nil, false
@@ -153,34 +164,48 @@ func appendTCP(out, msg []byte) []byte {
 
 // notifyJob is a zone whose secondaries must hear of its new serial.
 type notifyJob struct {
-	zone   string
-	serial uint32
-	to     []netip.AddrPort
+	zone string
+	soa  *dns.SOA // the zone's, as loaded (never changed)
+	to   []netip.AddrPort
 }
 
 // queueNotify asks the notifier (running once Run has opened the
-// listeners) to tell the secondaries of zone about serial.
-func (s *Server) queueNotify(zone string, serial uint32, to []netip.AddrPort) {
+// listeners) to tell the secondaries of zone about its SOA's serial.
+func (s *Server) queueNotify(zone string, soa *dns.SOA, to []netip.AddrPort) {
 	if len(to) == 0 {
 		return
 	}
 	select {
-	case s.notifyCh <- notifyJob{zone, serial, to}:
+	case s.notifyCh <- notifyJob{zone, soa, to}:
 	default:
-		s.log.Warn("NOTIFY queue full: secondaries will find the new serial at their refresh", "zone", zone, "serial", serial)
+		s.log.Warn("NOTIFY queue full: secondaries will find the new serial at their refresh", "zone", zone, "serial", soa.Serial)
 	}
 }
 
-// notifier sends the queued NOTIFYs until ctx ends. Each secondary gets
-// up to three tries, 1 s and then 2 s apart, until it answers.
+// maxNotifying bounds the NOTIFYs in flight (each waits for its answer).
+const maxNotifying = 16
+
+// notifier sends the queued NOTIFYs until ctx ends, at most maxNotifying
+// at once, so that a secondary that does not answer holds up no other.
+// Each secondary gets up to three tries, 1 s and then 2 s apart, until it
+// answers.
 func (s *Server) notifier(ctx context.Context) {
+	sem := make(chan struct{}, maxNotifying)
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case j := <-s.notifyCh:
 			for _, to := range j.to {
-				s.sendNotify(ctx, j, to)
+				select {
+				case <-ctx.Done():
+					return
+				case sem <- struct{}{}:
+				}
+				go func() {
+					defer func() { <-sem }()
+					s.sendNotify(ctx, j, to)
+				}()
 			}
 		}
 	}
@@ -190,7 +215,9 @@ func (s *Server) sendNotify(ctx context.Context, j notifyJob, to netip.AddrPort)
 	m := new(dns.Msg)
 	m.SetNotify(j.zone)
 	m.Authoritative = true
-	m.Answer = []dns.RR{&dns.SOA{Hdr: dns.RR_Header{Name: j.zone, Rrtype: dns.TypeSOA, Class: dns.ClassINET}, Serial: j.serial}}
+	// The zone's SOA: a secondary reads the serial from it, and some
+	// (Knot) refuse a record without its names.
+	m.Answer = []dns.RR{dns.Copy(j.soa)}
 	c := &dns.Client{Net: "udp", Timeout: 2 * time.Second}
 	wait := time.Second
 	var err error
@@ -206,12 +233,12 @@ func (s *Server) sendNotify(ctx context.Context, j notifyJob, to netip.AddrPort)
 		var r *dns.Msg
 		if r, _, err = c.ExchangeContext(ctx, m, to.String()); err == nil {
 			if r.Rcode == dns.RcodeSuccess {
-				s.log.Info("NOTIFY sent", "zone", j.zone, "serial", j.serial, "to", to)
+				s.log.Info("NOTIFY sent", "zone", j.zone, "serial", j.soa.Serial, "to", to)
 				return
 			}
 			s.log.Warn("NOTIFY refused", "zone", j.zone, "to", to, "rcode", dns.RcodeToString[r.Rcode])
 			return
 		}
 	}
-	s.log.Warn("NOTIFY unanswered", "zone", j.zone, "serial", j.serial, "to", to, "err", err)
+	s.log.Warn("NOTIFY unanswered", "zone", j.zone, "serial", j.soa.Serial, "to", to, "err", err)
 }

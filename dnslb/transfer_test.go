@@ -2,11 +2,13 @@ package dnslb
 
 import (
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/miekg/dns"
 )
@@ -128,5 +130,69 @@ func TestZoneTransfer(t *testing.T) {
 	_, addr2 := startServer(t, other)
 	if _, _, rcode := axfr(t, addr2, "example.org.", dns.TypeAXFR, 0, false); rcode != dns.RcodeNotAuth {
 		t.Errorf("AXFR from a client not allowed: rcode %d, want NOTAUTH", rcode)
+	}
+}
+
+// TestNotify: at startup each secondary in [transfer] notify gets a NOTIFY
+// for every zone, with the zone's SOA (serial and names: Knot refuses a
+// record without them), and an unreachable one holds up no other.
+func TestNotify(t *testing.T) {
+	sec, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sec.Close()
+	// The first secondary never answers: the second must not wait for it.
+	dead, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dead.Close()
+	cfgPath := writeLBConfig(t, fmt.Sprintf("[transfer]\nnotify = [%q, %q]\n", dead.LocalAddr(), sec.LocalAddr()))
+	srv, _ := startServer(t, cfgPath)
+	want := srv.Store().Snapshot().Zone("example.org.").SOA
+	_ = sec.SetReadDeadline(time.Now().Add(1500 * time.Millisecond)) // before the dead one's first retry
+	buf := make([]byte, 4096)
+	n, from, err := sec.ReadFrom(buf)
+	if err != nil {
+		t.Fatalf("no NOTIFY: %v", err)
+	}
+	m := new(dns.Msg)
+	if err := m.Unpack(buf[:n]); err != nil {
+		t.Fatalf("NOTIFY does not unpack: %v", err)
+	}
+	soa, ok := m.Answer[0].(*dns.SOA)
+	if m.Opcode != dns.OpcodeNotify || !m.Authoritative || len(m.Question) != 1 || m.Question[0].Name != "example.org." ||
+		m.Question[0].Qtype != dns.TypeSOA || !ok || soa.Serial != want.Serial || soa.Ns != want.Ns || soa.Mbox != want.Mbox {
+		t.Fatalf("NOTIFY %v, want one for example.org. with %v", m, want)
+	}
+	r := new(dns.Msg)
+	r.SetReply(m)
+	out, _ := r.Pack()
+	_, _ = sec.WriteTo(out, from)
+}
+
+// TestZoneTransferLargeRecord: a record of nearly 65,500 bytes goes in a
+// message of its own, within TCP's 65,535, and the SOA after it in
+// another (with it, the message overflowed the two-byte length).
+func TestZoneTransferLargeRecord(t *testing.T) {
+	cfgPath := writeLBConfig(t, "[transfer]\nallow = [\"127.0.0.1\"]\n")
+	var txt strings.Builder
+	for range 256 {
+		fmt.Fprintf(&txt, " %q", strings.Repeat("z", 254))
+	}
+	long := strings.Repeat("x", 60) + "." + strings.Repeat("y", 60) + "." + strings.Repeat("z", 60) // sorts last
+	zone := "$ORIGIN large.test.\n$TTL 300\n@ IN SOA ns1 hostmaster 1 3600 600 86400 60\n  IN NS ns1\nns1 IN A 192.0.2.53\n" +
+		long + " IN TXT (" + txt.String() + " )\n"
+	if err := os.WriteFile(filepath.Join(filepath.Dir(cfgPath), "zones", "large.test.zone"), []byte(zone), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, addr := startServer(t, cfgPath)
+	rrs, msgs, rcode := axfr(t, addr, "large.test.", dns.TypeAXFR, 0, false)
+	if rcode != dns.RcodeSuccess || len(rrs) != 5 || msgs < 2 {
+		t.Fatalf("AXFR large.test.: rcode %d, %d records in %d messages; want 5 in at least 2", rcode, len(rrs), msgs)
+	}
+	if rrs[0].Header().Rrtype != dns.TypeSOA || rrs[4].Header().Rrtype != dns.TypeSOA {
+		t.Errorf("AXFR large.test.: first %v, last %v", rrs[0].Header(), rrs[4].Header())
 	}
 }

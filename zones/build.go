@@ -120,7 +120,7 @@ func build(origin, path string, rrs []located, partial func(rrtype uint16, owner
 		if len(n.Sets) == 0 || n.Name == origin {
 			continue
 		}
-		for p := n.Name[NextLabel(n.Name, 0):]; IsSubdomain(p, origin); p = p[NextLabel(p, 0):] {
+		for p := parentName(n.Name); IsSubdomain(p, origin); p = parentName(p) {
 			if a := z.nodes[p]; a != nil && a.dname != nil {
 				first := n.Sets[0]
 				for _, s := range n.Sets {
@@ -132,7 +132,7 @@ func build(origin, path string, rrs []located, partial func(rrtype uint16, owner
 					n.Name, dns.TypeToString[first.Type], p)
 				break
 			}
-			if p == origin {
+			if p == origin || p == "." {
 				break
 			}
 		}
@@ -295,12 +295,12 @@ func (z *Zone) wildcardFor(name string) *Node {
 		return nil
 	}
 	var w *Node
-	for p := name[NextLabel(name, 0):]; len(p) >= len(z.Origin); p = p[NextLabel(p, 0):] {
+	for p := parentName(name); IsSubdomain(p, z.Origin); p = parentName(p) {
 		if n := z.nodes[p]; n != nil {
 			w = n.Wild // the closest encloser decides, wildcard or not
 			break
 		}
-		if p == z.Origin {
+		if p == z.Origin || p == "." {
 			break
 		}
 	}
@@ -310,7 +310,10 @@ func (z *Zone) wildcardFor(name string) *Node {
 	out := &Node{Name: name}
 	for _, t := range []uint16{dns.TypeA, dns.TypeAAAA} {
 		if s := w.Set(t); s != nil {
-			c := &RRset{Name: name, Type: t, TTL: s.TTL}
+			// The set keeps the wildcard's name: health and policy
+			// (a [name."*.…"] table) are looked up by it; only the
+			// records carry the target's.
+			c := &RRset{Name: w.Name, Type: t, TTL: s.TTL}
 			for _, rr := range s.RRs {
 				rr = dns.Copy(rr)
 				rr.Header().Name = name
@@ -320,6 +323,14 @@ func (z *Zone) wildcardFor(name string) *Node {
 		}
 	}
 	return out
+}
+
+// parentName is the name one label up: "." above a top-level name.
+func parentName(name string) string {
+	if p := name[NextLabel(name, 0):]; p != "" {
+		return p
+	}
+	return "."
 }
 
 // below returns the delegation point at or above name, or nil.

@@ -4,6 +4,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/miekg/dns"
 )
@@ -360,6 +361,28 @@ func TestLookupReferralGlue(t *testing.T) {
 	}
 	if want := "ns.sub.t. A,ns.sub.t. AAAA,host.t. A"; strings.Join(got, ",") != want {
 		t.Errorf("referral additional %v, want %s", got, want)
+	}
+}
+
+// TestLoadRootZone: a zone at the root loads (and its checks that walk
+// up the names end at ".": one of them once looped there for ever).
+func TestLoadRootZone(t *testing.T) {
+	text := ". 86400 IN SOA a.root-servers.net. nstld.verisign-grs.com. 1 1800 900 604800 86400\n" +
+		". NS a.root-servers.net.\na.root-servers.net. A 198.41.0.4\ncom. NS a.gtld-servers.net.\na.gtld-servers.net. A 192.5.6.30\n" +
+		"x.com. TXT \"below a cut\"\n" +
+		"dn. DNAME example.net.\nmx. MX 10 host.w.\n*.w. A 192.0.2.1\n"
+	done := make(chan error, 1)
+	go func() {
+		_, err := Parse(".", "root.zone", []byte(text))
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Parse of a root zone did not return in 5 s")
 	}
 }
 
