@@ -33,9 +33,13 @@ func (s *Server) HandleQuery(req *dns.Msg, c Client) *dns.Msg {
 	m := s.handle(req, c, &qc)
 	if m != nil && qc.asked != "" {
 		// handle left the question in lower case for answerOn's packing
-		// (restoreCase); a caller packing m itself gets it as asked.
+		// (restoreCase); a caller packing m itself gets it as asked,
+		// which miekg/dns compresses less well: fit it again.
 		m.Question = req.Question
 		sameCase(m.Answer, qc.asked)
+		if qc.limit > 0 {
+			truncate(m, qc.limit)
+		}
 	}
 	return m
 }
@@ -149,6 +153,7 @@ func (s *Server) handle(req *dns.Msg, c Client, qc *queryCtx) *dns.Msg {
 			limit = min(max(int(opt.UDPSize()), minUDPSize), int(s.udpSize.Load()))
 		}
 		qc.cut = truncate(m, limit)
+		qc.limit = limit
 	}
 	return m
 }

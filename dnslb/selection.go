@@ -32,6 +32,7 @@ type queryCtx struct {
 	copied bool      // the reply holds records made for this query, not the store's
 	qlog   *queryLog // where the query is logged, if it is in the sample
 	asked  string    // the question's name as asked, when not in lower case (restoreCase)
+	limit  int       // the UDP size the reply was cut to fit, 0 over TCP
 
 	// What the precomputed replies (fastCache) need to know: whether a
 	// selection depended on the client or drew at random, whether truncate cut the reply, whether

@@ -2,6 +2,10 @@ package dnslb
 
 import (
 	"fmt"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/miekg/dns"
@@ -65,5 +69,34 @@ func TestTruncate(t *testing.T) {
 	m = msg(many("www.example.org.", 3), nil)
 	if truncate(m, 512) || len(m.Answer) != 3 {
 		t.Errorf("a small reply was cut")
+	}
+}
+
+// TestHandleQueryMixedCaseFits: HandleQuery's reply, packed by the caller
+// with the question as asked (which miekg/dns compresses less well than
+// the lower-case one answerOn packs), fits the requester's size.
+func TestHandleQueryMixedCaseFits(t *testing.T) {
+	cfgPath := writeLBConfig(t, "")
+	var b strings.Builder
+	b.WriteString("$ORIGIN deleg.test.\n$TTL 300\n@ IN SOA ns1 hostmaster 7 3600 600 86400 60\n  IN NS ns1\nns1 IN A 192.0.2.53\n")
+	for i := range 40 {
+		fmt.Fprintf(&b, "child IN NS ns%d.child\nns%d.child IN A 192.0.2.%d\n", i, i, i+1)
+	}
+	if err := os.WriteFile(filepath.Join(filepath.Dir(cfgPath), "zones", "deleg.test.zone"), []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	srv := newConfigServer(t, cfgPath)
+	for size := 512; size <= 1232; size += 7 {
+		req := new(dns.Msg)
+		req.SetQuestion("WWW.CHILD.DELEG.TEST.", dns.TypeA)
+		req.SetEdns0(uint16(size), false)
+		m := srv.HandleQuery(req, Client{Addr: netip.MustParseAddrPort("127.0.0.1:1")})
+		p, err := m.Pack()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(p) > size || m.Question[0].Name != "WWW.CHILD.DELEG.TEST." {
+			t.Fatalf("EDNS size %d: %d bytes, question %s", size, len(p), m.Question[0].Name)
+		}
 	}
 }
