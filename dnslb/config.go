@@ -51,6 +51,9 @@ type Config struct {
 	// to its folder. data is its text, for finding the line of a key.
 	path string
 	data []byte
+	// undecoded holds the keys (normKey of quotedKey) whose values did
+	// not decode: the checks of what they hold would only repeat that.
+	undecoded map[string]bool
 }
 
 // ZoneConfig names one zone and its master file.
@@ -212,8 +215,10 @@ func parseConfig(path string, data []byte) (c Config, errs []string, err error) 
 		}
 		return Config{}, nil, fmt.Errorf("%s: %w", path, err)
 	}
+	bad := map[string]bool{}
 	report := func(key []string, err error) {
 		errs = append(errs, decodeError(path, data, key, err))
+		bad[normKey(quotedKey(key))] = true
 	}
 	decodeTable(md, top, reflect.ValueOf(&c).Elem(), nil, report)
 	c.Checks = make(map[string]healthcheck.Config, len(c.RawChecks))
@@ -225,7 +230,7 @@ func parseConfig(path string, data []byte) (c Config, errs []string, err error) 
 	for _, k := range md.Undecoded() {
 		errs = append(errs, fmt.Sprintf("%s: unknown key %s", at(path, data, k), k))
 	}
-	c.path, c.data = path, data
+	c.path, c.data, c.undecoded = path, data, bad
 	c = c.Defaults()
 	errs = append(errs, c.check(path, data)...)
 	return c, errs, nil
@@ -286,7 +291,10 @@ func decodeEach(md toml.MetaData, prim toml.Primitive, v reflect.Value, key []st
 		v.Set(reflect.MakeSlice(t, len(list), len(list)))
 		ok = true
 		for i, p := range list {
-			ok = decodeEach(md, p, v.Index(i), key, report) && ok
+			// The element's key carries its index, which atPath finds
+			// among the [[…]] tables: zone[1].name.
+			ek := append(slices.Clip(key[:len(key)-1]), fmt.Sprintf("%s[%d]", key[len(key)-1], i))
+			ok = decodeEach(md, p, v.Index(i), ek, report) && ok
 		}
 		return ok
 	}
@@ -372,19 +380,26 @@ var tomlError = regexp.MustCompile(`^toml: line (\d+) \(last key "(.*?)"\): (.*)
 // decodeError formats a value the toml library could not decode as
 // "path:line: key: what is wrong".
 func decodeError(path string, data []byte, key []string, err error) string {
-	if err == errUnknownKey {
-		return fmt.Sprintf("%s: unknown key %s", at(path, data, key), toml.Key(key))
-	}
-	if m := tomlError.FindStringSubmatch(err.Error()); m != nil {
+	// The toml library's line is good but for keys in an array of
+	// tables, where it gives the line of the last key it read.
+	indexed := strings.Contains(strings.Join(key, ""), "[")
+	m := tomlError.FindStringSubmatch(err.Error())
+	if m != nil && !indexed {
 		return fmt.Sprintf("%s:%s: %s: %s", path, m[1], strings.ReplaceAll(m[2], `\"`, `"`), m[3])
 	}
 	where := at(path, data, key)
-	if where == path {
-		// In an inline table or an array: the nearest line that sets a
-		// key above it.
+	if where == path || indexed {
+		// In an inline table, an array or an array of tables: the
+		// nearest line that sets the key or one above it.
 		where = atPath(path, data, quotedKey(key))
 	}
-	return fmt.Sprintf("%s: %s: %v", where, strings.Join(key, "."), err)
+	switch {
+	case err == errUnknownKey:
+		return fmt.Sprintf("%s: unknown key %s", where, quotedKey(key))
+	case m != nil:
+		return fmt.Sprintf("%s: %s: %s", where, quotedKey(key), m[3])
+	}
+	return fmt.Sprintf("%s: %s: %v", where, quotedKey(key), err)
 }
 
 // quotedKey writes key as a dotted TOML key, quoting the parts with dots.
@@ -474,8 +489,12 @@ func (c *Config) check(path string, data []byte) []string {
 		}
 	}
 	for i, z := range c.Zones {
+		at := fmt.Sprintf("zone[%d]", i)
+		if c.undecoded[at+".name"] || c.undecoded[at+".file"] {
+			continue // said already
+		}
 		if z.Name == "" || z.File == "" {
-			errs = append(errs, fmt.Sprintf("%s: zone %d: needs both name and file", path, i+1))
+			errs = append(errs, fmt.Sprintf("%s: zone %d: needs both name and file", atPath(path, data, at), i+1))
 		}
 	}
 	for _, name := range slices.Sorted(maps.Keys(c.Checks)) {

@@ -45,7 +45,20 @@ func TestCheckBadConfig(t *testing.T) {
 		{"not_tables.toml", []string{
 			`testdata/bad/not_tables.toml:2: log: want a table, found a string`,
 			`testdata/bad/not_tables.toml:3: healthcheck.web: want a table, found an integer`,
-			`testdata/bad/not_tables.toml:6: name.www.example.org.groups.eu: want a table, found an integer`,
+			`testdata/bad/not_tables.toml:6: name."www.example.org".groups.eu: want a table, found an integer`,
+		}},
+		// Arrays of tables: each element's line and index; a value that
+		// did not decode raises no second error from the checks.
+		{"arrays.toml", []string{
+			`testdata/bad/arrays.toml:2: zone[0].name: incompatible types: TOML value has type int64; destination has type string`,
+			`testdata/bad/arrays.toml:8: unknown key zone[1].bogus`,
+			`testdata/bad/arrays.toml:17: name."www.example.org".rules[0].group: incompatible types: TOML value has type int64; destination has type string`,
+			`testdata/bad/arrays.toml:19: name."www.example.org".rules[1].match: incompatible types: TOML value has type int64; destination has type slice`,
+		}},
+		// A name written in capitals and with its trailing dot: the key's
+		// line all the same.
+		{"written_key.toml", []string{
+			`testdata/bad/written_key.toml:5: name."www.example.org".max_answers: -1 is negative, want 0 (all) or more`,
 		}},
 		// One run reports every problem: values of the wrong type do not
 		// hide the keys after them, bad values do not hide the policies

@@ -64,7 +64,13 @@ func compileNames(cfg *Config, zs []*zones.Zone, failed func(owner string) strin
 		for _, e := range perrs {
 			where := cfg.path
 			if ke := (*keyError)(nil); errors.As(e, &ke) {
-				where = atPath(cfg.path, cfg.data, ke.key)
+				// The key as the file writes the name (its case, a
+				// trailing dot), for finding it there.
+				written := fmt.Sprintf("name.%q", key) + strings.TrimPrefix(ke.key, fmt.Sprintf("name.%q", strings.TrimSuffix(owner, ".")))
+				if cfg.undecoded[normKey(written)] {
+					continue // its value did not decode: said already
+				}
+				where = atPath(cfg.path, cfg.data, written)
 			}
 			if where == cfg.path {
 				where = loc()
