@@ -65,7 +65,10 @@ func build(origin, path string, rrs []located, partial func(rrtype uint16, owner
 			}
 		}
 		if dups.seen(s, l.rr) {
-			continue // RFC 2181 section 5: an RRset has no duplicates
+			// RFC 2181 section 5: an RRset has no duplicates. Its TTL
+			// still counts, as the last in file order (as Knot).
+			s.TTL = h.Ttl
+			continue
 		}
 		switch h.Rrtype {
 		case dns.TypeSOA:

@@ -386,6 +386,23 @@ func TestLoadRootZone(t *testing.T) {
 	}
 }
 
+// TestRRsetTTL: an RRset whose records have different TTLs takes the
+// last one in file order, a duplicate record's included (as Knot serves
+// it; the duplicate itself is dropped).
+func TestRRsetTTL(t *testing.T) {
+	text := "$ORIGIN t.\n$TTL 86400\n@ SOA ns1 h 1 2 3 4 5\n@ NS ns1\nns1 A 192.0.2.1\n" +
+		"m TXT \"a\"\nm 300 TXT \"b\"\nm TXT \"b\"\nw 60 A 192.0.2.2\nw 600 A 192.0.2.3\n"
+	z, err := Parse("t.", "ttl.zone", []byte(text))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var r Result
+	z.Lookup("m.t.", dns.TypeTXT, &r)
+	diffLines(t, "m TXT", rrStrings(answerRRs(&r)), wantStrings(t, "m.t. 86400 IN TXT \"a\"\nm.t. 86400 IN TXT \"b\""))
+	z.Lookup("w.t.", dns.TypeA, &r)
+	diffLines(t, "w A", rrStrings(answerRRs(&r)), wantStrings(t, "w.t. 600 IN A 192.0.2.2\nw.t. 600 IN A 192.0.2.3"))
+}
+
 // TestLookupWildcardAdditional: an MX or SRV target that only a wildcard
 // answers gets the wildcard's addresses under its own name in additional,
 // as NSD and Knot give them; not when the closest encloser has no
