@@ -230,9 +230,11 @@ func (z *Zone) link(at map[dns.RR]located, partial func(rrtype uint16, owner str
 					continue
 				}
 				t := z.nodes[target]
-				if t == nil && s.Type != dns.TypeNS {
+				if t == nil && (s.Type == dns.TypeMX || s.Type == dns.TypeSRV) {
 					// A wildcard may answer for the target (RFC 4592):
-					// NSD and Knot add what it would answer.
+					// NSD and Knot add what it would answer. (For SVCB
+					// and HTTPS NSD adds nothing, and Knot adds the
+					// wildcard's records under its own "*" name.)
 					if t = wild[target]; t == nil {
 						t = z.wildcardFor(target)
 						wild[target] = t
