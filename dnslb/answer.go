@@ -309,8 +309,9 @@ func isMetaType(t uint16) bool {
 }
 
 // truncate makes m fit in limit bytes, and reports whether it had to cut.
-// Additional RRsets go first, whole, from the end (they are optional, and
-// a partial RRset would be cached as the whole: RFC 2181 section 9). If
+// Additional RRsets go first, whole (they are optional, and a partial
+// RRset would be cached as the whole: RFC 2181 section 9): kept in order
+// while they fit, skipping one that does not. If
 // the answer and authority still do not fit, the reply has TC=1 and keeps
 // the answer's leading RRsets that fit whole (a CNAME before a large
 // RRset, say), as NSD and Knot send it, so that the client retries over
@@ -329,13 +330,22 @@ func truncate(m *dns.Msg, limit int) (cut bool) {
 	if n := len(m.Extra); n > 0 && m.Extra[n-1].Header().Rrtype == dns.TypeOPT {
 		opt = m.Extra[n-1:]
 	}
+	// Additional RRsets in order, each kept if it still fits (a large
+	// one is left out and the smaller ones after it stay, as Knot does).
 	extra := m.Extra[:len(m.Extra)-len(opt)]
-	for len(extra) > 0 {
-		extra = extra[:rrsetStart(extra, len(extra)-1)]
-		m.Extra = append(extra, opt...)
-		if m.Len() <= limit {
-			return true
+	m.Extra = opt
+	if m.Len() <= limit {
+		var kept []dns.RR
+		for i := 0; i < len(extra); {
+			next := rrsetEnd(extra, i)
+			m.Extra = append(append(append([]dns.RR(nil), kept...), extra[i:next]...), opt...)
+			if m.Len() <= limit {
+				kept = append(kept, extra[i:next]...)
+			}
+			i = next
 		}
+		m.Extra = append(kept, opt...)
+		return true
 	}
 	m.Truncated = true
 	answer := m.Answer
@@ -350,15 +360,6 @@ func truncate(m *dns.Msg, limit int) (cut bool) {
 		end = next
 	}
 	return true
-}
-
-// rrsetStart returns where the RRset holding rrs[i] starts: the records
-// before it with the same owner, type and class.
-func rrsetStart(rrs []dns.RR, i int) int {
-	for i > 0 && sameRRset(rrs[i-1], rrs[i]) {
-		i--
-	}
-	return i
 }
 
 // rrsetEnd returns where the RRset that starts at rrs[i] ends.

@@ -65,6 +65,13 @@ func TestTruncate(t *testing.T) {
 	if m.Len() > 200 {
 		t.Errorf("%d bytes, want at most 200", m.Len())
 	}
+	// A large RRset between small ones: it goes, the ones after it stay
+	// (as Knot keeps them).
+	small1, small2 := rr("a.example.org. 300 IN A 192.0.2.1"), rr("b.example.org. 300 IN A 192.0.2.2")
+	m = msg(nil, append(append([]dns.RR{small1}, many("big.example.org.", 40)...), small2))
+	if !truncate(m, 512) || m.Truncated || len(m.Extra) != 2 || m.Extra[1] != small2 {
+		t.Errorf("small, 40, small: TC %v, extra %v; want both small ones", m.Truncated, m.Extra)
+	}
 	// Fits: untouched.
 	m = msg(many("www.example.org.", 3), nil)
 	if truncate(m, 512) || len(m.Answer) != 3 {
