@@ -272,8 +272,8 @@ func (z *Zone) link(at map[dns.RR]located, partial func(rrtype uint16, owner str
 	}
 	// A referral's glue (addresses of name servers below a delegation)
 	// goes before the addresses of name servers that are data of this
-	// zone: when the reply must shrink, truncation drops additional RRsets
-	// from the end, and NSD and Knot keep the glue.
+	// zone: when the reply must shrink, truncation keeps additional RRsets
+	// in order while they fit, and NSD and Knot keep the glue.
 	for _, n := range z.nodes {
 		if ns := n.Set(dns.TypeNS); n.Cut && ns != nil {
 			slices.SortStableFunc(ns.Additional, func(a, b *RRset) int {

@@ -341,8 +341,8 @@ func TestLookupMetaAtCNAME(t *testing.T) {
 
 // TestLookupReferralGlue: a referral's additional section has the glue
 // (addresses of name servers below a delegation) first, then those of
-// name servers that are data of the zone, so that truncation, which drops
-// from the end, keeps the glue (as NSD and Knot do).
+// name servers that are data of the zone, so that truncation, which keeps
+// RRsets in order while they fit, keeps the glue (as NSD and Knot do).
 func TestLookupReferralGlue(t *testing.T) {
 	text := "$ORIGIN t.\n$TTL 300\n@ SOA ns1 h 1 2 3 4 5\n@ NS ns1\nns1 A 192.0.2.1\n" +
 		"sub NS host\nsub NS ns.sub\nhost A 192.0.2.3\nns.sub A 192.0.2.2\nns.sub AAAA 2001:db8::2\n"
