@@ -604,28 +604,12 @@ func joinErrors(errs []string) string {
 	return strings.Join(errs, "\n")
 }
 
-// at returns "path:line" for the line that sets key, or just path. The toml
-// library keeps key positions to itself, so this reads the text: it tracks
-// [table] and [[array]] headers and finds `name =` inside the right one.
+// at returns "path:line" for the line that sets key (or the table it
+// names), or just path. The toml library keeps key positions to itself,
+// so this reads the text (keyLines).
 func at(path string, data []byte, key []string) string {
-	if len(key) == 0 {
-		return path
-	}
-	table, last := strings.Join(key[:len(key)-1], "."), key[len(key)-1]
-	cur := ""
-	for i, line := range strings.Split(string(data), "\n") {
-		t := strings.TrimSpace(line)
-		if strings.HasPrefix(t, "[") {
-			cur = normKey(strings.Trim(t[:strings.LastIndex(t, "]")+1], "[]"))
-			if cur == normKey(strings.Join(key, ".")) {
-				return fmt.Sprintf("%s:%d", path, i+1)
-			}
-			continue
-		}
-		k, _, ok := strings.Cut(t, "=")
-		if ok && cur == normKey(table) && normKey(k) == normKey(last) {
-			return fmt.Sprintf("%s:%d", path, i+1)
-		}
+	if n, ok := keyLines(data)[normKey(strings.Join(key, "."))]; ok && len(key) > 0 {
+		return fmt.Sprintf("%s:%d", path, n)
 	}
 	return path
 }
@@ -651,11 +635,17 @@ func atPath(path string, data []byte, key string) string {
 
 // keyLines maps every table header and key of a TOML text to its line,
 // with quotes dropped: "server" for [server], "server.listen" for listen
-// in it, "name.x.rules[1]" for the second [[name."x".rules]].
+// in it, "name.x.rules[1]" for the second [[name."x".rules]] (and, as the
+// first one's, "name.x.rules").
 func keyLines(data []byte) map[string]int {
 	out := map[string]int{}
+	add := func(k string, line int) {
+		if _, seen := out[k]; !seen {
+			out[k] = line
+		}
+	}
 	arrays := map[string]int{}
-	cur := ""
+	cur, plain := "", "" // the table, with its index if in an array, and without
 	for i, line := range strings.Split(string(data), "\n") {
 		t := strings.TrimSpace(line)
 		switch {
@@ -664,31 +654,32 @@ func keyLines(data []byte) map[string]int {
 			if end < 0 {
 				continue
 			}
-			name := normKey(t[2:end])
-			cur = fmt.Sprintf("%s[%d]", name, arrays[name])
-			arrays[name]++
+			plain = normKey(t[2:end])
+			cur = fmt.Sprintf("%s[%d]", plain, arrays[plain])
+			arrays[plain]++
 		case strings.HasPrefix(t, "["):
 			end := strings.LastIndex(t, "]")
 			if end < 0 {
 				continue
 			}
 			cur = normKey(t[1:end])
+			plain = cur
 		default:
 			k, _, ok := strings.Cut(t, "=")
 			if !ok || strings.HasPrefix(t, "#") {
 				continue
 			}
-			if cur != "" {
-				k = cur + "." + k
+			k = normKey(k)
+			if cur == "" {
+				add(k, i+1)
+				continue
 			}
-			if _, seen := out[normKey(k)]; !seen {
-				out[normKey(k)] = i + 1
-			}
+			add(cur+"."+k, i+1)
+			add(plain+"."+k, i+1)
 			continue
 		}
-		if _, seen := out[cur]; !seen {
-			out[cur] = i + 1
-		}
+		add(cur, i+1)
+		add(plain, i+1)
 	}
 	return out
 }

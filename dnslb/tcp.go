@@ -135,24 +135,33 @@ func (t *tcpServer) serveConn(c net.Conn) {
 		// replies are written together.
 		off := 0
 		var w *udpWorker
+		// flushFull writes the replies once they fill tcpWriteBuf (many
+		// small queries with large answers, a zone transfer), so that a
+		// connection holds a bounded buffer; the worker is given back
+		// first, as a write may wait on the client.
+		flushFull := func() bool {
+			if len(wbuf) < tcpWriteBuf {
+				return true
+			}
+			if w != nil {
+				t.workers <- w
+				w = nil
+			}
+			ok := t.write(c, wbuf)
+			wbuf = wbuf[:0]
+			return ok
+		}
 		for have-off >= 2 {
 			n := int(binary.BigEndian.Uint16(rbuf[off:]))
 			if have-off < 2+n {
 				break
 			}
-			if msgs, ok := t.s.zoneTransfer(rbuf[off+2:off+2+n], from.Addr()); ok {
-				off += 2 + n
+			pkt := rbuf[off+2 : off+2+n]
+			off += 2 + n
+			if msgs, ok := t.s.zoneTransfer(pkt, from.Addr()); ok {
 				for _, m := range msgs {
-					wbuf = appendTCP(wbuf, m)
-					if len(wbuf) >= tcpWriteBuf {
-						if w != nil {
-							t.workers <- w
-							w = nil
-						}
-						if !t.write(c, wbuf) {
-							return
-						}
-						wbuf = wbuf[:0]
+					if wbuf = appendTCP(wbuf, m); !flushFull() {
+						return
 					}
 				}
 				continue
@@ -160,17 +169,8 @@ func (t *tcpServer) serveConn(c net.Conn) {
 			if w == nil {
 				w = <-t.workers
 			}
-			wbuf = w.answerTCP(rbuf[off+2:off+2+n], from, wbuf)
-			off += 2 + n
-			if len(wbuf) >= tcpWriteBuf {
-				// Many small queries with large answers: write before
-				// answering more, so a connection holds a bounded buffer.
-				t.workers <- w
-				w = nil
-				if !t.write(c, wbuf) {
-					return
-				}
-				wbuf = wbuf[:0]
+			if wbuf = w.answerTCP(pkt, from, wbuf); !flushFull() {
+				return
 			}
 		}
 		if w != nil {
@@ -228,9 +228,8 @@ func (w *udpWorker) answerTCP(pkt []byte, from netip.AddrPort, out []byte) []byt
 	start := time.Now()
 	reply := w.answerOn(pkt, from, w.tcpBuf(), true, start, nil)
 	w.timeReplies(start, true)
-	if reply == nil || len(reply) > 65535 {
+	if reply == nil || len(reply) > 65535 { // TCP's two-byte length
 		return out
 	}
-	out = binary.BigEndian.AppendUint16(out, uint16(len(reply)))
-	return append(out, reply...)
+	return appendTCP(out, reply)
 }

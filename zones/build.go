@@ -34,7 +34,7 @@ func build(origin, path string, rrs []located, partial func(rrtype uint16, owner
 	var dups dupIndex
 	for _, l := range rrs {
 		h := l.rr.Header()
-		owner := Canonical(h.Name)
+		owner := canonical(h.Name)
 		lowerRdataNames(l.rr)
 		if h.Class != dns.ClassINET {
 			fail(l, "%s %s: class %s is not supported, only IN", h.Name, dns.TypeToString[h.Rrtype], dns.ClassToString[h.Class])
@@ -352,64 +352,64 @@ func (z *Zone) below(name string) *Node {
 func additionalTarget(rr dns.RR) string {
 	switch r := rr.(type) {
 	case *dns.NS:
-		return Canonical(r.Ns)
+		return canonical(r.Ns)
 	case *dns.MX:
-		return Canonical(r.Mx)
+		return canonical(r.Mx)
 	case *dns.SRV:
-		return Canonical(r.Target)
+		return canonical(r.Target)
 	case *dns.SVCB:
-		return Canonical(svcbTarget(r.Target, r.Hdr.Name))
+		return canonical(svcbTarget(r.Target, r.Hdr.Name))
 	case *dns.HTTPS:
-		return Canonical(svcbTarget(r.Target, r.Hdr.Name))
+		return canonical(svcbTarget(r.Target, r.Hdr.Name))
 	}
 	return ""
 }
 
 // lowerRdataNames puts the domain names in rr's data in lower case (and
-// in the form names read off the wire have, Canonical), for the types
+// in the form names read off the wire have, canonical), for the types
 // whose names RFC 4034 section 6.2 lowers in canonical form: NSD and Knot
 // serve them so, and names in one case compress against each other and
 // the question (handle packs it in lower case) as theirs do.
 func lowerRdataNames(rr dns.RR) {
 	switch r := rr.(type) {
 	case *dns.NS:
-		r.Ns = Canonical(r.Ns)
+		r.Ns = canonical(r.Ns)
 	case *dns.CNAME:
-		r.Target = Canonical(r.Target)
+		r.Target = canonical(r.Target)
 	case *dns.DNAME:
-		r.Target = Canonical(r.Target)
+		r.Target = canonical(r.Target)
 	case *dns.SOA:
-		r.Ns, r.Mbox = Canonical(r.Ns), Canonical(r.Mbox)
+		r.Ns, r.Mbox = canonical(r.Ns), canonical(r.Mbox)
 	case *dns.PTR:
-		r.Ptr = Canonical(r.Ptr)
+		r.Ptr = canonical(r.Ptr)
 	case *dns.MX:
-		r.Mx = Canonical(r.Mx)
+		r.Mx = canonical(r.Mx)
 	case *dns.SRV:
-		r.Target = Canonical(r.Target)
+		r.Target = canonical(r.Target)
 	case *dns.NAPTR:
-		r.Replacement = Canonical(r.Replacement)
+		r.Replacement = canonical(r.Replacement)
 	case *dns.RP:
-		r.Mbox, r.Txt = Canonical(r.Mbox), Canonical(r.Txt)
+		r.Mbox, r.Txt = canonical(r.Mbox), canonical(r.Txt)
 	case *dns.KX:
-		r.Exchanger = Canonical(r.Exchanger)
+		r.Exchanger = canonical(r.Exchanger)
 	case *dns.AFSDB:
-		r.Hostname = Canonical(r.Hostname)
+		r.Hostname = canonical(r.Hostname)
 	case *dns.MINFO:
-		r.Rmail, r.Email = Canonical(r.Rmail), Canonical(r.Email)
+		r.Rmail, r.Email = canonical(r.Rmail), canonical(r.Email)
 	case *dns.RT:
-		r.Host = Canonical(r.Host)
+		r.Host = canonical(r.Host)
 	case *dns.PX:
-		r.Map822, r.Mapx400 = Canonical(r.Map822), Canonical(r.Mapx400)
+		r.Map822, r.Mapx400 = canonical(r.Map822), canonical(r.Mapx400)
 	}
 }
 
-// Canonical is Lower for a name as written in a zone file, with escapes
+// canonical is Lower for a name as written in a zone file, with escapes
 // written the one way a name read off the wire has them: "\065BC" is
 // "abc", "sp\032ace" is "sp\ ace", "dollar\$" is "dollar$". Zones keep
 // owners and the targets that lookups follow in this form, so that a
 // query, whose name comes off the wire, finds them however the file
 // escaped them.
-func Canonical(name string) string { return Lower(unescaped(name)) }
+func canonical(name string) string { return Lower(unescaped(name)) }
 
 // unescaped is name with its escapes written as a name read off the wire
 // has them, its letter case kept.
