@@ -18,8 +18,13 @@ type Client struct {
 	TCP  bool
 }
 
-// minUDPSize is the size every DNS client can take (RFC 1035 section 4.2.1).
-const minUDPSize = 512
+// minUDPSize is the size every DNS client can take (RFC 1035 section 4.2.1);
+// defaultUDPSize is the EDNS buffer size we advertise unless configured
+// otherwise (the DNS flag day 2020 figure).
+const (
+	minUDPSize     = 512
+	defaultUDPSize = 1232
+)
 
 var resultPool = sync.Pool{New: func() any { return new(zones.Result) }}
 
@@ -49,6 +54,8 @@ func (s *Server) handle(req *dns.Msg, c Client, qc *queryCtx) *dns.Msg {
 	if req.Response {
 		return nil
 	}
+	snap := s.store.Snapshot()
+	qc.snap = snap
 	m := qc.newReply()
 	m.Id = req.Id
 	// Names are compressed over TCP too (truncate turns it on for UDP):
@@ -69,7 +76,7 @@ func (s *Server) handle(req *dns.Msg, c Client, qc *queryCtx) *dns.Msg {
 	}
 	qc.client = c.Addr.Addr().Unmap()
 	if opt != nil {
-		m.Extra = append(m.Extra, s.replyOPT(opt, qc.scratch))
+		m.Extra = append(m.Extra, replyOPT(opt, snap.UDPSize, qc.scratch))
 		if opt.Version() != 0 {
 			m.Rcode = dns.RcodeBadVers
 			return m
@@ -110,8 +117,6 @@ func (s *Server) handle(req *dns.Msg, c Client, qc *queryCtx) *dns.Msg {
 		return m
 	}
 	qname := zones.Lower(q.Name)
-	snap := s.store.Snapshot()
-	qc.snap = snap
 	z := snap.Zone(qname)
 	if z == nil {
 		m.Rcode = dns.RcodeRefused
@@ -150,7 +155,7 @@ func (s *Server) handle(req *dns.Msg, c Client, qc *queryCtx) *dns.Msg {
 	if !c.TCP {
 		limit := minUDPSize
 		if opt != nil {
-			limit = min(max(int(opt.UDPSize()), minUDPSize), int(s.udpSize.Load()))
+			limit = min(max(int(opt.UDPSize()), minUDPSize), snap.UDPSize)
 		}
 		qc.cut = truncate(m, limit)
 		qc.limit = limit
@@ -238,7 +243,7 @@ func (s *Server) appendOrdered(qc *queryCtx, dst []dns.RR, set *zones.RRset) []d
 		return append(dst, set.RRs...)
 	}
 	qc.rots++
-	if s.random.Load() {
+	if qc.snap.Random {
 		qc.rots++ // not a round-robin rotation: no precomputed replies
 		start := len(dst)
 		dst = append(dst, set.RRs...)
@@ -285,13 +290,13 @@ func findOPT(req *dns.Msg) (opt *dns.OPT, ok bool) {
 
 // replyOPT is our OPT record: our buffer size, version 0, the DO bit
 // echoed (RFC 3225), no options.
-func (s *Server) replyOPT(q *dns.OPT, sc *replyScratch) *dns.OPT {
+func replyOPT(q *dns.OPT, udpSize int, sc *replyScratch) *dns.OPT {
 	o := new(dns.OPT)
 	if sc != nil {
 		o = &sc.opt
 	}
 	*o = dns.OPT{Hdr: dns.RR_Header{Name: ".", Rrtype: dns.TypeOPT}}
-	o.SetUDPSize(uint16(s.udpSize.Load()))
+	o.SetUDPSize(uint16(udpSize))
 	if q.Do() {
 		o.SetDo()
 	}

@@ -72,7 +72,8 @@ type ServerConfig struct {
 	TCPIdleTimeout Duration `toml:"tcp_idle_timeout"`
 	// MaxTCPConnections bounds open TCP connections (default 1000).
 	MaxTCPConnections int `toml:"max_tcp_connections"`
-	// UDPSize is the EDNS buffer size we advertise (default 1232).
+	// UDPSize is the EDNS buffer size we advertise (default 1232,
+	// defaultUDPSize).
 	UDPSize int `toml:"udp_size"`
 	// WatchInterval is how often the config and zone files are checked
 	// for changes, which trigger a reload (default 1s; "-1s" turns it off).
@@ -151,7 +152,7 @@ func (c Config) Defaults() Config {
 		c.Server.WatchInterval.Duration = time.Second
 	}
 	if c.Server.UDPSize == 0 {
-		c.Server.UDPSize = 1232
+		c.Server.UDPSize = defaultUDPSize
 	}
 	if c.Health.StartupGrace.Duration == 0 {
 		c.Health.StartupGrace.Duration = 5 * time.Second

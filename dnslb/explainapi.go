@@ -67,7 +67,7 @@ func (s *Server) Explain(name, qtype, client, subnet string) (string, error) {
 	v := snap.Name(owner)
 	if v == nil {
 		rotate := "round-robin"
-		if s.random.Load() {
+		if snap.Random {
 			rotate = "random"
 		}
 		if out, ok := explainPlain(snap.Zone(owner), owner, q.Family == FamilyV6, rotate); ok {
@@ -75,7 +75,7 @@ func (s *Server) Explain(name, qtype, client, subnet string) (string, error) {
 		}
 		return "", fmt.Errorf("%s has no A or AAAA records in any served zone: %w", owner, ErrUnknownTarget)
 	}
-	e := v.Policy.Explain(&q, v, s.geoLocator())
+	e := v.Policy.Explain(&q, v, snap.Geo())
 	out := e.String()
 	if v.degraded {
 		out += "note: some addresses are down or drained"
@@ -87,18 +87,9 @@ func (s *Server) Explain(name, qtype, client, subnet string) (string, error) {
 	return out, nil
 }
 
-// geoLocator returns the GeoIP database as a Locator that counts its
-// lookups in the metrics, or nil (not a typed nil) when there is none.
-func (s *Server) geoLocator() Locator {
-	if s.locator == nil {
-		return nil
-	}
-	return s.locator
-}
-
 // countingLocator counts lookups and misses for dnslb_geoip_lookups_total.
 type countingLocator struct {
-	geo *GeoDB
+	geo *geoSet
 	m   *Metrics
 }
 
@@ -153,15 +144,6 @@ func ExplainOffline(cfgPath, name, qtype, client, subnet string) (string, error)
 		loc = geo
 	}
 	return ns.Policy.Explain(&q, AllUp{}, loc).String() + "(offline: health checks not run, every address counted up)\n", nil
-}
-
-// geoData is the GeoIP data answers are made from now (nil without any):
-// a new value means answers may differ.
-func (s *Server) geoData() *geoSet {
-	if s.geo == nil {
-		return nil
-	}
-	return s.geo.cur.Load()
 }
 
 // explainPlain explains the answer for a name that has addresses in zone

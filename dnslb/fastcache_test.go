@@ -447,11 +447,15 @@ func TestFastCacheReviewCases(t *testing.T) {
 	same("b.example.org.", dns.TypeA, false, "")
 	same(strings.Repeat("x", 60)+"."+strings.Repeat("y", 60)+"."+strings.Repeat("z", 60)+".example.org.", dns.TypeA, false, "")
 
-	// A new udp_size with the same snapshot: the templates follow it.
+	// A new udp_size, the zones unchanged: the templates follow it.
 	same("c.example.org.", dns.TypeA, true, "")
 	same("d.example.org.", dns.TypeA, true, "")
 	for _, w := range []*udpWorker{cached, plain} {
-		w.s.udpSize.Store(4000)
+		st := w.s.store
+		st.mu.Lock()
+		st.serving.UDPSize = 4000
+		st.publish()
+		st.mu.Unlock()
 	}
 	same("e.example.org.", dns.TypeA, true, "")
 	same("f.example.org.", dns.TypeA, true, "")

@@ -74,6 +74,9 @@ type GeoDB struct {
 	failed   map[string][2]int64 // path -> mtime, size of a version that failed to load
 	// Poll is how often Run checks the files for changes (default 5s).
 	Poll time.Duration
+	// onChange, if set, is called with each new set of files Reload
+	// swaps in (under reloadMu).
+	onChange func(*geoSet)
 }
 
 type geoSet struct {
@@ -192,7 +195,13 @@ func (g *GeoDB) Lookup(addr netip.Addr) (Location, bool) {
 	if g == nil {
 		return loc, false
 	}
-	set := g.cur.Load()
+	return g.cur.Load().Lookup(addr)
+}
+
+// Lookup implements Locator over one version of the files. A nil set
+// knows nothing.
+func (set *geoSet) Lookup(addr netip.Addr) (Location, bool) {
+	var loc Location
 	if set == nil {
 		return loc, false
 	}
@@ -394,6 +403,9 @@ func (g *GeoDB) Reload() bool {
 	}
 	if changed {
 		g.cur.Store(next)
+		if g.onChange != nil {
+			g.onChange(next)
+		}
 	}
 	return changed
 }

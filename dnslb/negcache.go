@@ -29,8 +29,7 @@ import (
 // queries for zones delegated to us by mistake cost a parse, the zone
 // lookup and a copy too.
 type negCache struct {
-	snap    *Snapshot
-	udpSize int32 // our EDNS buffer size when the templates were made
+	snap    *Snapshot // the snapshot the templates were made from
 	tmpl    map[negKey]*negTemplate
 	refused [8]*negTemplate // by flags (RD, OPT, DO); only hdr and tail are set
 	name    [255 + 1]byte   // the question name in presentation form
@@ -88,10 +87,10 @@ func (c *negCache) nameOf(q []byte) (string, bool) {
 // template, and counts it in the metrics (the caller times it).
 func (c *negCache) answer(s *Server, q *fastQuery, pkt, buf []byte, tcp bool) []byte {
 	snap := s.store.Snapshot()
-	if snap != c.snap || s.udpSize.Load() != c.udpSize {
+	if snap != c.snap {
 		clear(c.tmpl)
 		c.refused = [8]*negTemplate{}
-		c.snap, c.udpSize = snap, s.udpSize.Load()
+		c.snap = snap
 		return nil
 	}
 	flags := q.key[len(q.key)-1] & 7
@@ -180,7 +179,7 @@ func (c *negCache) putRefused(s *Server, q *fastQuery, m *dns.Msg, qc *queryCtx,
 	flags := q.key[len(q.key)-1] & 7
 	tailAt := 12 + len(q.qname) + 4
 	if m.Rcode != dns.RcodeRefused || qc.zone != "" || q.ecs != nil || c.refused[flags] != nil ||
-		qc.snap == nil || qc.snap != c.snap || s.udpSize.Load() != c.udpSize || len(wire) < tailAt ||
+		qc.snap == nil || qc.snap != c.snap || len(wire) < tailAt ||
 		wire[2]&^1 != 0x80 || wire[3] != dns.RcodeRefused || binary.BigEndian.Uint64(wire[4:])>>16 != 1<<32 {
 		return
 	}
@@ -197,7 +196,7 @@ func (c *negCache) putRefused(s *Server, q *fastQuery, m *dns.Msg, qc *queryCtx,
 // put makes the template of qc's zone from wire, the full path's reply to
 // q, when it is a plain NXDOMAIN whose pointers can be moved.
 func (c *negCache) put(s *Server, q *fastQuery, m *dns.Msg, qc *queryCtx, wire []byte) {
-	if qc.snap == nil || qc.snap != c.snap || s.udpSize.Load() != c.udpSize || m.Rcode != dns.RcodeNameError || len(m.Answer) != 0 ||
+	if qc.snap == nil || qc.snap != c.snap || m.Rcode != dns.RcodeNameError || len(m.Answer) != 0 ||
 		len(m.Ns) != 1 || m.Ns[0].Header().Rrtype != dns.TypeSOA || m.Truncated || qc.zone == "" {
 		return
 	}

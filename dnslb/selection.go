@@ -128,7 +128,7 @@ func (s *Server) selectRRs(qc *queryCtx, set *zones.RRset, owner string) ([]dns.
 		out = make([]netip.Addr, 0, n)
 	}
 	r := randPool.Get().(*rand.Rand)
-	d := v.Policy.Select(&q, v, s.geoLocator(), r, out)
+	d := v.Policy.Select(&q, v, qc.snap.Geo(), r, out)
 	randPool.Put(r)
 	if qc.policy == "" {
 		qc.policy = v.desc

@@ -21,13 +21,10 @@ import (
 type Server struct {
 	log     *slog.Logger
 	store   *Store
-	geo     *GeoDB           // nil when no name selects by location
-	locator *countingLocator // geo, counted; nil with it
+	geo     *GeoDB // nil when no name selects by location
 	prober  *healthcheck.Scheduler
 	metrics *Metrics
 	qlog    atomic.Pointer[queryLog] // nil: no query log
-	random  atomic.Bool              // rotate = "random"; reloads change it
-	udpSize atomic.Int32             // our EDNS buffer size; reloads change it
 	started time.Time
 
 	// reloadMu serialises reloads and guards cfg, loaded and watched.
@@ -86,7 +83,10 @@ func New(cfg Config, log *slog.Logger) (*Server, error) {
 		}
 		geo.Poll = stt.cfg.GeoIP.Poll
 		s.geo = geo
-		s.locator = &countingLocator{geo: geo, m: s.metrics}
+		// Each new version of the data publishes a snapshot: answers
+		// made from the old one are stale.
+		geo.onChange = func(set *geoSet) { s.store.SetGeo(&countingLocator{geo: set, m: s.metrics}) }
+		geo.onChange(geo.cur.Load())
 	}
 	if path := stt.cfg.Log.QueryLog; path != "" {
 		ql, err := openQueryLog(path, stt.cfg.Log.QuerySample)
@@ -116,14 +116,8 @@ func (s *Server) apply(st *state) error {
 		keep[t.Key] = true
 	}
 	s.store.ForgetHealth(keep)
-	// The settings answers are made with go first: a new snapshot is what
-	// tells the precomputed replies to start again.
-	random, udpSize := s.random.Load(), s.udpSize.Load()
-	s.random.Store(st.cfg.Server.Rotate == "random")
-	s.udpSize.Store(int32(st.cfg.Server.UDPSize))
-	if err := s.store.Replace(st.zones, st.names); err != nil {
-		s.random.Store(random)
-		s.udpSize.Store(udpSize)
+	sv := Serving{UDPSize: st.cfg.Server.UDPSize, Random: st.cfg.Server.Rotate == "random"}
+	if err := s.store.Replace(st.zones, st.names, sv); err != nil {
 		return err
 	}
 	origins := make([]string, len(st.zones))

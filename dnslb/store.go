@@ -27,6 +27,18 @@ type Store struct {
 	// down) and a publish rebuilds every name's view, so RunPublisher
 	// coalesces them instead of publishing once per verdict.
 	dirty chan struct{}
+	// What the next snapshot carries beside the tables: the serving
+	// settings (Replace sets them with the zones) and the GeoIP data
+	// (SetGeo). Guarded by mu.
+	serving Serving
+	geo     Locator
+}
+
+// Serving is the part of the config that answers are made with:
+// everything a query reads beyond the zones, names and health.
+type Serving struct {
+	UDPSize int  // our EDNS buffer size (server.udp_size)
+	Random  bool // server.rotate = "random"
 }
 
 // healthDelay is how long a health verdict may wait to be published, so
@@ -86,7 +98,8 @@ func NewStore() (*Store, error) {
 		return nil, fmt.Errorf("store schema: %w", err)
 	}
 	s := &Store{db: db, dirty: make(chan struct{}, 1)}
-	s.snap.Store(&Snapshot{})
+	s.serving = Serving{UDPSize: defaultUDPSize}
+	s.snap.Store(&Snapshot{Serving: s.serving})
 	return s, nil
 }
 
@@ -94,8 +107,9 @@ func NewStore() (*Store, error) {
 func (s *Store) Snapshot() *Snapshot { return s.snap.Load() }
 
 // Replace makes zs the complete set of served zones and names the
-// complete set of load-balanced names, in one transaction.
-func (s *Store) Replace(zs []*zones.Zone, names map[string]*nameState) error {
+// complete set of load-balanced names, in one transaction, and sv the
+// serving settings: the snapshot it publishes has them all.
+func (s *Store) Replace(zs []*zones.Zone, names map[string]*nameState, sv Serving) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	txn := s.db.Txn(true)
@@ -116,8 +130,18 @@ func (s *Store) Replace(zs []*zones.Zone, names map[string]*nameState) error {
 		}
 	}
 	txn.Commit()
+	s.serving = sv
 	s.publish()
 	return nil
+}
+
+// SetGeo makes loc the GeoIP data of the snapshots from now on, and
+// publishes one.
+func (s *Store) SetGeo(loc Locator) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.geo = loc
+	s.publish()
 }
 
 // SetHealth records the prober's verdict on a target. Queries see it once
@@ -245,7 +269,8 @@ func (s *Store) Names() []*nameState {
 // read in one transaction. Callers hold s.mu.
 func (s *Store) publish() {
 	txn := s.db.Txn(false)
-	sn := &Snapshot{zones: make(map[string]*zones.Zone), names: make(map[string]*nameView)}
+	sn := &Snapshot{zones: make(map[string]*zones.Zone), names: make(map[string]*nameView),
+		Serving: s.serving, geo: s.geo}
 	for _, r := range s.rows(txn, "zone") {
 		z := r.(*zoneRow).Zone
 		sn.zones[z.Origin] = z
@@ -267,11 +292,20 @@ func (s *Store) publish() {
 	s.snap.Store(sn)
 }
 
-// Snapshot is one immutable version of everything a query reads.
+// Snapshot is one immutable version of everything a query reads: the
+// zones, each load-balanced name with its health, the serving settings
+// and the GeoIP data. Anything that changes an answer publishes a new
+// one, so a cache of answers is stale exactly when the snapshot it was
+// made from is not the current one: one pointer comparison.
 type Snapshot struct {
+	Serving
 	zones map[string]*zones.Zone
 	names map[string]*nameView
+	geo   Locator // nil without GeoIP data
 }
+
+// Geo returns the GeoIP data, or nil (not a typed nil) when there is none.
+func (sn *Snapshot) Geo() Locator { return sn.geo }
 
 // Name returns the load-balancing view of an owner name, or nil.
 func (sn *Snapshot) Name(owner string) *nameView { return sn.names[owner] }

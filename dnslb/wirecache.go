@@ -215,9 +215,7 @@ func hasUpper(name string) bool {
 // it is spent; they are kept only from their key's second query (admit).
 // REFUSED is not kept (handle answers it without the ECS echo).
 type fastCache struct {
-	snap    *Snapshot
-	geo     *geoSet
-	udpSize int32
+	snap    *Snapshot // the snapshot the entries were made from
 	entries fastTable
 	bytes   int // held by answers, about; at max all are dropped
 	max     int
@@ -465,16 +463,16 @@ func (c *fastCache) clientKey(q *fastQuery, from netip.Addr) []byte {
 // it returns no reply but the rotation, with fill set: the full path must
 // give that rotation.
 func (c *fastCache) get(s *Server, q *fastQuery, from netip.Addr, pkt, buf []byte, tcp bool) (out []byte, rot int, fill bool) {
-	snap, geo := s.store.Snapshot(), s.geoData()
-	if snap != c.snap || geo != c.geo || s.udpSize.Load() != c.udpSize {
-		c.reset(snap, geo, s.udpSize.Load())
+	snap := s.store.Snapshot()
+	if snap != c.snap {
+		c.reset(snap)
 		return nil, 0, false
 	}
 	e := c.entries.findHash(q.key, q.h)
 	if e != nil && e.byClient {
 		e = c.entries.find(c.clientKey(q, from))
 	}
-	if e == nil || s.random.Load() {
+	if e == nil || snap.Random {
 		return nil, 0, false
 	}
 	rot = e.next()
@@ -518,9 +516,9 @@ func (c *fastCache) get(s *Server, q *fastQuery, from netip.Addr, pkt, buf []byt
 	return out, rot, false
 }
 
-func (c *fastCache) reset(snap *Snapshot, geo *geoSet, udpSize int32) {
+func (c *fastCache) reset(snap *Snapshot) {
 	c.entries.clear()
-	c.snap, c.geo, c.udpSize = snap, geo, udpSize
+	c.snap = snap
 	c.bytes, c.anyB = 0, 0
 }
 
@@ -529,7 +527,7 @@ func (c *fastCache) put(s *Server, q *fastQuery, from netip.Addr, m *dns.Msg, qc
 	// REFUSED (a name outside our zones) is left out: handle answers it
 	// before ECS, without echoing the option.
 	if qc.snap == nil || qc.snap != c.snap || qc.fail || qc.cut || m.Truncated || qc.rots > 1 || qc.nondet ||
-		s.random.Load() || len(m.Question) != 1 || m.Rcode == dns.RcodeRefused {
+		qc.snap.Random || len(m.Question) != 1 || m.Rcode == dns.RcodeRefused {
 		return
 	}
 	tmpl, ok := replyTemplate(q, wire)
@@ -778,7 +776,7 @@ func (c *fastCache) add(r *fastReply, any bool) bool {
 		}
 		r.any = true
 	} else if c.bytes += cost; c.bytes > c.max {
-		c.reset(c.snap, c.geo, c.udpSize)
+		c.reset(c.snap)
 		return false
 	}
 	c.entries.insert(r)
