@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/miekg/dns"
 
@@ -128,6 +129,7 @@ func (s *Server) handle(req *dns.Msg, c Client, qc *queryCtx) *dns.Msg {
 			z = p // DS lives on the parent side of the cut
 		}
 	}
+	qc.counters = snap.Counters(z)
 	res := resultPool.Get().(*zones.Result)
 	defer resultPool.Put(res)
 	z.Lookup(qname, q.Qtype, res)
@@ -251,13 +253,18 @@ func (s *Server) appendOrdered(qc *queryCtx, dst []dns.RR, set *zones.RRset) []d
 		rand.Shuffle(n, func(i, j int) { out[i], out[j] = out[j], out[i] })
 		return dst
 	}
-	var k int
-	if qc.pinned {
-		k = qc.pin % n
-	} else {
-		k = set.Next()
+	var ctr *atomic.Uint32
+	if set.Rot > 0 && set.Rot <= len(qc.counters) {
+		ctr = &qc.counters[set.Rot-1]
 	}
-	qc.rotSet, qc.rotPol, qc.rotN, qc.rotK = set, nil, n, k
+	var k int
+	switch {
+	case qc.pinned:
+		k = qc.pin % n
+	case ctr != nil:
+		k = int((ctr.Add(1) - 1) % uint32(n))
+	}
+	qc.rotSet, qc.rotCtr, qc.rotPol, qc.rotN, qc.rotK = set, ctr, nil, n, k
 	dst = append(dst, set.RRs[k:]...)
 	return append(dst, set.RRs[:k]...)
 }

@@ -4,6 +4,7 @@ import (
 	"math/rand/v2"
 	"net/netip"
 	"sync"
+	"sync/atomic"
 
 	"github.com/miekg/dns"
 
@@ -46,9 +47,14 @@ type queryCtx struct {
 	synth             bool
 	rots, rotN, rotK  int
 	rotSet            *zones.RRset
+	rotCtr            *atomic.Uint32 // rotSet's counter
 	rotPol            *Policy
 	pinned            bool
 	pin               int
+
+	// counters are the round-robin counters of the zone answering
+	// (Snapshot.Counters).
+	counters []atomic.Uint32
 
 	// scratch, when set, is the serving goroutine's reply to reuse (see
 	// newReply); nil allocates a new one.
@@ -138,7 +144,7 @@ func (s *Server) selectRRs(qc *queryCtx, set *zones.RRset, owner string) ([]dns.
 	qc.nondet = qc.nondet || !v.Policy.Deterministic()
 	if d.Rotations > 0 {
 		qc.rots++
-		qc.rotSet, qc.rotPol, qc.rotN, qc.rotK = nil, v.Policy, d.Rotations, d.Rotation
+		qc.rotSet, qc.rotCtr, qc.rotPol, qc.rotN, qc.rotK = nil, nil, v.Policy, d.Rotations, d.Rotation
 	}
 	if d.AllDown {
 		switch d.Action {

@@ -32,6 +32,10 @@ type Store struct {
 	// (SetGeo). Guarded by mu.
 	serving Serving
 	geo     Locator
+	// rot holds the round-robin counters of each served zone's RRsets
+	// (indexed by zones.RRset.Rot-1): serving state, kept beside the
+	// immutable zone, and kept across reloads that keep the zone.
+	rot map[*zones.Zone][]atomic.Uint32
 }
 
 // Serving is the part of the config that answers are made with:
@@ -130,7 +134,15 @@ func (s *Store) Replace(zs []*zones.Zone, names map[string]*nameState, sv Servin
 		}
 	}
 	txn.Commit()
-	s.serving = sv
+	rot := make(map[*zones.Zone][]atomic.Uint32, len(zs))
+	for _, z := range zs {
+		if c, ok := s.rot[z]; ok {
+			rot[z] = c
+		} else {
+			rot[z] = make([]atomic.Uint32, z.Rotations())
+		}
+	}
+	s.serving, s.rot = sv, rot
 	s.publish()
 	return nil
 }
@@ -270,7 +282,7 @@ func (s *Store) Names() []*nameState {
 func (s *Store) publish() {
 	txn := s.db.Txn(false)
 	sn := &Snapshot{zones: make(map[string]*zones.Zone), names: make(map[string]*nameView),
-		Serving: s.serving, geo: s.geo}
+		Serving: s.serving, geo: s.geo, rot: s.rot}
 	for _, r := range s.rows(txn, "zone") {
 		z := r.(*zoneRow).Zone
 		sn.zones[z.Origin] = z
@@ -302,7 +314,12 @@ type Snapshot struct {
 	zones map[string]*zones.Zone
 	names map[string]*nameView
 	geo   Locator // nil without GeoIP data
+	rot   map[*zones.Zone][]atomic.Uint32
 }
+
+// Counters returns the round-robin counters of zone z's RRsets, indexed
+// by zones.RRset.Rot-1 (nil for a zone not served).
+func (sn *Snapshot) Counters(z *zones.Zone) []atomic.Uint32 { return sn.rot[z] }
 
 // Geo returns the GeoIP data, or nil (not a typed nil) when there is none.
 func (sn *Snapshot) Geo() Locator { return sn.geo }

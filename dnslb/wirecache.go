@@ -297,7 +297,7 @@ func (r *fastReply) key() []byte { return r.buf[:r.klen] }
 func (r *fastReply) next() int {
 	switch {
 	case r.rot != nil:
-		return int((r.rot.Add(1) - 1) % uint32(r.n)) // zones.RRset.Next
+		return int((r.rot.Add(1) - 1) % uint32(r.n)) // as appendOrdered steps it
 	case r.pol != nil:
 		return r.pol.NextRotation(int(r.n))
 	}
@@ -592,9 +592,7 @@ func (c *fastCache) put(s *Server, q *fastQuery, from netip.Addr, m *dns.Msg, qc
 		r.rcode, r.scope, r.zone, r.policy = uint16(m.Rcode), uint8(qc.scope), qc.zone, qc.policy
 		if qc.rots == 1 {
 			r.pol = qc.rotPol
-			if qc.rotSet != nil {
-				r.rot = qc.rotSet.Counter()
-			}
+			r.rot = qc.rotCtr
 		}
 		if !c.add(r, any) {
 			return

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-	"sync/atomic"
 
 	"github.com/miekg/dns"
 )
@@ -502,37 +501,31 @@ func noData(rr dns.RR) bool {
 	return dns.IsDuplicate(rr, zero)
 }
 
-// counters gives every RRset of two or more records its round-robin
-// counter, all from one array (see RRset.rot). Neighbouring RRsets'
-// counters share cache lines, so cores answering different names pass
-// those lines between them; a popular name's counter is shared by every
-// core anyway.
+// counters numbers every RRset of two or more records (RRset.Rot), so
+// that a server can keep their round-robin counters in one array per
+// zone: neighbouring RRsets' counters share cache lines, and answering
+// many names touches a few lines of counters, not one line per RRset.
 func (z *Zone) counters() {
 	n := 0
-	for _, node := range z.nodes {
-		for _, s := range node.Sets {
-			if len(s.RRs) > 1 {
-				n++
-			}
+	number := func(s *RRset) {
+		if len(s.RRs) > 1 && s.Rot == 0 {
+			n++
+			s.Rot = n
 		}
 	}
-	all := make([]atomic.Uint32, n)
 	for _, node := range z.nodes {
 		for _, s := range node.Sets {
-			if len(s.RRs) > 1 {
-				s.rot, all = &all[0], all[1:]
-			}
+			number(s)
 		}
 	}
 	// The additional sets made from a wildcard for a target (wildcardFor)
-	// belong to no node: each gets its own (they are few).
+	// belong to no node: they are numbered after the nodes' sets.
 	for _, node := range z.nodes {
 		for _, s := range node.Sets {
 			for _, a := range s.Additional {
-				if len(a.RRs) > 1 && a.rot == nil {
-					a.rot = new(atomic.Uint32)
-				}
+				number(a)
 			}
 		}
 	}
+	z.rots = n
 }

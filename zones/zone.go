@@ -3,7 +3,6 @@ package zones
 import (
 	"slices"
 	"strings"
-	"sync/atomic"
 
 	"github.com/miekg/dns"
 )
@@ -20,28 +19,14 @@ type RRset struct {
 	// additional-section processing adds for NS, MX and SRV targets.
 	Additional []*RRset
 
-	// rot is the round-robin position: the only thing that changes after
-	// load, atomically, so that rotation needs no lock. It is nil for an
-	// RRset of fewer than two records; the others' counters sit side by
-	// side in one array per zone (build), so that answering many names
-	// touches a few cache lines of counters, not one line per RRset.
-	rot *atomic.Uint32
+	// Rot numbers the RRsets that rotate (A and AAAA sets of two or
+	// more records, and any other set of two or more: the server decides
+	// what it rotates) within the zone, from 1; 0 for an RRset of one
+	// record. The zone holds no serving state: a server keeps one
+	// round-robin counter per number (Zone.Rotations of them), beside
+	// the zone.
+	Rot int
 }
-
-// Next returns the next round-robin start position for an RRset of n records.
-func (s *RRset) Next() int {
-	n := len(s.RRs)
-	if n < 2 || s.rot == nil {
-		return 0
-	}
-	return int((s.rot.Add(1) - 1) % uint32(n))
-}
-
-// Counter is the RRset's round-robin counter, which Next steps (nil for
-// fewer than two records): Next is (Counter().Add(1)-1) % len(RRs). A
-// cache of answers can keep it, and the number of records, instead of
-// reading the RRset again.
-func (s *RRset) Counter() *atomic.Uint32 { return s.rot }
 
 // Node is an owner name of the zone: a name with records, or an empty
 // non-terminal (no records, but names below it).
@@ -76,7 +61,12 @@ type Zone struct {
 	// section 3 (min of the SOA TTL and MINIMUM), for NXDOMAIN and NODATA.
 	soaNeg *RRset
 	count  int
+	rots   int // RRsets numbered by RRset.Rot
 }
+
+// Rotations is how many RRsets of the zone have a number in RRset.Rot:
+// the size of a table of round-robin counters indexed by Rot-1.
+func (z *Zone) Rotations() int { return z.rots }
 
 // Serial is the SOA serial.
 func (z *Zone) Serial() uint32 { return z.SOA.Serial }
