@@ -33,7 +33,7 @@ test-short:
 FUZZTIME ?= 50000x
 FUZZTIME_ZONES ?= 15000x
 fuzz:
-	$(GO) test -run '^$$' -fuzz '^FuzzHandleQuery$$' -fuzztime $(FUZZTIME) ./dnslb
+	$(GO) test -run '^$$' -fuzz '^FuzzDecide$$' -fuzztime $(FUZZTIME) ./dnslb
 	$(GO) test -run '^$$' -fuzz '^FuzzServeUDPPacket$$' -fuzztime $(FUZZTIME) ./dnslb
 	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME_ZONES) ./zones
 

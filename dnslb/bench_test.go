@@ -51,10 +51,10 @@ func benchServer(tb testing.TB, geo bool) *Server {
 // BenchmarkHandleQuery is the server's per-query path as UDP and TCP run
 // it, without sockets: the query's bytes in, the reply's bytes out, with
 // the serving goroutine's scratch and metrics. The plain cases are the
-// steady state, where the common queries are served from the precomputed
-// replies; the full/ cases go the whole way every time (unpack, lookup,
-// selection, pack), as a query does the first time it is seen for a name
-// and rotation, or when its reply can't be precomputed.
+// steady state, where the common queries are served from the memo; the
+// full/ cases go the whole way every time (unpack, decide, encode), as a
+// query does the first time it is seen for a name and decision, or when
+// its reply can't be kept.
 func BenchmarkHandleQuery(b *testing.B) {
 	workers := map[bool]*udpWorker{false: newUDPWorker(benchServer(b, false)), true: newUDPWorker(benchServer(b, true))}
 	for _, full := range []bool{false, true} {
@@ -82,25 +82,5 @@ func BenchmarkHandleQuery(b *testing.B) {
 				}
 			})
 		}
-	}
-}
-
-// BenchmarkHandleQueryMsg is the message API: HandleQuery, which returns a
-// new *dns.Msg, and packing it.
-func BenchmarkHandleQueryMsg(b *testing.B) {
-	srvs := map[bool]*Server{false: benchServer(b, false), true: benchServer(b, true)}
-	for _, bc := range benchQueries {
-		b.Run(bc.name, func(b *testing.B) {
-			srv := srvs[bc.ecs != ""]
-			req := benchQuery(b, bc.qname, bc.qtype, bc.edns, bc.ecs)
-			buf := make([]byte, 0, 1232)
-			b.ReportAllocs()
-			for b.Loop() {
-				m := srv.HandleQuery(req, Client{})
-				if _, err := m.PackBuffer(buf); err != nil {
-					b.Fatal(err)
-				}
-			}
-		})
 	}
 }

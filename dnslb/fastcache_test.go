@@ -252,8 +252,8 @@ func TestFastCacheSameBytes(t *testing.T) {
 	if cached.cache.fast.perms == 0 {
 		t.Fatal("no reply made by rotating a held one")
 	}
-	t.Logf("%d precomputed replies in %d queries (%d rotated from a held one, %d entries unpermuted)",
-		fast, total, cached.cache.fast.perms, cached.cache.fast.unperm)
+	t.Logf("%d replies from the memo in %d queries (%d rotated from a held one)",
+		fast, total, cached.cache.fast.perms)
 }
 
 // sameReply answers the query pkt from client from through a worker with
@@ -596,5 +596,50 @@ func TestFastTable(t *testing.T) {
 	}
 	if tab.findHash(key(3), h) == nil {
 		t.Fatal("a hash made before clear finds nothing")
+	}
+}
+
+// TestMemoDecisionKey: the memo keys a geo name's replies on the decision
+// (the group chosen, its order), not on the client: a thousand clients,
+// each its own /24 (by ECS) or address, that the rules send to one group
+// share its reply after the first, and each gets the bytes decide and
+// encode give it, with its own ECS scope.
+func TestMemoDecisionKey(t *testing.T) {
+	path := writePolicyConfig(t)
+	cached, plain := newConfigWorker(t, path), newConfigWorker(t, path)
+	plain.cache = nil
+	ask := func(name string, subnet netip.Addr, from netip.AddrPort) {
+		t.Helper()
+		m := new(dns.Msg)
+		m.SetQuestion(name, dns.TypeA)
+		m.SetEdns0(1232, false)
+		if subnet.IsValid() {
+			m.IsEdns0().Option = append(m.IsEdns0().Option, &dns.EDNS0_SUBNET{Code: dns.EDNS0SUBNET, Family: 1,
+				SourceNetmask: 24, Address: net.IP(subnet.AsSlice())})
+		}
+		pkt, err := m.Pack()
+		if err != nil {
+			t.Fatal(err)
+		}
+		sameReply(t, cached, plain, pkt, from, fmt.Sprintf("%s subnet %v", name, subnet))
+	}
+	for _, name := range []string{"geo.example.org.", "near.example.org.", "fo.example.org."} {
+		hits := cached.cache.fast.hits
+		for i := range 1000 {
+			// 100.64.0.0/10 and 198.18.0.0/15: in no network of the test
+			// database, so every client gets the default group.
+			ask(name, netip.AddrFrom4([4]byte{100, byte(64 + i>>8), byte(i), 0}), testClient)
+			ask(name, netip.Addr{}, netip.AddrPortFrom(netip.AddrFrom4([4]byte{198, 18, byte(i >> 8), byte(i)}), 53))
+		}
+		t.Logf("%s: %d of 2000 from the memo", name, cached.cache.fast.hits-hits)
+		if got := cached.cache.fast.hits - hits; got < 2000-20 {
+			t.Errorf("%s: %d of 2000 queries from 2000 clients of one group served by the memo, want nearly all", name, got)
+		}
+	}
+	// Clients the rules tell apart still get their own group's reply.
+	for range 3 {
+		for _, s := range []string{"192.0.2.0", "198.51.100.0", "203.0.113.0", "100.64.0.0"} {
+			ask("geo.example.org.", netip.MustParseAddr(s), testClient)
+		}
 	}
 }

@@ -6,9 +6,10 @@ import (
 	"github.com/miekg/dns"
 )
 
-// FuzzHandleQuery feeds arbitrary packets to the query handler: any that
-// unpacks must get a reply that packs, and nothing may panic.
-func FuzzHandleQuery(f *testing.F) {
+// FuzzDecide feeds arbitrary queries to decide and encode: any that
+// unpacks must get a reply that encodes within the requester's size over
+// UDP, and nothing may panic.
+func FuzzDecide(f *testing.F) {
 	cfg, err := LoadConfig("testdata/dnslb.toml")
 	if err != nil {
 		f.Fatal(err)
@@ -25,16 +26,16 @@ func FuzzHandleQuery(f *testing.F) {
 		if err := req.Unpack(pkt); err != nil {
 			return // the server loop answers these with FORMERR
 		}
-		r := srv.HandleQuery(req, Client{TCP: tcp})
-		if r == nil {
+		p := plan{msg: new(dns.Msg)}
+		if !decide(srv.store.Snapshot(), req, Client{TCP: tcp}, &p) {
 			return
 		}
-		b, err := r.Pack()
+		b, err := encode(&p, nil)
 		if err != nil {
-			t.Fatalf("reply to %v does not pack: %v", req, err)
+			t.Fatalf("reply to %v does not encode: %v", req, err)
 		}
-		if !tcp && len(b) > 4096 {
-			t.Fatalf("UDP reply of %d bytes", len(b))
+		if !tcp && len(b) > max(p.limit, minUDPSize) {
+			t.Fatalf("UDP reply of %d bytes over the limit %d", len(b), p.limit)
 		}
 	})
 }

@@ -84,13 +84,17 @@ type geoSet struct {
 }
 
 type geoFile struct {
-	path    string
-	mtime   time.Time
-	size    int64
-	r       *maxminddb.Reader
-	ipv6    bool // ip_version 6: holds IPv4 too (under ::/96)
-	mu      sync.RWMutex
-	records map[uintptr]recData // decode cache, keyed by data offset
+	path  string
+	mtime time.Time
+	size  int64
+	r     *maxminddb.Reader
+	ipv6  bool // ip_version 6: holds IPv4 too (under ::/96)
+	// records is the decode cache, data offset to *recData. A sync.Map:
+	// lookups from every serving core only read it, and its reads take
+	// no lock (an RWMutex's read lock writes a shared counter, which the
+	// cores then pass between them).
+	records sync.Map
+	nrec    atomic.Int32
 }
 
 // maxCachedRecords bounds the decode cache of one file. Country databases
@@ -182,10 +186,9 @@ func newGeoFile(path string, b []byte) (*geoFile, error) {
 		return nil, fmt.Errorf("geoip database %s: %w", path, err)
 	}
 	return &geoFile{
-		path:    path,
-		r:       r,
-		ipv6:    r.Metadata.IPVersion == 6,
-		records: make(map[uintptr]recData),
+		path: path,
+		r:    r,
+		ipv6: r.Metadata.IPVersion == 6,
 	}, nil
 }
 
@@ -236,18 +239,14 @@ func (set *geoSet) Lookup(addr netip.Addr) (Location, bool) {
 
 func (f *geoFile) record(res maxminddb.Result) (recData, bool) {
 	off := res.Offset()
-	f.mu.RLock()
-	rec, ok := f.records[off]
-	n := len(f.records)
-	f.mu.RUnlock()
-	if ok {
-		return rec, true
+	if r, ok := f.records.Load(off); ok {
+		return *r.(*recData), true
 	}
-	rec, ok = decodeRecord(res)
-	if ok && n < maxCachedRecords {
-		f.mu.Lock()
-		f.records[off] = rec
-		f.mu.Unlock()
+	rec, ok := decodeRecord(res)
+	if ok && f.nrec.Load() < maxCachedRecords {
+		if _, loaded := f.records.LoadOrStore(off, &rec); !loaded {
+			f.nrec.Add(1)
+		}
 	}
 	return rec, ok
 }

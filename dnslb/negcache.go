@@ -174,18 +174,21 @@ func (c *negCache) refusedReply(s *Server, q *fastQuery, pkt, buf []byte, qtype 
 // putRefused keeps wire, the full path's REFUSED reply to q, as the
 // template for q's flags when it is the plain shape: the header (QR, RD
 // as asked, nothing else but the rcode), the question, and nothing or our
-// OPT record without options.
-func (c *negCache) putRefused(s *Server, q *fastQuery, m *dns.Msg, qc *queryCtx, wire []byte) {
+// OPT record (with its Extended DNS Error). It has no compression
+// pointers: the tail serves any question.
+func (c *negCache) putRefused(q *fastQuery, p *plan, wire []byte) {
+	m := p.msg
 	flags := q.key[len(q.key)-1] & 7
 	tailAt := 12 + len(q.qname) + 4
-	if m.Rcode != dns.RcodeRefused || qc.zone != "" || q.ecs != nil || c.refused[flags] != nil ||
-		qc.snap == nil || qc.snap != c.snap || len(wire) < tailAt ||
+	if m.Rcode != dns.RcodeRefused || p.zone != "" || q.ecs != nil || c.refused[flags] != nil ||
+		p.snap == nil || p.snap != c.snap || len(wire) < tailAt ||
 		wire[2]&^1 != 0x80 || wire[3] != dns.RcodeRefused || binary.BigEndian.Uint64(wire[4:])>>16 != 1<<32 {
 		return
 	}
 	tail := wire[tailAt:]
 	if binary.BigEndian.Uint16(wire[10:]) != uint16(flags>>1&1) ||
-		len(tail) != 0 && (len(tail) != 11 || tail[0] != 0 || binary.BigEndian.Uint16(tail[1:]) != dns.TypeOPT) {
+		len(tail) != 0 && (len(tail) < 11 || tail[0] != 0 || binary.BigEndian.Uint16(tail[1:]) != dns.TypeOPT ||
+			int(binary.BigEndian.Uint16(tail[9:])) != len(tail)-11) {
 		return
 	}
 	t := &negTemplate{qlen: len(q.qname), tail: append([]byte(nil), tail...)}
@@ -195,12 +198,13 @@ func (c *negCache) putRefused(s *Server, q *fastQuery, m *dns.Msg, qc *queryCtx,
 
 // put makes the template of qc's zone from wire, the full path's reply to
 // q, when it is a plain NXDOMAIN whose pointers can be moved.
-func (c *negCache) put(s *Server, q *fastQuery, m *dns.Msg, qc *queryCtx, wire []byte) {
-	if qc.snap == nil || qc.snap != c.snap || m.Rcode != dns.RcodeNameError || len(m.Answer) != 0 ||
-		len(m.Ns) != 1 || m.Ns[0].Header().Rrtype != dns.TypeSOA || m.Truncated || qc.zone == "" {
+func (c *negCache) put(q *fastQuery, p *plan, wire []byte) {
+	m := p.msg
+	if p.snap == nil || p.snap != c.snap || m.Rcode != dns.RcodeNameError || len(m.Answer) != 0 ||
+		len(m.Ns) != 1 || m.Ns[0].Header().Rrtype != dns.TypeSOA || m.Truncated || p.zone == "" {
 		return
 	}
-	k := negKey{qc.zone, q.key[len(q.key)-1]}
+	k := negKey{p.zone, q.key[len(q.key)-1]}
 	if c.tmpl[k] != nil {
 		return
 	}
@@ -208,13 +212,13 @@ func (c *negCache) put(s *Server, q *fastQuery, m *dns.Msg, qc *queryCtx, wire [
 	if !ok {
 		return
 	}
-	t, ok := newNegTemplate(tmpl, q.key[:len(q.key)-1-4], dns.CountLabel(qc.zone))
+	t, ok := newNegTemplate(tmpl, q.key[:len(q.key)-1-4], dns.CountLabel(p.zone))
 	if !ok {
 		return // e.g. this name is below the SOA's MNAME: another may do
 	}
 	soa := m.Ns[0].(*dns.SOA)
 	for _, n := range []string{zones.Lower(soa.Ns), zones.Lower(soa.Mbox)} {
-		for n != qc.zone && zones.IsSubdomain(n, qc.zone) {
+		for n != p.zone && zones.IsSubdomain(n, p.zone) {
 			t.avoid = append(t.avoid, n)
 			n = n[zones.NextLabel(n, 0):]
 		}

@@ -1,9 +1,12 @@
 package dnslb
 
 import (
+	"encoding/binary"
 	"fmt"
+	"math/bits"
 	"math/rand/v2"
 	"net/netip"
+	"slices"
 	"strconv"
 	"sync/atomic"
 )
@@ -235,6 +238,19 @@ func (p *Policy) Owner() string { return p.owner }
 // capacity passed to Select never grows.
 func (p *Policy) NumAddrs() int { return len(p.all.addrs) }
 
+// Addr returns the name's address i, in zone order (0 <= i < NumAddrs).
+func (p *Policy) Addr(i int) netip.Addr { return p.all.addrs[i] }
+
+// AddrIndex returns the index of address a for Addr, or -1.
+func (p *Policy) AddrIndex(a netip.Addr) int {
+	for i, b := range p.all.addrs {
+		if a == b {
+			return i
+		}
+	}
+	return -1
+}
+
 // WhenAllDown returns the configured all-down action, and the group name for
 // ServeGroup.
 func (p *Policy) WhenAllDown() (AllDownAction, string) {
@@ -278,7 +294,7 @@ func (p *Policy) run(q *Query, health Health, loc Locator, r *rand.Rand, out []n
 		dr, _ := health.(Drainer)
 		d.Addrs = p.allDown(q.Family, dr, d.Addrs)
 		if tr != nil {
-			tr.add("every address is down: when_all_down = %s, serving %v", p.actionName(), d.Addrs)
+			tr.add("every address is down: when_all_down = %s, serving %v", p.actionName(), slices.Clone(d.Addrs))
 		}
 		return d
 	}
@@ -303,7 +319,7 @@ func (p *Policy) run(q *Query, health Health, loc Locator, r *rand.Rand, out []n
 	}
 	d.Scope = scope
 	if tr != nil {
-		tr.add("answer %v, ECS scope /%d", d.Addrs, d.Scope)
+		tr.add("answer %v, ECS scope /%d", slices.Clone(d.Addrs), d.Scope) // a copy: out stays on the caller's stack
 	}
 	return d
 }
@@ -442,29 +458,15 @@ func (gr *geoRules) cidrScope(client netip.Addr) int {
 
 // commonBits is the length of the common prefix of two same-family addresses.
 func commonBits(a, b netip.Addr) int {
-	x, y := a.As16(), b.As16()
-	n := 0
-	for i := range x {
-		if d := x[i] ^ y[i]; d != 0 {
-			n += bits8(d)
-			break
-		}
-		n += 8
-	}
 	if a.Is4() {
-		n -= 96
+		x, y := a.As4(), b.As4()
+		return min(bits.LeadingZeros32(binary.BigEndian.Uint32(x[:])^binary.BigEndian.Uint32(y[:])), 32)
 	}
-	return n
-}
-
-// bits8 counts the leading zero bits of a non-zero byte.
-func bits8(d byte) int {
-	n := 0
-	for d&0x80 == 0 {
-		d <<= 1
-		n++
+	x, y := a.As16(), b.As16()
+	if d := binary.BigEndian.Uint64(x[:8]) ^ binary.BigEndian.Uint64(y[:8]); d != 0 {
+		return bits.LeadingZeros64(d)
 	}
-	return n
+	return 64 + bits.LeadingZeros64(binary.BigEndian.Uint64(x[8:])^binary.BigEndian.Uint64(y[8:]))
 }
 
 // allDown returns what to serve when nothing is up.

@@ -77,7 +77,7 @@ func TestEDNSAndErrors(t *testing.T) {
 	t.Run("additional dropped before TC", func(t *testing.T) {
 		m := new(dns.Msg)
 		m.SetQuestion("_sip._udp.example.org.", dns.TypeSRV)
-		res := srv.HandleQuery(m, Client{})
+		res := answerMsg(t, srv, m, Client{})
 		if res.Truncated || len(res.Answer) != 1 || res.Len() > 512 {
 			t.Errorf("tc=%v answer=%d len=%d", res.Truncated, len(res.Answer), res.Len())
 		}

@@ -118,7 +118,8 @@ type udpWorker struct {
 	req    dns.Msg
 	qs     queryScratch // req's sections when unpackQuery took its fast path
 	sc     replyScratch
-	cache  *wireCache
+	plan   plan
+	cache  *memo // nil: every query takes decide and encode
 	fq     fastQuery
 	fqs    []fastQuery // a batch's queries, parsed by prefetch; made on first use
 	tcpOut []byte      // a TCP reply, up to 65535 bytes; made on first use
@@ -128,7 +129,8 @@ type udpWorker struct {
 
 func newUDPWorker(s *Server) *udpWorker {
 	w := &udpWorker{s: s, in: make([]ipv4.Message, udpBatch), out: make([]ipv4.Message, udpBatch),
-		outs: make([][]byte, udpBatch), cache: newWireCache()}
+		outs: make([][]byte, udpBatch), cache: newMemo()}
+	w.plan.msg = w.sc.newReply()
 	for i := range udpBatch {
 		w.in[i].Buffers = [][]byte{make([]byte, udpSlot)}
 		w.out[i].Buffers = make([][]byte, 1)
@@ -213,13 +215,14 @@ func (w *udpWorker) timeReplies(start time.Time, tcp bool) {
 
 // answerOn is answer for a query over UDP or (tcp) TCP that arrived at
 // start (the UDP loop reads the clock once per batch: the metrics'
-// durations then run from the batch's arrival). The full path records
-// its reply's duration; a precomputed reply is counted in w.untimed, and
-// the caller records those with timeReplies, for a UDP batch at once
-// before it is sent. A precomputed reply serves both transports: it is
-// never cut, and fits 512 bytes.
+// durations then run from the batch's arrival). It runs the stages of
+// the query path in order: parse (the memo's key, and unpacking when the
+// memo has no reply), decide, encode, account. A reply from the memo is
+// counted in w.untimed, and the caller records those with timeReplies,
+// for a UDP batch at once before it is sent. The memo's replies serve
+// both transports: they are never cut, and fit 512 bytes.
 //
-// pre, if not nil, is pkt already parsed for the precomputed replies
+// pre, if not nil, is pkt already parsed for the memo
 // (fastCache.prefetch); otherwise answerOn parses it.
 func (w *udpWorker) answerOn(pkt []byte, from netip.AddrPort, buf []byte, tcp bool, start time.Time, pre *fastQuery) []byte {
 	// Like miekg/dns: no reply to anything without a full header, or to
@@ -227,26 +230,27 @@ func (w *udpWorker) answerOn(pkt []byte, from netip.AddrPort, buf []byte, tcp bo
 	if len(pkt) < 12 || binary.BigEndian.Uint16(pkt[2:])&(1<<15) != 0 {
 		return nil
 	}
-	var fq *fastQuery // the query, if it qualifies for a precomputed reply
-	var rot int
-	var fill bool
+	snap := w.s.store.Snapshot()
+	var fq *fastQuery // the query, if it qualifies for the memo
+	var replay []point
 	var qlog *queryLog // the query log, if this query is in its sample
 	if ql := w.s.qlog.Load(); ql.pick() {
 		qlog = ql
 	}
 	if w.cache == nil || qlog != nil {
-		pre = nil // the full path (a logged query: it knows the policy)
+		pre = nil // decide and encode (a logged query: the log wants the plan)
 	} else if pre == nil {
 		pre = &w.fq
 		pre.parse(pkt)
 	}
 	if pre != nil && pre.ok {
 		fq = pre
-		var out []byte
-		if out, rot, fill = w.cache.fast.get(w.s, fq, from.Addr(), pkt, buf, tcp); out != nil {
+		out, values, fill := w.cache.fast.get(w.s, snap, fq, from.Addr(), pkt, buf, tcp)
+		if out != nil {
 			w.untimed++
 			return out
 		}
+		replay = values
 		if !fill {
 			if out = w.cache.neg.answer(w.s, fq, pkt, buf, tcp); out != nil {
 				w.untimed++
@@ -259,36 +263,23 @@ func (w *udpWorker) answerOn(pkt []byte, from netip.AddrPort, buf []byte, tcp bo
 		return formErr(req, buf)
 	}
 	c := Client{Addr: netip.AddrPortFrom(from.Addr().Unmap(), from.Port()), TCP: tcp}
-	qc := queryCtx{scratch: &w.sc, pinned: fill, pin: rot, qlog: qlog}
+	p := &w.plan
+	p.replay = replay
 	defer w.sc.release()
-	m := w.s.handle(req, c, &qc)
-	if m == nil {
+	if !decide(snap, req, c, p) {
 		return nil
 	}
-	l, cache := w.cache.lookup(m, &qc)
-	out, hit := []byte(nil), false
-	if cache {
-		out, hit = w.cache.get(&l, m, &qc, buf)
-	}
-	if !hit {
-		var err error
-		if out, err = m.PackBuffer(buf); err != nil {
-			w.s.log.Debug("pack reply", "err", err)
-			return nil
-		}
-		if cache {
-			w.cache.put(&l, m, &qc, out)
-		}
+	out, err := encode(p, buf)
+	if err != nil {
+		w.s.log.Debug("pack reply", "err", err)
+		return nil
 	}
 	if fq != nil {
-		w.cache.fast.put(w.s, fq, from.Addr(), m, &qc, out)
-		w.cache.neg.put(w.s, fq, m, &qc, out)
-		w.cache.neg.putRefused(w.s, fq, m, &qc, out)
+		w.cache.fast.put(fq, p, out)
+		w.cache.neg.put(fq, p, out)
+		w.cache.neg.putRefused(fq, p, out)
 	}
-	if qc.asked != "" {
-		restoreCase(out, qc.asked) // after the caches took the lower-case bytes
-	}
-	w.s.observe(req, m, &qc, start, c)
+	w.s.observe(req, p, start, c, qlog)
 	return out
 }
 
@@ -331,8 +322,22 @@ func unpackQuery(req *dns.Msg, sc *queryScratch, pkt []byte) error {
 			return nil
 		}
 	}
-	return req.Unpack(pkt)
+	if err := req.Unpack(pkt); err != nil {
+		return err
+	}
+	// miekg/dns lowers a section's count to the records that are there
+	// when the header promises more; such a query is malformed
+	// (RFC 1035 section 4.1.1), and NSD and Knot answer FORMERR.
+	if int(binary.BigEndian.Uint16(pkt[4:])) != len(req.Question) || int(binary.BigEndian.Uint16(pkt[6:])) != len(req.Answer) ||
+		int(binary.BigEndian.Uint16(pkt[8:])) != len(req.Ns) || int(binary.BigEndian.Uint16(pkt[10:])) != len(req.Extra) {
+		return errCounts
+	}
+	return nil
 }
+
+// errCounts is unpackQuery's error for a query whose header counts more
+// records than it holds.
+var errCounts = errors.New("header counts records that are not there")
 
 // formErr is the reply to a query that does not unpack: FORMERR with the
 // header (and the first question, if it was read), exactly as miekg/dns's
@@ -348,18 +353,20 @@ func formErr(req *dns.Msg, buf []byte) []byte {
 	return out
 }
 
-// observe counts one answered query.
-func (s *Server) observe(req, m *dns.Msg, qc *queryCtx, start time.Time, c Client) {
+// observe counts one answered query (the account stage), and logs it
+// when it is in the query log's sample.
+func (s *Server) observe(req *dns.Msg, p *plan, start time.Time, c Client, qlog *queryLog) {
 	var qtype uint16
 	if len(req.Question) == 1 {
 		qtype = req.Question[0].Qtype
 	}
+	m := p.msg
 	d := time.Since(start)
-	s.metrics.ObserveQuery(qc.zone, qtype, m.Rcode, qc.policy, d, c.TCP)
+	s.metrics.ObserveQuery(p.zone, qtype, m.Rcode, p.policy, d, c.TCP)
 	if m.Truncated {
 		s.metrics.Truncated()
 	}
-	qc.qlog.write(c, req, m, qc.policy, d)
+	qlog.write(c, req, m, p.policy, d)
 }
 
 // scratchRRs is the capacity of each reused reply section: enough for
@@ -372,28 +379,23 @@ const scratchRRs = 16
 // arrays, never written through: the store's records stay untouched.
 type replyScratch struct {
 	msg               dns.Msg
-	q                 [1]dns.Question // the question in lower case (handle)
-	opt               dns.OPT
 	answer, ns, extra [scratchRRs]dns.RR
 }
 
-// newReply returns an empty reply: the goroutine's scratch one, or a new
-// message without scratch.
-func (qc *queryCtx) newReply() *dns.Msg {
-	sc := qc.scratch
-	if sc == nil {
-		return new(dns.Msg)
-	}
+// newReply returns the scratch reply, its sections the scratch arrays.
+func (sc *replyScratch) newReply() *dns.Msg {
 	sc.msg = dns.Msg{Answer: sc.answer[:0], Ns: sc.ns[:0], Extra: sc.extra[:0]}
 	return &sc.msg
 }
 
 // release drops the records the last reply left in the arrays, so that
-// they do not keep an old snapshot's zones alive.
+// they do not keep an old snapshot's zones alive, and gives the message
+// the arrays back (a large reply grew new ones).
 func (sc *replyScratch) release() {
 	clearRRs(sc.answer[:])
 	clearRRs(sc.ns[:])
 	clearRRs(sc.extra[:])
+	sc.newReply()
 }
 
 // clearRRs clears the prefix of rrs that appends filled: they fill from

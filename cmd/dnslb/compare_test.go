@@ -228,7 +228,8 @@ type reply struct {
 	question          string
 	rcode             string
 	aa, tc, opt       bool
-	flags             string // the other header flags, opcode and OPT version
+	flags             string   // the other header flags, opcode and OPT version
+	options           []string // the OPT record's options but ECS (which NSD and Knot do not implement)
 	answer, ns, extra []string
 }
 
@@ -245,8 +246,13 @@ func summarize(m *dns.Msg) reply {
 	r.answer = lines(m.Answer)
 	r.ns = lines(m.Ns)
 	for _, rr := range m.Extra {
-		if rr.Header().Rrtype == dns.TypeOPT {
+		if o, ok := rr.(*dns.OPT); ok {
 			r.opt = true
+			for _, e := range o.Option {
+				if e.Option() != dns.EDNS0SUBNET {
+					r.options = append(r.options, fmt.Sprintf("%d:%s", e.Option(), e.String()))
+				}
+			}
 			continue
 		}
 		r.extra = append(r.extra, line(rr))
@@ -303,6 +309,7 @@ func (r reply) differences(o reply) []string {
 	check("aa", r.aa != o.aa)
 	check("tc", r.tc != o.tc)
 	check("opt", r.opt != o.opt)
+	check("options", !slices.Equal(r.options, o.options))
 	check("flags", r.flags != o.flags)
 	check("answer", !slices.Equal(r.answer, o.answer))
 	check("authority", !slices.Equal(r.ns, o.ns))

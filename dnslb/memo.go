@@ -1,0 +1,513 @@
+package dnslb
+
+import (
+	"encoding/binary"
+	"hash/maphash"
+	"net/netip"
+	"runtime"
+	"sync/atomic"
+
+	"github.com/miekg/dns"
+)
+
+// memo is one serving worker's memo of encoded replies: the replies
+// encode wrote (fastCache), keyed by question, flags and decision key,
+// and the NXDOMAIN and REFUSED templates (negCache). Nothing in it is
+// shared: the worker uses it without locks.
+type memo struct {
+	fast fastCache
+	neg  negCache
+}
+
+// memoBytes is what each budget of the memos of GOMAXPROCS workers holds
+// at most together: the answers, and the replies anyone can make keys
+// for (new names, wildcard names). A server has GOMAXPROCS workers per
+// listen address for UDP and GOMAXPROCS for TCP, so one listen address
+// bounds them at 2 x 2 x 64 MB, plus 2 x 4 MB of doorkeepers (fastSeen);
+// they fill only as far as questions are asked.
+const memoBytes = 64 << 20
+
+func newMemo() *memo {
+	per := max(1<<20, memoBytes/runtime.GOMAXPROCS(0))
+	return &memo{fast: fastCache{max: per, anyMax: per}}
+}
+
+// fastCache is the memo of encode: the replies to the common queries as
+// bytes, so that answering one costs a parse of the datagram, a table
+// lookup, the query's decisions and a copy: no unpacking, lookup or
+// packing.
+//
+// A query qualifies (fastQuery.parse) when it is exactly one question,
+// opcode QUERY, and at most an OPT record with version 0, no flags but
+// DO, and no option but one well-formed EDNS Client Subnet and DNS
+// cookies (which decide ignores as well). decide's reply then depends on
+// the question, RD, whether there was an OPT and its DO bit, the
+// generation (zones, health, overrides, serving settings, GeoIP data),
+// and the values its decision points took (plan.points): the round-robin
+// orders and the names' selections. Those values are the decision key:
+// for a geo or nearest name the group chosen and its order, not the
+// client's subnet, so every client of one data centre shares the reply.
+// The ECS option is the query's, echoed with the scope of this query's
+// selection: written in per query, with the ID and the question's case.
+//
+// An entry is kept per question and flags. A reply without decision
+// points is held there; one whose only point is a zone RRset's rotation
+// holds one slot per order (or one reply whose records rotate: perm),
+// and the hit steps the counter as decide would. Any other entry holds
+// the points without their values (the recipe): a hit takes them again
+// (point.take, decide's own code), and the reply is under the question's
+// key extended with the values. When the reply for the values taken is
+// not held, decide runs with those values (plan.replay) and encode's
+// bytes are kept: the same code makes cached and uncached replies.
+//
+// A new generation drops everything. Not kept: replies cut by
+// truncation or too large to fit 512 bytes with any ECS option, replies
+// with Extended DNS Errors, REFUSED (negCache has a template), replies
+// with more than maxPoints points or a point of more than maxChoice
+// records. Replies for names that need not exist (NXDOMAIN, NODATA,
+// referrals, wildcard and DNAME answers, every type at a CNAME: whoever
+// asks can make endless keys) have a budget of their own, dropped alone
+// when it is spent; they are kept only from their key's second query
+// (admit).
+type fastCache struct {
+	snap    *Snapshot // the generation the entries were made from
+	entries fastTable
+	bytes   int // held by answers, about; at max all are dropped
+	max     int
+	anyB    int // bytes of replies for names that need not exist (fastReply.any); at anyMax they are dropped
+	anyMax  int
+	hits    int // replies served (for tests)
+	perms   int // replies made by rotating a held one (for tests)
+	sink    uint64
+	seen    []uint16 // the doorkeeper (see admit); made on first use
+	seed    maphash.Seed
+	key     [fastKeyMax]byte // a decision key being made
+	replay  [maxPoints]point // the values a hit took, for decide when the reply is not held
+	tmpl    [minUDPSize]byte // a reply being kept, its question in lower case
+}
+
+// fastSeen is the size of the doorkeepers of GOMAXPROCS workers together
+// (4 MB): fingerprints of keys whose reply was not kept because it was
+// the first time they were asked. It must be large against the keys asked
+// between two queries of one key.
+const fastSeen = 1 << 21
+
+// seenSlots is one worker's doorkeeper size: a power of two.
+func seenSlots() int {
+	n := 1 << 16
+	for n < fastSeen/runtime.GOMAXPROCS(0) {
+		n <<= 1
+	}
+	return n
+}
+
+// fastKeyMax is the longest key: a name, type, class, the flags, and the
+// values of maxPoints points.
+const fastKeyMax = 255 + 4 + 1 + maxPoints*(2+maxChoice)
+
+// fastEntryBytes is what an entry costs beyond its buffer;
+// fastRotations is the most orders a rotation entry holds (filled is a
+// bitmask), so RRsets of more addresses are kept by decision key;
+// maxDecisions bounds the replies one question keeps by decision key (a
+// weighted pick over many addresses has many orders).
+const (
+	fastEntryBytes = 160
+	fastRotations  = 64
+	maxDecisions   = 64
+)
+
+// fastReply is one entry: buf holds the key followed by one slot of size
+// bytes per order, in the same allocation as the struct (newFastReply),
+// so a hit reads the table's slot and then one run of memory: the
+// processor's caches miss few times (the table holds entries for every
+// name asked for, and the kernel's work between queries evicts them).
+// Slot k holds order k once filled has bit k; every order's reply has the
+// size of the first, others are not kept. With a recipe the entry holds
+// no reply: the replies are under the key extended with the values.
+type fastReply struct {
+	buf       []byte // the key (never written after the entry is made), then the slots
+	klen      uint16
+	n         uint16 // orders of the rotation (1 without)
+	size      uint16 // of each reply; 0 until the first is kept
+	filled    uint64
+	recipe    []point // the decision points, their values not taken
+	decisions int     // replies kept under this recipe's keys
+	any       bool    // under the budget of keys anyone can make (put)
+	perm      bool    // one reply held, the others made by rotating its answer (permuted)
+	noEcho    bool    // no ECS echo (SERVFAIL)
+	k0        uint8   // perm: the order the held reply is
+	ans, rec  uint16  // perm: where the answer records start, and each one's length
+	scope     uint8   // the ECS scope of the replies without a policy point
+	qtype     uint16
+	rcode     uint16
+	rot       *atomic.Uint32 // the rotation's counter (n > 1)
+	counted   [2]*counterRef // the metrics' counters of the replies over UDP and TCP, found on first use
+	zone      string         // for metrics
+	policy    string
+}
+
+// key returns the entry's key, at the start of buf.
+func (r *fastReply) key() []byte { return r.buf[:r.klen] }
+
+// get writes the reply to q (from client from, in generation snap) into
+// buf, if it is held, and counts it in the metrics (tcp is its
+// transport; the caller times it). When the question is known but the
+// reply for the values its decision points took now is not held yet, it
+// returns no reply but those values, with fill set: decide must make the
+// reply with them.
+func (c *fastCache) get(s *Server, snap *Snapshot, q *fastQuery, from netip.Addr, pkt, buf []byte, tcp bool) (out []byte, replay []point, fill bool) {
+	if snap != c.snap {
+		c.reset(snap)
+		return nil, nil, false
+	}
+	e := c.entries.findHash(q.key, q.h)
+	if e == nil {
+		return nil, nil, false
+	}
+	rot, scope := 0, int(e.scope)
+	if e.recipe != nil {
+		sc := selectCtx{geo: snap.Geo(), source: -1}
+		if q.ecs != nil {
+			sc.client, sc.source = ecsClient(q.ecs)
+		} else {
+			sc.client = from.Unmap()
+		}
+		key := append(c.key[:0], q.key...)
+		replay = c.replay[:len(e.recipe)]
+		scope = 0
+		for i := range e.recipe {
+			pt := &replay[i]
+			*pt = e.recipe[i]
+			if !pt.take(&sc) {
+				sc.done()
+				return nil, nil, false
+			}
+			if pt.kind == pointPolicy {
+				scope = max(scope, pt.d.Scope)
+			}
+			key = pt.appendKey(key)
+		}
+		sc.done()
+		if e = c.entries.find(key); e == nil {
+			return nil, replay, true
+		}
+	} else if e.n > 1 {
+		rot = int((e.rot.Add(1) - 1) % uint32(e.n)) // as decide steps it (plan.appendOrdered)
+		if e.filled&(1<<rot) == 0 {
+			replay = c.replay[:1]
+			replay[0] = point{kind: pointRotation, n: int(e.n), ctr: e.rot, k: rot}
+			return nil, replay, true
+		}
+	}
+	size := int(e.size)
+	if e.filled&(1<<rot) == 0 || size+len(q.ecs) > len(buf) {
+		return nil, nil, false
+	}
+	if e.perm {
+		e.permuted(buf, rot)
+		c.perms++
+	} else {
+		at := int(e.klen) + rot*size
+		copy(buf, e.buf[at:at+size])
+	}
+	out = buf[:size]
+	out[0], out[1] = pkt[0], pkt[1] // the ID
+	if q.mixed {
+		copy(out[12:], q.qname) // the question as asked
+	}
+	if q.ecs != nil && !e.noEcho {
+		// Our OPT record ends the reply with no data: the option goes
+		// after it (RFC 7871 section 7.2.1: as asked, with our scope).
+		binary.BigEndian.PutUint16(out[size-2:], uint16(len(q.ecs)))
+		out = append(out, q.ecs...)
+		out[size+7] = byte(scope)
+	}
+	c.hits++
+	t := transportIndex(tcp)
+	ref := e.counted[t]
+	if ref == nil {
+		var known bool
+		ref, known = s.metrics.queryCounter(e.zone, e.qtype, int(e.rcode), e.policy, tcp)
+		if known {
+			// Kept only once the zone is known to the metrics: a
+			// reload publishes the snapshot before it announces new
+			// zones, and until then they count under "none".
+			e.counted[t] = ref
+		}
+	}
+	s.metrics.countQuery(ref)
+	return out, nil, false
+}
+
+func (c *fastCache) reset(snap *Snapshot) {
+	c.entries.clear()
+	c.snap = snap
+	c.bytes, c.anyB = 0, 0
+}
+
+// put keeps wire, the encoded reply p to q, if it qualifies.
+func (c *fastCache) put(q *fastQuery, p *plan, wire []byte) {
+	m := p.msg
+	if p.snap != c.snap || p.noMemo || p.cut || m.Truncated || len(m.Question) != 1 ||
+		m.Rcode == dns.RcodeRefused || p.ede != edeNone {
+		return
+	}
+	t, ok := replyTemplate(q, wire)
+	if !ok || len(t)+4+4+16 > minUDPSize {
+		return
+	}
+	// The memo keeps the question in lower case (as its key has it) and
+	// writes it as asked per query.
+	tmpl := c.tmpl[:copy(c.tmpl[:], t)]
+	copy(tmpl[12:], q.key[:len(q.qname)])
+	// Entries bounded by the zones' contents (an answer of the type
+	// asked, for a name that exists) share the main budget; the rest can
+	// be made without end by whoever asks (new names, every type at a
+	// CNAME).
+	qtype := m.Question[0].Qtype
+	any := m.Rcode != dns.RcodeSuccess || len(m.Answer) == 0 || p.synth || m.Answer[0].Header().Rrtype != qtype
+	n, k := 1, 0
+	var ctr *atomic.Uint32
+	key := q.key
+	switch pts := p.points; {
+	case len(pts) == 0:
+	case len(pts) == 1 && pts[0].kind == pointRotation && pts[0].n <= fastRotations:
+		n, k, ctr = pts[0].n, pts[0].k, pts[0].ctr
+	default:
+		r := c.entries.find(key)
+		if r == nil {
+			if any && !c.admit(key) {
+				return
+			}
+			r = newFastReply(len(key))
+			copy(r.buf, key)
+			r.klen, r.n = uint16(len(key)), 1
+			r.recipe = make([]point, len(pts))
+			for i, pt := range pts {
+				r.recipe[i] = point{kind: pt.kind, n: pt.n, ctr: pt.ctr, view: pt.view, fam: pt.fam}
+			}
+			if !c.add(r, any) {
+				return
+			}
+		} else if r.recipe == nil || len(r.recipe) != len(pts) {
+			return
+		}
+		for i := range pts {
+			if !r.recipe[i].sameKind(&pts[i]) {
+				return
+			}
+		}
+		if r.decisions >= maxDecisions {
+			return
+		}
+		r.decisions++
+		key = append(c.key[:0], key...)
+		for i := range pts {
+			key = pts[i].appendKey(key)
+		}
+		// Replies under a recipe are bounded by its decisions: no
+		// doorkeeper for them.
+		any = r.any
+	}
+	r := c.entries.find(key)
+	if r == nil {
+		// A key anyone can make is kept only from its second query: one
+		// asked once (a flood of new names or types) costs a hash.
+		if any && len(p.points) <= 1 && !c.admit(key) {
+			return
+		}
+		slots := n
+		ans, rec, perm := permShape(tmpl, len(q.qname), n)
+		if perm {
+			slots = 1
+		}
+		r = newFastReply(len(key) + slots*len(tmpl))
+		copy(r.buf, key)
+		r.klen, r.n, r.size, r.qtype = uint16(len(key)), uint16(n), uint16(len(tmpl)), qtype
+		r.perm, r.ans, r.rec = perm, uint16(ans), uint16(rec)
+		r.rcode, r.scope, r.zone, r.policy = uint16(m.Rcode), uint8(p.scope), p.zone, p.policy
+		r.noEcho, r.rot = !p.echo, ctr
+		if !c.add(r, any) {
+			return
+		}
+	}
+	if r.recipe != nil || int(r.n) != n || int(r.size) != len(tmpl) || r.filled&(1<<k) != 0 {
+		return
+	}
+	switch {
+	case !r.perm:
+		copy(r.buf[int(r.klen)+k*len(tmpl):], tmpl)
+	case r.filled == 0:
+		copy(r.buf[r.klen:], tmpl)
+		r.k0 = uint8(k)
+		// A zone RRset's order k answers RRs[k:] then RRs[:k]
+		// (plan.appendOrdered), and permShape found the answer to be
+		// those records, each of one shape: every order is this one's
+		// records rotated, and is held from now on.
+		r.filled = ^uint64(0) >> (64 - n)
+	}
+	r.filled |= 1 << k
+}
+
+// permShape reports whether reply (to a question of qlen bytes) can stand
+// for n rotations of its answer: it has n answer records right after the
+// question, each owned by the question's name (a pointer to it) with the
+// same type, class, TTL and data length, and no other records but an OPT.
+// It returns where the records start and each one's length.
+func permShape(reply []byte, qlen, n int) (ans, rec int, ok bool) {
+	if n < 2 || n > 255 || len(reply) < 12 || int(binary.BigEndian.Uint16(reply[6:])) != n ||
+		binary.BigEndian.Uint16(reply[8:]) != 0 {
+		return 0, 0, false
+	}
+	ans = 12 + qlen + 4
+	if ans+12 > len(reply) {
+		return 0, 0, false
+	}
+	first := reply[ans : ans+12]
+	if first[0] != 0xC0 || first[1] != 12 {
+		return 0, 0, false
+	}
+	rec = 12 + int(binary.BigEndian.Uint16(first[10:]))
+	end := ans + n*rec
+	if end > len(reply) {
+		return 0, 0, false
+	}
+	for i := 1; i < n; i++ {
+		if string(reply[ans+i*rec:ans+i*rec+12]) != string(first) {
+			return 0, 0, false
+		}
+	}
+	// What follows is our OPT record, if anything (ARCOUNT 0 or 1).
+	switch ar := binary.BigEndian.Uint16(reply[10:]); {
+	case ar == 0 && end == len(reply):
+	case ar == 1 && end+11 <= len(reply) && reply[end] == 0 && binary.BigEndian.Uint16(reply[end+1:]) == dns.TypeOPT:
+	default:
+		return 0, 0, false
+	}
+	return ans, rec, true
+}
+
+// permuted writes rotation k of a perm entry's replies into out: the
+// held reply (rotation k0) with its answer records rotated by k-k0, as
+// the full path's round-robin rotates them (put checks each rotation
+// against the full path's reply before it is served).
+func (r *fastReply) permuted(out []byte, k int) {
+	base := r.buf[r.klen : int(r.klen)+int(r.size)]
+	ans, rec, n := int(r.ans), int(r.rec), int(r.n)
+	d := (k - int(r.k0) + n) % n
+	end := ans + n*rec
+	copy(out, base[:ans])
+	w := ans + copy(out[ans:], base[ans+d*rec:end])
+	copy(out[w:], base[ans:ans+d*rec])
+	copy(out[end:], base[end:])
+}
+
+// prefetch parses each datagram of a batch (pkts) into qs (for answerOn
+// to use) and reads, for each query, the table slot and then the entry
+// that answering it will read. Nothing depends on those reads but a sum,
+// so the processor has them all in flight at once and the cache misses
+// of a batch are waited for together, not one query after another.
+func (c *fastCache) prefetch(pkts [][]byte, qs []fastQuery) {
+	var slots [udpBatch]*fastSlot
+	n := 0
+	for i, p := range pkts[:min(len(pkts), len(qs), udpBatch)] {
+		q := &qs[i]
+		q.ok = false
+		if len(p) < 12 || !q.parse(p) || c.entries.n == 0 {
+			continue
+		}
+		q.h = c.entries.hash(q.key)
+		slots[n] = &c.entries.slots[q.h&uint64(len(c.entries.slots)-1)]
+		n++
+	}
+	var sum uint64
+	for _, s := range slots[:n] {
+		sum += s.h
+	}
+	var ents [udpBatch]*fastReply
+	m := 0
+	for _, s := range slots[:n] {
+		if e := s.e; e != nil {
+			sum += uint64(e.klen)
+			ents[m] = e
+			m++
+		}
+	}
+	// Then the key, the held reply's first and last bytes, and the
+	// rotation counter.
+	for _, e := range ents[:m] {
+		sum += uint64(e.buf[0])
+		if end := int(e.klen) + int(e.size); e.perm && end <= len(e.buf) {
+			sum += uint64(e.buf[e.klen]) + uint64(e.buf[end-1])
+		}
+		if e.rot != nil {
+			sum += uint64(e.rot.Load())
+		}
+	}
+	c.sink += sum
+}
+
+// admit reports whether the replies to key are worth keeping: only when
+// the key was asked before (TinyLFU's doorkeeper). A random-subdomain
+// flood asks every name once (or every type, or from every address), and
+// keeping those replies would cost a copy and an insertion per query, then
+// dropping them all, and save nothing.
+func (c *fastCache) admit(key []byte) bool {
+	if c.seen == nil {
+		c.seen, c.seed = make([]uint16, seenSlots()), maphash.MakeSeed()
+	}
+	h := maphash.Bytes(c.seed, key)
+	fp := uint16(h>>48) | 1 // never 0, the empty slot
+	slot := &c.seen[h&uint64(len(c.seen)-1)]
+	if *slot == fp {
+		return true
+	}
+	*slot = fp
+	return false
+}
+
+// add inserts r within the budgets, and reports whether it did.
+func (c *fastCache) add(r *fastReply, any bool) bool {
+	cost := cap(r.buf) + fastEntryBytes
+	if any {
+		if c.anyB += cost; c.anyB > c.anyMax {
+			c.entries.drop(func(e *fastReply) bool { return e.any })
+			c.anyB = 0
+			return false
+		}
+		r.any = true
+	} else if c.bytes += cost; c.bytes > c.max {
+		c.reset(c.snap)
+		return false
+	}
+	c.entries.insert(r)
+	return true
+}
+
+// replyTemplate returns the reply wire (to query q) as the cache keeps
+// it: without the ECS option, if the query had one, and with our OPT
+// record (which the reply then ends with) holding no data.
+func replyTemplate(q *fastQuery, wire []byte) ([]byte, bool) {
+	if q.key[len(q.key)-1]&2 == 0 {
+		return wire, true // no OPT asked, none given
+	}
+	n := len(q.ecs)
+	if len(wire) < 12+11+n {
+		return nil, false
+	}
+	o := wire[len(wire)-11-n:] // our OPT record, if it is last
+	if o[0] != 0 || binary.BigEndian.Uint16(o[1:]) != dns.TypeOPT || int(binary.BigEndian.Uint16(o[9:])) != n {
+		return nil, false
+	}
+	if n == 0 {
+		return wire, true
+	}
+	// The echoed option is the query's but for the scope.
+	e := o[11:]
+	if string(e[:7]) != string(q.ecs[:7]) || string(e[8:]) != string(q.ecs[8:]) {
+		return nil, false
+	}
+	t := append([]byte(nil), wire[:len(wire)-n]...)
+	t[len(t)-2], t[len(t)-1] = 0, 0
+	return t, true
+}

@@ -1,0 +1,214 @@
+package dnslb
+
+import (
+	"math/rand/v2"
+	"net/netip"
+	"sync/atomic"
+
+	"github.com/miekg/dns"
+
+	"github.com/dnslb/dnslb/zones"
+)
+
+// Client is where a query came from.
+type Client struct {
+	Addr netip.AddrPort
+	TCP  bool
+}
+
+// plan is what decide made of one query: the reply's header and sections,
+// and everything the encoder and the memo of encoded replies need. The
+// sections hold the generation's own records (never changed), or copies
+// where this query changed a TTL or an owner name.
+type plan struct {
+	msg  *dns.Msg // header, question and sections; encode adds the OPT record
+	snap *Snapshot
+
+	// EDNS (RFC 6891): whether the reply carries our OPT record and its DO
+	// bit, the ECS option to echo (nil: none) with the scope the answer
+	// depended on (RFC 7871 section 7.2.1), and an Extended DNS Error
+	// (RFC 8914), edeNone for none.
+	edns  bool
+	do    bool
+	ecs   *dns.EDNS0_SUBNET
+	echo  bool
+	scope int
+	ede   uint16
+	deleg string // a referral's delegation point (RFC 9471 glue rules)
+
+	limit int    // the size a UDP reply must fit (truncate); 0 over TCP
+	asked string // the question name as asked, when not in lower case
+	cut   bool   // encode had to leave records out to fit limit
+
+	// The query's client, after ECS, for the selections.
+	client netip.Addr
+	source int // ECS source prefix after capping; -1 without ECS
+
+	zone   string // origin of the zone answering, for metrics
+	policy string // the first policy applied, for metrics and the query log
+
+	// How the memo may keep the reply: whether it holds records made for
+	// this query's name (wildcard, DNAME: anyone can make such names),
+	// whether it may be kept at all, and the decision points: each choice
+	// decide made that another query for the same question could make
+	// differently. Their values are the decision key.
+	synth    bool
+	noMemo   bool
+	points   []point // in pointsBuf
+	replay   []point // values to take instead of choosing (memo fills a key)
+	replayed int     // how many of replay were taken
+	counters []atomic.Uint32
+
+	pointsBuf [maxPoints]point
+	q         [1]dns.Question // the question in lower case, when asked otherwise
+
+	// The encoder's EDNS records, reused from query to query.
+	opt     dns.OPT
+	options [2]dns.EDNS0
+	ecsOut  dns.EDNS0_SUBNET
+	edeOut  dns.EDNS0_EDE
+}
+
+// edeNone is plan.ede without an Extended DNS Error.
+const edeNone = 0xffff
+
+// maxPoints is how many decision points a reply the memo keeps may have;
+// a reply with more is never kept.
+const maxPoints = 4
+
+// pointKind says what a decision point chooses.
+type pointKind uint8
+
+const (
+	pointRotation pointKind = iota + 1 // a zone RRset's round-robin order
+	pointShuffle                       // rotate = "random": a zone RRset's order drawn at random
+	pointPolicy                        // a load-balanced name's selection
+)
+
+// maxChoice is the most records a point's value orders (a shuffle's
+// permutation, a policy's addresses); larger ones are never kept.
+const maxChoice = 16
+
+// point is one decision point and the value taken there. decide makes
+// the points as it meets them and takes each one's value (take); the
+// memo keeps a reply's points without their values and takes them again
+// for the next query of the same question: the same function on the
+// same generation, so a key made of the values names one reply.
+type point struct {
+	kind pointKind
+	n    int            // records of the RRset (rotation, shuffle)
+	ctr  *atomic.Uint32 // the RRset's round-robin counter (rotation)
+	view *nameView      // the name (policy)
+	fam  Family         // the family asked (policy)
+
+	// The value.
+	k      int              // rotation: the order
+	order  [maxChoice]uint8 // shuffle: the permutation; policy: the addresses (as Policy.Addr indexes)
+	norder int
+	d      Decision // policy: what Select gave, Addrs nil (see order)
+}
+
+// take chooses the point's value for query context c: steps the
+// counter, draws the order, or runs the name's selection.
+func (pt *point) take(c *selectCtx) bool {
+	switch pt.kind {
+	case pointRotation:
+		pt.k = 0
+		if pt.ctr != nil {
+			pt.k = int((pt.ctr.Add(1) - 1) % uint32(pt.n))
+		}
+	case pointShuffle:
+		if pt.n > maxChoice {
+			return false
+		}
+		for i := range pt.n {
+			pt.order[i] = uint8(i)
+		}
+		o := pt.order[:pt.n]
+		c.rand().Shuffle(pt.n, func(i, j int) { o[i], o[j] = o[j], o[i] })
+		pt.norder = pt.n
+	case pointPolicy:
+		p := pt.view.Policy
+		q := Query{Client: c.client, Family: pt.fam}
+		if c.source >= 0 {
+			q.ECS, q.SourcePrefix = true, c.source
+		}
+		var buf [maxChoice]netip.Addr
+		out := buf[:0]
+		if n := p.NumAddrs(); n > len(buf) {
+			out = make([]netip.Addr, 0, n)
+		}
+		d := p.Select(&q, pt.view, c.geo, c.rand(), out)
+		if len(d.Addrs) > maxChoice {
+			return false
+		}
+		pt.norder = len(d.Addrs)
+		for i, a := range d.Addrs {
+			pt.order[i] = uint8(p.AddrIndex(a))
+		}
+		// Field by field, leaving Addrs (buf) and Group (a string
+		// Select may take from anywhere, so escape analysis counts it
+		// as buf's) behind: buf stays on the stack.
+		pt.d = Decision{Scope: d.Scope, TTL: d.TTL, HasTTL: d.HasTTL, AllDown: d.AllDown,
+			Action: d.Action, Rotations: d.Rotations, Rotation: d.Rotation}
+	}
+	return true
+}
+
+// sameKind reports whether pt is the point that r is a value of: the
+// same choice, made over the same records or name.
+func (pt *point) sameKind(r *point) bool {
+	return pt.kind == r.kind && pt.n == r.n && pt.ctr == r.ctr && pt.view == r.view && pt.fam == r.fam
+}
+
+// appendKey appends the point's value to a decision key: what the reply
+// depends on, and nothing else (not the ECS scope, which the memo writes
+// per query).
+func (pt *point) appendKey(key []byte) []byte {
+	switch pt.kind {
+	case pointRotation:
+		return append(key, byte(pt.k))
+	case pointShuffle:
+		return append(key, pt.order[:pt.norder]...)
+	}
+	var f byte
+	if pt.d.AllDown {
+		f = 1 | byte(pt.d.Action)<<1
+	}
+	key = append(key, f, byte(pt.norder))
+	return append(key, pt.order[:pt.norder]...)
+}
+
+// selectCtx is what taking a point reads besides the point: the client
+// and the generation's GeoIP data, and a random source made on first use.
+type selectCtx struct {
+	client netip.Addr
+	source int // ECS source prefix, -1 without ECS
+	geo    Locator
+	r      *rand.Rand
+}
+
+func (c *selectCtx) rand() *rand.Rand {
+	if c.r == nil {
+		c.r = randPool.Get().(*rand.Rand)
+	}
+	return c.r
+}
+
+// done returns the random source, if one was taken.
+func (c *selectCtx) done() {
+	if c.r != nil {
+		randPool.Put(c.r)
+		c.r = nil
+	}
+}
+
+// rrAddrIn returns the record of set whose address is a, or nil.
+func rrAddrIn(set *zones.RRset, a netip.Addr) dns.RR {
+	for _, rr := range set.RRs {
+		if ra, _ := rrAddr(rr); ra == a {
+			return rr
+		}
+	}
+	return nil
+}
