@@ -225,7 +225,12 @@ func serve(args []string, stdout, stderr io.Writer) int {
 		}
 	})
 	if err := srv.Run(runCtx); err != nil && !errors.Is(err, context.Canceled) {
-		log.Error("server stopped", "err", err)
+		select {
+		case <-srv.Started():
+			log.Error("server stopped", "err", err)
+		default: // a listener could not be opened
+			log.Error("cannot start", "err", err)
+		}
 		return 1
 	}
 	log.Info("stopped")
