@@ -47,6 +47,9 @@ type Server struct {
 	lastReload ReloadStatus
 	ready      bool
 	startedCh  chan struct{}
+
+	sdAddr   *net.UnixAddr // the service manager's socket; nil: none (systemd.go)
+	sdFailed atomic.Bool   // a notification failed, and the log said so
 }
 
 // New loads the config at cfg (as LoadConfig returned it): every zone,
@@ -281,11 +284,13 @@ func (s *Server) Run(ctx context.Context) error {
 		}
 	}
 	s.log.Info("serving", "udp+tcp", strings.Join(seen, " "))
+	s.sdNotify("READY=1", "STATUS="+s.sdStatus())
 
 	select {
 	case <-ctx.Done():
 	case err = <-errc:
 	}
+	s.sdNotify("STOPPING=1", "STATUS=stopping")
 	s.mu.Lock()
 	s.ready = false
 	s.mu.Unlock()

@@ -205,6 +205,7 @@ func serve(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	srv.SetLogLevel(&level)
+	srv.SetNotifySocket(os.Getenv("NOTIFY_SOCKET")) // set by systemd for Type=notify
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
