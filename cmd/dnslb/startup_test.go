@@ -76,9 +76,9 @@ func writeConfig(t *testing.T, listen []string, admin string) string {
 	return conf
 }
 
-// runFailing runs "dnslb serve" and returns its exit error, how long it
-// ran and its standard error. It kills the process after 10 s.
-func runFailing(t *testing.T, cmd *exec.Cmd) (error, time.Duration, string) {
+// runFailing runs "dnslb serve" and returns how long it ran, its
+// standard error and its exit error. It fails the test after 10 s.
+func runFailing(t *testing.T, cmd *exec.Cmd) (time.Duration, string, error) {
 	t.Helper()
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
@@ -90,12 +90,12 @@ func runFailing(t *testing.T, cmd *exec.Cmd) (error, time.Duration, string) {
 	go func() { done <- cmd.Wait() }()
 	select {
 	case err := <-done:
-		return err, time.Since(start), stderr.String()
+		return time.Since(start), stderr.String(), err
 	case <-time.After(10 * time.Second):
 		_ = cmd.Process.Kill()
 		<-done
 		t.Fatalf("still running 10s after start (the hang of issue 13):\n%s", stderr.String())
-		return nil, 0, ""
+		return 0, "", nil
 	}
 }
 
@@ -143,7 +143,7 @@ func TestStartFailures(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			conf := writeConfig(t, tc.listen, tc.admin)
-			err, took, log := runFailing(t, exec.Command(bin, "serve", "-config", conf))
+			took, log, err := runFailing(t, exec.Command(bin, "serve", "-config", conf))
 			checkFailure(t, err, took, log, tc.want, tc.wantErr)
 		})
 	}
@@ -186,7 +186,7 @@ func TestStartNoPermission(t *testing.T) {
 	if os.Getuid() == 0 {
 		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
 	}
-	err, took, log := runFailing(t, cmd)
+	took, log, err := runFailing(t, cmd)
 	checkFailure(t, err, took, log, "listen udp 127.0.0.1:53", "permission denied")
 	if !strings.Contains(log, "CAP_NET_BIND_SERVICE") {
 		t.Errorf("the error does not say what to do:\n%s", log)
