@@ -101,10 +101,26 @@ func (a *Admin) Addr() net.Addr {
 // gracefully, giving in-flight requests 5 seconds. It returns nil after a
 // shutdown caused by ctx. Call it once per Admin.
 func (a *Admin) Run(ctx context.Context) error {
+	ln, err := a.listen()
+	if err != nil {
+		return err
+	}
+	return a.serve(ctx, ln)
+}
+
+// listen opens cfg.Listen. Server.Run calls it with the DNS listeners, so
+// that a busy admin port fails the start like a busy DNS port.
+func (a *Admin) listen() (net.Listener, error) {
 	ln, err := net.Listen("tcp", a.cfg.Listen)
 	if err != nil {
-		return fmt.Errorf("admin: listen %s: %w", a.cfg.Listen, err)
+		// The error says "listen tcp ADDRESS: cause" already.
+		return nil, fmt.Errorf("admin: %w", err)
 	}
+	return ln, nil
+}
+
+// serve is Run on a listener already open; it closes ln.
+func (a *Admin) serve(ctx context.Context, ln net.Listener) error {
 	srv := &http.Server{
 		Handler:           a.handler,
 		ReadHeaderTimeout: 5 * time.Second,
@@ -123,7 +139,7 @@ func (a *Admin) Run(ctx context.Context) error {
 	go func() { errc <- srv.Serve(ln) }()
 	select {
 	case err := <-errc:
-		return fmt.Errorf("admin: %w", err)
+		return fmt.Errorf("admin: serve: %w", err)
 	case <-ctx.Done():
 	}
 	shutCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)

@@ -527,6 +527,12 @@ func (c *Config) check(path string, data []byte) []string {
 		c.GeoIP.Files[i] = c.Rel(f)
 	}
 	c.Health.StateFile = c.Rel(c.Health.StateFile)
+	if f := c.Health.StateFile; f != "" {
+		// Found now, not at the first drain: overrides would be lost.
+		if fi, err := os.Stat(filepath.Dir(f)); err != nil || !fi.IsDir() {
+			bad([]string{"health", "state_file"}, "folder %s of %s does not exist", filepath.Dir(f), f)
+		}
+	}
 	if c.ZoneDir == "" && len(c.Zones) == 0 {
 		errs = append(errs, fmt.Sprintf("%s: no zones: set zone_dir or add [[zone]] tables", path))
 	}

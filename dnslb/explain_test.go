@@ -67,4 +67,7 @@ func TestExplainPlainLive(t *testing.T) {
 	if _, err := srv.Explain("nope.example.org", "A", "192.0.2.1", ""); !errors.Is(err, ErrUnknownTarget) {
 		t.Errorf("Explain(nope.example.org) error %v, want ErrUnknownTarget", err)
 	}
+	if _, err := srv.Explain("www.example.com", "A", "192.0.2.1", ""); !errors.Is(err, ErrUnknownTarget) || !strings.Contains(err.Error(), "in no zone this server serves: a query for it gets REFUSED") {
+		t.Errorf("Explain(www.example.com) error %v, want REFUSED and ErrUnknownTarget", err)
+	}
 }

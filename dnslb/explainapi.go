@@ -70,7 +70,11 @@ func (s *Server) Explain(name, qtype, client, subnet string) (string, error) {
 		if snap.Random {
 			rotate = "random"
 		}
-		if out, ok := explainPlain(snap.Zone(owner), owner, q.Family == FamilyV6, rotate); ok {
+		z := snap.Zone(owner)
+		if z == nil {
+			return "", fmt.Errorf("%s is in no zone this server serves: a query for it gets REFUSED: %w", owner, ErrUnknownTarget)
+		}
+		if out, ok := explainPlain(z, owner, q.Family == FamilyV6, rotate); ok {
 			return out, nil
 		}
 		return "", fmt.Errorf("%s has no A or AAAA records in any served zone: %w", owner, ErrUnknownTarget)
@@ -130,7 +134,11 @@ func ExplainOffline(cfgPath, name, qtype, client, subnet string) (string, error)
 	owner := strings.ToLower(dns.Fqdn(name))
 	ns := st.names[owner]
 	if ns == nil {
-		if out, ok := explainPlain(zoneFor(st.zones, owner), owner, q.Family == FamilyV6, st.cfg.Server.Rotate); ok {
+		z := zoneFor(st.zones, owner)
+		if z == nil {
+			return "", fmt.Errorf("%s is in no zone of %s: a query for it would get REFUSED", owner, cfgPath)
+		}
+		if out, ok := explainPlain(z, owner, q.Family == FamilyV6, st.cfg.Server.Rotate); ok {
 			return out, nil
 		}
 		return "", fmt.Errorf("%s has no A or AAAA records in any zone of %s", owner, cfgPath)

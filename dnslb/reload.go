@@ -113,6 +113,12 @@ func loadZones(cfg *Config, prev map[string]*loadedZone) (out map[string]*loaded
 func (s *Server) Reload(trigger string) error {
 	s.reloadMu.Lock()
 	defer s.reloadMu.Unlock()
+	// Before Run says READY=1 the service manager is not told: a reload
+	// then would announce readiness too early.
+	running := s.Ready()
+	if running {
+		s.sdReloading(trigger)
+	}
 	err := s.reload()
 	st := ReloadStatus{Time: time.Now(), OK: err == nil, Trigger: trigger}
 	if err != nil {
@@ -128,6 +134,9 @@ func (s *Server) Reload(trigger string) error {
 	s.lastReload = st
 	s.mu.Unlock()
 	s.metrics.ReloadResult(err == nil, st.Time)
+	if running {
+		s.sdNotify("READY=1", "STATUS="+s.sdStatus())
+	}
 	return err
 }
 

@@ -2,13 +2,16 @@ package dnslb
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
+	"net/netip"
 	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"golang.org/x/net/netutil"
@@ -41,6 +44,9 @@ type Server struct {
 	lastReload ReloadStatus
 	ready      bool
 	startedCh  chan struct{}
+
+	sdAddr   *net.UnixAddr // the service manager's socket; nil: none (systemd.go)
+	sdFailed atomic.Bool   // a notification failed, and the log said so
 }
 
 // New loads the config at cfg (as LoadConfig returned it): every zone,
@@ -187,34 +193,66 @@ func (s *Server) Ready() bool {
 	return s.ready
 }
 
-// Run starts the prober and waits (at most the startup grace) for a first
-// verdict on every target, so the first answers are already health-aware;
-// then it opens the listeners, and the admin listener if configured, and
-// serves until ctx is done. Then it stops accepting, lets in-flight TCP
-// queries finish, and returns once every goroutine it started has ended.
+// Run opens every listener (DNS over UDP and TCP on each listen address,
+// and the admin listener if configured) and returns at once if one cannot
+// be opened. Then it starts the prober and waits (at most the startup
+// grace) for a first verdict on every target, so the first answers are
+// already health-aware; queries that arrive meanwhile wait in the socket
+// buffers. It serves until ctx is done; then it stops accepting, lets
+// in-flight TCP queries finish, and returns once every goroutine it
+// started has ended.
 func (s *Server) Run(ctx context.Context) error {
 	// Reloads may change s.cfg while Run starts up; Run works from one copy.
 	s.reloadMu.Lock()
 	cfg := s.cfg
 	s.reloadMu.Unlock()
+	// Listeners first: a busy port, a missing address or a low port
+	// without the capability ends the start here, before the startup
+	// grace and before any goroutine, so the process exits at once (and
+	// systemd's Restart=on-failure sees it) instead of hanging.
+	tcpLns, udp, addrs, err := s.listen(cfg.Server)
+	if err != nil {
+		return err
+	}
+	var admin *Admin
+	var adminLn net.Listener
+	if cfg.Admin.Listen != "" {
+		admin = NewAdmin(cfg.Admin, s, s.metrics, s.log)
+		if adminLn, err = admin.listen(); err != nil {
+			closeUDP(udp)
+			closeListeners(tcpLns)
+			return err
+		}
+	}
 	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
 	var wg sync.WaitGroup
-	defer wg.Wait()
+	// One defer, in this order: the goroutines end on cancel and on their
+	// sockets closing, so waiting for them first would wait forever.
+	defer func() {
+		cancel()
+		closeUDP(udp)
+		closeListeners(tcpLns)
+		wg.Wait()
+	}()
 	wg.Go(func() { _ = s.store.RunPublisher(ctx) })
 	wg.Go(func() { _ = s.prober.Run(ctx) })
 	if s.geo != nil {
 		wg.Go(func() { _ = s.geo.Run(ctx) })
 	}
-	if err := s.prober.WaitInitial(ctx, cfg.Health.StartupGrace.Duration); err != nil {
+	errc := make(chan error, 1)
+	if admin != nil {
+		// Served from the start, so /healthz and /readyz answer during
+		// the startup grace (/readyz with 503).
+		wg.Go(func() {
+			if err := admin.serve(ctx, adminLn); err != nil {
+				errc <- err
+			}
+		})
+	}
+	if err := s.prober.WaitInitial(ctx, cfg.Health.StartupGrace.Duration); err != nil && ctx.Err() == nil {
 		s.log.Warn("not every health check answered within the startup grace", "duration", cfg.Health.StartupGrace.Duration, "err", err)
 	}
 	s.store.Publish() // the first answers see every first verdict
-	tcpLns, udp, addrs, err := s.listen(cfg.Server)
-	if err != nil {
-		return err
-	}
-	defer closeUDP(udp)
 	for _, u := range udp {
 		u.started.Store(true)
 		wg.Go(func() { s.serveUDP(u) })
@@ -222,15 +260,6 @@ func (s *Server) Run(ctx context.Context) error {
 	tcp := newTCPServer(s, cfg.Server.TCPIdleTimeout.Duration)
 	for _, ln := range tcpLns {
 		wg.Go(func() { tcp.serve(ln) })
-	}
-	errc := make(chan error, 1)
-	if cfg.Admin.Listen != "" {
-		admin := NewAdmin(cfg.Admin, s, s.metrics, s.log)
-		wg.Go(func() {
-			if err := admin.Run(ctx); err != nil {
-				errc <- fmt.Errorf("admin: %w", err)
-			}
-		})
 	}
 	wg.Go(func() { s.notifier(ctx) }) // the listeners are open: secondaries can come
 	if every := cfg.Server.WatchInterval.Duration; every > 0 && cfg.path != "" {
@@ -249,11 +278,13 @@ func (s *Server) Run(ctx context.Context) error {
 		}
 	}
 	s.log.Info("serving", "udp+tcp", strings.Join(seen, " "))
+	s.sdNotify("READY=1", "STATUS="+s.sdStatus())
 
 	select {
 	case <-ctx.Done():
 	case err = <-errc:
 	}
+	s.sdNotify("STOPPING=1", "STATUS=stopping")
 	s.mu.Lock()
 	s.ready = false
 	s.mu.Unlock()
@@ -276,7 +307,7 @@ func (s *Server) listen(sc ServerConfig) ([]net.Listener, []*udpSocket, []net.Ad
 		if err != nil {
 			closeUDP(udp)
 			closeListeners(tcp)
-			return nil, nil, nil, err
+			return nil, nil, nil, listenHint(l, err)
 		}
 		tcp = append(tcp, netutil.LimitListener(tl, sc.MaxTCPConnections))
 		udp = append(udp, pcs...)
@@ -302,9 +333,30 @@ func listenPair(l string) ([]*udpSocket, net.Listener, error) {
 		}
 		closeUDP(pcs)
 		if !strings.HasSuffix(l, ":0") || try == 10 {
-			return nil, nil, fmt.Errorf("listen tcp %s: %w", l, err)
+			return nil, nil, err // "listen tcp ADDRESS: cause" already
 		}
 	}
+}
+
+// listenHint adds what to do to the causes an operator meets most
+// when a listen address cannot be opened.
+func listenHint(l string, err error) error {
+	switch {
+	case errors.Is(err, syscall.EACCES):
+		if ap, perr := netip.ParseAddrPort(l); perr == nil && ap.Port() < 1024 {
+			return fmt.Errorf("%w (port %d needs root or CAP_NET_BIND_SERVICE: see docs/operations.md)", err, ap.Port())
+		}
+	case errors.Is(err, syscall.EADDRINUSE):
+		return fmt.Errorf("%w (another process listens there: ss -lunpt | grep %s)", err, portOf(l))
+	case errors.Is(err, syscall.EADDRNOTAVAIL):
+		return fmt.Errorf("%w (no interface of this host has that address)", err)
+	}
+	return err
+}
+
+func portOf(l string) string {
+	_, port, _ := net.SplitHostPort(l)
+	return ":" + port
 }
 
 func closeListeners(lns []net.Listener) {

@@ -64,7 +64,7 @@ func listenUDP(addr string) ([]*udpSocket, error) {
 		pc, err := lc.ListenPacket(context.Background(), "udp", addr)
 		if err != nil {
 			closeUDP(socks)
-			return nil, fmt.Errorf("listen udp %s: %w", addr, err)
+			return nil, err // "listen udp ADDRESS: cause" already
 		}
 		u := &udpSocket{conn: pc.(*net.UDPConn), fd: -1, addr: pc.LocalAddr(), done: make(chan struct{})}
 		if err := detachUDP(u); err != nil {

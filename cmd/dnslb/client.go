@@ -8,6 +8,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"strings"
@@ -81,7 +82,7 @@ func (c *adminClient) do(method, path string, body, out any) error {
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {
-		return err
+		return c.unreachable(err)
 	}
 	defer resp.Body.Close()
 	data, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
@@ -105,6 +106,17 @@ func (c *adminClient) do(method, path string, body, out any) error {
 		}
 	}
 	return nil
+}
+
+// unreachable turns "dial tcp 127.0.0.1:8053: connect: connection
+// refused" into what it means and what to do; other errors stay as they
+// are.
+func (c *adminClient) unreachable(err error) error {
+	var op *net.OpError
+	if errors.As(err, &op) && op.Op == "dial" {
+		return fmt.Errorf("no server answers at %s (is dnslb running, with [admin] listen set to that address? point the command elsewhere with -admin URL)", c.base)
+	}
+	return err
 }
 
 // cmdStatus is "dnslb status": it prints the running server's status as

@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"net"
 	"net/http/httptest"
 	"net/netip"
 	"strings"
@@ -203,5 +204,39 @@ func TestCmdExplainPlain(t *testing.T) {
 	code, _, errs = runCmd(ex, "nope.example.org", "A", "-client", "192.0.2.1", "-config", "../../example/dnslb.toml")
 	if code != 1 || !strings.Contains(errs, "has no A or AAAA records") {
 		t.Errorf("explain nope.example.org A = %d %q", code, errs)
+	}
+}
+
+// TestCmdStatusNoServer: with nothing listening, one line that says so
+// and names the flag to point elsewhere, not a raw dial error.
+func TestCmdStatusNoServer(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	url := "http://" + ln.Addr().String()
+	ln.Close()
+	code, out, errs := runCmd(status, "-admin", url)
+	want := "dnslb status: no server answers at " + url + " ("
+	if code != 1 || out != "" || !strings.HasPrefix(errs, want) || !strings.Contains(errs, "-admin URL") || strings.Count(errs, "\n") != 1 || strings.Contains(errs, "dial tcp") {
+		t.Errorf("status with no server = %d %q %q, want 1 and one line starting %q", code, out, errs, want)
+	}
+}
+
+// TestCmdExplainDefaults: without -client explain uses 127.0.0.1 and says
+// so; a missing TYPE is named; a name outside every zone gets REFUSED.
+func TestCmdExplainDefaults(t *testing.T) {
+	ex := func(a []string, o, e *strings.Builder) int { return cmdExplain(a, o, e) }
+	const cfg = "../../example/dnslb.toml"
+	code, out, errs := runCmd(ex, "canary.example.org", "A", "-config", cfg)
+	if code != 0 || !strings.HasPrefix(out, "canary.example.org. A for client 127.0.0.1\n") || !strings.Contains(errs, "no -client or -subnet given: explaining for client 127.0.0.1") {
+		t.Errorf("explain without -client = %d\n%s%s", code, out, errs)
+	}
+	if code, _, errs := runCmd(ex, "canary.example.org", "-config", cfg); code != 2 || errs != "dnslb explain: missing TYPE after canary.example.org: A or AAAA\n" {
+		t.Errorf("explain without TYPE = %d %q", code, errs)
+	}
+	code, _, errs = runCmd(ex, "www.example.com", "A", "-client", "192.0.2.1", "-config", cfg)
+	if code != 1 || !strings.Contains(errs, "www.example.com. is in no zone of "+cfg+": a query for it would get REFUSED") {
+		t.Errorf("explain www.example.com = %d %q", code, errs)
 	}
 }

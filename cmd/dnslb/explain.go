@@ -11,16 +11,20 @@ import (
 	"github.com/dnslb/dnslb/dnslb"
 )
 
-const explainUsage = `  dnslb explain NAME TYPE -client IP [-subnet PREFIX] [-config FILE | -admin URL]
-                                 say step by step why NAME gets the addresses it gets:
-                                 offline against FILE, or live (with health) through the admin API
+const explainUsage = `  dnslb explain NAME TYPE [-client IP] [-subnet PREFIX] [-config FILE | -admin URL]
+                                 say step by step why NAME gets the addresses it gets (TYPE A or
+                                 AAAA; client default 127.0.0.1): offline against FILE, or live
+                                 (with health) through the admin API
 `
+
+// defaultClient is the client explain assumes without -client or -subnet.
+const defaultClient = "127.0.0.1"
 
 // cmdExplain is "dnslb explain": the selection steps for one query.
 func cmdExplain(args []string, stdout, stderr io.Writer) int {
 	fset := flag.NewFlagSet("dnslb explain", flag.ContinueOnError)
 	fset.SetOutput(stderr)
-	client := fset.String("client", "", "client (resolver) address")
+	client := fset.String("client", "", "client (resolver) address (default "+defaultClient+")")
 	subnet := fset.String("subnet", "", "EDNS Client Subnet prefix, e.g. 198.51.100.0/24")
 	cfgPath := fset.String("config", "", "config file: explain offline, every address counted up")
 	admin := fset.String("admin", "", "admin API base URL: explain against the running server")
@@ -30,11 +34,20 @@ func cmdExplain(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return exitCode(err)
 	}
-	if len(pos) != 2 {
+	switch len(pos) {
+	case 2:
+	case 1:
+		fmt.Fprintf(stderr, "dnslb explain: missing TYPE after %s: A or AAAA\n", pos[0])
+		return 2
+	default:
 		fmt.Fprint(stderr, "usage:\n"+explainUsage)
 		return 2
 	}
 	name, qtype := pos[0], pos[1]
+	if *client == "" && *subnet == "" {
+		*client = defaultClient
+		fmt.Fprintf(stderr, "dnslb explain: no -client or -subnet given: explaining for client %s\n", defaultClient)
+	}
 	if *admin != "" || *cfgPath == "" {
 		base := *admin
 		if base == "" {
@@ -64,7 +77,7 @@ func explainRemote(c *adminClient, name, qtype, client, subnet string, stdout, s
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {
-		fmt.Fprintf(stderr, "dnslb explain: %v (is the server running with [admin] listen? or pass -config FILE to explain offline)\n", err)
+		fmt.Fprintf(stderr, "dnslb explain: %v; or pass -config FILE to explain offline\n", c.unreachable(err))
 		return 1
 	}
 	defer resp.Body.Close()

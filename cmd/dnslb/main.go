@@ -205,6 +205,7 @@ func serve(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	srv.SetLogLevel(&level)
+	srv.SetNotifySocket(os.Getenv("NOTIFY_SOCKET")) // set by systemd for Type=notify
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
@@ -225,7 +226,12 @@ func serve(args []string, stdout, stderr io.Writer) int {
 		}
 	})
 	if err := srv.Run(runCtx); err != nil && !errors.Is(err, context.Canceled) {
-		log.Error("server stopped", "err", err)
+		select {
+		case <-srv.Started():
+			log.Error("server stopped", "err", err)
+		default: // a listener could not be opened
+			log.Error("cannot start", "err", err)
+		}
 		return 1
 	}
 	log.Info("stopped")
