@@ -27,6 +27,9 @@ type Store struct {
 	// down) and a publish rebuilds every name's view, so RunPublisher
 	// coalesces them instead of publishing once per verdict.
 	dirty chan struct{}
+	// published is signalled (without blocking) after every publish, for
+	// the one reader that follows the names' health (Server.watchNames).
+	published chan struct{}
 }
 
 // healthDelay is how long a health verdict may wait to be published, so
@@ -85,7 +88,7 @@ func NewStore() (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("store schema: %w", err)
 	}
-	s := &Store{db: db, dirty: make(chan struct{}, 1)}
+	s := &Store{db: db, dirty: make(chan struct{}, 1), published: make(chan struct{}, 1)}
 	s.snap.Store(&Snapshot{})
 	return s, nil
 }
@@ -265,7 +268,15 @@ func (s *Store) publish() {
 		sn.names[ns.Owner] = newNameView(ns, health, over)
 	}
 	s.snap.Store(sn)
+	select {
+	case s.published <- struct{}{}:
+	default: // the reader has not caught up yet: it reads the newest snapshot
+	}
 }
+
+// Published fires after a new snapshot is published (coalesced: one
+// signal may stand for several). It has one reader, outside the query path.
+func (s *Store) Published() <-chan struct{} { return s.published }
 
 // Snapshot is one immutable version of everything a query reads.
 type Snapshot struct {
