@@ -34,6 +34,8 @@ func TestStatusPageChromium(t *testing.T) {
 	// Every address of api.example.net. is down: the banner says so.
 	api := &st.Names[1]
 	api.AllDown, api.AllDownTypes, api.AllDownSince = true, []string{"A"}, st.Started.Add(50*time.Minute)
+	api.HealthyAddresses = 0
+	api.Addresses[0].Override, api.Addresses[1].State = "down", "down"
 	fb := &fakeBackend{status: st, ready: true}
 	a := NewAdmin(AdminConfig{Listen: "127.0.0.1:0", Token: token}, fb, NewMetrics(), nil)
 	ctx, cancel := context.WithCancel(context.Background())
