@@ -30,7 +30,13 @@ func TestStatusPageChromium(t *testing.T) {
 	}
 
 	const token = "page-token"
-	fb := &fakeBackend{status: testStatus(), ready: true}
+	st := testStatus()
+	// Every address of api.example.net. is down: the banner says so.
+	api := &st.Names[1]
+	api.AllDown, api.AllDownTypes, api.AllDownSince = true, []string{"A"}, st.Started.Add(50*time.Minute)
+	api.HealthyAddresses = 0
+	api.Addresses[0].Override, api.Addresses[1].State = "down", "down"
+	fb := &fakeBackend{status: st, ready: true}
 	a := NewAdmin(AdminConfig{Listen: "127.0.0.1:0", Token: token}, fb, NewMetrics(), nil)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
@@ -74,6 +80,18 @@ func TestStatusPageChromium(t *testing.T) {
 	}
 	if row := rowOf(dom, "2001:db8::12"); !strings.Contains(row, ">drain<") {
 		t.Errorf("row of 2001:db8::12 does not say drain: %s", row)
+	}
+	// The all-down banner comes first in the body, and names the name,
+	// its when_all_down and since when.
+	banner := dom[strings.Index(dom, "<body"):]
+	if i, j := strings.Index(banner, `id="all-down"`), strings.Index(banner, "<h2"); i < 0 || j < 0 || i > j {
+		t.Errorf("no all-down banner above the first section:\n%s", banner)
+	} else if text := strings.Join(strings.Fields(visibleText(banner[i:j])), " "); !strings.Contains(text, "Every address is down: 1 name answered by when_all_down") ||
+		!strings.Contains(text, "api.example.net.") || !strings.Contains(text, "servfail") || !strings.Contains(text, "since 10m ago") {
+		t.Errorf("the banner reads %q", text)
+	}
+	if !strings.Contains(dom, `<span class="badge alldown">all down</span>`) {
+		t.Error("rendered DOM lacks the all-down badge beside the name")
 	}
 	if strings.Contains(dom, "<script>") {
 		t.Error("the reload error became markup")

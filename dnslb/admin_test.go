@@ -78,7 +78,7 @@ func testStatus() Status {
 		Names: []NameStatus{
 			{
 				Name: "www.example.org.", Zone: "example.org.", Policy: "weighted",
-				Checks: []string{"web"}, WhenAllDown: "serve-all",
+				Checks: []string{"web"}, WhenAllDown: "serve-all", HealthyAddresses: 1,
 				Addresses: []AddressStatus{
 					{Addr: netip.MustParseAddr("192.0.2.10"), State: "up", LastResult: "HTTP 200", LastCheck: t0.Add(59 * time.Minute), Latency: 1200 * time.Microsecond, Since: t0},
 					{Addr: netip.MustParseAddr("192.0.2.11"), State: "down", LastResult: "dial tcp 192.0.2.11:80: connect: connection refused", LastCheck: t0.Add(59 * time.Minute), Flaps: 3, Since: t0.Add(50 * time.Minute)},
@@ -87,7 +87,7 @@ func testStatus() Status {
 			},
 			{
 				Name: "api.example.net.", Zone: "example.net.", Policy: "round-robin",
-				WhenAllDown: "servfail",
+				WhenAllDown: "servfail", HealthyAddresses: 2,
 				Addresses: []AddressStatus{
 					{Addr: netip.MustParseAddr("198.51.100.7"), State: "unchecked"},
 					{Addr: netip.MustParseAddr("203.0.113.5"), State: "unknown"},

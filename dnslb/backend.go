@@ -48,6 +48,11 @@ func (s *Server) Status() Status {
 		wad, _ := v.Policy.WhenAllDown()
 		n := NameStatus{Name: ns.Owner, Zone: ns.Zone, Policy: ns.desc, Checks: ns.Checks,
 			WhenAllDown: orDefault(nc.WhenAllDown, allDownNames[wad]), Override: over[ns.Owner]}
+		h := healthOf(v)
+		n.HealthyAddresses, n.AllDownTypes = h.healthy, h.allDown
+		if n.AllDown = len(h.allDown) > 0; n.AllDown {
+			n.AllDownSince = s.allDownSinceOf(ns.Owner)
+		}
 		for i, a := range ns.Addrs {
 			as := AddressStatus{Addr: a, Group: groupOf(nc, a), Override: over[a.String()], State: "unchecked"}
 			if len(ns.Checks) > 0 {

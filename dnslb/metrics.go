@@ -27,7 +27,8 @@ import (
 //   - rcode: the RFC 1035/2136 names (NOERROR..NOTZONE), else "other";
 //   - policy: the policy names seen, at most maxPolicies per zone, else
 //     "other"; "" becomes "none";
-//   - check and target: names and addresses from the config and zones.
+//   - check and target: names and addresses from the config and zones;
+//   - name: the load-balanced names of the config ([name."…"] tables).
 //
 // A client address or a query name never becomes a label.
 type Metrics struct {
@@ -37,6 +38,8 @@ type Metrics struct {
 	duration   *batchHistogram // by transport: 0 udp, 1 tcp
 	truncated  prometheus.Counter
 	targetUp   *prometheus.GaugeVec
+	nameUp     *prometheus.GaugeVec // healthy addresses per name
+	nameDown   *prometheus.GaugeVec // 1 while when_all_down answers for a name
 	probe      *prometheus.HistogramVec
 	changes    *prometheus.CounterVec
 	reloads    [2]prometheus.Counter // 0 failure, 1 success
@@ -106,6 +109,14 @@ func NewMetrics() *Metrics {
 		Name: "dnslb_target_up",
 		Help: "1 if the health check considers the target up, 0 if down.",
 	}, []string{"check", "target"})
+	m.nameUp = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "dnslb_name_healthy_addresses",
+		Help: "Addresses of a load-balanced name that are up (neither down by its checks nor by an override, nor drained).",
+	}, []string{"name"})
+	m.nameDown = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "dnslb_name_all_down",
+		Help: "1 while every address of a load-balanced name (of one family at least) is down, so its when_all_down answers; else 0.",
+	}, []string{"name"})
 	// Probe latency is per check, not per target: a histogram has ~15
 	// series per label set, and checks × targets can be large, while the
 	// per-target latency is on the status page and in /api/status.
@@ -139,7 +150,7 @@ func NewMetrics() *Metrics {
 	m.geo[0] = geo.WithLabelValues("miss")
 	m.geo[1] = geo.WithLabelValues("hit")
 
-	m.reg.MustRegister(m.queries, m.duration, m.truncated, m.targetUp, m.probe, m.changes,
+	m.reg.MustRegister(m.queries, m.duration, m.truncated, m.targetUp, m.nameUp, m.nameDown, m.probe, m.changes,
 		reloads, m.lastReload, m.reloadOK, geo,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
@@ -356,13 +367,50 @@ func (m *Metrics) HealthState(check, target string, up bool) {
 	m.targetUp.WithLabelValues(check, target).Set(v)
 }
 
-// ForgetTargets drops every dnslb_target_up series. Call it after a reload
-// that removed targets, before the prober reports the current ones again.
-func (m *Metrics) ForgetTargets() {
+// ForgetTarget drops the dnslb_target_up series of a target that a reload
+// removed, so it does not stay at its last value for good.
+func (m *Metrics) ForgetTarget(check, target string) {
 	if m == nil {
 		return
 	}
-	m.targetUp.Reset()
+	m.targetUp.DeleteLabelValues(check, target)
+}
+
+// ForgetCheck drops the probe-duration and state-change series of a check
+// that no target uses any more.
+func (m *Metrics) ForgetCheck(check string) {
+	if m == nil {
+		return
+	}
+	m.probe.DeletePartialMatch(prometheus.Labels{"check": check})
+	m.changes.DeletePartialMatch(prometheus.Labels{"check": check})
+	m.targetUp.DeletePartialMatch(prometheus.Labels{"check": check})
+}
+
+// NameHealth sets the gauges of one load-balanced name (an FQDN from the
+// config): how many of its addresses are up, and whether every address
+// (of a family) is down.
+func (m *Metrics) NameHealth(name string, healthy int, allDown bool) {
+	if m == nil {
+		return
+	}
+	name = zoneLabel(name)
+	m.nameUp.WithLabelValues(name).Set(float64(healthy))
+	v := 0.0
+	if allDown {
+		v = 1
+	}
+	m.nameDown.WithLabelValues(name).Set(v)
+}
+
+// ForgetName drops the series of a name that a reload removed.
+func (m *Metrics) ForgetName(name string) {
+	if m == nil {
+		return
+	}
+	name = zoneLabel(name)
+	m.nameUp.DeleteLabelValues(name)
+	m.nameDown.DeleteLabelValues(name)
 }
 
 // ProbeLatency records the duration of one probe of check.

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -119,16 +120,21 @@ func (s *Server) Reload(trigger string) error {
 	if running {
 		s.sdReloading(trigger)
 	}
-	err := s.reload()
+	start := time.Now()
+	ch, err := s.reload()
 	st := ReloadStatus{Time: time.Now(), OK: err == nil, Trigger: trigger}
+	took := st.Time.Sub(start).Round(time.Microsecond)
 	if err != nil {
 		st.Errors = strings.Split(err.Error(), "\n")
 		// One line per problem: a log line with every error in it would
 		// have them joined by escaped newlines.
-		s.log.Error("reload failed, the old state keeps serving", "errors", len(st.Errors))
+		s.log.Error("reload failed, the old state keeps serving", "trigger", trigger, "errors", len(st.Errors), "duration", took)
 		for _, e := range st.Errors {
-			s.log.Error("reload failed", "err", e)
+			s.log.Error("reload failed", "trigger", trigger, "err", e)
 		}
+	} else {
+		st.Changes = ch.list()
+		s.log.Info("reloaded", append([]any{"trigger", trigger, "duration", took}, ch.attrs()...)...)
 	}
 	s.mu.Lock()
 	s.lastReload = st
@@ -140,10 +146,10 @@ func (s *Server) Reload(trigger string) error {
 	return err
 }
 
-func (s *Server) reload() error {
+func (s *Server) reload() (reloadChanges, error) {
 	st, err := buildState(s.cfg.path, s.loaded)
 	if err != nil {
-		return err
+		return reloadChanges{}, err
 	}
 	for origin, lz := range st.loaded {
 		if old, ok := s.loaded[origin]; ok && old != lz && old.zone.Serial() == lz.zone.Serial() {
@@ -176,32 +182,121 @@ func (s *Server) reload() error {
 	var ql *queryLog
 	if path := st.cfg.Log.QueryLog; path != "" {
 		if ql, err = openQueryLog(path, st.cfg.Log.QuerySample); err != nil {
-			return err
+			return reloadChanges{}, err
 		}
 	}
+	ch := diffState(s.loaded, s.store.Names(), st)
 	if err := s.apply(st); err != nil {
 		_ = ql.Close()
-		return err
+		return reloadChanges{}, err
 	}
 	if s.logLevel != nil {
 		s.logLevel.Set(st.cfg.Log.LevelOf())
 	}
 	_ = s.qlog.Swap(ql).Close()
-	return nil
+	return ch, nil
+}
+
+// reloadChanges is what a reload changed, for its log line and status.
+type reloadChanges struct {
+	zonesAdded, zonesRemoved []string // origins
+	serials                  []string // "example.org. 1 -> 2", for every zone read again
+	namesAdded, namesRemoved []string // owners
+}
+
+// diffState compares the served zones and names with those of st.
+func diffState(loaded map[string]*loadedZone, names []*nameState, st *state) reloadChanges {
+	var ch reloadChanges
+	for _, origin := range slices.Sorted(maps.Keys(st.loaded)) {
+		lz := st.loaded[origin]
+		switch old, ok := loaded[origin]; {
+		case !ok:
+			ch.zonesAdded = append(ch.zonesAdded, origin)
+		case old != lz:
+			ch.serials = append(ch.serials, fmt.Sprintf("%s %d -> %d", origin, old.zone.Serial(), lz.zone.Serial()))
+		}
+	}
+	for _, origin := range slices.Sorted(maps.Keys(loaded)) {
+		if _, ok := st.loaded[origin]; !ok {
+			ch.zonesRemoved = append(ch.zonesRemoved, origin)
+		}
+	}
+	before := make(map[string]bool, len(names))
+	for _, ns := range names {
+		before[ns.Owner] = true
+		if _, ok := st.names[ns.Owner]; !ok {
+			ch.namesRemoved = append(ch.namesRemoved, ns.Owner)
+		}
+	}
+	for _, owner := range slices.Sorted(maps.Keys(st.names)) {
+		if !before[owner] {
+			ch.namesAdded = append(ch.namesAdded, owner)
+		}
+	}
+	slices.Sort(ch.namesRemoved)
+	return ch
+}
+
+// attrs are the log attributes of the changes: only those that happened,
+// or zones_and_names=unchanged.
+func (ch reloadChanges) attrs() []any {
+	var out []any
+	for _, f := range []struct {
+		key  string
+		list []string
+	}{
+		{"zones_added", ch.zonesAdded}, {"zones_removed", ch.zonesRemoved}, {"serials", ch.serials},
+		{"names_added", ch.namesAdded}, {"names_removed", ch.namesRemoved},
+	} {
+		if len(f.list) > 0 {
+			out = append(out, f.key, strings.Join(f.list, ", "))
+		}
+	}
+	if out == nil {
+		out = []any{"zones_and_names", "unchanged"}
+	}
+	return out
+}
+
+// list is the changes as sentences, for the status page and API.
+func (ch reloadChanges) list() []string {
+	var out []string
+	for _, z := range ch.zonesAdded {
+		out = append(out, "zone "+z+" added")
+	}
+	for _, z := range ch.zonesRemoved {
+		out = append(out, "zone "+z+" removed")
+	}
+	for _, z := range ch.serials {
+		origin, serials, _ := strings.Cut(z, " ")
+		out = append(out, "zone "+origin+" serial "+serials)
+	}
+	for _, n := range ch.namesAdded {
+		out = append(out, "name "+n+" added")
+	}
+	for _, n := range ch.namesRemoved {
+		out = append(out, "name "+n+" removed")
+	}
+	if out == nil {
+		out = []string{"zones and names unchanged"}
+	}
+	return out
 }
 
 // watch reloads when the config, a zone file (or an $INCLUDEd file) or a
-// GeoIP file changes. fsnotify events on their folders make it quick;
+// GeoIP file changes, or a *.zone file appears in or leaves zone_dir. fsnotify events on their folders make it quick;
 // polling the size and mtime of every file every interval catches what
 // events miss (network file systems, a folder created later). Either way
 // the reload waits until the files have stayed the same for a short
 // settle time, so an editor's half-written file is not loaded; renames
 // and in-place writes both work.
-func (s *Server) watch(ctx context.Context, every time.Duration, last string) error {
+//
+// events and closeWatcher come from notify, which the caller runs before
+// it says the server started, so no change after that is missed.
+func (s *Server) watch(ctx context.Context, every time.Duration, last string, events <-chan struct{}, closeWatcher func()) error {
 	t := time.NewTicker(every)
 	defer t.Stop()
-	events, closeWatcher := s.notify()
-	defer closeWatcher()
+	defer func() { closeWatcher() }() // the last one: the loop replaces it
 	const settle = 250 * time.Millisecond
 	settleTimer := time.NewTimer(time.Hour)
 	settleTimer.Stop()
@@ -232,10 +327,10 @@ func (s *Server) watch(ctx context.Context, every time.Duration, last string) er
 	}
 }
 
-// notify watches the folders of every watched file and sends on the
-// returned channel when one of those files changes. Without fsnotify
-// (no inotify instances left, say) the channel never fires and polling
-// does the work.
+// notify watches the folders of every watched file, and zone_dir, and
+// sends on the returned channel when one of those files changes or a
+// *.zone file in zone_dir does. Without fsnotify (no inotify instances
+// left, say) the channel never fires and polling does the work.
 func (s *Server) notify() (<-chan struct{}, func()) {
 	ch := make(chan struct{}, 1)
 	w, err := fsnotify.NewWatcher()
@@ -249,8 +344,13 @@ func (s *Server) notify() (<-chan struct{}, func()) {
 		abs, _ := filepath.Abs(f)
 		files[abs] = true
 	}
+	zoneDir := s.zoneDir()
 	s.reloadMu.Unlock()
 	dirs := make(map[string]bool)
+	if zoneDir != "" {
+		dirs[zoneDir] = true
+		_ = w.Add(zoneDir)
+	}
 	for f := range files {
 		if d := filepath.Dir(f); !dirs[d] {
 			dirs[d] = true
@@ -268,7 +368,7 @@ func (s *Server) notify() (<-chan struct{}, func()) {
 				if !ok {
 					return
 				}
-				if abs, _ := filepath.Abs(ev.Name); files[abs] {
+				if abs, _ := filepath.Abs(ev.Name); files[abs] || isZoneDirFile(zoneDir, abs) {
 					select {
 					case ch <- struct{}{}:
 					default:
@@ -291,11 +391,37 @@ func (s *Server) notify() (<-chan struct{}, func()) {
 	}
 }
 
-// stamp summarises the size and mtime of every watched file.
+// zoneDir is the absolute path of zone_dir, or "". Callers hold reloadMu.
+func (s *Server) zoneDir() string {
+	if s.cfg.ZoneDir == "" {
+		return ""
+	}
+	abs, _ := filepath.Abs(s.cfg.Rel(s.cfg.ZoneDir))
+	return abs
+}
+
+// isZoneDirFile reports whether path is a file that zone_dir's listing
+// makes a zone of (Config.ZoneFiles): a *.zone file directly in dir.
+// An editor's or a deploy's temporary file beside it is not.
+func isZoneDirFile(dir, path string) bool {
+	return dir != "" && filepath.Dir(path) == dir && strings.HasSuffix(path, ".zone")
+}
+
+// stamp summarises the size and mtime of every watched file and of every
+// *.zone file in zone_dir, so polling sees a zone file dropped in too.
 func (s *Server) stamp() string {
 	s.reloadMu.Lock()
 	files := slices.Clone(s.watched)
+	zoneDir := s.zoneDir()
 	s.reloadMu.Unlock()
+	if zoneDir != "" {
+		ents, _ := os.ReadDir(zoneDir)
+		for _, e := range ents {
+			if p := filepath.Join(zoneDir, e.Name()); !e.IsDir() && isZoneDirFile(zoneDir, p) && !slices.Contains(files, p) {
+				files = append(files, p)
+			}
+		}
+	}
 	var b strings.Builder
 	for _, f := range files {
 		fi, err := os.Stat(f)

@@ -39,11 +39,12 @@ type Server struct {
 	loaded   map[string]*loadedZone
 	watched  []string
 
-	mu         sync.Mutex // guards addrs, lastReload and ready
-	addrs      []net.Addr
-	lastReload ReloadStatus
-	ready      bool
-	startedCh  chan struct{}
+	mu           sync.Mutex // guards addrs, lastReload, ready and allDownSince
+	addrs        []net.Addr
+	lastReload   ReloadStatus
+	ready        bool
+	allDownSince map[string]time.Time // owner → when every address went down (watchNames)
+	startedCh    chan struct{}
 
 	sdAddr   *net.UnixAddr // the service manager's socket; nil: none (systemd.go)
 	sdFailed atomic.Bool   // a notification failed, and the log said so
@@ -114,14 +115,27 @@ func New(cfg Config, log *slog.Logger) (*Server, error) {
 // prober's targets. Callers hold reloadMu (or are New).
 func (s *Server) apply(st *state) error {
 	targets := healthTargets(&st.cfg, st.names)
+	before := s.prober.Snapshot()
 	if err := s.prober.SetTargets(targets); err != nil {
 		return err
 	}
 	keep := make(map[healthcheck.Key]bool, len(targets))
+	checks := make(map[string]bool)
 	for _, t := range targets {
 		keep[t.Key] = true
+		checks[t.Key.Check] = true
 	}
 	s.store.ForgetHealth(keep)
+	// SetTargets has returned, so the prober reports nothing more on the
+	// targets it dropped: their series can go.
+	for _, p := range before {
+		switch {
+		case !checks[p.Key.Check]:
+			s.metrics.ForgetCheck(p.Key.Check)
+		case !keep[p.Key]:
+			s.metrics.ForgetTarget(p.Key.Check, targetLabel(p.Key))
+		}
+	}
 	sv := Serving{UDPSize: st.cfg.Server.UDPSize, Random: st.cfg.Server.Rotate == "random"}
 	if err := s.store.Replace(st.zones, st.names, sv); err != nil {
 		return err
@@ -159,14 +173,18 @@ func (s *Server) SetLogLevel(v *slog.LevelVar) { s.logLevel = v }
 // healthChanged is the prober's callback: one target changed state.
 func (s *Server) healthChanged(st healthcheck.Status) {
 	s.store.SetHealth(st.Key, st.State)
-	target := "explicit" // a check with its own target is one target for every address
-	if st.Key.Addr.IsValid() {
-		target = st.Key.Addr.String()
-	}
-	s.metrics.HealthState(st.Key.Check, target, st.State == healthcheck.Up)
+	s.metrics.HealthState(st.Key.Check, targetLabel(st.Key), st.State == healthcheck.Up)
 	if st.State != healthcheck.Unknown {
 		s.metrics.StateChange(st.Key.Check, st.State == healthcheck.Up)
 	}
+}
+
+// targetLabel is the target label of dnslb_target_up for k.
+func targetLabel(k healthcheck.Key) string {
+	if k.Addr.IsValid() {
+		return k.Addr.String()
+	}
+	return "explicit" // a check with its own target is one target for every address
 }
 
 // Store is the server's live state.
@@ -253,6 +271,7 @@ func (s *Server) Run(ctx context.Context) error {
 		s.log.Warn("not every health check answered within the startup grace", "duration", cfg.Health.StartupGrace.Duration, "err", err)
 	}
 	s.store.Publish() // the first answers see every first verdict
+	wg.Go(func() { s.watchNames(ctx) })
 	for _, u := range udp {
 		u.started.Store(true)
 		wg.Go(func() { s.serveUDP(u) })
@@ -263,8 +282,10 @@ func (s *Server) Run(ctx context.Context) error {
 	}
 	wg.Go(func() { s.notifier(ctx) }) // the listeners are open: secondaries can come
 	if every := cfg.Server.WatchInterval.Duration; every > 0 && cfg.path != "" {
-		first := s.stamp() // before Started, so no edit after it is missed
-		wg.Go(func() { _ = s.watch(ctx, every, first) })
+		// Both before Started, so no edit after it is missed.
+		first := s.stamp()
+		events, closeWatcher := s.notify()
+		wg.Go(func() { _ = s.watch(ctx, every, first, events, closeWatcher) })
 	}
 	s.mu.Lock()
 	s.addrs, s.ready = addrs, true

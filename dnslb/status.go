@@ -33,6 +33,15 @@ type NameStatus struct {
 	WhenAllDown string          `json:"when_all_down"`
 	Override    string          `json:"override,omitempty"` // "", "drain", "up", "down"
 	Addresses   []AddressStatus `json:"addresses"`
+
+	// HealthyAddresses counts the addresses that are up: not down by a
+	// check or an override, not drained.
+	HealthyAddresses int `json:"healthy_addresses"`
+	// AllDown is set while every address of the name (of one family at
+	// least: AllDownTypes says which) is down, so when_all_down answers.
+	AllDown      bool      `json:"all_down"`
+	AllDownTypes []string  `json:"all_down_types,omitempty"` // "A", "AAAA"
+	AllDownSince time.Time `json:"all_down_since,omitzero"`
 }
 
 // AddressStatus is one address of a name and its health.
@@ -54,4 +63,9 @@ type ReloadStatus struct {
 	OK      bool      `json:"ok"`
 	Trigger string    `json:"trigger,omitempty"` // "sighup", "api", "file change", "startup"
 	Errors  []string  `json:"errors,omitempty"`
+	// Changes says what a successful reload changed, one item each:
+	// "zone example.net. added", "zone example.org. serial 1 -> 2",
+	// "name www.example.org. removed"; "zones and names unchanged" when none
+	// of those changed (settings may have).
+	Changes []string `json:"changes,omitempty"`
 }

@@ -7,6 +7,7 @@ import (
 	"html/template"
 	"net/http"
 	"net/url"
+	"strings"
 	"time"
 )
 
@@ -17,6 +18,7 @@ var statusPageHTML string
 // data and reload errors cannot inject markup.
 var statusPage = template.Must(template.New("status").Funcs(template.FuncMap{
 	"ago":     ago,
+	"join":    strings.Join,
 	"latency": fmtLatency,
 	"stamp":   stamp,
 }).Parse(statusPageHTML))
@@ -29,6 +31,18 @@ type pageData struct {
 	// Query is appended to the page's links and form actions: "?token=…"
 	// when the browser authenticated that way, so buttons keep working.
 	Query string
+}
+
+// AllDown lists the names whose when_all_down answers because every
+// address is down, for the banner at the top of the page.
+func (d pageData) AllDown() []NameStatus {
+	var out []NameStatus
+	for _, n := range d.Names {
+		if n.AllDown {
+			out = append(out, n)
+		}
+	}
+	return out
 }
 
 func (a *Admin) statusPage(w http.ResponseWriter, r *http.Request) {

@@ -36,6 +36,9 @@ type Store struct {
 	// (indexed by zones.RRset.Rot-1): serving state, kept beside the
 	// immutable zone, and kept across reloads that keep the zone.
 	rot map[*zones.Zone][]atomic.Uint32
+	// published is signalled (without blocking) after every publish, for
+	// the one reader that follows the names' health (Server.watchNames).
+	published chan struct{}
 }
 
 // Serving is the part of the config that answers are made with:
@@ -101,7 +104,7 @@ func NewStore() (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("store schema: %w", err)
 	}
-	s := &Store{db: db, dirty: make(chan struct{}, 1)}
+	s := &Store{db: db, dirty: make(chan struct{}, 1), published: make(chan struct{}, 1)}
 	s.serving = Serving{UDPSize: defaultUDPSize}
 	s.snap.Store(&Snapshot{Serving: s.serving})
 	return s, nil
@@ -302,7 +305,15 @@ func (s *Store) publish() {
 		sn.names[ns.Owner] = newNameView(ns, health, over)
 	}
 	s.snap.Store(sn)
+	select {
+	case s.published <- struct{}{}:
+	default: // the reader has not caught up yet: it reads the newest snapshot
+	}
 }
+
+// Published fires after a new snapshot is published (coalesced: one
+// signal may stand for several). It has one reader, outside the query path.
+func (s *Store) Published() <-chan struct{} { return s.published }
 
 // Snapshot is one immutable version of everything a query reads: the
 // zones, each load-balanced name with its health, the serving settings

@@ -333,9 +333,12 @@ func (s *Scheduler) record(r *runner, res Result) {
 		return
 	}
 	// A target found up at startup is the expected case, so only its
-	// later changes, and any target found down, are logged at info.
+	// later changes are logged at info; a target going down is a warning.
 	level := slog.LevelInfo
-	if was == Unknown && st.State == Up {
+	switch {
+	case st.State == Down:
+		level = slog.LevelWarn
+	case was == Unknown && st.State == Up:
 		level = slog.LevelDebug
 	}
 	attrs := []any{"target", st.Key.String()}

@@ -190,14 +190,18 @@ func TestSchedulerRiseFall(t *testing.T) {
 		if strings.Join(got, "\n") != strings.Join(want, "\n") {
 			t.Errorf("OnChange calls:\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 		}
-		// One info line per change, except a target found up at start.
+		// One line per change, except a target found up at start; down at
+		// warn, up at info.
 		if n := strings.Count(logs.String(), "\n"); n != 3 {
-			t.Errorf("%d info lines, want 3:\n%s", n, logs.String())
+			t.Errorf("%d lines, want 3:\n%s", n, logs.String())
 		}
-		if !strings.Contains(logs.String(), `msg="target down" target=web/192.0.2.1 err="status 503"`) {
+		if n := strings.Count(logs.String(), `level=WARN msg="target down" `); n != 2 {
+			t.Errorf("%d warn lines for a target going down, want 2:\n%s", n, logs.String())
+		}
+		if !strings.Contains(logs.String(), `level=WARN msg="target down" target=web/192.0.2.1 err="status 503"`) {
 			t.Errorf("log lacks the down line for 192.0.2.1:\n%s", logs.String())
 		}
-		if !strings.Contains(logs.String(), "msg=\"target up\" target=web/192.0.2.1\n") {
+		if !strings.Contains(logs.String(), "level=INFO msg=\"target up\" target=web/192.0.2.1\n") {
 			t.Errorf("log lacks the up line for 192.0.2.1, without err:\n%s", logs.String())
 		}
 	})

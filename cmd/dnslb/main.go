@@ -219,9 +219,7 @@ func serve(args []string, stdout, stderr io.Writer) int {
 			case <-runCtx.Done():
 				return
 			case <-hup:
-				if err := srv.Reload("sighup"); err == nil {
-					log.Info("reloaded")
-				}
+				_ = srv.Reload("sighup") // it logs its result
 			}
 		}
 	})

@@ -82,6 +82,11 @@ func TestSignals(t *testing.T) {
 		t.Fatal(err)
 	}
 	wait("SIGHUP to load new.example.org", func() bool { r := ask("new.example.org."); return r != nil && len(r.Answer) == 1 })
+	// The server logs the reload once, with its trigger and what changed.
+	wait("the reload in the log", func() bool { return strings.Contains(out.String(), "msg=reloaded trigger=sighup") })
+	if n := strings.Count(out.String(), "msg=reloaded"); n != 1 || !strings.Contains(out.String(), `serials="example.org. 1 -> 2"`) {
+		t.Errorf("%d reloaded lines, want 1 with the serial change:\n%s", n, out)
+	}
 
 	write(zone + "bad IN A 192.0.2.300\n")
 	if err := cmd.Process.Signal(syscall.SIGHUP); err != nil {

@@ -1,0 +1,126 @@
+package dnslb
+
+import (
+	"context"
+	"maps"
+	"slices"
+	"strings"
+	"time"
+)
+
+// nameHealth is how one load-balanced name stands in one snapshot.
+type nameHealth struct {
+	healthy int // addresses neither down nor drained
+	// allDown lists the record types ("A", "AAAA") for which the name has
+	// addresses but none is up, so its when_all_down answers them.
+	allDown []string
+}
+
+// healthOf counts the up addresses of v, per family. It reads the
+// snapshot's view, as selection does, so it says what queries get.
+func healthOf(v *nameView) nameHealth {
+	var h nameHealth
+	var has, up [2]bool // 0 IPv4, 1 IPv6
+	for _, a := range v.Addrs {
+		f := 0
+		if a.Is6() { // as selection tells families apart
+			f = 1
+		}
+		has[f] = true
+		if v.Up(a) {
+			up[f] = true
+			h.healthy++
+		}
+	}
+	for f, typ := range [2]string{"A", "AAAA"} {
+		if has[f] && !up[f] {
+			h.allDown = append(h.allDown, typ)
+		}
+	}
+	return h
+}
+
+// watchNames follows the published snapshots (health verdicts, overrides,
+// reloads) and, for every load-balanced name, keeps the healthy-address
+// gauges current and logs at warn when the name enters or leaves the
+// state where every address is down and when_all_down answers. It runs
+// beside the query path, from the store's publish signal, so queries
+// neither log nor pay for it.
+func (s *Server) watchNames(ctx context.Context) {
+	prev := make(map[string]nameHealth)
+	var last *Snapshot
+	for {
+		if sn := s.store.Snapshot(); sn != last {
+			last = sn
+			prev = s.observeNames(sn, prev, time.Now())
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-s.store.Published():
+		}
+	}
+}
+
+// observeNames compares the names of sn with prev, logs and exports the
+// changes, and returns the new state.
+func (s *Server) observeNames(sn *Snapshot, prev map[string]nameHealth, now time.Time) map[string]nameHealth {
+	next := make(map[string]nameHealth, len(sn.names))
+	for _, owner := range slices.Sorted(maps.Keys(sn.names)) {
+		v := sn.names[owner]
+		h := healthOf(v)
+		next[owner] = h
+		old, seen := prev[owner]
+		s.metrics.NameHealth(owner, h.healthy, len(h.allDown) > 0)
+		was, is := strings.Join(old.allDown, "+"), strings.Join(h.allDown, "+")
+		if was == is && seen {
+			continue
+		}
+		wad, _ := v.Policy.WhenAllDown()
+		action := orDefault(v.Config.WhenAllDown, allDownNames[wad])
+		switch {
+		case is != "" && was == "":
+			s.setAllDownSince(owner, now)
+			s.log.Warn("every address of a name is down: when_all_down answers", "name", owner, "qtype", is, "when_all_down", action)
+		case is == "" && was != "":
+			since := s.setAllDownSince(owner, time.Time{})
+			s.log.Warn("a name has addresses up again: when_all_down no longer answers", "name", owner, "healthy", h.healthy, "duration", now.Sub(since).Round(time.Millisecond))
+		case is != "":
+			// From A to A+AAAA, say: still all down, for other types.
+			s.log.Warn("every address of a name is down: when_all_down answers", "name", owner, "qtype", is, "when_all_down", action)
+		}
+	}
+	for owner, old := range prev {
+		if _, ok := next[owner]; ok {
+			continue
+		}
+		s.metrics.ForgetName(owner)
+		if len(old.allDown) > 0 {
+			s.setAllDownSince(owner, time.Time{})
+		}
+	}
+	return next
+}
+
+// setAllDownSince records when owner went all down (zero t: it is not)
+// and returns the time recorded before.
+func (s *Server) setAllDownSince(owner string, t time.Time) time.Time {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	old := s.allDownSince[owner]
+	if t.IsZero() {
+		delete(s.allDownSince, owner)
+	} else {
+		if s.allDownSince == nil {
+			s.allDownSince = make(map[string]time.Time)
+		}
+		s.allDownSince[owner] = t
+	}
+	return old
+}
+
+func (s *Server) allDownSinceOf(owner string) time.Time {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.allDownSince[owner]
+}
