@@ -291,7 +291,11 @@ func newNegTemplate(reply, qn []byte, zlabels int) (*negTemplate, bool) {
 	rdlen := int(binary.BigEndian.Uint16(t.tail[off+8:]))
 	off += 10
 	end := off + rdlen
-	if !name() || !name() || off+20 != end {
+	// name reads one name from off on: MNAME, then RNAME.
+	if mname := name(); !mname {
+		return nil, false
+	}
+	if rname := name(); !rname || off+20 != end {
 		return nil, false
 	}
 	off = end
