@@ -15,6 +15,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/dnslb/dnslb/dnslb/config"
 )
 
 // AdminBackend is what the admin listener needs from the running server.
@@ -46,7 +48,7 @@ var overrideStates = []string{"drain", "up", "down", ""}
 // metrics and health endpoints. It is for operators, not for the public:
 // when Token is set every endpoint but /healthz needs it.
 type Admin struct {
-	cfg     AdminConfig
+	cfg     config.AdminConfig
 	backend AdminBackend
 	metrics *Metrics
 	log     *slog.Logger
@@ -59,7 +61,7 @@ type Admin struct {
 
 // NewAdmin returns the admin listener for cfg. m may be nil (then /metrics
 // answers 404) and log may be nil.
-func NewAdmin(cfg AdminConfig, backend AdminBackend, m *Metrics, log *slog.Logger) *Admin {
+func NewAdmin(cfg config.AdminConfig, backend AdminBackend, m *Metrics, log *slog.Logger) *Admin {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}

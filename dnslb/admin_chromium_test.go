@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/dnslb/dnslb/dnslb/config"
 )
 
 // TestStatusPageChromium renders the status page in headless Chromium and
@@ -37,7 +39,7 @@ func TestStatusPageChromium(t *testing.T) {
 	api.HealthyAddresses = 0
 	api.Addresses[0].Override, api.Addresses[1].State = "down", "down"
 	fb := &fakeBackend{status: st, ready: true}
-	a := NewAdmin(AdminConfig{Listen: "127.0.0.1:0", Token: token}, fb, NewMetrics(), nil)
+	a := NewAdmin(config.AdminConfig{Listen: "127.0.0.1:0", Token: token}, fb, NewMetrics(), nil)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- a.Run(ctx) }()

@@ -14,6 +14,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/dnslb/dnslb/dnslb/config"
 )
 
 // fakeBackend is an AdminBackend that records the calls made to it.
@@ -105,7 +107,7 @@ func newTestAdmin(t *testing.T, token string) (*httptest.Server, *fakeBackend, *
 	t.Helper()
 	fb := &fakeBackend{status: testStatus(), ready: true}
 	m := NewMetrics()
-	a := NewAdmin(AdminConfig{Listen: "127.0.0.1:0", Token: token}, fb, m, nil)
+	a := NewAdmin(config.AdminConfig{Listen: "127.0.0.1:0", Token: token}, fb, m, nil)
 	srv := httptest.NewServer(a.Handler())
 	t.Cleanup(srv.Close)
 	return srv, fb, m
@@ -362,7 +364,7 @@ func TestAdminPage(t *testing.T) {
 
 func TestAdminRun(t *testing.T) {
 	fb := &fakeBackend{status: testStatus(), ready: true}
-	a := NewAdmin(AdminConfig{Listen: "127.0.0.1:0"}, fb, nil, nil)
+	a := NewAdmin(config.AdminConfig{Listen: "127.0.0.1:0"}, fb, nil, nil)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- a.Run(ctx) }()

@@ -12,6 +12,7 @@ import (
 
 	"github.com/miekg/dns"
 
+	"github.com/dnslb/dnslb/dnslb/config"
 	"github.com/dnslb/dnslb/healthcheck"
 )
 
@@ -88,7 +89,7 @@ func (s *Server) Status() Status {
 var allDownNames = map[AllDownAction]string{ServeAll: "serve-all", Servfail: "servfail", Nodata: "nodata", ServeGroup: "group"}
 
 // groupOf names the config group an address belongs to, if any.
-func groupOf(nc NameConfig, a netip.Addr) string {
+func groupOf(nc config.NameConfig, a netip.Addr) string {
 	for _, g := range slices.Sorted(maps.Keys(nc.Groups)) {
 		for _, s := range nc.Groups[g].Addresses {
 			if p, err := netip.ParseAddr(s); err == nil && p == a {

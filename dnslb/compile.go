@@ -7,12 +7,14 @@ import (
 	"slices"
 	"sort"
 	"strings"
+
+	"github.com/dnslb/dnslb/dnslb/config"
 )
 
 // CompilePolicy validates cfg for the owner name whose zone addresses are
 // addrs, and compiles it. It reports every problem it finds, each naming the
 // key path; the policy is nil when there are any.
-func CompilePolicy(owner string, cfg NameConfig, addrs []netip.Addr) (*Policy, []error) {
+func CompilePolicy(owner string, cfg config.NameConfig, addrs []netip.Addr) (*Policy, []error) {
 	key := strings.TrimSuffix(owner, ".")
 	c := &compiler{key: fmt.Sprintf("name.%q", key), fqdn: key + "."}
 	p := &Policy{owner: c.fqdn, dflt: -1, max: cfg.MaxAnswers}
@@ -146,7 +148,7 @@ func (c *compiler) weights(cfg map[string]int, zone map[netip.Addr]bool) map[net
 	return w
 }
 
-func (c *compiler) groups(p *Policy, cfg NameConfig, zone map[netip.Addr]bool, weights map[netip.Addr]uint32) {
+func (c *compiler) groups(p *Policy, cfg config.NameConfig, zone map[netip.Addr]bool, weights map[netip.Addr]uint32) {
 	names := make([]string, 0, len(cfg.Groups))
 	for n := range cfg.Groups {
 		names = append(names, n)

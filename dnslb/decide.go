@@ -12,13 +12,8 @@ import (
 	"github.com/dnslb/dnslb/zones"
 )
 
-// minUDPSize is the size every DNS client can take (RFC 1035 section 4.2.1);
-// defaultUDPSize is the EDNS buffer size we advertise unless configured
-// otherwise (the DNS flag day 2020 figure).
-const (
-	minUDPSize     = 512
-	defaultUDPSize = 1232
-)
+// minUDPSize is the size every DNS client can take (RFC 1035 section 4.2.1).
+const minUDPSize = 512
 
 // ECS source prefixes are capped before use (RFC 7871 section 11.1:
 // privacy), the same caps public resolvers use.

@@ -5,6 +5,8 @@ import (
 	"net/netip"
 	"strings"
 	"testing"
+
+	"github.com/dnslb/dnslb/dnslb/config"
 )
 
 func TestExplainGeo(t *testing.T) {
@@ -35,7 +37,7 @@ func TestExplainGeo(t *testing.T) {
 }
 
 func TestExplainDoesNotRotate(t *testing.T) {
-	p := mustCompile(t, NameConfig{}, addrs("192.0.2.1", "192.0.2.2"))
+	p := mustCompile(t, config.NameConfig{}, addrs("192.0.2.1", "192.0.2.2"))
 	q := query("198.51.100.1", FamilyV4)
 	first := p.Select(q, AllUp{}, nil, seeded(), nil).Addrs[0]
 	p.Explain(q, AllUp{}, nil)
@@ -46,8 +48,8 @@ func TestExplainDoesNotRotate(t *testing.T) {
 }
 
 func TestExplainAllDown(t *testing.T) {
-	p := mustCompile(t, NameConfig{Select: "failover", WhenAllDown: "servfail", Order: []string{"a"},
-		Groups: map[string]GroupConfig{"a": {Addresses: []string{"192.0.2.1"}}}}, addrs("192.0.2.1"))
+	p := mustCompile(t, config.NameConfig{Select: "failover", WhenAllDown: "servfail", Order: []string{"a"},
+		Groups: map[string]config.GroupConfig{"a": {Addresses: []string{"192.0.2.1"}}}}, addrs("192.0.2.1"))
 	got := p.Explain(&Query{Client: netip.MustParseAddr("198.51.100.0"), ECS: true, SourcePrefix: 24, Family: FamilyV4}, down("192.0.2.1"), nil).String()
 	for _, want := range []string{"(ECS source /24)", "candidate group a (failover): 0 healthy", "when_all_down = servfail", "result: all down"} {
 		if !strings.Contains(got, want) {

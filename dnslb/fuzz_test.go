@@ -4,13 +4,15 @@ import (
 	"testing"
 
 	"github.com/miekg/dns"
+
+	"github.com/dnslb/dnslb/dnslb/config"
 )
 
 // FuzzDecide feeds arbitrary queries to decide and encode: any that
 // unpacks must get a reply that encodes within the requester's size over
 // UDP, and nothing may panic.
 func FuzzDecide(f *testing.F) {
-	cfg, err := LoadConfig("testdata/dnslb.toml")
+	cfg, err := config.Load("testdata/dnslb.toml")
 	if err != nil {
 		f.Fatal(err)
 	}

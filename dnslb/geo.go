@@ -16,16 +16,6 @@ import (
 	"github.com/dnslb/dnslb/geodata"
 )
 
-// GeoIPConfig is the [geoip] table of the config file.
-type GeoIPConfig struct {
-	// Files are MaxMind DB files (relative paths are relative to the config
-	// file), in priority order: the first file with a value for a field
-	// wins. Empty means the built-in country database (package geodata).
-	Files []string `toml:"files"`
-	// Poll is how often the files are checked for changes (default 5s).
-	Poll time.Duration `toml:"poll"`
-}
-
 // Location is what a Locator knows about a client address. Empty strings and
 // zero numbers mean "unknown".
 type Location struct {

@@ -6,6 +6,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/dnslb/dnslb/dnslb/config"
 )
 
 // geoRules is the compiled rule set, one lookup structure per kind of term.
@@ -23,7 +25,7 @@ type cidrRule struct {
 	group  int
 }
 
-func (c *compiler) geoRules(p *Policy, rules []RuleConfig) geoRules {
+func (c *compiler) geoRules(p *Policy, rules []config.RuleConfig) geoRules {
 	gr := geoRules{
 		asn:       map[uint32]int{},
 		subdiv:    map[string]int{},

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/dnslb/dnslb/dnslb/config"
 	"github.com/dnslb/dnslb/healthcheck"
 	"github.com/dnslb/dnslb/zones"
 )
@@ -15,7 +16,7 @@ import (
 // state is everything built from the config file and what it names,
 // validated and ready to be swapped in at once.
 type state struct {
-	cfg    Config
+	cfg    config.Config
 	loaded map[string]*loadedZone
 	zones  []*zones.Zone // sorted by origin
 	names  map[string]*nameState
@@ -31,7 +32,7 @@ func buildState(path string, prev map[string]*loadedZone) (*state, error) {
 	if err != nil {
 		return nil, err
 	}
-	cfg, errs, err := parseConfig(path, data)
+	cfg, errs, err := config.ParseAll(path, data)
 	if err != nil {
 		return nil, err
 	}
@@ -41,9 +42,9 @@ func buildState(path string, prev map[string]*loadedZone) (*state, error) {
 // buildStateFor is buildState for a config already loaded (New gets one
 // from its caller, who may have changed it, as tests change listen), with
 // the errors found in it so far.
-func buildStateFor(cfg Config, prev map[string]*loadedZone, cfgErrs ...string) (*state, error) {
+func buildStateFor(cfg config.Config, prev map[string]*loadedZone, cfgErrs ...string) (*state, error) {
 	cfg = cfg.Defaults()
-	path := cfg.path
+	path := cfg.Path()
 	loaded, files, failed, zerr := loadZones(&cfg, prev)
 	st := &state{cfg: cfg, loaded: loaded, files: files}
 	if path != "" {
@@ -64,8 +65,8 @@ func buildStateFor(cfg Config, prev map[string]*loadedZone, cfgErrs ...string) (
 	}
 	var msgs []string
 	if len(errs) > 0 {
-		sortByLine(errs)
-		msgs = append(msgs, joinErrors(errs))
+		config.SortByLine(errs)
+		msgs = append(msgs, config.JoinErrors(errs))
 	}
 	if zerr != nil {
 		msgs = append(msgs, zerr.Error())
@@ -91,14 +92,14 @@ func (st *state) needsGeo() bool {
 // Check loads the config file, every zone, every policy and the GeoIP
 // files through the same code as serve and reload, and returns every
 // error found.
-func Check(path string) (*Config, []*zones.Zone, error) {
+func Check(path string) (*config.Config, []*zones.Zone, error) {
 	st, err := buildState(path, nil)
 	if err != nil {
 		return nil, nil, err
 	}
 	if st.needsGeo() || len(st.cfg.GeoIP.Files) > 0 {
 		if _, err := OpenGeoDB(st.cfg.GeoIP.Files, nil); err != nil {
-			return &st.cfg, nil, fmt.Errorf("%s: geoip.files: %w", at(st.cfg.path, st.cfg.data, []string{"geoip", "files"}), err)
+			return &st.cfg, nil, fmt.Errorf("%s: geoip.files: %w", st.cfg.At("geoip", "files"), err)
 		}
 	}
 	return &st.cfg, st.zones, nil

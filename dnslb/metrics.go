@@ -131,7 +131,7 @@ func NewMetrics() *Metrics {
 	}, []string{"check", "state"})
 	reloads := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "dnslb_reloads_total",
-		Help: "Config and zone reloads, by result (success or failure).",
+		Help: "config.Config and zone reloads, by result (success or failure).",
 	}, []string{"result"})
 	m.reloads[0] = reloads.WithLabelValues("failure")
 	m.reloads[1] = reloads.WithLabelValues("success")
@@ -355,7 +355,7 @@ func (m *Metrics) Truncated() {
 }
 
 // HealthState sets dnslb_target_up for one target of one check. target is
-// an address from a zone, so the set is bounded by the zones and config.
+// an address from a zone, so the set is bounded by the zones and
 func (m *Metrics) HealthState(check, target string, up bool) {
 	if m == nil {
 		return

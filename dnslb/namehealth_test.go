@@ -14,6 +14,8 @@ import (
 	"testing"
 
 	"github.com/miekg/dns"
+
+	"github.com/dnslb/dnslb/dnslb/config"
 )
 
 // logBuffer is a log destination that tests read while the server writes.
@@ -83,7 +85,7 @@ check = "web"
 when_all_down = "serve-all"
 `, port))
 	srv, addr, logs := startLoggedServer(t, cfgPath)
-	admin := httptest.NewServer(NewAdmin(AdminConfig{}, srv, srv.Metrics(), nil).Handler())
+	admin := httptest.NewServer(NewAdmin(config.AdminConfig{}, srv, srv.Metrics(), nil).Handler())
 	t.Cleanup(admin.Close)
 	get := func(path string) string {
 		t.Helper()

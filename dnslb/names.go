@@ -10,6 +10,7 @@ import (
 
 	"github.com/miekg/dns"
 
+	"github.com/dnslb/dnslb/dnslb/config"
 	"github.com/dnslb/dnslb/healthcheck"
 	"github.com/dnslb/dnslb/zones"
 )
@@ -18,8 +19,8 @@ import (
 // checks that watch its addresses, and those addresses (from the zone).
 // It is immutable; health and overrides live beside it in the store.
 type nameState struct {
-	Owner  string     // lower case, fully qualified
-	Config NameConfig // as written in [name."…"], for the status page
+	Owner  string            // lower case, fully qualified
+	Config config.NameConfig // as written in [name."…"], for the status page
 	Zone   string
 	Policy *Policy
 	Checks []string
@@ -36,14 +37,14 @@ type nameState struct {
 // failed, if not nil, gives the deepest zone that holds a name but did not
 // load ("" if none): names below it whose own zone is not deeper are
 // skipped, as the zone's errors say why.
-func compileNames(cfg *Config, zs []*zones.Zone, failed func(owner string) string) (map[string]*nameState, []string) {
+func compileNames(cfg *config.Config, zs []*zones.Zone, failed func(owner string) string) (map[string]*nameState, []string) {
 	out := make(map[string]*nameState, len(cfg.Names))
 	var errs []string
 	for _, key := range slices.Sorted(maps.Keys(cfg.Names)) {
 		nc := cfg.Names[key]
 		owner := strings.ToLower(dns.Fqdn(key))
 		// Finding the line reads the file text: only for names with errors.
-		loc := func() string { return at(cfg.path, cfg.data, []string{"name", key}) }
+		loc := func() string { return cfg.At("name", key) }
 		prefix := func() string { return fmt.Sprintf("%s: name.%q", loc(), key) }
 		z := zoneFor(zs, owner)
 		if f := ""; failed != nil {
@@ -62,17 +63,17 @@ func compileNames(cfg *Config, zs []*zones.Zone, failed func(owner string) strin
 		}
 		p, perrs := CompilePolicy(owner, nc, addrs)
 		for _, e := range perrs {
-			where := cfg.path
+			where := cfg.Path()
 			if ke := (*keyError)(nil); errors.As(e, &ke) {
 				// The key as the file writes the name (its case, a
 				// trailing dot), for finding it there.
 				written := fmt.Sprintf("name.%q", key) + strings.TrimPrefix(ke.key, fmt.Sprintf("name.%q", strings.TrimSuffix(owner, ".")))
-				if cfg.undecoded[normKey(written)] {
+				if cfg.Undecoded(written) {
 					continue // its value did not decode: said already
 				}
-				where = atPath(cfg.path, cfg.data, written)
+				where = cfg.AtPath(written)
 			}
-			if where == cfg.path {
+			if where == cfg.Path() {
 				where = loc()
 			}
 			errs = append(errs, fmt.Sprintf("%s: %v", where, e))
@@ -80,7 +81,7 @@ func compileNames(cfg *Config, zs []*zones.Zone, failed func(owner string) strin
 		if len(perrs) > 0 {
 			continue
 		}
-		ns := &nameState{Owner: owner, Config: nc, Zone: z.Origin, Policy: p, Checks: nameChecks(nc), Addrs: addrs, desc: policyDesc(nc)}
+		ns := &nameState{Owner: owner, Config: nc, Zone: z.Origin, Policy: p, Checks: nc.CheckNames(), Addrs: addrs, desc: policyDesc(nc)}
 		ns.Keys = make([][]healthcheck.Key, len(addrs))
 		for i, a := range addrs {
 			for _, chk := range ns.Checks {
@@ -95,7 +96,7 @@ func compileNames(cfg *Config, zs []*zones.Zone, failed func(owner string) strin
 	return out, errs
 }
 
-func policyDesc(nc NameConfig) string {
+func policyDesc(nc config.NameConfig) string {
 	sel, pick := orDefault(nc.Select, "none"), orDefault(nc.Pick, "round-robin")
 	if sel == "none" {
 		return pick
@@ -151,7 +152,7 @@ func rrAddr(rr dns.RR) (netip.Addr, bool) {
 // checkKey is the prober's key for check chk of address a. A check with an
 // explicit target probes that target once, whatever the address: its key
 // has no address, and every address it watches shares the verdict.
-func checkKey(cfg *Config, chk string, a netip.Addr) healthcheck.Key {
+func checkKey(cfg *config.Config, chk string, a netip.Addr) healthcheck.Key {
 	if cfg.Checks[chk].Target != "" {
 		return healthcheck.Key{Check: chk}
 	}
@@ -161,7 +162,7 @@ func checkKey(cfg *Config, chk string, a netip.Addr) healthcheck.Key {
 // healthTargets lists what the prober must probe: each check of each name
 // against each of the name's addresses. Names sharing a check and an
 // address share one target.
-func healthTargets(cfg *Config, names map[string]*nameState) []healthcheck.Target {
+func healthTargets(cfg *config.Config, names map[string]*nameState) []healthcheck.Target {
 	seen := make(map[healthcheck.Key]bool)
 	var out []healthcheck.Target
 	for _, owner := range slices.Sorted(maps.Keys(names)) {

@@ -6,11 +6,13 @@ import (
 	"net/netip"
 	"slices"
 	"testing"
+
+	"github.com/dnslb/dnslb/dnslb/config"
 )
 
 func TestPickRoundRobin(t *testing.T) {
 	zone := addrs("192.0.2.1", "192.0.2.2", "192.0.2.3")
-	p := mustCompile(t, NameConfig{}, zone)
+	p := mustCompile(t, config.NameConfig{}, zone)
 	out := make([]netip.Addr, 0, 3)
 	var firsts []netip.Addr
 	for range 6 {
@@ -32,7 +34,7 @@ func TestPickRoundRobin(t *testing.T) {
 
 func TestPickRandom(t *testing.T) {
 	zone := addrs("192.0.2.1", "192.0.2.2", "192.0.2.3", "192.0.2.4")
-	p := mustCompile(t, NameConfig{Pick: "random", MaxAnswers: 1}, zone)
+	p := mustCompile(t, config.NameConfig{Pick: "random", MaxAnswers: 1}, zone)
 	r := seeded()
 	counts := map[netip.Addr]int{}
 	const n = 40000
@@ -65,19 +67,19 @@ func TestPickWeighted(t *testing.T) {
 	const n, tol = 100000, 0.01 // each share within ±1 percentage point
 	tests := []struct {
 		name   string
-		cfg    NameConfig
+		cfg    config.NameConfig
 		health Health
 		want   map[string]float64
 	}{
-		{"90/9/1 per address", NameConfig{Pick: "weighted", Weights: map[string]int{"192.0.2.1": 90, "192.0.2.2": 9, "192.0.2.3": 1}},
+		{"90/9/1 per address", config.NameConfig{Pick: "weighted", Weights: map[string]int{"192.0.2.1": 90, "192.0.2.2": 9, "192.0.2.3": 1}},
 			AllUp{}, map[string]float64{"192.0.2.1": 0.9, "192.0.2.2": 0.09, "192.0.2.3": 0.01}},
-		{"1/2/7 with a default weight", NameConfig{Pick: "weighted", Weights: map[string]int{"192.0.2.2": 2, "192.0.2.3": 7}},
+		{"1/2/7 with a default weight", config.NameConfig{Pick: "weighted", Weights: map[string]int{"192.0.2.2": 2, "192.0.2.3": 7}},
 			AllUp{}, map[string]float64{"192.0.2.1": 0.1, "192.0.2.2": 0.2, "192.0.2.3": 0.7}},
-		{"group weights", NameConfig{Pick: "weighted", Groups: map[string]GroupConfig{
+		{"group weights", config.NameConfig{Pick: "weighted", Groups: map[string]config.GroupConfig{
 			"eu": {Addresses: []string{"192.0.2.1"}, Weight: 90},
 			"us": {Addresses: []string{"192.0.2.2", "192.0.2.3"}, Weight: 5}}},
 			AllUp{}, map[string]float64{"192.0.2.1": 0.9, "192.0.2.2": 0.05, "192.0.2.3": 0.05}},
-		{"down address takes no share", NameConfig{Pick: "weighted", Weights: map[string]int{"192.0.2.1": 90, "192.0.2.2": 5, "192.0.2.3": 5}},
+		{"down address takes no share", config.NameConfig{Pick: "weighted", Weights: map[string]int{"192.0.2.1": 90, "192.0.2.2": 5, "192.0.2.3": 5}},
 			down("192.0.2.1"), map[string]float64{"192.0.2.2": 0.5, "192.0.2.3": 0.5}},
 	}
 	zone := addrs("192.0.2.1", "192.0.2.2", "192.0.2.3")
@@ -101,7 +103,7 @@ func TestPickWeighted(t *testing.T) {
 // address once.
 func TestPickWeightedAll(t *testing.T) {
 	zone := addrs("192.0.2.1", "192.0.2.2", "192.0.2.3", "192.0.2.4")
-	p := mustCompile(t, NameConfig{Pick: "weighted", Weights: map[string]int{"192.0.2.1": 1000}}, zone)
+	p := mustCompile(t, config.NameConfig{Pick: "weighted", Weights: map[string]int{"192.0.2.1": 1000}}, zone)
 	r := seeded()
 	for range 100 {
 		d := p.Select(query("198.51.100.1", FamilyV4), AllUp{}, nil, r, nil)
@@ -126,7 +128,7 @@ func stickyClient(i int, host byte) netip.Addr {
 
 func TestPickSticky(t *testing.T) {
 	zone := addrs("192.0.2.1", "192.0.2.2", "192.0.2.3", "192.0.2.4")
-	p := mustCompile(t, NameConfig{Pick: "sticky", MaxAnswers: 1}, zone)
+	p := mustCompile(t, config.NameConfig{Pick: "sticky", MaxAnswers: 1}, zone)
 	const n = 20000
 	r := seeded()
 	before := make([]netip.Addr, n)
@@ -174,7 +176,7 @@ func TestPickSticky(t *testing.T) {
 }
 
 func TestStickyScope(t *testing.T) {
-	p := mustCompile(t, NameConfig{Pick: "sticky"}, addrs("192.0.2.1", "2001:db8::1"))
+	p := mustCompile(t, config.NameConfig{Pick: "sticky"}, addrs("192.0.2.1", "2001:db8::1"))
 	tests := []struct {
 		q    Query
 		want int
@@ -195,7 +197,7 @@ func TestStickyScope(t *testing.T) {
 	}
 }
 
-func benchPick(b *testing.B, cfg NameConfig) {
+func benchPick(b *testing.B, cfg config.NameConfig) {
 	zone := addrs("192.0.2.1", "192.0.2.2", "192.0.2.3", "192.0.2.4", "192.0.2.5", "192.0.2.6", "192.0.2.7", "192.0.2.8")
 	p := mustCompile(b, cfg, zone)
 	r := seeded()
@@ -207,9 +209,13 @@ func benchPick(b *testing.B, cfg NameConfig) {
 	}
 }
 
-func BenchmarkPickRoundRobin(b *testing.B) { benchPick(b, NameConfig{MaxAnswers: 2}) }
-func BenchmarkPickRandom(b *testing.B)     { benchPick(b, NameConfig{Pick: "random", MaxAnswers: 2}) }
-func BenchmarkPickWeighted(b *testing.B) {
-	benchPick(b, NameConfig{Pick: "weighted", MaxAnswers: 2, Weights: map[string]int{"192.0.2.1": 90, "192.0.2.2": 10}})
+func BenchmarkPickRoundRobin(b *testing.B) { benchPick(b, config.NameConfig{MaxAnswers: 2}) }
+func BenchmarkPickRandom(b *testing.B) {
+	benchPick(b, config.NameConfig{Pick: "random", MaxAnswers: 2})
 }
-func BenchmarkPickSticky(b *testing.B) { benchPick(b, NameConfig{Pick: "sticky", MaxAnswers: 2}) }
+func BenchmarkPickWeighted(b *testing.B) {
+	benchPick(b, config.NameConfig{Pick: "weighted", MaxAnswers: 2, Weights: map[string]int{"192.0.2.1": 90, "192.0.2.2": 10}})
+}
+func BenchmarkPickSticky(b *testing.B) {
+	benchPick(b, config.NameConfig{Pick: "sticky", MaxAnswers: 2})
+}

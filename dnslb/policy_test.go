@@ -6,6 +6,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/dnslb/dnslb/dnslb/config"
 )
 
 const owner = "www.example.org"
@@ -31,7 +33,7 @@ func addrs(ss ...string) []netip.Addr {
 	return out
 }
 
-func mustCompile(t testing.TB, cfg NameConfig, zone []netip.Addr) *Policy {
+func mustCompile(t testing.TB, cfg config.NameConfig, zone []netip.Addr) *Policy {
 	t.Helper()
 	p, errs := CompilePolicy(owner, cfg, zone)
 	if len(errs) > 0 {
@@ -52,10 +54,10 @@ func ttl(n uint32) *uint32 { return &n }
 var geoZone = addrs("192.0.2.10", "2001:db8::10", "192.0.2.20", "192.0.2.30", "192.0.2.40",
 	"192.0.2.50", "192.0.2.60", "192.0.2.61", "192.0.2.70", "2001:db8::70")
 
-func geoConfig() NameConfig {
-	return NameConfig{
+func geoConfig() config.NameConfig {
+	return config.NameConfig{
 		Select: "geo",
-		Groups: map[string]GroupConfig{
+		Groups: map[string]config.GroupConfig{
 			"eu":     {Addresses: []string{"192.0.2.10", "2001:db8::10"}},
 			"us":     {Addresses: []string{"192.0.2.20"}},
 			"ap":     {Addresses: []string{"192.0.2.30"}},
@@ -65,7 +67,7 @@ func geoConfig() NameConfig {
 			"net24":  {Addresses: []string{"192.0.2.61"}},
 			"global": {Addresses: []string{"192.0.2.70", "2001:db8::70"}},
 		},
-		Rules: []RuleConfig{
+		Rules: []config.RuleConfig{
 			{Match: []string{"continent:EU"}, Group: "eu"},
 			{Match: []string{"country:US"}, Group: "us"},
 			{Match: []string{"continent:AS", "country:AU"}, Group: "ap"},
@@ -132,7 +134,7 @@ func TestSelectGeoFlat(t *testing.T) {
 		t.Fatal(err)
 	}
 	cfg := geoConfig()
-	cfg.Rules = append(cfg.Rules[:5], RuleConfig{Match: []string{"continent:AF"}, Group: "as"}) // no CIDR rules
+	cfg.Rules = append(cfg.Rules[:5], config.RuleConfig{Match: []string{"continent:AF"}, Group: "as"}) // no CIDR rules
 	p := mustCompile(t, cfg, geoZone)
 	for client, want := range map[string]string{"192.0.2.1": "eu", "203.0.113.200": "as", "198.51.100.1": "global"} {
 		if d := p.Select(query(client, FamilyV4), AllUp{}, g, seeded(), nil); d.Group != want {
@@ -143,9 +145,9 @@ func TestSelectGeoFlat(t *testing.T) {
 
 func TestSelectFailover(t *testing.T) {
 	zone := addrs("192.0.2.1", "192.0.2.2", "198.51.100.1", "203.0.113.1", "2001:db8::3")
-	p := mustCompile(t, NameConfig{
+	p := mustCompile(t, config.NameConfig{
 		Select: "failover",
-		Groups: map[string]GroupConfig{
+		Groups: map[string]config.GroupConfig{
 			"primary": {Addresses: []string{"192.0.2.1", "192.0.2.2"}},
 			"backup":  {Addresses: []string{"198.51.100.1"}},
 			"last":    {Addresses: []string{"203.0.113.1", "2001:db8::3"}},
@@ -181,9 +183,9 @@ func TestSelectFailover(t *testing.T) {
 
 func nearestPolicy(t testing.TB) *Policy {
 	zone := addrs("192.0.2.1", "192.0.2.2", "192.0.2.3", "192.0.2.4", "2001:db8::1")
-	return mustCompile(t, NameConfig{
+	return mustCompile(t, config.NameConfig{
 		Select: "nearest",
-		Groups: map[string]GroupConfig{
+		Groups: map[string]config.GroupConfig{
 			"fra": {Addresses: []string{"192.0.2.1", "2001:db8::1"}, Location: []float64{50.11, 8.68}},
 			"sfo": {Addresses: []string{"192.0.2.2"}, Location: []float64{37.77, -122.42}},
 			"syd": {Addresses: []string{"192.0.2.3"}, Location: []float64{-33.87, 151.21}},
@@ -255,9 +257,9 @@ func TestAllDownActions(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.when, func(t *testing.T) {
-			p := mustCompile(t, NameConfig{
+			p := mustCompile(t, config.NameConfig{
 				WhenAllDown: tc.when,
-				Groups:      map[string]GroupConfig{"backup": {Addresses: []string{"198.51.100.1"}}},
+				Groups:      map[string]config.GroupConfig{"backup": {Addresses: []string{"198.51.100.1"}}},
 			}, zone)
 			d := p.Select(query("192.0.2.99", FamilyV4), allDown, nil, seeded(), nil)
 			if !d.AllDown || d.Action != tc.action || !slices.Equal(d.Addrs, tc.want) {
@@ -271,7 +273,7 @@ func TestAllDownActions(t *testing.T) {
 }
 
 func TestNoAddressOfFamily(t *testing.T) {
-	p := mustCompile(t, NameConfig{}, addrs("192.0.2.1"))
+	p := mustCompile(t, config.NameConfig{}, addrs("192.0.2.1"))
 	d := p.Select(query("192.0.2.99", FamilyV6), AllUp{}, nil, seeded(), nil)
 	if d.AllDown || len(d.Addrs) != 0 {
 		t.Errorf("Select(AAAA) = %+v, want no addresses and not AllDown", d)
@@ -279,12 +281,12 @@ func TestNoAddressOfFamily(t *testing.T) {
 }
 
 func TestMaxAnswersAndTTL(t *testing.T) {
-	p := mustCompile(t, NameConfig{MaxAnswers: 2, TTL: ttl(30)}, addrs("192.0.2.1", "192.0.2.2", "192.0.2.3"))
+	p := mustCompile(t, config.NameConfig{MaxAnswers: 2, TTL: ttl(30)}, addrs("192.0.2.1", "192.0.2.2", "192.0.2.3"))
 	d := p.Select(query("192.0.2.99", FamilyV4), AllUp{}, nil, seeded(), nil)
 	if len(d.Addrs) != 2 || !d.HasTTL || d.TTL != 30 {
 		t.Errorf("Select = %+v, want 2 addresses and TTL 30", d)
 	}
-	p = mustCompile(t, NameConfig{}, addrs("192.0.2.1"))
+	p = mustCompile(t, config.NameConfig{}, addrs("192.0.2.1"))
 	if d := p.Select(query("192.0.2.99", FamilyV4), AllUp{}, nil, seeded(), nil); d.HasTTL {
 		t.Errorf("Select without ttl = %+v, want no TTL override", d)
 	}
@@ -295,20 +297,20 @@ func TestCompilePolicyErrors(t *testing.T) {
 	key := `name."www.example.org".`
 	tests := []struct {
 		name string
-		cfg  NameConfig
+		cfg  config.NameConfig
 		want []string
 	}{
-		{"weight of unknown address", NameConfig{Pick: "weighted", Weights: map[string]int{"192.0.2.9": 3}},
+		{"weight of unknown address", config.NameConfig{Pick: "weighted", Weights: map[string]int{"192.0.2.9": 3}},
 			[]string{key + `weights."192.0.2.9": address is not an A/AAAA record of www.example.org.`}},
-		{"weight out of range", NameConfig{Weights: map[string]int{"192.0.2.1": 0, "192.0.2.2": 1001}},
+		{"weight out of range", config.NameConfig{Weights: map[string]int{"192.0.2.1": 0, "192.0.2.2": 1001}},
 			[]string{key + `weights."192.0.2.1": weight 0 out of range 1..1000`, key + `weights."192.0.2.2": weight 1001 out of range 1..1000`}},
-		{"bad select and pick", NameConfig{Select: "closest", Pick: "hash"},
+		{"bad select and pick", config.NameConfig{Select: "closest", Pick: "hash"},
 			[]string{key + `pick: unknown value "hash", want one of round-robin, random, weighted, sticky`,
 				key + `select: unknown value "closest", want one of none, geo, nearest, failover`}},
-		{"group address not in zone", NameConfig{Groups: map[string]GroupConfig{"eu": {Addresses: []string{"198.51.100.1", "bogus"}}}},
+		{"group address not in zone", config.NameConfig{Groups: map[string]config.GroupConfig{"eu": {Addresses: []string{"198.51.100.1", "bogus"}}}},
 			[]string{key + `groups.eu.addresses[0]: address is not an A/AAAA record of www.example.org.`,
 				key + `groups.eu.addresses[1]: "bogus" is not an IP address`}},
-		{"bad location", NameConfig{Select: "nearest", Groups: map[string]GroupConfig{
+		{"bad location", config.NameConfig{Select: "nearest", Groups: map[string]config.GroupConfig{
 			"a": {Addresses: []string{"192.0.2.1"}, Location: []float64{91, 0}},
 			"b": {Addresses: []string{"192.0.2.2"}, Location: []float64{0, 200}},
 			"c": {Addresses: []string{"2001:db8::1"}}}},
@@ -317,8 +319,8 @@ func TestCompilePolicyErrors(t *testing.T) {
 				key + `groups.b.location: longitude 200 out of range -180..180`,
 				key + `groups.b.location: select = "nearest" needs a location for every group`,
 				key + `groups.c.location: select = "nearest" needs a location for every group`}},
-		{"bad rules", NameConfig{Select: "geo", Groups: map[string]GroupConfig{"eu": {Addresses: []string{"192.0.2.1"}}},
-			Rules: []RuleConfig{
+		{"bad rules", config.NameConfig{Select: "geo", Groups: map[string]config.GroupConfig{"eu": {Addresses: []string{"192.0.2.1"}}},
+			Rules: []config.RuleConfig{
 				{Match: []string{"country:XX", "continent:EA", "subdivision:CALIFORNIA", "asn:ASX", "cidr:198.51.100.1/24", "cidr:300.1.2.0/24", "city:Berlin", "DE"}, Group: "eu"},
 				{Match: []string{"country:de"}, Group: "us"},
 				{Match: []string{"country:DE"}, Group: "eu"},
@@ -335,13 +337,13 @@ func TestCompilePolicyErrors(t *testing.T) {
 				key + `rules[1].group: unknown group "us"`,
 				key + `rules[2].match[0]: "country:DE" is already matched by name."www.example.org".rules[1].match[0]`,
 			}},
-		{"failover without order", NameConfig{Select: "failover", Groups: map[string]GroupConfig{"a": {Addresses: []string{"192.0.2.1"}}}},
+		{"failover without order", config.NameConfig{Select: "failover", Groups: map[string]config.GroupConfig{"a": {Addresses: []string{"192.0.2.1"}}}},
 			[]string{key + `order: select = "failover" needs the chain of groups, e.g. order = ["primary", "backup"]`}},
-		{"unknown groups", NameConfig{Select: "failover", Order: []string{"a", "b"}, Default: "c", WhenAllDown: "group:d",
-			Groups: map[string]GroupConfig{"a": {Addresses: []string{"192.0.2.1"}}}},
+		{"unknown groups", config.NameConfig{Select: "failover", Order: []string{"a", "b"}, Default: "c", WhenAllDown: "group:d",
+			Groups: map[string]config.GroupConfig{"a": {Addresses: []string{"192.0.2.1"}}}},
 			[]string{key + `default: unknown group "c"`, key + `order[1]: unknown group "b"`, key + `when_all_down: unknown group "d"`}},
-		{"misc", NameConfig{MaxAnswers: -1, TTL: ttl(1 << 31), WhenAllDown: "refuse", Rules: []RuleConfig{{Match: []string{"country:DE"}}},
-			Groups: map[string]GroupConfig{"empty": {Weight: 5000}}},
+		{"misc", config.NameConfig{MaxAnswers: -1, TTL: ttl(1 << 31), WhenAllDown: "refuse", Rules: []config.RuleConfig{{Match: []string{"country:DE"}}},
+			Groups: map[string]config.GroupConfig{"empty": {Weight: 5000}}},
 			[]string{
 				key + `groups.empty.addresses: group has no addresses`,
 				key + `groups.empty.weight: weight 5000 out of range 1..1000`,
@@ -373,10 +375,10 @@ func TestSelectAllocs(t *testing.T) {
 	policies := map[string]*Policy{
 		"geo":      geo,
 		"nearest":  near,
-		"weighted": mustCompile(t, NameConfig{Pick: "weighted", MaxAnswers: 2}, zone),
-		"sticky":   mustCompile(t, NameConfig{Pick: "sticky", MaxAnswers: 2}, zone),
-		"random":   mustCompile(t, NameConfig{Pick: "random"}, zone),
-		"rr":       mustCompile(t, NameConfig{}, zone),
+		"weighted": mustCompile(t, config.NameConfig{Pick: "weighted", MaxAnswers: 2}, zone),
+		"sticky":   mustCompile(t, config.NameConfig{Pick: "sticky", MaxAnswers: 2}, zone),
+		"random":   mustCompile(t, config.NameConfig{Pick: "random"}, zone),
+		"rr":       mustCompile(t, config.NameConfig{}, zone),
 	}
 	r := seeded()
 	out := make([]netip.Addr, 0, 16)

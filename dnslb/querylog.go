@@ -19,7 +19,7 @@ import (
 // query is answered (pick), so the others keep the precomputed replies;
 // a picked query takes the full path, which knows the policy it used.
 // A reload opens the file again (after logrotate has moved it away) and
-// takes a new path or sample rate from the config.
+// takes a new path or sample rate from the
 type queryLog struct {
 	mu     sync.Mutex
 	f      *os.File

@@ -16,6 +16,7 @@ import (
 
 	"github.com/fsnotify/fsnotify"
 
+	"github.com/dnslb/dnslb/dnslb/config"
 	"github.com/dnslb/dnslb/zones"
 )
 
@@ -64,7 +65,7 @@ func zoneDigest(path string) ([32]byte, []string, error) {
 
 // loadZones loads every zone of cfg, reusing from prev those whose files
 // are unchanged. It returns every error of every zone.
-func loadZones(cfg *Config, prev map[string]*loadedZone) (out map[string]*loadedZone, files []string, failed func(owner string) string, err error) {
+func loadZones(cfg *config.Config, prev map[string]*loadedZone) (out map[string]*loadedZone, files []string, failed func(owner string) string, err error) {
 	list, err := cfg.ZoneFiles()
 	if err != nil {
 		return nil, nil, func(string) string { return "." }, err
@@ -147,7 +148,7 @@ func (s *Server) Reload(trigger string) error {
 }
 
 func (s *Server) reload() (reloadChanges, error) {
-	st, err := buildState(s.cfg.path, s.loaded)
+	st, err := buildState(s.cfg.Path(), s.loaded)
 	if err != nil {
 		return reloadChanges{}, err
 	}

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
+
+	"github.com/dnslb/dnslb/dnslb/config"
 )
 
 // copyTestConfig copies testdata's config and zones to a temp folder that
@@ -153,7 +155,7 @@ func TestReloadInPlaceEdit(t *testing.T) {
 // LevelVar; log.format needs a restart, which it says.
 func TestReloadLogSettings(t *testing.T) {
 	cfgPath := copyTestConfig(t)
-	cfg, err := LoadConfig(cfgPath)
+	cfg, err := config.Load(cfgPath)
 	if err != nil {
 		t.Fatal(err)
 	}

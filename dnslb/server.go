@@ -16,6 +16,7 @@ import (
 
 	"golang.org/x/net/netutil"
 
+	"github.com/dnslb/dnslb/dnslb/config"
 	"github.com/dnslb/dnslb/healthcheck"
 )
 
@@ -32,7 +33,7 @@ type Server struct {
 
 	// reloadMu serialises reloads and guards cfg, loaded and watched.
 	reloadMu sync.Mutex
-	cfg      Config
+	cfg      config.Config
 	logLevel *slog.LevelVar // the logger's level, if the caller gave it (SetLogLevel)
 	xfr      atomic.Pointer[transferSettings]
 	notifyCh chan notifyJob // to the notifier, which Run starts
@@ -52,7 +53,7 @@ type Server struct {
 
 // New loads the config at cfg (as LoadConfig returned it): every zone,
 // policy and health check. It starts nothing: Run does.
-func New(cfg Config, log *slog.Logger) (*Server, error) {
+func New(cfg config.Config, log *slog.Logger) (*Server, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
@@ -86,9 +87,9 @@ func New(cfg Config, log *slog.Logger) (*Server, error) {
 		geo, err := OpenGeoDB(stt.cfg.GeoIP.Files, log)
 		if err != nil {
 			// As dnslb check says; a reload keeps the old data instead.
-			return nil, fmt.Errorf("%s: geoip.files: %w", at(stt.cfg.path, stt.cfg.data, []string{"geoip", "files"}), err)
+			return nil, fmt.Errorf("%s: geoip.files: %w", stt.cfg.At("geoip", "files"), err)
 		}
-		geo.Poll = stt.cfg.GeoIP.Poll
+		geo.Poll = stt.cfg.GeoIP.Poll.Duration
 		s.geo = geo
 		// Each new version of the data publishes a snapshot: answers
 		// made from the old one are stale.
@@ -281,7 +282,7 @@ func (s *Server) Run(ctx context.Context) error {
 		wg.Go(func() { tcp.serve(ln) })
 	}
 	wg.Go(func() { s.notifier(ctx) }) // the listeners are open: secondaries can come
-	if every := cfg.Server.WatchInterval.Duration; every > 0 && cfg.path != "" {
+	if every := cfg.Server.WatchInterval.Duration; every > 0 && cfg.Path() != "" {
 		// Both before Started, so no edit after it is missed.
 		first := s.stamp()
 		events, closeWatcher := s.notify()
@@ -319,7 +320,7 @@ func (s *Server) Run(ctx context.Context) error {
 
 // listen opens UDP and TCP on every listen address; TCP is limited to
 // max_tcp_connections open connections per address.
-func (s *Server) listen(sc ServerConfig) ([]net.Listener, []*udpSocket, []net.Addr, error) {
+func (s *Server) listen(sc config.ServerConfig) ([]net.Listener, []*udpSocket, []net.Addr, error) {
 	var tcp []net.Listener
 	var udp []*udpSocket
 	var addrs []net.Addr

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
+
+	"github.com/dnslb/dnslb/dnslb/config"
 )
 
 // launch runs a server for the config at path on 127.0.0.1:0 (UDP and TCP
@@ -17,7 +19,7 @@ import (
 // Run's error once Run has returned (or a timeout error).
 func launch(tb testing.TB, path string, log *slog.Logger) (srv *Server, stop func() error) {
 	tb.Helper()
-	cfg, err := LoadConfig(path)
+	cfg, err := config.Load(path)
 	if err != nil {
 		tb.Fatal(err)
 	}

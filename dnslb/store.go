@@ -9,6 +9,7 @@ import (
 
 	"github.com/hashicorp/go-memdb"
 
+	"github.com/dnslb/dnslb/dnslb/config"
 	"github.com/dnslb/dnslb/healthcheck"
 	"github.com/dnslb/dnslb/zones"
 )
@@ -105,7 +106,7 @@ func NewStore() (*Store, error) {
 		return nil, fmt.Errorf("store schema: %w", err)
 	}
 	s := &Store{db: db, dirty: make(chan struct{}, 1), published: make(chan struct{}, 1)}
-	s.serving = Serving{UDPSize: defaultUDPSize}
+	s.serving = Serving{UDPSize: config.DefaultUDPSize}
 	s.snap.Store(&Snapshot{Serving: s.serving})
 	return s, nil
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/miekg/dns"
 
+	"github.com/dnslb/dnslb/dnslb/config"
 	"github.com/dnslb/dnslb/zones"
 )
 
@@ -29,10 +30,10 @@ type transferSettings struct {
 	notify []netip.AddrPort
 }
 
-func newTransferSettings(c TransferConfig) *transferSettings {
+func newTransferSettings(c config.TransferConfig) *transferSettings {
 	t := &transferSettings{}
 	for _, a := range c.Allow {
-		if p, err := parsePrefix(a); err == nil {
+		if p, err := config.ParsePrefix(a); err == nil {
 			t.allow = append(t.allow, p)
 		}
 	}

@@ -15,6 +15,8 @@ import (
 
 	"github.com/miekg/dns"
 	"golang.org/x/sys/unix"
+
+	"github.com/dnslb/dnslb/dnslb/config"
 )
 
 func TestSockaddrAddrPort(t *testing.T) {
@@ -47,7 +49,7 @@ func TestSockaddrAddrPort(t *testing.T) {
 
 // TestServeUDPv6 serves on [::1] (the AF_INET6 side of the recvmmsg loop).
 func TestServeUDPv6(t *testing.T) {
-	cfg, err := LoadConfig("testdata/dnslb.toml")
+	cfg, err := config.Load("testdata/dnslb.toml")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
+
+	"github.com/dnslb/dnslb/dnslb/config"
 )
 
 // rawExchange sends pkt over UDP to addr and returns the reply, or nil
@@ -136,7 +138,7 @@ func newTestWorker(tb testing.TB) *udpWorker {
 // newConfigServer is a server made (not started) from the config at path.
 func newConfigServer(tb testing.TB, path string) *Server {
 	tb.Helper()
-	cfg, err := LoadConfig(path)
+	cfg, err := config.Load(path)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -333,7 +335,7 @@ func TestFastReplyReload(t *testing.T) {
 		t.Fatal(err)
 	}
 	zf.Close()
-	cfg, err := LoadConfig(cfgPath)
+	cfg, err := config.Load(cfgPath)
 	if err != nil {
 		t.Fatal(err)
 	}

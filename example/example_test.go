@@ -3,14 +3,14 @@ package example_test
 import (
 	"testing"
 
-	"github.com/dnslb/dnslb/dnslb"
+	"github.com/dnslb/dnslb/dnslb/config"
 )
 
 // TestShortTTLs: the example's weighted and failover names set a short ttl
 // and a shorter degraded_ttl. With the zone's 300 a resolver keeps handing
 // out a drained address for five minutes, and people copy the example.
 func TestShortTTLs(t *testing.T) {
-	cfg, err := dnslb.LoadConfig("dnslb.toml")
+	cfg, err := config.Load("dnslb.toml")
 	if err != nil {
 		t.Fatal(err)
 	}

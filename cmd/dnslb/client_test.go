@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/dnslb/dnslb/dnslb"
+	"github.com/dnslb/dnslb/dnslb/config"
 )
 
 // fakeBackend stands in for the running server behind the admin API.
@@ -61,7 +62,7 @@ func (f *fakeBackend) Ready() bool { return true }
 func newAdminServer(t *testing.T, token string) (*httptest.Server, *fakeBackend) {
 	t.Helper()
 	fb := &fakeBackend{}
-	srv := httptest.NewServer(dnslb.NewAdmin(dnslb.AdminConfig{Token: token}, fb, nil, nil).Handler())
+	srv := httptest.NewServer(dnslb.NewAdmin(config.AdminConfig{Token: token}, fb, nil, nil).Handler())
 	t.Cleanup(srv.Close)
 	return srv, fb
 }

@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/dnslb/dnslb/dnslb"
+	"github.com/dnslb/dnslb/dnslb/config"
 )
 
 // TestContribConfig: dnslb check accepts the production config in
@@ -54,7 +54,7 @@ func TestContribConfig(t *testing.T) {
 		t.Fatalf("dnslb check contrib/dnslb.toml = %d\n%s%s", code, out.String(), errs.String())
 	}
 
-	cfg, err := dnslb.LoadConfig(conf)
+	cfg, err := config.Load(conf)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -78,7 +78,7 @@ func TestContribConfig(t *testing.T) {
 	}
 }
 
-func shortTTLs(cfg dnslb.Config) bool {
+func shortTTLs(cfg config.Config) bool {
 	for _, nc := range cfg.Names {
 		if nc.TTL == nil || *nc.TTL > 60 || nc.DegradedTTL == nil {
 			return false

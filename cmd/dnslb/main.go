@@ -22,6 +22,7 @@ import (
 	"syscall"
 
 	"github.com/dnslb/dnslb/dnslb"
+	"github.com/dnslb/dnslb/dnslb/config"
 	"github.com/dnslb/dnslb/example"
 )
 
@@ -173,7 +174,7 @@ func serve(args []string, stdout, stderr io.Writer) int {
 		path = filepath.Join(dir, "dnslb.toml")
 		fmt.Fprintln(stderr, "dnslb: serving the built-in example; copy example/ from the repo and pass -config to edit it")
 	}
-	cfg, err := dnslb.LoadConfig(path)
+	cfg, err := config.Load(path)
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return 1
@@ -244,7 +245,7 @@ func plural(n int, noun string) string {
 	return fmt.Sprintf("%d %ss", n, noun)
 }
 
-func newLogger(c dnslb.LogConfig, level slog.Leveler, w io.Writer) *slog.Logger {
+func newLogger(c config.LogConfig, level slog.Leveler, w io.Writer) *slog.Logger {
 	opts := &slog.HandlerOptions{Level: level}
 	if c.Format == "json" {
 		return slog.New(slog.NewJSONHandler(w, opts))

@@ -1,4 +1,4 @@
-package dnslb
+package config
 
 import (
 	"encoding"
@@ -43,7 +43,7 @@ type Config struct {
 	// Checks are the named health checks, [healthcheck.<name>], each
 	// decoded over healthcheck.DefaultConfig().
 	Checks map[string]healthcheck.Config `toml:"-"`
-	// RawChecks is what the file says under [healthcheck]; LoadConfig
+	// RawChecks is what the file says under [healthcheck]; Load
 	// decodes it into Checks.
 	RawChecks map[string]toml.Primitive `toml:"healthcheck"`
 
@@ -73,7 +73,7 @@ type ServerConfig struct {
 	// MaxTCPConnections bounds open TCP connections (default 1000).
 	MaxTCPConnections int `toml:"max_tcp_connections"`
 	// UDPSize is the EDNS buffer size we advertise (default 1232,
-	// defaultUDPSize).
+	// DefaultUDPSize).
 	UDPSize int `toml:"udp_size"`
 	// WatchInterval is how often the config and zone files are checked
 	// for changes, which trigger a reload (default 1s; "-1s" turns it off).
@@ -152,7 +152,7 @@ func (c Config) Defaults() Config {
 		c.Server.WatchInterval.Duration = time.Second
 	}
 	if c.Server.UDPSize == 0 {
-		c.Server.UDPSize = defaultUDPSize
+		c.Server.UDPSize = DefaultUDPSize
 	}
 	if c.Health.StartupGrace.Duration == 0 {
 		c.Health.StartupGrace.Duration = 5 * time.Second
@@ -160,8 +160,8 @@ func (c Config) Defaults() Config {
 	if c.Health.MaxConcurrent == 0 {
 		c.Health.MaxConcurrent = healthcheck.DefaultMaxConcurrent
 	}
-	if c.GeoIP.Poll == 0 {
-		c.GeoIP.Poll = 5 * time.Second
+	if c.GeoIP.Poll.Duration == 0 {
+		c.GeoIP.Poll.Duration = 5 * time.Second
 	}
 	if c.Log.Level == "" {
 		c.Log.Level = "info"
@@ -175,34 +175,34 @@ func (c Config) Defaults() Config {
 	return c
 }
 
-// LoadConfig reads and checks a config file. Relative paths in it are
+// Load reads and checks a config file. Relative paths in it are
 // made relative to its folder. The error lists every problem found.
-func LoadConfig(path string) (Config, error) {
+func Load(path string) (Config, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return Config{}, err
 	}
-	return ParseConfig(path, data)
+	return Parse(path, data)
 }
 
-// ParseConfig is LoadConfig on text already read.
-func ParseConfig(path string, data []byte) (Config, error) {
-	c, errs, err := parseConfig(path, data)
+// Parse is Load on text already read.
+func Parse(path string, data []byte) (Config, error) {
+	c, errs, err := ParseAll(path, data)
 	if err != nil {
 		return Config{}, err
 	}
 	if len(errs) > 0 {
-		sortByLine(errs)
-		return Config{}, errors.New(joinErrors(errs))
+		SortByLine(errs)
+		return Config{}, errors.New(JoinErrors(errs))
 	}
 	return c, nil
 }
 
-// parseConfig is ParseConfig that goes on past bad values: it returns the
+// ParseAll is Parse that goes on past bad values: it returns the
 // config as far as it could be read, with defaults, and every problem in
 // it, so that a caller can still load the zones and policies it names and
 // report their errors too. err is a syntax error: nothing could be read.
-func parseConfig(path string, data []byte) (c Config, errs []string, err error) {
+func ParseAll(path string, data []byte) (c Config, errs []string, err error) {
 	var top map[string]toml.Primitive
 	md, err := toml.Decode(string(data), &top)
 	if err != nil {
@@ -415,9 +415,9 @@ func quotedKey(key []string) string {
 	return strings.Join(parts, ".")
 }
 
-// sortByLine orders "path:line: msg" errors by line; errors without a line
+// SortByLine orders "path:line: msg" errors by line; errors without a line
 // keep their order, after the others.
-func sortByLine(errs []string) {
+func SortByLine(errs []string) {
 	line := func(e string) int {
 		_, rest, ok := strings.Cut(e, ":")
 		if !ok {
@@ -480,7 +480,7 @@ func (c *Config) check(path string, data []byte) []string {
 		}
 	}
 	for i, a := range c.Transfer.Allow {
-		if _, err := parsePrefix(a); err != nil {
+		if _, err := ParsePrefix(a); err != nil {
 			bad([]string{"transfer", "allow"}, "%q (entry %d) is not an address or prefix like 192.0.2.53 or 2001:db8::/32", a, i+1)
 		}
 	}
@@ -512,7 +512,7 @@ func (c *Config) check(path string, data []byte) []string {
 	}
 	for _, owner := range slices.Sorted(maps.Keys(c.Names)) {
 		nc := c.Names[owner]
-		for _, chk := range nameChecks(nc) {
+		for _, chk := range nc.CheckNames() {
 			if _, ok := c.Checks[chk]; !ok {
 				key := "check"
 				if slices.Contains(nc.Checks, chk) {
@@ -548,8 +548,8 @@ func (c LogConfig) LevelOf() slog.Level {
 	return l
 }
 
-// parsePrefix reads an address (a /32 or /128) or a prefix.
-func parsePrefix(s string) (netip.Prefix, error) {
+// ParsePrefix reads an address (a /32 or /128) or a prefix.
+func ParsePrefix(s string) (netip.Prefix, error) {
 	if a, err := netip.ParseAddr(s); err == nil {
 		a = a.Unmap()
 		return netip.PrefixFrom(a, a.BitLen()), nil
@@ -601,8 +601,8 @@ func (c *Config) ZoneFiles() ([]ZoneConfig, error) {
 	return out, nil
 }
 
-// joinErrors prints at most maxErrors messages and counts the rest.
-func joinErrors(errs []string) string {
+// JoinErrors prints at most maxErrors messages and counts the rest.
+func JoinErrors(errs []string) string {
 	const maxErrors = 100
 	if len(errs) > maxErrors {
 		n := len(errs) - maxErrors
@@ -699,11 +699,22 @@ func normKey(k string) string {
 
 var keyNormalizer = strings.NewReplacer(`"`, "", "'", "", " ", "", "\t", "")
 
-// nameChecks lists the checks a name uses: check and checks together.
-func nameChecks(nc NameConfig) []string {
-	out := slices.Clone(nc.Checks)
-	if nc.Check != "" && !slices.Contains(out, nc.Check) {
-		out = append([]string{nc.Check}, out...)
-	}
-	return out
-}
+// DefaultUDPSize is the EDNS buffer size we advertise unless udp_size
+// says otherwise (the DNS Flag Day 2020 value).
+const DefaultUDPSize = 1232
+
+// Path is the file the config came from ("" if it was built in code).
+func (c *Config) Path() string { return c.path }
+
+// At is "path:line" of the line that sets key (or the table it names),
+// or just the path.
+func (c *Config) At(key ...string) string { return at(c.path, c.data, key) }
+
+// AtPath is At for a dotted key as error messages print it, quotes and
+// list indexes included: the line of the key or of the nearest table
+// above it that the file sets.
+func (c *Config) AtPath(key string) string { return atPath(c.path, c.data, key) }
+
+// Undecoded tells whether the value at the dotted key did not decode (an
+// error said so already, so checks of what it holds would only repeat it).
+func (c *Config) Undecoded(key string) bool { return c.undecoded[normKey(key)] }
