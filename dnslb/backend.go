@@ -1,6 +1,7 @@
 package dnslb
 
 import (
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -13,6 +14,7 @@ import (
 	"github.com/miekg/dns"
 
 	"github.com/dnslb/dnslb/dnslb/config"
+	"github.com/dnslb/dnslb/dnslb/policy"
 	"github.com/dnslb/dnslb/healthcheck"
 )
 
@@ -48,7 +50,7 @@ func (s *Server) Status() Status {
 		nc := ns.Config
 		wad, _ := v.Policy.WhenAllDown()
 		n := NameStatus{Name: ns.Owner, Zone: ns.Zone, Policy: ns.desc, Checks: ns.Checks,
-			WhenAllDown: orDefault(nc.WhenAllDown, allDownNames[wad]), Override: over[ns.Owner]}
+			WhenAllDown: cmp.Or(nc.WhenAllDown, allDownNames[wad]), Override: over[ns.Owner]}
 		h := healthOf(v)
 		n.HealthyAddresses, n.AllDownTypes = h.healthy, h.allDown
 		if n.AllDown = len(h.allDown) > 0; n.AllDown {
@@ -86,7 +88,7 @@ func (s *Server) Status() Status {
 	return st
 }
 
-var allDownNames = map[AllDownAction]string{ServeAll: "serve-all", Servfail: "servfail", Nodata: "nodata", ServeGroup: "group"}
+var allDownNames = map[policy.AllDownAction]string{policy.ServeAll: "serve-all", policy.Servfail: "servfail", policy.Nodata: "nodata", policy.ServeGroup: "group"}
 
 // groupOf names the config group an address belongs to, if any.
 func groupOf(nc config.NameConfig, a netip.Addr) string {

@@ -1,6 +1,7 @@
 package dnslb
 
 import (
+	"github.com/dnslb/dnslb/dnslb/policy"
 	"math/rand/v2"
 	"net/netip"
 	"slices"
@@ -295,9 +296,9 @@ func (p *plan) counter(set *zones.RRset) *atomic.Uint32 {
 // owner is empty), or fail for SERVFAIL (when_all_down = "servfail" with
 // nothing up). The selection is a decision point.
 func (p *plan) selectRRs(v *nameView, set *zones.RRset, owner string, sc *selectCtx) (rrs []dns.RR, fail bool) {
-	fam := FamilyV4
+	fam := policy.FamilyV4
 	if set.Type == dns.TypeAAAA {
-		fam = FamilyV6
+		fam = policy.FamilyV6
 	}
 	if p.policy == "" {
 		p.policy = v.desc
@@ -312,7 +313,7 @@ func (p *plan) selectRRs(v *nameView, set *zones.RRset, owner string, sc *select
 		}
 	} else {
 		// More addresses than a point holds: selected here, not kept.
-		q := Query{Client: sc.client, Family: fam, ECS: sc.source >= 0, SourcePrefix: max(sc.source, 0)}
+		q := policy.Query{Client: sc.client, Family: fam, ECS: sc.source >= 0, SourcePrefix: max(sc.source, 0)}
 		pt.d = v.Policy.Select(&q, v, sc.geo, sc.rand(), make([]netip.Addr, 0, v.Policy.NumAddrs()))
 		addrs = pt.d.Addrs
 	}
@@ -320,9 +321,9 @@ func (p *plan) selectRRs(v *nameView, set *zones.RRset, owner string, sc *select
 	p.scope = max(p.scope, d.Scope)
 	if d.AllDown {
 		switch d.Action {
-		case Servfail:
+		case policy.Servfail:
 			return nil, true
-		case Nodata:
+		case policy.Nodata:
 			return nil, false
 		}
 	}

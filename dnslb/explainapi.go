@@ -2,6 +2,8 @@ package dnslb
 
 import (
 	"fmt"
+	"github.com/dnslb/dnslb/dnslb/geo"
+	"github.com/dnslb/dnslb/dnslb/policy"
 	"net/http"
 	"net/netip"
 	"strings"
@@ -19,13 +21,13 @@ type explainer interface {
 
 // ExplainQuery builds the selection query for `dnslb explain`: the client
 // address, or the ECS subnet when one is given (capped as on the wire).
-func ExplainQuery(qtype, client, subnet string) (Query, error) {
-	var q Query
+func ExplainQuery(qtype, client, subnet string) (policy.Query, error) {
+	var q policy.Query
 	switch strings.ToUpper(qtype) {
 	case "A":
-		q.Family = FamilyV4
+		q.Family = policy.FamilyV4
 	case "AAAA":
-		q.Family = FamilyV6
+		q.Family = policy.FamilyV6
 	default:
 		return q, fmt.Errorf("type %q: only A and AAAA answers are load-balanced", qtype)
 	}
@@ -74,7 +76,7 @@ func (s *Server) Explain(name, qtype, client, subnet string) (string, error) {
 		if z == nil {
 			return "", fmt.Errorf("%s is in no zone this server serves: a query for it gets REFUSED: %w", owner, ErrUnknownTarget)
 		}
-		if out, ok := explainPlain(z, owner, q.Family == FamilyV6, rotate); ok {
+		if out, ok := explainPlain(z, owner, q.Family == policy.FamilyV6, rotate); ok {
 			return out, nil
 		}
 		return "", fmt.Errorf("%s has no A or AAAA records in any served zone: %w", owner, ErrUnknownTarget)
@@ -93,11 +95,11 @@ func (s *Server) Explain(name, qtype, client, subnet string) (string, error) {
 
 // countingLocator counts lookups and misses for dnslb_geoip_lookups_total.
 type countingLocator struct {
-	geo *geoSet
+	geo *geo.Set
 	m   *Metrics
 }
 
-func (c *countingLocator) Lookup(a netip.Addr) (Location, bool) {
+func (c *countingLocator) Lookup(a netip.Addr) (policy.Location, bool) {
 	loc, ok := c.geo.Lookup(a)
 	c.m.GeoLookup(ok)
 	return loc, ok
@@ -138,20 +140,20 @@ func ExplainOffline(cfgPath, name, qtype, client, subnet string) (string, error)
 		if z == nil {
 			return "", fmt.Errorf("%s is in no zone of %s: a query for it would get REFUSED", owner, cfgPath)
 		}
-		if out, ok := explainPlain(z, owner, q.Family == FamilyV6, st.cfg.Server.Rotate); ok {
+		if out, ok := explainPlain(z, owner, q.Family == policy.FamilyV6, st.cfg.Server.Rotate); ok {
 			return out, nil
 		}
 		return "", fmt.Errorf("%s has no A or AAAA records in any zone of %s", owner, cfgPath)
 	}
-	var loc Locator
+	var loc policy.Locator
 	if st.needsGeo() || len(st.cfg.GeoIP.Files) > 0 {
-		geo, err := OpenGeoDB(st.cfg.GeoIP.Files, nil)
+		geo, err := geo.Open(st.cfg.GeoIP.Files, nil)
 		if err != nil {
 			return "", err
 		}
 		loc = geo
 	}
-	return ns.Policy.Explain(&q, AllUp{}, loc).String() + "(offline: health checks not run, every address counted up)\n", nil
+	return ns.Policy.Explain(&q, policy.AllUp{}, loc).String() + "(offline: health checks not run, every address counted up)\n", nil
 }
 
 // explainPlain explains the answer for a name that has addresses in zone

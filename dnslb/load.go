@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/dnslb/dnslb/dnslb/config"
+	"github.com/dnslb/dnslb/dnslb/geo"
 	"github.com/dnslb/dnslb/healthcheck"
 	"github.com/dnslb/dnslb/zones"
 )
@@ -98,7 +99,7 @@ func Check(path string) (*config.Config, []*zones.Zone, error) {
 		return nil, nil, err
 	}
 	if st.needsGeo() || len(st.cfg.GeoIP.Files) > 0 {
-		if _, err := OpenGeoDB(st.cfg.GeoIP.Files, nil); err != nil {
+		if _, err := geo.Open(st.cfg.GeoIP.Files, nil); err != nil {
 			return &st.cfg, nil, fmt.Errorf("%s: geoip.files: %w", st.cfg.At("geoip", "files"), err)
 		}
 	}

@@ -1,6 +1,7 @@
 package dnslb
 
 import (
+	"cmp"
 	"context"
 	"maps"
 	"slices"
@@ -77,7 +78,7 @@ func (s *Server) observeNames(sn *Snapshot, prev map[string]nameHealth, now time
 			continue
 		}
 		wad, _ := v.Policy.WhenAllDown()
-		action := orDefault(v.Config.WhenAllDown, allDownNames[wad])
+		action := cmp.Or(v.Config.WhenAllDown, allDownNames[wad])
 		switch {
 		case is != "" && was == "":
 			s.setAllDownSince(owner, now)

@@ -1,6 +1,7 @@
 package dnslb
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"maps"
@@ -11,6 +12,7 @@ import (
 	"github.com/miekg/dns"
 
 	"github.com/dnslb/dnslb/dnslb/config"
+	"github.com/dnslb/dnslb/dnslb/policy"
 	"github.com/dnslb/dnslb/healthcheck"
 	"github.com/dnslb/dnslb/zones"
 )
@@ -22,7 +24,7 @@ type nameState struct {
 	Owner  string            // lower case, fully qualified
 	Config config.NameConfig // as written in [name."…"], for the status page
 	Zone   string
-	Policy *Policy
+	Policy *policy.Policy
 	Checks []string
 	Addrs  []netip.Addr
 	// Keys[i][j] is the prober's key for Checks[j] on Addrs[i].
@@ -61,13 +63,13 @@ func compileNames(cfg *config.Config, zs []*zones.Zone, failed func(owner string
 			errs = append(errs, fmt.Sprintf("%s: %s has no A or AAAA records in zone %s", prefix(), owner, z.Origin))
 			continue
 		}
-		p, perrs := CompilePolicy(owner, nc, addrs)
+		p, perrs := policy.CompilePolicy(owner, nc, addrs)
 		for _, e := range perrs {
 			where := cfg.Path()
-			if ke := (*keyError)(nil); errors.As(e, &ke) {
+			if ke := (*policy.KeyError)(nil); errors.As(e, &ke) {
 				// The key as the file writes the name (its case, a
 				// trailing dot), for finding it there.
-				written := fmt.Sprintf("name.%q", key) + strings.TrimPrefix(ke.key, fmt.Sprintf("name.%q", strings.TrimSuffix(owner, ".")))
+				written := fmt.Sprintf("name.%q", key) + strings.TrimPrefix(ke.Key, fmt.Sprintf("name.%q", strings.TrimSuffix(owner, ".")))
 				if cfg.Undecoded(written) {
 					continue // its value did not decode: said already
 				}
@@ -97,7 +99,7 @@ func compileNames(cfg *config.Config, zs []*zones.Zone, failed func(owner string
 }
 
 func policyDesc(nc config.NameConfig) string {
-	sel, pick := orDefault(nc.Select, "none"), orDefault(nc.Pick, "round-robin")
+	sel, pick := cmp.Or(nc.Select, "none"), cmp.Or(nc.Pick, "round-robin")
 	if sel == "none" {
 		return pick
 	}
@@ -193,8 +195,8 @@ type nameView struct {
 }
 
 var (
-	_ Health  = (*nameView)(nil)
-	_ Drainer = (*nameView)(nil)
+	_ policy.Health  = (*nameView)(nil)
+	_ policy.Drainer = (*nameView)(nil)
 )
 
 // Up implements Health.

@@ -1,6 +1,7 @@
 package dnslb
 
 import (
+	"github.com/dnslb/dnslb/dnslb/policy"
 	"math/rand/v2"
 	"net/netip"
 	"sync/atomic"
@@ -99,13 +100,13 @@ type point struct {
 	n    int            // records of the RRset (rotation, shuffle)
 	ctr  *atomic.Uint32 // the RRset's round-robin counter (rotation)
 	view *nameView      // the name (policy)
-	fam  Family         // the family asked (policy)
+	fam  policy.Family  // the family asked (policy)
 
 	// The value.
 	k      int              // rotation: the order
-	order  [maxChoice]uint8 // shuffle: the permutation; policy: the addresses (as Policy.Addr indexes)
+	order  [maxChoice]uint8 // shuffle: the permutation; policy: the addresses (as policy.Policy.Addr indexes)
 	norder int
-	d      Decision // policy: what Select gave, Addrs nil (see order)
+	d      policy.Decision // policy: what Select gave, Addrs nil (see order)
 }
 
 // take chooses the point's value for query context c: steps the
@@ -129,7 +130,7 @@ func (pt *point) take(c *selectCtx) bool {
 		pt.norder = pt.n
 	case pointPolicy:
 		p := pt.view.Policy
-		q := Query{Client: c.client, Family: pt.fam}
+		q := policy.Query{Client: c.client, Family: pt.fam}
 		if c.source >= 0 {
 			q.ECS, q.SourcePrefix = true, c.source
 		}
@@ -149,7 +150,7 @@ func (pt *point) take(c *selectCtx) bool {
 		// Field by field, leaving Addrs (buf) and Group (a string
 		// Select may take from anywhere, so escape analysis counts it
 		// as buf's) behind: buf stays on the stack.
-		pt.d = Decision{Scope: d.Scope, TTL: d.TTL, HasTTL: d.HasTTL, AllDown: d.AllDown,
+		pt.d = policy.Decision{Scope: d.Scope, TTL: d.TTL, HasTTL: d.HasTTL, AllDown: d.AllDown,
 			Action: d.Action, Rotations: d.Rotations, Rotation: d.Rotation}
 	}
 	return true
@@ -184,7 +185,7 @@ func (pt *point) appendKey(key []byte) []byte {
 type selectCtx struct {
 	client netip.Addr
 	source int // ECS source prefix, -1 without ECS
-	geo    Locator
+	geo    policy.Locator
 	r      *rand.Rand
 }
 

@@ -1,6 +1,7 @@
 package dnslb
 
 import (
+	"cmp"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -50,7 +51,7 @@ func (l *queryLog) write(c Client, req, m *dns.Msg, policy string, d time.Durati
 		proto = "tcp"
 	}
 	line := fmt.Sprintf("%s %s %s %s %s %s %d %s %s\n", time.Now().UTC().Format("2006-01-02T15:04:05.000Z"),
-		c.Addr.Addr(), proto, q.Name, dns.Type(q.Qtype), dns.RcodeToString[m.Rcode], len(m.Answer), orDefault(policy, "-"), d)
+		c.Addr.Addr(), proto, q.Name, dns.Type(q.Qtype), dns.RcodeToString[m.Rcode], len(m.Answer), cmp.Or(policy, "-"), d)
 	l.mu.Lock()
 	_, _ = l.f.WriteString(line)
 	l.mu.Unlock()

@@ -17,6 +17,7 @@ import (
 	"golang.org/x/net/netutil"
 
 	"github.com/dnslb/dnslb/dnslb/config"
+	"github.com/dnslb/dnslb/dnslb/geo"
 	"github.com/dnslb/dnslb/healthcheck"
 )
 
@@ -25,7 +26,7 @@ import (
 type Server struct {
 	log     *slog.Logger
 	store   *Store
-	geo     *GeoDB // nil when no name selects by location
+	geo     *geo.DB // nil when no name selects by location
 	prober  *healthcheck.Scheduler
 	metrics *Metrics
 	qlog    atomic.Pointer[queryLog] // nil: no query log
@@ -84,17 +85,17 @@ func New(cfg config.Config, log *slog.Logger) (*Server, error) {
 		return nil, err
 	}
 	if stt.needsGeo() || len(stt.cfg.GeoIP.Files) > 0 {
-		geo, err := OpenGeoDB(stt.cfg.GeoIP.Files, log)
+		db, err := geo.Open(stt.cfg.GeoIP.Files, log)
 		if err != nil {
 			// As dnslb check says; a reload keeps the old data instead.
 			return nil, fmt.Errorf("%s: geoip.files: %w", stt.cfg.At("geoip", "files"), err)
 		}
-		geo.Poll = stt.cfg.GeoIP.Poll.Duration
-		s.geo = geo
+		db.Poll = stt.cfg.GeoIP.Poll.Duration
+		s.geo = db
 		// Each new version of the data publishes a snapshot: answers
 		// made from the old one are stale.
-		geo.onChange = func(set *geoSet) { s.store.SetGeo(&countingLocator{geo: set, m: s.metrics}) }
-		geo.onChange(geo.cur.Load())
+		db.OnChange = func(set *geo.Set) { s.store.SetGeo(&countingLocator{geo: set, m: s.metrics}) }
+		db.OnChange(db.Current())
 	}
 	if path := stt.cfg.Log.QueryLog; path != "" {
 		ql, err := openQueryLog(path, stt.cfg.Log.QuerySample)

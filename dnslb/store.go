@@ -10,6 +10,7 @@ import (
 	"github.com/hashicorp/go-memdb"
 
 	"github.com/dnslb/dnslb/dnslb/config"
+	"github.com/dnslb/dnslb/dnslb/policy"
 	"github.com/dnslb/dnslb/healthcheck"
 	"github.com/dnslb/dnslb/zones"
 )
@@ -32,7 +33,7 @@ type Store struct {
 	// settings (Replace sets them with the zones) and the GeoIP data
 	// (SetGeo). Guarded by mu.
 	serving Serving
-	geo     Locator
+	geo     policy.Locator
 	// rot holds the round-robin counters of each served zone's RRsets
 	// (indexed by zones.RRset.Rot-1): serving state, kept beside the
 	// immutable zone, and kept across reloads that keep the zone.
@@ -153,7 +154,7 @@ func (s *Store) Replace(zs []*zones.Zone, names map[string]*nameState, sv Servin
 
 // SetGeo makes loc the GeoIP data of the snapshots from now on, and
 // publishes one.
-func (s *Store) SetGeo(loc Locator) {
+func (s *Store) SetGeo(loc policy.Locator) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.geo = loc
@@ -325,7 +326,7 @@ type Snapshot struct {
 	Serving
 	zones map[string]*zones.Zone
 	names map[string]*nameView
-	geo   Locator // nil without GeoIP data
+	geo   policy.Locator // nil without GeoIP data
 	rot   map[*zones.Zone][]atomic.Uint32
 }
 
@@ -334,7 +335,7 @@ type Snapshot struct {
 func (sn *Snapshot) Counters(z *zones.Zone) []atomic.Uint32 { return sn.rot[z] }
 
 // Geo returns the GeoIP data, or nil (not a typed nil) when there is none.
-func (sn *Snapshot) Geo() Locator { return sn.geo }
+func (sn *Snapshot) Geo() policy.Locator { return sn.geo }
 
 // Name returns the load-balancing view of an owner name, or nil.
 func (sn *Snapshot) Name(owner string) *nameView { return sn.names[owner] }

@@ -1,4 +1,4 @@
-package dnslb
+package geo
 
 import (
 	"context"
@@ -13,34 +13,13 @@ import (
 
 	"github.com/oschwald/maxminddb-golang/v2"
 
+	"github.com/dnslb/dnslb/dnslb/policy"
 	"github.com/dnslb/dnslb/geodata"
 )
 
-// Location is what a Locator knows about a client address. Empty strings and
-// zero numbers mean "unknown".
-type Location struct {
-	Country      string    // ISO 3166-1 alpha-2, upper case ("DE")
-	Continent    string    // AF AN AS EU NA OC SA
-	Subdivisions [2]string // ISO 3166-2 ("US-CA"), most general first; "" when absent
-	ASN          uint32
-	Lat, Lon     float64
-	HasCoords    bool
-	// Prefix is the length of the most specific database network that was
-	// consulted for the address, counted in the address's own family (0..32
-	// for IPv4). The answer for every address inside that network is the
-	// same, so it is the ECS scope a GeoIP-based decision depends on.
-	Prefix int
-}
+var _ policy.Locator = (*DB)(nil)
 
-// Locator maps a client address to a Location. ok is false when no database
-// had data for the address; loc.Prefix is still meaningful then.
-type Locator interface {
-	Lookup(addr netip.Addr) (loc Location, ok bool)
-}
-
-var _ Locator = (*GeoDB)(nil)
-
-// GeoDB is a Locator reading MaxMind-format databases: GeoIP2/GeoLite2 and
+// DB is a Locator reading MaxMind-format databases: GeoIP2/GeoLite2 and
 // DB-IP Lite Country, City and ASN databases, and the flat
 // country_code/latitude/longitude/autonomous_system_number databases of the
 // ip-location-db project. Several files are merged field by field, the first
@@ -53,23 +32,23 @@ var _ Locator = (*GeoDB)(nil)
 // and allocate per lookup, and the flat format isn't a GeoIP2 type at all.
 // Decoded records are cached per data offset, so repeat lookups don't allocate.
 //
-// A nil *GeoDB is valid and knows nothing. The zero value is not usable; use
-// OpenGeoDB.
-type GeoDB struct {
+// A nil *DB is valid and knows nothing. The zero value is not usable; use
+// Open.
+type DB struct {
 	files []string
 	log   *slog.Logger
-	cur   atomic.Pointer[geoSet]
+	cur   atomic.Pointer[Set]
 
 	reloadMu sync.Mutex
 	failed   map[string][2]int64 // path -> mtime, size of a version that failed to load
 	// Poll is how often Run checks the files for changes (default 5s).
 	Poll time.Duration
-	// onChange, if set, is called with each new set of files Reload
+	// OnChange, if set, is called with each new set of files Reload
 	// swaps in (under reloadMu).
-	onChange func(*geoSet)
+	OnChange func(*Set)
 }
 
-type geoSet struct {
+type Set struct {
 	dbs []*geoFile
 }
 
@@ -113,18 +92,18 @@ type geoRecord struct {
 	} `maxminddb:"location"`
 }
 
-// OpenGeoDB opens the database files, in priority order; with no files it
+// Open opens the database files, in priority order; with no files it
 // uses the built-in country database, which never changes. It returns a usable
-// *GeoDB even when some or all files fail to open, together with an error
+// *DB even when some or all files fail to open, together with an error
 // naming each failure, so that `dnslb check` can report the error while serve
 // can log it and carry on without GeoIP data (every client then gets the
 // default group). log may be nil.
-func OpenGeoDB(files []string, log *slog.Logger) (*GeoDB, error) {
+func Open(files []string, log *slog.Logger) (*DB, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	g := &GeoDB{files: files, log: log}
-	set := &geoSet{}
+	g := &DB{files: files, log: log}
+	set := &Set{}
 	var errs []error
 	if len(files) == 0 {
 		gf, err := newGeoFile("built-in "+geodata.CountryName, geodata.Country)
@@ -183,8 +162,8 @@ func newGeoFile(path string, b []byte) (*geoFile, error) {
 }
 
 // Lookup implements Locator. It is safe for concurrent use.
-func (g *GeoDB) Lookup(addr netip.Addr) (Location, bool) {
-	var loc Location
+func (g *DB) Lookup(addr netip.Addr) (policy.Location, bool) {
+	var loc policy.Location
 	if g == nil {
 		return loc, false
 	}
@@ -193,8 +172,8 @@ func (g *GeoDB) Lookup(addr netip.Addr) (Location, bool) {
 
 // Lookup implements Locator over one version of the files. A nil set
 // knows nothing.
-func (set *geoSet) Lookup(addr netip.Addr) (Location, bool) {
-	var loc Location
+func (set *Set) Lookup(addr netip.Addr) (policy.Location, bool) {
+	var loc policy.Location
 	if set == nil {
 		return loc, false
 	}
@@ -266,7 +245,7 @@ func decodeRecord(res maxminddb.Result) (recData, bool) {
 	}
 	d.continent = r.Continent.Code
 	if d.continent == "" {
-		d.continent = countryContinent[d.country]
+		d.continent, _ = policy.ContinentOf(d.country)
 	}
 	for i, s := range r.Subdivisions {
 		if i == len(d.subdivs) || d.country == "" {
@@ -285,7 +264,7 @@ func decodeRecord(res maxminddb.Result) (recData, bool) {
 
 // mergeInto fills the fields of loc that are still empty and reports whether
 // the record had any data.
-func (d *recData) mergeInto(loc *Location) bool {
+func (d *recData) mergeInto(loc *policy.Location) bool {
 	if loc.Country == "" {
 		loc.Country = d.country
 	}
@@ -313,10 +292,13 @@ func subdivisionCode(country, code string) string {
 	return country + "-" + code
 }
 
+// Current is the set of files lookups use now.
+func (g *DB) Current() *Set { return g.cur.Load() }
+
 // Run re-reads database files that changed on disk (compared by mtime and
 // size every g.Poll) until ctx is done. Replace files by rename. A file that
 // fails to load keeps its previous version and is logged once per change.
-func (g *GeoDB) Run(ctx context.Context) error {
+func (g *DB) Run(ctx context.Context) error {
 	if g == nil || len(g.files) == 0 {
 		<-ctx.Done() // the built-in database never changes
 		return nil
@@ -339,7 +321,7 @@ func (g *GeoDB) Run(ctx context.Context) error {
 
 // Reload re-reads the files that changed since they were loaded and swaps in
 // the new set in one step. It reports whether anything changed.
-func (g *GeoDB) Reload() bool {
+func (g *DB) Reload() bool {
 	if g == nil {
 		return false
 	}
@@ -353,7 +335,7 @@ func (g *GeoDB) Reload() bool {
 	for _, f := range old.dbs {
 		byPath[f.path] = f
 	}
-	next := &geoSet{}
+	next := &Set{}
 	changed := false
 	for _, path := range g.files {
 		prev := byPath[path]
@@ -392,34 +374,9 @@ func (g *GeoDB) Reload() bool {
 	}
 	if changed {
 		g.cur.Store(next)
-		if g.onChange != nil {
-			g.onChange(next)
+		if g.OnChange != nil {
+			g.OnChange(next)
 		}
 	}
 	return changed
 }
-
-// continentCountries lists the ISO 3166-1 alpha-2 codes (plus XK, Kosovo, as
-// GeoIP databases use it) by continent, following the continent codes GeoIP2
-// databases use. It validates country codes in rules and gives the continent
-// for databases that only carry a country code.
-var continentCountries = map[string]string{
-	"AF": "AO BF BI BJ BW CD CF CG CI CM CV DJ DZ EG EH ER ET GA GH GM GN GQ GW KE KM LR LS LY MA MG ML MR MU MW MZ NA NE NG RE RW SC SD SH SL SN SO SS ST SZ TD TG TN TZ UG YT ZA ZM ZW",
-	"AN": "AQ BV GS HM TF",
-	"AS": "AE AF AM AZ BD BH BN BT CC CN CX GE HK ID IL IN IO IQ IR JO JP KG KH KP KR KW KZ LA LB LK MM MN MO MV MY NP OM PH PK PS QA SA SG SY TH TJ TL TM TR TW UZ VN YE",
-	"EU": "AD AL AT AX BA BE BG BY CH CY CZ DE DK EE ES FI FO FR GB GG GI GR HR HU IE IM IS IT JE LI LT LU LV MC MD ME MK MT NL NO PL PT RO RS RU SE SI SJ SK SM UA VA XK",
-	"NA": "AG AI AW BB BL BM BQ BS BZ CA CR CU CW DM DO GD GL GP GT HN HT JM KN KY LC MF MQ MS MX NI PA PM PR SV SX TC TT US VC VG VI",
-	"OC": "AS AU CK FJ FM GU KI MH MP NC NF NR NU NZ PF PG PN PW SB TK TO TV UM VU WF WS",
-	"SA": "AR BO BR CL CO EC FK GF GY PE PY SR UY VE",
-}
-
-// countryContinent maps a country code to its continent code.
-var countryContinent = func() map[string]string {
-	m := make(map[string]string, 256)
-	for cont, list := range continentCountries {
-		for i := 0; i+2 <= len(list); i += 3 {
-			m[list[i:i+2]] = cont
-		}
-	}
-	return m
-}()

@@ -1,6 +1,7 @@
-package dnslb
+package policy
 
 import (
+	"cmp"
 	"fmt"
 	"math"
 	"net/netip"
@@ -19,12 +20,12 @@ func CompilePolicy(owner string, cfg config.NameConfig, addrs []netip.Addr) (*Po
 	c := &compiler{key: fmt.Sprintf("name.%q", key), fqdn: key + "."}
 	p := &Policy{owner: c.fqdn, dflt: -1, max: cfg.MaxAnswers}
 
-	if i := slices.Index(selectNames, orDefault(cfg.Select, "none")); i >= 0 {
+	if i := slices.Index(selectNames, cmp.Or(cfg.Select, "none")); i >= 0 {
 		p.sel = selectKind(i)
 	} else {
 		c.errf("select", "unknown value %q, want one of %s", cfg.Select, strings.Join(selectNames, ", "))
 	}
-	if i := slices.Index(pickNames, orDefault(cfg.Pick, "round-robin")); i >= 0 {
+	if i := slices.Index(pickNames, cmp.Or(cfg.Pick, "round-robin")); i >= 0 {
 		p.pick = pickKind(i)
 	} else {
 		c.errf("pick", "unknown value %q, want one of %s", cfg.Pick, strings.Join(pickNames, ", "))
@@ -98,21 +99,14 @@ type compiler struct {
 }
 
 func (c *compiler) errf(path, format string, args ...any) {
-	c.errs = append(c.errs, &keyError{key: c.key + "." + path, msg: fmt.Sprintf(format, args...)})
+	c.errs = append(c.errs, &KeyError{Key: c.key + "." + path, Msg: fmt.Sprintf(format, args...)})
 }
 
-// keyError is a problem with the value of one config key, named as the
+// KeyError is a problem with the value of one config key, named as the
 // file spells it (name."www.example.org".groups.eu.weight).
-type keyError struct{ key, msg string }
+type KeyError struct{ Key, Msg string }
 
-func (e *keyError) Error() string { return e.key + ": " + e.msg }
-
-func orDefault(s, d string) string {
-	if s == "" {
-		return d
-	}
-	return s
-}
+func (e *KeyError) Error() string { return e.Key + ": " + e.Msg }
 
 func (c *compiler) addr(path, s string, zone map[netip.Addr]bool) (netip.Addr, bool) {
 	a, err := netip.ParseAddr(s)

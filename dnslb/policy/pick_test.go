@@ -1,7 +1,8 @@
-package dnslb
+package policy_test
 
 import (
 	"fmt"
+	"github.com/dnslb/dnslb/dnslb/policy"
 	"math"
 	"net/netip"
 	"slices"
@@ -16,7 +17,7 @@ func TestPickRoundRobin(t *testing.T) {
 	out := make([]netip.Addr, 0, 3)
 	var firsts []netip.Addr
 	for range 6 {
-		d := p.Select(query("198.51.100.1", FamilyV4), AllUp{}, nil, seeded(), out)
+		d := p.Select(query("198.51.100.1", policy.FamilyV4), policy.AllUp{}, nil, seeded(), out)
 		if len(d.Addrs) != 3 {
 			t.Fatalf("Select = %v, want 3 addresses", d.Addrs)
 		}
@@ -26,7 +27,7 @@ func TestPickRoundRobin(t *testing.T) {
 		t.Errorf("first addresses = %v, want %v", firsts, want)
 	}
 	// Down addresses are skipped, the rotation goes on over the rest.
-	d := p.Select(query("198.51.100.1", FamilyV4), down("192.0.2.2"), nil, seeded(), out)
+	d := p.Select(query("198.51.100.1", policy.FamilyV4), down("192.0.2.2"), nil, seeded(), out)
 	if len(d.Addrs) != 2 || slices.Contains(d.Addrs, netip.MustParseAddr("192.0.2.2")) {
 		t.Errorf("Select(192.0.2.2 down) = %v, want the 2 others", d.Addrs)
 	}
@@ -39,7 +40,7 @@ func TestPickRandom(t *testing.T) {
 	counts := map[netip.Addr]int{}
 	const n = 40000
 	for range n {
-		counts[p.Select(query("198.51.100.1", FamilyV4), AllUp{}, nil, r, nil).Addrs[0]]++
+		counts[p.Select(query("198.51.100.1", policy.FamilyV4), policy.AllUp{}, nil, r, nil).Addrs[0]]++
 	}
 	for _, a := range zone {
 		if share := float64(counts[a]) / n; math.Abs(share-0.25) > 0.01 {
@@ -49,7 +50,7 @@ func TestPickRandom(t *testing.T) {
 }
 
 // weightShares draws the first answer n times and returns each address's share.
-func weightShares(p *Policy, q *Query, health Health, n int) map[netip.Addr]float64 {
+func weightShares(p *policy.Policy, q *policy.Query, health policy.Health, n int) map[netip.Addr]float64 {
 	r := seeded()
 	out := make([]netip.Addr, 0, p.NumAddrs())
 	counts := map[netip.Addr]int{}
@@ -68,17 +69,17 @@ func TestPickWeighted(t *testing.T) {
 	tests := []struct {
 		name   string
 		cfg    config.NameConfig
-		health Health
+		health policy.Health
 		want   map[string]float64
 	}{
 		{"90/9/1 per address", config.NameConfig{Pick: "weighted", Weights: map[string]int{"192.0.2.1": 90, "192.0.2.2": 9, "192.0.2.3": 1}},
-			AllUp{}, map[string]float64{"192.0.2.1": 0.9, "192.0.2.2": 0.09, "192.0.2.3": 0.01}},
+			policy.AllUp{}, map[string]float64{"192.0.2.1": 0.9, "192.0.2.2": 0.09, "192.0.2.3": 0.01}},
 		{"1/2/7 with a default weight", config.NameConfig{Pick: "weighted", Weights: map[string]int{"192.0.2.2": 2, "192.0.2.3": 7}},
-			AllUp{}, map[string]float64{"192.0.2.1": 0.1, "192.0.2.2": 0.2, "192.0.2.3": 0.7}},
+			policy.AllUp{}, map[string]float64{"192.0.2.1": 0.1, "192.0.2.2": 0.2, "192.0.2.3": 0.7}},
 		{"group weights", config.NameConfig{Pick: "weighted", Groups: map[string]config.GroupConfig{
 			"eu": {Addresses: []string{"192.0.2.1"}, Weight: 90},
 			"us": {Addresses: []string{"192.0.2.2", "192.0.2.3"}, Weight: 5}}},
-			AllUp{}, map[string]float64{"192.0.2.1": 0.9, "192.0.2.2": 0.05, "192.0.2.3": 0.05}},
+			policy.AllUp{}, map[string]float64{"192.0.2.1": 0.9, "192.0.2.2": 0.05, "192.0.2.3": 0.05}},
 		{"down address takes no share", config.NameConfig{Pick: "weighted", Weights: map[string]int{"192.0.2.1": 90, "192.0.2.2": 5, "192.0.2.3": 5}},
 			down("192.0.2.1"), map[string]float64{"192.0.2.2": 0.5, "192.0.2.3": 0.5}},
 	}
@@ -86,7 +87,7 @@ func TestPickWeighted(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			p := mustCompile(t, tc.cfg, zone)
-			got := weightShares(p, query("198.51.100.1", FamilyV4), tc.health, n)
+			got := weightShares(p, query("198.51.100.1", policy.FamilyV4), tc.health, n)
 			for a, want := range tc.want {
 				if share := got[netip.MustParseAddr(a)]; math.Abs(share-want) > tol {
 					t.Errorf("share of %s = %.4f, want %.2f ± %.2f", a, share, want, tol)
@@ -106,7 +107,7 @@ func TestPickWeightedAll(t *testing.T) {
 	p := mustCompile(t, config.NameConfig{Pick: "weighted", Weights: map[string]int{"192.0.2.1": 1000}}, zone)
 	r := seeded()
 	for range 100 {
-		d := p.Select(query("198.51.100.1", FamilyV4), AllUp{}, nil, r, nil)
+		d := p.Select(query("198.51.100.1", policy.FamilyV4), policy.AllUp{}, nil, r, nil)
 		got := slices.Clone(d.Addrs)
 		slices.SortFunc(got, netip.Addr.Compare)
 		if !slices.Equal(got, zone) {
@@ -134,14 +135,14 @@ func TestPickSticky(t *testing.T) {
 	before := make([]netip.Addr, n)
 	counts := map[netip.Addr]int{}
 	for i := range n {
-		d := p.Select(&Query{Client: stickyClient(i, 1), Family: FamilyV4}, AllUp{}, nil, r, nil)
+		d := p.Select(&policy.Query{Client: stickyClient(i, 1), Family: policy.FamilyV4}, policy.AllUp{}, nil, r, nil)
 		before[i] = d.Addrs[0]
 		counts[d.Addrs[0]]++
 		if d.Scope != 56 {
 			t.Fatalf("Select(%s).Scope = %d, want 56", stickyClient(i, 1), d.Scope)
 		}
 		if i%100 == 0 {
-			if d2 := p.Select(&Query{Client: stickyClient(i, 200), Family: FamilyV4}, AllUp{}, nil, r, nil); d2.Addrs[0] != d.Addrs[0] {
+			if d2 := p.Select(&policy.Query{Client: stickyClient(i, 200), Family: policy.FamilyV4}, policy.AllUp{}, nil, r, nil); d2.Addrs[0] != d.Addrs[0] {
 				t.Errorf("%s and %s in the same /56 got %v and %v", stickyClient(i, 1), stickyClient(i, 200), d.Addrs, d2.Addrs)
 			}
 		}
@@ -157,7 +158,7 @@ func TestPickSticky(t *testing.T) {
 	dead := zone[2]
 	moved := map[netip.Addr]int{}
 	for i := range n {
-		a := p.Select(&Query{Client: stickyClient(i, 1), Family: FamilyV4}, down(dead.String()), nil, r, nil).Addrs[0]
+		a := p.Select(&policy.Query{Client: stickyClient(i, 1), Family: policy.FamilyV4}, down(dead.String()), nil, r, nil).Addrs[0]
 		switch {
 		case before[i] != dead && a != before[i]:
 			t.Fatalf("subnet %d moved from %s to %s though %s is up", i, before[i], a, before[i])
@@ -178,19 +179,19 @@ func TestPickSticky(t *testing.T) {
 func TestStickyScope(t *testing.T) {
 	p := mustCompile(t, config.NameConfig{Pick: "sticky"}, addrs("192.0.2.1", "2001:db8::1"))
 	tests := []struct {
-		q    Query
+		q    policy.Query
 		want int
 	}{
-		{Query{Client: netip.MustParseAddr("198.51.100.7"), Family: FamilyV4}, 24},
-		{Query{Client: netip.MustParseAddr("198.51.100.0"), ECS: true, SourcePrefix: 20, Family: FamilyV4}, 20},
-		{Query{Client: netip.MustParseAddr("198.51.100.7"), ECS: true, SourcePrefix: 32, Family: FamilyV4}, 24},
-		{Query{Client: netip.MustParseAddr("2001:db8:1:2::1"), Family: FamilyV6}, 56},
-		{Query{Client: netip.MustParseAddr("2001:db8::"), ECS: true, SourcePrefix: 48, Family: FamilyV6}, 48},
-		{Query{Client: netip.MustParseAddr("0.0.0.0"), ECS: true, SourcePrefix: 0, Family: FamilyV4}, 0},
+		{policy.Query{Client: netip.MustParseAddr("198.51.100.7"), Family: policy.FamilyV4}, 24},
+		{policy.Query{Client: netip.MustParseAddr("198.51.100.0"), ECS: true, SourcePrefix: 20, Family: policy.FamilyV4}, 20},
+		{policy.Query{Client: netip.MustParseAddr("198.51.100.7"), ECS: true, SourcePrefix: 32, Family: policy.FamilyV4}, 24},
+		{policy.Query{Client: netip.MustParseAddr("2001:db8:1:2::1"), Family: policy.FamilyV6}, 56},
+		{policy.Query{Client: netip.MustParseAddr("2001:db8::"), ECS: true, SourcePrefix: 48, Family: policy.FamilyV6}, 48},
+		{policy.Query{Client: netip.MustParseAddr("0.0.0.0"), ECS: true, SourcePrefix: 0, Family: policy.FamilyV4}, 0},
 	}
 	for _, tc := range tests {
 		t.Run(fmt.Sprintf("%s/%d", tc.q.Client, tc.q.SourcePrefix), func(t *testing.T) {
-			if d := p.Select(&tc.q, AllUp{}, nil, seeded(), nil); d.Scope != tc.want {
+			if d := p.Select(&tc.q, policy.AllUp{}, nil, seeded(), nil); d.Scope != tc.want {
 				t.Errorf("Select(%v).Scope = %d, want %d", tc.q, d.Scope, tc.want)
 			}
 		})
@@ -202,10 +203,10 @@ func benchPick(b *testing.B, cfg config.NameConfig) {
 	p := mustCompile(b, cfg, zone)
 	r := seeded()
 	out := make([]netip.Addr, 0, p.NumAddrs())
-	q := query("198.51.100.1", FamilyV4)
+	q := query("198.51.100.1", policy.FamilyV4)
 	b.ReportAllocs()
 	for b.Loop() {
-		p.Select(q, AllUp{}, nil, r, out)
+		p.Select(q, policy.AllUp{}, nil, r, out)
 	}
 }
 

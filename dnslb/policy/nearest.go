@@ -1,4 +1,4 @@
-package dnslb
+package policy
 
 import "math"
 

@@ -1,6 +1,9 @@
-package dnslb
+package policy_test
 
 import (
+	"github.com/dnslb/dnslb/dnslb/geo"
+	"github.com/dnslb/dnslb/dnslb/geo/geotest"
+	"github.com/dnslb/dnslb/dnslb/policy"
 	"math/rand/v2"
 	"net/netip"
 	"slices"
@@ -12,7 +15,7 @@ import (
 
 const owner = "www.example.org"
 
-// downSet is a Health with the listed addresses down.
+// downSet is a policy.Health with the listed addresses down.
 type downSet map[netip.Addr]bool
 
 func (d downSet) Up(a netip.Addr) bool { return !d[a] }
@@ -33,17 +36,17 @@ func addrs(ss ...string) []netip.Addr {
 	return out
 }
 
-func mustCompile(t testing.TB, cfg config.NameConfig, zone []netip.Addr) *Policy {
+func mustCompile(t testing.TB, cfg config.NameConfig, zone []netip.Addr) *policy.Policy {
 	t.Helper()
-	p, errs := CompilePolicy(owner, cfg, zone)
+	p, errs := policy.CompilePolicy(owner, cfg, zone)
 	if len(errs) > 0 {
 		t.Fatalf("CompilePolicy: %v", errs)
 	}
 	return p
 }
 
-func query(client string, fam Family) *Query {
-	return &Query{Client: netip.MustParseAddr(client), Family: fam}
+func query(client string, fam policy.Family) *policy.Query {
+	return &policy.Query{Client: netip.MustParseAddr(client), Family: fam}
 }
 
 func seeded() *rand.Rand { return rand.New(rand.NewPCG(1, 2)) }
@@ -85,34 +88,34 @@ func TestSelectGeo(t *testing.T) {
 	p := mustCompile(t, geoConfig(), geoZone)
 	tests := []struct {
 		name   string
-		q      *Query
+		q      *policy.Query
 		health downSet
-		loc    Locator
+		loc    policy.Locator
 		want   []netip.Addr
 		group  string
 		scope  int
 	}{
-		{"continent", query("192.0.2.1", FamilyV4), nil, g, addrs("192.0.2.10"), "eu", 25},
-		{"continent AAAA", query("192.0.2.1", FamilyV6), nil, g, addrs("2001:db8::10"), "eu", 25},
-		{"subdivision beats country", query("192.0.2.200", FamilyV4), nil, g, addrs("192.0.2.40"), "ca", 25},
-		{"subdivision down: country", query("192.0.2.200", FamilyV4), down("192.0.2.40"), g, addrs("192.0.2.20"), "us", 25},
-		{"subdivision and country down: default", query("192.0.2.200", FamilyV4), down("192.0.2.40", "192.0.2.20"), g, addrs("192.0.2.70"), "global", 25},
-		{"asn beats continent", query("198.51.100.7", FamilyV4), nil, g, addrs("192.0.2.50"), "as", 25},
-		{"asn group has no AAAA: continent, then default", query("198.51.100.7", FamilyV6), nil, g, addrs("2001:db8::70"), "global", 25},
-		{"continent without asn", query("198.51.100.200", FamilyV4), nil, g, addrs("192.0.2.30"), "ap", 25},
-		{"cidr /24 close to the /28", query("203.0.113.30", FamilyV4), nil, g, addrs("192.0.2.61"), "net24", 28},
-		{"longest cidr", query("203.0.113.5", FamilyV4), nil, g, addrs("192.0.2.60"), "net28", 28},
-		{"shorter cidr, scope excludes the /28", query("203.0.113.100", FamilyV4), nil, g, addrs("192.0.2.61"), "net24", 26},
-		{"cidr down: geo", query("203.0.113.5", FamilyV4), down("192.0.2.60", "192.0.2.61"), g, addrs("192.0.2.30"), "ap", 28},
-		{"ecs", &Query{Client: netip.MustParseAddr("192.0.2.0"), ECS: true, SourcePrefix: 24, Family: FamilyV4}, nil, g, addrs("192.0.2.10"), "eu", 25},
-		{"ecs source 0: untailored, scope 0", &Query{Client: netip.MustParseAddr("0.0.0.0"), ECS: true, SourcePrefix: 0, Family: FamilyV4}, nil, g, addrs("192.0.2.70"), "global", 0},
-		{"no geoip data: default", query("2001:db8:2::1", FamilyV6), nil, g, addrs("2001:db8::70"), "global", 47},
+		{"continent", query("192.0.2.1", policy.FamilyV4), nil, g, addrs("192.0.2.10"), "eu", 25},
+		{"continent AAAA", query("192.0.2.1", policy.FamilyV6), nil, g, addrs("2001:db8::10"), "eu", 25},
+		{"subdivision beats country", query("192.0.2.200", policy.FamilyV4), nil, g, addrs("192.0.2.40"), "ca", 25},
+		{"subdivision down: country", query("192.0.2.200", policy.FamilyV4), down("192.0.2.40"), g, addrs("192.0.2.20"), "us", 25},
+		{"subdivision and country down: default", query("192.0.2.200", policy.FamilyV4), down("192.0.2.40", "192.0.2.20"), g, addrs("192.0.2.70"), "global", 25},
+		{"asn beats continent", query("198.51.100.7", policy.FamilyV4), nil, g, addrs("192.0.2.50"), "as", 25},
+		{"asn group has no AAAA: continent, then default", query("198.51.100.7", policy.FamilyV6), nil, g, addrs("2001:db8::70"), "global", 25},
+		{"continent without asn", query("198.51.100.200", policy.FamilyV4), nil, g, addrs("192.0.2.30"), "ap", 25},
+		{"cidr /24 close to the /28", query("203.0.113.30", policy.FamilyV4), nil, g, addrs("192.0.2.61"), "net24", 28},
+		{"longest cidr", query("203.0.113.5", policy.FamilyV4), nil, g, addrs("192.0.2.60"), "net28", 28},
+		{"shorter cidr, scope excludes the /28", query("203.0.113.100", policy.FamilyV4), nil, g, addrs("192.0.2.61"), "net24", 26},
+		{"cidr down: geo", query("203.0.113.5", policy.FamilyV4), down("192.0.2.60", "192.0.2.61"), g, addrs("192.0.2.30"), "ap", 28},
+		{"ecs", &policy.Query{Client: netip.MustParseAddr("192.0.2.0"), ECS: true, SourcePrefix: 24, Family: policy.FamilyV4}, nil, g, addrs("192.0.2.10"), "eu", 25},
+		{"ecs source 0: untailored, scope 0", &policy.Query{Client: netip.MustParseAddr("0.0.0.0"), ECS: true, SourcePrefix: 0, Family: policy.FamilyV4}, nil, g, addrs("192.0.2.70"), "global", 0},
+		{"no geoip data: default", query("2001:db8:2::1", policy.FamilyV6), nil, g, addrs("2001:db8::70"), "global", 47},
 		// 192.0.2.1 and 203.0.113.0/24 share 4 bits: /5 keeps the CIDR rules out.
-		{"no locator: default", query("192.0.2.1", FamilyV4), nil, nil, addrs("192.0.2.70"), "global", 5},
+		{"no locator: default", query("192.0.2.1", policy.FamilyV4), nil, nil, addrs("192.0.2.70"), "global", 5},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			var h Health = AllUp{}
+			var h policy.Health = policy.AllUp{}
 			if tc.health != nil {
 				h = tc.health
 			}
@@ -128,8 +131,8 @@ func TestSelectGeo(t *testing.T) {
 // TestSelectGeoFlat uses the flat country_code database alone: continent
 // rules work through the country table.
 func TestSelectGeoFlat(t *testing.T) {
-	_, _, flat := testGeoFiles(t, t.TempDir())
-	g, err := OpenGeoDB([]string{flat}, nil)
+	_, _, flat := geotest.Files(t, t.TempDir())
+	g, err := geo.Open([]string{flat}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -137,7 +140,7 @@ func TestSelectGeoFlat(t *testing.T) {
 	cfg.Rules = append(cfg.Rules[:5], config.RuleConfig{Match: []string{"continent:AF"}, Group: "as"}) // no CIDR rules
 	p := mustCompile(t, cfg, geoZone)
 	for client, want := range map[string]string{"192.0.2.1": "eu", "203.0.113.200": "as", "198.51.100.1": "global"} {
-		if d := p.Select(query(client, FamilyV4), AllUp{}, g, seeded(), nil); d.Group != want {
+		if d := p.Select(query(client, policy.FamilyV4), policy.AllUp{}, g, seeded(), nil); d.Group != want {
 			t.Errorf("Select(%s).Group = %q, want %q", client, d.Group, want)
 		}
 	}
@@ -157,15 +160,15 @@ func TestSelectFailover(t *testing.T) {
 	tests := []struct {
 		name   string
 		health downSet
-		fam    Family
+		fam    policy.Family
 		group  string
 		n      int
 	}{
-		{"all up", down(), FamilyV4, "primary", 2},
-		{"one primary down", down("192.0.2.1"), FamilyV4, "primary", 1},
-		{"primary down", down("192.0.2.1", "192.0.2.2"), FamilyV4, "backup", 1},
-		{"primary and backup down", down("192.0.2.1", "192.0.2.2", "198.51.100.1"), FamilyV4, "last", 1},
-		{"AAAA only in last", down(), FamilyV6, "last", 1},
+		{"all up", down(), policy.FamilyV4, "primary", 2},
+		{"one primary down", down("192.0.2.1"), policy.FamilyV4, "primary", 1},
+		{"primary down", down("192.0.2.1", "192.0.2.2"), policy.FamilyV4, "backup", 1},
+		{"primary and backup down", down("192.0.2.1", "192.0.2.2", "198.51.100.1"), policy.FamilyV4, "last", 1},
+		{"AAAA only in last", down(), policy.FamilyV6, "last", 1},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -175,13 +178,13 @@ func TestSelectFailover(t *testing.T) {
 			}
 		})
 	}
-	d := p.Select(query("198.51.100.99", FamilyV4), down("192.0.2.1", "192.0.2.2", "198.51.100.1", "203.0.113.1"), nil, seeded(), nil)
-	if !d.AllDown || d.Action != ServeAll || len(d.Addrs) != 4 {
-		t.Errorf("Select(all down) = %+v, want AllDown, ServeAll with the 4 IPv4 addresses", d)
+	d := p.Select(query("198.51.100.99", policy.FamilyV4), down("192.0.2.1", "192.0.2.2", "198.51.100.1", "203.0.113.1"), nil, seeded(), nil)
+	if !d.AllDown || d.Action != policy.ServeAll || len(d.Addrs) != 4 {
+		t.Errorf("Select(all down) = %+v, want AllDown, policy.ServeAll with the 4 IPv4 addresses", d)
 	}
 }
 
-func nearestPolicy(t testing.TB) *Policy {
+func nearestPolicy(t testing.TB) *policy.Policy {
 	zone := addrs("192.0.2.1", "192.0.2.2", "192.0.2.3", "192.0.2.4", "2001:db8::1")
 	return mustCompile(t, config.NameConfig{
 		Select: "nearest",
@@ -215,11 +218,11 @@ func TestSelectNearest(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			var h Health = AllUp{}
+			var h policy.Health = policy.AllUp{}
 			if tc.health != nil {
 				h = tc.health
 			}
-			d := p.Select(query(tc.client, FamilyV4), h, g, seeded(), nil)
+			d := p.Select(query(tc.client, policy.FamilyV4), h, g, seeded(), nil)
 			if d.Group != tc.group || d.Scope != tc.scope {
 				t.Errorf("Select(%s) = %v group %q scope %d, want group %q scope %d", tc.client, d.Addrs, d.Group, d.Scope, tc.group, tc.scope)
 			}
@@ -230,30 +233,19 @@ func TestSelectNearest(t *testing.T) {
 	}
 }
 
-func TestHaversine(t *testing.T) {
-	// Frankfurt to New York is about 6,200 km.
-	km := haversine(radians(50.11), radians(8.68), radians(40.71), radians(-74.01))
-	if km < 6150 || km > 6250 {
-		t.Errorf("haversine(FRA, NYC) = %.0f km, want about 6200", km)
-	}
-	if km := haversine(1, 2, 1, 2); km != 0 {
-		t.Errorf("haversine(p, p) = %v, want 0", km)
-	}
-}
-
 func TestAllDownActions(t *testing.T) {
 	zone := addrs("192.0.2.1", "192.0.2.2", "198.51.100.1")
 	allDown := down("192.0.2.1", "192.0.2.2", "198.51.100.1")
 	tests := []struct {
 		when   string
-		action AllDownAction
+		action policy.AllDownAction
 		want   []netip.Addr
 	}{
-		{"", ServeAll, zone},
-		{"serve-all", ServeAll, zone},
-		{"servfail", Servfail, nil},
-		{"nodata", Nodata, nil},
-		{"group:backup", ServeGroup, addrs("198.51.100.1")},
+		{"", policy.ServeAll, zone},
+		{"serve-all", policy.ServeAll, zone},
+		{"servfail", policy.Servfail, nil},
+		{"nodata", policy.Nodata, nil},
+		{"group:backup", policy.ServeGroup, addrs("198.51.100.1")},
 	}
 	for _, tc := range tests {
 		t.Run(tc.when, func(t *testing.T) {
@@ -261,7 +253,7 @@ func TestAllDownActions(t *testing.T) {
 				WhenAllDown: tc.when,
 				Groups:      map[string]config.GroupConfig{"backup": {Addresses: []string{"198.51.100.1"}}},
 			}, zone)
-			d := p.Select(query("192.0.2.99", FamilyV4), allDown, nil, seeded(), nil)
+			d := p.Select(query("192.0.2.99", policy.FamilyV4), allDown, nil, seeded(), nil)
 			if !d.AllDown || d.Action != tc.action || !slices.Equal(d.Addrs, tc.want) {
 				t.Errorf("Select = %+v, want AllDown action %d addrs %v", d, tc.action, tc.want)
 			}
@@ -274,7 +266,7 @@ func TestAllDownActions(t *testing.T) {
 
 func TestNoAddressOfFamily(t *testing.T) {
 	p := mustCompile(t, config.NameConfig{}, addrs("192.0.2.1"))
-	d := p.Select(query("192.0.2.99", FamilyV6), AllUp{}, nil, seeded(), nil)
+	d := p.Select(query("192.0.2.99", policy.FamilyV6), policy.AllUp{}, nil, seeded(), nil)
 	if d.AllDown || len(d.Addrs) != 0 {
 		t.Errorf("Select(AAAA) = %+v, want no addresses and not AllDown", d)
 	}
@@ -282,12 +274,12 @@ func TestNoAddressOfFamily(t *testing.T) {
 
 func TestMaxAnswersAndTTL(t *testing.T) {
 	p := mustCompile(t, config.NameConfig{MaxAnswers: 2, TTL: ttl(30)}, addrs("192.0.2.1", "192.0.2.2", "192.0.2.3"))
-	d := p.Select(query("192.0.2.99", FamilyV4), AllUp{}, nil, seeded(), nil)
+	d := p.Select(query("192.0.2.99", policy.FamilyV4), policy.AllUp{}, nil, seeded(), nil)
 	if len(d.Addrs) != 2 || !d.HasTTL || d.TTL != 30 {
 		t.Errorf("Select = %+v, want 2 addresses and TTL 30", d)
 	}
 	p = mustCompile(t, config.NameConfig{}, addrs("192.0.2.1"))
-	if d := p.Select(query("192.0.2.99", FamilyV4), AllUp{}, nil, seeded(), nil); d.HasTTL {
+	if d := p.Select(query("192.0.2.99", policy.FamilyV4), policy.AllUp{}, nil, seeded(), nil); d.HasTTL {
 		t.Errorf("Select without ttl = %+v, want no TTL override", d)
 	}
 }
@@ -355,7 +347,7 @@ func TestCompilePolicyErrors(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			p, errs := CompilePolicy("www.example.org.", tc.cfg, zone)
+			p, errs := policy.CompilePolicy("www.example.org.", tc.cfg, zone)
 			var got []string
 			for _, err := range errs {
 				got = append(got, err.Error())
@@ -372,7 +364,7 @@ func TestSelectAllocs(t *testing.T) {
 	geo := mustCompile(t, geoConfig(), geoZone)
 	near := nearestPolicy(t)
 	zone := addrs("192.0.2.1", "192.0.2.2", "192.0.2.3", "192.0.2.4")
-	policies := map[string]*Policy{
+	policies := map[string]*policy.Policy{
 		"geo":      geo,
 		"nearest":  near,
 		"weighted": mustCompile(t, config.NameConfig{Pick: "weighted", MaxAnswers: 2}, zone),
@@ -382,7 +374,7 @@ func TestSelectAllocs(t *testing.T) {
 	}
 	r := seeded()
 	out := make([]netip.Addr, 0, 16)
-	q := query("192.0.2.200", FamilyV4)
+	q := query("192.0.2.200", policy.FamilyV4)
 	h := down("192.0.2.40")
 	for name, p := range policies {
 		if n := testing.AllocsPerRun(100, func() { p.Select(q, h, g, r, out) }); n != 0 {
@@ -396,11 +388,11 @@ func BenchmarkSelectGeo(b *testing.B) {
 	p := mustCompile(b, geoConfig(), geoZone)
 	r := seeded()
 	out := make([]netip.Addr, 0, p.NumAddrs())
-	qs := []*Query{query("192.0.2.1", FamilyV4), query("192.0.2.200", FamilyV4), query("198.51.100.7", FamilyV4), query("203.0.113.5", FamilyV4)}
+	qs := []*policy.Query{query("192.0.2.1", policy.FamilyV4), query("192.0.2.200", policy.FamilyV4), query("198.51.100.7", policy.FamilyV4), query("203.0.113.5", policy.FamilyV4)}
 	b.ReportAllocs()
 	i := 0
 	for b.Loop() {
-		p.Select(qs[i%len(qs)], AllUp{}, g, r, out)
+		p.Select(qs[i%len(qs)], policy.AllUp{}, g, r, out)
 		i++
 	}
 }
@@ -410,11 +402,22 @@ func BenchmarkSelectNearest(b *testing.B) {
 	p := nearestPolicy(b)
 	r := seeded()
 	out := make([]netip.Addr, 0, p.NumAddrs())
-	qs := []*Query{query("192.0.2.1", FamilyV4), query("192.0.2.200", FamilyV4), query("198.51.100.7", FamilyV4), query("2001:db8::1", FamilyV4)}
+	qs := []*policy.Query{query("192.0.2.1", policy.FamilyV4), query("192.0.2.200", policy.FamilyV4), query("198.51.100.7", policy.FamilyV4), query("2001:db8::1", policy.FamilyV4)}
 	b.ReportAllocs()
 	i := 0
 	for b.Loop() {
-		p.Select(qs[i%len(qs)], AllUp{}, g, r, out)
+		p.Select(qs[i%len(qs)], policy.AllUp{}, g, r, out)
 		i++
 	}
+}
+
+// testGeoDB opens the test databases of package geotest: city, ASN, flat.
+func testGeoDB(t testing.TB) *geo.DB {
+	t.Helper()
+	city, asn, flat := geotest.Files(t, t.TempDir())
+	g, err := geo.Open([]string{city, asn, flat}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return g
 }
