@@ -49,7 +49,7 @@ func (s *Server) Status() Status {
 		}
 		nc := ns.Config
 		wad, _ := v.Policy.WhenAllDown()
-		n := NameStatus{Name: ns.Owner, Zone: ns.Zone, Policy: ns.desc, Checks: ns.Checks,
+		n := NameStatus{Name: ns.Owner, Zone: ns.Zone, Policy: ns.Desc, Checks: ns.Checks,
 			WhenAllDown: cmp.Or(nc.WhenAllDown, allDownNames[wad]), Override: over[ns.Owner]}
 		h := healthOf(v)
 		n.HealthyAddresses, n.AllDownTypes = h.healthy, h.allDown

@@ -2,6 +2,7 @@ package dnslb
 
 import (
 	"github.com/dnslb/dnslb/dnslb/policy"
+	"github.com/dnslb/dnslb/dnslb/state"
 	"math/rand/v2"
 	"net/netip"
 	"slices"
@@ -40,7 +41,7 @@ var (
 //
 // With p.replay set (the memo filling a key), the decision points take
 // those values, in order, instead of choosing again.
-func decide(snap *Snapshot, req *dns.Msg, c Client, p *plan) bool {
+func decide(snap *state.Snapshot, req *dns.Msg, c Client, p *plan) bool {
 	if req.Response {
 		return false
 	}
@@ -148,7 +149,7 @@ func decide(snap *Snapshot, req *dns.Msg, c Client, p *plan) bool {
 }
 
 // reset empties p for a new query, keeping its message's section arrays.
-func (p *plan) reset(snap *Snapshot) {
+func (p *plan) reset(snap *state.Snapshot) {
 	m := p.msg
 	*m = dns.Msg{Answer: m.Answer[:0], Ns: m.Ns[:0], Extra: m.Extra[:0]}
 	// Names are compressed over TCP too (truncate turns it on for UDP
@@ -222,7 +223,7 @@ func (p *plan) build(res *zones.Result, sc *selectCtx) {
 	for _, set := range res.Additional {
 		start := len(m.Extra)
 		m.Extra = p.appendOrdered(m.Extra, set, sc)
-		if v := p.snap.Name(set.Name); v != nil && v.degraded {
+		if v := p.snap.Name(set.Name); v != nil && v.Degraded() {
 			m.Extra = keepUp(m.Extra, start, v)
 		}
 	}
@@ -295,13 +296,13 @@ func (p *plan) counter(set *zones.RRset) *atomic.Uint32 {
 // it returns the records to answer under owner (the set's own name when
 // owner is empty), or fail for SERVFAIL (when_all_down = "servfail" with
 // nothing up). The selection is a decision point.
-func (p *plan) selectRRs(v *nameView, set *zones.RRset, owner string, sc *selectCtx) (rrs []dns.RR, fail bool) {
+func (p *plan) selectRRs(v *state.NameView, set *zones.RRset, owner string, sc *selectCtx) (rrs []dns.RR, fail bool) {
 	fam := policy.FamilyV4
 	if set.Type == dns.TypeAAAA {
 		fam = policy.FamilyV6
 	}
 	if p.policy == "" {
-		p.policy = v.desc
+		p.policy = v.Desc
 	}
 	pt, ok := p.point(point{kind: pointPolicy, view: v, fam: fam}, sc)
 	var addrs []netip.Addr
@@ -328,12 +329,12 @@ func (p *plan) selectRRs(v *nameView, set *zones.RRset, owner string, sc *select
 		}
 	}
 	ttl, setTTL := d.TTL, d.HasTTL
-	if v.degraded && v.HasDegraded {
+	if v.Degraded() && v.HasDegraded {
 		ttl, setTTL = v.DegradedTTL, true
 	}
 	rrs = make([]dns.RR, 0, len(addrs))
 	for _, a := range addrs {
-		if v.drained[a] {
+		if v.Drained(a) {
 			continue // drained addresses are never served, even when all are down
 		}
 		rr := rrAddrIn(set, a)
@@ -435,10 +436,10 @@ func (p *plan) parseECS(opt *dns.OPT) (ok bool) {
 // keepUp drops from rrs[start:] the records whose address is down or
 // drained: the additional section never carries an address that health or
 // an operator took out. rrs is the reply's own slice.
-func keepUp(rrs []dns.RR, start int, v *nameView) []dns.RR {
+func keepUp(rrs []dns.RR, start int, v *state.NameView) []dns.RR {
 	out := rrs[:start]
 	for _, rr := range rrs[start:] {
-		if a, ok := rrAddr(rr); !ok || v.Up(a) {
+		if a, ok := state.RRAddr(rr); !ok || v.Up(a) {
 			out = append(out, rr)
 		}
 	}

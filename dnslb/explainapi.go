@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"github.com/dnslb/dnslb/dnslb/geo"
 	"github.com/dnslb/dnslb/dnslb/policy"
+	"github.com/dnslb/dnslb/dnslb/state"
 	"net/http"
 	"net/netip"
 	"strings"
@@ -83,7 +84,7 @@ func (s *Server) Explain(name, qtype, client, subnet string) (string, error) {
 	}
 	e := v.Policy.Explain(&q, v, snap.Geo())
 	out := e.String()
-	if v.degraded {
+	if v.Degraded() {
 		out += "note: some addresses are down or drained"
 		if v.HasDegraded {
 			out += fmt.Sprintf("; answers carry the degraded TTL %d", v.DegradedTTL)
@@ -136,7 +137,7 @@ func ExplainOffline(cfgPath, name, qtype, client, subnet string) (string, error)
 	owner := strings.ToLower(dns.Fqdn(name))
 	ns := st.names[owner]
 	if ns == nil {
-		z := zoneFor(st.zones, owner)
+		z := state.ZoneFor(st.zones, owner)
 		if z == nil {
 			return "", fmt.Errorf("%s is in no zone of %s: a query for it would get REFUSED", owner, cfgPath)
 		}
@@ -167,7 +168,7 @@ func explainPlain(z *zones.Zone, owner string, v6 bool, rotate string) (string, 
 	if z == nil {
 		return "", false
 	}
-	addrs := zoneAddrs(z, owner)
+	addrs := state.ZoneAddrs(z, owner)
 	if len(addrs) == 0 {
 		return "", false
 	}

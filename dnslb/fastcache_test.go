@@ -451,11 +451,9 @@ func TestFastCacheReviewCases(t *testing.T) {
 	same("c.example.org.", dns.TypeA, true, "")
 	same("d.example.org.", dns.TypeA, true, "")
 	for _, w := range []*udpWorker{cached, plain} {
-		st := w.s.store
-		st.mu.Lock()
-		st.serving.UDPSize = 4000
-		st.publish()
-		st.mu.Unlock()
+		sv := w.s.store.Snapshot().Serving
+		sv.UDPSize = 4000
+		w.s.store.SetServing(sv)
 	}
 	same("e.example.org.", dns.TypeA, true, "")
 	same("f.example.org.", dns.TypeA, true, "")

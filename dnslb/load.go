@@ -10,17 +10,18 @@ import (
 
 	"github.com/dnslb/dnslb/dnslb/config"
 	"github.com/dnslb/dnslb/dnslb/geo"
+	"github.com/dnslb/dnslb/dnslb/state"
 	"github.com/dnslb/dnslb/healthcheck"
 	"github.com/dnslb/dnslb/zones"
 )
 
-// state is everything built from the config file and what it names,
+// loadResult is everything built from the config file and what it names,
 // validated and ready to be swapped in at once.
-type state struct {
+type loadResult struct {
 	cfg    config.Config
 	loaded map[string]*loadedZone
 	zones  []*zones.Zone // sorted by origin
-	names  map[string]*nameState
+	names  map[string]*state.Name
 	files  []string // every file read: the watcher's list
 }
 
@@ -28,7 +29,7 @@ type state struct {
 // zones whose files did not change) and every name policy. It returns
 // every error found: the config's in line order (a bad value does not
 // stop the zones and policies from being checked), then the zones'.
-func buildState(path string, prev map[string]*loadedZone) (*state, error) {
+func buildState(path string, prev map[string]*loadedZone) (*loadResult, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, err
@@ -43,11 +44,11 @@ func buildState(path string, prev map[string]*loadedZone) (*state, error) {
 // buildStateFor is buildState for a config already loaded (New gets one
 // from its caller, who may have changed it, as tests change listen), with
 // the errors found in it so far.
-func buildStateFor(cfg config.Config, prev map[string]*loadedZone, cfgErrs ...string) (*state, error) {
+func buildStateFor(cfg config.Config, prev map[string]*loadedZone, cfgErrs ...string) (*loadResult, error) {
 	cfg = cfg.Defaults()
 	path := cfg.Path()
 	loaded, files, failed, zerr := loadZones(&cfg, prev)
-	st := &state{cfg: cfg, loaded: loaded, files: files}
+	st := &loadResult{cfg: cfg, loaded: loaded, files: files}
 	if path != "" {
 		st.files = append(st.files, path)
 	}
@@ -55,7 +56,7 @@ func buildStateFor(cfg config.Config, prev map[string]*loadedZone, cfgErrs ...st
 		st.zones = append(st.zones, lz.zone)
 	}
 	slices.SortFunc(st.zones, func(a, b *zones.Zone) int { return strings.Compare(a.Origin, b.Origin) })
-	names, errs := compileNames(&cfg, st.zones, failed)
+	names, errs := state.CompileNames(&cfg, st.zones, failed)
 	errs = append(cfgErrs, errs...)
 	for _, name := range slices.Sorted(maps.Keys(cfg.Checks)) {
 		if cfg.Checks[name].Type == healthcheck.TypeICMP {
@@ -81,7 +82,7 @@ func buildStateFor(cfg config.Config, prev map[string]*loadedZone, cfgErrs ...st
 }
 
 // needsGeo reports whether any name selects by client location.
-func (st *state) needsGeo() bool {
+func (st *loadResult) needsGeo() bool {
 	for _, nc := range st.cfg.Names {
 		if nc.Select == "geo" || nc.Select == "nearest" {
 			return true

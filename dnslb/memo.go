@@ -2,6 +2,7 @@ package dnslb
 
 import (
 	"encoding/binary"
+	"github.com/dnslb/dnslb/dnslb/state"
 	"hash/maphash"
 	"net/netip"
 	"runtime"
@@ -70,7 +71,7 @@ func newMemo() *memo {
 // when it is spent; they are kept only from their key's second query
 // (admit).
 type fastCache struct {
-	snap    *Snapshot // the generation the entries were made from
+	snap    *state.Snapshot // the generation the entries were made from
 	entries fastTable
 	bytes   int // held by answers, about; at max all are dropped
 	max     int
@@ -155,7 +156,7 @@ func (r *fastReply) key() []byte { return r.buf[:r.klen] }
 // reply for the values its decision points took now is not held yet, it
 // returns no reply but those values, with fill set: decide must make the
 // reply with them.
-func (c *fastCache) get(s *Server, snap *Snapshot, q *fastQuery, from netip.Addr, pkt, buf []byte, tcp bool) (out []byte, replay []point, fill bool) {
+func (c *fastCache) get(s *Server, snap *state.Snapshot, q *fastQuery, from netip.Addr, pkt, buf []byte, tcp bool) (out []byte, replay []point, fill bool) {
 	if snap != c.snap {
 		c.reset(snap)
 		return nil, nil, false
@@ -239,7 +240,7 @@ func (c *fastCache) get(s *Server, snap *Snapshot, q *fastQuery, from netip.Addr
 	return out, nil, false
 }
 
-func (c *fastCache) reset(snap *Snapshot) {
+func (c *fastCache) reset(snap *state.Snapshot) {
 	c.entries.clear()
 	c.snap = snap
 	c.bytes, c.anyB = 0, 0

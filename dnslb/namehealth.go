@@ -3,8 +3,7 @@ package dnslb
 import (
 	"cmp"
 	"context"
-	"maps"
-	"slices"
+	"github.com/dnslb/dnslb/dnslb/state"
 	"strings"
 	"time"
 )
@@ -19,7 +18,7 @@ type nameHealth struct {
 
 // healthOf counts the up addresses of v, per family. It reads the
 // snapshot's view, as selection does, so it says what queries get.
-func healthOf(v *nameView) nameHealth {
+func healthOf(v *state.NameView) nameHealth {
 	var h nameHealth
 	var has, up [2]bool // 0 IPv4, 1 IPv6
 	for _, a := range v.Addrs {
@@ -49,7 +48,7 @@ func healthOf(v *nameView) nameHealth {
 // neither log nor pay for it.
 func (s *Server) watchNames(ctx context.Context) {
 	prev := make(map[string]nameHealth)
-	var last *Snapshot
+	var last *state.Snapshot
 	for {
 		if sn := s.store.Snapshot(); sn != last {
 			last = sn
@@ -65,10 +64,10 @@ func (s *Server) watchNames(ctx context.Context) {
 
 // observeNames compares the names of sn with prev, logs and exports the
 // changes, and returns the new state.
-func (s *Server) observeNames(sn *Snapshot, prev map[string]nameHealth, now time.Time) map[string]nameHealth {
-	next := make(map[string]nameHealth, len(sn.names))
-	for _, owner := range slices.Sorted(maps.Keys(sn.names)) {
-		v := sn.names[owner]
+func (s *Server) observeNames(sn *state.Snapshot, prev map[string]nameHealth, now time.Time) map[string]nameHealth {
+	next := make(map[string]nameHealth, len(prev))
+	for _, owner := range sn.Owners() {
+		v := sn.Name(owner)
 		h := healthOf(v)
 		next[owner] = h
 		old, seen := prev[owner]

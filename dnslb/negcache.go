@@ -6,6 +6,7 @@ import (
 
 	"github.com/miekg/dns"
 
+	"github.com/dnslb/dnslb/dnslb/state"
 	"github.com/dnslb/dnslb/zones"
 )
 
@@ -29,7 +30,7 @@ import (
 // queries for zones delegated to us by mistake cost a parse, the zone
 // lookup and a copy too.
 type negCache struct {
-	snap    *Snapshot // the snapshot the templates were made from
+	snap    *state.Snapshot // the snapshot the templates were made from
 	tmpl    map[negKey]*negTemplate
 	refused [8]*negTemplate // by flags (RD, OPT, DO); only hdr and tail are set
 	name    [255 + 1]byte   // the question name in presentation form

@@ -2,6 +2,7 @@ package dnslb
 
 import (
 	"github.com/dnslb/dnslb/dnslb/policy"
+	"github.com/dnslb/dnslb/dnslb/state"
 	"math/rand/v2"
 	"net/netip"
 	"sync/atomic"
@@ -23,7 +24,7 @@ type Client struct {
 // where this query changed a TTL or an owner name.
 type plan struct {
 	msg  *dns.Msg // header, question and sections; encode adds the OPT record
-	snap *Snapshot
+	snap *state.Snapshot
 
 	// EDNS (RFC 6891): whether the reply carries our OPT record and its DO
 	// bit, the ECS option to echo (nil: none) with the scope the answer
@@ -97,10 +98,10 @@ const maxChoice = 16
 // same generation, so a key made of the values names one reply.
 type point struct {
 	kind pointKind
-	n    int            // records of the RRset (rotation, shuffle)
-	ctr  *atomic.Uint32 // the RRset's round-robin counter (rotation)
-	view *nameView      // the name (policy)
-	fam  policy.Family  // the family asked (policy)
+	n    int             // records of the RRset (rotation, shuffle)
+	ctr  *atomic.Uint32  // the RRset's round-robin counter (rotation)
+	view *state.NameView // the name (policy)
+	fam  policy.Family   // the family asked (policy)
 
 	// The value.
 	k      int              // rotation: the order
@@ -207,7 +208,7 @@ func (c *selectCtx) done() {
 // rrAddrIn returns the record of set whose address is a, or nil.
 func rrAddrIn(set *zones.RRset, a netip.Addr) dns.RR {
 	for _, rr := range set.RRs {
-		if ra, _ := rrAddr(rr); ra == a {
+		if ra, _ := state.RRAddr(rr); ra == a {
 			return rr
 		}
 	}

@@ -17,6 +17,7 @@ import (
 	"github.com/fsnotify/fsnotify"
 
 	"github.com/dnslb/dnslb/dnslb/config"
+	"github.com/dnslb/dnslb/dnslb/state"
 	"github.com/dnslb/dnslb/zones"
 )
 
@@ -206,7 +207,7 @@ type reloadChanges struct {
 }
 
 // diffState compares the served zones and names with those of st.
-func diffState(loaded map[string]*loadedZone, names []*nameState, st *state) reloadChanges {
+func diffState(loaded map[string]*loadedZone, names []*state.Name, st *loadResult) reloadChanges {
 	var ch reloadChanges
 	for _, origin := range slices.Sorted(maps.Keys(st.loaded)) {
 		lz := st.loaded[origin]

@@ -18,6 +18,7 @@ import (
 
 	"github.com/dnslb/dnslb/dnslb/config"
 	"github.com/dnslb/dnslb/dnslb/geo"
+	"github.com/dnslb/dnslb/dnslb/state"
 	"github.com/dnslb/dnslb/healthcheck"
 )
 
@@ -25,7 +26,7 @@ import (
 // policies and health of its names.
 type Server struct {
 	log     *slog.Logger
-	store   *Store
+	store   *state.Store
 	geo     *geo.DB // nil when no name selects by location
 	prober  *healthcheck.Scheduler
 	metrics *Metrics
@@ -58,7 +59,7 @@ func New(cfg config.Config, log *slog.Logger) (*Server, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	st, err := NewStore()
+	st, err := state.NewStore()
 	if err != nil {
 		return nil, err
 	}
@@ -115,8 +116,8 @@ func New(cfg config.Config, log *slog.Logger) (*Server, error) {
 
 // apply swaps a built state in: the store in one transaction, then the
 // prober's targets. Callers hold reloadMu (or are New).
-func (s *Server) apply(st *state) error {
-	targets := healthTargets(&st.cfg, st.names)
+func (s *Server) apply(st *loadResult) error {
+	targets := state.HealthTargets(&st.cfg, st.names)
 	before := s.prober.Snapshot()
 	if err := s.prober.SetTargets(targets); err != nil {
 		return err
@@ -138,7 +139,7 @@ func (s *Server) apply(st *state) error {
 			s.metrics.ForgetTarget(p.Key.Check, targetLabel(p.Key))
 		}
 	}
-	sv := Serving{UDPSize: st.cfg.Server.UDPSize, Random: st.cfg.Server.Rotate == "random"}
+	sv := state.Serving{UDPSize: st.cfg.Server.UDPSize, Random: st.cfg.Server.Rotate == "random"}
 	if err := s.store.Replace(st.zones, st.names, sv); err != nil {
 		return err
 	}
@@ -190,7 +191,7 @@ func targetLabel(k healthcheck.Key) string {
 }
 
 // Store is the server's live state.
-func (s *Server) Store() *Store { return s.store }
+func (s *Server) Store() *state.Store { return s.store }
 
 // Metrics is the server's Prometheus registry wrapper.
 func (s *Server) Metrics() *Metrics { return s.metrics }

@@ -1,8 +1,10 @@
-package dnslb
+package state
 
 import (
 	"context"
 	"fmt"
+	"maps"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -63,7 +65,7 @@ type zoneRow struct {
 // nameRow is one row of the "name" table: a load-balanced owner name.
 type nameRow struct {
 	Owner string
-	State *nameState
+	State *Name
 }
 
 // healthRow is one row of the "health" table: the prober's verdict on one
@@ -118,7 +120,7 @@ func (s *Store) Snapshot() *Snapshot { return s.snap.Load() }
 // Replace makes zs the complete set of served zones and names the
 // complete set of load-balanced names, in one transaction, and sv the
 // serving settings: the snapshot it publishes has them all.
-func (s *Store) Replace(zs []*zones.Zone, names map[string]*nameState, sv Serving) error {
+func (s *Store) Replace(zs []*zones.Zone, names map[string]*Name, sv Serving) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	txn := s.db.Txn(true)
@@ -150,6 +152,15 @@ func (s *Store) Replace(zs []*zones.Zone, names map[string]*nameState, sv Servin
 	s.serving, s.rot = sv, rot
 	s.publish()
 	return nil
+}
+
+// SetServing publishes a snapshot with new serving settings, the zones
+// and names unchanged.
+func (s *Store) SetServing(sv Serving) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.serving = sv
+	s.publish()
 }
 
 // SetGeo makes loc the GeoIP data of the snapshots from now on, and
@@ -274,8 +285,8 @@ func (s *Store) Zones() []*zones.Zone {
 }
 
 // Names returns the load-balanced names, sorted.
-func (s *Store) Names() []*nameState {
-	var out []*nameState
+func (s *Store) Names() []*Name {
+	var out []*Name
 	for _, r := range s.rows(s.db.Txn(false), "name") {
 		out = append(out, r.(*nameRow).State)
 	}
@@ -286,7 +297,7 @@ func (s *Store) Names() []*nameState {
 // read in one transaction. Callers hold s.mu.
 func (s *Store) publish() {
 	txn := s.db.Txn(false)
-	sn := &Snapshot{zones: make(map[string]*zones.Zone), names: make(map[string]*nameView),
+	sn := &Snapshot{zones: make(map[string]*zones.Zone), names: make(map[string]*NameView),
 		Serving: s.serving, geo: s.geo, rot: s.rot}
 	for _, r := range s.rows(txn, "zone") {
 		z := r.(*zoneRow).Zone
@@ -325,7 +336,7 @@ func (s *Store) Published() <-chan struct{} { return s.published }
 type Snapshot struct {
 	Serving
 	zones map[string]*zones.Zone
-	names map[string]*nameView
+	names map[string]*NameView
 	geo   policy.Locator // nil without GeoIP data
 	rot   map[*zones.Zone][]atomic.Uint32
 }
@@ -337,8 +348,11 @@ func (sn *Snapshot) Counters(z *zones.Zone) []atomic.Uint32 { return sn.rot[z] }
 // Geo returns the GeoIP data, or nil (not a typed nil) when there is none.
 func (sn *Snapshot) Geo() policy.Locator { return sn.geo }
 
+// Owners lists the load-balanced names of the snapshot, sorted.
+func (sn *Snapshot) Owners() []string { return slices.Sorted(maps.Keys(sn.names)) }
+
 // Name returns the load-balancing view of an owner name, or nil.
-func (sn *Snapshot) Name(owner string) *nameView { return sn.names[owner] }
+func (sn *Snapshot) Name(owner string) *NameView { return sn.names[owner] }
 
 // Zone returns the deepest served zone that contains name (lower case,
 // fully qualified), or nil.

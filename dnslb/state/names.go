@@ -1,4 +1,4 @@
-package dnslb
+package state
 
 import (
 	"cmp"
@@ -17,10 +17,10 @@ import (
 	"github.com/dnslb/dnslb/zones"
 )
 
-// nameState is one load-balanced owner name: its compiled policy, the
+// Name is one load-balanced owner name: its compiled policy, the
 // checks that watch its addresses, and those addresses (from the zone).
 // It is immutable; health and overrides live beside it in the store.
-type nameState struct {
+type Name struct {
 	Owner  string            // lower case, fully qualified
 	Config config.NameConfig // as written in [name."…"], for the status page
 	Zone   string
@@ -31,16 +31,16 @@ type nameState struct {
 	Keys        [][]healthcheck.Key
 	DegradedTTL uint32
 	HasDegraded bool
-	desc        string // "geo+weighted" and the like, for status and metrics
+	Desc        string // "geo+weighted" and the like, for status and metrics
 }
 
-// compileNames builds the state of every [name."…"] table against the
+// CompileNames builds the state of every [name."…"] table against the
 // zones that will be served, and lists every error.
 // failed, if not nil, gives the deepest zone that holds a name but did not
 // load ("" if none): names below it whose own zone is not deeper are
 // skipped, as the zone's errors say why.
-func compileNames(cfg *config.Config, zs []*zones.Zone, failed func(owner string) string) (map[string]*nameState, []string) {
-	out := make(map[string]*nameState, len(cfg.Names))
+func CompileNames(cfg *config.Config, zs []*zones.Zone, failed func(owner string) string) (map[string]*Name, []string) {
+	out := make(map[string]*Name, len(cfg.Names))
 	var errs []string
 	for _, key := range slices.Sorted(maps.Keys(cfg.Names)) {
 		nc := cfg.Names[key]
@@ -48,7 +48,7 @@ func compileNames(cfg *config.Config, zs []*zones.Zone, failed func(owner string
 		// Finding the line reads the file text: only for names with errors.
 		loc := func() string { return cfg.At("name", key) }
 		prefix := func() string { return fmt.Sprintf("%s: name.%q", loc(), key) }
-		z := zoneFor(zs, owner)
+		z := ZoneFor(zs, owner)
 		if f := ""; failed != nil {
 			if f = failed(owner); f != "" && (z == nil || len(f) > len(z.Origin)) {
 				continue
@@ -58,7 +58,7 @@ func compileNames(cfg *config.Config, zs []*zones.Zone, failed func(owner string
 			errs = append(errs, fmt.Sprintf("%s: %s is not inside any served zone", prefix(), owner))
 			continue
 		}
-		addrs := zoneAddrs(z, owner)
+		addrs := ZoneAddrs(z, owner)
 		if len(addrs) == 0 {
 			errs = append(errs, fmt.Sprintf("%s: %s has no A or AAAA records in zone %s", prefix(), owner, z.Origin))
 			continue
@@ -83,11 +83,11 @@ func compileNames(cfg *config.Config, zs []*zones.Zone, failed func(owner string
 		if len(perrs) > 0 {
 			continue
 		}
-		ns := &nameState{Owner: owner, Config: nc, Zone: z.Origin, Policy: p, Checks: nc.CheckNames(), Addrs: addrs, desc: policyDesc(nc)}
+		ns := &Name{Owner: owner, Config: nc, Zone: z.Origin, Policy: p, Checks: nc.CheckNames(), Addrs: addrs, Desc: PolicyDesc(nc)}
 		ns.Keys = make([][]healthcheck.Key, len(addrs))
 		for i, a := range addrs {
 			for _, chk := range ns.Checks {
-				ns.Keys[i] = append(ns.Keys[i], checkKey(cfg, chk, a))
+				ns.Keys[i] = append(ns.Keys[i], CheckKey(cfg, chk, a))
 			}
 		}
 		if nc.DegradedTTL != nil {
@@ -98,7 +98,7 @@ func compileNames(cfg *config.Config, zs []*zones.Zone, failed func(owner string
 	return out, errs
 }
 
-func policyDesc(nc config.NameConfig) string {
+func PolicyDesc(nc config.NameConfig) string {
 	sel, pick := cmp.Or(nc.Select, "none"), cmp.Or(nc.Pick, "round-robin")
 	if sel == "none" {
 		return pick
@@ -106,8 +106,8 @@ func policyDesc(nc config.NameConfig) string {
 	return sel + "+" + pick
 }
 
-// zoneFor returns the deepest zone that contains name.
-func zoneFor(zs []*zones.Zone, name string) *zones.Zone {
+// ZoneFor returns the deepest zone that contains name.
+func ZoneFor(zs []*zones.Zone, name string) *zones.Zone {
 	var best *zones.Zone
 	for _, z := range zs {
 		if zones.IsSubdomain(name, z.Origin) && (best == nil || len(z.Origin) > len(best.Origin)) {
@@ -117,8 +117,8 @@ func zoneFor(zs []*zones.Zone, name string) *zones.Zone {
 	return best
 }
 
-// zoneAddrs lists the A then AAAA addresses of owner, in zone order.
-func zoneAddrs(z *zones.Zone, owner string) []netip.Addr {
+// ZoneAddrs lists the A then AAAA addresses of owner, in zone order.
+func ZoneAddrs(z *zones.Zone, owner string) []netip.Addr {
 	n := z.Node(owner)
 	if n == nil {
 		return nil
@@ -130,7 +130,7 @@ func zoneAddrs(z *zones.Zone, owner string) []netip.Addr {
 			continue
 		}
 		for _, rr := range set.RRs {
-			if a, ok := rrAddr(rr); ok {
+			if a, ok := RRAddr(rr); ok {
 				out = append(out, a)
 			}
 		}
@@ -138,8 +138,8 @@ func zoneAddrs(z *zones.Zone, owner string) []netip.Addr {
 	return out
 }
 
-// rrAddr returns the address of an A or AAAA record.
-func rrAddr(rr dns.RR) (netip.Addr, bool) {
+// RRAddr returns the address of an A or AAAA record.
+func RRAddr(rr dns.RR) (netip.Addr, bool) {
 	switch r := rr.(type) {
 	case *dns.A:
 		a, ok := netip.AddrFromSlice(r.A.To4())
@@ -151,27 +151,27 @@ func rrAddr(rr dns.RR) (netip.Addr, bool) {
 	return netip.Addr{}, false
 }
 
-// checkKey is the prober's key for check chk of address a. A check with an
+// CheckKey is the prober's key for check chk of address a. A check with an
 // explicit target probes that target once, whatever the address: its key
 // has no address, and every address it watches shares the verdict.
-func checkKey(cfg *config.Config, chk string, a netip.Addr) healthcheck.Key {
+func CheckKey(cfg *config.Config, chk string, a netip.Addr) healthcheck.Key {
 	if cfg.Checks[chk].Target != "" {
 		return healthcheck.Key{Check: chk}
 	}
 	return healthcheck.Key{Check: chk, Addr: a}
 }
 
-// healthTargets lists what the prober must probe: each check of each name
+// HealthTargets lists what the prober must probe: each check of each name
 // against each of the name's addresses. Names sharing a check and an
 // address share one target.
-func healthTargets(cfg *config.Config, names map[string]*nameState) []healthcheck.Target {
+func HealthTargets(cfg *config.Config, names map[string]*Name) []healthcheck.Target {
 	seen := make(map[healthcheck.Key]bool)
 	var out []healthcheck.Target
 	for _, owner := range slices.Sorted(maps.Keys(names)) {
 		ns := names[owner]
 		for _, chk := range ns.Checks {
 			for _, a := range ns.Addrs {
-				k := checkKey(cfg, chk, a)
+				k := CheckKey(cfg, chk, a)
 				if seen[k] {
 					continue
 				}
@@ -184,33 +184,36 @@ func healthTargets(cfg *config.Config, names map[string]*nameState) []healthchec
 	return out
 }
 
-// nameView is a name as one snapshot sees it: its state plus which of its
+// NameView is a name as one snapshot sees it: its state plus which of its
 // addresses are down (by the prober or an operator) and which are drained.
 // It is the Health that selection asks.
-type nameView struct {
-	*nameState
+type NameView struct {
+	*Name
 	down     map[netip.Addr]bool
 	drained  map[netip.Addr]bool
 	degraded bool
 }
 
 var (
-	_ policy.Health  = (*nameView)(nil)
-	_ policy.Drainer = (*nameView)(nil)
+	_ policy.Health  = (*NameView)(nil)
+	_ policy.Drainer = (*NameView)(nil)
 )
 
 // Up implements Health.
-func (v *nameView) Up(a netip.Addr) bool { return !v.down[a] }
+func (v *NameView) Up(a netip.Addr) bool { return !v.down[a] }
 
 // Drained implements Drainer.
-func (v *nameView) Drained(a netip.Addr) bool { return v.drained[a] }
+func (v *NameView) Drained(a netip.Addr) bool { return v.drained[a] }
+
+// Degraded tells whether some address of the name is down or drained.
+func (v *NameView) Degraded() bool { return v.degraded }
 
 // newNameView applies the prober's verdicts and the operator overrides to
 // one name. An address is down when an override says drain or down, or,
 // with no override, when any of the name's checks found it down. An
 // address not probed yet counts as up (fail open, as Route 53 does).
-func newNameView(ns *nameState, health map[healthcheck.Key]healthcheck.State, over map[string]string) *nameView {
-	v := &nameView{nameState: ns}
+func newNameView(ns *Name, health map[healthcheck.Key]healthcheck.State, over map[string]string) *NameView {
+	v := &NameView{Name: ns}
 	mark := func(m *map[netip.Addr]bool, a netip.Addr) {
 		if *m == nil {
 			*m = make(map[netip.Addr]bool)
