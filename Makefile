@@ -35,6 +35,7 @@ FUZZTIME_ZONES ?= 15000x
 fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzDecide$$' -fuzztime $(FUZZTIME) ./dnslb
 	$(GO) test -run '^$$' -fuzz '^FuzzServeUDPPacket$$' -fuzztime $(FUZZTIME) ./dnslb
+	$(GO) test -run '^$$' -fuzz '^FuzzUnpackQuery$$' -fuzztime $(FUZZTIME) ./dnslb/answer
 	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME_ZONES) ./zones
 
 # Go micro-benchmarks, then the dnsperf comparison against NSD, Knot and

@@ -65,10 +65,9 @@ func BenchmarkHandleQuery(b *testing.B) {
 			}
 			b.Run(name, func(b *testing.B) {
 				w := workers[bc.ecs != ""]
-				cache := w.cache
 				if full {
-					w.cache = nil
-					defer func() { w.cache = cache }()
+					w.ans.SetMemo(false)
+					defer w.ans.SetMemo(true)
 				}
 				pkt, err := benchQuery(b, bc.qname, bc.qtype, bc.edns, bc.ecs).Pack()
 				if err != nil {

@@ -38,7 +38,7 @@ func TestRefusedEDE(t *testing.T) {
 			t.Fatalf("query %d: REFUSED with EDE %v, want code 20", i, ede)
 		}
 	}
-	if w.cache.neg.hits == 0 {
+	if w.ans.MemoStats().NegHits == 0 {
 		t.Error("no REFUSED from the template")
 	}
 	m := new(dns.Msg)
@@ -55,7 +55,7 @@ func answerWorker(t *testing.T, w *udpWorker, m *dns.Msg) *dns.Msg {
 	if err != nil {
 		t.Fatal(err)
 	}
-	out := w.answerOn(pkt, testClient, w.outs[0], false, time.Now(), nil)
+	out := w.ans.Answer(pkt, testClient, w.outs[0], false, time.Now(), nil)
 	r := new(dns.Msg)
 	if err := r.Unpack(out); err != nil {
 		t.Fatalf("reply to %v: %v", m, err)
@@ -81,7 +81,7 @@ func TestLyingCounts(t *testing.T) {
 	}{{"qdcount 2", 4, 2}, {"ancount 1", 6, 1}, {"nscount 3", 8, 3}, {"arcount 1", 10, 1}} {
 		pkt := append([]byte(nil), good...)
 		binary.BigEndian.PutUint16(pkt[tc.off:], tc.n)
-		out := w.answerOn(pkt, testClient, w.outs[0], false, time.Now(), nil)
+		out := w.ans.Answer(pkt, testClient, w.outs[0], false, time.Now(), nil)
 		r := new(dns.Msg)
 		if out == nil || r.Unpack(out) != nil || r.Rcode != dns.RcodeFormatError {
 			t.Errorf("%s: reply %v, want FORMERR", tc.name, r)

@@ -2,6 +2,7 @@ package dnslb
 
 import (
 	"fmt"
+	"github.com/dnslb/dnslb/dnslb/answer"
 	"github.com/dnslb/dnslb/dnslb/geo"
 	"github.com/dnslb/dnslb/dnslb/policy"
 	"github.com/dnslb/dnslb/dnslb/state"
@@ -46,9 +47,9 @@ func ExplainQuery(qtype, client, subnet string) (policy.Query, error) {
 		}
 		bits := p.Bits()
 		if p.Addr().Is4() {
-			bits = min(bits, maxECSv4)
+			bits = min(bits, answer.MaxECSv4)
 		} else {
-			bits = min(bits, maxECSv6)
+			bits = min(bits, answer.MaxECSv6)
 		}
 		q.Client, q.ECS, q.SourcePrefix = netip.PrefixFrom(p.Addr().Unmap(), bits).Masked().Addr(), true, bits
 	}

@@ -145,7 +145,7 @@ func writeZoneConfig(t testing.TB, zone, extra string) string {
 func TestFastCacheSameBytes(t *testing.T) {
 	cfgPath := writePolicyConfig(t)
 	cached, plain := newConfigWorker(t, cfgPath), newConfigWorker(t, cfgPath)
-	plain.cache = nil
+	plain.ans.SetMemo(false)
 
 	ecs := func(family uint16, bits uint8, addr string) *dns.EDNS0_SUBNET {
 		return &dns.EDNS0_SUBNET{Code: dns.EDNS0SUBNET, Family: family, SourceNetmask: bits, Address: net.ParseIP(addr)}
@@ -238,10 +238,10 @@ func TestFastCacheSameBytes(t *testing.T) {
 			}
 		}
 	}
-	if cached.cache.fast.hits == 0 {
+	if cached.ans.MemoStats().Hits == 0 {
 		t.Fatal("no precomputed reply")
 	}
-	fast := cached.cache.fast.hits
+	fast := cached.ans.MemoStats().Hits
 	total := len(overrides) * 4 * len(pkts)
 	if fast < total*2/5 {
 		t.Fatalf("%d precomputed replies in %d queries, want at least 40%%", fast, total)
@@ -249,11 +249,11 @@ func TestFastCacheSameBytes(t *testing.T) {
 	// Round-robin answers are held once and rotated (perm); some
 	// policies' rotations are not a rotation of the records, and their
 	// entries must have found that out and held every reply instead.
-	if cached.cache.fast.perms == 0 {
+	if cached.ans.MemoStats().Rotated == 0 {
 		t.Fatal("no reply made by rotating a held one")
 	}
 	t.Logf("%d replies from the memo in %d queries (%d rotated from a held one)",
-		fast, total, cached.cache.fast.perms)
+		fast, total, cached.ans.MemoStats().Rotated)
 }
 
 // sameReply answers the query pkt from client from through a worker with
@@ -317,13 +317,13 @@ func TestFastCacheFlood(t *testing.T) {
 	// The doorkeeper keeps 16-bit fingerprints: two of 20,000 names share
 	// a slot and a fingerprint with a chance of about 0.3% per run (the
 	// seed is random), and such a name is kept on its first query.
-	if n := w.cache.fast.entries.n; n > 2 || w.cache.fast.hits > 0 {
-		t.Fatalf("after 20,000 names asked once: %d precomputed replies kept, %d served", n, w.cache.fast.hits)
+	if n := w.ans.MemoStats().Entries; n > 2 || w.ans.MemoStats().Hits > 0 {
+		t.Fatalf("after 20,000 names asked once: %d precomputed replies kept, %d served", n, w.ans.MemoStats().Hits)
 	}
 	for i := range 3 {
 		ask("typo.example.org.")
-		if want := max(0, i-1); w.cache.fast.hits != want {
-			t.Fatalf("asked %d times: %d served precomputed, want %d", i+1, w.cache.fast.hits, want)
+		if want := max(0, i-1); w.ans.MemoStats().Hits != want {
+			t.Fatalf("asked %d times: %d served precomputed, want %d", i+1, w.ans.MemoStats().Hits, want)
 		}
 	}
 }
@@ -336,7 +336,7 @@ func TestFastCacheFlood(t *testing.T) {
 func TestNegativeTemplateSameBytes(t *testing.T) {
 	cfgPath := writePolicyConfig(t)
 	cached, plain := newConfigWorker(t, cfgPath), newConfigWorker(t, cfgPath)
-	plain.cache = nil
+	plain.ans.SetMemo(false)
 	shapes := []string{"n%d.example.org.", "a.b.n%d.example.org.", "n%d.mx.example.org.", "x.n%d.ns1.example.org.",
 		"n%d.hostmaster.example.org.", "hostmaster.example.org.", "n%d.wild.example.org.", "n%d.sub.example.org.",
 		"n%d-x_y.example.org.", "n%d.geo.example.org.", "n%d.example.net.", "N%d.example.org."}
@@ -360,10 +360,10 @@ func TestNegativeTemplateSameBytes(t *testing.T) {
 		}
 		sameReply(t, cached, plain, pkt, testClient, fmt.Sprintf("query %d", i))
 	}
-	if n := cached.cache.neg.hits; n < 150 {
+	if n := cached.ans.MemoStats().NegHits; n < 150 {
 		t.Fatalf("%d NXDOMAIN replies from the template in 400 queries, want at least 150", n)
 	}
-	t.Logf("%d NXDOMAIN replies from the template", cached.cache.neg.hits)
+	t.Logf("%d NXDOMAIN replies from the template", cached.ans.MemoStats().NegHits)
 }
 
 // TestRefusedTemplateSameBytes: REFUSED for names in none of our zones,
@@ -373,7 +373,7 @@ func TestNegativeTemplateSameBytes(t *testing.T) {
 func TestRefusedTemplateSameBytes(t *testing.T) {
 	cfgPath := writePolicyConfig(t)
 	cached, plain := newConfigWorker(t, cfgPath), newConfigWorker(t, cfgPath)
-	plain.cache = nil
+	plain.ans.SetMemo(false)
 	long := strings.Repeat(strings.Repeat("x", 63)+".", 3) + strings.Repeat("y", 61) + "."
 	shapes := []string{"www.example.com.", "n%d.example.COM.", "org.", "A.B.C.%d.test.", "xexample.org.", long, "in-addr.arpa.", "%d.example.edu."}
 	ecs := 0
@@ -408,7 +408,7 @@ func TestRefusedTemplateSameBytes(t *testing.T) {
 	}
 	// Four templates (RD × OPT; DO does not occur without EDNS), each made
 	// by the full path once; ECS queries take the full path.
-	if n, want := cached.cache.neg.hits, 400-ecs-8; n < want {
+	if n, want := cached.ans.MemoStats().NegHits, 400-ecs-8; n < want {
 		t.Fatalf("%d REFUSED replies from the templates in 400 queries, want at least %d", n, want)
 	}
 }
@@ -423,7 +423,7 @@ func TestFastCacheReviewCases(t *testing.T) {
 		"@ IN NS ns1\nns1 IN A 192.0.2.53\nalias IN CNAME ns1\n"
 	cfgPath := writeZoneConfig(t, zone, "")
 	cached, plain := newConfigWorker(t, cfgPath), newConfigWorker(t, cfgPath)
-	plain.cache = nil
+	plain.ans.SetMemo(false)
 	same := func(name string, qtype uint16, edns bool, ecs string) {
 		t.Helper()
 		m := benchQuery(t, name, qtype, edns, ecs)
@@ -466,8 +466,8 @@ func TestFastCacheReviewCases(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		got := cached.answerOn(pkt, testClient, cached.tcpBuf(), true, time.Now(), nil)
-		want := plain.answerOn(pkt, testClient, plain.tcpBuf(), true, time.Now(), nil)
+		got := cached.ans.Answer(pkt, testClient, cached.tcpBuf(), true, time.Now(), nil)
+		want := plain.ans.Answer(pkt, testClient, plain.tcpBuf(), true, time.Now(), nil)
 		if string(got) != string(want) {
 			t.Fatalf("%s over TCP: reply differs\ngot  %x\nwant %x", name, got, want)
 		}
@@ -483,18 +483,18 @@ func TestFastCacheReviewCases(t *testing.T) {
 
 	// Every type asked once at a CNAME keeps nothing, and what such keys
 	// keep goes to the budget that is dropped alone.
-	before := cached.cache.fast.bytes
+	before := cached.ans.MemoStats().Bytes
 	for qt := uint16(1000); qt < 3000; qt++ {
 		same("alias.example.org.", qt, false, "")
 	}
-	if n := cached.cache.fast.entries.n; n > 4 || cached.cache.fast.bytes != before {
-		t.Fatalf("2,000 types asked once at a CNAME: %d entries, main budget %d -> %d bytes", n, before, cached.cache.fast.bytes)
+	if n := cached.ans.MemoStats().Entries; n > 4 || cached.ans.MemoStats().Bytes != before {
+		t.Fatalf("2,000 types asked once at a CNAME: %d entries, main budget %d -> %d bytes", n, before, cached.ans.MemoStats().Bytes)
 	}
 	for range 3 {
 		same("alias.example.org.", dns.TypeA, false, "") // CNAME and A: small enough to keep
 	}
-	if cached.cache.fast.bytes != before || cached.cache.fast.anyB == 0 {
-		t.Fatalf("a type asked again at a CNAME: main budget %d -> %d, other %d", before, cached.cache.fast.bytes, cached.cache.fast.anyB)
+	if cached.ans.MemoStats().Bytes != before || cached.ans.MemoStats().OtherBytes == 0 {
+		t.Fatalf("a type asked again at a CNAME: main budget %d -> %d, other %d", before, cached.ans.MemoStats().Bytes, cached.ans.MemoStats().OtherBytes)
 	}
 }
 
@@ -507,7 +507,7 @@ func TestFastCacheReviewCases(t *testing.T) {
 func TestFastCacheMixedCase(t *testing.T) {
 	cfgPath := writePolicyConfig(t)
 	cached, plain := newConfigWorker(t, cfgPath), newConfigWorker(t, cfgPath)
-	plain.cache = nil
+	plain.ans.SetMemo(false)
 	ask := func(name string, qtype uint16) {
 		t.Helper()
 		m := benchQuery(t, name, qtype, true, "")
@@ -520,11 +520,11 @@ func TestFastCacheMixedCase(t *testing.T) {
 	for _, name := range []string{"NS1.example.org.", "ns1.Example.ORG.", "nS1.eXample.org."} {
 		ask(name, dns.TypeA) // one record, filled by a mixed-case question
 	}
-	if h := cached.cache.fast.hits; h != 2 {
+	if h := cached.ans.MemoStats().Hits; h != 2 {
 		t.Fatalf("%d of 3 mixed-case questions served precomputed, want 2", h)
 	}
 	ask("ns1.example.org.", dns.TypeA)
-	if h := cached.cache.fast.hits; h != 3 {
+	if h := cached.ans.MemoStats().Hits; h != 3 {
 		t.Fatalf("the lower-case question after mixed-case ones: %d served precomputed, want 3", h)
 	}
 	for _, name := range []string{"NoPe.example.org.", "nOpE.example.org.", "Example.Org.", "EXAMPLE.org.", "eXample.org."} {
@@ -532,68 +532,8 @@ func TestFastCacheMixedCase(t *testing.T) {
 	}
 	// nOpE from the NXDOMAIN template NoPe made; eXample.org once the
 	// doorkeeper has seen the key twice.
-	if h := cached.cache.fast.hits + cached.cache.neg.hits; h-3 != 2 {
+	if h := cached.ans.MemoStats().Hits + cached.ans.MemoStats().NegHits; h-3 != 2 {
 		t.Fatalf("mixed-case questions whose replies hold other names: %d of 5 served without the full path, want 2", h-3)
-	}
-}
-
-// TestFastTable checks the precomputed replies' index through growth,
-// dropping part of it and clearing: every key kept is found, no key
-// dropped or never put is.
-func TestFastTable(t *testing.T) {
-	var tab fastTable
-	key := func(i int) []byte { return fmt.Appendf(nil, "\x05name%d\x07example\x00\x00\x01\x00\x01\x03", i) }
-	const n = 5000
-	for i := range n {
-		k := key(i)
-		e := newFastReply(len(k))
-		copy(e.buf, k)
-		e.klen, e.any = uint16(len(k)), i%3 == 0
-		tab.insert(e)
-	}
-	if tab.n != n || 2*tab.n > len(tab.slots) {
-		t.Fatalf("%d entries in %d slots", tab.n, len(tab.slots))
-	}
-	// Putting a key again replaces its entry.
-	again := newFastReply(len(key(7)))
-	copy(again.buf, key(7))
-	again.klen = uint16(len(key(7)))
-	tab.insert(again)
-	if tab.n != n || tab.find(key(7)) != again {
-		t.Fatalf("re-inserting a key: %d entries, found the old entry", tab.n)
-	}
-	tab.drop(func(e *fastReply) bool { return e.any })
-	for i := range n + 100 {
-		e := tab.find(key(i))
-		switch {
-		case i >= n || i%3 == 0:
-			if e != nil {
-				t.Fatalf("key %d found after it was dropped or never put", i)
-			}
-		case e == nil || string(e.buf[:e.klen]) != string(key(i)):
-			t.Fatalf("key %d not found", i)
-		}
-	}
-	tab.clear()
-	if tab.n != 0 || tab.find(key(1)) != nil {
-		t.Fatal("found after clear")
-	}
-	// Dropping from an empty table, then inserting again; a hash made
-	// before a clear (as prefetch makes them) still finds the key.
-	var empty fastTable
-	empty.drop(func(*fastReply) bool { return true })
-	h := tab.hash(key(3))
-	for _, tb := range []*fastTable{&empty, &tab} {
-		e := newFastReply(len(key(3)))
-		copy(e.buf, key(3))
-		e.klen = uint16(len(key(3)))
-		tb.insert(e)
-		if tb.find(key(3)) != e {
-			t.Fatal("not found after drop or clear")
-		}
-	}
-	if tab.findHash(key(3), h) == nil {
-		t.Fatal("a hash made before clear finds nothing")
 	}
 }
 
@@ -605,7 +545,7 @@ func TestFastTable(t *testing.T) {
 func TestMemoDecisionKey(t *testing.T) {
 	path := writePolicyConfig(t)
 	cached, plain := newConfigWorker(t, path), newConfigWorker(t, path)
-	plain.cache = nil
+	plain.ans.SetMemo(false)
 	ask := func(name string, subnet netip.Addr, from netip.AddrPort) {
 		t.Helper()
 		m := new(dns.Msg)
@@ -622,15 +562,15 @@ func TestMemoDecisionKey(t *testing.T) {
 		sameReply(t, cached, plain, pkt, from, fmt.Sprintf("%s subnet %v", name, subnet))
 	}
 	for _, name := range []string{"geo.example.org.", "near.example.org.", "fo.example.org."} {
-		hits := cached.cache.fast.hits
+		hits := cached.ans.MemoStats().Hits
 		for i := range 1000 {
 			// 100.64.0.0/10 and 198.18.0.0/15: in no network of the test
 			// database, so every client gets the default group.
 			ask(name, netip.AddrFrom4([4]byte{100, byte(64 + i>>8), byte(i), 0}), testClient)
 			ask(name, netip.Addr{}, netip.AddrPortFrom(netip.AddrFrom4([4]byte{198, 18, byte(i >> 8), byte(i)}), 53))
 		}
-		t.Logf("%s: %d of 2000 from the memo", name, cached.cache.fast.hits-hits)
-		if got := cached.cache.fast.hits - hits; got < 2000-20 {
+		t.Logf("%s: %d of 2000 from the memo", name, cached.ans.MemoStats().Hits-hits)
+		if got := cached.ans.MemoStats().Hits - hits; got < 2000-20 {
 			t.Errorf("%s: %d of 2000 queries from 2000 clients of one group served by the memo, want nearly all", name, got)
 		}
 	}

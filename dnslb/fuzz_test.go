@@ -2,15 +2,17 @@ package dnslb
 
 import (
 	"testing"
+	"time"
 
 	"github.com/miekg/dns"
 
+	"github.com/dnslb/dnslb/dnslb/answer"
 	"github.com/dnslb/dnslb/dnslb/config"
 )
 
-// FuzzDecide feeds arbitrary queries to decide and encode: any that
-// unpacks must get a reply that encodes within the requester's size over
-// UDP, and nothing may panic.
+// FuzzDecide feeds arbitrary queries to decide and encode (the memo
+// off): any that unpacks must get a reply that unpacks, answers its ID and
+// fits the requester's size over UDP, and nothing may panic.
 func FuzzDecide(f *testing.F) {
 	cfg, err := config.Load("testdata/dnslb.toml")
 	if err != nil {
@@ -20,24 +22,34 @@ func FuzzDecide(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
+	w := answer.NewWorker(srv.Store(), answer.Stages{}, nil)
+	w.SetMemo(false)
+	buf := make([]byte, 65535)
 	for _, b := range seedQueries(f) {
 		f.Add(b, false)
 	}
 	f.Fuzz(func(t *testing.T, pkt []byte, tcp bool) {
 		req := new(dns.Msg)
-		if err := req.Unpack(pkt); err != nil {
-			return // the server loop answers these with FORMERR
+		if err := req.Unpack(pkt); err != nil || req.Response {
+			return // the server loop answers these with FORMERR, or not at all
 		}
-		p := plan{msg: new(dns.Msg)}
-		if !decide(srv.store.Snapshot(), req, Client{TCP: tcp}, &p) {
+		b := w.Answer(pkt, testClient, buf, tcp, time.Now(), nil)
+		if b == nil {
 			return
 		}
-		b, err := encode(&p, nil)
-		if err != nil {
-			t.Fatalf("reply to %v does not encode: %v", req, err)
+		reply := new(dns.Msg)
+		if err := reply.Unpack(b); err != nil {
+			t.Fatalf("reply to %v does not unpack: %v", req, err)
 		}
-		if !tcp && len(b) > max(p.limit, minUDPSize) {
-			t.Fatalf("UDP reply of %d bytes over the limit %d", len(b), p.limit)
+		if reply.Id != req.Id {
+			t.Fatalf("reply ID %d to query %d", reply.Id, req.Id)
+		}
+		limit := 512
+		if opt := req.IsEdns0(); opt != nil {
+			limit = max(limit, int(opt.UDPSize()))
+		}
+		if !tcp && len(b) > limit {
+			t.Fatalf("UDP reply of %d bytes over the requester's %d", len(b), limit)
 		}
 	})
 }

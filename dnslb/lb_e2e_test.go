@@ -366,7 +366,7 @@ func TestQueryLogSample(t *testing.T) {
 	if got := lines("queries.log"); got < 40 || got > 160 {
 		t.Errorf("%d of %d queries logged at query_sample = 0.25", got, n)
 	}
-	if hits := w.cache.fast.hits; hits < n/2 {
+	if hits := w.ans.MemoStats().Hits; hits < n/2 {
 		t.Errorf("%d of %d queries had a precomputed reply with the query log on", hits, n)
 	}
 

@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
+
+	"github.com/dnslb/dnslb/dnslb/answer"
 )
 
 func TestRotation(t *testing.T) {
@@ -77,7 +79,7 @@ func TestEDNSAndErrors(t *testing.T) {
 	t.Run("additional dropped before TC", func(t *testing.T) {
 		m := new(dns.Msg)
 		m.SetQuestion("_sip._udp.example.org.", dns.TypeSRV)
-		res := answerMsg(t, srv, m, Client{})
+		res := answerMsg(t, srv, m, answer.Client{})
 		if res.Truncated || len(res.Answer) != 1 || res.Len() > 512 {
 			t.Errorf("tc=%v answer=%d len=%d", res.Truncated, len(res.Answer), res.Len())
 		}

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
+
+	"github.com/dnslb/dnslb/dnslb/answer"
 )
 
 // queryLog writes a sample of queries to a file, one line each:
@@ -41,7 +43,7 @@ func openQueryLog(path string, sample float64) (*queryLog, error) {
 func (l *queryLog) pick() bool { return l != nil && rand.Float64() < l.sample }
 
 // write logs one query that pick chose.
-func (l *queryLog) write(c Client, req, m *dns.Msg, policy string, d time.Duration) {
+func (l *queryLog) write(c answer.Client, req, m *dns.Msg, policy string, d time.Duration) {
 	if l == nil || len(req.Question) == 0 {
 		return
 	}

@@ -226,7 +226,7 @@ func (w *udpWorker) tcpBuf() []byte {
 // answerTCP appends the reply to one TCP query, with its length, to out.
 func (w *udpWorker) answerTCP(pkt []byte, from netip.AddrPort, out []byte) []byte {
 	start := time.Now()
-	reply := w.answerOn(pkt, from, w.tcpBuf(), true, start, nil)
+	reply := w.ans.Answer(pkt, from, w.tcpBuf(), true, start, nil)
 	w.timeReplies(start, true)
 	if reply == nil || len(reply) > 65535 { // TCP's two-byte length
 		return out

@@ -2,7 +2,6 @@ package dnslb
 
 import (
 	"context"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"net"
@@ -15,6 +14,8 @@ import (
 	"github.com/miekg/dns"
 	"golang.org/x/net/ipv4"
 	"golang.org/x/net/ipv6"
+
+	"github.com/dnslb/dnslb/dnslb/answer"
 )
 
 // The UDP serving path. miekg/dns's server starts a goroutine and
@@ -115,22 +116,13 @@ type udpWorker struct {
 	in     []ipv4.Message // datagrams read, each with its own udpSlot buffer
 	out    []ipv4.Message // replies to write
 	outs   [][]byte       // the reply buffers out points into, one per slot
-	req    dns.Msg
-	qs     queryScratch // req's sections when unpackQuery took its fast path
-	sc     replyScratch
-	plan   plan
-	cache  *memo // nil: every query takes decide and encode
-	fq     fastQuery
-	fqs    []fastQuery // a batch's queries, parsed by prefetch; made on first use
-	tcpOut []byte      // a TCP reply, up to 65535 bytes; made on first use
-	// untimed counts the precomputed replies given since timeReplies.
-	untimed int
+	ans    *answer.Worker
+	tcpOut []byte // a TCP reply, up to 65535 bytes; made on first use
 }
 
 func newUDPWorker(s *Server) *udpWorker {
 	w := &udpWorker{s: s, in: make([]ipv4.Message, udpBatch), out: make([]ipv4.Message, udpBatch),
-		outs: make([][]byte, udpBatch), cache: newMemo()}
-	w.plan.msg = w.sc.newReply()
+		outs: make([][]byte, udpBatch), ans: answer.NewWorker(s.store, answer.Stages{Account: s}, s.log)}
 	for i := range udpBatch {
 		w.in[i].Buffers = [][]byte{make([]byte, udpSlot)}
 		w.out[i].Buffers = make([][]byte, 1)
@@ -199,212 +191,47 @@ func (s *Server) serveUDP(u *udpSocket) {
 // into buf when it fits, or nil when the datagram gets none.
 func (w *udpWorker) answer(pkt []byte, from netip.AddrPort, buf []byte) []byte {
 	start := time.Now()
-	out := w.answerOn(pkt, from, buf, false, start, nil)
+	out := w.ans.Answer(pkt, from, buf, false, start, nil)
 	w.timeReplies(start, false)
 	return out
 }
 
-// timeReplies records the duration, from start to now, of the
-// precomputed replies answerOn gave since the last call (w.untimed).
+// timeReplies records the duration, from start to now, of the replies
+// from the memo since the last call.
 func (w *udpWorker) timeReplies(start time.Time, tcp bool) {
-	if w.untimed > 0 {
-		w.s.metrics.observeDurations(time.Since(start), w.untimed, tcp)
-		w.untimed = 0
+	if n := w.ans.TakeUntimed(); n > 0 {
+		w.s.metrics.observeDurations(time.Since(start), n, tcp)
 	}
 }
 
-// answerOn is answer for a query over UDP or (tcp) TCP that arrived at
-// start (the UDP loop reads the clock once per batch: the metrics'
-// durations then run from the batch's arrival). It runs the stages of
-// the query path in order: parse (the memo's key, and unpacking when the
-// memo has no reply), decide, encode, account. A reply from the memo is
-// counted in w.untimed, and the caller records those with timeReplies,
-// for a UDP batch at once before it is sent. The memo's replies serve
-// both transports: they are never cut, and fit 512 bytes.
-//
-// pre, if not nil, is pkt already parsed for the memo
-// (fastCache.prefetch); otherwise answerOn parses it.
-func (w *udpWorker) answerOn(pkt []byte, from netip.AddrPort, buf []byte, tcp bool, start time.Time, pre *fastQuery) []byte {
-	// Like miekg/dns: no reply to anything without a full header, or to
-	// responses (any reply could be used to reflect or loop).
-	if len(pkt) < 12 || binary.BigEndian.Uint16(pkt[2:])&(1<<15) != 0 {
-		return nil
-	}
-	snap := w.s.store.Snapshot()
-	var fq *fastQuery // the query, if it qualifies for the memo
-	var replay []point
-	var qlog *queryLog // the query log, if this query is in its sample
-	if ql := w.s.qlog.Load(); ql.pick() {
-		qlog = ql
-	}
-	if w.cache == nil || qlog != nil {
-		pre = nil // decide and encode (a logged query: the log wants the plan)
-	} else if pre == nil {
-		pre = &w.fq
-		pre.parse(pkt)
-	}
-	if pre != nil && pre.ok {
-		fq = pre
-		out, values, fill := w.cache.fast.get(w.s, snap, fq, from.Addr(), pkt, buf, tcp)
-		if out != nil {
-			w.untimed++
-			return out
-		}
-		replay = values
-		if !fill {
-			if out = w.cache.neg.answer(w.s, fq, pkt, buf, tcp); out != nil {
-				w.untimed++
-				return out
-			}
-		}
-	}
-	req := &w.req
-	if err := unpackQuery(req, &w.qs, pkt); err != nil {
-		return formErr(req, buf)
-	}
-	c := Client{Addr: netip.AddrPortFrom(from.Addr().Unmap(), from.Port()), TCP: tcp}
-	p := &w.plan
-	p.replay = replay
-	defer w.sc.release()
-	if !decide(snap, req, c, p) {
-		return nil
-	}
-	out, err := encode(p, buf)
-	if err != nil {
-		w.s.log.Debug("pack reply", "err", err)
-		return nil
-	}
-	if fq != nil {
-		w.cache.fast.put(fq, p, out)
-		w.cache.neg.put(fq, p, out)
-		w.cache.neg.putRefused(fq, p, out)
-	}
-	w.s.observe(req, p, start, c, qlog)
-	return out
-}
+var _ answer.Account = (*Server)(nil)
 
-// queryScratch is what unpackQuery reuses from query to query.
-type queryScratch struct {
-	q     [1]dns.Question
-	opt   dns.OPT
-	extra [1]dns.RR
-}
+// Sampled tells whether the next query goes to the query log.
+func (s *Server) Sampled() bool { return s.qlog.Load().pick() }
 
-// unpackQuery is req.Unpack(pkt) (pkt has a full header), with a fast
-// path for the usual query, one question and at most an OPT record
-// without options, that reuses sc's arrays instead of allocating.
-func unpackQuery(req *dns.Msg, sc *queryScratch, pkt []byte) error {
-	// Unpack leaves sections it did not reach as they were.
-	*req = dns.Msg{}
-	// QD=1, AN=NS=0, AR 0 or 1.
-	if n := binary.BigEndian.Uint64(pkt[4:]); n == 1<<48 || n == 1<<48|1 {
-		name, off, err := dns.UnpackDomainName(pkt, 12)
-		end := off + 4
-		if n&1 == 1 {
-			end += 11 // root name, type, class, TTL, RDLENGTH 0
-		}
-		if err == nil && end == len(pkt) && (n&1 == 0 || pkt[off+4] == 0 &&
-			binary.BigEndian.Uint16(pkt[off+5:]) == dns.TypeOPT && binary.BigEndian.Uint16(pkt[off+13:]) == 0) {
-			if err := req.Unpack(pkt[:12]); err != nil { // the header alone
-				return err
-			}
-			sc.q[0] = dns.Question{Name: name, Qtype: binary.BigEndian.Uint16(pkt[off:]),
-				Qclass: binary.BigEndian.Uint16(pkt[off+2:])}
-			req.Question = sc.q[:]
-			if n&1 == 1 {
-				o := pkt[off+4:]
-				sc.opt = dns.OPT{Hdr: dns.RR_Header{Name: ".", Rrtype: dns.TypeOPT,
-					Class: binary.BigEndian.Uint16(o[3:]), Ttl: binary.BigEndian.Uint32(o[5:])}}
-				sc.extra[0] = &sc.opt
-				req.Extra = sc.extra[:]
-				req.Rcode |= sc.opt.ExtendedRcode() // as Unpack does
-			}
-			return nil
-		}
-	}
-	if err := req.Unpack(pkt); err != nil {
-		return err
-	}
-	// miekg/dns lowers a section's count to the records that are there
-	// when the header promises more; such a query is malformed
-	// (RFC 1035 section 4.1.1), and NSD and Knot answer FORMERR.
-	if int(binary.BigEndian.Uint16(pkt[4:])) != len(req.Question) || int(binary.BigEndian.Uint16(pkt[6:])) != len(req.Answer) ||
-		int(binary.BigEndian.Uint16(pkt[8:])) != len(req.Ns) || int(binary.BigEndian.Uint16(pkt[10:])) != len(req.Extra) {
-		return errCounts
-	}
-	return nil
-}
-
-// errCounts is unpackQuery's error for a query whose header counts more
-// records than it holds.
-var errCounts = errors.New("header counts records that are not there")
-
-// formErr is the reply to a query that does not unpack: FORMERR with the
-// header (and the first question, if it was read), exactly as miekg/dns's
-// server answers it.
-func formErr(req *dns.Msg, buf []byte) []byte {
-	req.SetRcodeFormatError(req)
-	req.Zero = false
-	req.Ns, req.Answer, req.Extra = nil, nil, nil
-	out, err := req.PackBuffer(buf)
-	if err != nil {
-		return nil
-	}
-	return out
-}
-
-// observe counts one answered query (the account stage), and logs it
-// when it is in the query log's sample.
-func (s *Server) observe(req *dns.Msg, p *plan, start time.Time, c Client, qlog *queryLog) {
+// Answered counts one reply that decide and encode made (the account
+// stage), and logs it when it is in the query log's sample.
+func (s *Server) Answered(req *dns.Msg, p *answer.Plan, c answer.Client, start time.Time, sampled bool) {
 	var qtype uint16
 	if len(req.Question) == 1 {
 		qtype = req.Question[0].Qtype
 	}
-	m := p.msg
+	m := p.Msg()
 	d := time.Since(start)
-	s.metrics.ObserveQuery(p.zone, qtype, m.Rcode, p.policy, d, c.TCP)
+	s.metrics.ObserveQuery(p.Zone(), qtype, m.Rcode, p.Policy(), d, c.TCP)
 	if m.Truncated {
 		s.metrics.Truncated()
 	}
-	qlog.write(c, req, m, p.policy, d)
-}
-
-// scratchRRs is the capacity of each reused reply section: enough for
-// the common answers (a few addresses, a referral with its glue). Larger
-// sections grow by append into new arrays, which are not kept.
-const scratchRRs = 16
-
-// replyScratch is a serving goroutine's reply message and the section
-// arrays it reuses from query to query. Only records are stored in the
-// arrays, never written through: the store's records stay untouched.
-type replyScratch struct {
-	msg               dns.Msg
-	answer, ns, extra [scratchRRs]dns.RR
-}
-
-// newReply returns the scratch reply, its sections the scratch arrays.
-func (sc *replyScratch) newReply() *dns.Msg {
-	sc.msg = dns.Msg{Answer: sc.answer[:0], Ns: sc.ns[:0], Extra: sc.extra[:0]}
-	return &sc.msg
-}
-
-// release drops the records the last reply left in the arrays, so that
-// they do not keep an old snapshot's zones alive, and gives the message
-// the arrays back (a large reply grew new ones).
-func (sc *replyScratch) release() {
-	clearRRs(sc.answer[:])
-	clearRRs(sc.ns[:])
-	clearRRs(sc.extra[:])
-	sc.newReply()
-}
-
-// clearRRs clears the prefix of rrs that appends filled: they fill from
-// the start, so the first nil ends it.
-func clearRRs(rrs []dns.RR) {
-	for i := range rrs {
-		if rrs[i] == nil {
-			return
-		}
-		rrs[i] = nil
+	if sampled {
+		s.qlog.Load().write(c, req, m, p.Policy(), d)
 	}
+}
+
+// Counter is the metrics' counter of replies the memo gives.
+func (s *Server) Counter(zone string, qtype uint16, rcode int, policy string, tcp bool) (answer.Counter, bool) {
+	ref, known := s.metrics.queryCounter(zone, qtype, rcode, policy, tcp)
+	if ref == nil {
+		return nil, known
+	}
+	return ref, known
 }

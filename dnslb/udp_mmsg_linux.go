@@ -8,6 +8,8 @@ import (
 	"unsafe"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/dnslb/dnslb/dnslb/answer"
 )
 
 // On Linux each socket of a group is taken out of Go's netpoller as soon
@@ -144,16 +146,12 @@ func (s *Server) serveUDPFD(u *udpSocket, w *udpWorker) {
 			runtime.Gosched()
 			yielded = start
 		}
-		var qs []fastQuery
-		if n > 1 && w.cache != nil {
-			if w.fqs == nil {
-				w.fqs = make([]fastQuery, udpBatch)
-			}
+		var qs []answer.Parsed
+		if n > 1 {
 			for i := range n {
 				b.pkts[i] = w.in[i].Buffers[0][:b.in[i].len]
 			}
-			qs = w.fqs[:n]
-			w.cache.fast.prefetch(b.pkts[:n], qs)
+			qs = w.ans.Prefetch(b.pkts[:n])
 		}
 		k, off := 0, 0
 		for i := range n {
@@ -163,7 +161,7 @@ func (s *Server) serveUDPFD(u *udpSocket, w *udpWorker) {
 				continue
 			}
 			pkt := w.in[i].Buffers[0][:h.len]
-			var pre *fastQuery
+			var pre *answer.Parsed
 			if qs != nil {
 				pre = &qs[i]
 			}
@@ -171,7 +169,7 @@ func (s *Server) serveUDPFD(u *udpSocket, w *udpWorker) {
 				pkt = pkt[:min(len(pkt), 12)] // too long for udpSlot: FORMERR at most
 				pre = nil
 			}
-			reply := w.answerOn(pkt, from, b.slab[off:off+udpSlot], false, start, pre)
+			reply := w.ans.Answer(pkt, from, b.slab[off:off+udpSlot], false, start, pre)
 			if reply == nil {
 				continue
 			}

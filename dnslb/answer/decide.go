@@ -1,4 +1,4 @@
-package dnslb
+package answer
 
 import (
 	"github.com/dnslb/dnslb/dnslb/policy"
@@ -20,8 +20,8 @@ const minUDPSize = 512
 // ECS source prefixes are capped before use (RFC 7871 section 11.1:
 // privacy), the same caps public resolvers use.
 const (
-	maxECSv4 = 24
-	maxECSv6 = 56
+	MaxECSv4 = 24
+	MaxECSv6 = 56
 )
 
 // Extended DNS Error codes we send (RFC 8914 section 4).
@@ -41,7 +41,7 @@ var (
 //
 // With p.replay set (the memo filling a key), the decision points take
 // those values, in order, instead of choosing again.
-func decide(snap *state.Snapshot, req *dns.Msg, c Client, p *plan) bool {
+func decide(snap *state.Snapshot, req *dns.Msg, c Client, p *Plan) bool {
 	if req.Response {
 		return false
 	}
@@ -149,7 +149,7 @@ func decide(snap *state.Snapshot, req *dns.Msg, c Client, p *plan) bool {
 }
 
 // reset empties p for a new query, keeping its message's section arrays.
-func (p *plan) reset(snap *state.Snapshot) {
+func (p *Plan) reset(snap *state.Snapshot) {
 	m := p.msg
 	*m = dns.Msg{Answer: m.Answer[:0], Ns: m.Ns[:0], Extra: m.Extra[:0]}
 	// Names are compressed over TCP too (truncate turns it on for UDP
@@ -157,12 +157,12 @@ func (p *plan) reset(snap *state.Snapshot) {
 	// bytes.
 	m.Compress = true
 	replay := p.replay
-	*p = plan{msg: m, snap: snap, ede: edeNone, source: -1, replay: replay}
+	*p = Plan{msg: m, snap: snap, ede: edeNone, source: -1, replay: replay}
 	p.points = p.pointsBuf[:0]
 }
 
 // build fills the sections of p.msg from a lookup result.
-func (p *plan) build(res *zones.Result, sc *selectCtx) {
+func (p *Plan) build(res *zones.Result, sc *selectCtx) {
 	m := p.msg
 	switch res.Kind {
 	case zones.Success, zones.NoData:
@@ -233,7 +233,7 @@ func (p *plan) build(res *zones.Result, sc *selectCtx) {
 // replayed one when the memo gave values, else pt with a value taken
 // now. ok is false when the value could not be taken (the reply is then
 // made without one and never kept).
-func (p *plan) point(pt point, sc *selectCtx) (*point, bool) {
+func (p *Plan) point(pt point, sc *selectCtx) (*point, bool) {
 	if len(p.points) == maxPoints {
 		p.noMemo = true
 		return &pt, pt.take(sc)
@@ -259,7 +259,7 @@ func (p *plan) point(pt point, sc *selectCtx) (*point, bool) {
 // rotated (or shuffled) for A and AAAA RRsets of several records, as
 // stored otherwise. The store's slice is never changed: rotation happens
 // in dst. The order is a decision point.
-func (p *plan) appendOrdered(dst []dns.RR, set *zones.RRset, sc *selectCtx) []dns.RR {
+func (p *Plan) appendOrdered(dst []dns.RR, set *zones.RRset, sc *selectCtx) []dns.RR {
 	n := len(set.RRs)
 	if n < 2 || (set.Type != dns.TypeA && set.Type != dns.TypeAAAA) {
 		return append(dst, set.RRs...)
@@ -285,7 +285,7 @@ func (p *plan) appendOrdered(dst []dns.RR, set *zones.RRset, sc *selectCtx) []dn
 
 // counter returns set's round-robin counter in the generation's serving
 // state, or nil.
-func (p *plan) counter(set *zones.RRset) *atomic.Uint32 {
+func (p *Plan) counter(set *zones.RRset) *atomic.Uint32 {
 	if set.Rot > 0 && set.Rot <= len(p.counters) {
 		return &p.counters[set.Rot-1]
 	}
@@ -296,7 +296,7 @@ func (p *plan) counter(set *zones.RRset) *atomic.Uint32 {
 // it returns the records to answer under owner (the set's own name when
 // owner is empty), or fail for SERVFAIL (when_all_down = "servfail" with
 // nothing up). The selection is a decision point.
-func (p *plan) selectRRs(v *state.NameView, set *zones.RRset, owner string, sc *selectCtx) (rrs []dns.RR, fail bool) {
+func (p *Plan) selectRRs(v *state.NameView, set *zones.RRset, owner string, sc *selectCtx) (rrs []dns.RR, fail bool) {
 	fam := policy.FamilyV4
 	if set.Type == dns.TypeAAAA {
 		fam = policy.FamilyV6
@@ -393,7 +393,7 @@ func isMetaType(t uint16) bool {
 
 // parseECS reads the EDNS Client Subnet option of a query. ok is false for
 // a malformed option, which gets FORMERR (RFC 7871 section 7.1.1).
-func (p *plan) parseECS(opt *dns.OPT) (ok bool) {
+func (p *Plan) parseECS(opt *dns.OPT) (ok bool) {
 	for _, o := range opt.Option {
 		e, isECS := o.(*dns.EDNS0_SUBNET)
 		if !isECS {
@@ -423,9 +423,9 @@ func (p *plan) parseECS(opt *dns.OPT) (ok bool) {
 		}
 		p.source = int(e.SourceNetmask)
 		if e.Family == 1 {
-			p.source = min(p.source, maxECSv4)
+			p.source = min(p.source, MaxECSv4)
 		} else {
-			p.source = min(p.source, maxECSv6)
+			p.source = min(p.source, MaxECSv6)
 		}
 		p.ecs = e
 		p.client = netip.PrefixFrom(a, p.source).Masked().Addr()

@@ -1,4 +1,4 @@
-package dnslb
+package answer
 
 import (
 	"encoding/binary"
@@ -86,8 +86,7 @@ func (c *negCache) nameOf(q []byte) (string, bool) {
 // answer writes the NXDOMAIN reply to q (a fast query, no precomputed
 // reply for its key) into buf if its name does not exist in a zone with a
 // template, and counts it in the metrics (the caller times it).
-func (c *negCache) answer(s *Server, q *fastQuery, pkt, buf []byte, tcp bool) []byte {
-	snap := s.store.Snapshot()
+func (c *negCache) answer(acct Account, snap *state.Snapshot, q *fastQuery, pkt, buf []byte, tcp bool) []byte {
 	if snap != c.snap {
 		clear(c.tmpl)
 		c.refused = [8]*negTemplate{}
@@ -110,7 +109,7 @@ func (c *negCache) answer(s *Server, q *fastQuery, pkt, buf []byte, tcp bool) []
 	}
 	z := snap.Zone(name)
 	if z == nil {
-		return c.refusedReply(s, q, pkt, buf, qtype, tcp)
+		return c.refusedReply(acct, q, pkt, buf, qtype, tcp)
 	}
 	t := c.tmpl[negKey{z.Origin, q.key[len(q.key)-1]}]
 	if t == nil {
@@ -148,14 +147,15 @@ func (c *negCache) answer(s *Server, q *fastQuery, pkt, buf []byte, tcp bool) []
 		out[n+7] = 0 // scope: the answer depends on no client
 	}
 	c.hits++
-	ref, _ := s.metrics.queryCounter(z.Origin, qtype, dns.RcodeNameError, "", tcp)
-	s.metrics.countQuery(ref)
+	if ref, _ := acct.Counter(z.Origin, qtype, dns.RcodeNameError, "", tcp); ref != nil {
+		ref.Inc()
+	}
 	return out
 }
 
 // refusedReply writes the REFUSED reply to q, a name in none of our
 // zones, from the template for its flags, if there is one.
-func (c *negCache) refusedReply(s *Server, q *fastQuery, pkt, buf []byte, qtype uint16, tcp bool) []byte {
+func (c *negCache) refusedReply(acct Account, q *fastQuery, pkt, buf []byte, qtype uint16, tcp bool) []byte {
 	t := c.refused[q.key[len(q.key)-1]&7]
 	qlen := len(q.qname) + 4 // the question as asked: no pointer refers to it
 	if t == nil || q.ecs != nil || 12+qlen+len(t.tail) > len(buf) {
@@ -167,8 +167,9 @@ func (c *negCache) refusedReply(s *Server, q *fastQuery, pkt, buf []byte, qtype 
 	copy(out[12:], pkt[12:12+qlen])
 	copy(out[12+qlen:], t.tail)
 	c.hits++
-	ref, _ := s.metrics.queryCounter("", qtype, dns.RcodeRefused, "", tcp)
-	s.metrics.countQuery(ref)
+	if ref, _ := acct.Counter("", qtype, dns.RcodeRefused, "", tcp); ref != nil {
+		ref.Inc()
+	}
 	return out
 }
 
@@ -177,7 +178,7 @@ func (c *negCache) refusedReply(s *Server, q *fastQuery, pkt, buf []byte, qtype 
 // as asked, nothing else but the rcode), the question, and nothing or our
 // OPT record (with its Extended DNS Error). It has no compression
 // pointers: the tail serves any question.
-func (c *negCache) putRefused(q *fastQuery, p *plan, wire []byte) {
+func (c *negCache) putRefused(q *fastQuery, p *Plan, wire []byte) {
 	m := p.msg
 	flags := q.key[len(q.key)-1] & 7
 	tailAt := 12 + len(q.qname) + 4
@@ -199,7 +200,7 @@ func (c *negCache) putRefused(q *fastQuery, p *plan, wire []byte) {
 
 // put makes the template of qc's zone from wire, the full path's reply to
 // q, when it is a plain NXDOMAIN whose pointers can be moved.
-func (c *negCache) put(q *fastQuery, p *plan, wire []byte) {
+func (c *negCache) put(q *fastQuery, p *Plan, wire []byte) {
 	m := p.msg
 	if p.snap == nil || p.snap != c.snap || m.Rcode != dns.RcodeNameError || len(m.Answer) != 0 ||
 		len(m.Ns) != 1 || m.Ns[0].Header().Rrtype != dns.TypeSOA || m.Truncated || p.zone == "" {

@@ -1,4 +1,4 @@
-package dnslb
+package answer
 
 import (
 	"encoding/binary"
@@ -142,7 +142,7 @@ type fastReply struct {
 	qtype     uint16
 	rcode     uint16
 	rot       *atomic.Uint32 // the rotation's counter (n > 1)
-	counted   [2]*counterRef // the metrics' counters of the replies over UDP and TCP, found on first use
+	counted   [2]Counter     // the metrics' counters of the replies over UDP and TCP, found on first use
 	zone      string         // for metrics
 	policy    string
 }
@@ -156,7 +156,7 @@ func (r *fastReply) key() []byte { return r.buf[:r.klen] }
 // reply for the values its decision points took now is not held yet, it
 // returns no reply but those values, with fill set: decide must make the
 // reply with them.
-func (c *fastCache) get(s *Server, snap *state.Snapshot, q *fastQuery, from netip.Addr, pkt, buf []byte, tcp bool) (out []byte, replay []point, fill bool) {
+func (c *fastCache) get(acct Account, snap *state.Snapshot, q *fastQuery, from netip.Addr, pkt, buf []byte, tcp bool) (out []byte, replay []point, fill bool) {
 	if snap != c.snap {
 		c.reset(snap)
 		return nil, nil, false
@@ -224,11 +224,14 @@ func (c *fastCache) get(s *Server, snap *state.Snapshot, q *fastQuery, from neti
 		out[size+7] = byte(scope)
 	}
 	c.hits++
-	t := transportIndex(tcp)
+	t := 0
+	if tcp {
+		t = 1
+	}
 	ref := e.counted[t]
 	if ref == nil {
 		var known bool
-		ref, known = s.metrics.queryCounter(e.zone, e.qtype, int(e.rcode), e.policy, tcp)
+		ref, known = acct.Counter(e.zone, e.qtype, int(e.rcode), e.policy, tcp)
 		if known {
 			// Kept only once the zone is known to the metrics: a
 			// reload publishes the snapshot before it announces new
@@ -236,7 +239,9 @@ func (c *fastCache) get(s *Server, snap *state.Snapshot, q *fastQuery, from neti
 			e.counted[t] = ref
 		}
 	}
-	s.metrics.countQuery(ref)
+	if ref != nil {
+		ref.Inc()
+	}
 	return out, nil, false
 }
 
@@ -247,7 +252,7 @@ func (c *fastCache) reset(snap *state.Snapshot) {
 }
 
 // put keeps wire, the encoded reply p to q, if it qualifies.
-func (c *fastCache) put(q *fastQuery, p *plan, wire []byte) {
+func (c *fastCache) put(q *fastQuery, p *Plan, wire []byte) {
 	m := p.msg
 	if p.snap != c.snap || p.noMemo || p.cut || m.Truncated || len(m.Question) != 1 ||
 		m.Rcode == dns.RcodeRefused || p.ede != edeNone {
@@ -409,9 +414,9 @@ func (r *fastReply) permuted(out []byte, k int) {
 // so the processor has them all in flight at once and the cache misses
 // of a batch are waited for together, not one query after another.
 func (c *fastCache) prefetch(pkts [][]byte, qs []fastQuery) {
-	var slots [udpBatch]*fastSlot
+	var slots [maxBatch]*fastSlot
 	n := 0
-	for i, p := range pkts[:min(len(pkts), len(qs), udpBatch)] {
+	for i, p := range pkts[:min(len(pkts), len(qs), maxBatch)] {
 		q := &qs[i]
 		q.ok = false
 		if len(p) < 12 || !q.parse(p) || c.entries.n == 0 {
@@ -425,7 +430,7 @@ func (c *fastCache) prefetch(pkts [][]byte, qs []fastQuery) {
 	for _, s := range slots[:n] {
 		sum += s.h
 	}
-	var ents [udpBatch]*fastReply
+	var ents [maxBatch]*fastReply
 	m := 0
 	for _, s := range slots[:n] {
 		if e := s.e; e != nil {

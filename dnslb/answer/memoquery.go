@@ -1,4 +1,4 @@
-package dnslb
+package answer
 
 import (
 	"encoding/binary"
@@ -134,7 +134,7 @@ func validECS(opt []byte) bool {
 
 // ecsClient returns the client an ECS option (as validECS accepts it)
 // stands for, as decide reads it (plan.parseECS): the address masked to
-// the source prefix capped at maxECSv4 or maxECSv6, and that prefix.
+// the source prefix capped at MaxECSv4 or MaxECSv6, and that prefix.
 func ecsClient(opt []byte) (netip.Addr, int) {
 	bits := int(opt[6])
 	var b [16]byte
@@ -142,10 +142,10 @@ func ecsClient(opt []byte) (netip.Addr, int) {
 	var a netip.Addr
 	if binary.BigEndian.Uint16(opt[4:]) == 1 {
 		a = netip.AddrFrom4([4]byte(b[:4]))
-		bits = min(bits, maxECSv4)
+		bits = min(bits, MaxECSv4)
 	} else {
 		a = netip.AddrFrom16(b)
-		bits = min(bits, maxECSv6)
+		bits = min(bits, MaxECSv6)
 	}
 	return netip.PrefixFrom(a, bits).Masked().Addr(), bits
 }

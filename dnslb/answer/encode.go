@@ -1,4 +1,4 @@
-package dnslb
+package answer
 
 import (
 	"strings"
@@ -12,7 +12,7 @@ import (
 // the requester's size over UDP, names compressed, and the question
 // written back as asked. It is the only place replies become bytes; the
 // memo keeps what it wrote.
-func encode(p *plan, buf []byte) ([]byte, error) {
+func encode(p *Plan, buf []byte) ([]byte, error) {
 	m := p.msg
 	if p.edns {
 		o := &p.opt

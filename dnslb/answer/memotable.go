@@ -1,4 +1,4 @@
-package dnslb
+package answer
 
 import (
 	"hash/maphash"

@@ -1,4 +1,4 @@
-package dnslb
+package answer
 
 import (
 	"github.com/dnslb/dnslb/dnslb/policy"
@@ -22,7 +22,7 @@ type Client struct {
 // and everything the encoder and the memo of encoded replies need. The
 // sections hold the generation's own records (never changed), or copies
 // where this query changed a TTL or an owner name.
-type plan struct {
+type Plan struct {
 	msg  *dns.Msg // header, question and sections; encode adds the OPT record
 	snap *state.Snapshot
 
@@ -70,6 +70,15 @@ type plan struct {
 	ecsOut  dns.EDNS0_SUBNET
 	edeOut  dns.EDNS0_EDE
 }
+
+// Msg is the reply decide made (the OPT record is the encoder's).
+func (p *Plan) Msg() *dns.Msg { return p.msg }
+
+// Zone is the origin of the zone that answered, "" for none.
+func (p *Plan) Zone() string { return p.zone }
+
+// Policy names the first policy the answer applied, "" for none.
+func (p *Plan) Policy() string { return p.policy }
 
 // edeNone is plan.ede without an Extended DNS Error.
 const edeNone = 0xffff

@@ -1,0 +1,121 @@
+package answer
+
+import (
+	"net/netip"
+	"testing"
+	"time"
+
+	"github.com/miekg/dns"
+
+	"github.com/dnslb/dnslb/dnslb/state"
+	"github.com/dnslb/dnslb/zones"
+)
+
+const stageZone = `$ORIGIN example.org.
+$TTL 300
+@	IN SOA ns1 hostmaster 1 7200 900 1209600 60
+@	IN NS ns1
+ns1	IN A 192.0.2.53
+www	IN A 192.0.2.1
+www	IN A 192.0.2.2
+`
+
+// stageStore serves stageZone, no names, default settings.
+func stageStore(t *testing.T) *state.Store {
+	t.Helper()
+	z, err := zones.Parse("example.org.", "example.org.zone", []byte(stageZone))
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := state.NewStore()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Replace([]*zones.Zone{z}, nil, state.Serving{UDPSize: 1232}); err != nil {
+		t.Fatal(err)
+	}
+	return st
+}
+
+type dropAll struct{ seen int }
+
+func (d *dropAll) Admit(req *dns.Msg, c Client) bool { d.seen++; return false }
+
+type markTTL struct{ calls int }
+
+// Sign stands for a signer: it replaces the answer by a copy with TTL 7.
+func (m *markTTL) Sign(p *Plan) {
+	m.calls++
+	for i, rr := range p.Msg().Answer {
+		rr = dns.Copy(rr)
+		rr.Header().Ttl = 7
+		p.Msg().Answer[i] = rr
+	}
+}
+
+type counting struct{ answered, sampled int }
+
+func (c *counting) Sampled() bool { return false }
+func (c *counting) Answered(req *dns.Msg, p *Plan, cl Client, start time.Time, sampled bool) {
+	c.answered++
+}
+func (c *counting) Counter(string, uint16, int, string, bool) (Counter, bool) { return nil, true }
+
+func stageQuery(t *testing.T, w *Worker) *dns.Msg {
+	t.Helper()
+	m := new(dns.Msg)
+	m.SetQuestion("www.example.org.", dns.TypeA)
+	pkt, err := m.Pack()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := w.Answer(pkt, netip.MustParseAddrPort("192.0.2.99:5300"), make([]byte, 4096), false, time.Now(), nil)
+	if out == nil {
+		return nil
+	}
+	r := new(dns.Msg)
+	if err := r.Unpack(out); err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+// TestStages: each hook runs at its stage; admit can drop a query; sign
+// sees the plan before it is encoded and its replies bypass the memo;
+// account sees every reply decide made.
+func TestStages(t *testing.T) {
+	st := stageStore(t)
+
+	acct := &counting{}
+	plain := NewWorker(st, Stages{Account: acct}, nil)
+	for range 3 {
+		if r := stageQuery(t, plain); r == nil || len(r.Answer) != 2 || r.Answer[0].Header().Ttl != 300 {
+			t.Fatalf("no hooks: reply %v, want two A records with TTL 300", r)
+		}
+	}
+	if acct.answered < 1 || acct.answered > 2 || plain.MemoStats().Hits < 1 {
+		t.Errorf("3 queries: %d accounted as decided, %d from the memo; want the memo to take over by the third",
+			acct.answered, plain.MemoStats().Hits)
+	}
+
+	drop := &dropAll{}
+	w := NewWorker(st, Stages{Admit: drop}, nil)
+	if r := stageQuery(t, w); r != nil || drop.seen != 1 {
+		t.Errorf("admit drops: reply %v, admit saw %d queries; want no reply, 1", r, drop.seen)
+	}
+
+	sign := &markTTL{}
+	w = NewWorker(st, Stages{Sign: sign}, nil)
+	for range 3 {
+		if r := stageQuery(t, w); r == nil || len(r.Answer) != 2 || r.Answer[0].Header().Ttl != 7 {
+			t.Fatalf("sign: reply %v, want two A records with the signer's TTL 7", r)
+		}
+	}
+	if sign.calls != 3 || w.MemoStats().Hits != 0 {
+		t.Errorf("sign called %d times in 3 queries, memo served %d; want 3 and 0", sign.calls, w.MemoStats().Hits)
+	}
+	// The zone's own records are untouched.
+	if r := stageQuery(t, plain); r == nil || r.Answer[0].Header().Ttl != 300 {
+		t.Errorf("after signing: plain reply %v, want TTL 300", r)
+	}
+}

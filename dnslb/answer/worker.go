@@ -1,0 +1,362 @@
+package answer
+
+import (
+	"encoding/binary"
+	"errors"
+	"log/slog"
+	"net/netip"
+	"time"
+
+	"github.com/miekg/dns"
+
+	"github.com/dnslb/dnslb/dnslb/state"
+)
+
+// The query path, in the manner of Knot DNS's query-processing layers:
+// one query passes through named stages, in order,
+//
+//	parse → admit → decide → sign → encode → account
+//
+// and a feature is a hook on a stage, not a branch inside another
+// function. parse reads the question (the memo's key) and, when the memo
+// has no reply, unpacks the message; decide (decide.go) makes the plan;
+// encode (encode.go) writes it; account counts and logs it. admit (rate
+// limiting and cookies will go there) and sign (DNSSEC) are hooks that
+// nothing sets yet: a stage that is off is a nil check.
+//
+// The memo (memo.go, negcache.go) sits beside decide and encode, never
+// instead of them: it holds what they wrote, keyed on the question and the
+// values of the decision's points, and replays it.
+
+// Admit is the admit stage: it sees each query before decide, with the
+// client, and may drop it (no reply) or let it through.
+type Admit interface {
+	Admit(req *dns.Msg, c Client) bool
+}
+
+// Sign is the sign stage: it may change the reply decide made before it
+// is encoded (DNSSEC signatures go here).
+type Sign interface {
+	Sign(p *Plan)
+}
+
+// Account is the account stage: what is counted and logged of each reply.
+type Account interface {
+	// Sampled tells whether the next query is logged in detail; a
+	// sampled query skips the memo, so that the log gets its plan.
+	Sampled() bool
+	// Answered accounts one reply that decide and encode made, from
+	// its arrival at start.
+	Answered(req *dns.Msg, p *Plan, c Client, start time.Time, sampled bool)
+	// Counter is the query counter of replies of (zone, qtype, rcode,
+	// policy, transport), for the memo to keep with its entry; known is
+	// false when the counter is a stand-in the memo must not keep (a zone
+	// the metrics do not know yet). It may return nil.
+	Counter(zone string, qtype uint16, rcode int, policy string, tcp bool) (c Counter, known bool)
+}
+
+// Counter is one query counter of the account stage.
+type Counter interface{ Inc() }
+
+// Stages are the hooks of the query path; a nil hook is off.
+type Stages struct {
+	Admit   Admit
+	Sign    Sign
+	Account Account // nil: nothing counted
+}
+
+// Worker answers queries, one at a time: it holds one serving goroutine's
+// scratch space and memo, so nothing in it is shared and the query path
+// takes no lock. Make one per serving goroutine.
+type Worker struct {
+	store  *state.Store
+	stages Stages
+	log    *slog.Logger
+	req    dns.Msg
+	qs     queryScratch // req's sections when unpackQuery took its fast path
+	sc     replyScratch
+	plan   Plan
+	memo   *memo // nil: every query takes decide and encode
+	fq     fastQuery
+	fqs    []fastQuery // a batch's queries, parsed by Prefetch; made on first use
+	// untimed counts the replies from the memo since TakeUntimed.
+	untimed int
+}
+
+// NewWorker returns a Worker answering from st's current snapshot, with
+// the memo on; log gets debug lines only (the query path logs nothing
+// above debug: clients control its volume).
+func NewWorker(st *state.Store, stages Stages, log *slog.Logger) *Worker {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	if stages.Account == nil {
+		stages.Account = noAccount{}
+	}
+	w := &Worker{store: st, stages: stages, log: log, memo: newMemo()}
+	w.plan.msg = w.sc.newReply()
+	return w
+}
+
+// SetMemo turns the memo on or off (off: every reply is decided and
+// encoded, for tests and benchmarks that compare the two).
+func (w *Worker) SetMemo(on bool) {
+	switch {
+	case on && w.memo == nil:
+		w.memo = newMemo()
+	case !on:
+		w.memo = nil
+	}
+}
+
+// MemoStats is what the memo served and holds: replies from its entries
+// (Hits, of which Rotated were made by rotating a held reply) and from
+// its NXDOMAIN and REFUSED templates (NegHits); the entries held, and the
+// bytes of their replies, apart (OtherBytes) for names that need not
+// exist.
+type MemoStats struct{ Hits, Rotated, NegHits, Entries, Bytes, OtherBytes int }
+
+// MemoStats returns the memo's counts (zero with the memo off).
+func (w *Worker) MemoStats() MemoStats {
+	if w.memo == nil {
+		return MemoStats{}
+	}
+	f := &w.memo.fast
+	return MemoStats{Hits: f.hits, Rotated: f.perms, NegHits: w.memo.neg.hits, Entries: f.entries.n, Bytes: f.bytes, OtherBytes: f.anyB}
+}
+
+// TakeUntimed returns how many replies came from the memo since the last
+// call: the caller times them together (a UDP batch at once).
+func (w *Worker) TakeUntimed() int {
+	n := w.untimed
+	w.untimed = 0
+	return n
+}
+
+// maxBatch bounds the datagrams Prefetch looks at in one call.
+const maxBatch = 64
+
+// Prefetch parses the queries of a batch of datagrams for the memo and
+// starts reading the memo's entries for all of them at once (see
+// fastCache.prefetch); Answer then takes each parsed query as pre. It
+// returns nil with the memo off.
+func (w *Worker) Prefetch(pkts [][]byte) []Parsed {
+	if w.memo == nil || len(pkts) < 2 {
+		return nil
+	}
+	if w.fqs == nil {
+		w.fqs = make([]fastQuery, maxBatch)
+	}
+	qs := w.fqs[:min(len(pkts), maxBatch)]
+	w.memo.fast.prefetch(pkts, qs)
+	return qs
+}
+
+// Parsed is a query parsed for the memo's key (by Prefetch).
+type Parsed = fastQuery
+
+// noAccount counts nothing.
+type noAccount struct{}
+
+func (noAccount) Sampled() bool                                     { return false }
+func (noAccount) Answered(*dns.Msg, *Plan, Client, time.Time, bool) {}
+func (noAccount) Counter(string, uint16, int, string, bool) (Counter, bool) {
+	return nil, true
+}
+
+// Answer is the reply to a query over UDP or (tcp) TCP that arrived at
+// start (the UDP loop reads the clock once per batch: the metrics'
+// durations then run from the batch's arrival). It runs the stages of
+// the query path in order: parse (the memo's key, and unpacking when the
+// memo has no reply), decide, encode, account. A reply from the memo is
+// counted apart, and the caller takes them with TakeUntimed,
+// for a UDP batch at once before it is sent. The memo's replies serve
+// both transports: they are never cut, and fit 512 bytes.
+//
+// pre, if not nil, is pkt already parsed for the memo
+// (Prefetch); otherwise Answer parses it.
+func (w *Worker) Answer(pkt []byte, from netip.AddrPort, buf []byte, tcp bool, start time.Time, pre *Parsed) []byte {
+	// Like miekg/dns: no reply to anything without a full header, or to
+	// responses (any reply could be used to reflect or loop).
+	if len(pkt) < 12 || binary.BigEndian.Uint16(pkt[2:])&(1<<15) != 0 {
+		return nil
+	}
+	snap := w.store.Snapshot()
+	acct := w.stages.Account
+	sampled := acct.Sampled()
+
+	// parse: the memo's key, and the memo's reply if it holds one.
+	var fq *fastQuery // the query, if it qualifies for the memo
+	var replay []point
+	if w.memo == nil || sampled || w.stages.Admit != nil {
+		pre = nil // decide and encode (a logged query: the log wants the Plan)
+	} else if pre == nil {
+		pre = &w.fq
+		pre.parse(pkt)
+	}
+	if pre != nil && pre.ok {
+		fq = pre
+		out, values, fill := w.memo.fast.get(acct, snap, fq, from.Addr(), pkt, buf, tcp)
+		if out != nil {
+			w.untimed++
+			return out
+		}
+		replay = values
+		if !fill {
+			if out = w.memo.neg.answer(acct, snap, fq, pkt, buf, tcp); out != nil {
+				w.untimed++
+				return out
+			}
+		}
+	}
+	req := &w.req
+	if err := unpackQuery(req, &w.qs, pkt); err != nil {
+		return formErr(req, buf)
+	}
+	c := Client{Addr: netip.AddrPortFrom(from.Addr().Unmap(), from.Port()), TCP: tcp}
+
+	// admit
+	if w.stages.Admit != nil && !w.stages.Admit.Admit(req, c) {
+		return nil
+	}
+
+	// decide
+	p := &w.plan
+	p.replay = replay
+	defer w.sc.release()
+	if !decide(snap, req, c, p) {
+		return nil
+	}
+
+	// sign
+	if w.stages.Sign != nil {
+		w.stages.Sign.Sign(p)
+		fq = nil // the memo holds unsigned replies only
+	}
+
+	// encode
+	out, err := encode(p, buf)
+	if err != nil {
+		w.log.Debug("pack reply", "err", err)
+		return nil
+	}
+	if fq != nil {
+		w.memo.fast.put(fq, p, out)
+		w.memo.neg.put(fq, p, out)
+		w.memo.neg.putRefused(fq, p, out)
+	}
+
+	// account
+	acct.Answered(req, p, c, start, sampled)
+	return out
+}
+
+// queryScratch is what unpackQuery reuses from query to query.
+type queryScratch struct {
+	q     [1]dns.Question
+	opt   dns.OPT
+	extra [1]dns.RR
+}
+
+// unpackQuery is req.Unpack(pkt) (pkt has a full header), with a fast
+// path for the usual query, one question and at most an OPT record
+// without options, that reuses sc's arrays instead of allocating.
+func unpackQuery(req *dns.Msg, sc *queryScratch, pkt []byte) error {
+	// Unpack leaves sections it did not reach as they were.
+	*req = dns.Msg{}
+	// QD=1, AN=NS=0, AR 0 or 1.
+	if n := binary.BigEndian.Uint64(pkt[4:]); n == 1<<48 || n == 1<<48|1 {
+		name, off, err := dns.UnpackDomainName(pkt, 12)
+		end := off + 4
+		if n&1 == 1 {
+			end += 11 // root name, type, class, TTL, RDLENGTH 0
+		}
+		if err == nil && end == len(pkt) && (n&1 == 0 || pkt[off+4] == 0 &&
+			binary.BigEndian.Uint16(pkt[off+5:]) == dns.TypeOPT && binary.BigEndian.Uint16(pkt[off+13:]) == 0) {
+			if err := req.Unpack(pkt[:12]); err != nil { // the header alone
+				return err
+			}
+			sc.q[0] = dns.Question{Name: name, Qtype: binary.BigEndian.Uint16(pkt[off:]),
+				Qclass: binary.BigEndian.Uint16(pkt[off+2:])}
+			req.Question = sc.q[:]
+			if n&1 == 1 {
+				o := pkt[off+4:]
+				sc.opt = dns.OPT{Hdr: dns.RR_Header{Name: ".", Rrtype: dns.TypeOPT,
+					Class: binary.BigEndian.Uint16(o[3:]), Ttl: binary.BigEndian.Uint32(o[5:])}}
+				sc.extra[0] = &sc.opt
+				req.Extra = sc.extra[:]
+				req.Rcode |= sc.opt.ExtendedRcode() // as Unpack does
+			}
+			return nil
+		}
+	}
+	if err := req.Unpack(pkt); err != nil {
+		return err
+	}
+	// miekg/dns lowers a section's count to the records that are there
+	// when the header promises more; such a query is malformed
+	// (RFC 1035 section 4.1.1), and NSD and Knot answer FORMERR.
+	if int(binary.BigEndian.Uint16(pkt[4:])) != len(req.Question) || int(binary.BigEndian.Uint16(pkt[6:])) != len(req.Answer) ||
+		int(binary.BigEndian.Uint16(pkt[8:])) != len(req.Ns) || int(binary.BigEndian.Uint16(pkt[10:])) != len(req.Extra) {
+		return errCounts
+	}
+	return nil
+}
+
+// errCounts is unpackQuery's error for a query whose header counts more
+// records than it holds.
+var errCounts = errors.New("header counts records that are not there")
+
+// formErr is the reply to a query that does not unpack: FORMERR with the
+// header (and the first question, if it was read), exactly as miekg/dns's
+// server answers it.
+func formErr(req *dns.Msg, buf []byte) []byte {
+	req.SetRcodeFormatError(req)
+	req.Zero = false
+	req.Ns, req.Answer, req.Extra = nil, nil, nil
+	out, err := req.PackBuffer(buf)
+	if err != nil {
+		return nil
+	}
+	return out
+}
+
+// scratchRRs is the capacity of each reused reply section: enough for
+// the common answers (a few addresses, a referral with its glue). Larger
+// sections grow by append into new arrays, which are not kept.
+const scratchRRs = 16
+
+// replyScratch is a serving goroutine's reply message and the section
+// arrays it reuses from query to query. Only records are stored in the
+// arrays, never written through: the store's records stay untouched.
+type replyScratch struct {
+	msg               dns.Msg
+	answer, ns, extra [scratchRRs]dns.RR
+}
+
+// newReply returns the scratch reply, its sections the scratch arrays.
+func (sc *replyScratch) newReply() *dns.Msg {
+	sc.msg = dns.Msg{Answer: sc.answer[:0], Ns: sc.ns[:0], Extra: sc.extra[:0]}
+	return &sc.msg
+}
+
+// release drops the records the last reply left in the arrays, so that
+// they do not keep an old snapshot's zones alive, and gives the message
+// the arrays back (a large reply grew new ones).
+func (sc *replyScratch) release() {
+	clearRRs(sc.answer[:])
+	clearRRs(sc.ns[:])
+	clearRRs(sc.extra[:])
+	sc.newReply()
+}
+
+// clearRRs clears the prefix of rrs that appends filled: they fill from
+// the start, so the first nil ends it.
+func clearRRs(rrs []dns.RR) {
+	for i := range rrs {
+		if rrs[i] == nil {
+			return
+		}
+		rrs[i] = nil
+	}
+}

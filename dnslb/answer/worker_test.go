@@ -1,0 +1,44 @@
+package answer
+
+import (
+	"reflect"
+	"testing"
+
+	"github.com/miekg/dns"
+)
+
+// FuzzUnpackQuery: unpackQuery reads what Unpack reads, and refuses what
+// has fewer records than its header counts.
+func FuzzUnpackQuery(f *testing.F) {
+	for _, q := range []struct {
+		name string
+		edns bool
+	}{{"www.example.org.", false}, {"WWW.Example.ORG.", true}, {"x.example.com.", true}} {
+		m := new(dns.Msg)
+		m.SetQuestion(q.name, dns.TypeA)
+		if q.edns {
+			m.SetEdns0(1232, true)
+		}
+		b, err := m.Pack()
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+		f.Add(b[:len(b)-3])
+	}
+	f.Fuzz(func(t *testing.T, pkt []byte) {
+		if len(pkt) < 12 {
+			return
+		}
+		var got, want dns.Msg
+		var sc queryScratch
+		gerr, werr := unpackQuery(&got, &sc, pkt), want.Unpack(pkt)
+		if werr == nil && (len(want.Question) != int(pkt[4])<<8|int(pkt[5]) || len(want.Answer) != int(pkt[6])<<8|int(pkt[7]) ||
+			len(want.Ns) != int(pkt[8])<<8|int(pkt[9]) || len(want.Extra) != int(pkt[10])<<8|int(pkt[11])) {
+			werr = errCounts
+		}
+		if (gerr == nil) != (werr == nil) || gerr == nil && !reflect.DeepEqual(got, want) {
+			t.Fatalf("unpackQuery = %v, %v; Unpack = %v, %v", &got, gerr, &want, werr)
+		}
+	})
+}
