@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/dnslb/dnslb/dnslb/config"
+	"github.com/dnslb/dnslb/dnslb/metrics"
 )
 
 // AdminBackend is what the admin listener needs from the running server.
@@ -50,7 +51,7 @@ var overrideStates = []string{"drain", "up", "down", ""}
 type Admin struct {
 	cfg     config.AdminConfig
 	backend AdminBackend
-	metrics *Metrics
+	metrics *metrics.Registry
 	log     *slog.Logger
 	handler http.Handler
 
@@ -61,7 +62,7 @@ type Admin struct {
 
 // NewAdmin returns the admin listener for cfg. m may be nil (then /metrics
 // answers 404) and log may be nil.
-func NewAdmin(cfg config.AdminConfig, backend AdminBackend, m *Metrics, log *slog.Logger) *Admin {
+func NewAdmin(cfg config.AdminConfig, backend AdminBackend, m *metrics.Registry, log *slog.Logger) *Admin {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/dnslb/dnslb/dnslb/config"
+	"github.com/dnslb/dnslb/dnslb/metrics"
 )
 
 // TestStatusPageChromium renders the status page in headless Chromium and
@@ -39,7 +40,7 @@ func TestStatusPageChromium(t *testing.T) {
 	api.HealthyAddresses = 0
 	api.Addresses[0].Override, api.Addresses[1].State = "down", "down"
 	fb := &fakeBackend{status: st, ready: true}
-	a := NewAdmin(config.AdminConfig{Listen: "127.0.0.1:0", Token: token}, fb, NewMetrics(), nil)
+	a := NewAdmin(config.AdminConfig{Listen: "127.0.0.1:0", Token: token}, fb, metrics.New(), nil)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- a.Run(ctx) }()

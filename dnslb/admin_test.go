@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/dnslb/dnslb/dnslb/config"
+	"github.com/dnslb/dnslb/dnslb/metrics"
 )
 
 // fakeBackend is an AdminBackend that records the calls made to it.
@@ -103,10 +104,10 @@ func testStatus() Status {
 	}
 }
 
-func newTestAdmin(t *testing.T, token string) (*httptest.Server, *fakeBackend, *Metrics) {
+func newTestAdmin(t *testing.T, token string) (*httptest.Server, *fakeBackend, *metrics.Registry) {
 	t.Helper()
 	fb := &fakeBackend{status: testStatus(), ready: true}
-	m := NewMetrics()
+	m := metrics.New()
 	a := NewAdmin(config.AdminConfig{Listen: "127.0.0.1:0", Token: token}, fb, m, nil)
 	srv := httptest.NewServer(a.Handler())
 	t.Cleanup(srv.Close)

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"github.com/dnslb/dnslb/dnslb/answer"
 	"github.com/dnslb/dnslb/dnslb/geo"
+	"github.com/dnslb/dnslb/dnslb/metrics"
 	"github.com/dnslb/dnslb/dnslb/policy"
 	"github.com/dnslb/dnslb/dnslb/state"
 	"net/http"
@@ -98,7 +99,7 @@ func (s *Server) Explain(name, qtype, client, subnet string) (string, error) {
 // countingLocator counts lookups and misses for dnslb_geoip_lookups_total.
 type countingLocator struct {
 	geo *geo.Set
-	m   *Metrics
+	m   *metrics.Registry
 }
 
 func (c *countingLocator) Lookup(a netip.Addr) (policy.Location, bool) {

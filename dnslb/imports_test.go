@@ -22,6 +22,7 @@ var layers = map[string]int{
 	"dnslb/geo/geotest": 3,
 	"dnslb/state":       3,
 	"dnslb/answer":      4,
+	"dnslb/metrics":     4,
 	"dnslb":             5,
 	"cmd/dnslb":         6,
 }
@@ -37,9 +38,11 @@ func TestImportDirection(t *testing.T) {
 	}
 	// Each library in the one package (or packages) allowed to import it.
 	owners := map[string][]string{
-		"github.com/oschwald/maxminddb-golang/v2": {"dnslb/geo"},
-		"github.com/hashicorp/go-memdb":           {"dnslb/state"},
-		"github.com/BurntSushi/toml":              {"dnslb/config"},
+		"github.com/oschwald/maxminddb-golang/v2":                 {"dnslb/geo"},
+		"github.com/hashicorp/go-memdb":                           {"dnslb/state"},
+		"github.com/BurntSushi/toml":                              {"dnslb/config"},
+		"github.com/prometheus/client_golang/prometheus":          {"dnslb/metrics"},
+		"github.com/prometheus/client_golang/prometheus/promhttp": {"dnslb/metrics"},
 	}
 	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
 		fields := strings.Fields(line)

@@ -17,6 +17,7 @@ import (
 	"github.com/fsnotify/fsnotify"
 
 	"github.com/dnslb/dnslb/dnslb/config"
+	"github.com/dnslb/dnslb/dnslb/metrics"
 	"github.com/dnslb/dnslb/dnslb/state"
 	"github.com/dnslb/dnslb/zones"
 )
@@ -181,9 +182,9 @@ func (s *Server) reload() (reloadChanges, error) {
 	}
 	// The query log is opened again, so that after logrotate moved the
 	// file a reload starts a new one at the path.
-	var ql *queryLog
+	var ql *metrics.QueryLog
 	if path := st.cfg.Log.QueryLog; path != "" {
-		if ql, err = openQueryLog(path, st.cfg.Log.QuerySample); err != nil {
+		if ql, err = metrics.OpenQueryLog(path, st.cfg.Log.QuerySample); err != nil {
 			return reloadChanges{}, err
 		}
 	}

@@ -18,6 +18,7 @@ import (
 
 	"github.com/dnslb/dnslb/dnslb/config"
 	"github.com/dnslb/dnslb/dnslb/geo"
+	"github.com/dnslb/dnslb/dnslb/metrics"
 	"github.com/dnslb/dnslb/dnslb/state"
 	"github.com/dnslb/dnslb/healthcheck"
 )
@@ -29,8 +30,8 @@ type Server struct {
 	store   *state.Store
 	geo     *geo.DB // nil when no name selects by location
 	prober  *healthcheck.Scheduler
-	metrics *Metrics
-	qlog    atomic.Pointer[queryLog] // nil: no query log
+	metrics *metrics.Registry
+	qlog    atomic.Pointer[metrics.QueryLog] // nil: no query log
 	started time.Time
 
 	// reloadMu serialises reloads and guards cfg, loaded and watched.
@@ -66,7 +67,7 @@ func New(cfg config.Config, log *slog.Logger) (*Server, error) {
 	s := &Server{
 		log:        log,
 		store:      st,
-		metrics:    NewMetrics(),
+		metrics:    metrics.New(),
 		started:    time.Now(),
 		lastReload: ReloadStatus{Time: time.Now(), OK: true, Trigger: "startup"},
 		startedCh:  make(chan struct{}),
@@ -99,7 +100,7 @@ func New(cfg config.Config, log *slog.Logger) (*Server, error) {
 		db.OnChange(db.Current())
 	}
 	if path := stt.cfg.Log.QueryLog; path != "" {
-		ql, err := openQueryLog(path, stt.cfg.Log.QuerySample)
+		ql, err := metrics.OpenQueryLog(path, stt.cfg.Log.QuerySample)
 		if err != nil {
 			return nil, err
 		}
@@ -194,7 +195,7 @@ func targetLabel(k healthcheck.Key) string {
 func (s *Server) Store() *state.Store { return s.store }
 
 // Metrics is the server's Prometheus registry wrapper.
-func (s *Server) Metrics() *Metrics { return s.metrics }
+func (s *Server) Metrics() *metrics.Registry { return s.metrics }
 
 // Started is closed once every listener is open.
 func (s *Server) Started() <-chan struct{} { return s.startedCh }

@@ -200,14 +200,14 @@ func (w *udpWorker) answer(pkt []byte, from netip.AddrPort, buf []byte) []byte {
 // from the memo since the last call.
 func (w *udpWorker) timeReplies(start time.Time, tcp bool) {
 	if n := w.ans.TakeUntimed(); n > 0 {
-		w.s.metrics.observeDurations(time.Since(start), n, tcp)
+		w.s.metrics.ObserveDurations(time.Since(start), n, tcp)
 	}
 }
 
 var _ answer.Account = (*Server)(nil)
 
 // Sampled tells whether the next query goes to the query log.
-func (s *Server) Sampled() bool { return s.qlog.Load().pick() }
+func (s *Server) Sampled() bool { return s.qlog.Load().Pick() }
 
 // Answered counts one reply that decide and encode made (the account
 // stage), and logs it when it is in the query log's sample.
@@ -223,13 +223,13 @@ func (s *Server) Answered(req *dns.Msg, p *answer.Plan, c answer.Client, start t
 		s.metrics.Truncated()
 	}
 	if sampled {
-		s.qlog.Load().write(c, req, m, p.Policy(), d)
+		s.qlog.Load().Write(c.Addr.Addr(), c.TCP, req, m, p.Policy(), d)
 	}
 }
 
 // Counter is the metrics' counter of replies the memo gives.
 func (s *Server) Counter(zone string, qtype uint16, rcode int, policy string, tcp bool) (answer.Counter, bool) {
-	ref, known := s.metrics.queryCounter(zone, qtype, rcode, policy, tcp)
+	ref, known := s.metrics.QueryCounter(zone, qtype, rcode, policy, tcp)
 	if ref == nil {
 		return nil, known
 	}

@@ -17,6 +17,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/dnslb/dnslb/dnslb/config"
+	"github.com/dnslb/dnslb/dnslb/metrics"
 )
 
 func TestSockaddrAddrPort(t *testing.T) {
@@ -325,7 +326,7 @@ func TestServeUDPBurst(t *testing.T) {
 
 // udpQueryMetrics sums dnslb_queries_total over UDP and reads the count of
 // dnslb_query_duration_seconds over UDP, from the exposition.
-func udpQueryMetrics(t *testing.T, m *Metrics) (counted, timed uint64) {
+func udpQueryMetrics(t *testing.T, m *metrics.Registry) (counted, timed uint64) {
 	t.Helper()
 	for _, line := range strings.Split(scrape(t, m), "\n") {
 		name, rest, _ := strings.Cut(line, "{")

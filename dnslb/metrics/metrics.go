@@ -1,4 +1,4 @@
-package dnslb
+package metrics
 
 import (
 	"math"
@@ -15,9 +15,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
-// Metrics holds dnslb's Prometheus metrics in a private registry (never
+// Registry holds dnslb's Prometheus metrics in a private registry (never
 // the global one, so tests and several servers in one process don't
-// collide). Every method is safe on a nil *Metrics and then does nothing,
+// collide). Every method is safe on a nil *Registry and then does nothing,
 // so callers that run without metrics need no checks.
 //
 // Label values are bounded by construction:
@@ -31,7 +31,7 @@ import (
 //   - name: the load-balanced names of the config ([name."…"] tables).
 //
 // A client address or a query name never becomes a label.
-type Metrics struct {
+type Registry struct {
 	reg *prometheus.Registry
 
 	queries    *prometheus.CounterVec
@@ -88,10 +88,10 @@ type queryCells struct {
 
 type counterRef struct{ prometheus.Counter }
 
-// NewMetrics creates the metrics and registers them, together with the Go
+// New creates the metrics and registers them, together with the Go
 // runtime and process collectors, in a new private registry.
-func NewMetrics() *Metrics {
-	m := &Metrics{reg: prometheus.NewRegistry()}
+func New() *Registry {
+	m := &Registry{reg: prometheus.NewRegistry()}
 	m.queries = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "dnslb_queries_total",
 		Help: "DNS queries answered, by zone, query type, response code, selection policy and transport.",
@@ -161,17 +161,17 @@ func NewMetrics() *Metrics {
 }
 
 // Registry is the private registry, for tests and for adding collectors.
-func (m *Metrics) Registry() *prometheus.Registry { return m.reg }
+func (m *Registry) Prometheus() *prometheus.Registry { return m.reg }
 
 // Handler serves the metrics in the Prometheus exposition format.
-func (m *Metrics) Handler() http.Handler {
+func (m *Registry) Handler() http.Handler {
 	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{Registry: m.reg})
 }
 
 // SetZones announces the zones being served; ObserveQuery counts any other
 // zone as "none". Call it at startup and after every successful reload.
 // Series of zones no longer served are deleted.
-func (m *Metrics) SetZones(names []string) {
+func (m *Registry) SetZones(names []string) {
 	if m == nil {
 		return
 	}
@@ -213,17 +213,17 @@ func zoneLabel(z string) string {
 // zone that answered ("" if none did), policy the selection policy used
 // ("" for plain records). It does not allocate once a combination of
 // labels has been seen.
-func (m *Metrics) ObserveQuery(zone string, qtype uint16, rcode int, policy string, d time.Duration, tcp bool) {
-	ref, _ := m.queryCounter(zone, qtype, rcode, policy, tcp)
+func (m *Registry) ObserveQuery(zone string, qtype uint16, rcode int, policy string, d time.Duration, tcp bool) {
+	ref, _ := m.QueryCounter(zone, qtype, rcode, policy, tcp)
 	m.observeCounted(ref, d, tcp)
 }
 
-// queryCounter returns the counter that ObserveQuery steps for these
+// QueryCounter returns the counter that ObserveQuery steps for these
 // labels (nil without metrics), for a cache of answers to keep beside an
 // answer it serves again (observeCounted), instead of finding it per query.
 // known is false when zone is not one SetZones announced (it counts as
 // "none" for now).
-func (m *Metrics) queryCounter(zone string, qtype uint16, rcode int, policy string, tcp bool) (ref *counterRef, known bool) {
+func (m *Registry) QueryCounter(zone string, qtype uint16, rcode int, policy string, tcp bool) (ref *counterRef, known bool) {
 	if m == nil {
 		return nil, false
 	}
@@ -246,7 +246,7 @@ func (m *Metrics) queryCounter(zone string, qtype uint16, rcode int, policy stri
 }
 
 // observeCounted is ObserveQuery with its counter found (queryCounter).
-func (m *Metrics) observeCounted(ref *counterRef, d time.Duration, tcp bool) {
+func (m *Registry) observeCounted(ref *counterRef, d time.Duration, tcp bool) {
 	if m == nil || ref == nil {
 		return
 	}
@@ -256,14 +256,14 @@ func (m *Metrics) observeCounted(ref *counterRef, d time.Duration, tcp bool) {
 
 // countQuery counts one answered query on ref (from queryCounter) without
 // its duration: the caller times a batch of them with observeDurations.
-func (m *Metrics) countQuery(ref *counterRef) {
+func (m *Registry) countQuery(ref *counterRef) {
 	if ref != nil {
 		ref.Inc()
 	}
 }
 
-// observeDurations records n answered queries that all took d.
-func (m *Metrics) observeDurations(d time.Duration, n int, tcp bool) {
+// ObserveDurations records n answered queries that all took d.
+func (m *Registry) ObserveDurations(d time.Duration, n int, tcp bool) {
 	if m == nil || n <= 0 {
 		return
 	}
@@ -279,7 +279,7 @@ func transportIndex(tcp bool) int {
 }
 
 // addPolicy is ObserveQuery's slow path for the first query of a policy.
-func (m *Metrics) addPolicy(zc *zoneCells, policy string) *queryCells {
+func (m *Registry) addPolicy(zc *zoneCells, policy string) *queryCells {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	cur := *zc.policies.Load()
@@ -308,7 +308,7 @@ func (m *Metrics) addPolicy(zc *zoneCells, policy string) *queryCells {
 
 // newCell resolves one counter child. WithLabelValues returns the same
 // child for the same labels, so a race here only does the work twice.
-func (m *Metrics) newCell(qc *queryCells, qi, ri, t int) *counterRef {
+func (m *Registry) newCell(qc *queryCells, qi, ri, t int) *counterRef {
 	ref := &counterRef{m.queries.WithLabelValues(qc.zone, qtypeLabel(qi), rcodeLabel(ri), qc.policy, transports[t])}
 	if !qc.c[qi][ri][t].CompareAndSwap(nil, ref) {
 		return qc.c[qi][ri][t].Load()
@@ -347,7 +347,7 @@ func rcodeLabel(i int) string {
 }
 
 // Truncated counts a UDP response sent with TC=1.
-func (m *Metrics) Truncated() {
+func (m *Registry) Truncated() {
 	if m == nil {
 		return
 	}
@@ -356,7 +356,7 @@ func (m *Metrics) Truncated() {
 
 // HealthState sets dnslb_target_up for one target of one check. target is
 // an address from a zone, so the set is bounded by the zones and
-func (m *Metrics) HealthState(check, target string, up bool) {
+func (m *Registry) HealthState(check, target string, up bool) {
 	if m == nil {
 		return
 	}
@@ -369,7 +369,7 @@ func (m *Metrics) HealthState(check, target string, up bool) {
 
 // ForgetTarget drops the dnslb_target_up series of a target that a reload
 // removed, so it does not stay at its last value for good.
-func (m *Metrics) ForgetTarget(check, target string) {
+func (m *Registry) ForgetTarget(check, target string) {
 	if m == nil {
 		return
 	}
@@ -378,7 +378,7 @@ func (m *Metrics) ForgetTarget(check, target string) {
 
 // ForgetCheck drops the probe-duration and state-change series of a check
 // that no target uses any more.
-func (m *Metrics) ForgetCheck(check string) {
+func (m *Registry) ForgetCheck(check string) {
 	if m == nil {
 		return
 	}
@@ -390,7 +390,7 @@ func (m *Metrics) ForgetCheck(check string) {
 // NameHealth sets the gauges of one load-balanced name (an FQDN from the
 // config): how many of its addresses are up, and whether every address
 // (of a family) is down.
-func (m *Metrics) NameHealth(name string, healthy int, allDown bool) {
+func (m *Registry) NameHealth(name string, healthy int, allDown bool) {
 	if m == nil {
 		return
 	}
@@ -404,7 +404,7 @@ func (m *Metrics) NameHealth(name string, healthy int, allDown bool) {
 }
 
 // ForgetName drops the series of a name that a reload removed.
-func (m *Metrics) ForgetName(name string) {
+func (m *Registry) ForgetName(name string) {
 	if m == nil {
 		return
 	}
@@ -414,7 +414,7 @@ func (m *Metrics) ForgetName(name string) {
 }
 
 // ProbeLatency records the duration of one probe of check.
-func (m *Metrics) ProbeLatency(check string, d time.Duration) {
+func (m *Registry) ProbeLatency(check string, d time.Duration) {
 	if m == nil {
 		return
 	}
@@ -422,7 +422,7 @@ func (m *Metrics) ProbeLatency(check string, d time.Duration) {
 }
 
 // StateChange counts a target of check going up or down.
-func (m *Metrics) StateChange(check string, up bool) {
+func (m *Registry) StateChange(check string, up bool) {
 	if m == nil {
 		return
 	}
@@ -436,7 +436,7 @@ func (m *Metrics) StateChange(check string, up bool) {
 // Loaded sets the reload gauges for the state loaded at startup (t), so
 // that dnslb_last_reload_success is 1 from the start; the reload counter
 // counts reloads only.
-func (m *Metrics) Loaded(t time.Time) {
+func (m *Registry) Loaded(t time.Time) {
 	if m == nil {
 		return
 	}
@@ -445,7 +445,7 @@ func (m *Metrics) Loaded(t time.Time) {
 }
 
 // ReloadResult counts a reload attempt made at t.
-func (m *Metrics) ReloadResult(ok bool, t time.Time) {
+func (m *Registry) ReloadResult(ok bool, t time.Time) {
 	if m == nil {
 		return
 	}
@@ -459,7 +459,7 @@ func (m *Metrics) ReloadResult(ok bool, t time.Time) {
 }
 
 // GeoLookup counts a GeoIP lookup that found (hit) or did not find a location.
-func (m *Metrics) GeoLookup(hit bool) {
+func (m *Registry) GeoLookup(hit bool) {
 	if m == nil {
 		return
 	}

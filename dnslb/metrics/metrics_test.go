@@ -1,4 +1,4 @@
-package dnslb
+package metrics
 
 import (
 	"io"
@@ -12,7 +12,7 @@ import (
 )
 
 // scrape returns the text exposition of m.
-func scrape(t *testing.T, m *Metrics) string {
+func scrape(t *testing.T, m *Registry) string {
 	t.Helper()
 	rec := httptest.NewRecorder()
 	m.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
@@ -24,15 +24,15 @@ func scrape(t *testing.T, m *Metrics) string {
 }
 
 func TestMetricsExposition(t *testing.T) {
-	m := NewMetrics()
+	m := New()
 	m.SetZones([]string{"example.org."})
 	m.ObserveQuery("example.org.", dns.TypeA, dns.RcodeSuccess, "weighted", 30*time.Microsecond, false)
 	m.ObserveQuery("example.org.", dns.TypeAAAA, dns.RcodeNameError, "", 30*time.Microsecond, true)
 	m.ObserveQuery("", dns.TypeA, dns.RcodeRefused, "", 10*time.Microsecond, false)
 	m.ObserveQuery("example.org.", 65000, 99, "weighted", time.Millisecond, false)
-	m.observeDurations(10*time.Microsecond, 5, false) // "le" is inclusive
-	m.observeDurations(2*time.Second, 2, true)
-	m.observeDurations(time.Second, 0, true) // nothing
+	m.ObserveDurations(10*time.Microsecond, 5, false) // "le" is inclusive
+	m.ObserveDurations(2*time.Second, 2, true)
+	m.ObserveDurations(time.Second, 0, true) // nothing
 	m.Truncated()
 	m.HealthState("web", "192.0.2.10", true)
 	m.ProbeLatency("web", 3*time.Millisecond)
@@ -76,7 +76,7 @@ func TestMetricsExposition(t *testing.T) {
 }
 
 func TestMetricsZoneBound(t *testing.T) {
-	m := NewMetrics()
+	m := New()
 	m.SetZones([]string{"example.org", "example.net"})
 	// A zone that is not served (a caller passing a query name by mistake)
 	// must not become a label value.
@@ -96,7 +96,7 @@ func TestMetricsZoneBound(t *testing.T) {
 }
 
 func TestMetricsPolicyBound(t *testing.T) {
-	m := NewMetrics()
+	m := New()
 	m.SetZones([]string{"example.org"})
 	for i := range maxPolicies + 10 {
 		m.ObserveQuery("example.org", dns.TypeA, 0, "p"+strings.Repeat("x", i), 0, false)
@@ -111,7 +111,7 @@ func TestMetricsPolicyBound(t *testing.T) {
 }
 
 func TestMetricsNil(t *testing.T) {
-	var m *Metrics
+	var m *Registry
 	m.SetZones([]string{"example.org"})
 	m.ObserveQuery("example.org", dns.TypeA, 0, "", 0, false)
 	m.Truncated()
@@ -127,7 +127,7 @@ func TestMetricsNil(t *testing.T) {
 }
 
 func BenchmarkObserveQuery(b *testing.B) {
-	m := NewMetrics()
+	m := New()
 	m.SetZones([]string{"example.org.", "example.net."})
 	m.ObserveQuery("example.org.", dns.TypeA, dns.RcodeSuccess, "weighted", 40*time.Microsecond, false)
 	b.Run("hot", func(b *testing.B) {
@@ -156,36 +156,20 @@ func BenchmarkObserveQuery(b *testing.B) {
 // know from one counted as "none" until SetZones announces it, so that a
 // precomputed reply does not keep the "none" counter for good.
 func TestQueryCounterKnown(t *testing.T) {
-	m := NewMetrics()
-	if _, known := m.queryCounter("example.org.", dns.TypeA, 0, "", false); known {
+	m := New()
+	if _, known := m.QueryCounter("example.org.", dns.TypeA, 0, "", false); known {
 		t.Fatal("a zone not announced yet is known")
 	}
-	if _, known := m.queryCounter("", dns.TypeA, dns.RcodeRefused, "", false); !known {
+	if _, known := m.QueryCounter("", dns.TypeA, dns.RcodeRefused, "", false); !known {
 		t.Fatal("no zone (REFUSED) is not known")
 	}
 	m.SetZones([]string{"example.org."})
-	ref, known := m.queryCounter("example.org.", dns.TypeA, 0, "", false)
+	ref, known := m.QueryCounter("example.org.", dns.TypeA, 0, "", false)
 	if !known || ref == nil {
 		t.Fatal("an announced zone is not known")
 	}
 	m.observeCounted(ref, time.Millisecond, false)
 	if got := testutil.ToFloat64(m.queries.WithLabelValues("example.org", "A", "NOERROR", "none", "udp")); got != 1 {
 		t.Fatalf("counted %v queries, want 1", got)
-	}
-}
-
-// TestMetricsAfterStartup: the state loaded at startup is a good one, so
-// dnslb_last_reload_success is 1 with its time, and no reload is counted.
-func TestMetricsAfterStartup(t *testing.T) {
-	srv := newConfigServer(t, "testdata/dnslb.toml")
-	out := scrape(t, srv.Metrics())
-	if !strings.Contains(out, "\ndnslb_last_reload_success 1\n") {
-		t.Errorf("after startup: no dnslb_last_reload_success 1")
-	}
-	if strings.Contains(out, "\ndnslb_last_reload_timestamp_seconds 0\n") {
-		t.Errorf("after startup: dnslb_last_reload_timestamp_seconds is 0")
-	}
-	if strings.Contains(out, `dnslb_reloads_total{result="success"} 1`) {
-		t.Errorf("startup counted as a reload")
 	}
 }

@@ -1,19 +1,18 @@
-package dnslb
+package metrics
 
 import (
 	"cmp"
 	"fmt"
 	"math/rand/v2"
+	"net/netip"
 	"os"
 	"sync"
 	"time"
 
 	"github.com/miekg/dns"
-
-	"github.com/dnslb/dnslb/dnslb/answer"
 )
 
-// queryLog writes a sample of queries to a file, one line each:
+// QueryLog writes a sample of queries to a file, one line each:
 //
 //	2026-11-25T22:00:00.000Z 198.51.100.7 udp www.example.org. A NOERROR 3 geo+round-robin 41µs
 //
@@ -23,37 +22,37 @@ import (
 // a picked query takes the full path, which knows the policy it used.
 // A reload opens the file again (after logrotate has moved it away) and
 // takes a new path or sample rate from the
-type queryLog struct {
+type QueryLog struct {
 	mu     sync.Mutex
 	f      *os.File
 	path   string
 	sample float64
 }
 
-func openQueryLog(path string, sample float64) (*queryLog, error) {
+func OpenQueryLog(path string, sample float64) (*QueryLog, error) {
 	f, err := os.OpenFile(path, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
 	if err != nil {
 		return nil, fmt.Errorf("query log: %w", err)
 	}
-	return &queryLog{f: f, path: path, sample: sample}, nil
+	return &QueryLog{f: f, path: path, sample: sample}, nil
 }
 
-// pick reports whether the next query is one of the sample (false
+// Pick reports whether the next query is one of the sample (false
 // without a query log).
-func (l *queryLog) pick() bool { return l != nil && rand.Float64() < l.sample }
+func (l *QueryLog) Pick() bool { return l != nil && rand.Float64() < l.sample }
 
-// write logs one query that pick chose.
-func (l *queryLog) write(c answer.Client, req, m *dns.Msg, policy string, d time.Duration) {
+// Write logs one query that Pick chose, from client from.
+func (l *QueryLog) Write(from netip.Addr, tcp bool, req, m *dns.Msg, policy string, d time.Duration) {
 	if l == nil || len(req.Question) == 0 {
 		return
 	}
 	q := req.Question[0]
 	proto := "udp"
-	if c.TCP {
+	if tcp {
 		proto = "tcp"
 	}
 	line := fmt.Sprintf("%s %s %s %s %s %s %d %s %s\n", time.Now().UTC().Format("2006-01-02T15:04:05.000Z"),
-		c.Addr.Addr(), proto, q.Name, dns.Type(q.Qtype), dns.RcodeToString[m.Rcode], len(m.Answer), cmp.Or(policy, "-"), d)
+		from, proto, q.Name, dns.Type(q.Qtype), dns.RcodeToString[m.Rcode], len(m.Answer), cmp.Or(policy, "-"), d)
 	l.mu.Lock()
 	_, _ = l.f.WriteString(line)
 	l.mu.Unlock()
@@ -61,7 +60,7 @@ func (l *queryLog) write(c answer.Client, req, m *dns.Msg, policy string, d time
 
 // Close closes the file. A write still running on another goroutine
 // finishes first or fails; it never reaches another file.
-func (l *queryLog) Close() error {
+func (l *QueryLog) Close() error {
 	if l == nil {
 		return nil
 	}

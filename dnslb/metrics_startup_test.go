@@ -1,0 +1,38 @@
+package dnslb
+
+import (
+	"io"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/dnslb/dnslb/dnslb/metrics"
+)
+
+// scrape returns the text exposition of m.
+func scrape(t *testing.T, m *metrics.Registry) string {
+	t.Helper()
+	rec := httptest.NewRecorder()
+	m.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+	if rec.Code != 200 {
+		t.Fatalf("GET /metrics: status %d", rec.Code)
+	}
+	b, _ := io.ReadAll(rec.Body)
+	return string(b)
+}
+
+// TestMetricsAfterStartup: the state loaded at startup is a good one, so
+// dnslb_last_reload_success is 1 with its time, and no reload is counted.
+func TestMetricsAfterStartup(t *testing.T) {
+	srv := newConfigServer(t, "testdata/dnslb.toml")
+	out := scrape(t, srv.Metrics())
+	if !strings.Contains(out, "\ndnslb_last_reload_success 1\n") {
+		t.Errorf("after startup: no dnslb_last_reload_success 1")
+	}
+	if strings.Contains(out, "\ndnslb_last_reload_timestamp_seconds 0\n") {
+		t.Errorf("after startup: dnslb_last_reload_timestamp_seconds is 0")
+	}
+	if strings.Contains(out, `dnslb_reloads_total{result="success"} 1`) {
+		t.Errorf("startup counted as a reload")
+	}
+}
