@@ -21,11 +21,7 @@ func TestSmoke(t *testing.T) {
 	dir := zonesDir(t)
 	zones := loadZones(t, dir)
 	t.Run("dnslb", func(t *testing.T) {
-		addr := startDNSLB(t, dir, zones)
-		if addr == "" {
-			t.Skip("cmd/dnslb has no main package yet")
-		}
-		runSmoke(t, addr)
+		runSmoke(t, startDNSLB(t, dir, zones))
 	})
 	t.Run("nsd", func(t *testing.T) { runSmoke(t, startNSD(t, dir, zones)) })
 	t.Run("knot", func(t *testing.T) { runSmoke(t, startKnot(t, dir, zones)) })
