@@ -34,18 +34,16 @@ func build(origin, path string, rrs []located, partial func(rrtype uint16, owner
 	// RFC 2181 section 5.2: the records of an RRset have one TTL. A
 	// record whose TTL differs from the first one's is a warning, given
 	// once the TTL served (the last, below) is known.
-	firstTTL := make(map[*RRset]uint32)
 	type mixed struct {
-		l   located
-		s   *RRset
-		ttl uint32
+		l          located
+		s          *RRset
+		ttl, first uint32
 	}
 	var mixedTTL []mixed
 	checkTTL := func(s *RRset, l located) {
-		if t, ok := firstTTL[s]; !ok {
-			firstTTL[s] = l.rr.Header().Ttl
-		} else if t != l.rr.Header().Ttl {
-			mixedTTL = append(mixedTTL, mixed{l, s, l.rr.Header().Ttl})
+		// Until the end of build, the records keep their own TTLs.
+		if len(s.RRs) > 0 && s.RRs[0].Header().Ttl != l.rr.Header().Ttl {
+			mixedTTL = append(mixedTTL, mixed{l, s, l.rr.Header().Ttl, s.RRs[0].Header().Ttl})
 		}
 	}
 	for _, l := range rrs {
@@ -182,7 +180,7 @@ func build(origin, path string, rrs []located, partial func(rrtype uint16, owner
 	for _, m := range mixedTTL {
 		z.warnings = append(z.warnings, &Error{File: m.l.file, Line: m.l.line,
 			Msg: fmt.Sprintf("%s %s: TTL %d differs from %d of the first record; serving %d, the last record's, for the whole RRset",
-				m.s.Name, dns.TypeToString[m.s.Type], m.ttl, firstTTL[m.s], m.s.TTL)})
+				m.s.Name, dns.TypeToString[m.s.Type], m.ttl, m.first, m.s.TTL)})
 	}
 	z.warnings.sort()
 	z.counters()
