@@ -3,6 +3,7 @@ package dnslb
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 	"maps"
 	"os"
 	"slices"
@@ -105,4 +106,16 @@ func Check(path string) (*config.Config, []*zones.Zone, error) {
 		}
 	}
 	return &st.cfg, st.zones, nil
+}
+
+// logZoneWarnings logs at WARN what the zones of st that were read again
+// (not reused from prev) warn about: see zones.Zone.Warnings.
+func logZoneWarnings(log *slog.Logger, st *state, prev map[string]*loadedZone) {
+	for _, origin := range slices.Sorted(maps.Keys(st.loaded)) {
+		if lz := st.loaded[origin]; prev[origin] != lz {
+			for _, w := range lz.zone.Warnings() {
+				log.Warn("zone file warning", "zone", origin, "warning", w.Error())
+			}
+		}
+	}
 }

@@ -154,6 +154,7 @@ func (s *Server) reload() (reloadChanges, error) {
 	if err != nil {
 		return reloadChanges{}, err
 	}
+	logZoneWarnings(s.log, st, s.loaded)
 	for origin, lz := range st.loaded {
 		if old, ok := s.loaded[origin]; ok && old != lz && old.zone.Serial() == lz.zone.Serial() {
 			s.log.Warn("zone changed but its SOA serial did not: secondaries will not transfer it", "zone", origin, "file", lz.zone.File)

@@ -83,6 +83,7 @@ func New(cfg config.Config, log *slog.Logger) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	logZoneWarnings(log, stt, nil)
 	if err := s.apply(stt); err != nil {
 		return nil, err
 	}

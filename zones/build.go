@@ -31,6 +31,21 @@ func build(origin, path string, rrs []located, partial func(rrtype uint16, owner
 	at := make(map[dns.RR]located)
 	var soaAt located
 	var dups dupIndex
+	// RFC 2181 section 5.2: the records of an RRset have one TTL. A
+	// record whose TTL differs from the first one's is a warning, given
+	// once the TTL served (the last, below) is known.
+	type mixed struct {
+		l          located
+		s          *RRset
+		ttl, first uint32
+	}
+	var mixedTTL []mixed
+	checkTTL := func(s *RRset, l located) {
+		// Until the end of build, the records keep their own TTLs.
+		if len(s.RRs) > 0 && s.RRs[0].Header().Ttl != l.rr.Header().Ttl {
+			mixedTTL = append(mixedTTL, mixed{l, s, l.rr.Header().Ttl, s.RRs[0].Header().Ttl})
+		}
+	}
 	for _, l := range rrs {
 		h := l.rr.Header()
 		owner := canonical(h.Name)
@@ -54,6 +69,7 @@ func build(origin, path string, rrs []located, partial func(rrtype uint16, owner
 			continue
 		}
 		h.Name = owner
+		sortSvcParams(l.rr)
 		n := z.node(owner)
 		s := n.Set(h.Rrtype)
 		if s == nil {
@@ -66,6 +82,7 @@ func build(origin, path string, rrs []located, partial func(rrtype uint16, owner
 		if dups.seen(s, l.rr) {
 			// RFC 2181 section 5: an RRset has no duplicates. Its TTL
 			// still counts, as the last in file order (as Knot).
+			checkTTL(s, l)
 			s.TTL = h.Ttl
 			continue
 		}
@@ -86,6 +103,7 @@ func build(origin, path string, rrs []located, partial func(rrtype uint16, owner
 				continue
 			}
 		}
+		checkTTL(s, l)
 		s.RRs = append(s.RRs, l.rr)
 		s.TTL = h.Ttl // the last record's, below
 		if l.line > 0 && h.Rrtype == dns.TypeNS {
@@ -99,7 +117,8 @@ func build(origin, path string, rrs []located, partial func(rrtype uint16, owner
 		for _, s := range n.Sets {
 			// RFC 2181 section 5.2: the records of an RRset have one TTL.
 			// For a mixed set in the file, the last record's in file
-			// order, as Knot DNS serves it (NSD keeps each record's own).
+			// order, as Knot DNS serves it (NSD keeps each record's
+			// own, BIND the first's); build warns about it.
 			for _, rr := range s.RRs {
 				rr.Header().Ttl = s.TTL
 			}
@@ -158,6 +177,12 @@ func build(origin, path string, rrs []located, partial func(rrtype uint16, owner
 	if len(errs) > 0 || z.SOA == nil {
 		return nil, errs
 	}
+	for _, m := range mixedTTL {
+		z.warnings = append(z.warnings, &Error{File: m.l.file, Line: m.l.line,
+			Msg: fmt.Sprintf("%s %s: TTL %d differs from %d of the first record; serving %d, the last record's, for the whole RRset",
+				m.s.Name, dns.TypeToString[m.s.Type], m.ttl, m.first, m.s.TTL)})
+	}
+	z.warnings.sort()
 	z.counters()
 	neg := dns.Copy(z.SOA).(*dns.SOA)
 	neg.Hdr.Ttl = min(neg.Hdr.Ttl, neg.Minttl)

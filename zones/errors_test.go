@@ -83,6 +83,23 @@ func TestLoadBad(t *testing.T) {
 		{"multi-line records", "multiline.zone", []string{
 			b + `multiline.zone:6:8: bad SOA zone parameter: "never"`,
 			b + `multiline.zone:14:29: unexpected "192.0.2.5" after the end of the record data`}},
+		// BIND and NSD refuse a string over 255 bytes; the zone parser
+		// would cut it in two.
+		{"strings over 255 bytes", "long-txt.zone", []string{
+			b + `long-txt.zone:7: long.example.org. TXT: a string of 256 bytes, more than the 255 a string may hold: split it into several quoted strings`,
+			b + `long-txt.zone:8: esc.example.org. TXT: a string of 300 bytes, more than the 255 a string may hold: split it into several quoted strings`,
+			b + `long-txt.zone:10: spf.example.org. SPF: a string of 256 bytes, more than the 255 a string may hold: split it into several quoted strings`,
+			b + `long-txt.zone:11: $GENERATE: for 1: a string of 256 bytes, more than the 255 a string may hold: split it into several quoted strings`}},
+		// named-checkzone refuses each of these lines too.
+		{"$GENERATE errors", "generate-bad.zone", []string{
+			b + `generate-bad.zone:6: $GENERATE: after the type MX, the record data must be one word or one quoted string (BIND reads no more), found 2 words: quote them all`,
+			b + `generate-bad.zone:7: $GENERATE: modifier "${1,2,z}" is not ${offset[,width[,base]]} with base d, o, x, X, n or N`,
+			b + `generate-bad.zone:8: $GENERATE: for 256: bad A record: "192.0.2.256" is not an IPv4 address`,
+			b + `generate-bad.zone:9: $GENERATE: range "5-1" is not start-stop or start-stop/step, with start <= stop`,
+			b + `generate-bad.zone:10: unterminated quoted string: no closing quote before the end of the file`}},
+		{"SVCB keyNNNNN values that are not the key's wire format", "svcb-bad.zone", []string{
+			b + `svcb-bad.zone:6: a.example.org. SVCB: a parameter in the keyNNNNN form is not valid data for its key: bad svcbalpn: alpn array overflowing`,
+			b + `svcb-bad.zone:7: b.example.org. SVCB: a parameter in the keyNNNNN form is not valid data for its key: bad svcbport: port length is not exactly 2 octets`}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

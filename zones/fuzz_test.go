@@ -52,7 +52,7 @@ func FuzzParse(f *testing.F) {
 		broken := func(l located) bool {
 			return l.rr.Header().Name == "" || noData(l.rr)
 		}
-		if rrs, err := parseFast("example.org.", path, data); err == nil && compare && !slices.ContainsFunc(rrs, broken) && !shortSOA(data) && !longInclude.Match(data) {
+		if rrs, err := parseFast("example.org.", path, data); err == nil && compare && !needsSlow(path, data, 0) && !slices.ContainsFunc(rrs, broken) && !shortSOA(data) && !longInclude.Match(data) {
 			// What the zone parser accepts, the slow parser must read
 			// the same way, or errors would be reported wrongly.
 			checkSlowMatchesFast(t, "example.org.", path, data)

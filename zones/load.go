@@ -49,21 +49,33 @@ func Parse(origin, path string, data []byte) (*Zone, error) {
 	// The fast path parses the whole file in one go and knows no lines; a
 	// file with any problem is parsed again entry by entry, to report every
 	// problem at its line.
-	rrs, err := parseFast(origin, path, data)
+	// Some files must be read entry by entry even when they are good:
+	// those the zone parser reads wrongly (slowOnly), and those whose
+	// zone carries warnings or may hold a TXT string too long, which
+	// need lines.
+	slowOnly := needsSlow(path, data, 0)
+	var err error
 	var fastErrs ErrorList
-	if err == nil {
-		z, errs := build(origin, path, rrs, nil)
-		if len(errs) == 0 {
-			return z, nil
+	if !slowOnly {
+		var rrs []located
+		rrs, err = parseFast(origin, path, data)
+		if err == nil {
+			z, errs := build(origin, path, rrs, nil)
+			if len(errs) == 0 && len(z.warnings) == 0 && !mayHaveLongString(rrs) {
+				return z, nil
+			}
+			fastErrs = errs
 		}
-		fastErrs = errs
 	}
 	rrs, errs := parseSlow(origin, path, data)
 	// Records with syntax errors are missing, so checks for absent records
 	// of their types (no SOA, no glue) would only report the same mistake
 	// again.
-	_, verrs := build(origin, path, rrs, failedTypes(origin, path, data, errs))
+	z, verrs := build(origin, path, rrs, failedTypes(origin, path, data, errs))
 	errs = append(errs, verrs...)
+	if len(errs) == 0 && (slowOnly || err == nil && len(fastErrs) == 0) {
+		return z, nil
+	}
 	if len(errs) == 0 {
 		// The slow path found nothing wrong: never return an empty list.
 		if err != nil {
@@ -175,14 +187,32 @@ func (st *slowState) parse(path string, data []byte) (rrs []located, errs ErrorL
 // state in force at that point of the file.
 func (st *slowState) parseEntry(path string, line int, body string) ([]located, *Error) {
 	prelude := "$ORIGIN " + st.origin + "\n$TTL " + strconv.FormatUint(uint64(st.ttl), 10) + "\n"
-	zp := dns.NewZoneParser(strings.NewReader(prelude+body+"\n"), st.origin, path)
-	var out []located
-	for rr, ok := zp.Next(); ok; rr, ok = zp.Next() {
-		out = append(out, located{rr: rr, file: path, line: line})
+	parse := func(body string) ([]located, error) {
+		zp := dns.NewZoneParser(strings.NewReader(prelude+body+"\n"), st.origin, path)
+		var out []located
+		for rr, ok := zp.Next(); ok; rr, ok = zp.Next() {
+			out = append(out, located{rr: rr, file: path, line: line})
+		}
+		return out, zp.Err()
 	}
-	if err := zp.Err(); err != nil {
+	out, err := parse(body)
+	if err != nil {
+		// SVCB parameters in the keyNNNNN form of a named key (svcb.go).
+		if text, ph := svcbGeneric(body); ph != nil {
+			if o, err2 := parse(text); err2 == nil {
+				if err2 = svcbRestore(o, ph); err2 != nil {
+					return nil, &Error{File: path, Line: line, Msg: err2.Error()}
+				}
+				out, err = o, nil
+			}
+		}
+	}
+	if err != nil {
 		pl := strings.Count(prelude, "\n")
 		return nil, fromParseError(err, path, line-1-pl)
+	}
+	if e := checkLongStrings(path, line, body, out); e != nil {
+		return nil, e
 	}
 	if len(out) > 0 {
 		st.prevOwner = out[len(out)-1].rr.Header().Name
@@ -261,17 +291,10 @@ func (st *slowState) directive(path string, e entry, text string) ([]located, Er
 		}
 		return sub.parse(inc, data)
 	default:
-		// $GENERATE: the zone parser knows best. The
-		// zone parser expands $GENERATE in a parser of its own, so the
-		// generated records do not change the previous owner of the
-		// lines that follow.
-		owner := st.prevOwner
-		r, err := st.parseEntry(path, e.line, e.text)
-		st.prevOwner = owner
-		if err != nil {
-			return nil, ErrorList{err}
-		}
-		return r, nil
+		// $GENERATE, expanded as BIND does. As in BIND (and the zone
+		// parser), the generated records do not change the previous
+		// owner of the lines that follow.
+		return st.generate(path, e)
 	}
 	return nil, nil
 }

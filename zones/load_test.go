@@ -65,6 +65,9 @@ var goodZones = []struct {
 	{"all features", "testdata/good/example.org.zone", "testdata/good/example.org.want"},
 	{"no $TTL", "testdata/good/nottl.zone", "testdata/good/nottl.want"},
 	{"blank owners after directives", "testdata/good/directives.zone", "testdata/good/directives.want"},
+	{"$GENERATE as BIND reads it", "testdata/good/generate.zone", "testdata/good/generate.want"},
+	{"IPSECKEY before other records", "testdata/good/ipseckey.zone", "testdata/good/ipseckey.want"},
+	{"SVCB parameters as keyNNNNN", "testdata/good/svcb-generic.zone", "testdata/good/svcb-generic.want"},
 }
 
 func TestLoadGood(t *testing.T) {
@@ -100,6 +103,11 @@ func TestSlowMatchesFast(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			if needsSlow(f, data, 0) {
+				// Read by parseSlow only: the zone parser reads it
+				// wrongly (TestLoadGood checks what it loads to).
+				return
+			}
 			checkSlowMatchesFast(t, "example.org.", f, data)
 		})
 	}
@@ -132,8 +140,8 @@ func TestDuplicatesRemoved(t *testing.T) {
 	for _, n := range []int{3, 100} {
 		var b strings.Builder
 		b.WriteString("$ORIGIN example.org.\n$TTL 60\n@ SOA ns1 h 1 2 3 4 5\n@ NS ns1\nns1 A 192.0.2.1\n")
-		fmt.Fprintf(&b, "$GENERATE 1-%d mx MX $ host$\n", n)
-		fmt.Fprintf(&b, "$GENERATE 1-%d mx 30 MX $ HOST$\n", n)
+		fmt.Fprintf(&b, "$GENERATE 1-%d mx MX \"$ host$\"\n", n)
+		fmt.Fprintf(&b, "$GENERATE 1-%d mx 30 MX \"$ HOST$\"\n", n)
 		fmt.Fprintf(&b, "$GENERATE 1-%d txt TXT \"a$\"\n", n)
 		fmt.Fprintf(&b, "$GENERATE 1-%d txt TXT \"A$\"\n", n)
 		z, err := Parse("example.org.", "dups.zone", []byte(b.String()))

@@ -62,7 +62,13 @@ type Zone struct {
 	soaNeg *RRset
 	count  int
 	rots   int // RRsets numbered by RRset.Rot
+
+	warnings ErrorList
 }
+
+// Warnings returns what is odd about the zone but does not stop it from
+// loading (records of one RRset with different TTLs), in line order.
+func (z *Zone) Warnings() ErrorList { return z.warnings }
 
 // Rotations is how many RRsets of the zone have a number in RRset.Rot:
 // the size of a table of round-robin counters indexed by Rot-1.

@@ -150,11 +150,19 @@ func check(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, err)
 		return 1
 	}
-	records := 0
+	records, warnings := 0, 0
 	for _, z := range zs {
 		records += z.Len()
+		for _, w := range z.Warnings() {
+			fmt.Fprintln(stderr, "warning:", w)
+			warnings++
+		}
 	}
-	fmt.Fprintf(stdout, "%s: ok, %s, %s\n", shown, plural(len(zs), "zone"), plural(records, "record"))
+	fmt.Fprintf(stdout, "%s: ok, %s, %s", shown, plural(len(zs), "zone"), plural(records, "record"))
+	if warnings > 0 {
+		fmt.Fprintf(stdout, ", %s", plural(warnings, "warning"))
+	}
+	fmt.Fprintln(stdout)
 	return 0
 }
 
