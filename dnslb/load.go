@@ -110,7 +110,7 @@ func Check(path string) (*config.Config, []*zones.Zone, error) {
 
 // logZoneWarnings logs at WARN what the zones of st that were read again
 // (not reused from prev) warn about: see zones.Zone.Warnings.
-func logZoneWarnings(log *slog.Logger, st *state, prev map[string]*loadedZone) {
+func logZoneWarnings(log *slog.Logger, st *loadResult, prev map[string]*loadedZone) {
 	for _, origin := range slices.Sorted(maps.Keys(st.loaded)) {
 		if lz := st.loaded[origin]; prev[origin] != lz {
 			for _, w := range lz.zone.Warnings() {

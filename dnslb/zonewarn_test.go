@@ -5,6 +5,8 @@ import (
 	"log/slog"
 	"strings"
 	"testing"
+
+	"github.com/dnslb/dnslb/dnslb/config"
 )
 
 // TestZoneWarningsLogged: what a zone warns about (an RRset with
@@ -13,7 +15,7 @@ import (
 func TestZoneWarningsLogged(t *testing.T) {
 	const zone = "$TTL 3600\n@ SOA ns1 h 1 2 3 4 5\n@ NS ns1\nns1 A 192.0.2.1\nwww 600 A 192.0.2.10\nwww 300 A 192.0.2.11\n"
 	cfgPath := writeZoneConfig(t, zone, "")
-	cfg, err := LoadConfig(cfgPath)
+	cfg, err := config.Load(cfgPath)
 	if err != nil {
 		t.Fatal(err)
 	}
