@@ -79,6 +79,7 @@ func buildStateFor(cfg config.Config, prev map[string]*loadedZone, cfgErrs ...st
 	}
 	st.names = names
 	st.files = append(st.files, cfg.GeoIP.Files...)
+	st.files = append(st.files, cfg.TSIG.SecretFiles()...) // a new secret is reloaded too
 	return st, nil
 }
 

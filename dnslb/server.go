@@ -160,7 +160,7 @@ func (s *Server) apply(st *loadResult) error {
 			s.log.Info("zone removed", "zone", origin)
 		}
 	}
-	xfr := newTransferSettings(st.cfg.Transfer)
+	xfr := newTransferSettings(st.cfg.Transfer, st.cfg.TSIG)
 	s.xfr.Store(xfr)
 	for _, z := range st.zones {
 		if old, ok := s.loaded[z.Origin]; !ok || old.zone.Serial() != z.Serial() {

@@ -20,18 +20,31 @@ import (
 // whole zone otherwise (RFC 1995 section 4 allows that: we keep no
 // history). What goes out is the zone as loaded from its file: every
 // address of a load-balanced name, whatever its health and policy; a
-// secondary serves them as plain records. Transfers are by address only,
-// without TSIG: a query signed with TSIG is refused (NOTAUTH), as it would
-// be by a server that does not know its key.
+// secondary serves them as plain records. [transfer] allow names the
+// addresses, and keys the TSIG keys (tsig.go), that may transfer: with
+// both, a transfer must come from an allowed address and be signed with
+// one of the keys. A transfer signed with a good key that is not among
+// them gets NOTAUTH with TSIG error BADKEY, as Knot answers it.
 
 // transferSettings is [transfer] as the query path reads it.
 type transferSettings struct {
 	allow  []netip.Prefix
 	notify []netip.AddrPort
+	// keys are every TSIG key, by name; xfrKeys the names of those that
+	// may transfer; notifyKey, if set, signs the NOTIFYs.
+	keys      map[string]*tsigKeyring
+	xfrKeys   map[string]bool
+	notifyKey *tsigKeyring
 }
 
-func newTransferSettings(c config.TransferConfig) *transferSettings {
-	t := &transferSettings{}
+func newTransferSettings(c config.TransferConfig, k config.TSIGConfig) *transferSettings {
+	t := &transferSettings{keys: newTSIGKeys(k), xfrKeys: map[string]bool{}}
+	for _, n := range c.Keys {
+		t.xfrKeys[tsigName(n)] = true
+	}
+	if c.NotifyKey != "" {
+		t.notifyKey = t.keys[tsigName(c.NotifyKey)]
+	}
 	for _, a := range c.Allow {
 		if p, err := config.ParsePrefix(a); err == nil {
 			t.allow = append(t.allow, p)
@@ -45,11 +58,21 @@ func newTransferSettings(c config.TransferConfig) *transferSettings {
 	return t
 }
 
-// allowed reports whether a may transfer zones.
-func (t *transferSettings) allowed(a netip.Addr) bool {
-	if t == nil {
+// allowed reports whether a may transfer zones with a query signed with
+// key ("": unsigned): from an address in allow, if allow is set, and
+// signed with one of keys, if keys is set; not at all if neither is.
+func (t *transferSettings) allowed(a netip.Addr, key string) bool {
+	if t == nil || len(t.allow) == 0 && len(t.xfrKeys) == 0 {
 		return false
 	}
+	if len(t.xfrKeys) > 0 && !t.xfrKeys[key] {
+		return false
+	}
+	return len(t.allow) == 0 || t.allowsAddr(a)
+}
+
+// allowsAddr reports whether allow lists a.
+func (t *transferSettings) allowsAddr(a netip.Addr) bool {
 	a = a.Unmap()
 	for _, p := range t.allow {
 		if p.Contains(a) {
@@ -59,6 +82,12 @@ func (t *transferSettings) allowed(a netip.Addr) bool {
 	return false
 }
 
+// mayTransfer reports whether someone may transfer zones: an address
+// or a key is allowed.
+func (t *transferSettings) mayTransfer() bool {
+	return t != nil && (len(t.allow) > 0 || len(t.xfrKeys) > 0)
+}
+
 // axfrChunk is about how many bytes of records go into one message of a
 // transfer (before compression): well below 64 KB, as other servers do.
 const axfrChunk = 16 << 10
@@ -66,9 +95,11 @@ const axfrChunk = 16 << 10
 // zoneTransfer returns the messages that answer pkt, a TCP query from
 // client, when it is an AXFR or IXFR of a zone we serve and client may
 // transfer it. ok false leaves the query to the usual path, which answers
-// transfers with NOTAUTH.
+// transfers with NOTAUTH. A signed transfer is answered here whatever
+// the outcome: the messages signed, or the reply that refuses it.
 func (s *Server) zoneTransfer(pkt []byte, client netip.Addr) (msgs [][]byte, ok bool) {
-	if !s.xfr.Load().allowed(client) {
+	xfr := s.xfr.Load()
+	if !xfr.mayTransfer() || !isTransferQuery(pkt) {
 		return nil, false
 	}
 	req := new(dns.Msg)
@@ -76,7 +107,35 @@ func (s *Server) zoneTransfer(pkt []byte, client netip.Addr) (msgs [][]byte, ok 
 		return nil, false
 	}
 	q := req.Question[0]
-	if q.Qclass != dns.ClassINET || q.Qtype != dns.TypeAXFR && q.Qtype != dns.TypeIXFR || req.IsTsig() != nil {
+	if q.Qclass != dns.ClassINET || q.Qtype != dns.TypeAXFR && q.Qtype != dns.TypeIXFR {
+		return nil, false
+	}
+	now := time.Now()
+	var sq *signedQuery
+	if hasTSIG(req) {
+		var refuse []byte
+		var why string
+		if sq, refuse, why = xfr.verify(pkt, req, now); sq == nil {
+			s.log.Info("zone transfer refused", "zone", q.Name, "client", client, "key", tsigOwner(req), "tsig", why)
+			return [][]byte{refuse}, refuse != nil
+		}
+		if !xfr.allowed(client, sq.key.name) {
+			m := new(dns.Msg)
+			m.SetRcode(req, dns.RcodeNotAuth)
+			var out []byte
+			why = "address not in transfer.allow"
+			if len(xfr.xfrKeys) > 0 && !xfr.xfrKeys[sq.key.name] {
+				out, why = tsigError(req, &sq.tsig, nil, dns.RcodeBadKey, now), "key not in transfer.keys"
+			} else {
+				out, _, _ = sq.sign(m, "", false, now)
+			}
+			s.log.Info("zone transfer refused", "zone", q.Name, "client", client, "key", sq.key.name, "reason", why)
+			return [][]byte{out}, out != nil
+		}
+	} else if !xfr.allowed(client, "") {
+		if len(xfr.xfrKeys) > 0 && (len(xfr.allow) == 0 || xfr.allowsAddr(client)) {
+			s.log.Info("zone transfer refused", "zone", q.Name, "client", client, "reason", "not signed with a key of transfer.keys")
+		}
 		return nil, false
 	}
 	qname := zones.Lower(q.Name)
@@ -84,6 +143,7 @@ func (s *Server) zoneTransfer(pkt []byte, client netip.Addr) (msgs [][]byte, ok 
 	if z == nil || z.Origin != qname {
 		return nil, false
 	}
+	mac := "" // the MAC of the last message signed
 	reply := func() *dns.Msg {
 		m := new(dns.Msg)
 		m.SetReply(req)
@@ -92,7 +152,15 @@ func (s *Server) zoneTransfer(pkt []byte, client netip.Addr) (msgs [][]byte, ok 
 		return m
 	}
 	pack := func(m *dns.Msg) bool {
-		b, err := m.Pack()
+		var b []byte
+		var err error
+		if sq != nil {
+			// Each message signed, over the last one's MAC (the first
+			// over the query's) and, after the first, the timers alone.
+			b, mac, err = sq.sign(m, mac, len(msgs) > 0, now)
+		} else {
+			b, err = m.Pack()
+		}
 		if err == nil && len(b) > dns.MaxMsgSize {
 			err = fmt.Errorf("a message of %d bytes: a record too large for TCP", len(b))
 		}
@@ -109,7 +177,7 @@ func (s *Server) zoneTransfer(pkt []byte, client netip.Addr) (msgs [][]byte, ok 
 		if !pack(m) {
 			return nil, false
 		}
-		s.log.Info("zone transfer", "zone", z.Origin, "type", "IXFR", "client", client, "serial", z.SOA.Serial, "records", 1)
+		s.log.Info("zone transfer", "zone", z.Origin, "type", "IXFR", "client", client, "key", keyName(sq), "serial", z.SOA.Serial, "records", 1)
 		return msgs, true
 	}
 	m, size := reply(), 0
@@ -141,9 +209,38 @@ func (s *Server) zoneTransfer(pkt []byte, client netip.Addr) (msgs [][]byte, ok 
 	if !pack(m) {
 		return nil, false
 	}
-	s.log.Info("zone transfer", "zone", z.Origin, "type", dns.TypeToString[q.Qtype], "client", client,
+	s.log.Info("zone transfer", "zone", z.Origin, "type", dns.TypeToString[q.Qtype], "client", client, "key", keyName(sq),
 		"serial", z.SOA.Serial, "records", len(all)+1, "messages", len(msgs))
 	return msgs, true
+}
+
+// isTransferQuery reports whether pkt asks one question of type AXFR or
+// IXFR: read from the bytes, so that other TCP queries are not unpacked
+// twice.
+func isTransferQuery(pkt []byte) bool {
+	if len(pkt) < 12 || binary.BigEndian.Uint16(pkt[4:]) != 1 {
+		return false
+	}
+	off := 12
+	for off < len(pkt) && pkt[off] != 0 {
+		if pkt[off] > 63 {
+			return false // a pointer: not in a first question
+		}
+		off += 1 + int(pkt[off])
+	}
+	if off+3 > len(pkt) {
+		return false
+	}
+	qt := binary.BigEndian.Uint16(pkt[off+1:])
+	return qt == dns.TypeAXFR || qt == dns.TypeIXFR
+}
+
+// keyName is the key that signed q, for the log ("" unsigned).
+func keyName(q *signedQuery) string {
+	if q == nil {
+		return ""
+	}
+	return q.key.name
 }
 
 // upToDate reports whether the IXFR query req carries, in its authority
@@ -220,6 +317,12 @@ func (s *Server) sendNotify(ctx context.Context, j notifyJob, to netip.AddrPort)
 	// (Knot) refuse a record without its names.
 	m.Answer = []dns.RR{dns.Copy(j.soa)}
 	c := &dns.Client{Net: "udp", Timeout: 2 * time.Second}
+	key := s.xfr.Load().notifyKey
+	if key != nil {
+		// Signed (RFC 8945); the client signs each try anew and checks
+		// the answer's signature.
+		c.TsigSecret = map[string]string{key.name: key.secret}
+	}
 	wait := time.Second
 	var err error
 	for try := range 3 {
@@ -232,12 +335,22 @@ func (s *Server) sendNotify(ctx context.Context, j notifyJob, to netip.AddrPort)
 			wait *= 2
 		}
 		var r *dns.Msg
+		if key != nil {
+			m.Extra = nil
+			m.SetTsig(key.name, key.alg, tsigFudge, time.Now().Unix())
+		}
 		if r, _, err = c.ExchangeContext(ctx, m, to.String()); err == nil {
 			if r.Rcode == dns.RcodeSuccess {
 				s.log.Info("NOTIFY sent", "zone", j.zone, "serial", j.soa.Serial, "to", to)
 				return
 			}
 			s.log.Warn("NOTIFY refused", "zone", j.zone, "to", to, "rcode", dns.RcodeToString[r.Rcode])
+			return
+		}
+		if r != nil && r.Rcode == dns.RcodeNotAuth {
+			// A signed NOTIFY the secondary refused (its answer then
+			// carries no MAC to check): no use trying again.
+			s.log.Warn("NOTIFY refused", "zone", j.zone, "to", to, "rcode", "NOTAUTH", "err", err)
 			return
 		}
 	}

@@ -39,8 +39,12 @@ func axfr(t *testing.T, addr, zone string, qtype uint16, serial uint32, tsig boo
 		if _, err := c.Write(pkt); err != nil { // dns.Conn adds the length
 			t.Fatal(err)
 		}
-		r, err := c.ReadMsg()
+		b, err := c.ReadMsgHeader(nil) // ReadMsg would check the TSIG
 		if err != nil {
+			t.Fatal(err)
+		}
+		r := new(dns.Msg)
+		if err := r.Unpack(b); err != nil {
 			t.Fatal(err)
 		}
 		return r.Answer, 1, r.Rcode

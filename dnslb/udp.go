@@ -122,7 +122,7 @@ type udpWorker struct {
 
 func newUDPWorker(s *Server) *udpWorker {
 	w := &udpWorker{s: s, in: make([]ipv4.Message, udpBatch), out: make([]ipv4.Message, udpBatch),
-		outs: make([][]byte, udpBatch), ans: answer.NewWorker(s.store, answer.Stages{Account: s}, s.log)}
+		outs: make([][]byte, udpBatch), ans: answer.NewWorker(s.store, answer.Stages{TSIG: s, Account: s}, s.log)}
 	for i := range udpBatch {
 		w.in[i].Buffers = [][]byte{make([]byte, udpSlot)}
 		w.out[i].Buffers = make([][]byte, 1)

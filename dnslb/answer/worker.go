@@ -40,6 +40,14 @@ type Sign interface {
 	Sign(p *Plan)
 }
 
+// TSIG is the stage of signed queries (RFC 8945): a query that carries a
+// TSIG record goes to it whole, after parse. It returns the reply: its
+// own (an error such as BADKEY), or what answer gives for the query
+// without its TSIG (the stages from admit on), signed.
+type TSIG interface {
+	Signed(pkt []byte, req *dns.Msg, c Client, answer func(plain []byte) []byte) []byte
+}
+
 // Account is the account stage: what is counted and logged of each reply.
 type Account interface {
 	// Sampled tells whether the next query is logged in detail; a
@@ -60,6 +68,7 @@ type Counter interface{ Inc() }
 
 // Stages are the hooks of the query path; a nil hook is off.
 type Stages struct {
+	TSIG    TSIG // nil: a TSIG record is ignored
 	Admit   Admit
 	Sign    Sign
 	Account Account // nil: nothing counted
@@ -215,6 +224,11 @@ func (w *Worker) Answer(pkt []byte, from netip.AddrPort, buf []byte, tcp bool, s
 	}
 	c := Client{Addr: netip.AddrPortFrom(from.Addr().Unmap(), from.Port()), TCP: tcp}
 
+	// tsig: a signed query is checked, and its reply signed
+	if w.stages.TSIG != nil && hasTSIG(req) {
+		return w.stages.TSIG.Signed(pkt, req, c, func(plain []byte) []byte { return w.Answer(plain, from, buf, tcp, start, nil) })
+	}
+
 	// admit
 	if w.stages.Admit != nil && !w.stages.Admit.Admit(req, c) {
 		return nil
@@ -249,6 +263,18 @@ func (w *Worker) Answer(pkt []byte, from netip.AddrPort, buf []byte, tcp bool, s
 	// account
 	acct.Answered(req, p, c, start, sampled)
 	return out
+}
+
+// hasTSIG reports whether req carries a TSIG record (the last one of
+// the additional section, where it belongs, or anywhere: the TSIG stage
+// answers a misplaced one with FORMERR).
+func hasTSIG(req *dns.Msg) bool {
+	for _, rr := range req.Extra {
+		if rr.Header().Rrtype == dns.TypeTSIG {
+			return true
+		}
+	}
+	return false
 }
 
 // queryScratch is what unpackQuery reuses from query to query.

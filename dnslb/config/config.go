@@ -37,6 +37,8 @@ type Config struct {
 	// Transfer lets secondaries copy the zones (AXFR, IXFR) and tells them
 	// when a zone changes (NOTIFY).
 	Transfer TransferConfig `toml:"transfer"`
+	// TSIG holds the shared keys that sign transfers and NOTIFY (tsig.go).
+	TSIG TSIGConfig `toml:"tsig"`
 	// Names holds the policy of each load-balanced owner name,
 	// [name."www.example.org"], keyed by the name as written.
 	Names map[string]NameConfig `toml:"name"`
@@ -93,11 +95,17 @@ type LogConfig struct {
 // TransferConfig is the [transfer] table.
 type TransferConfig struct {
 	// Allow lists the clients (addresses or prefixes) that may transfer
-	// every zone over TCP. Empty: nobody (AXFR and IXFR get NOTAUTH).
+	// every zone over TCP. Empty, and Keys empty: nobody (AXFR and IXFR
+	// get NOTAUTH).
 	Allow []string `toml:"allow"`
 	// Notify lists the secondaries (address:port) sent a NOTIFY when a
 	// zone is loaded with a new serial.
 	Notify []string `toml:"notify"`
+	// Keys, if set, are the TSIG keys ([tsig.keys]) a transfer must be
+	// signed with, one of them; with Allow too, both must hold.
+	Keys []string `toml:"keys"`
+	// NotifyKey, if set, is the TSIG key that signs every NOTIFY.
+	NotifyKey string `toml:"notify_key"`
 }
 
 // AdminConfig is the admin HTTP listener.
@@ -489,6 +497,7 @@ func (c *Config) check(path string, data []byte) []string {
 			bad([]string{"transfer", "notify"}, "%q (entry %d) is not an address:port like \"192.0.2.53:53\"", a, i+1)
 		}
 	}
+	errs = append(errs, c.checkTSIG(path, data)...)
 	for i, z := range c.Zones {
 		at := fmt.Sprintf("zone[%d]", i)
 		if c.undecoded[at+".name"] || c.undecoded[at+".file"] {
