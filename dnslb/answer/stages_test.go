@@ -53,7 +53,7 @@ func (m *markTTL) Sign(p *Plan) {
 	}
 }
 
-type counting struct{ answered, sampled int }
+type counting struct{ answered int }
 
 func (c *counting) Sampled() bool { return false }
 func (c *counting) Answered(req *dns.Msg, p *Plan, cl Client, start time.Time, sampled bool) {

@@ -254,14 +254,6 @@ func (m *Registry) observeCounted(ref *counterRef, d time.Duration, tcp bool) {
 	m.duration.observeN(transportIndex(tcp), d.Seconds(), 1)
 }
 
-// countQuery counts one answered query on ref (from queryCounter) without
-// its duration: the caller times a batch of them with observeDurations.
-func (m *Registry) countQuery(ref *counterRef) {
-	if ref != nil {
-		ref.Inc()
-	}
-}
-
 // ObserveDurations records n answered queries that all took d.
 func (m *Registry) ObserveDurations(d time.Duration, n int, tcp bool) {
 	if m == nil || n <= 0 {
