@@ -14,7 +14,7 @@ func TestCheckBadConfig(t *testing.T) {
 		want []string
 	}{
 		{"unknown_key.toml", []string{
-			`testdata/bad/unknown_key.toml:5: unknown key server.rotat`,
+			`testdata/bad/unknown_key.toml:5: unknown key server.rotat (did you mean rotate?)`,
 		}},
 		{"syntax.toml", []string{
 			`testdata/bad/syntax.toml:3: expected '.' or ']' to end table name, but got '\n' instead`,
@@ -29,13 +29,13 @@ func TestCheckBadConfig(t *testing.T) {
 			`testdata/bad/bad_values.toml:16: transfer.notify: "192.0.2.53" (entry 1) is not an address:port like "192.0.2.53:53"`,
 		}},
 		{"healthcheck.toml", []string{
-			`testdata/bad/healthcheck.toml:4: healthcheck "web": type "htp" is not one of tcp, http, https, icmp, dns`,
+			`testdata/bad/healthcheck.toml:4: healthcheck "web": type "htp" is not one of tcp, http, https, icmp, dns (did you mean http?)`,
 			`testdata/bad/healthcheck.toml:5: healthcheck "web": interval "0s" is below the 1s minimum`,
-			`testdata/bad/healthcheck.toml:10: unknown key healthcheck.tcp.intervall`,
+			`testdata/bad/healthcheck.toml:10: unknown key healthcheck.tcp.intervall (did you mean interval?)`,
 			`testdata/bad/healthcheck.toml:13: name."www.example.org": check "nope" is not defined in a [healthcheck.nope] table`,
 		}},
 		{"policy.toml", []string{
-			`testdata/bad/policy.toml:6: name."www.example.org".weights."192.0.2.99": address is not an A/AAAA record of www.example.org.`,
+			`testdata/bad/policy.toml:6: name."www.example.org".weights."192.0.2.99": address 192.0.2.99 is not an A/AAAA record of www.example.org. (did you mean 192.0.2.10?)`,
 			`testdata/bad/policy.toml:8: name."nothere.example.com": nothere.example.com. is not inside any served zone`,
 			`testdata/bad/policy.toml:14: name."mail.example.org".rules[0].match[0]: "XX1" is not an ISO 3166-1 alpha-2 country code`,
 			`testdata/bad/policy.toml:15: name."mail.example.org".rules[0].group: unknown group "eu"`,
@@ -50,10 +50,10 @@ func TestCheckBadConfig(t *testing.T) {
 		// Arrays of tables: each element's line and index; a value that
 		// did not decode raises no second error from the checks.
 		{"arrays.toml", []string{
-			`testdata/bad/arrays.toml:2: zone[0].name: incompatible types: TOML value has type int64; destination has type string`,
+			`testdata/bad/arrays.toml:2: zone[0].name must be a string in quotes; found the number 5`,
 			`testdata/bad/arrays.toml:8: unknown key zone[1].bogus`,
-			`testdata/bad/arrays.toml:17: name."www.example.org".rules[0].group: incompatible types: TOML value has type int64; destination has type string`,
-			`testdata/bad/arrays.toml:19: name."www.example.org".rules[1].match: incompatible types: TOML value has type int64; destination has type slice`,
+			`testdata/bad/arrays.toml:17: name."www.example.org".rules[0].group must be a string in quotes; found the number 5`,
+			`testdata/bad/arrays.toml:19: name."www.example.org".rules[1].match must be a list of strings, like ["a", "b"]; found the number 7`,
 		}},
 		// A name written in capitals and with its trailing dot: the key's
 		// line all the same.
@@ -64,16 +64,16 @@ func TestCheckBadConfig(t *testing.T) {
 		// hide the keys after them, bad values do not hide the policies
 		// and zones, a zone's syntax errors do not hide its missing SOA.
 		{"stages.toml", []string{
-			`testdata/bad/stages.toml:5: server.udp_size: incompatible types: TOML value has type string; destination has type integer`,
+			`testdata/bad/stages.toml:5: server.udp_size must be a number, like 3; found the string "large"`,
 			`testdata/bad/stages.toml:6: server.rotate: "sideways" is not one of round-robin, random`,
-			`testdata/bad/stages.toml:7: server.tcp_idle_timeout: "ten" is not a duration like "10s"`,
-			`testdata/bad/stages.toml:10: healthcheck "web": type "htp" is not one of tcp, http, https, icmp, dns`,
+			`testdata/bad/stages.toml:7: server.tcp_idle_timeout must be a duration like "10s"; found the string "ten"`,
+			`testdata/bad/stages.toml:10: healthcheck "web": type "htp" is not one of tcp, http, https, icmp, dns (did you mean http?)`,
 			`testdata/bad/stages.toml:11: healthcheck "web": port 70000 out of range 1..65535`,
 			`testdata/bad/stages.toml:12: healthcheck "web": interval "500ms" is below the 1s minimum`,
 			`testdata/bad/stages.toml:16: name."www.good.test".max_answers: -1 is negative, want 0 (all) or more`,
-			`testdata/bad/stages.toml:17: name."www.good.test".weights."192.0.2.1": incompatible types: TOML value has type string; destination has type integer`,
-			`testdata/bad/stages.toml:17: name."www.good.test".weights."192.0.2.9": address is not an A/AAAA record of www.good.test.`,
-			`testdata/bad/stages.toml:18: name."www.good.test".when_all_down: unknown value "explode", want serve-all, servfail, nodata or group:<name>`,
+			`testdata/bad/stages.toml:17: name."www.good.test".weights."192.0.2.1" must be a number, like 3; found the string "heavy"`,
+			`testdata/bad/stages.toml:17: name."www.good.test".weights."192.0.2.9": address 192.0.2.9 is not an A/AAAA record of www.good.test. (did you mean 192.0.2.1?)`,
+			`testdata/bad/stages.toml:18: name."www.good.test".when_all_down: "explode" is not one of serve-all, servfail, nodata, group:<name>`,
 			`testdata/bad/stages-zones/broken.test.zone: no SOA record at the zone apex broken.test.`,
 			`testdata/bad/stages-zones/broken.test.zone:3: broken.test. NS ns1.broken.test.: name server inside the zone has no A or AAAA record`,
 			`testdata/bad/stages-zones/broken.test.zone:4:23: bad A record: "192.0.2.300" is not an IPv4 address`,

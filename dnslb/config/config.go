@@ -294,7 +294,7 @@ func decodeEach(md toml.MetaData, prim toml.Primitive, v reflect.Value, key []st
 	case t.Kind() == reflect.Slice && t.Elem().Kind() == reflect.Struct:
 		var list []toml.Primitive
 		if err := md.PrimitiveDecode(prim, &list); err != nil {
-			report(key, err)
+			report(key, plainTypeError(md, prim, t, err))
 			return false
 		}
 		v.Set(reflect.MakeSlice(t, len(list), len(list)))
@@ -308,7 +308,7 @@ func decodeEach(md toml.MetaData, prim toml.Primitive, v reflect.Value, key []st
 		return ok
 	}
 	if err := md.PrimitiveDecode(prim, v.Addr().Interface()); err != nil {
-		report(key, err)
+		report(key, plainTypeError(md, prim, t, err))
 		return false
 	}
 	return true
@@ -363,6 +363,12 @@ func tomlTypeName(v any) string {
 func decodeTable(md toml.MetaData, tbl map[string]toml.Primitive, v reflect.Value, key []string, report func([]string, error)) (ok bool) {
 	t := v.Type()
 	ok = true
+	var fields []string // the keys t has, for suggesting one
+	for i := range t.NumField() {
+		if name, _, _ := strings.Cut(t.Field(i).Tag.Get("toml"), ","); name != "" && name != "-" && t.Field(i).IsExported() {
+			fields = append(fields, name)
+		}
+	}
 	for _, k := range slices.Sorted(maps.Keys(tbl)) {
 		known := false
 		for i := range t.NumField() {
@@ -373,15 +379,12 @@ func decodeTable(md toml.MetaData, tbl map[string]toml.Primitive, v reflect.Valu
 			}
 		}
 		if !known {
-			report(append(slices.Clip(key), k), errUnknownKey)
+			report(append(slices.Clip(key), k), &unknownKeyError{options: fields})
 			ok = false
 		}
 	}
 	return ok
 }
-
-// errUnknownKey is what decodeTable reports for a key with no field.
-var errUnknownKey = errors.New("unknown key")
 
 // tomlError is the toml library's "toml: line N (last key "k"): message".
 var tomlError = regexp.MustCompile(`^toml: line (\d+) \(last key "(.*?)"\): (.*)$`)
@@ -393,6 +396,9 @@ func decodeError(path string, data []byte, key []string, err error) string {
 	// tables, where it gives the line of the last key it read.
 	indexed := strings.Contains(strings.Join(key, ""), "[")
 	m := tomlError.FindStringSubmatch(err.Error())
+	if te := (*typeError)(nil); m != nil && !indexed && errors.As(err, &te) {
+		return fmt.Sprintf("%s:%s: %s must be %s; found %s", path, m[1], quotedKey(key), te.want, te.found)
+	}
 	if m != nil && !indexed {
 		return fmt.Sprintf("%s:%s: %s: %s", path, m[1], strings.ReplaceAll(m[2], `\"`, `"`), m[3])
 	}
@@ -402,9 +408,13 @@ func decodeError(path string, data []byte, key []string, err error) string {
 		// nearest line that sets the key or one above it.
 		where = atPath(path, data, quotedKey(key))
 	}
+	var uk *unknownKeyError
+	var te *typeError
 	switch {
-	case err == errUnknownKey:
-		return fmt.Sprintf("%s: unknown key %s", where, quotedKey(key))
+	case errors.As(err, &uk):
+		return fmt.Sprintf("%s: unknown key %s%s", where, quotedKey(key), Suggest(key[len(key)-1], uk.options))
+	case errors.As(err, &te):
+		return fmt.Sprintf("%s: %s must be %s; found %s", where, quotedKey(key), te.want, te.found)
 	case m != nil:
 		return fmt.Sprintf("%s: %s: %s", where, quotedKey(key), m[3])
 	}
@@ -454,7 +464,7 @@ func (c *Config) check(path string, data []byte) []string {
 	switch c.Server.Rotate {
 	case "round-robin", "random":
 	default:
-		bad([]string{"server", "rotate"}, "%q is not one of round-robin, random", c.Server.Rotate)
+		bad([]string{"server", "rotate"}, "%s", OneOf(c.Server.Rotate, []string{"round-robin", "random"}))
 	}
 	if c.Server.UDPSize < 512 || c.Server.UDPSize > 4096 {
 		bad([]string{"server", "udp_size"}, "%d out of range 512..4096", c.Server.UDPSize)
@@ -463,7 +473,7 @@ func (c *Config) check(path string, data []byte) []string {
 		bad([]string{"server", "max_tcp_connections"}, "%d must be at least 1", c.Server.MaxTCPConnections)
 	}
 	if !slices.Contains([]string{"debug", "info", "warn", "error"}, c.Log.Level) {
-		bad([]string{"log", "level"}, "%q is not one of debug, info, warn, error", c.Log.Level)
+		bad([]string{"log", "level"}, "%s", OneOf(c.Log.Level, []string{"debug", "info", "warn", "error"}))
 	}
 	if c.Log.QuerySample < 0 || c.Log.QuerySample > 1 {
 		bad([]string{"log", "query_sample"}, "%g out of range 0..1", c.Log.QuerySample)
@@ -475,7 +485,7 @@ func (c *Config) check(path string, data []byte) []string {
 		}
 	}
 	if c.Log.Format != "text" && c.Log.Format != "json" {
-		bad([]string{"log", "format"}, "%q is not one of text, json", c.Log.Format)
+		bad([]string{"log", "format"}, "%s", OneOf(c.Log.Format, []string{"text", "json"}))
 	}
 	if c.Admin.Listen != "" {
 		ap, err := netip.ParseAddrPort(c.Admin.Listen)
@@ -516,7 +526,7 @@ func (c *Config) check(path string, data []byte) []string {
 			if loc == path {
 				loc = at(path, data, []string{"healthcheck", name})
 			}
-			errs = append(errs, fmt.Sprintf("%s: healthcheck %q: %v", loc, name, e))
+			errs = append(errs, fmt.Sprintf("%s: healthcheck %q: %s", loc, name, withSuggestion(e.Error())))
 		}
 	}
 	for _, owner := range slices.Sorted(maps.Keys(c.Names)) {
@@ -527,8 +537,8 @@ func (c *Config) check(path string, data []byte) []string {
 				if slices.Contains(nc.Checks, chk) {
 					key = "checks"
 				}
-				errs = append(errs, fmt.Sprintf("%s: name.%q: check %q is not defined in a [healthcheck.%s] table",
-					atPath(path, data, fmt.Sprintf("name.%q.%s", owner, key)), owner, chk, chk))
+				errs = append(errs, fmt.Sprintf("%s: name.%q: check %q is not defined in a [healthcheck.%s] table%s",
+					atPath(path, data, fmt.Sprintf("name.%q.%s", owner, key)), owner, chk, chk, Suggest(chk, slices.Sorted(maps.Keys(c.Checks)))))
 			}
 		}
 	}

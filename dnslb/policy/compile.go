@@ -16,19 +16,31 @@ import (
 // addrs, and compiles it. It reports every problem it finds, each naming the
 // key path; the policy is nil when there are any.
 func CompilePolicy(owner string, cfg config.NameConfig, addrs []netip.Addr) (*Policy, []error) {
+	return compile(owner, cfg, addrs, true)
+}
+
+// CheckPolicy is CompilePolicy for a name whose addresses are not known
+// (its zone did not load, or it is in none): it reports every problem
+// that does not need them, taking any address for one of the name's.
+func CheckPolicy(owner string, cfg config.NameConfig) []error {
+	_, errs := compile(owner, cfg, nil, false)
+	return errs
+}
+
+func compile(owner string, cfg config.NameConfig, addrs []netip.Addr, known bool) (*Policy, []error) {
 	key := strings.TrimSuffix(owner, ".")
-	c := &compiler{key: fmt.Sprintf("name.%q", key), fqdn: key + "."}
+	c := &compiler{key: fmt.Sprintf("name.%q", key), fqdn: key + ".", unknownAddrs: !known}
 	p := &Policy{owner: c.fqdn, dflt: -1, max: cfg.MaxAnswers}
 
 	if i := slices.Index(selectNames, cmp.Or(cfg.Select, "none")); i >= 0 {
 		p.sel = selectKind(i)
 	} else {
-		c.errf("select", "unknown value %q, want one of %s", cfg.Select, strings.Join(selectNames, ", "))
+		c.errf("select", "%s", config.OneOf(cfg.Select, selectNames))
 	}
 	if i := slices.Index(pickNames, cmp.Or(cfg.Pick, "round-robin")); i >= 0 {
 		p.pick = pickKind(i)
 	} else {
-		c.errf("pick", "unknown value %q, want one of %s", cfg.Pick, strings.Join(pickNames, ", "))
+		c.errf("pick", "%s", config.OneOf(cfg.Pick, pickNames))
 	}
 	if cfg.MaxAnswers < 0 {
 		c.errf("max_answers", "%d is negative, want 0 (all) or more", cfg.MaxAnswers)
@@ -96,6 +108,9 @@ type compiler struct {
 	key  string // name."www.example.org"
 	fqdn string
 	errs []error
+	// unknownAddrs: the name's addresses are not known (CheckPolicy),
+	// so any address is taken for one of them.
+	unknownAddrs bool
 }
 
 func (c *compiler) errf(path, format string, args ...any) {
@@ -115,8 +130,16 @@ func (c *compiler) addr(path, s string, zone map[netip.Addr]bool) (netip.Addr, b
 		return a, false
 	}
 	a = a.Unmap()
+	if c.unknownAddrs {
+		zone[a] = true
+	}
 	if !zone[a] {
-		c.errf(path, "address is not an A/AAAA record of %s", c.fqdn)
+		have := make([]string, 0, len(zone))
+		for z := range zone {
+			have = append(have, z.String())
+		}
+		sort.Strings(have)
+		c.errf(path, "address %s is not an A/AAAA record of %s%s", a, c.fqdn, config.Suggest(a.String(), have))
 		return a, false
 	}
 	return a, true
@@ -228,7 +251,11 @@ func (c *compiler) groupRef(p *Policy, path, name string, def int) int {
 			return i
 		}
 	}
-	c.errf(path, "unknown group %q", name)
+	names := make([]string, len(p.groups))
+	for i, g := range p.groups {
+		names[i] = g.name
+	}
+	c.errf(path, "unknown group %q%s", name, config.Suggest(name, names))
 	return def
 }
 
@@ -244,6 +271,10 @@ func (c *compiler) allDown(p *Policy, s string) (AllDownAction, int) {
 		i := c.groupRef(p, "when_all_down", strings.TrimPrefix(s, "group:"), -1)
 		return ServeGroup, i
 	}
-	c.errf("when_all_down", "unknown value %q, want serve-all, servfail, nodata or group:<name>", s)
+	options := []string{"serve-all", "servfail", "nodata"}
+	for _, g := range p.groups {
+		options = append(options, "group:"+g.name)
+	}
+	c.errf("when_all_down", "%q is not one of serve-all, servfail, nodata, group:<name>%s", s, config.Suggest(s, options))
 	return ServeAll, 0
 }

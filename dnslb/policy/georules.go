@@ -118,7 +118,8 @@ func (c *compiler) geoTerm(path, term string, g int, gr *geoRules) (string, bool
 		gr.cidrs = append(gr.cidrs, cidrRule{prefix: pf, group: g})
 		return "cidr:" + pf.String(), true
 	}
-	c.errf(path, "%q: unknown kind %q, want country, continent, subdivision, asn or cidr", term, kind)
+	c.errf(path, "%q: unknown kind %q, want country, continent, subdivision, asn or cidr%s", term, kind,
+		config.Suggest(kind, []string{"country", "continent", "subdivision", "asn", "cidr"}))
 	return "", false
 }
 

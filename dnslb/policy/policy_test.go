@@ -293,14 +293,14 @@ func TestCompilePolicyErrors(t *testing.T) {
 		want []string
 	}{
 		{"weight of unknown address", config.NameConfig{Pick: "weighted", Weights: map[string]int{"192.0.2.9": 3}},
-			[]string{key + `weights."192.0.2.9": address is not an A/AAAA record of www.example.org.`}},
+			[]string{key + `weights."192.0.2.9": address 192.0.2.9 is not an A/AAAA record of www.example.org. (did you mean 192.0.2.1?)`}},
 		{"weight out of range", config.NameConfig{Weights: map[string]int{"192.0.2.1": 0, "192.0.2.2": 1001}},
 			[]string{key + `weights."192.0.2.1": weight 0 out of range 1..1000`, key + `weights."192.0.2.2": weight 1001 out of range 1..1000`}},
 		{"bad select and pick", config.NameConfig{Select: "closest", Pick: "hash"},
-			[]string{key + `pick: unknown value "hash", want one of round-robin, random, weighted, sticky`,
-				key + `select: unknown value "closest", want one of none, geo, nearest, failover`}},
+			[]string{key + `pick: "hash" is not one of round-robin, random, weighted, sticky`,
+				key + `select: "closest" is not one of none, geo, nearest, failover`}},
 		{"group address not in zone", config.NameConfig{Groups: map[string]config.GroupConfig{"eu": {Addresses: []string{"198.51.100.1", "bogus"}}}},
-			[]string{key + `groups.eu.addresses[0]: address is not an A/AAAA record of www.example.org.`,
+			[]string{key + `groups.eu.addresses[0]: address 198.51.100.1 is not an A/AAAA record of www.example.org.`,
 				key + `groups.eu.addresses[1]: "bogus" is not an IP address`}},
 		{"bad location", config.NameConfig{Select: "nearest", Groups: map[string]config.GroupConfig{
 			"a": {Addresses: []string{"192.0.2.1"}, Location: []float64{91, 0}},
@@ -342,7 +342,7 @@ func TestCompilePolicyErrors(t *testing.T) {
 				key + `max_answers: -1 is negative, want 0 (all) or more`,
 				key + `rules: rules are only used with select = "geo"`,
 				key + `ttl: 2147483648 out of range 0..2147483647`,
-				key + `when_all_down: unknown value "refuse", want serve-all, servfail, nodata or group:<name>`,
+				key + `when_all_down: "refuse" is not one of serve-all, servfail, nodata, group:<name>`,
 			}},
 	}
 	for _, tc := range tests {

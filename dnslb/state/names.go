@@ -49,21 +49,33 @@ func CompileNames(cfg *config.Config, zs []*zones.Zone, failed func(owner string
 		loc := func() string { return cfg.At("name", key) }
 		prefix := func() string { return fmt.Sprintf("%s: name.%q", loc(), key) }
 		z := ZoneFor(zs, owner)
+		// Without the name's addresses (its zone did not load, or it is
+		// in none) every value is checked but its addresses' membership.
+		unknown := false
 		if f := ""; failed != nil {
-			if f = failed(owner); f != "" && (z == nil || len(f) > len(z.Origin)) {
-				continue
+			// The zone's errors say why it is not there.
+			f = failed(owner)
+			unknown = f != "" && (z == nil || len(f) > len(z.Origin))
+		}
+		var addrs []netip.Addr
+		switch {
+		case unknown:
+		case z == nil:
+			errs = append(errs, fmt.Sprintf("%s: %s is not inside any served zone%s", prefix(), owner, nearZone(zs, owner)))
+			unknown = true
+		default:
+			if addrs = ZoneAddrs(z, owner); len(addrs) == 0 {
+				errs = append(errs, fmt.Sprintf("%s: %s has no A or AAAA records in zone %s", prefix(), owner, z.Origin))
+				unknown = true
 			}
 		}
-		if z == nil {
-			errs = append(errs, fmt.Sprintf("%s: %s is not inside any served zone", prefix(), owner))
-			continue
+		var p *policy.Policy
+		var perrs []error
+		if unknown {
+			perrs = policy.CheckPolicy(owner, nc)
+		} else {
+			p, perrs = policy.CompilePolicy(owner, nc, addrs)
 		}
-		addrs := ZoneAddrs(z, owner)
-		if len(addrs) == 0 {
-			errs = append(errs, fmt.Sprintf("%s: %s has no A or AAAA records in zone %s", prefix(), owner, z.Origin))
-			continue
-		}
-		p, perrs := policy.CompilePolicy(owner, nc, addrs)
 		for _, e := range perrs {
 			where := cfg.Path()
 			if ke := (*policy.KeyError)(nil); errors.As(e, &ke) {
@@ -80,7 +92,7 @@ func CompileNames(cfg *config.Config, zs []*zones.Zone, failed func(owner string
 			}
 			errs = append(errs, fmt.Sprintf("%s: %v", where, e))
 		}
-		if len(perrs) > 0 {
+		if len(perrs) > 0 || unknown {
 			continue
 		}
 		ns := &Name{Owner: owner, Config: nc, Zone: z.Origin, Policy: p, Checks: nc.CheckNames(), Addrs: addrs, Desc: PolicyDesc(nc)}
