@@ -122,5 +122,5 @@ func clearer(msg string) string {
 	case "bad owner name":
 		return tok + " is not a valid owner name"
 	}
-	return msg
+	return plainWords(what, tok, msg) // errwords.go
 }

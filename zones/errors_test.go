@@ -81,7 +81,7 @@ func TestLoadBad(t *testing.T) {
 		{"last line cut short", "truncated.zone", []string{
 			b + `truncated.zone:6:3: unexpected end of line: a record needs an owner, a type and data`}},
 		{"multi-line records", "multiline.zone", []string{
-			b + `multiline.zone:6:8: bad SOA zone parameter: "never"`,
+			b + `multiline.zone:6:8: the SOA serial and timers must be numbers (the timers may be durations like 1h); found "never"`,
 			b + `multiline.zone:14:29: unexpected "192.0.2.5" after the end of the record data`}},
 		// BIND and NSD refuse a string over 255 bytes; the zone parser
 		// would cut it in two.
