@@ -43,9 +43,9 @@ func TestCheckBadConfig(t *testing.T) {
 		// The toml library decodes a number or a string into a table
 		// without complaint.
 		{"not_tables.toml", []string{
-			`testdata/bad/not_tables.toml:2: log: want a table, found a string`,
-			`testdata/bad/not_tables.toml:3: healthcheck.web: want a table, found an integer`,
-			`testdata/bad/not_tables.toml:6: name."www.example.org".groups.eu: want a table, found an integer`,
+			`testdata/bad/not_tables.toml:2: log must be a table; found the string "debug"`,
+			`testdata/bad/not_tables.toml:3: healthcheck.web must be a table; found the number 5`,
+			`testdata/bad/not_tables.toml:6: name."www.example.org".groups.eu must be a table; found the number 5`,
 		}},
 		// Arrays of tables: each element's line and index; a value that
 		// did not decode raises no second error from the checks.
@@ -78,6 +78,33 @@ func TestCheckBadConfig(t *testing.T) {
 			`testdata/bad/stages-zones/broken.test.zone:3: broken.test. NS ns1.broken.test.: name server inside the zone has no A or AAAA record`,
 			`testdata/bad/stages-zones/broken.test.zone:4:23: bad A record: "192.0.2.300" is not an IPv4 address`,
 			`testdata/bad/stages-zones/broken.test.zone:5: mail.broken.test. CNAME: a CNAME cannot share its name with other data (A at line 6)`,
+		}},
+		// Every kind of mistake at once, config and zones: each one is
+		// reported in one run, none hides another (issue 13): a misspelt
+		// name table is still checked, a zone that did not load does not hide
+		// the values of its names, a typo'd key does not hide the address
+		// that is not in the zone.
+		{"many.toml", []string{
+			`testdata/bad/many.toml:7: server.udp_size must be a number, like 3; found the string "1232"`,
+			`testdata/bad/many.toml:8: server.rotate: "randon" is not one of round-robin, random (did you mean random?)`,
+			`testdata/bad/many.toml:11: unknown key log.levle (did you mean level?)`,
+			`testdata/bad/many.toml:14: healthcheck "web": type "htpp" is not one of tcp, http, https, icmp, dns (did you mean http?)`,
+			`testdata/bad/many.toml:16: healthcheck.web.fall must be a number, like 3; found the string "2"`,
+			`testdata/bad/many.toml:17: unknown key healthcheck.web.intervall (did you mean interval?)`,
+			`testdata/bad/many.toml:20: name."www.example.test": check "wbe" is not defined in a [healthcheck.wbe] table (did you mean web?)`,
+			`testdata/bad/many.toml:22: unknown key name."www.example.test".max_answer (did you mean max_answers?)`,
+			`testdata/bad/many.toml:23: name."www.example.test".weights."192.0.2.11": weight 5000 out of range 1..1000`,
+			`testdata/bad/many.toml:25: name."www.example.test".groups.eu.addresses[1]: address 127.0.0.14 is not an A/AAAA record of www.example.test.`,
+			`testdata/bad/many.toml:27: name."www.exmaple.test": www.exmaple.test. is not inside any served zone (did you mean www.example.test.?)`,
+			`testdata/bad/many.toml:28: name."www.exmaple.test".pick: "weigthed" is not one of round-robin, random, weighted, sticky (did you mean weighted?)`,
+			`testdata/bad/many.toml:29: name."www.exmaple.test".when_all_down: "fail" is not one of serve-all, servfail, nodata, group:<name> (did you mean servfail?)`,
+			`testdata/bad/many.toml:36: name."geo.example.test".groups.eu.location: want [latitude, longitude], found 3 numbers`,
+			`testdata/bad/many.toml:38: name."geo.example.test".rules[0].match[0]: "contry:DE": unknown kind "contry", want country, continent, subdivision, asn or cidr (did you mean country?)`,
+			`testdata/bad/many.toml:39: name."geo.example.test".rules[0].group: unknown group "ue" (did you mean eu?)`,
+			`testdata/bad/many.toml:43: name."www.broken.test".order[1]: unknown group "backup"`,
+			`testdata/bad/many.toml:45: name."www.broken.test".groups.primary.addresses[0]: "192.0.2.300" is not an IP address`,
+			`testdata/bad/many-zones/broken.test.zone:5:14: the MX preference must be a number 0..65535; found "x"`,
+			`testdata/bad/many-zones/broken.test.zone:8:23: bad AAAA record: "192.0.2.25" is not an IPv6 address`,
 		}},
 	}
 	for _, tc := range tests {

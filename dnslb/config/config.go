@@ -336,7 +336,7 @@ func isTable(md toml.MetaData, prim toml.Primitive) error {
 		return err
 	}
 	if _, ok := v.(map[string]any); !ok {
-		return fmt.Errorf("want a table, found %s", tomlTypeName(v))
+		return &typeError{want: "a table", found: foundOf(v), orig: fmt.Errorf("want a table, found %s", tomlTypeName(v))}
 	}
 	return nil
 }

@@ -17,9 +17,9 @@ import (
 // nearest to a misspelt one.
 
 // Suggest returns " (did you mean X?)" for the option X nearest to s, or ""
-// if none is near enough: within two edits (one for short words, a swap
-// of two neighbours counting as one), or the only option that contains s
-// or that s contains.
+// if none is near enough: within two edits (one for words shorter than
+// five letters, none for one letter; a swap of two neighbours counts as
+// one), or else the only option that contains s or that s contains.
 func Suggest(s string, options []string) string {
 	if best := nearest(s, options); best != "" {
 		return " (did you mean " + best + "?)"
@@ -31,10 +31,10 @@ func nearest(s string, options []string) string {
 	ls := strings.ToLower(s)
 	limit := 2
 	switch n := len([]rune(ls)); {
-	case n < 3:
+	case n < 2:
 		limit = 0
 	case n < 5:
-		limit = 1
+		limit = 1 // "ue" for "eu", "htp" for "http"
 	}
 	best, bestD := "", limit+1
 	var within []string
@@ -91,7 +91,7 @@ func OneOf(value string, options []string) string {
 
 // notOneOf finds `"x" is not one of a, b, c` in a message from elsewhere
 // (the health check package) to add a suggestion to it.
-var notOneOf = regexp.MustCompile(`"((?:[^"\\]|\\.)*)" is not one of ([a-z0-9, -]+)$`)
+var notOneOf = regexp.MustCompile(`"((?:[^"\\]|\\.)*)" is not one of ([A-Za-z0-9, -]+)$`)
 
 // withSuggestion adds " (did you mean X?)" to a message that ends in
 // `"x" is not one of a, b, c`.
