@@ -220,12 +220,23 @@ func ParseAll(path string, data []byte) (c Config, errs []string, err error) {
 			if strings.Contains(pe.Message, `got '\n'`) && line > 1 {
 				line-- // the line that ended too soon, not the next one
 			}
-			return Config{}, nil, fmt.Errorf("%s:%d: %s", path, line, pe.Message)
+			return Config{}, nil, fmt.Errorf("%s:%d: %s", path, line, plainSyntax(pe.Message, data, line))
 		}
 		return Config{}, nil, fmt.Errorf("%s: %w", path, err)
 	}
 	bad := map[string]bool{}
+	// A name written without quotes is one error, not one per table TOML
+	// made of its labels (words.go).
+	unquoted, unquotedAt := unquotedNames(data)
+	for _, n := range unquoted {
+		errs = append(errs, fmt.Sprintf("%s:%d: name.%s: a name with dots must be in quotes: [name.%q]", path, unquotedAt[n], n, n))
+	}
 	report := func(key []string, err error) {
+		for _, n := range unquoted {
+			if len(key) > 1 && key[0] == "name" && strings.HasPrefix(n, key[1]+".") {
+				return
+			}
+		}
 		errs = append(errs, decodeError(path, data, key, err))
 		bad[normKey(quotedKey(key))] = true
 	}
@@ -236,7 +247,19 @@ func ParseAll(path string, data []byte) (c Config, errs []string, err error) {
 		decodeEach(md, prim, reflect.ValueOf(&hc).Elem(), []string{"healthcheck", name}, report)
 		c.Checks[name] = hc
 	}
+	for _, n := range unquoted {
+		delete(c.Names, strings.Split(n, ".")[0])
+	}
+undecoded:
 	for _, k := range md.Undecoded() {
+		for i := 1; i <= len(k); i++ {
+			if bad[normKey(quotedKey(k[:i]))] {
+				continue undecoded // below a key reported already
+			}
+		}
+		if len(k) > 1 && k[0] == "name" && slices.ContainsFunc(unquoted, func(n string) bool { return strings.HasPrefix(n, k[1]+".") }) {
+			continue
+		}
 		errs = append(errs, fmt.Sprintf("%s: unknown key %s", at(path, data, k), k))
 	}
 	c.path, c.data, c.undecoded = path, data, bad
@@ -307,8 +330,15 @@ func decodeEach(md toml.MetaData, prim toml.Primitive, v reflect.Value, key []st
 		}
 		return ok
 	}
+	if err := durationAsNumber(md, prim, t); err != nil {
+		report(key, err)
+		return false
+	}
 	if err := md.PrimitiveDecode(prim, v.Addr().Interface()); err != nil {
 		report(key, plainTypeError(md, prim, t, err))
+		if t.Kind() == reflect.Slice {
+			v.SetZero() // decoded in part: raise no second error
+		}
 		return false
 	}
 	return true
@@ -412,6 +442,9 @@ func decodeError(path string, data []byte, key []string, err error) string {
 	var te *typeError
 	switch {
 	case errors.As(err, &uk):
+		if where == path {
+			where = firstUnder(path, data, quotedKey(key))
+		}
 		return fmt.Sprintf("%s: unknown key %s%s", where, quotedKey(key), Suggest(key[len(key)-1], uk.options))
 	case errors.As(err, &te):
 		return fmt.Sprintf("%s: %s must be %s; found %s", where, quotedKey(key), te.want, te.found)
@@ -600,8 +633,11 @@ func (c *Config) ZoneFiles() ([]ZoneConfig, error) {
 	if c.ZoneDir != "" {
 		dir := c.Rel(c.ZoneDir)
 		ents, err := os.ReadDir(dir)
+		if errors.Is(err, os.ErrNotExist) {
+			return nil, fmt.Errorf("%s: zone_dir: folder %s does not exist", c.At("zone_dir"), dir)
+		}
 		if err != nil {
-			return nil, fmt.Errorf("%s: zone_dir: %w", c.path, err)
+			return nil, fmt.Errorf("%s: zone_dir: %w", c.At("zone_dir"), err)
 		}
 		for _, e := range ents {
 			if e.IsDir() || !strings.HasSuffix(e.Name(), ".zone") {

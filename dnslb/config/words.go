@@ -2,6 +2,7 @@ package config
 
 import (
 	"encoding"
+	"errors"
 	"fmt"
 	"reflect"
 	"regexp"
@@ -104,6 +105,9 @@ func withSuggestion(msg string) string {
 	if err != nil {
 		return msg
 	}
+	if v == "" {
+		return strings.TrimSuffix(msg, m[0]) + "is not set; it must be one of " + m[2]
+	}
 	return msg + Suggest(v, strings.Split(m[2], ", "))
 }
 
@@ -138,6 +142,10 @@ func plainTypeError(md toml.MetaData, prim toml.Primitive, t reflect.Type, err e
 	}
 	found := foundOf(v)
 	switch n := v.(type) {
+	case float64:
+		if kindOf(t) == "number" && t.Kind() != reflect.Float32 && t.Kind() != reflect.Float64 {
+			want = "a whole number, like 3"
+		}
 	case int64:
 		if lo, hi, ok := intRange(t); ok && (n < lo || uint64(n) > hi) {
 			want = fmt.Sprintf("a number %d..%d", lo, hi)
@@ -248,4 +256,97 @@ func intRange(t reflect.Type) (lo int64, hi uint64, ok bool) {
 		return -1 << (t.Bits() - 1), 1<<(t.Bits()-1) - 1, true
 	}
 	return 0, 0, false
+}
+
+var (
+	definedTwice = regexp.MustCompile(`^Key '(.*)' has already been defined\.$`)
+	bareValue    = regexp.MustCompile(`^expected value but found "(.*)" instead$`)
+)
+
+// plainSyntax rewords the toml library's syntax errors that are common and
+// cryptic; line is where the library found the error.
+func plainSyntax(msg string, data []byte, line int) string {
+	if m := definedTwice.FindStringSubmatch(msg); m != nil {
+		what := m[1]
+		lines := strings.Split(string(data), "\n")
+		if line >= 1 && line <= len(lines) && strings.HasPrefix(strings.TrimSpace(lines[line-1]), "[") {
+			what = "table [" + m[1] + "]"
+		}
+		if first, ok := keyLines(data)[normKey(m[1])]; ok && first != line {
+			return fmt.Sprintf("%s is written twice (first at line %d)", what, first)
+		}
+		return what + " is written twice"
+	}
+	if m := bareValue.FindStringSubmatch(msg); m != nil {
+		return fmt.Sprintf("%s is not a value: write a string in quotes (%q), a number, true or false", m[1], m[1])
+	}
+	if msg == "strings cannot contain newlines" {
+		return "a string is not closed: the quote that ends it is missing"
+	}
+	return msg
+}
+
+// nameHeader finds the table headers [name.www.example.org] and
+// [[name.www.example.org.rules]], whose name is not quoted: TOML reads
+// them as nested tables www, example, org.
+var nameHeader = regexp.MustCompile(`^\[\[?\s*name\.([^"'\]]*)\]`)
+
+// unquotedNames lists the names written without quotes in table headers,
+// with the line of the first: "www.example.org" → 3. The first label
+// is the table TOML made of them.
+func unquotedNames(data []byte) (names []string, lines map[string]int) {
+	lines = map[string]int{}
+	for i, l := range strings.Split(string(data), "\n") {
+		m := nameHeader.FindStringSubmatch(strings.TrimSpace(l))
+		if m == nil {
+			continue
+		}
+		parts := strings.Split(strings.TrimSpace(m[1]), ".")
+		for j, p := range parts {
+			if j > 0 && (p == "groups" || p == "rules" || p == "weights") {
+				parts = parts[:j]
+				break
+			}
+		}
+		if len(parts) < 2 {
+			continue // [name.www]: a name without dots needs no quotes
+		}
+		name := strings.Join(parts, ".")
+		if _, seen := lines[name]; !seen {
+			names = append(names, name)
+			lines[name] = i + 1
+		}
+	}
+	return names, lines
+}
+
+// durationAsNumber refuses a number for a time.Duration, which the toml
+// library takes for nanoseconds: interval = 5 would probe every 5ns.
+func durationAsNumber(md toml.MetaData, prim toml.Primitive, t reflect.Type) error {
+	if t != reflect.TypeFor[time.Duration]() {
+		return nil
+	}
+	var v any
+	if md.PrimitiveDecode(prim, &v) != nil {
+		return nil
+	}
+	if _, ok := v.(string); ok {
+		return nil
+	}
+	return &typeError{want: wantOf(t), found: foundOf(v), orig: errors.New("not a duration")}
+}
+
+// firstUnder is "path:line" of the first line that sets a key below key
+// (for [servr.extra], servr), or just path.
+func firstUnder(path string, data []byte, key string) string {
+	prefix, best := normKey(key)+".", 0
+	for k, n := range keyLines(data) {
+		if strings.HasPrefix(k, prefix) && (best == 0 || n < best) {
+			best = n
+		}
+	}
+	if best == 0 {
+		return path
+	}
+	return fmt.Sprintf("%s:%d", path, best)
 }
