@@ -83,7 +83,8 @@ func TestCheckBadConfig(t *testing.T) {
 		// reported in one run, none hides another (issue 13): a misspelt
 		// name table is still checked, a zone that did not load does not hide
 		// the values of its names, a typo'd key does not hide the address
-		// that is not in the zone.
+		// that is not in the zone, errors elsewhere do not hide a missing
+		// GeoIP file.
 		{"many.toml", []string{
 			`testdata/bad/many.toml:7: server.udp_size must be a number, like 3; found the string "1232"`,
 			`testdata/bad/many.toml:8: server.rotate: "randon" is not one of round-robin, random (did you mean random?)`,
@@ -105,6 +106,7 @@ func TestCheckBadConfig(t *testing.T) {
 			`testdata/bad/many.toml:45: name."www.broken.test".groups.primary.addresses[0]: "192.0.2.300" is not an IP address`,
 			`testdata/bad/many-zones/broken.test.zone:5:14: the MX preference must be a number 0..65535; found "x"`,
 			`testdata/bad/many-zones/broken.test.zone:8:23: bad AAAA record: "192.0.2.25" is not an IPv6 address`,
+			`testdata/bad/many.toml:48: geoip.files: file testdata/bad/no-such-city.mmdb does not exist`,
 		}},
 	}
 	for _, tc := range tests {

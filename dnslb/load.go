@@ -10,7 +10,6 @@ import (
 	"strings"
 
 	"github.com/dnslb/dnslb/dnslb/config"
-	"github.com/dnslb/dnslb/dnslb/geo"
 	"github.com/dnslb/dnslb/dnslb/state"
 	"github.com/dnslb/dnslb/healthcheck"
 	"github.com/dnslb/dnslb/zones"
@@ -99,11 +98,14 @@ func (st *loadResult) needsGeo() bool {
 func Check(path string) (*config.Config, []*zones.Zone, error) {
 	st, err := buildState(path, nil)
 	if err != nil {
+		if gerr := geoError(path); gerr != nil {
+			err = fmt.Errorf("%w\n%v", err, gerr)
+		}
 		return nil, nil, err
 	}
 	if st.needsGeo() || len(st.cfg.GeoIP.Files) > 0 {
-		if _, err := geo.Open(st.cfg.GeoIP.Files, nil); err != nil {
-			return &st.cfg, nil, fmt.Errorf("%s: geoip.files: %w", st.cfg.At("geoip", "files"), err)
+		if err := openGeo(&st.cfg); err != nil {
+			return &st.cfg, nil, err
 		}
 	}
 	return &st.cfg, st.zones, nil

@@ -20,8 +20,8 @@ func TestCheckFindsEverything(t *testing.T) {
 		t.Errorf("stdout = %q, want nothing", out.String())
 	}
 	lines := strings.Split(strings.TrimSuffix(errs.String(), "\n"), "\n")
-	if len(lines) != 20 {
-		t.Errorf("%d lines, want 20:\n%s", len(lines), errs.String())
+	if len(lines) != 21 {
+		t.Errorf("%d lines, want 21:\n%s", len(lines), errs.String())
 	}
 	for _, want := range []string{
 		conf + `:16: healthcheck.web.fall must be a number, like 3; found the string "2"`,
@@ -30,6 +30,7 @@ func TestCheckFindsEverything(t *testing.T) {
 		conf + `:28: name."www.exmaple.test".pick: "weigthed" is not one of round-robin, random, weighted, sticky (did you mean weighted?)`,
 		conf + `:29: name."www.exmaple.test".when_all_down: "fail" is not one of serve-all, servfail, nodata, group:<name> (did you mean servfail?)`,
 		`../../dnslb/testdata/bad/many-zones/broken.test.zone:5:14: the MX preference must be a number 0..65535; found "x"`,
+		conf + `:48: geoip.files: file ../../dnslb/testdata/bad/no-such-city.mmdb does not exist`,
 	} {
 		if !strings.Contains(errs.String(), want+"\n") {
 			t.Errorf("missing line %s\nin:\n%s", want, errs.String())
