@@ -102,8 +102,8 @@ type countingLocator struct {
 	m   *metrics.Registry
 }
 
-func (c *countingLocator) Lookup(a netip.Addr) (policy.Location, bool) {
-	loc, ok := c.geo.Lookup(a)
+func (c *countingLocator) Lookup(a netip.Addr, need policy.Fields) (policy.Location, bool) {
+	loc, ok := c.geo.Lookup(a, need)
 	c.m.GeoLookup(ok)
 	return loc, ok
 }

@@ -268,8 +268,10 @@ func TestGeoECS(t *testing.T) {
 	}{
 		// DE (192.0.2.0/25 in the city database): continent EU.
 		{"192.0.2.0/24", "192.0.2.1", 25},
-		// JP; the ASN database's 198.51.100.0/25 was consulted too.
-		{"198.51.100.0/24", "198.51.100.1", 25},
+		// JP (198.51.100.0/24 in the city database). No rule names an
+		// ASN, so the ASN database (198.51.100.0/25) is not read and does
+		// not narrow the scope.
+		{"198.51.100.0/24", "198.51.100.1", 24},
 		// The CIDR rule beats the country (AU) for its whole /24.
 		{"203.0.113.0/24", "198.51.100.1", 24},
 	} {

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/netip"
 	"os"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -58,6 +59,9 @@ type geoFile struct {
 	size  int64
 	r     *maxminddb.Reader
 	ipv6  bool // ip_version 6: holds IPv4 too (under ::/96)
+	// fields is what the file can tell (by its database type): a lookup
+	// that asks for none of them skips it.
+	fields policy.Fields
 	// records is the decode cache, data offset to *recData. A sync.Map:
 	// lookups from every serving core only read it, and its reads take
 	// no lock (an RWMutex's read lock writes a shared counter, which the
@@ -155,24 +159,25 @@ func newGeoFile(path string, b []byte) (*geoFile, error) {
 		return nil, fmt.Errorf("geoip database %s: %w", path, err)
 	}
 	return &geoFile{
-		path: path,
-		r:    r,
-		ipv6: r.Metadata.IPVersion == 6,
+		path:   path,
+		r:      r,
+		ipv6:   r.Metadata.IPVersion == 6,
+		fields: fieldsOf(r.Metadata.DatabaseType),
 	}, nil
 }
 
 // Lookup implements Locator. It is safe for concurrent use.
-func (g *DB) Lookup(addr netip.Addr) (policy.Location, bool) {
+func (g *DB) Lookup(addr netip.Addr, need policy.Fields) (policy.Location, bool) {
 	var loc policy.Location
 	if g == nil {
 		return loc, false
 	}
-	return g.cur.Load().Lookup(addr)
+	return g.cur.Load().Lookup(addr, need)
 }
 
 // Lookup implements Locator over one version of the files. A nil set
 // knows nothing.
-func (set *Set) Lookup(addr netip.Addr) (policy.Location, bool) {
+func (set *Set) Lookup(addr netip.Addr, need policy.Fields) (policy.Location, bool) {
 	var loc policy.Location
 	if set == nil {
 		return loc, false
@@ -180,8 +185,8 @@ func (set *Set) Lookup(addr netip.Addr) (policy.Location, bool) {
 	addr = addr.Unmap()
 	found := false
 	for _, f := range set.dbs {
-		if addr.Is6() && !f.ipv6 {
-			continue
+		if addr.Is6() && !f.ipv6 || f.fields&need == 0 {
+			continue // no field asked for: its network does not matter
 		}
 		res := f.r.Lookup(addr)
 		if res.Err() != nil {
@@ -202,8 +207,44 @@ func (set *Set) Lookup(addr netip.Addr) (policy.Location, bool) {
 			continue
 		}
 		found = rec.mergeInto(&loc) || found
+		if has(loc)&need == need {
+			break // the files after this one cannot change what was asked
+		}
 	}
 	return loc, found
+}
+
+// has is the set of fields loc holds.
+func has(loc policy.Location) policy.Fields {
+	var f policy.Fields
+	if loc.Country != "" {
+		f |= policy.FieldCountry
+	}
+	if loc.Continent != "" {
+		f |= policy.FieldContinent
+	}
+	if loc.Subdivisions[0] != "" {
+		f |= policy.FieldSubdivision
+	}
+	if loc.ASN != 0 {
+		f |= policy.FieldASN
+	}
+	if loc.HasCoords {
+		f |= policy.FieldCoords
+	}
+	return f
+}
+
+// fieldsOf is what a database of this type can tell: an ASN database
+// only the ASN; any other kind possibly everything (a City database can
+// hold an ASN too, and the ip-location-db files are named by their
+// content, which we do not trust to be the whole story).
+func fieldsOf(dbType string) policy.Fields {
+	t := strings.ToLower(dbType)
+	if strings.Contains(t, "asn") && !strings.Contains(t, "city") && !strings.Contains(t, "country") {
+		return policy.FieldASN
+	}
+	return policy.AllFields
 }
 
 func (f *geoFile) record(res maxminddb.Result) (recData, bool) {

@@ -60,7 +60,7 @@ func TestGeoLookup(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.addr, func(t *testing.T) {
-			got, ok := g.Lookup(netip.MustParseAddr(tc.addr))
+			got, ok := g.Lookup(netip.MustParseAddr(tc.addr), policy.AllFields)
 			if got != tc.want || ok != tc.wantOK {
 				t.Errorf("Lookup(%s) = %+v, %v, want %+v, %v", tc.addr, got, ok, tc.want, tc.wantOK)
 			}
@@ -70,7 +70,7 @@ func TestGeoLookup(t *testing.T) {
 
 func TestGeoLookupNotFound(t *testing.T) {
 	g := testGeoDB(t)
-	got, ok := g.Lookup(netip.MustParseAddr("10.1.2.3"))
+	got, ok := g.Lookup(netip.MustParseAddr("10.1.2.3"), policy.AllFields)
 	if ok || got.Country != "" {
 		t.Errorf("Lookup(10.1.2.3) = %+v, %v, want no data", got, ok)
 	}
@@ -81,14 +81,14 @@ func TestGeoLookupNotFound(t *testing.T) {
 
 func TestGeoNilAndMissing(t *testing.T) {
 	var nilDB *DB
-	if _, ok := nilDB.Lookup(netip.MustParseAddr("192.0.2.1")); ok {
+	if _, ok := nilDB.Lookup(netip.MustParseAddr("192.0.2.1"), policy.AllFields); ok {
 		t.Error("nil DB found data")
 	}
 	g, err := Open([]string{filepath.Join(t.TempDir(), "missing.mmdb")}, nil)
 	if err == nil {
 		t.Error("Open(missing) returned no error")
 	}
-	if _, ok := g.Lookup(netip.MustParseAddr("192.0.2.1")); ok {
+	if _, ok := g.Lookup(netip.MustParseAddr("192.0.2.1"), policy.AllFields); ok {
 		t.Error("DB with no files found data")
 	}
 }
@@ -123,7 +123,7 @@ func TestGeoFixture(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if l, _ := g.Lookup(netip.MustParseAddr("192.0.2.1")); l.Country != "DE" || l.ASN != 64500 {
+	if l, _ := g.Lookup(netip.MustParseAddr("192.0.2.1"), policy.AllFields); l.Country != "DE" || l.ASN != 64500 {
 		t.Errorf("fixture Lookup(192.0.2.1) = %+v, want DE, AS64500", l)
 	}
 }
@@ -139,7 +139,7 @@ func TestGeoReload(t *testing.T) {
 	}
 	g.Poll = 10 * time.Millisecond
 	addr := netip.MustParseAddr("192.0.2.1")
-	if l, _ := g.Lookup(addr); l.Country != "DE" {
+	if l, _ := g.Lookup(addr, policy.AllFields); l.Country != "DE" {
 		t.Fatalf("Lookup(%s).Country = %q, want DE", addr, l.Country)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
@@ -161,7 +161,7 @@ func TestGeoReload(t *testing.T) {
 	if g.Reload() {
 		t.Error("Reload() of a broken file reported a change")
 	}
-	if l, _ := g.Lookup(addr); l.Country != "DE" {
+	if l, _ := g.Lookup(addr, policy.AllFields); l.Country != "DE" {
 		t.Errorf("after broken reload Lookup(%s).Country = %q, want DE (old database kept)", addr, l.Country)
 	}
 
@@ -173,7 +173,7 @@ func TestGeoReload(t *testing.T) {
 	}
 	deadline := time.Now().Add(5 * time.Second)
 	for {
-		l, _ := g.Lookup(addr)
+		l, _ := g.Lookup(addr, policy.AllFields)
 		if l.Country == "CH" {
 			break
 		}
@@ -197,7 +197,7 @@ func TestShippedGeodata(t *testing.T) {
 	}
 	for name, g := range map[string]*DB{"file": g, "built-in": builtin} {
 		// Documentation addresses have no country in a real database.
-		if l, ok := g.Lookup(netip.MustParseAddr("192.0.2.1")); ok {
+		if l, ok := g.Lookup(netip.MustParseAddr("192.0.2.1"), policy.AllFields); ok {
 			t.Errorf("%s: Lookup(192.0.2.1) = %+v in the shipped database, want no data", name, l)
 		}
 		if n := len(g.cur.Load().dbs); n != 1 {
@@ -221,7 +221,27 @@ func BenchmarkGeoLookup(b *testing.B) {
 	b.ReportAllocs()
 	i := 0
 	for b.Loop() {
-		g.Lookup(addrs[i%len(addrs)])
+		g.Lookup(addrs[i%len(addrs)], policy.AllFields)
 		i++
+	}
+}
+
+// TestLookupFields: a lookup reads only the files that can tell the
+// fields asked for, and stops once it has them, so its Prefix (the ECS
+// scope) counts only the networks the answer depends on.
+func TestLookupFields(t *testing.T) {
+	g := testGeoDB(t)
+	addr := netip.MustParseAddr("198.51.100.7") // city 198.51.100.0/24 JP, ASN 198.51.100.0/25
+	all, _ := g.Lookup(addr, policy.AllFields)
+	if all.Country != "JP" || all.ASN != 64501 || all.Prefix != 25 {
+		t.Fatalf("Lookup(%s, all) = %+v, want JP, AS64501, /25", addr, all)
+	}
+	cc, ok := g.Lookup(addr, policy.FieldCountry)
+	if !ok || cc.Country != "JP" || cc.ASN != 0 || cc.Prefix != 24 {
+		t.Errorf("Lookup(%s, country) = %+v, %v; want JP from the city network /24 alone, no ASN", addr, cc, ok)
+	}
+	asn, ok := g.Lookup(addr, policy.FieldASN)
+	if !ok || asn.ASN != 64501 || asn.Prefix != 25 {
+		t.Errorf("Lookup(%s, asn) = %+v, %v; want AS64501 and /25", addr, asn, ok)
 	}
 }

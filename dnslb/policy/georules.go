@@ -131,3 +131,43 @@ func alnum(s string) bool {
 	}
 	return true
 }
+
+// fields is what the rules read of a client's location.
+func (gr *geoRules) fields() Fields {
+	var f Fields
+	if len(gr.asn) > 0 {
+		f |= FieldASN
+	}
+	if len(gr.subdiv) > 0 {
+		f |= FieldSubdivision
+	}
+	if len(gr.country) > 0 {
+		f |= FieldCountry
+	}
+	if len(gr.continent) > 0 {
+		f |= FieldContinent
+	}
+	return f
+}
+
+// need is what a selection reads of the client's location: for geo, the
+// fields its rules name; for nearest, the coordinates.
+func (p *Policy) need() Fields {
+	if p.sel == selectNearest {
+		return FieldCoords
+	}
+	return p.geo.fields()
+}
+
+// locate looks the client up for the selection, and, when explaining,
+// once more for every field, to show them (with the network the
+// selection's fields came from, which is its scope).
+func (p *Policy) locate(loc Locator, client netip.Addr, tr *trace) (Location, bool) {
+	l, found := loc.Lookup(client, p.need())
+	if tr != nil {
+		all, ok := loc.Lookup(client, AllFields)
+		all.Prefix = l.Prefix
+		tr.location(client, all, ok)
+	}
+	return l, found
+}

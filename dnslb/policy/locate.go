@@ -19,10 +19,25 @@ type Location struct {
 }
 
 // Locator maps a client address to a Location. ok is false when no database
-// had data for the address; loc.Prefix is still meaningful then.
+// had data for the address; loc.Prefix is still meaningful then. need says
+// which fields the caller reads: a Locator may leave the others empty, and
+// then Prefix counts only the networks that told the needed fields (a
+// decision on the country does not depend on the ASN's network).
 type Locator interface {
-	Lookup(addr netip.Addr) (loc Location, ok bool)
+	Lookup(addr netip.Addr, need Fields) (loc Location, ok bool)
 }
+
+// Fields is a set of Location fields.
+type Fields uint8
+
+const (
+	FieldCountry     Fields = 1 << iota // Country, and Continent derived from it
+	FieldContinent                      // Continent
+	FieldSubdivision                    // Subdivisions
+	FieldASN                            // ASN
+	FieldCoords                         // Lat, Lon, HasCoords
+	AllFields        = FieldCountry | FieldContinent | FieldSubdivision | FieldASN | FieldCoords
+)
 
 // continentCountries lists the ISO 3166-1 alpha-2 codes (plus XK, Kosovo, as
 // GeoIP databases use it) by continent, following the continent codes GeoIP2

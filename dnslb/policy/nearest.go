@@ -24,9 +24,8 @@ func (p *Policy) chooseNearest(q *Query, health Health, loc Locator, cands []uin
 	var l Location
 	found := false
 	if loc != nil {
-		l, found = loc.Lookup(q.Client)
-	}
-	if tr != nil {
+		l, found = p.locate(loc, q.Client, tr)
+	} else if tr != nil {
 		tr.location(q.Client, l, found)
 	}
 	if !l.HasCoords {

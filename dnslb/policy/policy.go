@@ -338,11 +338,8 @@ func (p *Policy) chooseGeo(q *Query, health Health, loc Locator, cands []uint16,
 		}
 	}
 	if p.geo.needLookup && loc != nil {
-		l, found := loc.Lookup(client)
+		l, found := p.locate(loc, client, tr)
 		scope = max(scope, l.Prefix)
-		if tr != nil {
-			tr.location(client, l, found)
-		}
 		if found {
 			if gi, ok := p.geo.asn[l.ASN]; ok && l.ASN != 0 {
 				if c, ok := p.try(gi, q.Family, health, cands, reason{kind: "asn", n: l.ASN}, tr); ok {
