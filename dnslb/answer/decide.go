@@ -368,11 +368,20 @@ func answerLen(res *zones.Result) int {
 }
 
 // findOPT returns the query's OPT record. ok is false when the query has
-// more than one, which RFC 6891 section 6.1.1 makes a FORMERR.
+// more than one (RFC 6891 section 6.1.1), one outside the additional
+// section, or one whose owner is not the root (section 6.1.2): FORMERR,
+// as NSD answers them.
 func findOPT(req *dns.Msg) (opt *dns.OPT, ok bool) {
+	for _, sec := range [2][]dns.RR{req.Answer, req.Ns} {
+		for _, rr := range sec {
+			if rr.Header().Rrtype == dns.TypeOPT {
+				return nil, false
+			}
+		}
+	}
 	for _, rr := range req.Extra {
 		if o, isOPT := rr.(*dns.OPT); isOPT {
-			if opt != nil {
+			if opt != nil || o.Hdr.Name != "." {
 				return nil, false
 			}
 			opt = o

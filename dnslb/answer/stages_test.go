@@ -119,3 +119,38 @@ func TestStages(t *testing.T) {
 		t.Errorf("after signing: plain reply %v, want TTL 300", r)
 	}
 }
+
+// TestMisplacedOPT: an OPT record in the answer or authority section, one
+// with an owner other than the root, or two of them get FORMERR, as NSD
+// answers them (RFC 6891 sections 6.1.1 and 6.1.2).
+func TestMisplacedOPT(t *testing.T) {
+	w := NewWorker(stageStore(t), Stages{}, nil)
+	opt := func(owner string) *dns.OPT {
+		o := &dns.OPT{Hdr: dns.RR_Header{Name: owner, Rrtype: dns.TypeOPT, Class: 1232}}
+		return o
+	}
+	for _, tc := range []struct {
+		name  string
+		build func(m *dns.Msg)
+		want  int
+	}{
+		{"opt in additional", func(m *dns.Msg) { m.Extra = []dns.RR{opt(".")} }, dns.RcodeSuccess},
+		{"opt in answer", func(m *dns.Msg) { m.Answer = []dns.RR{opt(".")} }, dns.RcodeFormatError},
+		{"opt in authority", func(m *dns.Msg) { m.Ns = []dns.RR{opt(".")} }, dns.RcodeFormatError},
+		{"opt owned by a name", func(m *dns.Msg) { m.Extra = []dns.RR{opt("example.org.")} }, dns.RcodeFormatError},
+		{"two opts", func(m *dns.Msg) { m.Extra = []dns.RR{opt("."), opt(".")} }, dns.RcodeFormatError},
+	} {
+		m := new(dns.Msg)
+		m.SetQuestion("www.example.org.", dns.TypeA)
+		tc.build(m)
+		pkt, err := m.Pack()
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := w.Answer(pkt, netip.MustParseAddrPort("192.0.2.99:5300"), make([]byte, 4096), false, time.Now(), nil)
+		r := new(dns.Msg)
+		if out == nil || r.Unpack(out) != nil || r.Rcode != tc.want {
+			t.Errorf("%s: reply %v, want rcode %s", tc.name, r, dns.RcodeToString[tc.want])
+		}
+	}
+}
