@@ -165,6 +165,9 @@ func (s *Server) reload() (reloadChanges, error) {
 		// (or the first geo name) needs a restart.
 		s.log.Warn("geoip files changed: restart to apply them", "file", strings.Join(st.cfg.GeoIP.Files, ","))
 	}
+	if tcpLimitsOf(st.cfg.Server) != tcpLimitsOf(s.cfg.Server) {
+		s.log.Warn("tcp settings changed: restart to apply them")
+	}
 	if st.cfg.Admin != s.cfg.Admin {
 		s.log.Warn("admin settings changed: restart to apply them")
 		st.cfg.Admin = s.cfg.Admin

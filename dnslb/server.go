@@ -14,8 +14,6 @@ import (
 	"syscall"
 	"time"
 
-	"golang.org/x/net/netutil"
-
 	"github.com/dnslb/dnslb/healthcheck"
 )
 
@@ -276,7 +274,7 @@ func (s *Server) Run(ctx context.Context) error {
 		u.started.Store(true)
 		wg.Go(func() { s.serveUDP(u) })
 	}
-	tcp := newTCPServer(s, cfg.Server.TCPIdleTimeout.Duration)
+	tcp := newTCPServer(s, cfg.Server)
 	for _, ln := range tcpLns {
 		wg.Go(func() { tcp.serve(ln) })
 	}
@@ -317,8 +315,7 @@ func (s *Server) Run(ctx context.Context) error {
 	return err
 }
 
-// listen opens UDP and TCP on every listen address; TCP is limited to
-// max_tcp_connections open connections per address.
+// listen opens UDP and TCP on every listen address.
 func (s *Server) listen(sc ServerConfig) ([]net.Listener, []*udpSocket, []net.Addr, error) {
 	var tcp []net.Listener
 	var udp []*udpSocket
@@ -330,7 +327,7 @@ func (s *Server) listen(sc ServerConfig) ([]net.Listener, []*udpSocket, []net.Ad
 			closeListeners(tcp)
 			return nil, nil, nil, listenHint(l, err)
 		}
-		tcp = append(tcp, netutil.LimitListener(tl, sc.MaxTCPConnections))
+		tcp = append(tcp, tl) // limited by tcpServer: max_tcp_connections is the total
 		udp = append(udp, pcs...)
 		addrs = append(addrs, pcs[0].addr, tl.Addr())
 	}
