@@ -101,5 +101,8 @@ func Check(path string) (*Config, []*zones.Zone, error) {
 			return &st.cfg, nil, fmt.Errorf("%s: geoip.files: %w", at(st.cfg.path, st.cfg.data, []string{"geoip", "files"}), err)
 		}
 	}
+	if err := CheckStateFile(st.cfg.Health.StateFile); err != nil {
+		return &st.cfg, nil, err
+	}
 	return &st.cfg, st.zones, nil
 }

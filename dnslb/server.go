@@ -44,6 +44,8 @@ type Server struct {
 	allDownSince map[string]time.Time // owner → when every address went down (watchNames)
 	startedCh    chan struct{}
 
+	sf stateFile // the override state file's writer (statefile.go)
+
 	sdAddr   *net.UnixAddr // the service manager's socket; nil: none (systemd.go)
 	sdFailed atomic.Bool   // a notification failed, and the log said so
 }
