@@ -247,6 +247,7 @@ func TestStateFileKill9(t *testing.T) {
 		return out
 	}
 	states := []string{"drain", "up", "down", ""}
+	var answered, withFile int // calls answered 200; rounds that ended with a state file
 	for round := range rounds {
 		cmd := start()
 		// What the file says is what this start must have applied.
@@ -267,11 +268,13 @@ func TestStateFileKill9(t *testing.T) {
 			wg.Go(func() {
 				for i := 0; ctx.Err() == nil && i < 200; i++ {
 					code, err := postOverride(client, base, stateAddrs[(w+i)%len(stateAddrs)], states[rand.IntN(len(states))])
+					mu.Lock()
 					if err == nil && code != http.StatusOK {
-						mu.Lock()
 						failed++
-						mu.Unlock()
+					} else if err == nil {
+						answered++
 					}
+					mu.Unlock()
 				}
 			})
 		}
@@ -284,6 +287,7 @@ func TestStateFileKill9(t *testing.T) {
 			t.Errorf("round %d: %d override calls answered other than 200", round, failed)
 		}
 		if data, err := os.ReadFile(state); err == nil {
+			withFile++
 			var m map[string]string
 			if err := json.Unmarshal(data, &m); err != nil {
 				t.Fatalf("round %d: state file after kill -9: %v\n%s", round, err, data)
@@ -294,6 +298,10 @@ func TestStateFileKill9(t *testing.T) {
 		if olds, _ := filepath.Glob(filepath.Join(dir, "*.corrupt-*")); len(olds) > 0 {
 			t.Fatalf("round %d: a state file was found corrupt: %v", round, olds)
 		}
+	}
+	t.Logf("%d rounds: %d override calls answered 200 before the kill, %d rounds ended with a state file", rounds, answered, withFile)
+	if answered == 0 || withFile == 0 {
+		t.Errorf("no override was set before a kill: the test tested nothing")
 	}
 	// The last start cleans up temporary files a kill left.
 	cmd := start()
