@@ -213,6 +213,9 @@ func (a *Admin) readyz(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	fmt.Fprintln(w, "ready")
+	if b, ok := a.backend.(interface{ StateFileProblem() string }); ok && b.StateFileProblem() != "" {
+		fmt.Fprintln(w, "state file invalid at startup: "+b.StateFileProblem())
+	}
 }
 
 func (a *Admin) apiStatus(w http.ResponseWriter, r *http.Request) {

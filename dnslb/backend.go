@@ -2,12 +2,9 @@ package dnslb
 
 import (
 	"cmp"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"maps"
 	"net/netip"
-	"os"
 	"slices"
 	"strings"
 
@@ -26,6 +23,7 @@ var Version = "devel"
 // Status builds what the status page and `dnslb status` show.
 func (s *Server) Status() Status {
 	st := Status{Version: Version, Started: s.started, LastReload: s.lastReloadStatus()}
+	st.StateFile = s.stateProblem()
 	s.reloadMu.Lock()
 	for _, z := range s.store.Zones() {
 		zs := ZoneStatus{Name: z.Origin, File: z.File, Serial: z.Serial(), Records: z.Len()}
@@ -143,49 +141,4 @@ func (s *Server) stateFile() string {
 	s.reloadMu.Lock()
 	defer s.reloadMu.Unlock()
 	return s.cfg.Health.StateFile
-}
-
-// saveOverrides writes the overrides to the state file, by rename.
-func (s *Server) saveOverrides() error {
-	path := s.stateFile()
-	if path == "" {
-		return nil
-	}
-	data, err := json.MarshalIndent(s.store.Overrides(), "", "  ")
-	if err != nil {
-		return err
-	}
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, append(data, '\n'), 0o644); err != nil {
-		return fmt.Errorf("save overrides: %w", err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return fmt.Errorf("save overrides: %w", err)
-	}
-	return nil
-}
-
-// loadOverrides reads the state file, if any.
-func (s *Server) loadOverrides() error {
-	path := s.stateFile()
-	if path == "" {
-		return nil
-	}
-	data, err := os.ReadFile(path)
-	if errors.Is(err, os.ErrNotExist) {
-		return nil
-	}
-	if err != nil {
-		return err
-	}
-	var over map[string]string
-	if err := json.Unmarshal(data, &over); err != nil {
-		return fmt.Errorf("%s: %w", path, err)
-	}
-	for t, st := range over {
-		if slices.Contains(overrideStates, st) {
-			s.store.SetOverride(t, st)
-		}
-	}
-	return nil
 }

@@ -108,6 +108,9 @@ func Check(path string) (*config.Config, []*zones.Zone, error) {
 			return &st.cfg, nil, err
 		}
 	}
+	if err := CheckStateFile(st.cfg.Health.StateFile); err != nil {
+		return &st.cfg, nil, err
+	}
 	return &st.cfg, st.zones, nil
 }
 

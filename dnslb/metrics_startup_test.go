@@ -3,6 +3,7 @@ package dnslb
 import (
 	"io"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -35,4 +36,20 @@ func TestMetricsAfterStartup(t *testing.T) {
 	if strings.Contains(out, `dnslb_reloads_total{result="success"} 1`) {
 		t.Errorf("startup counted as a reload")
 	}
+}
+
+// metricValue is the value of one series (name with its labels, as the
+// exposition writes it) in srv's metrics; 0 when it is not there.
+func metricValue(t *testing.T, srv *Server, series string) float64 {
+	t.Helper()
+	for _, line := range strings.Split(scrape(t, srv.Metrics()), "\n") {
+		if v, ok := strings.CutPrefix(line, series+" "); ok {
+			f, err := strconv.ParseFloat(v, 64)
+			if err != nil {
+				t.Fatalf("%s: %v", line, err)
+			}
+			return f
+		}
+	}
+	return 0
 }

@@ -87,12 +87,22 @@ func loadZones(cfg *config.Config, prev map[string]*loadedZone) (out map[string]
 			out[origin] = p
 			continue
 		}
-		z, err := zones.Load(zc.Name, zc.File)
+		look, err := awaitSettled(zc.File, read) // zonestable.go: whole files only
 		if err != nil {
 			errs = append(errs, err)
 			bad = append(bad, origin)
 			continue
 		}
+		z, err := zones.Load(zc.Name, zc.File)
+		if err == nil {
+			err = stillSettled(zc.File, read, look)
+		}
+		if err != nil {
+			errs = append(errs, err)
+			bad = append(bad, origin)
+			continue
+		}
+		sum, _, _ = zoneDigest(zc.File) // of what was loaded: it may have changed since the first read
 		if _, dup := out[z.Origin]; dup {
 			errs = append(errs, fmt.Errorf("%s: zone %s is already loaded from %s", zc.File, z.Origin, out[z.Origin].zone.File))
 			continue
@@ -168,6 +178,9 @@ func (s *Server) reload() (reloadChanges, error) {
 		// The files themselves are re-read when they change; a new list
 		// (or the first geo name) needs a restart.
 		s.log.Warn("geoip files changed: restart to apply them", "file", strings.Join(st.cfg.GeoIP.Files, ","))
+	}
+	if tcpLimitsOf(st.cfg.Server) != tcpLimitsOf(s.cfg.Server) {
+		s.log.Warn("tcp settings changed: restart to apply them")
 	}
 	if st.cfg.Admin != s.cfg.Admin {
 		s.log.Warn("admin settings changed: restart to apply them")
@@ -323,8 +336,8 @@ func (s *Server) watch(ctx context.Context, every time.Duration, last string, ev
 			settleTimer.Reset(settle)
 		case pending:
 			pending = false
+			last = s.stamp() // before: a change made during the reload triggers another
 			_ = s.Reload("file change")
-			last = s.stamp()
 			closeWatcher()
 			events, closeWatcher = s.notify() // the file list may have changed
 		}

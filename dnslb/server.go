@@ -14,8 +14,6 @@ import (
 	"syscall"
 	"time"
 
-	"golang.org/x/net/netutil"
-
 	"github.com/dnslb/dnslb/dnslb/config"
 	"github.com/dnslb/dnslb/dnslb/geo"
 	"github.com/dnslb/dnslb/dnslb/metrics"
@@ -49,6 +47,8 @@ type Server struct {
 	ready        bool
 	allDownSince map[string]time.Time // owner → when every address went down (watchNames)
 	startedCh    chan struct{}
+
+	sf stateFile // the override state file's writer (statefile.go)
 
 	sdAddr   *net.UnixAddr // the service manager's socket; nil: none (systemd.go)
 	sdFailed atomic.Bool   // a notification failed, and the log said so
@@ -281,7 +281,7 @@ func (s *Server) Run(ctx context.Context) error {
 		u.started.Store(true)
 		wg.Go(func() { s.serveUDP(u) })
 	}
-	tcp := newTCPServer(s, cfg.Server.TCPIdleTimeout.Duration)
+	tcp := newTCPServer(s, cfg.Server)
 	for _, ln := range tcpLns {
 		wg.Go(func() { tcp.serve(ln) })
 	}
@@ -322,8 +322,7 @@ func (s *Server) Run(ctx context.Context) error {
 	return err
 }
 
-// listen opens UDP and TCP on every listen address; TCP is limited to
-// max_tcp_connections open connections per address.
+// listen opens UDP and TCP on every listen address.
 func (s *Server) listen(sc config.ServerConfig) ([]net.Listener, []*udpSocket, []net.Addr, error) {
 	var tcp []net.Listener
 	var udp []*udpSocket
@@ -335,7 +334,7 @@ func (s *Server) listen(sc config.ServerConfig) ([]net.Listener, []*udpSocket, [
 			closeListeners(tcp)
 			return nil, nil, nil, listenHint(l, err)
 		}
-		tcp = append(tcp, netutil.LimitListener(tl, sc.MaxTCPConnections))
+		tcp = append(tcp, tl) // limited by tcpServer: max_tcp_connections is the total
 		udp = append(udp, pcs...)
 		addrs = append(addrs, pcs[0].addr, tl.Addr())
 	}

@@ -13,6 +13,8 @@ type Status struct {
 	Zones      []ZoneStatus `json:"zones"`
 	Names      []NameStatus `json:"names"`
 	LastReload ReloadStatus `json:"last_reload"`
+	// StateFile is set when the override state file was invalid at startup.
+	StateFile *StateFileStatus `json:"state_file,omitempty"`
 }
 
 // ZoneStatus is one served zone.

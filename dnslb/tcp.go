@@ -6,10 +6,13 @@ import (
 	"io"
 	"net"
 	"net/netip"
+	"os"
 	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/dnslb/dnslb/dnslb/config"
 )
 
 // The TCP serving path (RFC 7766). miekg/dns's server reads one message,
@@ -30,20 +33,24 @@ const (
 	tcpWriteBuf = 64 << 10
 )
 
-// tcpServer serves the TCP listeners of one Run.
+// tcpServer serves the TCP listeners of one Run. Its limits (tcplimit.go)
+// count the connections of every listener together.
 type tcpServer struct {
 	s       *Server
 	idle    time.Duration
+	lim     tcpLimits
 	workers chan *udpWorker
 
-	mu     sync.Mutex // guards conns, and closed's changes
-	conns  map[net.Conn]struct{}
-	closed atomic.Bool
-	wg     sync.WaitGroup
+	mu       sync.Mutex // guards conns, byClient, and closed's changes
+	conns    map[*tcpConn]struct{}
+	byClient map[netip.Addr]int
+	closed   atomic.Bool
+	wg       sync.WaitGroup
 }
 
-func newTCPServer(s *Server, idle time.Duration) *tcpServer {
-	t := &tcpServer{s: s, idle: idle, conns: make(map[net.Conn]struct{}),
+func newTCPServer(s *Server, sc config.ServerConfig) *tcpServer {
+	t := &tcpServer{s: s, idle: sc.TCPIdleTimeout.Duration, lim: tcpLimitsOf(sc),
+		conns: make(map[*tcpConn]struct{}), byClient: make(map[netip.Addr]int),
 		workers: make(chan *udpWorker, runtime.GOMAXPROCS(0))}
 	for range cap(t.workers) {
 		t.workers <- newUDPWorker(s)
@@ -67,34 +74,19 @@ func (t *tcpServer) serve(ln net.Listener) {
 			time.Sleep(10 * time.Millisecond) // e.g. out of descriptors: don't spin
 			continue
 		}
-		if !t.track(c) {
-			_ = c.Close()
-			return
+		tc := t.admit(c)
+		if tc == nil {
+			if t.closed.Load() {
+				return
+			}
+			continue
 		}
 		go func() {
 			defer t.wg.Done()
-			defer t.untrack(c)
-			t.serveConn(c)
+			defer t.untrack(tc)
+			t.serveConn(tc)
 		}()
 	}
-}
-
-func (t *tcpServer) track(c net.Conn) bool {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if t.closed.Load() {
-		return false
-	}
-	t.conns[c] = struct{}{}
-	t.wg.Add(1)
-	return true
-}
-
-func (t *tcpServer) untrack(c net.Conn) {
-	t.mu.Lock()
-	delete(t.conns, c)
-	t.mu.Unlock()
-	_ = c.Close()
 }
 
 // shutdown stops every connection once the queries it has read are
@@ -103,7 +95,7 @@ func (t *tcpServer) shutdown(d time.Duration) {
 	t.mu.Lock()
 	t.closed.Store(true)
 	for c := range t.conns {
-		_ = c.SetReadDeadline(time.Now()) // wakes a waiting read; replies still go out
+		_ = c.c.SetReadDeadline(time.Now()) // wakes a waiting read; replies still go out
 	}
 	t.mu.Unlock()
 	done := make(chan struct{})
@@ -113,7 +105,7 @@ func (t *tcpServer) shutdown(d time.Duration) {
 	case <-time.After(d):
 		t.mu.Lock()
 		for c := range t.conns {
-			_ = c.Close()
+			_ = c.c.Close()
 		}
 		t.mu.Unlock()
 		<-done
@@ -122,11 +114,10 @@ func (t *tcpServer) shutdown(d time.Duration) {
 
 // serveConn answers the queries of one connection until the client closes
 // it, it is idle for t.idle, a read or write fails, or the server stops.
-func (t *tcpServer) serveConn(c net.Conn) {
-	from := netip.AddrPort{}
-	if a, ok := c.RemoteAddr().(*net.TCPAddr); ok {
-		from = a.AddrPort()
-	}
+func (t *tcpServer) serveConn(tc *tcpConn) {
+	c, from := tc.c, tc.from
+	answered := false      // a message came: the idle timeout applies, not the first byte's
+	var msgStart time.Time // when the first byte of the partial message at rbuf[:have] came
 	rbuf := make([]byte, tcpReadBuf)
 	var wbuf []byte
 	have := 0 // bytes read and not yet answered, at rbuf[:have]
@@ -169,7 +160,7 @@ func (t *tcpServer) serveConn(c net.Conn) {
 			if w == nil {
 				w = <-t.workers
 			}
-			if wbuf = w.answerTCP(pkt, from, wbuf); !flushFull() {
+			if wbuf = w.answerTCP(pkt, from, wbuf, t.lim.keepalive); !flushFull() {
 				return
 			}
 		}
@@ -188,16 +179,40 @@ func (t *tcpServer) serveConn(c net.Conn) {
 				rbuf = append(rbuf[:have], make([]byte, need-have)...)[:need]
 			}
 		}
+		if off > 0 {
+			answered = true
+		}
 		// The deadline before the check: shutdown sets closed and then
-		// a deadline of now, which this one can't overwrite unseen.
-		_ = c.SetReadDeadline(time.Now().Add(t.idle))
+		// a deadline of now, which this one can't overwrite unseen. The
+		// deadline is not moved by the bytes of a message: it has
+		// tcp_message_timeout from its first byte, whatever it sends.
+		st, deadline := tcpIdle, time.Now().Add(t.idle)
+		switch {
+		case have > 0:
+			if off > 0 || msgStart.IsZero() {
+				msgStart = time.Now() // the rest came with the last read
+			}
+			st, deadline = tcpReading, msgStart.Add(t.lim.message)
+		case !answered:
+			st, deadline = tcpFirst, tc.accepted.Add(t.lim.firstByte)
+		}
+		_ = c.SetReadDeadline(deadline)
+		tc.wait(st, msgStart)
 		if t.closed.Load() {
+			t.countClose("shutdown")
 			return
 		}
 		n, err := c.Read(rbuf[have:])
+		if !tc.work() {
+			return // evicted: counted there
+		}
+		if have == 0 && n > 0 {
+			msgStart = time.Now()
+		}
 		have += n
 		if err != nil && n == 0 {
-			if !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) {
+			t.countClose(closeReason(err, st, t.closed.Load()))
+			if !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) && !errors.Is(err, os.ErrDeadlineExceeded) {
 				t.s.log.Debug("read tcp", "err", err)
 			}
 			return
@@ -223,10 +238,12 @@ func (w *udpWorker) tcpBuf() []byte {
 	return w.tcpOut
 }
 
-// answerTCP appends the reply to one TCP query, with its length, to out.
-func (w *udpWorker) answerTCP(pkt []byte, from netip.AddrPort, out []byte) []byte {
+// answerTCP appends the reply to one TCP query, with its length, to out;
+// a reply with EDNS carries edns-tcp-keepalive with timeout keepalive.
+func (w *udpWorker) answerTCP(pkt []byte, from netip.AddrPort, out []byte, keepalive uint16) []byte {
 	start := time.Now()
 	reply := w.ans.Answer(pkt, from, w.tcpBuf(), true, start, nil)
+	reply = addKeepalive(reply, keepalive)
 	w.timeReplies(start, true)
 	if reply == nil || len(reply) > 65535 { // TCP's two-byte length
 		return out

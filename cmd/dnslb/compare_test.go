@@ -229,7 +229,7 @@ type reply struct {
 	rcode             string
 	aa, tc, opt       bool
 	flags             string   // the other header flags, opcode and OPT version
-	options           []string // the OPT record's options but ECS (which NSD and Knot do not implement)
+	options           []string // the OPT record's options but ECS (which NSD and Knot do not implement) and edns-tcp-keepalive (dnslb's over TCP, RFC 7828: dnslb/tcplimit_test.go)
 	answer, ns, extra []string
 }
 
@@ -249,7 +249,7 @@ func summarize(m *dns.Msg) reply {
 		if o, ok := rr.(*dns.OPT); ok {
 			r.opt = true
 			for _, e := range o.Option {
-				if e.Option() != dns.EDNS0SUBNET {
+				if e.Option() != dns.EDNS0SUBNET && e.Option() != dns.EDNS0TCPKEEPALIVE {
 					r.options = append(r.options, fmt.Sprintf("%d:%s", e.Option(), e.String()))
 				}
 			}

@@ -74,6 +74,14 @@ type ServerConfig struct {
 	TCPIdleTimeout Duration `toml:"tcp_idle_timeout"`
 	// MaxTCPConnections bounds open TCP connections (default 1000).
 	MaxTCPConnections int `toml:"max_tcp_connections"`
+	// MaxTCPPerClient bounds the TCP connections of one client address
+	// (default 100; -1: no bound).
+	MaxTCPPerClient int `toml:"max_tcp_per_client"`
+	// TCPFirstByteTimeout closes a new TCP connection that sends nothing
+	// (default 2s); TCPMessageTimeout one that takes longer to send a
+	// whole query once its first byte came (default 2s, not reset per byte).
+	TCPFirstByteTimeout Duration `toml:"tcp_first_byte_timeout"`
+	TCPMessageTimeout   Duration `toml:"tcp_message_timeout"`
 	// UDPSize is the EDNS buffer size we advertise (default 1232,
 	// DefaultUDPSize).
 	UDPSize int `toml:"udp_size"`
@@ -155,6 +163,15 @@ func (c Config) Defaults() Config {
 	}
 	if c.Server.MaxTCPConnections == 0 {
 		c.Server.MaxTCPConnections = 1000
+	}
+	if c.Server.MaxTCPPerClient == 0 {
+		c.Server.MaxTCPPerClient = 100
+	}
+	if c.Server.TCPFirstByteTimeout.Duration == 0 {
+		c.Server.TCPFirstByteTimeout.Duration = 2 * time.Second
+	}
+	if c.Server.TCPMessageTimeout.Duration == 0 {
+		c.Server.TCPMessageTimeout.Duration = 2 * time.Second
 	}
 	if c.Server.WatchInterval.Duration == 0 {
 		c.Server.WatchInterval.Duration = time.Second
@@ -504,6 +521,9 @@ func (c *Config) check(path string, data []byte) []string {
 	}
 	if c.Server.MaxTCPConnections < 1 {
 		bad([]string{"server", "max_tcp_connections"}, "%d must be at least 1", c.Server.MaxTCPConnections)
+	}
+	if c.Server.MaxTCPPerClient < -1 {
+		bad([]string{"server", "max_tcp_per_client"}, "%d must be at least 1 (or -1: no bound)", c.Server.MaxTCPPerClient)
 	}
 	if !slices.Contains([]string{"debug", "info", "warn", "error"}, c.Log.Level) {
 		bad([]string{"log", "level"}, "%s", OneOf(c.Log.Level, []string{"debug", "info", "warn", "error"}))

@@ -46,6 +46,7 @@ type Registry struct {
 	lastReload prometheus.Gauge
 	reloadOK   prometheus.Gauge
 	geo        [2]prometheus.Counter // 0 miss, 1 hit
+	abuse      *abuseMetrics         // TCP limits, state file (abusemetrics.go)
 
 	// zones maps a zone label to its cells. It is replaced whole (copy on
 	// write) by SetZones, so ObserveQuery reads it without a lock.
@@ -154,6 +155,7 @@ func New() *Registry {
 		reloads, m.lastReload, m.reloadOK, geo,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
+	m.abuse = newAbuseMetrics(m.reg)
 	m.none = &zoneCells{zone: "none"}
 	m.none.policies.Store(&map[string]*queryCells{})
 	m.zones.Store(&map[string]*zoneCells{})

@@ -1,0 +1,81 @@
+package dnslb
+
+import (
+	"fmt"
+	"os"
+	"slices"
+	"time"
+)
+
+// Zone files are loaded whole: an editor or a deploy script that writes a
+// zone file in place (not by rename) leaves it half written for a moment,
+// and a reload (SIGHUP, the watcher) in that moment would load the records
+// written so far, with the new serial. So a changed zone is loaded only
+// once its files (the zone and its $INCLUDEs) look the same, size and
+// modification time, twice zoneSettle apart, and still so after it
+// parsed; meanwhile the old zone keeps serving. A file written too
+// slowly to settle within zoneSettleMax fails the reload (the watcher
+// tries again when it changes next).
+const (
+	zoneSettle    = 50 * time.Millisecond
+	zoneSettleMax = 2 * time.Second
+	// zoneSettled is how old every file's modification time must be to
+	// need no second look (longer than the 1 s and 2 s timestamps of
+	// some file systems).
+	zoneSettled = 2 * time.Second
+)
+
+// fileLook is what a look at a file sees.
+type fileLook struct {
+	size  int64
+	mtime time.Time
+	err   bool
+}
+
+func lookAt(files []string) []fileLook {
+	out := make([]fileLook, len(files))
+	for i, f := range files {
+		fi, err := os.Stat(f)
+		if err != nil {
+			out[i].err = true
+			continue
+		}
+		out[i] = fileLook{size: fi.Size(), mtime: fi.ModTime()}
+	}
+	return out
+}
+
+// awaitSettled waits until files look the same twice zoneSettle apart
+// (at once if each was last changed zoneSettled ago or more), and returns
+// that look; an error if they keep changing for zoneSettleMax.
+func awaitSettled(zone string, files []string) ([]fileLook, error) {
+	prev := lookAt(files)
+	old := true
+	for _, l := range prev {
+		old = old && !l.err && time.Since(l.mtime) >= zoneSettled
+	}
+	if old {
+		return prev, nil
+	}
+	deadline := time.Now().Add(zoneSettleMax)
+	for {
+		time.Sleep(zoneSettle)
+		cur := lookAt(files)
+		if slices.Equal(cur, prev) {
+			return cur, nil
+		}
+		if time.Now().After(deadline) {
+			return nil, fmt.Errorf("%s: zone file still being written (it changed within %v, again and again for %v): not loaded, the old zone keeps serving", zone, zoneSettle, zoneSettleMax)
+		}
+		prev = cur
+	}
+}
+
+// stillSettled reports an error if files changed since look was taken
+// (while the zone was parsed).
+func stillSettled(zone string, files []string, look []fileLook) error {
+	if !slices.Equal(lookAt(files), look) {
+		return fmt.Errorf("%s: zone file changed while it was read: not loaded, the old zone keeps serving", zone)
+	}
+	return nil
+}
