@@ -332,7 +332,7 @@ func (c *fastCache) put(q *fastQuery, p *Plan, wire []byte) {
 		r.klen, r.n, r.size, r.qtype = uint16(len(key)), uint16(n), uint16(len(tmpl)), qtype
 		r.perm, r.ans, r.rec = perm, uint16(ans), uint16(rec)
 		r.rcode, r.scope, r.zone, r.policy = uint16(m.Rcode), uint8(p.scope), p.zone, p.policy
-		r.noEcho, r.rot = !p.echo, ctr
+		r.noEcho, r.rot = p.msg.Rcode == dns.RcodeServerFailure, ctr // as decide sets p.echo
 		if !c.add(r, any) {
 			return
 		}

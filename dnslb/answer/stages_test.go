@@ -154,3 +154,55 @@ func TestMisplacedOPT(t *testing.T) {
 		}
 	}
 }
+
+// TestECSEchoAfterPlain: a name asked without ECS and then with ECS gets
+// the option echoed (scope 0 for a static name) every time, whatever the
+// memo kept from the queries without it.
+func TestECSEchoAfterPlain(t *testing.T) {
+	w := NewWorker(stageStore(t), Stages{}, nil)
+	ask := func(ecs bool) *dns.Msg {
+		m := new(dns.Msg)
+		m.SetQuestion("www.example.org.", dns.TypeA)
+		m.SetEdns0(1232, false)
+		if ecs {
+			o := m.IsEdns0()
+			o.Option = append(o.Option, &dns.EDNS0_SUBNET{Code: dns.EDNS0SUBNET, Family: 1, SourceNetmask: 24,
+				Address: netip.MustParseAddr("198.51.100.0").AsSlice()})
+		}
+		pkt, err := m.Pack()
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := w.Answer(pkt, netip.MustParseAddrPort("192.0.2.99:5300"), make([]byte, 4096), false, time.Now(), nil)
+		r := new(dns.Msg)
+		if out == nil || r.Unpack(out) != nil {
+			t.Fatalf("no reply")
+		}
+		return r
+	}
+	echoed := func(r *dns.Msg) bool {
+		if o := r.IsEdns0(); o != nil {
+			for _, e := range o.Option {
+				if s, ok := e.(*dns.EDNS0_SUBNET); ok && s.SourceNetmask == 24 && s.SourceScope == 0 {
+					return true
+				}
+			}
+		}
+		return false
+	}
+	for i := range 3 {
+		if r := ask(false); echoed(r) {
+			t.Fatalf("query %d without ECS: reply has ECS", i)
+		}
+	}
+	for i := range 4 {
+		if r := ask(true); !echoed(r) {
+			t.Errorf("query %d with ECS after queries without: no ECS echo in %v", i, r)
+		}
+	}
+	for i := range 2 {
+		if r := ask(false); echoed(r) {
+			t.Errorf("query %d without ECS after queries with: reply has ECS", i)
+		}
+	}
+}
