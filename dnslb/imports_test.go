@@ -23,8 +23,9 @@ var layers = map[string]int{
 	"dnslb/state":       3,
 	"dnslb/answer":      4,
 	"dnslb/metrics":     4,
-	"dnslb":             5,
-	"cmd/dnslb":         6,
+	"dnslb/serve":       5,
+	"dnslb":             6,
+	"cmd/dnslb":         7,
 }
 
 // TestImportDirection fails when a package imports one of its own rank or

@@ -18,6 +18,7 @@ import (
 
 	"github.com/dnslb/dnslb/dnslb/config"
 	"github.com/dnslb/dnslb/dnslb/metrics"
+	"github.com/dnslb/dnslb/dnslb/serve"
 	"github.com/dnslb/dnslb/dnslb/state"
 	"github.com/dnslb/dnslb/zones"
 )
@@ -179,7 +180,7 @@ func (s *Server) reload() (reloadChanges, error) {
 		// (or the first geo name) needs a restart.
 		s.log.Warn("geoip files changed: restart to apply them", "file", strings.Join(st.cfg.GeoIP.Files, ","))
 	}
-	if tcpLimitsOf(st.cfg.Server) != tcpLimitsOf(s.cfg.Server) {
+	if serve.TCPChanged(st.cfg.Server, s.cfg.Server) {
 		s.log.Warn("tcp settings changed: restart to apply them")
 	}
 	if st.cfg.Admin != s.cfg.Admin {

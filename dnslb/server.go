@@ -14,9 +14,11 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/dnslb/dnslb/dnslb/answer"
 	"github.com/dnslb/dnslb/dnslb/config"
 	"github.com/dnslb/dnslb/dnslb/geo"
 	"github.com/dnslb/dnslb/dnslb/metrics"
+	"github.com/dnslb/dnslb/dnslb/serve"
 	"github.com/dnslb/dnslb/dnslb/state"
 	"github.com/dnslb/dnslb/healthcheck"
 )
@@ -242,7 +244,7 @@ func (s *Server) Run(ctx context.Context) error {
 	if cfg.Admin.Listen != "" {
 		admin = NewAdmin(cfg.Admin, s, s.metrics, s.log)
 		if adminLn, err = admin.listen(); err != nil {
-			closeUDP(udp)
+			serve.CloseUDP(udp)
 			closeListeners(tcpLns)
 			return err
 		}
@@ -253,7 +255,7 @@ func (s *Server) Run(ctx context.Context) error {
 	// sockets closing, so waiting for them first would wait forever.
 	defer func() {
 		cancel()
-		closeUDP(udp)
+		serve.CloseUDP(udp)
 		closeListeners(tcpLns)
 		wg.Wait()
 	}()
@@ -277,13 +279,13 @@ func (s *Server) Run(ctx context.Context) error {
 	}
 	s.store.Publish() // the first answers see every first verdict
 	wg.Go(func() { s.watchNames(ctx) })
+	env := serve.Env{Store: s.store, Stages: answer.Stages{TSIG: s, Account: s}, Log: s.log, Metrics: s.metrics, Transfer: s.zoneTransfer}
 	for _, u := range udp {
-		u.started.Store(true)
-		wg.Go(func() { s.serveUDP(u) })
+		u.Start(&wg, env)
 	}
-	tcp := newTCPServer(s, cfg.Server)
+	tcp := serve.NewTCP(env, cfg.Server)
 	for _, ln := range tcpLns {
-		wg.Go(func() { tcp.serve(ln) })
+		wg.Go(func() { tcp.Serve(ln) })
 	}
 	wg.Go(func() { s.notifier(ctx) }) // the listeners are open: secondaries can come
 	if every := cfg.Server.WatchInterval.Duration; every > 0 && cfg.Path() != "" {
@@ -315,28 +317,28 @@ func (s *Server) Run(ctx context.Context) error {
 	s.ready = false
 	s.mu.Unlock()
 	cancel()
-	closeUDP(udp)
+	serve.CloseUDP(udp)
 	closeListeners(tcpLns)
-	tcp.shutdown(5 * time.Second)
+	tcp.Shutdown(5 * time.Second)
 	_ = s.qlog.Swap(nil).Close()
 	return err
 }
 
 // listen opens UDP and TCP on every listen address.
-func (s *Server) listen(sc config.ServerConfig) ([]net.Listener, []*udpSocket, []net.Addr, error) {
+func (s *Server) listen(sc config.ServerConfig) ([]net.Listener, []*serve.UDPSocket, []net.Addr, error) {
 	var tcp []net.Listener
-	var udp []*udpSocket
+	var udp []*serve.UDPSocket
 	var addrs []net.Addr
 	for _, l := range sc.Listen {
 		pcs, tl, err := listenPair(l)
 		if err != nil {
-			closeUDP(udp)
+			serve.CloseUDP(udp)
 			closeListeners(tcp)
 			return nil, nil, nil, listenHint(l, err)
 		}
 		tcp = append(tcp, tl) // limited by tcpServer: max_tcp_connections is the total
 		udp = append(udp, pcs...)
-		addrs = append(addrs, pcs[0].addr, tl.Addr())
+		addrs = append(addrs, pcs[0].Addr(), tl.Addr())
 	}
 	return tcp, udp, addrs, nil
 }
@@ -346,17 +348,17 @@ func (s *Server) listen(sc config.ServerConfig) ([]net.Listener, []*udpSocket, [
 // taken. The TCP listener does not share its port (no SO_REUSEPORT), so a
 // second server on the same address fails here instead of splitting the
 // UDP traffic with the first.
-func listenPair(l string) ([]*udpSocket, net.Listener, error) {
+func listenPair(l string) ([]*serve.UDPSocket, net.Listener, error) {
 	for try := 0; ; try++ {
-		pcs, err := listenUDP(l)
+		pcs, err := serve.ListenUDP(l)
 		if err != nil {
 			return nil, nil, err
 		}
-		tl, err := net.Listen("tcp", pcs[0].addr.String())
+		tl, err := net.Listen("tcp", pcs[0].Addr().String())
 		if err == nil {
 			return pcs, tl, nil
 		}
-		closeUDP(pcs)
+		serve.CloseUDP(pcs)
 		if !strings.HasSuffix(l, ":0") || try == 10 {
 			return nil, nil, err // "listen tcp ADDRESS: cause" already
 		}

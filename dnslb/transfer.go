@@ -254,12 +254,6 @@ func upToDate(req *dns.Msg, serial uint32) bool {
 	return false
 }
 
-// appendTCP appends msg with its two-byte length, as TCP carries it.
-func appendTCP(out, msg []byte) []byte {
-	out = binary.BigEndian.AppendUint16(out, uint16(len(msg)))
-	return append(out, msg...)
-}
-
 // notifyJob is a zone whose secondaries must hear of its new serial.
 type notifyJob struct {
 	zone string

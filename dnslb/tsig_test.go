@@ -167,7 +167,7 @@ func tsigQuery(t *testing.T, addr, network string, m *dns.Msg, name, alg, secret
 	buf := make([]byte, 65535)
 	var n int
 	if network == "tcp" {
-		if _, err := c.Write(appendTCP(nil, pkt)); err != nil {
+		if _, err := c.Write(append(binary.BigEndian.AppendUint16(nil, uint16(len(pkt))), pkt...)); err != nil {
 			t.Fatal(err)
 		}
 		if _, err := readFull(c, buf[:2]); err != nil {
@@ -454,7 +454,7 @@ func TestTSIGTransfer(t *testing.T) {
 	}
 	defer c.Close()
 	_ = c.SetDeadline(time.Now().Add(10 * time.Second))
-	if _, err := c.Write(appendTCP(nil, pkt)); err != nil {
+	if _, err := c.Write(append(binary.BigEndian.AppendUint16(nil, uint16(len(pkt))), pkt...)); err != nil {
 		t.Fatal(err)
 	}
 	prev, soas, msgs := reqMAC, 0, 0

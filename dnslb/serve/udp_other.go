@@ -1,6 +1,6 @@
 //go:build !linux
 
-package dnslb
+package serve
 
 import "syscall"
 
@@ -15,7 +15,7 @@ const msgTrunc = 0
 
 // Elsewhere sockets stay in the netpoller and serveUDP uses x/net's
 // batches: detachUDP leaves u as it is, and serveUDPFD is never called.
-func detachUDP(u *udpSocket) error                      { return nil }
-func wakeUDP(fd int)                                    {}
-func closeFD(fd int)                                    {}
-func (s *Server) serveUDPFD(u *udpSocket, w *udpWorker) {}
+func detachUDP(u *UDPSocket) error       { return nil }
+func wakeUDP(fd int)                     {}
+func closeFD(fd int)                     {}
+func serveUDPFD(u *UDPSocket, w *worker) {}

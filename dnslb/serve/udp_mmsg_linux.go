@@ -1,4 +1,4 @@
-package dnslb
+package serve
 
 import (
 	"fmt"
@@ -69,7 +69,7 @@ type mmsgBufs struct {
 // of the descriptor, set to blocking, and closes Go's, which removes it
 // from the runtime's epoll instance (Close deregisters it explicitly
 // before closing). The socket stays open through the duplicate.
-func detachUDP(u *udpSocket) error {
+func detachUDP(u *UDPSocket) error {
 	rc, err := u.conn.SyscallConn()
 	if err != nil {
 		return err
@@ -108,7 +108,7 @@ func closeFD(fd int) { _ = unix.Close(fd) }
 
 // serveUDPFD answers the datagrams of u's detached descriptor until u is
 // closed.
-func (s *Server) serveUDPFD(u *udpSocket, w *udpWorker) {
+func serveUDPFD(u *UDPSocket, w *worker) {
 	fd := u.fd
 	b := new(mmsgBufs)
 	for i := range udpBatch {
@@ -134,7 +134,7 @@ func (s *Server) serveUDPFD(u *udpSocket, w *udpWorker) {
 			continue // udpWait passed with nothing to read
 		}
 		if err != nil {
-			s.log.Debug("read udp", "err", err)
+			w.env.Log.Debug("read udp", "err", err)
 			time.Sleep(time.Millisecond) // never a busy loop of errors
 			continue
 		}
@@ -189,7 +189,7 @@ func (s *Server) serveUDPFD(u *udpSocket, w *udpWorker) {
 				return
 			}
 			if err != nil {
-				s.log.Debug("write reply", "err", err)
+				w.env.Log.Debug("write reply", "err", err)
 				sent = 1 // the first failed: skip it, send the rest
 			}
 			done += sent

@@ -1,4 +1,4 @@
-package dnslb
+package serve
 
 import (
 	"encoding/binary"
@@ -43,6 +43,10 @@ type tcpLimits struct {
 	firstByte, message time.Duration
 	keepalive          uint16 // the idle timeout in units of 100 ms (RFC 7828)
 }
+
+// TCPChanged tells whether the TCP settings of a and b differ: they take
+// effect at the next start, not at a reload.
+func TCPChanged(a, b config.ServerConfig) bool { return tcpLimitsOf(a) != tcpLimitsOf(b) }
 
 func tcpLimitsOf(sc config.ServerConfig) tcpLimits {
 	l := tcpLimits{max: sc.MaxTCPConnections, perClient: sc.MaxTCPPerClient,
@@ -105,7 +109,7 @@ func (tc *tcpConn) work() bool {
 
 // admit tracks the accepted c within the limits, or closes it (counted
 // as refused) and returns nil.
-func (t *tcpServer) admit(c net.Conn) *tcpConn {
+func (t *TCPServer) admit(c net.Conn) *tcpConn {
 	tc := &tcpConn{c: c, accepted: time.Now()}
 	if a, ok := c.RemoteAddr().(*net.TCPAddr); ok {
 		tc.from = a.AddrPort()
@@ -166,7 +170,7 @@ func (t *tcpServer) admit(c net.Conn) *tcpConn {
 
 // oldestLocked returns the connection that has waited longest for its
 // client, its state and since when; nil if every one is busy.
-func (t *tcpServer) oldestLocked() (*tcpConn, int32, time.Time) {
+func (t *TCPServer) oldestLocked() (*tcpConn, int32, time.Time) {
 	var best *tcpConn
 	var bestSt int32
 	var bestSince int64
@@ -182,7 +186,7 @@ func (t *tcpServer) oldestLocked() (*tcpConn, int32, time.Time) {
 	return best, bestSt, time.Unix(0, bestSince)
 }
 
-func (t *tcpServer) dropLocked(tc *tcpConn) {
+func (t *TCPServer) dropLocked(tc *tcpConn) {
 	if _, ok := t.conns[tc]; !ok {
 		return
 	}
@@ -193,7 +197,7 @@ func (t *tcpServer) dropLocked(tc *tcpConn) {
 	}
 }
 
-func (t *tcpServer) untrack(tc *tcpConn) {
+func (t *TCPServer) untrack(tc *tcpConn) {
 	t.mu.Lock()
 	t.dropLocked(tc)
 	t.mu.Unlock()
@@ -201,15 +205,15 @@ func (t *tcpServer) untrack(tc *tcpConn) {
 }
 
 // refuse closes c at once, unanswered.
-func (t *tcpServer) refuse(c net.Conn, reason string) {
+func (t *TCPServer) refuse(c net.Conn, reason string) {
 	if tcp, ok := c.(*net.TCPConn); ok {
 		_ = tcp.SetLinger(0) // a reset: the client knows at once, and no TIME_WAIT here
 	}
 	_ = c.Close()
-	t.s.metrics.TCPRefused(reason)
+	t.env.Metrics.TCPRefused(reason)
 }
 
-func (t *tcpServer) countClose(reason string) { t.s.metrics.TCPClosed(reason) }
+func (t *TCPServer) countClose(reason string) { t.env.Metrics.TCPClosed(reason) }
 
 // closeReason names why a read that got err (in state st) ends a connection.
 func closeReason(err error, st int32, closed bool) string {

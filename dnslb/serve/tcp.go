@@ -1,4 +1,4 @@
-package dnslb
+package serve
 
 import (
 	"encoding/binary"
@@ -33,13 +33,13 @@ const (
 	tcpWriteBuf = 64 << 10
 )
 
-// tcpServer serves the TCP listeners of one Run. Its limits (tcplimit.go)
+// TCPServer serves the TCP listeners of one Run. Its limits (tcplimit.go)
 // count the connections of every listener together.
-type tcpServer struct {
-	s       *Server
+type TCPServer struct {
+	env     Env
 	idle    time.Duration
 	lim     tcpLimits
-	workers chan *udpWorker
+	workers chan *worker
 
 	mu       sync.Mutex // guards conns, byClient, and closed's changes
 	conns    map[*tcpConn]struct{}
@@ -48,18 +48,18 @@ type tcpServer struct {
 	wg       sync.WaitGroup
 }
 
-func newTCPServer(s *Server, sc config.ServerConfig) *tcpServer {
-	t := &tcpServer{s: s, idle: sc.TCPIdleTimeout.Duration, lim: tcpLimitsOf(sc),
+func NewTCP(env Env, sc config.ServerConfig) *TCPServer {
+	t := &TCPServer{env: env, idle: sc.TCPIdleTimeout.Duration, lim: tcpLimitsOf(sc),
 		conns: make(map[*tcpConn]struct{}), byClient: make(map[netip.Addr]int),
-		workers: make(chan *udpWorker, runtime.GOMAXPROCS(0))}
+		workers: make(chan *worker, runtime.GOMAXPROCS(0))}
 	for range cap(t.workers) {
-		t.workers <- newUDPWorker(s)
+		t.workers <- newWorker(t.env)
 	}
 	return t
 }
 
-// serve accepts connections on ln until it is closed.
-func (t *tcpServer) serve(ln net.Listener) {
+// Serve accepts connections on ln until it is closed.
+func (t *TCPServer) Serve(ln net.Listener) {
 	for {
 		c, err := ln.Accept()
 		if err != nil {
@@ -70,7 +70,7 @@ func (t *tcpServer) serve(ln net.Listener) {
 			if errors.As(err, &ne) && ne.Timeout() {
 				continue
 			}
-			t.s.log.Warn("accept tcp", "err", err)
+			t.env.Log.Warn("accept tcp", "err", err)
 			time.Sleep(10 * time.Millisecond) // e.g. out of descriptors: don't spin
 			continue
 		}
@@ -89,9 +89,9 @@ func (t *tcpServer) serve(ln net.Listener) {
 	}
 }
 
-// shutdown stops every connection once the queries it has read are
+// Shutdown stops every connection once the queries it has read are
 // answered (the listeners are closed by the caller), waiting at most d.
-func (t *tcpServer) shutdown(d time.Duration) {
+func (t *TCPServer) Shutdown(d time.Duration) {
 	t.mu.Lock()
 	t.closed.Store(true)
 	for c := range t.conns {
@@ -114,7 +114,7 @@ func (t *tcpServer) shutdown(d time.Duration) {
 
 // serveConn answers the queries of one connection until the client closes
 // it, it is idle for t.idle, a read or write fails, or the server stops.
-func (t *tcpServer) serveConn(tc *tcpConn) {
+func (t *TCPServer) serveConn(tc *tcpConn) {
 	c, from := tc.c, tc.from
 	answered := false      // a message came: the idle timeout applies, not the first byte's
 	var msgStart time.Time // when the first byte of the partial message at rbuf[:have] came
@@ -125,7 +125,7 @@ func (t *tcpServer) serveConn(tc *tcpConn) {
 		// Every complete message in the buffer is answered before the
 		// replies are written together.
 		off := 0
-		var w *udpWorker
+		var w *worker
 		// flushFull writes the replies once they fill tcpWriteBuf (many
 		// small queries with large answers, a zone transfer), so that a
 		// connection holds a bounded buffer; the worker is given back
@@ -149,7 +149,7 @@ func (t *tcpServer) serveConn(tc *tcpConn) {
 			}
 			pkt := rbuf[off+2 : off+2+n]
 			off += 2 + n
-			if msgs, ok := t.s.zoneTransfer(pkt, from.Addr()); ok {
+			if msgs, ok := t.env.transfer(pkt, from.Addr()); ok {
 				for _, m := range msgs {
 					if wbuf = appendTCP(wbuf, m); !flushFull() {
 						return
@@ -213,7 +213,7 @@ func (t *tcpServer) serveConn(tc *tcpConn) {
 		if err != nil && n == 0 {
 			t.countClose(closeReason(err, st, t.closed.Load()))
 			if !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) && !errors.Is(err, os.ErrDeadlineExceeded) {
-				t.s.log.Debug("read tcp", "err", err)
+				t.env.Log.Debug("read tcp", "err", err)
 			}
 			return
 		}
@@ -221,17 +221,17 @@ func (t *tcpServer) serveConn(tc *tcpConn) {
 }
 
 // write sends b to c within the idle timeout, and reports whether it did.
-func (t *tcpServer) write(c net.Conn, b []byte) bool {
+func (t *TCPServer) write(c net.Conn, b []byte) bool {
 	_ = c.SetWriteDeadline(time.Now().Add(t.idle))
 	if _, err := c.Write(b); err != nil {
-		t.s.log.Debug("write tcp", "err", err)
+		t.env.Log.Debug("write tcp", "err", err)
 		return false
 	}
 	return true
 }
 
 // tcpBuf is the worker's buffer for one TCP reply.
-func (w *udpWorker) tcpBuf() []byte {
+func (w *worker) tcpBuf() []byte {
 	if w.tcpOut == nil {
 		w.tcpOut = make([]byte, 65535)
 	}
@@ -240,7 +240,7 @@ func (w *udpWorker) tcpBuf() []byte {
 
 // answerTCP appends the reply to one TCP query, with its length, to out;
 // a reply with EDNS carries edns-tcp-keepalive with timeout keepalive.
-func (w *udpWorker) answerTCP(pkt []byte, from netip.AddrPort, out []byte, keepalive uint16) []byte {
+func (w *worker) answerTCP(pkt []byte, from netip.AddrPort, out []byte, keepalive uint16) []byte {
 	start := time.Now()
 	reply := w.ans.Answer(pkt, from, w.tcpBuf(), true, start, nil)
 	reply = addKeepalive(reply, keepalive)
@@ -249,4 +249,10 @@ func (w *udpWorker) answerTCP(pkt []byte, from netip.AddrPort, out []byte, keepa
 		return out
 	}
 	return appendTCP(out, reply)
+}
+
+// appendTCP appends msg with its two-byte length, as TCP carries it.
+func appendTCP(out, msg []byte) []byte {
+	out = binary.BigEndian.AppendUint16(out, uint16(len(msg)))
+	return append(out, msg...)
 }

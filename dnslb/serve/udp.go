@@ -1,9 +1,10 @@
-package dnslb
+package serve
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/netip"
 	"runtime"
@@ -11,11 +12,12 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/miekg/dns"
 	"golang.org/x/net/ipv4"
 	"golang.org/x/net/ipv6"
 
 	"github.com/dnslb/dnslb/dnslb/answer"
+	"github.com/dnslb/dnslb/dnslb/metrics"
+	"github.com/dnslb/dnslb/dnslb/state"
 )
 
 // The UDP serving path. miekg/dns's server starts a goroutine and
@@ -25,6 +27,38 @@ import (
 // with SO_REUSEPORT so that the kernel spreads datagrams over them, and
 // each socket is served by one goroutine that owns its buffers and reuses
 // them for every query. TCP is served in tcp.go.
+
+// Env is what the serving loops need from the server: the generation
+// to answer from, the query path's stage hooks, where to log and count,
+// and the zone transfers (TCP only; nil: none).
+type Env struct {
+	Store    *state.Store
+	Stages   answer.Stages
+	Log      *slog.Logger
+	Metrics  *metrics.Registry
+	Transfer func(pkt []byte, client netip.Addr) (msgs [][]byte, ok bool)
+}
+
+// transfer answers pkt if it is a zone transfer the server takes.
+func (e Env) transfer(pkt []byte, client netip.Addr) ([][]byte, bool) {
+	if e.Transfer == nil {
+		return nil, false
+	}
+	return e.Transfer(pkt, client)
+}
+
+// Addr is the socket's local address.
+func (u *UDPSocket) Addr() net.Addr { return u.addr }
+
+// Start serves u (ServeUDP) on a goroutine of wg.
+func (u *UDPSocket) Start(wg *sync.WaitGroup, env Env) {
+	u.started.Store(true) // before the goroutine: Close waits for it
+	wg.Go(func() { ServeUDP(env, u) })
+}
+
+// Close stops the socket's serving goroutine, waits for it, and closes
+// the socket; calling it again does nothing.
+func (u *UDPSocket) Close() { u.close() }
 
 // udpBatch is how many datagrams one recvmmsg/sendmmsg call moves at
 // most, and udpSlot the buffer of each. A query longer than udpSlot
@@ -36,12 +70,12 @@ const (
 	udpSlot  = 4096
 )
 
-// udpSocket is one socket of a listen address's group. Where the
+// UDPSocket is one socket of a listen address's group. Where the
 // platform allows (detachUDP, Linux) the socket is taken out of Go's
 // netpoller after it is opened, and its serving goroutine sleeps in the
 // kernel instead (udp_mmsg_linux.go says why); elsewhere it is served
 // through conn.
-type udpSocket struct {
+type UDPSocket struct {
 	conn    *net.UDPConn // served through the netpoller; nil once detached
 	fd      int          // the detached descriptor; -1 when conn is served
 	addr    net.Addr
@@ -54,23 +88,23 @@ type udpSocket struct {
 // listenUDP opens the socket group of one listen address: GOMAXPROCS
 // sockets sharing a port where the platform can (reusePort), else one.
 // With port 0 the first socket picks the port and the others join it.
-func listenUDP(addr string) ([]*udpSocket, error) {
+func ListenUDP(addr string) ([]*UDPSocket, error) {
 	n := 1
 	if reusePortGroup {
 		n = runtime.GOMAXPROCS(0)
 	}
 	lc := net.ListenConfig{Control: reusePort}
-	socks := make([]*udpSocket, 0, n)
+	socks := make([]*UDPSocket, 0, n)
 	for range n {
 		pc, err := lc.ListenPacket(context.Background(), "udp", addr)
 		if err != nil {
-			closeUDP(socks)
+			CloseUDP(socks)
 			return nil, err // "listen udp ADDRESS: cause" already
 		}
-		u := &udpSocket{conn: pc.(*net.UDPConn), fd: -1, addr: pc.LocalAddr(), done: make(chan struct{})}
+		u := &UDPSocket{conn: pc.(*net.UDPConn), fd: -1, addr: pc.LocalAddr(), done: make(chan struct{})}
 		if err := detachUDP(u); err != nil {
 			_ = pc.Close()
-			closeUDP(socks)
+			CloseUDP(socks)
 			return nil, fmt.Errorf("listen udp %s: %w", addr, err)
 		}
 		socks = append(socks, u)
@@ -79,7 +113,7 @@ func listenUDP(addr string) ([]*udpSocket, error) {
 	return socks, nil
 }
 
-func closeUDP(socks []*udpSocket) {
+func CloseUDP(socks []*UDPSocket) {
 	for _, u := range socks {
 		u.close()
 	}
@@ -87,7 +121,7 @@ func closeUDP(socks []*udpSocket) {
 
 // close stops the socket's serving goroutine, waits for it, and closes
 // the socket; calling it again does nothing.
-func (u *udpSocket) close() {
+func (u *UDPSocket) close() {
 	u.once.Do(func() {
 		u.closing.Store(true)
 		if u.conn != nil {
@@ -109,10 +143,10 @@ type batchConn interface {
 	WriteBatch(ms []ipv4.Message, flags int) (int, error)
 }
 
-// udpWorker is one serving goroutine's scratch space: nothing in it is
+// worker is one serving goroutine's scratch space: nothing in it is
 // shared, so the query path reuses it without locks.
-type udpWorker struct {
-	s      *Server
+type worker struct {
+	env    Env
 	in     []ipv4.Message // datagrams read, each with its own udpSlot buffer
 	out    []ipv4.Message // replies to write
 	outs   [][]byte       // the reply buffers out points into, one per slot
@@ -120,9 +154,9 @@ type udpWorker struct {
 	tcpOut []byte // a TCP reply, up to 65535 bytes; made on first use
 }
 
-func newUDPWorker(s *Server) *udpWorker {
-	w := &udpWorker{s: s, in: make([]ipv4.Message, udpBatch), out: make([]ipv4.Message, udpBatch),
-		outs: make([][]byte, udpBatch), ans: answer.NewWorker(s.store, answer.Stages{TSIG: s, Account: s}, s.log)}
+func newWorker(env Env) *worker {
+	w := &worker{env: env, in: make([]ipv4.Message, udpBatch), out: make([]ipv4.Message, udpBatch),
+		outs: make([][]byte, udpBatch), ans: answer.NewWorker(env.Store, env.Stages, env.Log)}
 	for i := range udpBatch {
 		w.in[i].Buffers = [][]byte{make([]byte, udpSlot)}
 		w.out[i].Buffers = make([][]byte, 1)
@@ -134,11 +168,11 @@ func newUDPWorker(s *Server) *udpWorker {
 // serveUDP answers the datagrams of u until u is closed: it reads
 // every datagram waiting (up to udpBatch) in one call, answers them, and
 // writes the replies in one call.
-func (s *Server) serveUDP(u *udpSocket) {
+func ServeUDP(env Env, u *UDPSocket) {
 	defer close(u.done)
-	w := newUDPWorker(s)
+	w := newWorker(env)
 	if u.conn == nil {
-		s.serveUDPFD(u, w)
+		serveUDPFD(u, w)
 		return
 	}
 	conn := u.conn
@@ -152,7 +186,7 @@ func (s *Server) serveUDP(u *udpSocket) {
 			if errors.Is(err, net.ErrClosed) {
 				return
 			}
-			s.log.Debug("read udp", "err", err)
+			w.env.Log.Debug("read udp", "err", err)
 			continue
 		}
 		k := 0
@@ -179,7 +213,7 @@ func (s *Server) serveUDP(u *udpSocket) {
 				if errors.Is(err, net.ErrClosed) {
 					return
 				}
-				s.log.Debug("write reply", "err", err)
+				w.env.Log.Debug("write reply", "err", err)
 				n = 1 // the first failed: skip it, send the rest
 			}
 			done += n
@@ -189,7 +223,7 @@ func (s *Server) serveUDP(u *udpSocket) {
 
 // answer returns the reply to the datagram pkt from client from, packed
 // into buf when it fits, or nil when the datagram gets none.
-func (w *udpWorker) answer(pkt []byte, from netip.AddrPort, buf []byte) []byte {
+func (w *worker) answer(pkt []byte, from netip.AddrPort, buf []byte) []byte {
 	start := time.Now()
 	out := w.ans.Answer(pkt, from, buf, false, start, nil)
 	w.timeReplies(start, false)
@@ -198,40 +232,8 @@ func (w *udpWorker) answer(pkt []byte, from netip.AddrPort, buf []byte) []byte {
 
 // timeReplies records the duration, from start to now, of the replies
 // from the memo since the last call.
-func (w *udpWorker) timeReplies(start time.Time, tcp bool) {
+func (w *worker) timeReplies(start time.Time, tcp bool) {
 	if n := w.ans.TakeUntimed(); n > 0 {
-		w.s.metrics.ObserveDurations(time.Since(start), n, tcp)
+		w.env.Metrics.ObserveDurations(time.Since(start), n, tcp)
 	}
-}
-
-var _ answer.Account = (*Server)(nil)
-
-// Sampled tells whether the next query goes to the query log.
-func (s *Server) Sampled() bool { return s.qlog.Load().Pick() }
-
-// Answered counts one reply that decide and encode made (the account
-// stage), and logs it when it is in the query log's sample.
-func (s *Server) Answered(req *dns.Msg, p *answer.Plan, c answer.Client, start time.Time, sampled bool) {
-	var qtype uint16
-	if len(req.Question) == 1 {
-		qtype = req.Question[0].Qtype
-	}
-	m := p.Msg()
-	d := time.Since(start)
-	s.metrics.ObserveQuery(p.Zone(), qtype, m.Rcode, p.Policy(), d, c.TCP)
-	if m.Truncated {
-		s.metrics.Truncated()
-	}
-	if sampled {
-		s.qlog.Load().Write(c.Addr.Addr(), c.TCP, req, m, p.Policy(), d)
-	}
-}
-
-// Counter is the metrics' counter of replies the memo gives.
-func (s *Server) Counter(zone string, qtype uint16, rcode int, policy string, tcp bool) (answer.Counter, bool) {
-	ref, known := s.metrics.QueryCounter(zone, qtype, rcode, policy, tcp)
-	if ref == nil {
-		return nil, known
-	}
-	return ref, known
 }

@@ -1,4 +1,4 @@
-package dnslb
+package serve
 
 import (
 	"syscall"
