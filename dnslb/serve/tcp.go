@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/dnslb/dnslb/dnslb/answer"
 	"github.com/dnslb/dnslb/dnslb/config"
 )
 
@@ -20,9 +21,10 @@ import (
 // and buffers each time; a client that pipelines (resolvers do, and so does
 // dnsperf) pays a read and a write per query. Here a connection's goroutine
 // reads whatever the client has sent, answers every complete query in it,
-// and writes all the replies in one call. Answering uses the same workers
-// as UDP (so precomputed replies serve TCP too), taken from a pool of
-// GOMAXPROCS only while answering, never while a connection waits.
+// and writes all the replies in one call. Answering uses answer.Workers
+// of its own (each with a memo, whose replies are the same over both
+// transports), taken from a pool of GOMAXPROCS only while answering,
+// never while a connection waits.
 
 // tcpReadBuf is the read buffer a connection starts with; it grows to the
 // largest message (65535 bytes and its length) only when one is that long.
@@ -39,7 +41,7 @@ type TCPServer struct {
 	env     Env
 	idle    time.Duration
 	lim     tcpLimits
-	workers chan *worker
+	workers chan *tcpWorker
 
 	mu       sync.Mutex // guards conns, byClient, and closed's changes
 	conns    map[*tcpConn]struct{}
@@ -51,9 +53,9 @@ type TCPServer struct {
 func NewTCP(env Env, sc config.ServerConfig) *TCPServer {
 	t := &TCPServer{env: env, idle: sc.TCPIdleTimeout.Duration, lim: tcpLimitsOf(sc),
 		conns: make(map[*tcpConn]struct{}), byClient: make(map[netip.Addr]int),
-		workers: make(chan *worker, runtime.GOMAXPROCS(0))}
+		workers: make(chan *tcpWorker, runtime.GOMAXPROCS(0))}
 	for range cap(t.workers) {
-		t.workers <- newWorker(t.env)
+		t.workers <- &tcpWorker{env: t.env, ans: answer.NewWorker(t.env.Store, t.env.Stages, t.env.Log)}
 	}
 	return t
 }
@@ -125,7 +127,7 @@ func (t *TCPServer) serveConn(tc *tcpConn) {
 		// Every complete message in the buffer is answered before the
 		// replies are written together.
 		off := 0
-		var w *worker
+		var w *tcpWorker
 		// flushFull writes the replies once they fill tcpWriteBuf (many
 		// small queries with large answers, a zone transfer), so that a
 		// connection holds a bounded buffer; the worker is given back
@@ -230,21 +232,31 @@ func (t *TCPServer) write(c net.Conn, b []byte) bool {
 	return true
 }
 
+// tcpWorker answers TCP queries: an answer.Worker (with its memo) and a
+// buffer for one reply, lent to a connection only while it answers.
+type tcpWorker struct {
+	env Env
+	ans *answer.Worker
+	out []byte // a reply, up to 65535 bytes; made on first use
+}
+
 // tcpBuf is the worker's buffer for one TCP reply.
-func (w *worker) tcpBuf() []byte {
-	if w.tcpOut == nil {
-		w.tcpOut = make([]byte, 65535)
+func (w *tcpWorker) tcpBuf() []byte {
+	if w.out == nil {
+		w.out = make([]byte, 65535)
 	}
-	return w.tcpOut
+	return w.out
 }
 
 // answerTCP appends the reply to one TCP query, with its length, to out;
 // a reply with EDNS carries edns-tcp-keepalive with timeout keepalive.
-func (w *worker) answerTCP(pkt []byte, from netip.AddrPort, out []byte, keepalive uint16) []byte {
+func (w *tcpWorker) answerTCP(pkt []byte, from netip.AddrPort, out []byte, keepalive uint16) []byte {
 	start := time.Now()
 	reply := w.ans.Answer(pkt, from, w.tcpBuf(), true, start, nil)
 	reply = addKeepalive(reply, keepalive)
-	w.timeReplies(start, true)
+	if n := w.ans.TakeUntimed(); n > 0 {
+		w.env.Metrics.ObserveDurations(time.Since(start), n, true)
+	}
 	if reply == nil || len(reply) > 65535 { // TCP's two-byte length
 		return out
 	}

@@ -146,12 +146,11 @@ type batchConn interface {
 // worker is one serving goroutine's scratch space: nothing in it is
 // shared, so the query path reuses it without locks.
 type worker struct {
-	env    Env
-	in     []ipv4.Message // datagrams read, each with its own udpSlot buffer
-	out    []ipv4.Message // replies to write
-	outs   [][]byte       // the reply buffers out points into, one per slot
-	ans    *answer.Worker
-	tcpOut []byte // a TCP reply, up to 65535 bytes; made on first use
+	env  Env
+	in   []ipv4.Message // datagrams read, each with its own udpSlot buffer
+	out  []ipv4.Message // replies to write
+	outs [][]byte       // the reply buffers out points into, one per slot
+	ans  *answer.Worker
 }
 
 func newWorker(env Env) *worker {
