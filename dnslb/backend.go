@@ -10,23 +10,24 @@ import (
 
 	"github.com/miekg/dns"
 
+	"github.com/dnslb/dnslb/dnslb/admin"
 	"github.com/dnslb/dnslb/dnslb/config"
 	"github.com/dnslb/dnslb/dnslb/policy"
 	"github.com/dnslb/dnslb/healthcheck"
 )
 
-var _ AdminBackend = (*Server)(nil)
+var _ admin.Backend = (*Server)(nil)
 
 // version is what Status reports; main sets it.
 var Version = "devel"
 
 // Status builds what the status page and `dnslb status` show.
-func (s *Server) Status() Status {
-	st := Status{Version: Version, Started: s.started, LastReload: s.lastReloadStatus()}
+func (s *Server) Status() admin.Status {
+	st := admin.Status{Version: Version, Started: s.started, LastReload: s.lastReloadStatus()}
 	st.StateFile = s.stateProblem()
 	s.reloadMu.Lock()
 	for _, z := range s.store.Zones() {
-		zs := ZoneStatus{Name: z.Origin, File: z.File, Serial: z.Serial(), Records: z.Len()}
+		zs := admin.ZoneStatus{Name: z.Origin, File: z.File, Serial: z.Serial(), Records: z.Len()}
 		if lz := s.loaded[z.Origin]; lz != nil {
 			zs.Loaded = lz.loaded
 		}
@@ -47,7 +48,7 @@ func (s *Server) Status() Status {
 		}
 		nc := ns.Config
 		wad, _ := v.Policy.WhenAllDown()
-		n := NameStatus{Name: ns.Owner, Zone: ns.Zone, Policy: ns.Desc, Checks: ns.Checks,
+		n := admin.NameStatus{Name: ns.Owner, Zone: ns.Zone, Policy: ns.Desc, Checks: ns.Checks,
 			WhenAllDown: cmp.Or(nc.WhenAllDown, allDownNames[wad]), Override: over[ns.Owner]}
 		h := healthOf(v)
 		n.HealthyAddresses, n.AllDownTypes = h.healthy, h.allDown
@@ -55,7 +56,7 @@ func (s *Server) Status() Status {
 			n.AllDownSince = s.allDownSinceOf(ns.Owner)
 		}
 		for i, a := range ns.Addrs {
-			as := AddressStatus{Addr: a, Group: groupOf(nc, a), Override: over[a.String()], State: "unchecked"}
+			as := admin.AddressStatus{Addr: a, Group: groupOf(nc, a), Override: over[a.String()], State: "unchecked"}
 			if len(ns.Checks) > 0 {
 				as.State = "up"
 			}
@@ -104,7 +105,7 @@ func groupOf(nc config.NameConfig, a netip.Addr) string {
 // clears the override (state ""). Overrides outlive reloads, and restarts
 // when [health] state_file is set.
 func (s *Server) SetOverride(target, state string) error {
-	if !slices.Contains(overrideStates, state) {
+	if !slices.Contains(admin.OverrideStates, state) {
 		return fmt.Errorf("state %q is not one of drain, up, down or empty", state)
 	}
 	key, err := s.overrideKey(target)
@@ -126,7 +127,7 @@ func (s *Server) overrideKey(target string) (string, error) {
 				return a.String(), nil
 			}
 		}
-		return "", fmt.Errorf("%s is not an address of a load-balanced name: %w", target, ErrUnknownTarget)
+		return "", fmt.Errorf("%s is not an address of a load-balanced name: %w", target, admin.ErrUnknownTarget)
 	}
 	owner := strings.ToLower(dns.Fqdn(target))
 	for _, ns := range names {
@@ -134,7 +135,7 @@ func (s *Server) overrideKey(target string) (string, error) {
 			return owner, nil
 		}
 	}
-	return "", fmt.Errorf("%s is not a load-balanced name (add a [name.%q] table): %w", target, strings.TrimSuffix(owner, "."), ErrUnknownTarget)
+	return "", fmt.Errorf("%s is not a load-balanced name (add a [name.%q] table): %w", target, strings.TrimSuffix(owner, "."), admin.ErrUnknownTarget)
 }
 
 func (s *Server) stateFile() string {

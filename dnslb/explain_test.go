@@ -4,6 +4,8 @@ import (
 	"errors"
 	"strings"
 	"testing"
+
+	"github.com/dnslb/dnslb/dnslb/admin"
 )
 
 // TestExplainPlainLive: the running server explains a name without a
@@ -14,10 +16,10 @@ func TestExplainPlainLive(t *testing.T) {
 	if err != nil || !strings.Contains(out, "mail.example.org. is not load-balanced") || !strings.Contains(out, "round-robin order") {
 		t.Errorf("Explain(mail.example.org) = %q, %v", out, err)
 	}
-	if _, err := srv.Explain("nope.example.org", "A", "192.0.2.1", ""); !errors.Is(err, ErrUnknownTarget) {
-		t.Errorf("Explain(nope.example.org) error %v, want ErrUnknownTarget", err)
+	if _, err := srv.Explain("nope.example.org", "A", "192.0.2.1", ""); !errors.Is(err, admin.ErrUnknownTarget) {
+		t.Errorf("Explain(nope.example.org) error %v, want admin.ErrUnknownTarget", err)
 	}
-	if _, err := srv.Explain("www.example.com", "A", "192.0.2.1", ""); !errors.Is(err, ErrUnknownTarget) || !strings.Contains(err.Error(), "in no zone this server serves: a query for it gets REFUSED") {
-		t.Errorf("Explain(www.example.com) error %v, want REFUSED and ErrUnknownTarget", err)
+	if _, err := srv.Explain("www.example.com", "A", "192.0.2.1", ""); !errors.Is(err, admin.ErrUnknownTarget) || !strings.Contains(err.Error(), "in no zone this server serves: a query for it gets REFUSED") {
+		t.Errorf("Explain(www.example.com) error %v, want REFUSED and admin.ErrUnknownTarget", err)
 	}
 }

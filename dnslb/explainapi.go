@@ -2,12 +2,12 @@ package dnslb
 
 import (
 	"fmt"
+	"github.com/dnslb/dnslb/dnslb/admin"
 	"github.com/dnslb/dnslb/dnslb/answer"
 	"github.com/dnslb/dnslb/dnslb/geo"
 	"github.com/dnslb/dnslb/dnslb/metrics"
 	"github.com/dnslb/dnslb/dnslb/policy"
 	"github.com/dnslb/dnslb/dnslb/state"
-	"net/http"
 	"net/netip"
 	"strings"
 
@@ -15,12 +15,6 @@ import (
 
 	"github.com/dnslb/dnslb/zones"
 )
-
-// explainer is implemented by backends that can explain an answer; the
-// admin API serves GET /api/explain when the backend is one.
-type explainer interface {
-	Explain(name, qtype, client, subnet string) (string, error)
-}
 
 // ExplainQuery builds the selection query for `dnslb explain`: the client
 // address, or the ECS subnet when one is given (capped as on the wire).
@@ -77,12 +71,12 @@ func (s *Server) Explain(name, qtype, client, subnet string) (string, error) {
 		}
 		z := snap.Zone(owner)
 		if z == nil {
-			return "", fmt.Errorf("%s is in no zone this server serves: a query for it gets REFUSED: %w", owner, ErrUnknownTarget)
+			return "", fmt.Errorf("%s is in no zone this server serves: a query for it gets REFUSED: %w", owner, admin.ErrUnknownTarget)
 		}
 		if out, ok := explainPlain(z, owner, q.Family == policy.FamilyV6, rotate); ok {
 			return out, nil
 		}
-		return "", fmt.Errorf("%s has no A or AAAA records in any served zone: %w", owner, ErrUnknownTarget)
+		return "", fmt.Errorf("%s has no A or AAAA records in any served zone: %w", owner, admin.ErrUnknownTarget)
 	}
 	e := v.Policy.Explain(&q, v, snap.Geo())
 	out := e.String()
@@ -106,23 +100,6 @@ func (c *countingLocator) Lookup(a netip.Addr, need policy.Fields) (policy.Locat
 	loc, ok := c.geo.Lookup(a, need)
 	c.m.GeoLookup(ok)
 	return loc, ok
-}
-
-// apiExplain answers GET /api/explain?name=&type=&client=&subnet= as text.
-func (a *Admin) apiExplain(w http.ResponseWriter, r *http.Request) {
-	ex, ok := a.backend.(explainer)
-	if !ok {
-		http.Error(w, "explain is not supported by this backend", http.StatusNotImplemented)
-		return
-	}
-	q := r.URL.Query()
-	out, err := ex.Explain(q.Get("name"), q.Get("type"), q.Get("client"), q.Get("subnet"))
-	if err != nil {
-		http.Error(w, err.Error(), http.StatusBadRequest)
-		return
-	}
-	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-	fmt.Fprint(w, out)
 }
 
 // ExplainOffline explains a name's selection from the config file alone:

@@ -24,6 +24,7 @@ var layers = map[string]int{
 	"dnslb/answer":      4,
 	"dnslb/metrics":     4,
 	"dnslb/serve":       5,
+	"dnslb/admin":       5,
 	"dnslb":             6,
 	"cmd/dnslb":         7,
 }

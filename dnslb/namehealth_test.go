@@ -15,6 +15,7 @@ import (
 
 	"github.com/miekg/dns"
 
+	"github.com/dnslb/dnslb/dnslb/admin"
 	"github.com/dnslb/dnslb/dnslb/config"
 )
 
@@ -85,7 +86,7 @@ check = "web"
 when_all_down = "serve-all"
 `, port))
 	srv, addr, logs := startLoggedServer(t, cfgPath)
-	admin := httptest.NewServer(NewAdmin(config.AdminConfig{}, srv, srv.Metrics(), nil).Handler())
+	admin := httptest.NewServer(admin.New(config.AdminConfig{}, srv, srv.Metrics(), nil).Handler())
 	t.Cleanup(admin.Close)
 	get := func(path string) string {
 		t.Helper()

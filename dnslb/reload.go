@@ -16,6 +16,7 @@ import (
 
 	"github.com/fsnotify/fsnotify"
 
+	"github.com/dnslb/dnslb/dnslb/admin"
 	"github.com/dnslb/dnslb/dnslb/config"
 	"github.com/dnslb/dnslb/dnslb/metrics"
 	"github.com/dnslb/dnslb/dnslb/serve"
@@ -136,7 +137,7 @@ func (s *Server) Reload(trigger string) error {
 	}
 	start := time.Now()
 	ch, err := s.reload()
-	st := ReloadStatus{Time: time.Now(), OK: err == nil, Trigger: trigger}
+	st := admin.ReloadStatus{Time: time.Now(), OK: err == nil, Trigger: trigger}
 	took := st.Time.Sub(start).Round(time.Microsecond)
 	if err != nil {
 		st.Errors = strings.Split(err.Error(), "\n")

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/dnslb/dnslb/dnslb/admin"
 	"github.com/dnslb/dnslb/dnslb/config"
 )
 
@@ -35,7 +36,7 @@ func TestReloadLogged(t *testing.T) {
 	}
 
 	// The API, with nothing changed.
-	admin := httptest.NewServer(NewAdmin(config.AdminConfig{}, srv, srv.Metrics(), nil).Handler())
+	admin := httptest.NewServer(admin.New(config.AdminConfig{}, srv, srv.Metrics(), nil).Handler())
 	t.Cleanup(admin.Close)
 	req, _ := http.NewRequest("POST", admin.URL+"/api/reload", nil)
 	req.Header.Set("Content-Type", "application/json")

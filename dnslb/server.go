@@ -14,6 +14,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/dnslb/dnslb/dnslb/admin"
 	"github.com/dnslb/dnslb/dnslb/answer"
 	"github.com/dnslb/dnslb/dnslb/config"
 	"github.com/dnslb/dnslb/dnslb/geo"
@@ -45,7 +46,7 @@ type Server struct {
 
 	mu           sync.Mutex // guards addrs, lastReload, ready and allDownSince
 	addrs        []net.Addr
-	lastReload   ReloadStatus
+	lastReload   admin.ReloadStatus
 	ready        bool
 	allDownSince map[string]time.Time // owner → when every address went down (watchNames)
 	startedCh    chan struct{}
@@ -71,7 +72,7 @@ func New(cfg config.Config, log *slog.Logger) (*Server, error) {
 		store:      st,
 		metrics:    metrics.New(),
 		started:    time.Now(),
-		lastReload: ReloadStatus{Time: time.Now(), OK: true, Trigger: "startup"},
+		lastReload: admin.ReloadStatus{Time: time.Now(), OK: true, Trigger: "startup"},
 		startedCh:  make(chan struct{}),
 		notifyCh:   make(chan notifyJob, 256),
 	}
@@ -239,11 +240,11 @@ func (s *Server) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	var admin *Admin
+	var adm *admin.Server
 	var adminLn net.Listener
 	if cfg.Admin.Listen != "" {
-		admin = NewAdmin(cfg.Admin, s, s.metrics, s.log)
-		if adminLn, err = admin.listen(); err != nil {
+		adm = admin.New(cfg.Admin, s, s.metrics, s.log)
+		if adminLn, err = adm.Listen(); err != nil {
 			serve.CloseUDP(udp)
 			closeListeners(tcpLns)
 			return err
@@ -265,11 +266,11 @@ func (s *Server) Run(ctx context.Context) error {
 		wg.Go(func() { _ = s.geo.Run(ctx) })
 	}
 	errc := make(chan error, 1)
-	if admin != nil {
+	if adm != nil {
 		// Served from the start, so /healthz and /readyz answer during
 		// the startup grace (/readyz with 503).
 		wg.Go(func() {
-			if err := admin.serve(ctx, adminLn); err != nil {
+			if err := adm.Serve(ctx, adminLn); err != nil {
 				errc <- err
 			}
 		})
@@ -392,7 +393,7 @@ func closeListeners(lns []net.Listener) {
 	}
 }
 
-func (s *Server) lastReloadStatus() ReloadStatus {
+func (s *Server) lastReloadStatus() admin.ReloadStatus {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.lastReload

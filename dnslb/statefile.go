@@ -12,6 +12,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/dnslb/dnslb/dnslb/admin"
 )
 
 // The override state file ([health] state_file). One writer: changes are
@@ -33,21 +35,13 @@ type stateFile struct {
 	writing   bool
 	lastSeq   uint64 // the last write ended covers changes up to this one
 	lastErr   error  // and its error
-	problem   *StateFileStatus
+	problem   *admin.StateFileStatus
 	problemMu sync.Mutex
-}
-
-// StateFileStatus is what was wrong with the state file at startup.
-type StateFileStatus struct {
-	File    string    `json:"file"`
-	MovedTo string    `json:"moved_to,omitempty"` // where the file as found was kept
-	Errors  []string  `json:"errors"`
-	Time    time.Time `json:"time"`
 }
 
 // stateProblem returns what startup found wrong with the state file, or
 // nil.
-func (s *Server) stateProblem() *StateFileStatus {
+func (s *Server) stateProblem() *admin.StateFileStatus {
 	s.sf.problemMu.Lock()
 	defer s.sf.problemMu.Unlock()
 	return s.sf.problem
@@ -196,7 +190,7 @@ func readStateFile(path string) (over map[string]string, entryErrs []string, err
 		switch {
 		case !ok:
 			entryErrs = append(entryErrs, bad(at, "entry %q: state %s is not a string (want drain, up or down)", target, compactJSON(v)).Error())
-		case st == "" || !slices.Contains(overrideStates, st):
+		case st == "" || !slices.Contains(admin.OverrideStates, st):
 			entryErrs = append(entryErrs, bad(at, "entry %q: unknown state %q (want drain, up or down)", target, st).Error())
 		default:
 			over[target] = st
@@ -259,7 +253,7 @@ func (s *Server) loadOverrides() error {
 	if err == nil && len(entryErrs) == 0 {
 		return nil
 	}
-	p := &StateFileStatus{File: path, Time: time.Now()}
+	p := &admin.StateFileStatus{File: path, Time: time.Now()}
 	if err != nil {
 		p.Errors = []string{err.Error()}
 	} else {

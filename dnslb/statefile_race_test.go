@@ -21,6 +21,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dnslb/dnslb/dnslb/admin"
 	"github.com/dnslb/dnslb/dnslb/config"
 )
 
@@ -28,9 +29,9 @@ import (
 var stateAddrs = []string{"192.0.2.1", "192.0.2.2", "192.0.2.3", "192.0.2.4", "192.0.2.5", "192.0.2.6", "192.0.2.7", "192.0.2.8"}
 
 // writeStateConfig writes a config with one load-balanced name of eight
-// addresses and a state file in dir; admin is its admin listen address
+// addresses and a state file in dir; adminAddr is its admin listen address
 // ("" for none). It returns the config's and the state file's paths.
-func writeStateConfig(t testing.TB, dir, admin string) (string, string) {
+func writeStateConfig(t testing.TB, dir, adminAddr string) (string, string) {
 	t.Helper()
 	zone := "$ORIGIN example.org.\n$TTL 300\n@ IN SOA ns1 hostmaster 1 3600 600 86400 60\n  IN NS ns1\nns1 IN A 192.0.2.53\n"
 	for _, a := range stateAddrs {
@@ -43,8 +44,8 @@ func writeStateConfig(t testing.TB, dir, admin string) (string, string) {
 		t.Fatal(err)
 	}
 	cfg := "zone_dir = \"zones\"\n[server]\nlisten = [\"127.0.0.1:0\"]\nwatch_interval = \"-1s\"\n[health]\nstate_file = \"state.json\"\n"
-	if admin != "" {
-		cfg += "[admin]\nlisten = \"" + admin + "\"\n"
+	if adminAddr != "" {
+		cfg += "[admin]\nlisten = \"" + adminAddr + "\"\n"
 	}
 	cfg += "[name.\"www.example.org\"]\npick = \"round-robin\"\n"
 	path := filepath.Join(dir, "dnslb.toml")
@@ -68,7 +69,7 @@ func readStateJSON(t testing.TB, path string) map[string]string {
 }
 
 func postOverride(c *http.Client, base, target, state string) (int, error) {
-	body, _ := json.Marshal(OverrideRequest{Target: target, State: state})
+	body, _ := json.Marshal(admin.OverrideRequest{Target: target, State: state})
 	resp, err := c.Post(base+"/api/override", "application/json", bytes.NewReader(body))
 	if err != nil {
 		return 0, err
@@ -85,7 +86,7 @@ func TestStateFileConcurrentOverrides(t *testing.T) {
 	dir := t.TempDir()
 	path, state := writeStateConfig(t, dir, "")
 	srv, _ := startServer(t, path)
-	hs := httptest.NewServer(NewAdmin(config.AdminConfig{}, srv, srv.Metrics(), slog.New(slog.DiscardHandler)).Handler())
+	hs := httptest.NewServer(admin.New(config.AdminConfig{}, srv, srv.Metrics(), slog.New(slog.DiscardHandler)).Handler())
 	defer hs.Close()
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}, Timeout: 30 * time.Second}
 	states := []string{"drain", "up", "down", ""}
@@ -148,7 +149,7 @@ func TestStateFileCorrupt(t *testing.T) {
 	get := func(path string) *httptest.ResponseRecorder {
 		rec, req := httptest.NewRecorder(), httptest.NewRequest("GET", path, nil)
 		req.Host = "127.0.0.1"
-		NewAdmin(config.AdminConfig{}, srv, srv.Metrics(), slog.New(slog.DiscardHandler)).Handler().ServeHTTP(rec, req)
+		admin.New(config.AdminConfig{}, srv, srv.Metrics(), slog.New(slog.DiscardHandler)).Handler().ServeHTTP(rec, req)
 		return rec
 	}
 	rec := get("/readyz")
@@ -199,9 +200,9 @@ func TestStateFileKill9(t *testing.T) {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
 	dir := t.TempDir()
-	admin := freePort(t)
-	path, state := writeStateConfig(t, dir, admin)
-	base := "http://" + admin
+	adminAddr := freePort(t)
+	path, state := writeStateConfig(t, dir, adminAddr)
+	base := "http://" + adminAddr
 	client := &http.Client{Timeout: 5 * time.Second}
 	start := func() *exec.Cmd {
 		cmd := exec.Command(bin, "serve", "-config", path)
@@ -232,7 +233,7 @@ func TestStateFileKill9(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer resp.Body.Close()
-		var st Status
+		var st admin.Status
 		if err := json.NewDecoder(resp.Body).Decode(&st); err != nil {
 			t.Fatal(err)
 		}

@@ -15,7 +15,7 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/dnslb/dnslb/dnslb"
+	"github.com/dnslb/dnslb/dnslb/admin"
 )
 
 // defaultAdmin is where "dnslb status" and friends look for the admin API:
@@ -90,7 +90,7 @@ func (c *adminClient) do(method, path string, body, out any) error {
 		return err
 	}
 	if resp.StatusCode/100 != 2 {
-		var r dnslb.ActionResult
+		var r admin.ActionResult
 		msg := fmt.Sprintf("%s %s: %s: %s", method, path, resp.Status, strings.TrimSpace(string(data)))
 		if json.Unmarshal(data, &r) == nil && r.Error != "" {
 			msg = r.Error
@@ -147,7 +147,7 @@ func cmdStatus(args []string, stdout, stderr io.Writer) int {
 		_, _ = stdout.Write(buf.Bytes())
 		return 0
 	}
-	var st dnslb.Status
+	var st admin.Status
 	if err := json.Unmarshal(raw, &st); err != nil {
 		fmt.Fprintln(stderr, "dnslb status:", err)
 		return 1
@@ -157,7 +157,7 @@ func cmdStatus(args []string, stdout, stderr io.Writer) int {
 }
 
 // printStatus writes st as three tables: zones, addresses, last reload.
-func printStatus(w io.Writer, st dnslb.Status, now time.Time) {
+func printStatus(w io.Writer, st admin.Status, now time.Time) {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintf(tw, "ZONE\tSERIAL\tRECORDS\tLOADED\n")
 	for _, z := range st.Zones {
@@ -242,7 +242,7 @@ func override(cmd, state string, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "dnslb %s: want one ADDRESS or NAME, got %d arguments\n", cmd, len(rest))
 		return 2
 	}
-	req := dnslb.OverrideRequest{Target: rest[0], State: state}
+	req := admin.OverrideRequest{Target: rest[0], State: state}
 	if err := c.do("POST", "/api/override", req, nil); err != nil {
 		fmt.Fprintf(stderr, "dnslb %s: %v\n", cmd, err)
 		return 1

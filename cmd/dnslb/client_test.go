@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/dnslb/dnslb/dnslb"
+	"github.com/dnslb/dnslb/dnslb/admin"
 	"github.com/dnslb/dnslb/dnslb/config"
 )
 
@@ -23,20 +23,20 @@ type fakeBackend struct {
 	reloadErr error
 }
 
-func (f *fakeBackend) Status() dnslb.Status {
+func (f *fakeBackend) Status() admin.Status {
 	t0 := time.Now().Add(-time.Hour)
-	return dnslb.Status{
+	return admin.Status{
 		Version: "test",
-		Zones:   []dnslb.ZoneStatus{{Name: "example.org.", Serial: 2024010101, Records: 12, Loaded: t0}},
-		Names: []dnslb.NameStatus{{
+		Zones:   []admin.ZoneStatus{{Name: "example.org.", Serial: 2024010101, Records: 12, Loaded: t0}},
+		Names: []admin.NameStatus{{
 			Name: "www.example.org.", Zone: "example.org.", Policy: "weighted", Checks: []string{"web"},
-			Addresses: []dnslb.AddressStatus{
+			Addresses: []admin.AddressStatus{
 				{Addr: netip.MustParseAddr("192.0.2.10"), State: "up", Latency: 1200 * time.Microsecond, LastResult: "HTTP 200"},
 				{Addr: netip.MustParseAddr("192.0.2.11"), State: "down", Flaps: 2, LastResult: "connection refused"},
 				{Addr: netip.MustParseAddr("192.0.2.12"), State: "up", Override: "drain"},
 			},
 		}},
-		LastReload: dnslb.ReloadStatus{Time: t0, OK: false, Trigger: "sighup", Errors: []string{"zones/example.org.zone:7: bad A"}},
+		LastReload: admin.ReloadStatus{Time: t0, OK: false, Trigger: "sighup", Errors: []string{"zones/example.org.zone:7: bad A"}},
 	}
 }
 
@@ -45,7 +45,7 @@ func (f *fakeBackend) SetOverride(target, state string) error {
 	defer f.mu.Unlock()
 	f.overrides = append(f.overrides, target+"="+state)
 	if target == "nope.example.org" {
-		return fmt.Errorf("%s: %w", target, dnslb.ErrUnknownTarget)
+		return fmt.Errorf("%s: %w", target, admin.ErrUnknownTarget)
 	}
 	return nil
 }
@@ -62,7 +62,7 @@ func (f *fakeBackend) Ready() bool { return true }
 func newAdminServer(t *testing.T, token string) (*httptest.Server, *fakeBackend) {
 	t.Helper()
 	fb := &fakeBackend{}
-	srv := httptest.NewServer(dnslb.NewAdmin(config.AdminConfig{Token: token}, fb, nil, nil).Handler())
+	srv := httptest.NewServer(admin.New(config.AdminConfig{Token: token}, fb, nil, nil).Handler())
 	t.Cleanup(srv.Close)
 	return srv, fb
 }

@@ -1,4 +1,4 @@
-package dnslb
+package admin
 
 import (
 	"context"
@@ -40,7 +40,7 @@ func TestStatusPageChromium(t *testing.T) {
 	api.HealthyAddresses = 0
 	api.Addresses[0].Override, api.Addresses[1].State = "down", "down"
 	fb := &fakeBackend{status: st, ready: true}
-	a := NewAdmin(config.AdminConfig{Listen: "127.0.0.1:0", Token: token}, fb, metrics.New(), nil)
+	a := New(config.AdminConfig{Listen: "127.0.0.1:0", Token: token}, fb, metrics.New(), nil)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- a.Run(ctx) }()
@@ -102,7 +102,7 @@ func TestStatusPageChromium(t *testing.T) {
 
 	if shot := os.Getenv("DNSLB_SCREENSHOT"); shot != "" {
 		if !filepath.IsAbs(shot) {
-			shot = filepath.Join("..", shot) // tests run in dnslb/
+			shot = filepath.Join("..", "..", shot) // tests run in dnslb/admin/
 		}
 		abs, err := filepath.Abs(shot)
 		if err != nil {

@@ -1,4 +1,4 @@
-package dnslb
+package admin
 
 import (
 	"net/netip"
@@ -70,4 +70,12 @@ type ReloadStatus struct {
 	// "name www.example.org. removed"; "zones and names unchanged" when none
 	// of those changed (settings may have).
 	Changes []string `json:"changes,omitempty"`
+}
+
+// StateFileStatus is what was wrong with the state file at startup.
+type StateFileStatus struct {
+	File    string    `json:"file"`
+	MovedTo string    `json:"moved_to,omitempty"` // where the file as found was kept
+	Errors  []string  `json:"errors"`
+	Time    time.Time `json:"time"`
 }

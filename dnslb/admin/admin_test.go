@@ -1,4 +1,4 @@
-package dnslb
+package admin
 
 import (
 	"context"
@@ -65,7 +65,7 @@ func (f *fakeBackend) Reload(trigger string) error {
 	return f.reloadErr
 }
 
-var _ AdminBackend = (*fakeBackend)(nil)
+var _ Backend = (*fakeBackend)(nil)
 
 // testStatus is a small server: two zones, two names, one address down,
 // one drained, and a failed reload.
@@ -108,7 +108,7 @@ func newTestAdmin(t *testing.T, token string) (*httptest.Server, *fakeBackend, *
 	t.Helper()
 	fb := &fakeBackend{status: testStatus(), ready: true}
 	m := metrics.New()
-	a := NewAdmin(config.AdminConfig{Listen: "127.0.0.1:0", Token: token}, fb, m, nil)
+	a := New(config.AdminConfig{Listen: "127.0.0.1:0", Token: token}, fb, m, nil)
 	srv := httptest.NewServer(a.Handler())
 	t.Cleanup(srv.Close)
 	return srv, fb, m
@@ -270,7 +270,7 @@ func TestAdminToken(t *testing.T) {
 
 func TestAdminCrossSite(t *testing.T) {
 	srv, fb, _ := newTestAdmin(t, "")
-	// A form on another site posting to the loopback admin.
+	// A form on another site posting to the loopback
 	req, _ := http.NewRequest("POST", srv.URL+"/api/override", strings.NewReader("target=192.0.2.10&state=drain"))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.Header.Set("Origin", "https://attacker.example.net")
@@ -365,7 +365,7 @@ func TestAdminPage(t *testing.T) {
 
 func TestAdminRun(t *testing.T) {
 	fb := &fakeBackend{status: testStatus(), ready: true}
-	a := NewAdmin(config.AdminConfig{Listen: "127.0.0.1:0"}, fb, nil, nil)
+	a := New(config.AdminConfig{Listen: "127.0.0.1:0"}, fb, nil, nil)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- a.Run(ctx) }()

@@ -1,4 +1,4 @@
-package dnslb
+package admin
 
 import (
 	"context"
@@ -20,9 +20,9 @@ import (
 	"github.com/dnslb/dnslb/dnslb/metrics"
 )
 
-// AdminBackend is what the admin listener needs from the running server.
+// Backend is what the admin listener needs from the running server.
 // The core implements it; tests use a fake.
-type AdminBackend interface {
+type Backend interface {
 	// Status builds the current status on request.
 	Status() Status
 	// SetOverride forces target, an address ("192.0.2.10") or an owner
@@ -38,19 +38,19 @@ type AdminBackend interface {
 	Ready() bool
 }
 
-// ErrUnknownTarget is returned (wrapped) by AdminBackend.SetOverride when
+// ErrUnknownTarget is returned (wrapped) by Backend.SetOverride when
 // the target matches no name or address; the API answers 404 for it.
 var ErrUnknownTarget = errors.New("no such name or address")
 
-// overrideStates are the states SetOverride accepts; "" clears.
-var overrideStates = []string{"drain", "up", "down", ""}
+// OverrideStates are the states Backend.SetOverride accepts; "" clears.
+var OverrideStates = []string{"drain", "up", "down", ""}
 
-// Admin is the admin HTTP listener: status page, JSON API, actions,
+// Server is the admin HTTP listener: status page, JSON API, actions,
 // metrics and health endpoints. It is for operators, not for the public:
 // when Token is set every endpoint but /healthz needs it.
-type Admin struct {
+type Server struct {
 	cfg     config.AdminConfig
-	backend AdminBackend
+	backend Backend
 	metrics *metrics.Registry
 	log     *slog.Logger
 	handler http.Handler
@@ -60,13 +60,13 @@ type Admin struct {
 	started chan struct{}
 }
 
-// NewAdmin returns the admin listener for cfg. m may be nil (then /metrics
+// New returns the admin listener for cfg. m may be nil (then /metrics
 // answers 404) and log may be nil.
-func NewAdmin(cfg config.AdminConfig, backend AdminBackend, m *metrics.Registry, log *slog.Logger) *Admin {
+func New(cfg config.AdminConfig, backend Backend, m *metrics.Registry, log *slog.Logger) *Server {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	a := &Admin{cfg: cfg, backend: backend, metrics: m, log: log, started: make(chan struct{})}
+	a := &Server{cfg: cfg, backend: backend, metrics: m, log: log, started: make(chan struct{})}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintln(w, "ok")
@@ -88,13 +88,13 @@ func NewAdmin(cfg config.AdminConfig, backend AdminBackend, m *metrics.Registry,
 }
 
 // Handler is the admin HTTP handler, for tests and for mounting elsewhere.
-func (a *Admin) Handler() http.Handler { return a.handler }
+func (a *Server) Handler() http.Handler { return a.handler }
 
 // Started is closed once Run is listening.
-func (a *Admin) Started() <-chan struct{} { return a.started }
+func (a *Server) Started() <-chan struct{} { return a.started }
 
 // Addr is the bound address once Started is closed, else nil.
-func (a *Admin) Addr() net.Addr {
+func (a *Server) Addr() net.Addr {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	return a.addr
@@ -103,17 +103,17 @@ func (a *Admin) Addr() net.Addr {
 // Run listens on cfg.Listen and serves until ctx is done, then shuts down
 // gracefully, giving in-flight requests 5 seconds. It returns nil after a
 // shutdown caused by ctx. Call it once per Admin.
-func (a *Admin) Run(ctx context.Context) error {
-	ln, err := a.listen()
+func (a *Server) Run(ctx context.Context) error {
+	ln, err := a.Listen()
 	if err != nil {
 		return err
 	}
-	return a.serve(ctx, ln)
+	return a.Serve(ctx, ln)
 }
 
-// listen opens cfg.Listen. Server.Run calls it with the DNS listeners, so
+// Listen opens cfg.Listen. Server.Run calls it with the DNS listeners, so
 // that a busy admin port fails the start like a busy DNS port.
-func (a *Admin) listen() (net.Listener, error) {
+func (a *Server) Listen() (net.Listener, error) {
 	ln, err := net.Listen("tcp", a.cfg.Listen)
 	if err != nil {
 		// The error says "listen tcp ADDRESS: cause" already.
@@ -123,7 +123,7 @@ func (a *Admin) listen() (net.Listener, error) {
 }
 
 // serve is Run on a listener already open; it closes ln.
-func (a *Admin) serve(ctx context.Context, ln net.Listener) error {
+func (a *Server) Serve(ctx context.Context, ln net.Listener) error {
 	srv := &http.Server{
 		Handler:           a.handler,
 		ReadHeaderTimeout: 5 * time.Second,
@@ -160,7 +160,7 @@ func (a *Admin) serve(ctx context.Context, ln net.Listener) error {
 // Without a token the listener is loopback-only (the config insists), and
 // then the Host header must name a loopback address or localhost, so a
 // DNS-rebinding page cannot reach the API through a browser.
-func (a *Admin) auth(next http.Handler) http.Handler {
+func (a *Server) auth(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if a.cfg.Token == "" {
 			if !loopbackHost(r.Host) {
@@ -179,7 +179,7 @@ func (a *Admin) auth(next http.Handler) http.Handler {
 	})
 }
 
-func (a *Admin) tokenOK(r *http.Request) bool {
+func (a *Server) tokenOK(r *http.Request) bool {
 	got := ""
 	if h := r.Header.Get("Authorization"); h != "" {
 		scheme, tok, ok := strings.Cut(h, " ")
@@ -207,7 +207,7 @@ func loopbackHost(host string) bool {
 	return err == nil && ip.IsLoopback()
 }
 
-func (a *Admin) readyz(w http.ResponseWriter, r *http.Request) {
+func (a *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	if !a.backend.Ready() {
 		http.Error(w, "not ready", http.StatusServiceUnavailable)
 		return
@@ -218,7 +218,7 @@ func (a *Admin) readyz(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-func (a *Admin) apiStatus(w http.ResponseWriter, r *http.Request) {
+func (a *Server) apiStatus(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, a.backend.Status())
 }
 
@@ -237,7 +237,7 @@ type ActionResult struct {
 	Error  string `json:"error,omitempty"`
 }
 
-func (a *Admin) apiOverride(w http.ResponseWriter, r *http.Request) {
+func (a *Server) apiOverride(w http.ResponseWriter, r *http.Request) {
 	var req OverrideRequest
 	if isForm(r) {
 		req.Target, req.State = r.PostFormValue("target"), r.PostFormValue("state")
@@ -277,7 +277,7 @@ func (a *Admin) apiOverride(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, ActionResult{OK: true, Target: req.Target, State: req.State})
 }
 
-func (a *Admin) apiReload(w http.ResponseWriter, r *http.Request) {
+func (a *Server) apiReload(w http.ResponseWriter, r *http.Request) {
 	// The reload's own log line and metrics come from the backend, which
 	// records SIGHUP and file-change reloads the same way.
 	if err := a.backend.Reload("api"); err != nil {
@@ -292,7 +292,7 @@ func (a *Admin) apiReload(w http.ResponseWriter, r *http.Request) {
 }
 
 func validState(s string) bool {
-	for _, v := range overrideStates {
+	for _, v := range OverrideStates {
 		if s == v {
 			return true
 		}

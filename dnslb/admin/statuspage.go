@@ -1,4 +1,4 @@
-package dnslb
+package admin
 
 import (
 	"bytes"
@@ -45,7 +45,7 @@ func (d pageData) AllDown() []NameStatus {
 	return out
 }
 
-func (a *Admin) statusPage(w http.ResponseWriter, r *http.Request) {
+func (a *Server) statusPage(w http.ResponseWriter, r *http.Request) {
 	d := pageData{Status: a.backend.Status(), Now: time.Now(), Ready: a.backend.Ready()}
 	if t := r.URL.Query().Get("token"); t != "" {
 		d.Query = "?token=" + url.QueryEscape(t)
