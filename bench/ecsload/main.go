@@ -27,6 +27,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -219,6 +220,11 @@ func (s *sender) reclaim(now, timeout int64, force bool) {
 	}
 }
 
+// loopMallocs is the number of heap allocations the whole process made
+// while the last run's senders ran (for the test that the loops do not
+// allocate per query).
+var loopMallocs uint64
+
 type receiver struct {
 	s        *sender
 	conn     *net.UDPConn
@@ -299,6 +305,9 @@ func run(args []string, stdout io.Writer) error {
 		}()
 	}
 
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	mallocs0 := ms.Mallocs
 	var claimed atomic.Int64
 	var swg sync.WaitGroup
 	timeout := int64(o.timeout)
@@ -312,6 +321,8 @@ func run(args []string, stdout io.Writer) error {
 	}
 	swg.Wait()
 	sendEnd := int64(time.Since(start))
+	runtime.ReadMemStats(&ms)
+	loopMallocs = ms.Mallocs - mallocs0
 
 	// Wait for the stragglers: until every token is back or -timeout.
 	for waitEnd := time.Now().Add(o.timeout); time.Now().Before(waitEnd); {

@@ -141,6 +141,53 @@ func TestShortRun(t *testing.T) {
 	}
 }
 
+// rawEcho answers each query with the query itself, QR set: the OPT
+// record and its ECS option come back unchanged. It does not allocate per
+// packet, so a run against it shows the load generator's allocations.
+func rawEcho(t *testing.T) string {
+	t.Helper()
+	c, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	go func() {
+		buf := make([]byte, 4096)
+		for {
+			n, from, err := c.ReadFromUDPAddrPort(buf)
+			if err != nil {
+				return
+			}
+			if n >= 12 {
+				buf[2] |= 0x80
+				_, _ = c.WriteToUDPAddrPort(buf[:n], from)
+			}
+		}
+	}()
+	return c.LocalAddr().String()
+}
+
+func TestNoAllocationPerQuery(t *testing.T) {
+	addr := rawEcho(t)
+	for _, mode := range [][]string{{"-subnets", "4096"}, {"-sources", "64"}} {
+		var out bytes.Buffer
+		args := append([]string{"-server", addr, "-duration", "2s", "-max", "20000", "-window", "16", "-check"}, mode...)
+		if err := run(args, &out); err != nil {
+			t.Fatal(err)
+		}
+		v := parseLine(t, strings.TrimSpace(out.String()))
+		if v["received"] < 0.9*v["sent"] || v["bad"] != 0 {
+			t.Fatalf("%s: %s", mode[0], out.String())
+		}
+		// Goroutine start-up and timers allocate a little; per query
+		// nothing may.
+		t.Logf("%s: %d allocations while sending %v queries", mode[0], loopMallocs, v["sent"])
+		if per := float64(loopMallocs) / v["sent"]; per > 0.05 {
+			t.Errorf("%s: %d allocations for %v queries (%.3f per query), want none per query", mode[0], loopMallocs, v["sent"], per)
+		}
+	}
+}
+
 // TestCheckCatchesMissingEcho: replies that drop the ECS option are bad.
 func TestCheckCatchesMissingEcho(t *testing.T) {
 	q := new(dns.Msg)
