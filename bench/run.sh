@@ -8,10 +8,16 @@
 #   DURATION=10              seconds of measured load per run
 #   SERVERS="dnslb nsd knot gdnsd"
 #   SCENARIOS="static"       any of: static tcp nxdomain geo-ecs health latency
+#                            geo-subnets geo-sources
 #   NAMES=10000              host names in the zone (4 A + 2 AAAA each)
 #   CLIENTS=4 THREADS=1 OUTSTANDING=100   dnsperf -c, -T, -q
 #   MAX_QPS=0                dnsperf -Q; 0 means unlimited (saturation)
 #   WARMUP=1                 unmeasured seconds of load before each run
+#   SUBNETS=65536            geo-subnets: distinct ECS /24s (bench/ecsload)
+#   SOURCES=1024             geo-sources: distinct 127.x.y.z source addresses
+#   ECSLOAD_NAMES=8          geo-subnets/-sources: geo names queried (A)
+#   GEO_WORLD_DB=            geo-subnets/-sources: GeoIP file; empty means
+#                            generate the world-like one (bench/gengeo)
 set -euo pipefail
 
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -26,6 +32,11 @@ THREADS=${THREADS:-1}
 OUTSTANDING=${OUTSTANDING:-100}
 MAX_QPS=${MAX_QPS:-0}
 WARMUP=${WARMUP:-1}
+SUBNETS=${SUBNETS:-65536}
+SOURCES=${SOURCES:-1024}
+ECSLOAD_NAMES=${ECSLOAD_NAMES:-8}
+GEO_WORLD_DB=${GEO_WORLD_DB:-}
+GEO_DB_ECS=$GEO_DB
 
 # EDNS Client Subnets (RFC 7871, option code 8) for the geo-ecs scenario:
 # family 1 (IPv4), source prefix /24, scope 0 (must be 0 in queries), the
@@ -56,6 +67,13 @@ prepare() {
 	[[ -n $SERVERS ]] || die "no server to benchmark"
 	log "generating zone with $NAMES names"
 	genzone "$OUT/data" -names "$NAMES"
+	if [[ " $SCENARIOS " == *" geo-subnets "* || " $SCENARIOS " == *" geo-sources "* ]]; then
+		(cd "$REPO_ROOT" && go build -o "$OUT/ecsload" ./bench/ecsload) || die "bench/ecsload does not build"
+		if [[ -z $GEO_WORLD_DB ]]; then
+			GEO_WORLD_DB=$OUT/data/world.mmdb
+			(cd "$REPO_ROOT" && go run ./bench/gengeo -out "$GEO_WORLD_DB") >&2 || die "bench/gengeo failed"
+		fi
+	fi
 }
 
 # scenario_args SCENARIO sets QUERIES and EXTRA (dnsperf arguments) for one
@@ -67,6 +85,9 @@ scenario_args() {
 	DNSLB_POLICY=
 	SETTLE=0
 	LATENCY=0
+	LOADGEN=dnsperf
+	ECSLOAD_ARGS=()
+	GEO_DB=$GEO_DB_ECS
 	case $1 in
 	static) ;;
 	latency)
@@ -88,6 +109,34 @@ scenario_args() {
 		QUERIES=$OUT/data/queries-geo.txt
 		policy_queries "$OUT/data/queries-mixed.txt" "$QUERIES"
 		;;
+	geo-subnets | geo-sources)
+		# The geo-ecs servers and config, loaded by bench/ecsload instead
+		# of dnsperf: A queries for ECSLOAD_NAMES geo names spread over
+		# h0..h<GEO_NAMES-1>, each with ECS from SUBNETS distinct /24s
+		# (geo-subnets), or without ECS from SOURCES sockets bound to
+		# 127.1.0.1 upward (geo-sources). GeoIP: GEO_WORLD_DB, by default
+		# the world-like database bench/gengeo writes (made-up data, about
+		# 200,000 networks, 127.1.0.0/16 in /29s), for both servers.
+		# CLIENTS senders with OUTSTANDING/CLIENTS queries in flight each:
+		# the same CLIENTS and OUTSTANDING as dnsperf gets.
+		LOADGEN=ecsload
+		DNSLB_POLICY=geo
+		GEO_DB=$GEO_WORLD_DB
+		local names=() i p
+		p=$(policy_names)
+		for ((i = 0; i < ECSLOAD_NAMES; i++)); do
+			names+=("h$((i * p / ECSLOAD_NAMES)).bench.example")
+		done
+		ECSLOAD_ARGS=(-qname "$(
+			IFS=,
+			echo "${names[*]}"
+		)" -sockets "$CLIENTS" -window $(((OUTSTANDING + CLIENTS - 1) / CLIENTS)))
+		if [[ $1 == geo-subnets ]]; then
+			ECSLOAD_ARGS+=(-subnets "$SUBNETS")
+		else
+			ECSLOAD_ARGS+=(-sources "$SOURCES")
+		fi
+		;;
 	health)
 		# dnslb (check with an explicit target) and gdnsd (multifo with an
 		# extmon check) both probe the always-up tcpsink on loopback and
@@ -101,7 +150,7 @@ scenario_args() {
 		policy_queries "$OUT/data/queries-mixed.txt" "$QUERIES"
 		SETTLE=${HEALTH_SETTLE:-15}
 		;;
-	*) die "unknown scenario $1 (want static, tcp, nxdomain, geo-ecs, health or latency)" ;;
+	*) die "unknown scenario $1 (want static, tcp, nxdomain, geo-ecs, geo-subnets, geo-sources, health or latency)" ;;
 	esac
 }
 
@@ -129,6 +178,10 @@ run_one() {
 	fi
 	if ((SETTLE > 0)); then
 		sleep "$SETTLE"
+	fi
+	if [[ $LOADGEN == ecsload ]]; then
+		ecsload_one "$scenario" "$server" "$round" "$port" "$pid"
+		return 0
 	fi
 	pin_cmd "$CLIENT_CPU"
 	if ((WARMUP > 0)); then
@@ -211,6 +264,52 @@ run_one() {
 		printf "\n" }' >&2
 }
 
+# ecsload_one SCENARIO SERVER ROUND PORT PID loads the running server (PID)
+# with bench/ecsload: WARMUP seconds with -check (replies must be NOERROR
+# and echo the ECS option; a failure is warned about), then DURATION
+# seconds measured, then stops the server and appends one line to $RUNS
+# in run_one's columns, except that 7 and 8 hold ecsload's p50 and p99
+# latency (from every 16th reply) instead of dnsperf's mean and sd.
+ecsload_one() {
+	local scenario=$1 server=$2 round=$3 port=$4 pid=$5
+	local raw=$OUT/runs/$1-$2-$3.txt line
+	local cpu0 cpu1 busy0 busy1 t0 t1 ok=1 client TIMEFORMAT='%3U %3S'
+	local args=(-server "127.0.0.1:$port" "${ECSLOAD_ARGS[@]}")
+	pin_cmd "$CLIENT_CPU"
+	if ((WARMUP > 0)); then
+		line=$(timeout $((WARMUP + 30)) "${PIN[@]}" "$OUT/ecsload" "${args[@]}" -duration "${WARMUP}s" -check 2>&1) || true
+		echo "warmup: $line" >"$raw"
+		if [[ $line != *" bad=0"* ]]; then
+			warn "$server failed ecsload -check in the warm-up: $line"
+		fi
+	fi
+	cpu0=$(cpu_ticks "$pid")
+	busy0=$(busy_ticks)
+	t0=$(date +%s.%N)
+	if ! { time timeout $((DURATION + 30)) "${PIN[@]}" "$OUT/ecsload" "${args[@]}" -duration "${DURATION}s" >>"$raw" 2>&1; } 2>"$raw.time"; then
+		ok=0
+	fi
+	t1=$(date +%s.%N)
+	busy1=$(busy_ticks)
+	cpu1=$(cpu_ticks "$pid")
+	stop_server "$pid"
+	client=$(awk '{ print $1 + $2 }' "$raw.time")
+	if ((!ok)) || ! grep -q '^qps=' "$raw"; then
+		warn "ecsload failed against $server, run left out; see $raw"
+		return 0
+	fi
+	awk -v sc="$scenario" -v sv="$server" -v rd="$round" -v hz="$CLK_TCK" -v t0="$t0" -v t1="$t1" \
+		-v cpu="$((cpu1 - cpu0))" -v busy="$((busy1 - busy0))" -v client="$client" '
+		/^qps=/ { for (i = 1; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] } }
+		END {
+			wall = t1 - t0; cores = (cpu / hz) / wall
+			other = (busy / hz - cpu / hz - client) / wall
+			qpc = cores > 0 ? v["qps"] / cores : 0
+			printf "%s\t%s\t%d\t%.0f\t%.3f\t%.0f\t%.6f\t%.6f\t%.2f\t%.2f\t-\t-\t-\t-\n", sc, sv, rd, v["qps"], cores, qpc, v["p50_us"] / 1e6, v["p99_us"] / 1e6, (v["sent"] > 0 ? 100 * v["lost"] / v["sent"] : 0), (other > 0 ? other : 0)
+		}' "$raw" >>"$RUNS"
+	tail -n1 "$RUNS" | awk -F'\t' '{ printf "  %-6s round %d: %8s qps, %.2f cores, %8s qps/core, p50 %.3f ms, p99 %.3f ms, lost %s%%, other load %.2f cores\n", $2, $3, $4, $5, $6, $7 * 1000, $8 * 1000, $9, $10 }' >&2
+}
+
 # dnsperf_run SECONDS ARGS... runs dnsperf pinned to CLIENT_CPU for SECONDS
 # with CLIENTS sockets and OUTSTANDING queries in flight. With ECS options
 # (geo-ecs) it runs one dnsperf per option in parallel, since dnsperf sends
@@ -249,11 +348,11 @@ dnsperf_run() {
 # config, or "static" where it has no equivalent.
 label() {
 	case $1:$2 in
-	geo-ecs:dnslb) echo geo ;;
-	geo-ecs:gdnsd) echo geoip ;;
+	geo-*:dnslb) echo geo ;;
+	geo-*:gdnsd) echo geoip ;;
 	health:dnslb) echo check ;;
 	health:gdnsd) echo multifo ;;
-	geo-ecs:* | health:*) echo static ;;
+	geo-*:* | health:*) echo static ;;
 	*) echo - ;;
 	esac
 }
@@ -270,11 +369,17 @@ col() {
 
 # report SCENARIO prints the table of medians and the dnslb/peer ratios.
 report() {
-	local sc=$1 s qps qpc lat sd lost other
+	local sc=$1 s qps qpc lat sd lost other l1="avg lat (ms)" l2="lat sd (ms)"
 	local -A mq mc
-	printf '\nscenario %s: %s round(s) x %ss, dnsperf -c %s -T %s -q %s%s\n' "$sc" "$ROUNDS" "$DURATION" \
-		"$CLIENTS" "$THREADS" "$OUTSTANDING" "$( ((MAX_QPS > 0)) && echo " -Q $MAX_QPS")"
-	printf '%-7s %-8s %5s %11s %15s %13s %12s %7s %6s\n' server config runs "median QPS" "median QPS/core" "avg lat (ms)" "lat sd (ms)" "lost %" other
+	if [[ $sc == geo-subnets || $sc == geo-sources ]]; then
+		scenario_args "$sc"
+		printf '\nscenario %s: %s round(s) x %ss, ecsload %s, GeoIP %s\n' "$sc" "$ROUNDS" "$DURATION" "${ECSLOAD_ARGS[*]}" "$GEO_DB"
+		l1="p50 lat (ms)" l2="p99 (ms)"
+	else
+		printf '\nscenario %s: %s round(s) x %ss, dnsperf -c %s -T %s -q %s%s\n' "$sc" "$ROUNDS" "$DURATION" \
+			"$CLIENTS" "$THREADS" "$OUTSTANDING" "$( ((MAX_QPS > 0)) && echo " -Q $MAX_QPS")"
+	fi
+	printf '%-7s %-8s %5s %11s %15s %13s %12s %7s %6s\n' server config runs "median QPS" "median QPS/core" "$l1" "$l2" "lost %" other
 	for s in $SERVERS; do
 		qps=$(col "$sc" "$s" 4 | median)
 		qpc=$(col "$sc" "$s" 6 | median)
