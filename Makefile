@@ -43,7 +43,7 @@ fuzz:
 # Go micro-benchmarks, then the dnsperf comparison against NSD, Knot and
 # gdnsd in every scenario, then memory and load time for 1,000,000 records.
 # About 25 minutes; `SCENARIOS=static make bench` for a quick one.
-SCENARIOS ?= static tcp nxdomain geo-ecs health latency
+SCENARIOS ?= static tcp nxdomain geo-ecs geo-subnets geo-sources health latency
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...
 	SCENARIOS="$(SCENARIOS)" bench/run.sh
