@@ -22,11 +22,10 @@ func haversine(lat1, lon1, lat2, lon2 float64) float64 {
 // GeoIP network's prefix length: every client in it has the same location.
 func (p *Policy) chooseNearest(q *Query, health Health, loc Locator, cands []uint16, tr *trace) (int, []uint16, int) {
 	var l Location
-	found := false
 	if loc != nil {
-		l, found = p.locate(loc, q.Client, tr)
+		l, _ = p.locate(loc, q.Client, tr)
 	} else if tr != nil {
-		tr.location(q.Client, l, found)
+		tr.location(q.Client, l, false)
 	}
 	if !l.HasCoords {
 		return p.nearestFallback(q, health, cands, l.Prefix, tr)
