@@ -11,29 +11,6 @@ import (
 	"github.com/dnslb/dnslb/dnslb/geo"
 )
 
-// geoError is what Check says about the GeoIP files of the config at path
-// when the rest of it has errors (and buildState stops before them), so
-// that a missing file is not found only in a second run. nil if they open,
-// or none is needed, or the config cannot be read at all.
-func geoError(path string) error {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil
-	}
-	cfg, _, err := config.ParseAll(path, data)
-	if err != nil {
-		return nil
-	}
-	need := len(cfg.GeoIP.Files) > 0
-	for _, nc := range cfg.Names {
-		need = need || nc.Select == "geo" || nc.Select == "nearest"
-	}
-	if !need {
-		return nil
-	}
-	return openGeo(&cfg)
-}
-
 // openGeo opens the GeoIP files of cfg, as serve does, and says what is
 // wrong with them: a missing file by name, else what geo.Open says.
 func openGeo(cfg *config.Config) error {

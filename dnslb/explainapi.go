@@ -126,7 +126,7 @@ func ExplainOffline(cfgPath, name, qtype, client, subnet string) (string, error)
 		return "", fmt.Errorf("%s has no A or AAAA records in any zone of %s", owner, cfgPath)
 	}
 	var loc policy.Locator
-	if st.needsGeo() || len(st.cfg.GeoIP.Files) > 0 {
+	if st.cfg.NeedsGeo() {
 		geo, err := geo.Open(st.cfg.GeoIP.Files, nil)
 		if err != nil {
 			return "", err

@@ -82,31 +82,33 @@ func buildStateFor(cfg config.Config, prev map[string]*loadedZone, cfgErrs ...st
 	return st, nil
 }
 
-// needsGeo reports whether any name selects by client location.
-func (st *loadResult) needsGeo() bool {
-	for _, nc := range st.cfg.Names {
-		if nc.Select == "geo" || nc.Select == "nearest" {
-			return true
-		}
-	}
-	return false
-}
-
 // Check loads the config file, every zone, every policy and the GeoIP
 // files through the same code as serve and reload, and returns every
 // error found.
 func Check(path string) (*config.Config, []*zones.Zone, error) {
-	st, err := buildState(path, nil)
+	data, err := os.ReadFile(path)
 	if err != nil {
-		if gerr := geoError(path); gerr != nil {
-			err = fmt.Errorf("%w\n%v", err, gerr)
+		return nil, nil, err
+	}
+	cfg, cfgErrs, err := config.ParseAll(path, data)
+	if err != nil {
+		return nil, nil, err
+	}
+	// The GeoIP files are checked whatever else is wrong, so that a
+	// missing one is not found only in a second run.
+	var geoErr error
+	if cfg.NeedsGeo() {
+		geoErr = openGeo(&cfg)
+	}
+	st, err := buildStateFor(cfg, nil, cfgErrs...)
+	if err != nil {
+		if geoErr != nil {
+			err = fmt.Errorf("%w\n%v", err, geoErr)
 		}
 		return nil, nil, err
 	}
-	if st.needsGeo() || len(st.cfg.GeoIP.Files) > 0 {
-		if err := openGeo(&st.cfg); err != nil {
-			return &st.cfg, nil, err
-		}
+	if geoErr != nil {
+		return &st.cfg, nil, geoErr
 	}
 	if err := CheckStateFile(st.cfg.Health.StateFile); err != nil {
 		return &st.cfg, nil, err

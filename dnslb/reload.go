@@ -176,7 +176,7 @@ func (s *Server) reload() (reloadChanges, error) {
 		s.log.Warn("listen addresses changed: restart to apply them")
 		st.cfg.Server.Listen = s.cfg.Server.Listen
 	}
-	if !slices.Equal(st.cfg.GeoIP.Files, s.cfg.GeoIP.Files) || (st.needsGeo() && s.geo == nil) {
+	if !slices.Equal(st.cfg.GeoIP.Files, s.cfg.GeoIP.Files) || (st.cfg.LocatesClients() && s.geo == nil) {
 		// The files themselves are re-read when they change; a new list
 		// (or the first geo name) needs a restart.
 		s.log.Warn("geoip files changed: restart to apply them", "file", strings.Join(st.cfg.GeoIP.Files, ","))

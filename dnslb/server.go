@@ -90,7 +90,7 @@ func New(cfg config.Config, log *slog.Logger) (*Server, error) {
 	if err := s.apply(stt); err != nil {
 		return nil, err
 	}
-	if stt.needsGeo() || len(stt.cfg.GeoIP.Files) > 0 {
+	if stt.cfg.NeedsGeo() {
 		db, err := geo.Open(stt.cfg.GeoIP.Files, log)
 		if err != nil {
 			// As dnslb check says; a reload keeps the old data instead.

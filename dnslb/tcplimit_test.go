@@ -251,7 +251,7 @@ func TestTCPTotalLimit(t *testing.T) {
 		defer c.Close()
 		old = append(old, c)
 	}
-	time.Sleep(600 * time.Millisecond) // three times serve.tcpEvictAge
+	time.Sleep(150 * time.Millisecond) // three times serve.tcpEvictAge
 	if d, err := askTCP(addrs[0], time.Second); err != nil {
 		t.Fatalf("fifth client: %v after %v", err, d)
 	}

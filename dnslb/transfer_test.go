@@ -75,14 +75,7 @@ func axfr(t *testing.T, addr, zone string, qtype uint16, serial uint32, tsig boo
 // or a query signed with TSIG, gets NOTAUTH.
 func TestZoneTransfer(t *testing.T) {
 	cfgPath := writeLBConfig(t, "[transfer]\nallow = [\"127.0.0.0/8\"]\n")
-	var big strings.Builder
-	big.WriteString("$ORIGIN big.test.\n$TTL 300\n@ IN SOA ns1 hostmaster 7 3600 600 86400 60\n  IN NS ns1\nns1 IN A 192.0.2.53\n")
-	for i := range 3000 {
-		fmt.Fprintf(&big, "h%d IN A 192.0.2.%d\n  IN TXT \"host %d of the big zone\"\n", i, i%250+1, i)
-	}
-	if err := os.WriteFile(filepath.Join(filepath.Dir(cfgPath), "zones", "big.test.zone"), []byte(big.String()), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	writeBigZone(t, cfgPath)
 	srv, addr := startServer(t, cfgPath)
 	snap := srv.Store().Snapshot()
 	for _, zone := range []string{"example.org.", "big.test."} {
@@ -198,5 +191,20 @@ func TestZoneTransferLargeRecord(t *testing.T) {
 	}
 	if rrs[0].Header().Rrtype != dns.TypeSOA || rrs[4].Header().Rrtype != dns.TypeSOA {
 		t.Errorf("AXFR large.test.: first %v, last %v", rrs[0].Header(), rrs[4].Header())
+	}
+}
+
+// writeBigZone adds big.test, 3,000 names with an A and a TXT record each
+// (a transfer of several messages), to the zones folder of the config at
+// cfgPath.
+func writeBigZone(t *testing.T, cfgPath string) {
+	t.Helper()
+	var big strings.Builder
+	big.WriteString("$ORIGIN big.test.\n$TTL 300\n@ IN SOA ns1 hostmaster 7 3600 600 86400 60\n  IN NS ns1\nns1 IN A 192.0.2.53\n")
+	for i := range 3000 {
+		fmt.Fprintf(&big, "h%d IN A 192.0.2.%d\n  IN TXT \"host %d of the big zone\"\n", i, i%250+1, i)
+	}
+	if err := os.WriteFile(filepath.Join(filepath.Dir(cfgPath), "zones", "big.test.zone"), []byte(big.String()), 0o644); err != nil {
+		t.Fatal(err)
 	}
 }

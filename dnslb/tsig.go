@@ -171,7 +171,7 @@ func (q *signedQuery) signReply(reply []byte, limit int, now time.Time) []byte {
 // Signed is the TSIG stage of the query path (answer.TSIG): the reply
 // verify gives, or the usual answer to the query without its TSIG,
 // signed.
-func (s *Server) Signed(pkt []byte, req *dns.Msg, c answer.Client, answer func(plain []byte) []byte) []byte {
+func (s *Server) Signed(pkt []byte, req *dns.Msg, c answer.Client, next func(plain []byte) []byte) []byte {
 	now := time.Now()
 	q, refuse, why := s.xfr.Load().verify(pkt, req, now)
 	if q == nil {
@@ -180,20 +180,14 @@ func (s *Server) Signed(pkt []byte, req *dns.Msg, c answer.Client, answer func(p
 	}
 	limit := 65535
 	if !c.TCP {
-		limit = minUDPSize
-		if opt := req.IsEdns0(); opt != nil {
-			limit = min(max(int(opt.UDPSize()), minUDPSize), s.store.Snapshot().UDPSize)
-		}
+		limit = answer.UDPLimit(req.IsEdns0(), s.store.Snapshot().UDPSize)
 	}
-	reply := answer(q.stripped)
+	reply := next(q.stripped)
 	if reply == nil {
 		return nil
 	}
 	return q.signReply(reply, limit, now)
 }
-
-// minUDPSize is the size every DNS client takes (RFC 1035 section 4.2.1).
-const minUDPSize = 512
 
 var _ answer.TSIG = (*Server)(nil)
 

@@ -417,14 +417,7 @@ func signedAXFR(t *testing.T, addr, zone, name, alg, secret string) (rrs []dns.R
 // not allowed gets NOTAUTH, signed.
 func TestTSIGTransfer(t *testing.T) {
 	path := writeTSIGConfig(t, "[transfer]\nkeys = [\"k1\"]\n")
-	var big strings.Builder
-	big.WriteString("$ORIGIN big.test.\n$TTL 300\n@ IN SOA ns1 hostmaster 7 3600 600 86400 60\n  IN NS ns1\nns1 IN A 192.0.2.53\n")
-	for i := range 3000 {
-		fmt.Fprintf(&big, "h%d IN A 192.0.2.%d\n  IN TXT \"host %d of the big zone\"\n", i, i%250+1, i)
-	}
-	if err := os.WriteFile(filepath.Join(filepath.Dir(path), "zones", "big.test.zone"), []byte(big.String()), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	writeBigZone(t, path)
 	srv, addr := startServer(t, path)
 	for _, zone := range []string{"example.org.", "big.test."} {
 		rrs, msgs, err := signedAXFR(t, addr, zone, "k1.", dns.HmacSHA256, tsigSecret1)

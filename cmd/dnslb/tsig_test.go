@@ -146,27 +146,30 @@ func TestTSIGKdig(t *testing.T) {
 	}
 }
 
+// answerSet asks addr over TCP for name and qtype (no recursion) and
+// returns the answer records in lower case, sorted, then the rcode.
+func answerSet(t *testing.T, addr, name string, qtype uint16) []string {
+	t.Helper()
+	m := new(dns.Msg)
+	m.SetQuestion(name, qtype)
+	m.RecursionDesired = false
+	c := &dns.Client{Net: "tcp", Timeout: 2 * time.Second}
+	r, _, err := c.Exchange(m, addr)
+	if err != nil {
+		t.Fatalf("%s %s %s: %v", addr, name, dns.TypeToString[qtype], err)
+	}
+	var out []string
+	for _, rr := range r.Answer {
+		out = append(out, strings.ToLower(rr.String()))
+	}
+	slices.Sort(out)
+	return append(out, dns.RcodeToString[r.Rcode])
+}
+
 // compareSecondary asks the secondary and dnslb every name and type of
 // the zone files and fails on a difference; it returns how many it asked.
 func compareSecondary(t *testing.T, label, secondary, primary string, zs []zoneInfo) int {
 	t.Helper()
-	c := &dns.Client{Net: "tcp", Timeout: 2 * time.Second}
-	ask := func(addr, name string, qtype uint16) []string {
-		t.Helper()
-		m := new(dns.Msg)
-		m.SetQuestion(name, qtype)
-		m.RecursionDesired = false
-		r, _, err := c.Exchange(m, addr)
-		if err != nil {
-			t.Fatalf("%s %s %s: %v", addr, name, dns.TypeToString[qtype], err)
-		}
-		var out []string
-		for _, rr := range r.Answer {
-			out = append(out, strings.ToLower(rr.String()))
-		}
-		slices.Sort(out)
-		return append(out, dns.RcodeToString[r.Rcode])
-	}
 	asked := 0
 	for _, z := range zs {
 		for owner, lines := range z.records {
@@ -179,7 +182,7 @@ func compareSecondary(t *testing.T, label, secondary, primary string, zs []zoneI
 				}
 			}
 			for _, qt := range types {
-				if got, want := ask(secondary, owner, qt), ask(primary, owner, qt); !slices.Equal(got, want) {
+				if got, want := answerSet(t, secondary, owner, qt), answerSet(t, primary, owner, qt); !slices.Equal(got, want) {
 					t.Errorf("%s %s: %s (secondary) %v, dnslb %v", owner, dns.TypeToString[qt], label, got, want)
 				}
 				asked++

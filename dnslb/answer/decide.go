@@ -17,6 +17,15 @@ import (
 // minUDPSize is the size every DNS client can take (RFC 1035 section 4.2.1).
 const minUDPSize = 512
 
+// UDPLimit is the size a UDP reply must fit: what the query's OPT record
+// (nil: none) offers, at least 512 and at most ours (udp_size).
+func UDPLimit(opt *dns.OPT, ours int) int {
+	if opt == nil {
+		return minUDPSize
+	}
+	return min(max(int(opt.UDPSize()), minUDPSize), ours)
+}
+
 // ECS source prefixes are capped before use (RFC 7871 section 11.1:
 // privacy), the same caps public resolvers use.
 const (
@@ -140,10 +149,7 @@ func decide(snap *state.Snapshot, req *dns.Msg, c Client, p *Plan) bool {
 	// on SERVFAIL nor on the errors above.
 	p.echo = p.ecs != nil && m.Rcode != dns.RcodeServerFailure
 	if !c.TCP {
-		p.limit = minUDPSize
-		if opt != nil {
-			p.limit = min(max(int(opt.UDPSize()), minUDPSize), snap.UDPSize)
-		}
+		p.limit = UDPLimit(opt, snap.UDPSize)
 	}
 	return true
 }

@@ -80,3 +80,18 @@ func (nc NameConfig) CheckNames() []string {
 	}
 	return out
 }
+
+// LocatesClients tells whether some name selects by the client's location
+// (select = "geo" or "nearest").
+func (c *Config) LocatesClients() bool {
+	for _, nc := range c.Names {
+		if nc.Select == "geo" || nc.Select == "nearest" {
+			return true
+		}
+	}
+	return false
+}
+
+// NeedsGeo tells whether the GeoIP data must be opened: files are named,
+// or some name locates clients (with the built-in database then).
+func (c *Config) NeedsGeo() bool { return len(c.GeoIP.Files) > 0 || c.LocatesClients() }

@@ -30,12 +30,11 @@ import (
 // tcpEvictAge is how long a connection has waited for its client at
 // least before it may be closed for a new one: the newest connections
 // are safe while they send their first query, and an attacker that
-// reconnects at once recycles each slot at most this often. 200 ms is
-// long enough that a new client whose query is already in the kernel is
-// read before it could be closed, even on a loaded machine (50 ms was
-// not, under the race detector on two busy cores), and short against the
-// second a new client may wait.
-const tcpEvictAge = 200 * time.Millisecond
+// reconnects at once recycles each slot at most this often. It is short
+// because the accept loop waits for it: a longer age makes every
+// connection queued behind a wait wait longer (200 ms kept new clients
+// past a second behind 80 reconnecting attackers).
+const tcpEvictAge = 50 * time.Millisecond
 
 // tcpLimits are the TCP settings of one Run.
 type tcpLimits struct {
