@@ -16,7 +16,19 @@ import (
 type Client struct {
 	Addr netip.AddrPort
 	TCP  bool
+	// Cookie is what the query's DNS cookie option (RFC 7873) showed:
+	// set by the cookie check before admit; rate limiting reads it.
+	Cookie CookieState
 }
+
+// CookieState is what a query's COOKIE option showed.
+type CookieState uint8
+
+const (
+	NoCookie     CookieState = iota // no COOKIE option (or cookies off)
+	ClientCookie                    // a client cookie alone, or a server cookie that did not verify
+	GoodCookie                      // a server cookie this server (or its fleet) made, still fresh
+)
 
 // plan is what decide made of one query: the reply's header and sections,
 // and everything the encoder and the memo of encoded replies need. The
