@@ -26,6 +26,9 @@ import (
 // tsigFudge is the fudge of what we sign: 300 s, as BIND, Knot and NSD.
 const tsigFudge = 300
 
+// tsigHashLen is the output of each algorithm's hash, in octets.
+var tsigHashLen = map[string]int{dns.HmacSHA1: 20, dns.HmacSHA224: 28, dns.HmacSHA256: 32, dns.HmacSHA384: 48, dns.HmacSHA512: 64}
+
 // tsigKeyring is a key as the query path uses it.
 type tsigKeyring struct {
 	name   string // lower case, fully qualified
@@ -64,7 +67,7 @@ type signedQuery struct {
 // verify checks the TSIG of req (pkt unpacked, with a TSIG record). It
 // returns the query as signed, or the reply that refuses it: FORMERR for
 // a TSIG record that is not the last one (RFC 8945 section 5.1), NOTAUTH
-// with BADKEY, BADSIG or BADTIME (section 5.2).
+// with BADKEY, BADSIG, BADTRUNC or BADTIME (section 5.2).
 func (t *transferSettings) verify(pkt []byte, req *dns.Msg, now time.Time) (*signedQuery, []byte, string) {
 	n := len(req.Extra)
 	rt, last := req.Extra[n-1].(*dns.TSIG)
@@ -77,6 +80,19 @@ func (t *transferSettings) verify(pkt []byte, req *dns.Msg, now time.Time) (*sig
 	}
 	if key == nil || dns.CanonicalName(rt.Algorithm) != key.alg {
 		return nil, tsigError(req, rt, nil, dns.RcodeBadKey, now), "BADKEY"
+	}
+	// A truncated MAC (section 5.2.2.1): longer than the hash's output, or
+	// shorter than 10 octets or half of it, is malformed (FORMERR);
+	// between that and the full length it is below what we accept (we
+	// check full MACs only, as miekg/dns does): NOTAUTH/BADTRUNC, unsigned,
+	// since a MAC we cannot check proves nothing to sign for.
+	if h := tsigHashLen[key.alg]; h > 0 {
+		switch n := int(rt.MACSize); {
+		case n > h || n < max(10, h/2):
+			return nil, formErr(req), "TSIG MAC size out of range"
+		case n < h:
+			return nil, tsigError(req, rt, nil, dns.RcodeBadTrunc, now), "BADTRUNC"
+		}
 	}
 	cp := slices.Clone(pkt) // TsigVerify writes into the message
 	switch err := dns.TsigVerify(cp, key.secret, "", false); err {

@@ -319,6 +319,38 @@ func TestTSIGQueries(t *testing.T) {
 	if !macOf(t, raw, tsigSecret1, qmac) {
 		t.Errorf("BADTIME reply not signed with k1: %v", r)
 	}
+	// A truncated MAC (RFC 8945 section 5.2.2.1): 16 of SHA-256's 32
+	// octets is allowed by the RFC but below what we check: BADTRUNC,
+	// unsigned; 8 octets (under 10) and 40 (over 32) are malformed.
+	for _, c := range []struct {
+		size  int
+		rcode int
+	}{{16, dns.RcodeNotAuth}, {31, dns.RcodeNotAuth}, {8, dns.RcodeFormatError}, {40, dns.RcodeFormatError}} {
+		m := soa()
+		m.SetTsig("k1.", dns.HmacSHA256, 300, time.Now().Unix())
+		signed, mac, err := dns.TsigGenerate(m, tsigSecret1, "", false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m2 := new(dns.Msg)
+		if err := m2.Unpack(signed); err != nil {
+			t.Fatal(err)
+		}
+		full, _ := hex.DecodeString(mac)
+		cut := append(full, full...)[:c.size]
+		ts := m2.Extra[len(m2.Extra)-1].(*dns.TSIG)
+		ts.MACSize, ts.MAC = uint16(c.size), hex.EncodeToString(cut)
+		r := rawUDP(t, addr, mustPack(t, m2))
+		if r.Rcode != c.rcode {
+			t.Errorf("MAC of %d octets: rcode %s, want %s", c.size, dns.RcodeToString[r.Rcode], dns.RcodeToString[c.rcode])
+			continue
+		}
+		if c.rcode == dns.RcodeNotAuth {
+			if rt := r.IsTsig(); rt == nil || rt.Error != dns.RcodeBadTrunc || rt.MACSize != 0 {
+				t.Errorf("MAC of %d octets: %v, want TSIG error BADTRUNC, unsigned", c.size, r)
+			}
+		}
+	}
 	// TSIG not the last record: FORMERR.
 	m := soa()
 	m.SetTsig("k1.", dns.HmacSHA256, 300, time.Now().Unix())
