@@ -142,6 +142,28 @@ func (w *Worker) TakeUntimed() int {
 	return n
 }
 
+// Idle lets go of what the worker holds of a generation that is no
+// longer the current one: the memo's entries and templates and the last
+// plan's snapshot. A worker that answers nothing would otherwise keep an
+// old generation (every zone of it) alive after a reload; serving loops
+// call Idle when they have waited a while with nothing to answer. It
+// costs a pointer comparison when nothing changed.
+func (w *Worker) Idle() {
+	snap := w.store.Snapshot()
+	w.plan.snap = nil
+	if w.memo == nil {
+		return
+	}
+	if f := &w.memo.fast; f.snap != nil && f.snap != snap {
+		f.reset(nil)
+	}
+	if n := &w.memo.neg; n.snap != nil && n.snap != snap {
+		clear(n.tmpl)
+		n.refused = [8]*negTemplate{}
+		n.snap = nil
+	}
+}
+
 // maxBatch bounds the datagrams Prefetch looks at in one call.
 const maxBatch = 64
 

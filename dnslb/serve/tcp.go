@@ -50,6 +50,36 @@ type TCPServer struct {
 	wg       sync.WaitGroup
 }
 
+// sweepIdle has the workers waiting in the pool let go of an old
+// generation (answer.Worker.Idle) every tcpSweep, until stop is called.
+func (t *TCPServer) sweepIdle() (stop func()) {
+	done := make(chan struct{})
+	go func() {
+		tick := time.NewTicker(tcpSweep)
+		defer tick.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-tick.C:
+			}
+			for range cap(t.workers) {
+				select {
+				case w := <-t.workers:
+					w.ans.Idle()
+					t.workers <- w
+				default:
+				}
+			}
+		}
+	}()
+	return func() { close(done) }
+}
+
+// tcpSweep is how often idle TCP workers are told to let go of an old
+// generation.
+const tcpSweep = time.Second
+
 func NewTCP(env Env, sc config.ServerConfig) *TCPServer {
 	t := &TCPServer{env: env, idle: sc.TCPIdleTimeout.Duration, lim: tcpLimitsOf(sc),
 		conns: make(map[*tcpConn]struct{}), byClient: make(map[netip.Addr]int),
@@ -62,6 +92,8 @@ func NewTCP(env Env, sc config.ServerConfig) *TCPServer {
 
 // Serve accepts connections on ln until it is closed.
 func (t *TCPServer) Serve(ln net.Listener) {
+	stop := t.sweepIdle()
+	defer stop()
 	for {
 		c, err := ln.Accept()
 		if err != nil {

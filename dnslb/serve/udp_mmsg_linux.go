@@ -131,7 +131,8 @@ func serveUDPFD(u *UDPSocket, w *worker) {
 			return
 		}
 		if err == unix.EAGAIN {
-			continue // udpWait passed with nothing to read
+			w.ans.Idle() // udpWait passed with nothing to read
+			continue
 		}
 		if err != nil {
 			w.env.Log.Debug("read udp", "err", err)
