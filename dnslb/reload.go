@@ -136,7 +136,9 @@ func (s *Server) Reload(trigger string) error {
 		s.sdReloading(trigger)
 	}
 	start := time.Now()
+	done := boundReloadMemory()
 	ch, err := s.reload()
+	done(err == nil && len(ch.serials)+len(ch.zonesAdded)+len(ch.zonesRemoved) > 0)
 	st := admin.ReloadStatus{Time: time.Now(), OK: err == nil, Trigger: trigger}
 	took := st.Time.Sub(start).Round(time.Microsecond)
 	if err != nil {

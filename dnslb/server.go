@@ -116,6 +116,9 @@ func New(cfg config.Config, log *slog.Logger) (*Server, error) {
 	// An alert on dnslb_last_reload_success == 0 must not fire on every
 	// restart: the state loaded at startup is a good one.
 	s.metrics.Loaded(s.lastReload.Time)
+	// The parse's garbage goes back to the system, and what is left is
+	// the measure a reload's memory is bounded by (reloadmem.go).
+	time.AfterFunc(reloadFreeDelay, settle)
 	return s, nil
 }
 
