@@ -48,8 +48,6 @@ type TCPServer struct {
 	byClient map[netip.Addr]int
 	closed   atomic.Bool
 	wg       sync.WaitGroup
-	// admitting counts connections accepted and not yet admitted.
-	admitting atomic.Int32
 }
 
 // sweepIdle has the workers waiting in the pool let go of an old
@@ -110,38 +108,20 @@ func (t *TCPServer) Serve(ln net.Listener) {
 			time.Sleep(10 * time.Millisecond) // e.g. out of descriptors: don't spin
 			continue
 		}
-		if t.closed.Load() {
-			_ = c.Close()
-			return
-		}
-		// Admission may wait (up to tcpEvictAge, for a connection to
-		// become old enough to close): it waits in the connection's own
-		// goroutine, so that a new client is never queued behind others'
-		// waits. Admissions waiting at once are bounded; beyond that a
-		// new connection is refused at once.
-		if t.admitting.Add(1) > int32(max(maxAdmitting, t.lim.max)) {
-			t.admitting.Add(-1)
-			t.refuse(c, "limit")
-			continue
-		}
-		t.wg.Add(1)
-		go func() {
-			defer t.wg.Done()
-			tc := t.admit(c)
-			t.admitting.Add(-1)
-			if tc == nil {
+		tc := t.admit(c)
+		if tc == nil {
+			if t.closed.Load() {
 				return
 			}
-			defer t.wg.Done() // admit's
+			continue
+		}
+		go func() {
+			defer t.wg.Done()
 			defer t.untrack(tc)
 			t.serveConn(tc)
 		}()
 	}
 }
-
-// maxAdmitting is the least number of connections that may wait for
-// admission at once (max_tcp_connections, if larger).
-const maxAdmitting = 64
 
 // Shutdown stops every connection once the queries it has read are
 // answered (the listeners are closed by the caller), waiting at most d.

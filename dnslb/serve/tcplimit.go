@@ -20,9 +20,9 @@ import (
 // its client (idle between messages, silent since it opened, or in the
 // middle of a message that is slow to come) is closed to make room, as
 // Knot does, once it has waited tcpEvictAge; when every connection is
-// younger the new connection waits, in its own goroutine, for the oldest
-// to reach that age (at most twice tcpEvictAge), and when none can be
-// closed (all are answering) the new one is refused at once. So the kernel's backlog never holds clients
+// younger the accept waits for the oldest to reach that age (at most
+// tcpEvictAge), and when none can be closed (all are answering) the new
+// one is refused at once. So the kernel's backlog never holds clients
 // while connections sit idle, the newest client always gets its turn,
 // and a client that sends its query when it connects is answered however
 // many idle or slow connections an attacker opens and reopens.
@@ -31,9 +31,9 @@ import (
 // least before it may be closed for a new one: the newest connections
 // are safe while they send their first query, and an attacker that
 // reconnects at once recycles each slot at most this often. It is short
-// because a new client may wait for it. (When the accept loop itself
-// waited, 200 ms kept new clients past a second behind 80 reconnecting
-// attackers; now each waits on its own, at most twice this long.)
+// because the accept loop waits for it: a longer age makes every
+// connection queued behind a wait wait longer (200 ms kept new clients
+// past a second behind 80 reconnecting attackers).
 const tcpEvictAge = 50 * time.Millisecond
 
 // tcpLimits are the TCP settings of one Run.
@@ -116,10 +116,7 @@ func (t *TCPServer) admit(c net.Conn) *tcpConn {
 	tc.state.Store(tcpFirst)
 	tc.since.Store(tc.accepted.UnixNano())
 	client := tc.from.Addr().Unmap()
-	// Connections arrive together (an attacker's burst, and whoever
-	// comes with it): one that came with the oldest needs a little
-	// longer than tcpEvictAge for that one to reach the age.
-	deadline := tc.accepted.Add(2 * tcpEvictAge)
+	deadline := tc.accepted.Add(tcpEvictAge)
 	for {
 		t.mu.Lock()
 		if t.closed.Load() {
