@@ -40,6 +40,7 @@ type Server struct {
 	cfg      config.Config
 	logLevel *slog.LevelVar // the logger's level, if the caller gave it (SetLogLevel)
 	xfr      atomic.Pointer[transferSettings]
+	cookies  cookieSecrets  // the cookie stage's secrets (cookies.go)
 	notifyCh chan notifyJob // to the notifier, which Run starts
 	loaded   map[string]*loadedZone
 	watched  []string
@@ -163,6 +164,7 @@ func (s *Server) apply(st *loadResult) error {
 			s.log.Info("zone removed", "zone", origin)
 		}
 	}
+	s.cookies.apply(st.cfg.Cookies, s.log)
 	xfr := newTransferSettings(st.cfg.Transfer, st.cfg.TSIG)
 	s.xfr.Store(xfr)
 	for _, z := range st.zones {
@@ -280,7 +282,11 @@ func (s *Server) Run(ctx context.Context) error {
 	}
 	s.store.Publish() // the first answers see every first verdict
 	wg.Go(func() { s.watchNames(ctx) })
-	env := serve.Env{Store: s.store, Stages: answer.Stages{TSIG: s, Account: s}, Log: s.log, Metrics: s.metrics, Transfer: s.zoneTransfer}
+	stages := answer.Stages{TSIG: s, Account: s}
+	if cfg.Cookies.On() {
+		stages.Cookies = s.cookieStage()
+	}
+	env := serve.Env{Store: s.store, Stages: stages, Log: s.log, Metrics: s.metrics, Transfer: s.zoneTransfer}
 	for _, u := range udp {
 		u.Start(&wg, env)
 	}
