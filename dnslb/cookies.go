@@ -42,6 +42,19 @@ func (k *cookieSecrets) apply(c config.CookiesConfig, log *slog.Logger) {
 	k.checker.SetSecrets(cur, prev)
 }
 
+// stages are the query path's hooks the serving workers run: TSIG,
+// cookies (when [cookies] is on) and the account stage.
+func (s *Server) stages() answer.Stages {
+	st := answer.Stages{TSIG: s, Account: s}
+	s.reloadMu.Lock()
+	on := s.cfg.Cookies.On()
+	s.reloadMu.Unlock()
+	if on {
+		st.Cookies = s.cookieStage()
+	}
+	return st
+}
+
 // cookieStage is the answer path's cookie stage over the server's
 // secrets, counting into dnslb_cookies_total.
 func (s *Server) cookieStage() *answer.Cookies {

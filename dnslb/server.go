@@ -15,7 +15,6 @@ import (
 	"time"
 
 	"github.com/dnslb/dnslb/dnslb/admin"
-	"github.com/dnslb/dnslb/dnslb/answer"
 	"github.com/dnslb/dnslb/dnslb/config"
 	"github.com/dnslb/dnslb/dnslb/geo"
 	"github.com/dnslb/dnslb/dnslb/metrics"
@@ -282,11 +281,7 @@ func (s *Server) Run(ctx context.Context) error {
 	}
 	s.store.Publish() // the first answers see every first verdict
 	wg.Go(func() { s.watchNames(ctx) })
-	stages := answer.Stages{TSIG: s, Account: s}
-	if cfg.Cookies.On() {
-		stages.Cookies = s.cookieStage()
-	}
-	env := serve.Env{Store: s.store, Stages: stages, Log: s.log, Metrics: s.metrics, Transfer: s.zoneTransfer}
+	env := serve.Env{Store: s.store, Stages: s.stages(), Log: s.log, Metrics: s.metrics, Transfer: s.zoneTransfer}
 	for _, u := range udp {
 		u.Start(&wg, env)
 	}
