@@ -48,6 +48,13 @@ func (w *Worker) memoCookie(out []byte, q *fastQuery, from netip.Addr) []byte {
 	}
 	r := k.Checker.Check(q.cookie, from.Unmap(), &w.ck)
 	k.count(r)
+	return w.addCookie(out)
+}
+
+// addCookie adds the cookie the check made (in w.ck) to the reply out: a
+// reply made after checkCookie said the query had a cookie (encode's,
+// a rate limiter's slip) passes through it.
+func (w *Worker) addCookie(out []byte) []byte {
 	return AppendOption(out, dns.EDNS0COOKIE, w.ck[:])
 }
 

@@ -43,8 +43,9 @@ func newMemo(room int) *memo {
 //
 // A query qualifies (fastQuery.parse) when it is exactly one question,
 // opcode QUERY, and at most an OPT record with version 0, no flags but
-// DO, and no option but one well-formed EDNS Client Subnet and DNS
-// cookies (which decide ignores as well). decide's reply then depends on
+// DO, and no option but one well-formed EDNS Client Subnet and one
+// well-formed DNS cookie (which decide ignores; the cookie stage adds
+// the reply's cookie to the memo's reply as to encode's). decide's reply then depends on
 // the question, RD, whether there was an OPT and its DO bit, the
 // generation (zones, health, overrides, serving settings, GeoIP data),
 // and the values its decision points took (plan.points): the round-robin

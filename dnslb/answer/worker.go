@@ -21,9 +21,11 @@ import (
 // and a feature is a hook on a stage, not a branch inside another
 // function. parse reads the question (the memo's key) and, when the memo
 // has no reply, unpacks the message; decide (decide.go) makes the plan;
-// encode (encode.go) writes it; account counts and logs it. admit (rate
-// limiting and cookies will go there) and sign (DNSSEC) are hooks that
-// nothing sets yet: a stage that is off is a nil check.
+// encode (encode.go) writes it; account counts and logs it. The cookie
+// stage (cookies.go) reads the COOKIE option before admit, for admit
+// to see, and adds the reply's cookie as the last step, to every reply.
+// admit (rate limiting) and sign (DNSSEC) are hooks the server does not
+// set yet: a stage that is off is a nil check.
 //
 // The memo (memo.go, negcache.go) sits beside decide and encode, never
 // instead of them: it holds what they wrote, keyed on the question and the
@@ -296,7 +298,7 @@ func (w *Worker) Answer(pkt []byte, from netip.AddrPort, buf []byte, tcp bool, s
 	// account
 	acct.Answered(req, p, c, start, sampled)
 	if withCookie {
-		out = AppendOption(out, dns.EDNS0COOKIE, w.ck[:])
+		out = w.addCookie(out)
 	}
 	return out
 }
