@@ -376,3 +376,23 @@ func TestCookieConfigCheck(t *testing.T) {
 		})
 	}
 }
+
+// TestCookiesOff: with enabled = false a COOKIE option is ignored: no
+// cookie in the reply, a malformed one answered, nothing counted.
+func TestCookiesOff(t *testing.T) {
+	srv, addr := startServer(t, writeLBConfig(t, "[cookies]\nenabled = false\n"))
+	for _, ck := range []string{"0102030405060708", "010203040506070809"} {
+		m := new(dns.Msg)
+		m.SetQuestion("www.example.org.", dns.TypeA)
+		m.SetEdns0(1232, false)
+		m.IsEdns0().Option = []dns.EDNS0{&dns.EDNS0_COOKIE{Code: dns.EDNS0COOKIE, Cookie: ck}}
+		for range 3 {
+			if r := exchange(t, addr, "udp", m); r.Rcode != dns.RcodeSuccess || hasCookie(r) {
+				t.Errorf("cookies off, cookie %s: %v", ck, r)
+			}
+		}
+	}
+	if n := cookieCount(t, srv, "none") + cookieCount(t, srv, "client_only") + cookieCount(t, srv, "malformed"); n != 0 {
+		t.Errorf("cookies off: %v counted", n)
+	}
+}
