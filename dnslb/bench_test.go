@@ -15,17 +15,22 @@ var benchQueries = []struct {
 	qtype uint16
 	edns  bool
 	ecs   string // ECS /24 subnet; the geo config
+	// cookie: "client" sends a client cookie alone, "good" the server
+	// cookie the server gave it (RFC 7873; a resolver's usual query)
+	cookie string
 }{
-	{"rotate", "www.example.org.", dns.TypeA, false, ""},
-	{"rotate-edns", "www.example.org.", dns.TypeA, true, ""},
-	{"single", "mail.example.org.", dns.TypeA, false, ""},
-	{"nxdomain", "nope.example.org.", dns.TypeAAAA, true, ""},
-	{"refused", "www.example.com.", dns.TypeA, true, ""},
-	{"referral", "a.sub.example.org.", dns.TypeA, false, ""},
-	{"wildcard", "x.w.example.org.", dns.TypeA, false, ""},
-	{"geo-ecs-jp", "geo.example.org.", dns.TypeA, true, "198.51.100.0"},
-	{"geo-ecs-de", "geo.example.org.", dns.TypeA, true, "192.0.2.0"},
-	{"geo-ecs-none", "geo.example.org.", dns.TypeA, true, "198.18.0.0"},
+	{"rotate", "www.example.org.", dns.TypeA, false, "", ""},
+	{"rotate-edns", "www.example.org.", dns.TypeA, true, "", ""},
+	{"rotate-cookie", "www.example.org.", dns.TypeA, true, "", "client"},
+	{"rotate-goodcookie", "www.example.org.", dns.TypeA, true, "", "good"},
+	{"single", "mail.example.org.", dns.TypeA, false, "", ""},
+	{"nxdomain", "nope.example.org.", dns.TypeAAAA, true, "", ""},
+	{"refused", "www.example.com.", dns.TypeA, true, "", ""},
+	{"referral", "a.sub.example.org.", dns.TypeA, false, "", ""},
+	{"wildcard", "x.w.example.org.", dns.TypeA, false, "", ""},
+	{"geo-ecs-jp", "geo.example.org.", dns.TypeA, true, "198.51.100.0", ""},
+	{"geo-ecs-de", "geo.example.org.", dns.TypeA, true, "192.0.2.0", ""},
+	{"geo-ecs-none", "geo.example.org.", dns.TypeA, true, "198.18.0.0", ""},
 }
 
 func benchQuery(tb testing.TB, qname string, qtype uint16, edns bool, ecs string) *dns.Msg {
@@ -69,9 +74,24 @@ func BenchmarkHandleQuery(b *testing.B) {
 					w.ans.SetMemo(false)
 					defer w.ans.SetMemo(true)
 				}
-				pkt, err := benchQuery(b, bc.qname, bc.qtype, bc.edns, bc.ecs).Pack()
+				q := benchQuery(b, bc.qname, bc.qtype, bc.edns, bc.ecs)
+				if bc.cookie != "" {
+					q.IsEdns0().Option = append(q.IsEdns0().Option, &dns.EDNS0_COOKIE{Code: dns.EDNS0COOKIE, Cookie: "0102030405060708"})
+				}
+				pkt, err := q.Pack()
 				if err != nil {
 					b.Fatal(err)
+				}
+				if bc.cookie == "good" {
+					// The server cookie this server gives the client.
+					r := new(dns.Msg)
+					if err := r.Unpack(w.answer(pkt, testClient, w.outs[0])); err != nil {
+						b.Fatal(err)
+					}
+					q.IsEdns0().Option = r.IsEdns0().Option
+					if pkt, err = q.Pack(); err != nil || len(r.IsEdns0().Option) != 1 {
+						b.Fatalf("no server cookie: %v", r)
+					}
 				}
 				b.ReportAllocs()
 				for b.Loop() {

@@ -16,6 +16,7 @@ var layers = map[string]int{
 	"healthcheck":       0,
 	"geodata":           0,
 	"example":           0,
+	"dnslb/cookie":      0,
 	"dnslb/config":      1,
 	"dnslb/policy":      2,
 	"dnslb/geo":         3,

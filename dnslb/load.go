@@ -79,6 +79,9 @@ func buildStateFor(cfg config.Config, prev map[string]*loadedZone, cfgErrs ...st
 	st.names = names
 	st.files = append(st.files, cfg.GeoIP.Files...)
 	st.files = append(st.files, cfg.TSIG.SecretFiles()...) // a new secret is reloaded too
+	if f := cfg.Cookies.SecretFile; f != "" {
+		st.files = append(st.files, f)
+	}
 	return st, nil
 }
 

@@ -186,6 +186,9 @@ func (s *Server) reload() (reloadChanges, error) {
 	if serve.TCPChanged(st.cfg.Server, s.cfg.Server) {
 		s.log.Warn("tcp settings changed: restart to apply them")
 	}
+	if st.cfg.Cookies.On() != s.cfg.Cookies.On() {
+		s.log.Warn("cookies.enabled changed: restart to apply it")
+	}
 	if st.cfg.Admin != s.cfg.Admin {
 		s.log.Warn("admin settings changed: restart to apply them")
 		st.cfg.Admin = s.cfg.Admin

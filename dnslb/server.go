@@ -15,7 +15,6 @@ import (
 	"time"
 
 	"github.com/dnslb/dnslb/dnslb/admin"
-	"github.com/dnslb/dnslb/dnslb/answer"
 	"github.com/dnslb/dnslb/dnslb/config"
 	"github.com/dnslb/dnslb/dnslb/geo"
 	"github.com/dnslb/dnslb/dnslb/metrics"
@@ -40,6 +39,7 @@ type Server struct {
 	cfg      config.Config
 	logLevel *slog.LevelVar // the logger's level, if the caller gave it (SetLogLevel)
 	xfr      atomic.Pointer[transferSettings]
+	cookies  cookieSecrets  // the cookie stage's secrets (cookies.go)
 	notifyCh chan notifyJob // to the notifier, which Run starts
 	loaded   map[string]*loadedZone
 	watched  []string
@@ -166,6 +166,7 @@ func (s *Server) apply(st *loadResult) error {
 			s.log.Info("zone removed", "zone", origin)
 		}
 	}
+	s.cookies.apply(st.cfg.Cookies, s.log)
 	xfr := newTransferSettings(st.cfg.Transfer, st.cfg.TSIG)
 	s.xfr.Store(xfr)
 	for _, z := range st.zones {
@@ -283,7 +284,7 @@ func (s *Server) Run(ctx context.Context) error {
 	}
 	s.store.Publish() // the first answers see every first verdict
 	wg.Go(func() { s.watchNames(ctx) })
-	env := serve.Env{Store: s.store, Stages: answer.Stages{TSIG: s, Account: s}, Log: s.log, Metrics: s.metrics, Transfer: s.zoneTransfer}
+	env := serve.Env{Store: s.store, Stages: s.stages(), Log: s.log, Metrics: s.metrics, Transfer: s.zoneTransfer}
 	for _, u := range udp {
 		u.Start(&wg, env)
 	}

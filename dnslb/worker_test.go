@@ -18,7 +18,7 @@ type udpWorker struct {
 }
 
 func newUDPWorker(s *Server) *udpWorker {
-	w := &udpWorker{s: s, ans: answer.NewWorker(s.store, answer.Stages{TSIG: s, Account: s}, s.log)}
+	w := &udpWorker{s: s, ans: answer.NewWorker(s.store, s.stages(), s.log)}
 	for range 4 {
 		w.outs = append(w.outs, make([]byte, 4096))
 	}

@@ -28,9 +28,12 @@ type memo struct {
 // they fill only as far as questions are asked.
 const memoBytes = 64 << 20
 
-func newMemo() *memo {
+// newMemo returns an empty memo whose UDP replies leave room bytes free
+// under 512 (the cookie stage's option, which is added to every reply
+// to a query with a cookie).
+func newMemo(room int) *memo {
 	per := max(1<<20, memoBytes/runtime.GOMAXPROCS(0))
-	return &memo{fast: fastCache{max: per, anyMax: per}}
+	return &memo{fast: fastCache{max: per, anyMax: per, room: room}, neg: negCache{room: room}}
 }
 
 // fastCache is the memo of encode: the replies to the common queries as
@@ -40,8 +43,9 @@ func newMemo() *memo {
 //
 // A query qualifies (fastQuery.parse) when it is exactly one question,
 // opcode QUERY, and at most an OPT record with version 0, no flags but
-// DO, and no option but one well-formed EDNS Client Subnet and DNS
-// cookies (which decide ignores as well). decide's reply then depends on
+// DO, and no option but one well-formed EDNS Client Subnet and one
+// well-formed DNS cookie (which decide ignores; the cookie stage adds
+// the reply's cookie to the memo's reply as to encode's). decide's reply then depends on
 // the question, RD, whether there was an OPT and its DO bit, the
 // generation (zones, health, overrides, serving settings, GeoIP data),
 // and the values its decision points took (plan.points): the round-robin
@@ -77,6 +81,7 @@ type fastCache struct {
 	max     int
 	anyB    int // bytes of replies for names that need not exist (fastReply.any); at anyMax they are dropped
 	anyMax  int
+	room    int // bytes every reply leaves free under 512: the cookie stage's (newMemo)
 	hits    int // replies served (for tests)
 	perms   int // replies made by rotating a held one (for tests)
 	sink    uint64
@@ -201,7 +206,7 @@ func (c *fastCache) get(acct Account, snap *state.Snapshot, q *fastQuery, from n
 		}
 	}
 	size := int(e.size)
-	if e.filled&(1<<rot) == 0 || size+len(q.ecs) > len(buf) {
+	if e.filled&(1<<rot) == 0 || size+len(q.ecs)+c.room > len(buf) {
 		return nil, nil, false
 	}
 	if e.perm {
@@ -259,7 +264,7 @@ func (c *fastCache) put(q *fastQuery, p *Plan, wire []byte) {
 		return
 	}
 	t, ok := replyTemplate(q, wire)
-	if !ok || len(t)+4+4+16 > minUDPSize {
+	if !ok || len(t)+4+4+16+c.room > minUDPSize {
 		return
 	}
 	// The memo keeps the question in lower case (as its key has it) and

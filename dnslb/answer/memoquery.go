@@ -5,17 +5,23 @@ import (
 	"net/netip"
 
 	"github.com/miekg/dns"
+
+	"github.com/dnslb/dnslb/dnslb/cookie"
 )
 
 // fastQuery is what the fast path read from one datagram.
 type fastQuery struct {
-	key   []byte // question (name in lower case) and flags, in kbuf
-	ecs   []byte // the query's ECS option (code, length, data), or nil
-	mixed bool   // the name has upper-case letters (as with 0x20 randomisation)
-	qname []byte // the name as asked, in the datagram
-	ok    bool   // what parse returned
-	h     uint64 // key's hash in the table (fastTable.hash), when prefetch made it; else 0
-	kbuf  [fastKeyMax]byte
+	key []byte // question (name in lower case) and flags, in kbuf
+	ecs []byte // the query's ECS option (code, length, data), or nil
+	// cookie is the data of the query's COOKIE option (RFC 7873: the
+	// client cookie, then the server cookie), of a well-formed length;
+	// nil without one.
+	cookie []byte
+	mixed  bool   // the name has upper-case letters (as with 0x20 randomisation)
+	qname  []byte // the name as asked, in the datagram
+	ok     bool   // what parse returned
+	h      uint64 // key's hash in the table (fastTable.hash), when prefetch made it; else 0
+	kbuf   [fastKeyMax]byte
 }
 
 // parse fills q from pkt (which has a full header and is a query) and
@@ -49,7 +55,7 @@ func (q *fastQuery) parseQuery(pkt []byte) bool {
 		return false
 	}
 	flags := pkt[2] & 1 // RD
-	q.ecs = nil
+	q.ecs, q.cookie = nil, nil
 	if pkt[11] == 1 {
 		// The OPT record: root name, type OPT, any size, extended rcode
 		// and version 0, no flags but DO, and no option or one ECS.
@@ -58,8 +64,10 @@ func (q *fastQuery) parseQuery(pkt []byte) bool {
 			o[5]|o[6]|o[7]&0x7f|o[8] != 0 || int(binary.BigEndian.Uint16(o[9:])) != len(o)-11 {
 			return false
 		}
-		// Options: at most one ECS, and DNS cookies (RFC 7873), which the
-		// full path ignores too, so they change nothing in the reply.
+		// Options: at most one ECS, and one well-formed DNS cookie
+		// (RFC 7873), which decide ignores: the cookie stage adds its
+		// option to the reply (Worker.Answer). Other cookies are the
+		// full path's, which answers them FORMERR.
 		for opts := o[11:]; len(opts) > 0; {
 			if len(opts) < 4 {
 				return false
@@ -75,9 +83,10 @@ func (q *fastQuery) parseQuery(pkt []byte) bool {
 				}
 				q.ecs = opts[:l]
 			case dns.EDNS0COOKIE:
-				if l < 4+8 || l > 4+40 {
+				if q.cookie != nil || !cookie.WellFormed(l-4) {
 					return false
 				}
+				q.cookie = opts[4:l]
 			default:
 				return false
 			}

@@ -33,6 +33,7 @@ type negCache struct {
 	snap    *state.Snapshot // the snapshot the templates were made from
 	tmpl    map[negKey]*negTemplate
 	refused [8]*negTemplate // by flags (RD, OPT, DO); only hdr and tail are set
+	room    int             // bytes a reply leaves free under 512 (newMemo)
 	name    [255 + 1]byte   // the question name in presentation form
 	res     zones.Result
 	hits    int // replies served (for tests)
@@ -128,7 +129,7 @@ func (c *negCache) answer(acct Account, snap *state.Snapshot, q *fastQuery, pkt,
 	}
 	delta := len(qn) - t.qlen
 	n := 12 + len(qn) + 4 + len(t.tail)
-	if n+len(q.ecs) > len(buf) || !tcp && n+len(q.ecs) > minUDPSize {
+	if n+len(q.ecs)+c.room > len(buf) || !tcp && n+len(q.ecs)+c.room > minUDPSize {
 		return nil // the full path truncates it, for the client's size
 	}
 	out := buf[:n]
@@ -158,7 +159,7 @@ func (c *negCache) answer(acct Account, snap *state.Snapshot, q *fastQuery, pkt,
 func (c *negCache) refusedReply(acct Account, q *fastQuery, pkt, buf []byte, qtype uint16, tcp bool) []byte {
 	t := c.refused[q.key[len(q.key)-1]&7]
 	qlen := len(q.qname) + 4 // the question as asked: no pointer refers to it
-	if t == nil || q.ecs != nil || 12+qlen+len(t.tail) > len(buf) {
+	if t == nil || q.ecs != nil || 12+qlen+len(t.tail)+c.room > len(buf) {
 		return nil
 	}
 	out := buf[:12+qlen+len(t.tail)]

@@ -21,7 +21,7 @@ www	IN A 192.0.2.2
 `
 
 // stageStore serves stageZone, no names, default settings.
-func stageStore(t *testing.T) *state.Store {
+func stageStore(t testing.TB) *state.Store {
 	t.Helper()
 	z, err := zones.Parse("example.org.", "example.org.zone", []byte(stageZone))
 	if err != nil {

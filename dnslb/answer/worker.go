@@ -9,6 +9,7 @@ import (
 
 	"github.com/miekg/dns"
 
+	"github.com/dnslb/dnslb/dnslb/cookie"
 	"github.com/dnslb/dnslb/dnslb/state"
 )
 
@@ -20,9 +21,11 @@ import (
 // and a feature is a hook on a stage, not a branch inside another
 // function. parse reads the question (the memo's key) and, when the memo
 // has no reply, unpacks the message; decide (decide.go) makes the plan;
-// encode (encode.go) writes it; account counts and logs it. admit (rate
-// limiting and cookies will go there) and sign (DNSSEC) are hooks that
-// nothing sets yet: a stage that is off is a nil check.
+// encode (encode.go) writes it; account counts and logs it. The cookie
+// stage (cookies.go) reads the COOKIE option before admit, for admit
+// to see, and adds the reply's cookie as the last step, to every reply.
+// admit (rate limiting) and sign (DNSSEC) are hooks the server does not
+// set yet: a stage that is off is a nil check.
 //
 // The memo (memo.go, negcache.go) sits beside decide and encode, never
 // instead of them: it holds what they wrote, keyed on the question and the
@@ -68,7 +71,10 @@ type Counter interface{ Inc() }
 
 // Stages are the hooks of the query path; a nil hook is off.
 type Stages struct {
-	TSIG    TSIG // nil: a TSIG record is ignored
+	TSIG TSIG // nil: a TSIG record is ignored
+	// Cookies answers DNS Cookies (cookies.go); nil: off, a COOKIE
+	// option is ignored.
+	Cookies *Cookies
 	Admit   Admit
 	Sign    Sign
 	Account Account // nil: nothing counted
@@ -87,7 +93,9 @@ type Worker struct {
 	plan   Plan
 	memo   *memo // nil: every query takes decide and encode
 	fq     fastQuery
-	fqs    []fastQuery // a batch's queries, parsed by Prefetch; made on first use
+	fqs    []fastQuery                 // a batch's queries, parsed by Prefetch; made on first use
+	ck     [cookie.ReplyLen]byte       // the reply's COOKIE option (the cookie stage)
+	ckIn   [cookie.ClientLen + 32]byte // a query's COOKIE option, when miekg/dns unpacked it
 	// untimed counts the replies from the memo since TakeUntimed.
 	untimed int
 }
@@ -102,7 +110,8 @@ func NewWorker(st *state.Store, stages Stages, log *slog.Logger) *Worker {
 	if stages.Account == nil {
 		stages.Account = noAccount{}
 	}
-	w := &Worker{store: st, stages: stages, log: log, memo: newMemo()}
+	w := &Worker{store: st, stages: stages, log: log}
+	w.memo = newMemo(w.memoRoom())
 	w.plan.msg = w.sc.newReply()
 	return w
 }
@@ -112,10 +121,19 @@ func NewWorker(st *state.Store, stages Stages, log *slog.Logger) *Worker {
 func (w *Worker) SetMemo(on bool) {
 	switch {
 	case on && w.memo == nil:
-		w.memo = newMemo()
+		w.memo = newMemo(w.memoRoom())
 	case !on:
 		w.memo = nil
 	}
+}
+
+// memoRoom is what the memo's replies must leave free under 512 bytes:
+// the cookie stage's option, when it is on.
+func (w *Worker) memoRoom() int {
+	if w.stages.Cookies != nil {
+		return cookieRoom
+	}
+	return 0
 }
 
 // MemoStats is what the memo served and holds: replies from its entries
@@ -230,13 +248,13 @@ func (w *Worker) Answer(pkt []byte, from netip.AddrPort, buf []byte, tcp bool, s
 		out, values, fill := w.memo.fast.get(acct, snap, fq, from.Addr(), pkt, buf, tcp)
 		if out != nil {
 			w.untimed++
-			return out
+			return w.memoCookie(out, fq, from.Addr())
 		}
 		replay = values
 		if !fill {
 			if out = w.memo.neg.answer(acct, snap, fq, pkt, buf, tcp); out != nil {
 				w.untimed++
-				return out
+				return w.memoCookie(out, fq, from.Addr())
 			}
 		}
 	}
@@ -249,6 +267,20 @@ func (w *Worker) Answer(pkt []byte, from netip.AddrPort, buf []byte, tcp bool, s
 	// tsig: a signed query is checked, and its reply signed
 	if w.stages.TSIG != nil && hasTSIG(req) {
 		return w.stages.TSIG.Signed(pkt, req, c, func(plain []byte) []byte { return w.Answer(plain, from, buf, tcp, start, nil) })
+	}
+
+	// cookies: what the COOKIE option showed, for admit; the reply's
+	// option is added after encode
+	withCookie := false
+	if w.stages.Cookies != nil {
+		switch w.checkCookie(req, c.Addr.Addr()) {
+		case cookie.Malformed:
+			return formErrEDNS(req, snap.UDPSize, buf)
+		case cookie.Good:
+			c.Cookie, withCookie = GoodCookie, true
+		case cookie.ClientOnly, cookie.Bad:
+			c.Cookie, withCookie = ClientCookie, true
+		}
 	}
 
 	// admit
@@ -270,7 +302,10 @@ func (w *Worker) Answer(pkt []byte, from netip.AddrPort, buf []byte, tcp bool, s
 		fq = nil // the memo holds unsigned replies only
 	}
 
-	// encode
+	// encode, with room for the cookie over UDP
+	if withCookie && p.limit > 0 {
+		p.limit -= cookieRoom
+	}
 	out, err := encode(p, buf)
 	if err != nil {
 		w.log.Debug("pack reply", "err", err)
@@ -284,6 +319,9 @@ func (w *Worker) Answer(pkt []byte, from netip.AddrPort, buf []byte, tcp bool, s
 
 	// account
 	acct.Answered(req, p, c, start, sampled)
+	if withCookie {
+		out = w.addCookie(out)
+	}
 	return out
 }
 
@@ -304,23 +342,42 @@ type queryScratch struct {
 	q     [1]dns.Question
 	opt   dns.OPT
 	extra [1]dns.RR
+	// cookie is the data of the OPT record's one COOKIE option, when
+	// the fast path read it (nil otherwise)
+	cookie []byte
 }
 
 // unpackQuery is req.Unpack(pkt) (pkt has a full header), with a fast
 // path for the usual query, one question and at most an OPT record
-// without options, that reuses sc's arrays instead of allocating.
+// without options or with one COOKIE option (left out of req: its data
+// is sc.cookie), that reuses sc's arrays instead of allocating.
 func unpackQuery(req *dns.Msg, sc *queryScratch, pkt []byte) error {
 	// Unpack leaves sections it did not reach as they were.
 	*req = dns.Msg{}
+	sc.cookie = nil
 	// QD=1, AN=NS=0, AR 0 or 1.
 	if n := binary.BigEndian.Uint64(pkt[4:]); n == 1<<48 || n == 1<<48|1 {
 		name, off, err := dns.UnpackDomainName(pkt, 12)
-		end := off + 4
+		end, ok := off+4, true
 		if n&1 == 1 {
-			end += 11 // root name, type, class, TTL, RDLENGTH 0
+			// The OPT record: root name, type, class, TTL, RDLENGTH,
+			// and no option or one COOKIE option (a resolver's usual
+			// query), whose data is kept in sc.cookie.
+			end += 11
+			ok = err == nil && end <= len(pkt) && pkt[off+4] == 0 && binary.BigEndian.Uint16(pkt[off+5:]) == dns.TypeOPT
+			if rdlen := 0; ok {
+				rdlen = int(binary.BigEndian.Uint16(pkt[off+13:]))
+				if rdlen > 0 {
+					ok = rdlen >= 4 && end+rdlen == len(pkt) && binary.BigEndian.Uint16(pkt[end:]) == dns.EDNS0COOKIE &&
+						int(binary.BigEndian.Uint16(pkt[end+2:])) == rdlen-4
+					if ok {
+						sc.cookie = pkt[end+4 : end+rdlen]
+						end += rdlen
+					}
+				}
+			}
 		}
-		if err == nil && end == len(pkt) && (n&1 == 0 || pkt[off+4] == 0 &&
-			binary.BigEndian.Uint16(pkt[off+5:]) == dns.TypeOPT && binary.BigEndian.Uint16(pkt[off+13:]) == 0) {
+		if err == nil && ok && end == len(pkt) {
 			if err := req.Unpack(pkt[:12]); err != nil { // the header alone
 				return err
 			}

@@ -1,6 +1,7 @@
 package answer
 
 import (
+	"encoding/hex"
 	"reflect"
 	"testing"
 
@@ -25,6 +26,14 @@ func FuzzUnpackQuery(f *testing.F) {
 		}
 		f.Add(b)
 		f.Add(b[:len(b)-3])
+		if q.edns {
+			// With one COOKIE option (the fast path keeps it apart).
+			m.IsEdns0().Option = []dns.EDNS0{&dns.EDNS0_COOKIE{Code: dns.EDNS0COOKIE, Cookie: "2464c4abcf10c957"}}
+			if b, err = m.Pack(); err != nil {
+				f.Fatal(err)
+			}
+			f.Add(b)
+		}
 	}
 	f.Fuzz(func(t *testing.T, pkt []byte) {
 		if len(pkt) < 12 {
@@ -33,6 +42,17 @@ func FuzzUnpackQuery(f *testing.F) {
 		var got, want dns.Msg
 		var sc queryScratch
 		gerr, werr := unpackQuery(&got, &sc, pkt), want.Unpack(pkt)
+		if gerr == nil && werr == nil && sc.cookie != nil {
+			// The fast path's one COOKIE option is sc.cookie, not in got.
+			o := want.IsEdns0()
+			if o == nil || len(o.Option) != 1 {
+				t.Fatalf("unpackQuery read a cookie %x; Unpack: %v", sc.cookie, &want)
+			}
+			if c, ok := o.Option[0].(*dns.EDNS0_COOKIE); !ok || c.Cookie != hex.EncodeToString(sc.cookie) {
+				t.Fatalf("unpackQuery read cookie %x; Unpack: %v", sc.cookie, o.Option[0])
+			}
+			o.Option, o.Hdr.Rdlength = nil, 0
+		}
 		if werr == nil && (len(want.Question) != int(pkt[4])<<8|int(pkt[5]) || len(want.Answer) != int(pkt[6])<<8|int(pkt[7]) ||
 			len(want.Ns) != int(pkt[8])<<8|int(pkt[9]) || len(want.Extra) != int(pkt[10])<<8|int(pkt[11])) {
 			werr = errCounts

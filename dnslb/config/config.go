@@ -39,6 +39,8 @@ type Config struct {
 	Transfer TransferConfig `toml:"transfer"`
 	// TSIG holds the shared keys that sign transfers and NOTIFY (tsig.go).
 	TSIG TSIGConfig `toml:"tsig"`
+	// Cookies answers DNS Cookies (cookies.go).
+	Cookies CookiesConfig `toml:"cookies"`
 	// Names holds the policy of each load-balanced owner name,
 	// [name."www.example.org"], keyed by the name as written.
 	Names map[string]NameConfig `toml:"name"`
@@ -561,6 +563,7 @@ func (c *Config) check(path string, data []byte) []string {
 		}
 	}
 	errs = append(errs, c.checkTSIG(path, data)...)
+	errs = append(errs, c.checkCookies(path, data)...)
 	for i, z := range c.Zones {
 		at := fmt.Sprintf("zone[%d]", i)
 		if c.undecoded[at+".name"] || c.undecoded[at+".file"] {

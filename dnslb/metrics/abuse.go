@@ -2,11 +2,12 @@ package metrics
 
 import "github.com/prometheus/client_golang/prometheus"
 
-// abuseMetrics are the metrics of the TCP limits and the state file.
+// abuseMetrics are the metrics of the TCP limits, the state file and DNS cookies.
 type abuseMetrics struct {
 	tcpRefused   *prometheus.CounterVec
 	tcpClosed    *prometheus.CounterVec
 	stateCorrupt prometheus.Gauge
+	cookies      *prometheus.CounterVec
 }
 
 func newAbuseMetrics(reg *prometheus.Registry) *abuseMetrics {
@@ -24,7 +25,11 @@ func newAbuseMetrics(reg *prometheus.Registry) *abuseMetrics {
 			Help: "1 if the override state file could not be read at startup (it was moved aside and the overrides in it are not applied), else 0.",
 		}),
 	}
-	reg.MustRegister(a.tcpRefused, a.tcpClosed, a.stateCorrupt)
+	a.cookies = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "dnslb_cookies_total",
+		Help: "Queries by what their DNS cookie option showed (with [cookies] on): none, client_only (a client cookie alone), good (a server cookie of ours, fresh), bad (a server cookie that did not verify or is out of its window), malformed (answered FORMERR).",
+	}, []string{"result"})
+	reg.MustRegister(a.tcpRefused, a.tcpClosed, a.stateCorrupt, a.cookies)
 	return a
 }
 
@@ -50,4 +55,13 @@ func (m *Registry) StateFileCorrupt(corrupt bool) {
 		v = 1
 	}
 	m.abuse.stateCorrupt.Set(v)
+}
+
+// CookieCounter is the counter of dnslb_cookies_total for result (the
+// names of dnslb/cookie's results), made at once so that it shows 0.
+func (m *Registry) CookieCounter(result string) prometheus.Counter {
+	if m == nil {
+		return nil
+	}
+	return m.abuse.cookies.WithLabelValues(result)
 }

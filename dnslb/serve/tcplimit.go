@@ -1,7 +1,6 @@
 package serve
 
 import (
-	"encoding/binary"
 	"errors"
 	"io"
 	"net"
@@ -10,6 +9,9 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/miekg/dns"
+
+	"github.com/dnslb/dnslb/dnslb/answer"
 	"github.com/dnslb/dnslb/dnslb/config"
 )
 
@@ -237,61 +239,7 @@ func closeReason(err error, st int32, closed bool) string {
 }
 
 // addKeepalive adds the edns-tcp-keepalive option (RFC 7828) with
-// timeout (in units of 100 ms) to reply's OPT record, when reply ends
-// with one, as every reply with EDNS does here (encode writes the OPT
-// record last; the memo's replies keep it there).
+// timeout (in units of 100 ms) to reply's OPT record, if it has one.
 func addKeepalive(reply []byte, timeout uint16) []byte {
-	if len(reply) < 12 || binary.BigEndian.Uint16(reply[10:]) == 0 {
-		return reply
-	}
-	// Walk to the last record.
-	n := int(binary.BigEndian.Uint16(reply[4:]))
-	rrs := int(binary.BigEndian.Uint16(reply[6:])) + int(binary.BigEndian.Uint16(reply[8:])) + int(binary.BigEndian.Uint16(reply[10:]))
-	off := 12
-	for range n {
-		if off = skipName(reply, off) + 4; off < 0 || off > len(reply) {
-			return reply
-		}
-	}
-	last := -1
-	for range rrs {
-		last = off
-		if off = skipName(reply, off); off < 0 || off+10 > len(reply) {
-			return reply
-		}
-		off += 10 + int(binary.BigEndian.Uint16(reply[off+8:]))
-		if off > len(reply) {
-			return reply
-		}
-	}
-	if off != len(reply) || last < 0 || reply[last] != 0 || binary.BigEndian.Uint16(reply[last+1:]) != 41 { // OPT, owner "."
-		return reply
-	}
-	rdlen := binary.BigEndian.Uint16(reply[last+9:])
-	if len(reply)+6 > 65535 {
-		return reply
-	}
-	binary.BigEndian.PutUint16(reply[last+9:], rdlen+6)
-	return append(reply, 0, 11, 0, 2, byte(timeout>>8), byte(timeout)) // code 11, length 2
-}
-
-// skipName returns the offset after the name at off in msg, -1 if it
-// runs past the end.
-func skipName(msg []byte, off int) int {
-	for off < len(msg) {
-		l := int(msg[off])
-		switch {
-		case l == 0:
-			return off + 1
-		case l&0xc0 == 0xc0:
-			if off+2 > len(msg) {
-				return -1
-			}
-			return off + 2
-		case l&0xc0 != 0:
-			return -1
-		}
-		off += 1 + l
-	}
-	return -1
+	return answer.AppendOption(reply, dns.EDNS0TCPKEEPALIVE, []byte{byte(timeout >> 8), byte(timeout)})
 }
