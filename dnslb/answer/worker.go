@@ -9,6 +9,7 @@ import (
 
 	"github.com/miekg/dns"
 
+	"github.com/dnslb/dnslb/dnslb/rrl"
 	"github.com/dnslb/dnslb/dnslb/state"
 )
 
@@ -48,6 +49,27 @@ type TSIG interface {
 	Signed(pkt []byte, req *dns.Msg, c Client, answer func(plain []byte) []byte) []byte
 }
 
+// Limit is the rate-limit stage (dnslb/rrl): it sees each UDP reply,
+// from the memo or decided, just before it is sent, with its client,
+// response class and account name (Plan.RateClass) and the arrival time,
+// and says whether to send it, drop it or slip it (send a minimal reply
+// instead: TC=1, or BADCOOKIE to a client that sent a cookie). TCP
+// replies and clients with a good server cookie are exempt: the stage
+// is not called for them.
+type Limit interface {
+	Limit(c Client, class rrl.Class, name string, now time.Time) Verdict
+}
+
+// Verdict is what the Limit stage says of a reply.
+type Verdict uint8
+
+// The verdicts.
+const (
+	SendReply Verdict = iota
+	DropReply
+	SlipReply
+)
+
 // Account is the account stage: what is counted and logged of each reply.
 type Account interface {
 	// Sampled tells whether the next query is logged in detail; a
@@ -72,6 +94,7 @@ type Stages struct {
 	Admit   Admit
 	Sign    Sign
 	Account Account // nil: nothing counted
+	Limit   Limit   // nil: no rate limiting
 }
 
 // Worker answers queries, one at a time: it holds one serving goroutine's
@@ -197,6 +220,7 @@ func (w *Worker) Answer(pkt []byte, from netip.AddrPort, buf []byte, tcp bool, s
 	// parse: the memo's key, and the memo's reply if it holds one.
 	var fq *fastQuery // the query, if it qualifies for the memo
 	var replay []point
+	var lk limitKey
 	if w.memo == nil || sampled || w.stages.Admit != nil {
 		pre = nil // decide and encode (a logged query: the log wants the Plan)
 	} else if pre == nil {
@@ -205,24 +229,28 @@ func (w *Worker) Answer(pkt []byte, from netip.AddrPort, buf []byte, tcp bool, s
 	}
 	if pre != nil && pre.ok {
 		fq = pre
-		out, values, fill := w.memo.fast.get(acct, snap, fq, from.Addr(), pkt, buf, tcp)
+		out, values, fill := w.memo.fast.get(acct, snap, fq, from.Addr(), pkt, buf, tcp, &lk)
+		if out == nil && !fill {
+			out = w.memo.neg.answer(acct, snap, fq, pkt, buf, tcp, &lk)
+		}
 		if out != nil {
 			w.untimed++
-			return out
-		}
-		replay = values
-		if !fill {
-			if out = w.memo.neg.answer(acct, snap, fq, pkt, buf, tcp); out != nil {
-				w.untimed++
+			if w.stages.Limit == nil || tcp {
 				return out
 			}
+			// The memo's replies: cookies are the cookie stage's to read
+			// (Client.Cookie stays NoCookie here).
+			f := fq.key[len(fq.key)-1]
+			c := Client{Addr: netip.AddrPortFrom(from.Addr().Unmap(), from.Port())}
+			return w.limit(out, c, lk, f&2 != 0, f&4 != 0, snap.UDPSize, start)
 		}
+		replay = values
 	}
 	req := &w.req
-	if err := unpackQuery(req, &w.qs, pkt); err != nil {
-		return formErr(req, buf)
-	}
 	c := Client{Addr: netip.AddrPortFrom(from.Addr().Unmap(), from.Port()), TCP: tcp}
+	if err := unpackQuery(req, &w.qs, pkt); err != nil {
+		return w.limit(formErr(req, buf), c, limitKey{class: rrl.Error}, false, false, snap.UDPSize, start)
+	}
 
 	// tsig: a signed query is checked, and its reply signed
 	if w.stages.TSIG != nil && hasTSIG(req) {
@@ -262,7 +290,86 @@ func (w *Worker) Answer(pkt []byte, from netip.AddrPort, buf []byte, tcp bool, s
 
 	// account
 	acct.Answered(req, p, c, start, sampled)
+
+	// limit
+	return w.limit(out, c, limitKey{p.class, p.acct}, p.edns, p.do, snap.UDPSize, start)
+}
+
+// limitKey is a reply's rate-limit account: what Plan.RateClass says,
+// kept by the memo with its replies.
+type limitKey struct {
+	class rrl.Class
+	name  string
+}
+
+// limit is the limit stage: out as it is, nil (drop), or out made the
+// slip reply (edns, do: the query had an OPT record, with DO; udpSize is
+// ours).
+func (w *Worker) limit(out []byte, c Client, k limitKey, edns, do bool, udpSize int, now time.Time) []byte {
+	if w.stages.Limit == nil || c.TCP || c.Cookie == GoodCookie || out == nil {
+		return out
+	}
+	switch w.stages.Limit.Limit(c, k.class, k.name, now) {
+	case DropReply:
+		return nil
+	case SlipReply:
+		return slipReply(out, edns, do, udpSize, c.Cookie == ClientCookie)
+	}
 	return out
+}
+
+// rcodeBadCookie is BADCOOKIE (RFC 7873 section 8), an extended rcode.
+const rcodeBadCookie = 23
+
+// slipReply makes the reply out, in place, the minimal reply a rate
+// limit slips instead of dropping (BIND's and NSD's): its header with
+// TC=1 and no records, the question, and our OPT record if the query had
+// one, so that a client behind the address retries over TCP; or, when the
+// client sent a cookie (badCookie), BADCOOKIE (RFC 7873 section 5.2.3:
+// the client retries with the server cookie, which the cookie stage adds
+// to every reply with an OPT record). It returns nil if out cannot be
+// read.
+func slipReply(out []byte, edns, do bool, udpSize int, badCookie bool) []byte {
+	if len(out) < 12 {
+		return nil
+	}
+	end := 12
+	qd := binary.BigEndian.Uint16(out[4:])
+	if qd > 0 {
+		// The question as encode wrote it: labels, no pointers.
+		for end < len(out) && out[end] != 0 {
+			if out[end]&0xC0 != 0 {
+				return nil
+			}
+			end += 1 + int(out[end])
+		}
+		if end += 1 + 4; end > len(out) {
+			return nil
+		}
+		qd = 1
+	}
+	out = out[:end]
+	binary.BigEndian.PutUint16(out[4:], qd)
+	clear(out[6:12])
+	var ext byte
+	if badCookie {
+		out[3] = out[3]&0xF0 | rcodeBadCookie&0xF
+		ext, edns = rcodeBadCookie>>4, true
+	} else {
+		out[2] |= 1 << 1 // TC
+	}
+	if !edns {
+		return out
+	}
+	out[11] = 1
+	var flags byte
+	if do {
+		flags = 0x80
+	}
+	// The OPT record: root owner, type, our size, extended rcode,
+	// version 0, DO, no data. out had at least this much after the
+	// question (its own OPT record), so the append stays in its array.
+	return append(out, 0, 0, byte(dns.TypeOPT), byte(udpSize>>8), byte(udpSize), ext, 0, flags, 0, 0, 0)
 }
 
 // hasTSIG reports whether req carries a TSIG record (the last one of
