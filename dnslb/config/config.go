@@ -39,6 +39,8 @@ type Config struct {
 	Transfer TransferConfig `toml:"transfer"`
 	// TSIG holds the shared keys that sign transfers and NOTIFY (tsig.go).
 	TSIG TSIGConfig `toml:"tsig"`
+	// RRL is response rate limiting (rrl.go).
+	RRL RRLConfig `toml:"rrl"`
 	// Names holds the policy of each load-balanced owner name,
 	// [name."www.example.org"], keyed by the name as written.
 	Names map[string]NameConfig `toml:"name"`
@@ -197,6 +199,7 @@ func (c Config) Defaults() Config {
 	if c.Log.Format == "" {
 		c.Log.Format = "text"
 	}
+	c.RRL = c.RRL.defaults()
 	return c
 }
 
@@ -561,6 +564,7 @@ func (c *Config) check(path string, data []byte) []string {
 		}
 	}
 	errs = append(errs, c.checkTSIG(path, data)...)
+	c.checkRRL(bad)
 	for i, z := range c.Zones {
 		at := fmt.Sprintf("zone[%d]", i)
 		if c.undecoded[at+".name"] || c.undecoded[at+".file"] {
