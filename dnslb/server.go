@@ -19,6 +19,7 @@ import (
 	"github.com/dnslb/dnslb/dnslb/config"
 	"github.com/dnslb/dnslb/dnslb/geo"
 	"github.com/dnslb/dnslb/dnslb/metrics"
+	"github.com/dnslb/dnslb/dnslb/rrl"
 	"github.com/dnslb/dnslb/dnslb/serve"
 	"github.com/dnslb/dnslb/dnslb/state"
 	"github.com/dnslb/dnslb/healthcheck"
@@ -40,6 +41,7 @@ type Server struct {
 	cfg      config.Config
 	logLevel *slog.LevelVar // the logger's level, if the caller gave it (SetLogLevel)
 	xfr      atomic.Pointer[transferSettings]
+	rrl      atomic.Pointer[rrl.Table] // nil: rate limiting off (ratelimit.go)
 	notifyCh chan notifyJob // to the notifier, which Run starts
 	loaded   map[string]*loadedZone
 	watched  []string
@@ -170,6 +172,7 @@ func (s *Server) apply(st *loadResult) error {
 			s.queueNotify(z.Origin, z.SOA, xfr.notify)
 		}
 	}
+	s.setRRL(st.cfg.RRL)
 	s.cfg, s.loaded, s.watched = st.cfg, st.loaded, st.files
 	return nil
 }
@@ -280,7 +283,7 @@ func (s *Server) Run(ctx context.Context) error {
 	}
 	s.store.Publish() // the first answers see every first verdict
 	wg.Go(func() { s.watchNames(ctx) })
-	env := serve.Env{Store: s.store, Stages: answer.Stages{TSIG: s, Account: s}, Log: s.log, Metrics: s.metrics, Transfer: s.zoneTransfer}
+	env := serve.Env{Store: s.store, Stages: answer.Stages{TSIG: s, Account: s, Limit: s}, Log: s.log, Metrics: s.metrics, Transfer: s.zoneTransfer}
 	for _, u := range udp {
 		u.Start(&wg, env)
 	}
