@@ -42,7 +42,7 @@ type Server struct {
 	logLevel *slog.LevelVar // the logger's level, if the caller gave it (SetLogLevel)
 	xfr      atomic.Pointer[transferSettings]
 	rrl      atomic.Pointer[rrl.Table] // nil: rate limiting off (ratelimit.go)
-	notifyCh chan notifyJob // to the notifier, which Run starts
+	notifyCh chan notifyJob            // to the notifier, which Run starts
 	loaded   map[string]*loadedZone
 	watched  []string
 
