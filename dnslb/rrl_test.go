@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"net"
+	"net/netip"
 	"os"
 	"os/exec"
 	"strings"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/miekg/dns"
 
+	"github.com/dnslb/dnslb/dnslb/answer"
 	"github.com/dnslb/dnslb/dnslb/config"
 )
 
@@ -228,4 +230,66 @@ func randomNames(t *testing.T, addr, src, zone string, qtype uint16, rcode, n in
 			got++
 		}
 	}
+}
+
+// BenchmarkHandleQueryRRL is BenchmarkHandleQuery's memo hits with the
+// limit stage: absent (nostage), present with rate limiting off (off),
+// on at a rate nothing reaches (on: every reply accounted and sent), on
+// from 10,000 source addresses (on-10k-sources: 10,000 accounts), and on
+// at a rate of 5 (limited: nearly every reply dropped or slipped).
+func BenchmarkHandleQueryRRL(b *testing.B) {
+	s := benchServer(b, false)
+	for _, bc := range benchQueries[:7] {
+		for _, mode := range []string{"nostage", "off", "on", "on-10k-sources", "limited"} {
+			b.Run(bc.name+"/"+mode, func(b *testing.B) {
+				stages := answer.Stages{TSIG: s, Account: s, Limit: s}
+				switch mode {
+				case "nostage":
+					stages.Limit = nil
+					s.setRRL(config.RRLConfig{})
+				case "off":
+					s.setRRL(config.RRLConfig{})
+				case "on", "on-10k-sources":
+					s.setRRL(config.RRLConfig{ResponsesPerSecond: 1_000_000}.Defaulted())
+				case "limited":
+					s.setRRL(config.RRLConfig{ResponsesPerSecond: 5}.Defaulted())
+				}
+				w := answer.NewWorker(s.store, stages, s.log)
+				pkt, err := benchQuery(b, bc.qname, bc.qtype, bc.edns, bc.ecs).Pack()
+				if err != nil {
+					b.Fatal(err)
+				}
+				buf := make([]byte, 4096)
+				srcs := []netip.AddrPort{testClient}
+				if mode == "on-10k-sources" {
+					srcs = srcs[:0]
+					for i := range 10_000 {
+						srcs = append(srcs, netip.AddrPortFrom(netip.AddrFrom4([4]byte{10, byte(i >> 8), byte(i), 1}), 5300))
+					}
+				}
+				for range 3 { // decided, kept, then memo hits
+					w.Answer(pkt, testClient, buf, false, time.Now(), nil)
+				}
+				for _, src := range srcs { // every account made
+					w.Answer(pkt, src, buf, false, time.Now(), nil)
+				}
+				now := time.Now()
+				i := 0
+				b.ReportAllocs()
+				for b.Loop() {
+					out := w.Answer(pkt, srcs[i], buf, false, now, nil)
+					if out == nil && mode != "limited" {
+						b.Fatal("no reply")
+					}
+					if i++; i == len(srcs) {
+						i = 0
+					}
+				}
+				if w.MemoStats().Hits+w.MemoStats().NegHits < b.N {
+					b.Fatalf("memo hits %+v of %d queries", w.MemoStats(), b.N)
+				}
+			})
+		}
+	}
+	s.setRRL(config.RRLConfig{})
 }

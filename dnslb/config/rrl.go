@@ -107,3 +107,6 @@ func (c *Config) checkRRL(bad func(key []string, format string, args ...any)) {
 		bad([]string{"rrl", "max_table_size"}, "%d out of range 1..10000000", n)
 	}
 }
+
+// Defaulted returns r with its unset keys at their defaults.
+func (r RRLConfig) Defaulted() RRLConfig { return r.defaults() }
