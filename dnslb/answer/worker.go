@@ -16,14 +16,15 @@ import (
 // The query path, in the manner of Knot DNS's query-processing layers:
 // one query passes through named stages, in order,
 //
-//	parse → admit → decide → sign → encode → account
+//	parse → admit → decide → sign → encode → account → limit
 //
 // and a feature is a hook on a stage, not a branch inside another
 // function. parse reads the question (the memo's key) and, when the memo
 // has no reply, unpacks the message; decide (decide.go) makes the plan;
-// encode (encode.go) writes it; account counts and logs it. admit (rate
-// limiting and cookies will go there) and sign (DNSSEC) are hooks that
-// nothing sets yet: a stage that is off is a nil check.
+// encode (encode.go) writes it; account counts and logs it; limit (rate
+// limiting) may drop it or slip it, memo replies included. admit
+// (cookies) and sign (DNSSEC) are hooks: a stage that is off is a nil
+// check.
 //
 // The memo (memo.go, negcache.go) sits beside decide and encode, never
 // instead of them: it holds what they wrote, keyed on the question and the
