@@ -52,7 +52,7 @@ bench:
 
 # Response rate limiting under a reflection-style flood from 1 and 10,000
 # loopback sources: dnslb without and with [rrl], and NSD's RRL, on the
-# same zone and traffic (bench/README.md). About 1 minute.
+# same zone and traffic (bench/README.md). About 80 s a round (ROUNDS=1).
 flood:
 	bench/flood.sh
 
