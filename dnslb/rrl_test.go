@@ -177,6 +177,10 @@ func TestRRLOverSockets(t *testing.T) {
 		t.Skip("dig is not installed")
 	}
 	host, port, _ := net.SplitHostPort(udp)
+	// The /24's account well below zero again, however long the above took.
+	if full, _, _ := burst(t, udp, "127.0.9.5", "www.example.org.", dns.TypeA, 60, 300*time.Millisecond); full > 5 {
+		t.Errorf("flooded /24: %d of 60 answered", full)
+	}
 	for i := range 3 {
 		out, err := exec.Command(dig, "@"+host, "-p", port, "-b", "127.0.9.33", "+tries=3", "+timeout=1",
 			"www.example.org", "A").CombinedOutput()
@@ -292,4 +296,32 @@ func BenchmarkHandleQueryRRL(b *testing.B) {
 		}
 	}
 	s.setRRL(config.RRLConfig{})
+}
+
+// TestSetRRL: [rrl] off is no table; on makes one; a reload with the same
+// settings keeps it (and its accounts), with others makes a new one.
+func TestSetRRL(t *testing.T) {
+	s := &Server{log: slog.New(slog.DiscardHandler)}
+	s.setRRL(config.RRLConfig{}.Defaulted())
+	if s.rrl.Load() != nil {
+		t.Fatal("rrl off: a table")
+	}
+	on := config.RRLConfig{ResponsesPerSecond: 10}.Defaulted()
+	s.setRRL(on)
+	t1 := s.rrl.Load()
+	if t1 == nil || t1.Config().Rates[0] != 10 || t1.Config().Slip != 2 || t1.Config().Window != 15 {
+		t.Fatalf("rrl on: table %+v", t1)
+	}
+	s.setRRL(config.RRLConfig{ResponsesPerSecond: 10}.Defaulted())
+	if s.rrl.Load() != t1 {
+		t.Error("same settings: a new table")
+	}
+	s.setRRL(config.RRLConfig{ResponsesPerSecond: 10, LogOnly: true}.Defaulted())
+	if t2 := s.rrl.Load(); t2 == t1 || !t2.Config().LogOnly {
+		t.Error("log_only set: the old table kept")
+	}
+	s.setRRL(config.RRLConfig{}.Defaulted())
+	if s.rrl.Load() != nil {
+		t.Error("turned off: a table left")
+	}
 }
