@@ -188,6 +188,21 @@ func TestRRLOverSockets(t *testing.T) {
 			t.Errorf("dig %d in the flooded /24: %v\n%s", i, err, out)
 		}
 	}
+	// kdig too (it retries over TCP on TC unless +ignore).
+	kdig, err := exec.LookPath("kdig")
+	if err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatal("kdig is missing")
+		}
+		t.Skip("kdig is not installed")
+	}
+	for i := range 3 {
+		out, err := exec.Command(kdig, "@"+host, "-p", port, "-b", "127.0.9.34", "+retry=2", "+timeout=1",
+			"www.example.org", "A").CombinedOutput()
+		if err != nil || !strings.Contains(string(out), "192.0.2.10") || !strings.Contains(string(out), "TCP") {
+			t.Errorf("kdig %d in the flooded /24: %v\n%s", i, err, out)
+		}
+	}
 }
 
 // TestRRLLogOnly: log_only sends everything and counts what it would
