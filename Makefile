@@ -3,7 +3,7 @@ GO      ?= go
 VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo devel)
 LDFLAGS := -X main.version=$(VERSION)
 
-.PHONY: build run deps test test-short fuzz bench lint check clean
+.PHONY: build run deps test test-short fuzz bench flood lint check clean
 
 build:
 	$(GO) build -ldflags "$(LDFLAGS)" -o bin/dnslb ./cmd/dnslb
@@ -48,6 +48,13 @@ bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...
 	SCENARIOS="$(SCENARIOS)" bench/run.sh
 	bench/memory.sh
+	bench/flood.sh
+
+# Response rate limiting under a reflection-style flood from 1 and 10,000
+# loopback sources: dnslb without and with [rrl], and NSD's RRL, on the
+# same zone and traffic (bench/README.md). About 80 s a round (ROUNDS=1).
+flood:
+	bench/flood.sh
 
 # staticcheck is a tool, not a module dependency: installed on first use
 # into bin/tools (one folder per version), or taken from $(STATICCHECK).

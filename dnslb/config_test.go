@@ -28,6 +28,14 @@ func TestCheckBadConfig(t *testing.T) {
 			`testdata/bad/bad_values.toml:15: transfer.allow: "10.0.0.0/33" (entry 2) is not an address or prefix like 192.0.2.53 or 2001:db8::/32`,
 			`testdata/bad/bad_values.toml:16: transfer.notify: "192.0.2.53" (entry 1) is not an address:port like "192.0.2.53:53"`,
 		}},
+		{"rrl.toml", []string{
+			`testdata/bad/rrl.toml:4: rrl.responses_per_second: -5 out of range 0..1000000 (0: off)`,
+			`testdata/bad/rrl.toml:5: rrl.nxdomains_per_second: -2 out of range -1..1000000 (0: as responses_per_second, -1: not limited)`,
+			`testdata/bad/rrl.toml:6: rrl.window: "1.5s" must be whole seconds from 1s to 1h`,
+			`testdata/bad/rrl.toml:7: rrl.slip: 11 out of range 0..10`,
+			`testdata/bad/rrl.toml:8: rrl.ipv4_prefix_length: 33 out of range 1..32`,
+			`testdata/bad/rrl.toml:10: rrl.max_table_size must be a number, like 3; found the string "big"`,
+		}},
 		{"healthcheck.toml", []string{
 			`testdata/bad/healthcheck.toml:4: healthcheck "web": type "htp" is not one of tcp, http, https, icmp, dns (did you mean http?)`,
 			`testdata/bad/healthcheck.toml:5: healthcheck "web": interval "0s" is below the 1s minimum`,

@@ -22,6 +22,7 @@ var layers = map[string]int{
 	"dnslb/geo":         3,
 	"dnslb/geo/geotest": 3,
 	"dnslb/state":       3,
+	"dnslb/rrl":         3,
 	"dnslb/answer":      4,
 	"dnslb/metrics":     4,
 	"dnslb/serve":       5,

@@ -136,7 +136,7 @@ func (s *Server) Reload(trigger string) error {
 		s.sdReloading(trigger)
 	}
 	start := time.Now()
-	done := boundReloadMemory()
+	done := boundReloadMemory(s.servedRecords() >= bigZoneRecords)
 	ch, err := s.reload()
 	done(err == nil && len(ch.serials)+len(ch.zonesAdded)+len(ch.zonesRemoved) > 0)
 	st := admin.ReloadStatus{Time: time.Now(), OK: err == nil, Trigger: trigger}

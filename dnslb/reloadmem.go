@@ -4,6 +4,7 @@ import (
 	"math"
 	"runtime/debug"
 	"runtime/metrics"
+	"sync"
 	"sync/atomic"
 	"time"
 )
@@ -12,55 +13,80 @@ import (
 // for a moment both are live. Left to itself the garbage collector lets
 // the heap grow to twice what is live at that moment, and it returns freed
 // pages to the system only slowly: a 1,000,000-record zone (about 400 MiB
-// resident) reached 1.1 GB after a few reloads. Two measures keep a reload
-// near one copy plus the new one:
+// resident) reached 1.1 GB after a few reloads. For large zones (at least
+// bigZoneRecords records served) two measures keep a reload near one copy
+// plus the new one:
 //
 //   - while the files are read, a soft memory limit (runtime/debug
 //     SetMemoryLimit) of reloadMemFactor times what the process held when
 //     it last settled (after its first load, or after the last reload gave
-//     its old generation back), so the collector works harder instead of
-//     growing the heap (never above a limit the operator set with
-//     GOMEMLIMIT);
+//     its old generation back), and never below what it holds now, so the
+//     collector works harder instead of growing the heap (never above a
+//     limit the operator set with GOMEMLIMIT);
 //   - once the new generation serves and the old one is garbage, its pages
 //     go back to the system (debug.FreeOSMemory), after a short delay in
-//     which serving goroutines drop their last references to it.
+//     which serving goroutines drop their last references to it (one such
+//     give-back pending at a time, however often reloads come).
+//
+// Small zones skip both: a forced collection and a tight limit would cost
+// more than the memory they save.
+
+// bigZoneRecords is the number of records served from which reloads bound
+// their memory.
+const bigZoneRecords = 100_000
 
 // reloadMemFactor bounds the process's memory during a reload, as a
-// multiple of what it held before (one copy of every zone, the heap's
-// slack, the runtime's own).
+// multiple of what it held when it settled (one copy of every zone, the
+// heap's slack, the runtime's own).
 const reloadMemFactor = 1.8
 
 // reloadFreeDelay is how long after a reload its old generation is given
 // back: every serving goroutine has taken the new snapshot by then.
 const reloadFreeDelay = 500 * time.Millisecond
 
-// boundReloadMemory sets the soft memory limit for one reload; the
-// function it returns restores the limit before, and gives the old
+// boundReloadMemory sets the soft memory limit for one reload when big;
+// the function it returns restores the limit before, and gives the old
 // generation's memory back when changed says zones were replaced.
-func boundReloadMemory() (done func(changed bool)) {
+func boundReloadMemory(big bool) (done func(changed bool)) {
+	if !big {
+		return func(bool) {}
+	}
 	before := debug.SetMemoryLimit(-1) // reads it
-	held := settledHeld.Load()
-	if held == 0 {
-		held = runtimeHeld()
-	}
-	limit := before
-	if held > 0 && float64(held)*reloadMemFactor < float64(before) {
-		limit = int64(float64(held) * reloadMemFactor)
-	}
+	now := runtimeHeld()
+	limit := int64(float64(max(settledHeld.Load(), 1)) * reloadMemFactor)
+	limit = min(max(limit, now+now/4), before)
 	debug.SetMemoryLimit(limit)
 	return func(changed bool) {
 		debug.SetMemoryLimit(before)
 		if changed {
-			time.AfterFunc(reloadFreeDelay, settle)
+			settleSoon()
 		}
 	}
 }
 
-// settledHeld is what the process held after it last gave memory back.
-var settledHeld atomic.Int64
+var (
+	// settledHeld is what the process held after it last gave memory back.
+	settledHeld atomic.Int64
+	// settling is set while a give-back is pending.
+	settling atomic.Bool
+	settleMu sync.Mutex
+)
+
+// settleSoon gives freed memory back after reloadFreeDelay, unless a
+// give-back is pending already.
+func settleSoon() {
+	if settling.CompareAndSwap(false, true) {
+		time.AfterFunc(reloadFreeDelay, func() {
+			settling.Store(false)
+			settle()
+		})
+	}
+}
 
 // settle gives freed memory back to the system and notes what is held.
 func settle() {
+	settleMu.Lock()
+	defer settleMu.Unlock()
 	debug.FreeOSMemory()
 	settledHeld.Store(runtimeHeld())
 }
@@ -80,4 +106,13 @@ func runtimeHeld() int64 {
 		return 0
 	}
 	return int64(t - r)
+}
+
+// servedRecords is the number of records of the zones loaded.
+func (s *Server) servedRecords() int {
+	n := 0
+	for _, lz := range s.loaded {
+		n += lz.zone.Len()
+	}
+	return n
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/dnslb/dnslb/dnslb/config"
 	"github.com/dnslb/dnslb/dnslb/geo"
 	"github.com/dnslb/dnslb/dnslb/metrics"
+	"github.com/dnslb/dnslb/dnslb/rrl"
 	"github.com/dnslb/dnslb/dnslb/serve"
 	"github.com/dnslb/dnslb/dnslb/state"
 	"github.com/dnslb/dnslb/healthcheck"
@@ -39,8 +40,9 @@ type Server struct {
 	cfg      config.Config
 	logLevel *slog.LevelVar // the logger's level, if the caller gave it (SetLogLevel)
 	xfr      atomic.Pointer[transferSettings]
-	cookies  cookieSecrets  // the cookie stage's secrets (cookies.go)
-	notifyCh chan notifyJob // to the notifier, which Run starts
+	cookies  cookieSecrets             // the cookie stage's secrets (cookies.go)
+	rrl      atomic.Pointer[rrl.Table] // nil: rate limiting off (ratelimit.go)
+	notifyCh chan notifyJob            // to the notifier, which Run starts
 	loaded   map[string]*loadedZone
 	watched  []string
 
@@ -118,7 +120,9 @@ func New(cfg config.Config, log *slog.Logger) (*Server, error) {
 	s.metrics.Loaded(s.lastReload.Time)
 	// The parse's garbage goes back to the system, and what is left is
 	// the measure a reload's memory is bounded by (reloadmem.go).
-	time.AfterFunc(reloadFreeDelay, settle)
+	if s.servedRecords() >= bigZoneRecords {
+		settleSoon()
+	}
 	return s, nil
 }
 
@@ -174,6 +178,7 @@ func (s *Server) apply(st *loadResult) error {
 			s.queueNotify(z.Origin, z.SOA, xfr.notify)
 		}
 	}
+	s.setRRL(st.cfg.RRL)
 	s.cfg, s.loaded, s.watched = st.cfg, st.loaded, st.files
 	return nil
 }

@@ -43,6 +43,10 @@ type Result struct {
 	Answer     []Item
 	Authority  []*RRset
 	Additional []*RRset
+	// Wildcard is the owner of the wildcard (RFC 4592) that answered
+	// the query name itself, "" for none: rate limiting counts those
+	// answers there, since anyone can make names under it.
+	Wildcard string
 }
 
 // Reset empties r for reuse.
@@ -51,6 +55,7 @@ func (r *Result) Reset() {
 	r.Answer = r.Answer[:0]
 	r.Authority = r.Authority[:0]
 	r.Additional = r.Additional[:0]
+	r.Wildcard = ""
 }
 
 // maxChain bounds how many CNAMEs a lookup follows inside the zone.
@@ -108,6 +113,9 @@ func (z *Zone) lookupOne(name string, qtype uint16, r *Result) (next string, don
 		return z.answerNode(encloser, "", qtype, r)
 	}
 	if w := encloser.Wild; w != nil {
+		if len(r.Answer) == 0 {
+			r.Wildcard = w.Name
+		}
 		return z.answerNode(w, name, qtype, r)
 	}
 	r.Kind = NXDomain

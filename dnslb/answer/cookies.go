@@ -36,19 +36,24 @@ func (k *Cookies) count(r cookie.Result) {
 
 // memoCookie is the cookie stage of a reply from the memo: the memo's
 // queries have at most one well-formed cookie (fastQuery.parse), and its
-// replies leave room for the option.
-func (w *Worker) memoCookie(out []byte, q *fastQuery, from netip.Addr) []byte {
+// replies leave room for the option. It returns what the cookie showed,
+// for the limit stage, and whether the reply gets a cookie (then in w.ck,
+// for addCookie).
+func (w *Worker) memoCookie(q *fastQuery, from netip.Addr) (CookieState, bool) {
 	k := w.stages.Cookies
 	if k == nil {
-		return out
+		return NoCookie, false
 	}
 	if q.cookie == nil {
 		k.count(cookie.None)
-		return out
+		return NoCookie, false
 	}
 	r := k.Checker.Check(q.cookie, from.Unmap(), &w.ck)
 	k.count(r)
-	return w.addCookie(out)
+	if r == cookie.Good {
+		return GoodCookie, true
+	}
+	return ClientCookie, true
 }
 
 // addCookie adds the cookie the check made (in w.ck) to the reply out: a

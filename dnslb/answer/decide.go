@@ -1,8 +1,6 @@
 package answer
 
 import (
-	"github.com/dnslb/dnslb/dnslb/policy"
-	"github.com/dnslb/dnslb/dnslb/state"
 	"math/rand/v2"
 	"net/netip"
 	"slices"
@@ -11,6 +9,9 @@ import (
 
 	"github.com/miekg/dns"
 
+	"github.com/dnslb/dnslb/dnslb/policy"
+	"github.com/dnslb/dnslb/dnslb/rrl"
+	"github.com/dnslb/dnslb/dnslb/state"
 	"github.com/dnslb/dnslb/zones"
 )
 
@@ -145,6 +146,7 @@ func decide(snap *state.Snapshot, req *dns.Msg, c Client, p *Plan) bool {
 	sc := selectCtx{client: p.client, source: p.source, geo: snap.Geo()}
 	defer sc.done()
 	p.build(res, &sc)
+	p.setClass(res, qname)
 	// The ECS option is echoed on answers (RFC 7871 section 7.2.1), not
 	// on SERVFAIL nor on the errors above.
 	p.echo = p.ecs != nil && m.Rcode != dns.RcodeServerFailure
@@ -163,8 +165,36 @@ func (p *Plan) reset(snap *state.Snapshot) {
 	// bytes.
 	m.Compress = true
 	replay := p.replay
-	*p = Plan{msg: m, snap: snap, ede: edeNone, source: -1, replay: replay}
+	*p = Plan{msg: m, snap: snap, ede: edeNone, source: -1, replay: replay, class: rrl.Error}
 	p.points = p.pointsBuf[:0]
+}
+
+// setClass sets the reply's rate-limit class and account name (as BIND
+// and NSD count them): an NXDOMAIN at the zone, a referral at the
+// delegation point, an answer or NODATA at the query name or the
+// wildcard (or DNAME) it came from, errors without a name (reset's
+// default, for the replies decide makes before a lookup).
+func (p *Plan) setClass(res *zones.Result, qname string) {
+	m := p.msg
+	switch {
+	case m.Rcode == dns.RcodeNameError:
+		p.class, p.acct = rrl.NXDomain, p.zone
+	case m.Rcode != dns.RcodeSuccess:
+		p.class, p.acct = rrl.Error, ""
+	case res.Kind == zones.Referral:
+		p.class, p.acct = rrl.Referral, p.deleg
+	default:
+		p.class, p.acct = rrl.Positive, qname
+		if len(m.Answer) == 0 {
+			p.class = rrl.NoData
+		}
+		switch {
+		case res.Wildcard != "":
+			p.acct = res.Wildcard
+		case len(res.Answer) > 0 && res.Answer[0].Set != nil:
+			p.acct = res.Answer[0].Set.Name // a DNAME's owner, or qname
+		}
+	}
 }
 
 // build fills the sections of p.msg from a lookup result.

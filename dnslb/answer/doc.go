@@ -1,6 +1,9 @@
 // Package answer is the query path: a Worker takes a query's bytes
-// through the stages parse → admit → decide → sign → encode → account
-// (worker.go) and returns the reply's bytes.
+// through the stages parse → admit → decide → sign → encode → account →
+// limit (worker.go) and returns the reply's bytes. limit (rate limiting)
+// sees every UDP reply, the memo's too, with the class and account name
+// decide gave it (Plan.RateClass), and may drop it or send the minimal
+// slip reply instead.
 //
 // decide (decide.go) makes a Plan from the generation, the question and
 // the client: rcode and flags, the sections as the generation's own
@@ -17,6 +20,7 @@
 // encode: it replays their decision points (Plan.replay) and reads the
 // plan's fields, which stay unexported.
 //
-// Sockets, metrics and the query log are the caller's: the account stage
-// is an interface (Account) the server implements.
+// Sockets, metrics, the query log and the rate-limit accounts are the
+// caller's: the account and limit stages are interfaces (Account, Limit)
+// the server implements.
 package answer

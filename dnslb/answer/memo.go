@@ -2,13 +2,15 @@ package answer
 
 import (
 	"encoding/binary"
-	"github.com/dnslb/dnslb/dnslb/state"
 	"hash/maphash"
 	"net/netip"
 	"runtime"
 	"sync/atomic"
 
 	"github.com/miekg/dns"
+
+	"github.com/dnslb/dnslb/dnslb/rrl"
+	"github.com/dnslb/dnslb/dnslb/state"
 )
 
 // memo is one serving worker's memo of encoded replies: the replies
@@ -150,6 +152,8 @@ type fastReply struct {
 	counted   [2]Counter     // the metrics' counters of the replies over UDP and TCP, found on first use
 	zone      string         // for metrics
 	policy    string
+	class     rrl.Class // the rate-limit account (Plan.class, Plan.acct)
+	acct      string
 }
 
 // key returns the entry's key, at the start of buf.
@@ -161,7 +165,9 @@ func (r *fastReply) key() []byte { return r.buf[:r.klen] }
 // reply for the values its decision points took now is not held yet, it
 // returns no reply but those values, with fill set: decide must make the
 // reply with them.
-func (c *fastCache) get(acct Account, snap *state.Snapshot, q *fastQuery, from netip.Addr, pkt, buf []byte, tcp bool) (out []byte, replay []point, fill bool) {
+//
+// With a reply, lk gets its rate-limit account.
+func (c *fastCache) get(acct Account, snap *state.Snapshot, q *fastQuery, from netip.Addr, pkt, buf []byte, tcp bool, lk *limitKey) (out []byte, replay []point, fill bool) {
 	if snap != c.snap {
 		c.reset(snap)
 		return nil, nil, false
@@ -229,6 +235,7 @@ func (c *fastCache) get(acct Account, snap *state.Snapshot, q *fastQuery, from n
 		out[size+7] = byte(scope)
 	}
 	c.hits++
+	lk.class, lk.name = e.class, e.acct
 	t := 0
 	if tcp {
 		t = 1
@@ -338,6 +345,7 @@ func (c *fastCache) put(q *fastQuery, p *Plan, wire []byte) {
 		r.perm, r.ans, r.rec = perm, uint16(ans), uint16(rec)
 		r.rcode, r.scope, r.zone, r.policy = uint16(m.Rcode), uint8(p.scope), p.zone, p.policy
 		r.noEcho, r.rot = p.msg.Rcode == dns.RcodeServerFailure, ctr // as decide sets p.echo
+		r.class, r.acct = p.class, p.acct
 		if !c.add(r, any) {
 			return
 		}

@@ -6,6 +6,7 @@ import (
 
 	"github.com/miekg/dns"
 
+	"github.com/dnslb/dnslb/dnslb/rrl"
 	"github.com/dnslb/dnslb/dnslb/state"
 	"github.com/dnslb/dnslb/zones"
 )
@@ -87,7 +88,10 @@ func (c *negCache) nameOf(q []byte) (string, bool) {
 // answer writes the NXDOMAIN reply to q (a fast query, no precomputed
 // reply for its key) into buf if its name does not exist in a zone with a
 // template, and counts it in the metrics (the caller times it).
-func (c *negCache) answer(acct Account, snap *state.Snapshot, q *fastQuery, pkt, buf []byte, tcp bool) []byte {
+//
+// With a reply, lk gets its rate-limit account: NXDOMAIN at the zone,
+// REFUSED an error.
+func (c *negCache) answer(acct Account, snap *state.Snapshot, q *fastQuery, pkt, buf []byte, tcp bool, lk *limitKey) []byte {
 	if snap != c.snap {
 		clear(c.tmpl)
 		c.refused = [8]*negTemplate{}
@@ -110,6 +114,7 @@ func (c *negCache) answer(acct Account, snap *state.Snapshot, q *fastQuery, pkt,
 	}
 	z := snap.Zone(name)
 	if z == nil {
+		lk.class, lk.name = rrl.Error, ""
 		return c.refusedReply(acct, q, pkt, buf, qtype, tcp)
 	}
 	t := c.tmpl[negKey{z.Origin, q.key[len(q.key)-1]}]
@@ -148,6 +153,7 @@ func (c *negCache) answer(acct Account, snap *state.Snapshot, q *fastQuery, pkt,
 		out[n+7] = 0 // scope: the answer depends on no client
 	}
 	c.hits++
+	lk.class, lk.name = rrl.NXDomain, z.Origin
 	if ref, _ := acct.Counter(z.Origin, qtype, dns.RcodeNameError, "", tcp); ref != nil {
 		ref.Inc()
 	}

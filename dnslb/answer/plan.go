@@ -1,14 +1,15 @@
 package answer
 
 import (
-	"github.com/dnslb/dnslb/dnslb/policy"
-	"github.com/dnslb/dnslb/dnslb/state"
 	"math/rand/v2"
 	"net/netip"
 	"sync/atomic"
 
 	"github.com/miekg/dns"
 
+	"github.com/dnslb/dnslb/dnslb/policy"
+	"github.com/dnslb/dnslb/dnslb/rrl"
+	"github.com/dnslb/dnslb/dnslb/state"
 	"github.com/dnslb/dnslb/zones"
 )
 
@@ -61,6 +62,11 @@ type Plan struct {
 	zone   string // origin of the zone answering, for metrics
 	policy string // the first policy applied, for metrics and the query log
 
+	// The reply's rate-limit account (dnslb/rrl): its class and the name
+	// counted (the query name, wildcard owner, zone or delegation point).
+	class rrl.Class
+	acct  string
+
 	// How the memo may keep the reply: whether it holds records made for
 	// this query's name (wildcard, DNAME: anyone can make such names),
 	// whether it may be kept at all, and the decision points: each choice
@@ -88,6 +94,10 @@ func (p *Plan) Msg() *dns.Msg { return p.msg }
 
 // Zone is the origin of the zone that answered, "" for none.
 func (p *Plan) Zone() string { return p.zone }
+
+// RateClass is the reply's response class and the name its rate-limit
+// account counts it under (see dnslb/rrl).
+func (p *Plan) RateClass() (rrl.Class, string) { return p.class, p.acct }
 
 // Policy names the first policy the answer applied, "" for none.
 func (p *Plan) Policy() string { return p.policy }

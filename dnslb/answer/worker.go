@@ -10,22 +10,24 @@ import (
 	"github.com/miekg/dns"
 
 	"github.com/dnslb/dnslb/dnslb/cookie"
+	"github.com/dnslb/dnslb/dnslb/rrl"
 	"github.com/dnslb/dnslb/dnslb/state"
 )
 
 // The query path, in the manner of Knot DNS's query-processing layers:
 // one query passes through named stages, in order,
 //
-//	parse → admit → decide → sign → encode → account
+//	parse → admit → decide → sign → encode → account → limit
 //
 // and a feature is a hook on a stage, not a branch inside another
 // function. parse reads the question (the memo's key) and, when the memo
 // has no reply, unpacks the message; decide (decide.go) makes the plan;
-// encode (encode.go) writes it; account counts and logs it. The cookie
-// stage (cookies.go) reads the COOKIE option before admit, for admit
-// to see, and adds the reply's cookie as the last step, to every reply.
-// admit (rate limiting) and sign (DNSSEC) are hooks the server does not
-// set yet: a stage that is off is a nil check.
+// encode (encode.go) writes it; account counts and logs it; limit (rate
+// limiting) may drop it or slip it, memo replies included. The cookie
+// stage (cookies.go) reads the COOKIE option before admit, for admit and
+// limit to see, and adds the reply's cookie as the last step, to every
+// reply (a slip's too). admit and sign (DNSSEC) are hooks the server
+// does not set yet: a stage that is off is a nil check.
 //
 // The memo (memo.go, negcache.go) sits beside decide and encode, never
 // instead of them: it holds what they wrote, keyed on the question and the
@@ -50,6 +52,27 @@ type Sign interface {
 type TSIG interface {
 	Signed(pkt []byte, req *dns.Msg, c Client, answer func(plain []byte) []byte) []byte
 }
+
+// Limit is the rate-limit stage (dnslb/rrl): it sees each UDP reply,
+// from the memo or decided, just before it is sent, with its client,
+// response class and account name (Plan.RateClass) and the arrival time,
+// and says whether to send it, drop it or slip it (send a minimal reply
+// instead: TC=1, or BADCOOKIE to a client that sent a cookie). TCP
+// replies and clients with a good server cookie are exempt: the stage
+// is not called for them.
+type Limit interface {
+	Limit(c Client, class rrl.Class, name string, now time.Time) Verdict
+}
+
+// Verdict is what the Limit stage says of a reply.
+type Verdict uint8
+
+// The verdicts.
+const (
+	SendReply Verdict = iota
+	DropReply
+	SlipReply
+)
 
 // Account is the account stage: what is counted and logged of each reply.
 type Account interface {
@@ -78,6 +101,7 @@ type Stages struct {
 	Admit   Admit
 	Sign    Sign
 	Account Account // nil: nothing counted
+	Limit   Limit   // nil: no rate limiting
 }
 
 // Worker answers queries, one at a time: it holds one serving goroutine's
@@ -237,6 +261,7 @@ func (w *Worker) Answer(pkt []byte, from netip.AddrPort, buf []byte, tcp bool, s
 	// parse: the memo's key, and the memo's reply if it holds one.
 	var fq *fastQuery // the query, if it qualifies for the memo
 	var replay []point
+	var lk limitKey
 	if w.memo == nil || sampled || w.stages.Admit != nil {
 		pre = nil // decide and encode (a logged query: the log wants the Plan)
 	} else if pre == nil {
@@ -245,24 +270,31 @@ func (w *Worker) Answer(pkt []byte, from netip.AddrPort, buf []byte, tcp bool, s
 	}
 	if pre != nil && pre.ok {
 		fq = pre
-		out, values, fill := w.memo.fast.get(acct, snap, fq, from.Addr(), pkt, buf, tcp)
+		out, values, fill := w.memo.fast.get(acct, snap, fq, from.Addr(), pkt, buf, tcp, &lk)
+		if out == nil && !fill {
+			out = w.memo.neg.answer(acct, snap, fq, pkt, buf, tcp, &lk)
+		}
 		if out != nil {
 			w.untimed++
-			return w.memoCookie(out, fq, from.Addr())
+			c := Client{Addr: netip.AddrPortFrom(from.Addr().Unmap(), from.Port()), TCP: tcp}
+			var withCookie bool
+			c.Cookie, withCookie = w.memoCookie(fq, c.Addr.Addr())
+			if w.stages.Limit != nil && !tcp {
+				f := fq.key[len(fq.key)-1]
+				out = w.limit(out, c, lk, f&2 != 0, f&4 != 0, snap.UDPSize, start)
+			}
+			if withCookie && out != nil {
+				out = w.addCookie(out)
+			}
+			return out
 		}
 		replay = values
-		if !fill {
-			if out = w.memo.neg.answer(acct, snap, fq, pkt, buf, tcp); out != nil {
-				w.untimed++
-				return w.memoCookie(out, fq, from.Addr())
-			}
-		}
 	}
 	req := &w.req
-	if err := unpackQuery(req, &w.qs, pkt); err != nil {
-		return formErr(req, buf)
-	}
 	c := Client{Addr: netip.AddrPortFrom(from.Addr().Unmap(), from.Port()), TCP: tcp}
+	if err := unpackQuery(req, &w.qs, pkt); err != nil {
+		return w.limit(formErr(req, buf), c, limitKey{class: rrl.Error}, false, false, snap.UDPSize, start)
+	}
 
 	// tsig: a signed query is checked, and its reply signed
 	if w.stages.TSIG != nil && hasTSIG(req) {
@@ -275,7 +307,7 @@ func (w *Worker) Answer(pkt []byte, from netip.AddrPort, buf []byte, tcp bool, s
 	if w.stages.Cookies != nil {
 		switch w.checkCookie(req, c.Addr.Addr()) {
 		case cookie.Malformed:
-			return formErrEDNS(req, snap.UDPSize, buf)
+			return w.limit(formErrEDNS(req, snap.UDPSize, buf), c, limitKey{class: rrl.Error}, true, false, snap.UDPSize, start)
 		case cookie.Good:
 			c.Cookie, withCookie = GoodCookie, true
 		case cookie.ClientOnly, cookie.Bad:
@@ -319,10 +351,90 @@ func (w *Worker) Answer(pkt []byte, from netip.AddrPort, buf []byte, tcp bool, s
 
 	// account
 	acct.Answered(req, p, c, start, sampled)
-	if withCookie {
+
+	// limit, then the reply's cookie (a slip gets one too)
+	out = w.limit(out, c, limitKey{p.class, p.acct}, p.edns, p.do, snap.UDPSize, start)
+	if withCookie && out != nil {
 		out = w.addCookie(out)
 	}
 	return out
+}
+
+// limitKey is a reply's rate-limit account: what Plan.RateClass says,
+// kept by the memo with its replies.
+type limitKey struct {
+	class rrl.Class
+	name  string
+}
+
+// limit is the limit stage: out as it is, nil (drop), or out made the
+// slip reply (edns, do: the query had an OPT record, with DO; udpSize is
+// ours).
+func (w *Worker) limit(out []byte, c Client, k limitKey, edns, do bool, udpSize int, now time.Time) []byte {
+	if w.stages.Limit == nil || c.TCP || c.Cookie == GoodCookie || out == nil {
+		return out
+	}
+	switch w.stages.Limit.Limit(c, k.class, k.name, now) {
+	case DropReply:
+		return nil
+	case SlipReply:
+		return slipReply(out, edns, do, udpSize, c.Cookie == ClientCookie)
+	}
+	return out
+}
+
+// rcodeBadCookie is BADCOOKIE (RFC 7873 section 8), an extended rcode.
+const rcodeBadCookie = 23
+
+// slipReply makes the reply out, in place, the minimal reply a rate
+// limit slips instead of dropping (BIND's and NSD's): its header with
+// TC=1 and no records, the question, and our OPT record if the query had
+// one, so that a client behind the address retries over TCP; or, when the
+// client sent a cookie (badCookie), BADCOOKIE (RFC 7873 section 5.2.3:
+// the client retries with the server cookie, which the cookie stage adds
+// to every reply with an OPT record). It returns nil if out cannot be
+// read.
+func slipReply(out []byte, edns, do bool, udpSize int, badCookie bool) []byte {
+	if len(out) < 12 {
+		return nil
+	}
+	end := 12
+	qd := binary.BigEndian.Uint16(out[4:])
+	if qd > 0 {
+		// The question as encode wrote it: labels, no pointers.
+		for end < len(out) && out[end] != 0 {
+			if out[end]&0xC0 != 0 {
+				return nil
+			}
+			end += 1 + int(out[end])
+		}
+		if end += 1 + 4; end > len(out) {
+			return nil
+		}
+		qd = 1
+	}
+	out = out[:end]
+	binary.BigEndian.PutUint16(out[4:], qd)
+	clear(out[6:12])
+	var ext byte
+	if badCookie {
+		out[3] = out[3]&0xF0 | rcodeBadCookie&0xF
+		ext, edns = rcodeBadCookie>>4, true
+	} else {
+		out[2] |= 1 << 1 // TC
+	}
+	if !edns {
+		return out
+	}
+	out[11] = 1
+	var flags byte
+	if do {
+		flags = 0x80
+	}
+	// The OPT record: root owner, type, our size, extended rcode,
+	// version 0, DO, no data. out had at least this much after the
+	// question (its own OPT record), so the append stays in its array.
+	return append(out, 0, 0, byte(dns.TypeOPT), byte(udpSize>>8), byte(udpSize), ext, 0, flags, 0, 0, 0)
 }
 
 // hasTSIG reports whether req carries a TSIG record (the last one of

@@ -41,6 +41,8 @@ type Config struct {
 	TSIG TSIGConfig `toml:"tsig"`
 	// Cookies answers DNS Cookies (cookies.go).
 	Cookies CookiesConfig `toml:"cookies"`
+	// RRL is response rate limiting (rrl.go).
+	RRL RRLConfig `toml:"rrl"`
 	// Names holds the policy of each load-balanced owner name,
 	// [name."www.example.org"], keyed by the name as written.
 	Names map[string]NameConfig `toml:"name"`
@@ -199,6 +201,7 @@ func (c Config) Defaults() Config {
 	if c.Log.Format == "" {
 		c.Log.Format = "text"
 	}
+	c.RRL = c.RRL.defaults()
 	return c
 }
 
@@ -564,6 +567,7 @@ func (c *Config) check(path string, data []byte) []string {
 	}
 	errs = append(errs, c.checkTSIG(path, data)...)
 	errs = append(errs, c.checkCookies(path, data)...)
+	c.checkRRL(bad)
 	for i, z := range c.Zones {
 		at := fmt.Sprintf("zone[%d]", i)
 		if c.undecoded[at+".name"] || c.undecoded[at+".file"] {
