@@ -116,6 +116,7 @@ func New(cfg config.Config, log *slog.Logger) (*Server, error) {
 	// An alert on dnslb_last_reload_success == 0 must not fire on every
 	// restart: the state loaded at startup is a good one.
 	s.metrics.Loaded(s.lastReload.Time)
+	s.metrics.BuildInfo(Version)
 	return s, nil
 }
 
@@ -153,6 +154,9 @@ func (s *Server) apply(st *loadResult) error {
 		origins[i] = z.Origin
 	}
 	s.metrics.SetZones(origins)
+	for origin, lz := range st.loaded {
+		s.metrics.ZoneLoaded(origin, lz.zone.Serial(), lz.loaded)
+	}
 	for origin, lz := range st.loaded {
 		if s.loaded[origin] != lz {
 			s.log.Info("zone loaded", "zone", origin, "file", lz.zone.File, "serial", lz.zone.Serial(), "records", lz.zone.Len())

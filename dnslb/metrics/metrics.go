@@ -46,7 +46,8 @@ type Registry struct {
 	lastReload prometheus.Gauge
 	reloadOK   prometheus.Gauge
 	geo        [2]prometheus.Counter // 0 miss, 1 hit
-	abuse      *abuseMetrics         // TCP limits, state file (abusemetrics.go)
+	abuse      *abuseMetrics         // TCP limits, state file (abuse.go)
+	ops        *opsMetrics           // build, zones, transfers, reload duration (ops.go)
 
 	// zones maps a zone label to its cells. It is replaced whole (copy on
 	// write) by SetZones, so ObserveQuery reads it without a lock.
@@ -156,6 +157,7 @@ func New() *Registry {
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
 	m.abuse = newAbuseMetrics(m.reg)
+	m.ops = newOpsMetrics(m.reg)
 	m.none = &zoneCells{zone: "none"}
 	m.none.policies.Store(&map[string]*queryCells{})
 	m.zones.Store(&map[string]*zoneCells{})
@@ -197,6 +199,7 @@ func (m *Registry) SetZones(names []string) {
 	for n := range old {
 		if _, ok := next[n]; !ok {
 			m.queries.DeletePartialMatch(prometheus.Labels{"zone": n})
+			m.ops.forgetZone(n)
 		}
 	}
 	m.zones.Store(&next)
