@@ -72,6 +72,9 @@ func (s *Server) observeNames(sn *state.Snapshot, prev map[string]nameHealth, no
 		next[owner] = h
 		old, seen := prev[owner]
 		s.metrics.NameHealth(owner, h.healthy, len(h.allDown) > 0)
+		for a, share := range sharesOf(v) {
+			s.metrics.AddressShare(owner, a.String(), share)
+		}
 		was, is := strings.Join(old.allDown, "+"), strings.Join(h.allDown, "+")
 		if was == is && seen {
 			continue

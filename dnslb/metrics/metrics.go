@@ -40,6 +40,7 @@ type Registry struct {
 	targetUp   *prometheus.GaugeVec
 	nameUp     *prometheus.GaugeVec // healthy addresses per name
 	nameDown   *prometheus.GaugeVec // 1 while when_all_down answers for a name
+	share      *prometheus.GaugeVec // share of a name's answers per address
 	probe      *prometheus.HistogramVec
 	changes    *prometheus.CounterVec
 	reloads    [2]prometheus.Counter // 0 failure, 1 success
@@ -119,6 +120,10 @@ func New() *Registry {
 		Name: "dnslb_name_all_down",
 		Help: "1 while every address of a load-balanced name (of one family at least) is down, so its when_all_down answers; else 0.",
 	}, []string{"name"})
+	m.share = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "dnslb_name_address_share",
+		Help: "Estimated share of a load-balanced name's answers that lead with an address now: its weight over the up addresses of its family, 0 when down or drained (from the config and the health, not counted).",
+	}, []string{"name", "address"})
 	// Probe latency is per check, not per target: a histogram has ~15
 	// series per label set, and checks × targets can be large, while the
 	// per-target latency is on the status page and in /api/status.
@@ -152,7 +157,7 @@ func New() *Registry {
 	m.geo[0] = geo.WithLabelValues("miss")
 	m.geo[1] = geo.WithLabelValues("hit")
 
-	m.reg.MustRegister(m.queries, m.duration, m.truncated, m.targetUp, m.nameUp, m.nameDown, m.probe, m.changes,
+	m.reg.MustRegister(m.queries, m.duration, m.truncated, m.targetUp, m.nameUp, m.nameDown, m.share, m.probe, m.changes,
 		reloads, m.lastReload, m.reloadOK, geo,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
@@ -408,6 +413,16 @@ func (m *Registry) ForgetName(name string) {
 	name = zoneLabel(name)
 	m.nameUp.DeleteLabelValues(name)
 	m.nameDown.DeleteLabelValues(name)
+	m.share.DeletePartialMatch(prometheus.Labels{"name": name})
+}
+
+// AddressShare sets dnslb_name_address_share of one address (from the
+// zone) of a load-balanced name (from the config).
+func (m *Registry) AddressShare(name, address string, share float64) {
+	if m == nil {
+		return
+	}
+	m.share.WithLabelValues(zoneLabel(name), address).Set(share)
 }
 
 // ProbeLatency records the duration of one probe of check.
