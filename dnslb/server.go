@@ -245,12 +245,21 @@ func (s *Server) Run(ctx context.Context) error {
 		return err
 	}
 	var adm *admin.Server
-	var adminLn net.Listener
-	if cfg.Admin.Listen != "" {
+	var adminLn, metricsLn net.Listener
+	if cfg.Admin.Listen != "" || cfg.Admin.MetricsListen != "" {
 		adm = admin.New(cfg.Admin, s, s.metrics, s.log)
-		if adminLn, err = adm.Listen(); err != nil {
+		if cfg.Admin.Listen != "" {
+			adminLn, err = adm.Listen()
+		}
+		if err == nil {
+			metricsLn, err = adm.ListenMetrics()
+		}
+		if err != nil {
 			serve.CloseUDP(udp)
 			closeListeners(tcpLns)
+			if adminLn != nil {
+				adminLn.Close()
+			}
 			return err
 		}
 	}
@@ -270,12 +279,22 @@ func (s *Server) Run(ctx context.Context) error {
 		wg.Go(func() { _ = s.geo.Run(ctx) })
 	}
 	errc := make(chan error, 1)
-	if adm != nil {
+	if adminLn != nil {
 		// Served from the start, so /healthz and /readyz answer during
 		// the startup grace (/readyz with 503).
 		wg.Go(func() {
 			if err := adm.Serve(ctx, adminLn); err != nil {
 				errc <- err
+			}
+		})
+	}
+	if metricsLn != nil {
+		wg.Go(func() {
+			if err := adm.ServeMetrics(ctx, metricsLn); err != nil {
+				select {
+				case errc <- err:
+				default:
+				}
 			}
 		})
 	}

@@ -120,6 +120,10 @@ type TransferConfig struct {
 type AdminConfig struct {
 	Listen string `toml:"listen"` // empty: no admin listener
 	Token  string `toml:"token"`  // required when Listen is not loopback
+	// MetricsListen, if set, serves /metrics alone there, read-only and
+	// without the token, so Prometheus can scrape without the token that
+	// allows drains and reloads.
+	MetricsListen string `toml:"metrics_listen"`
 }
 
 // HealthConfig is the [health] table: how the prober runs.
@@ -548,6 +552,13 @@ func (c *Config) check(path string, data []byte) []string {
 		case !ap.Addr().IsLoopback() && c.Admin.Token == "":
 			errs = append(errs, fmt.Sprintf("%s: admin.token: a token is required when admin.listen %s is not a loopback address",
 				at(path, data, []string{"admin", "listen"}), c.Admin.Listen))
+		}
+	}
+	if c.Admin.MetricsListen != "" {
+		if _, err := netip.ParseAddrPort(c.Admin.MetricsListen); err != nil {
+			bad([]string{"admin", "metrics_listen"}, "%q is not an address:port like \"127.0.0.1:9153\"", c.Admin.MetricsListen)
+		} else if c.Admin.MetricsListen == c.Admin.Listen {
+			bad([]string{"admin", "metrics_listen"}, "%s is admin.listen too: give the metrics listener an address or port of its own", c.Admin.MetricsListen)
 		}
 	}
 	for i, a := range c.Transfer.Allow {
