@@ -1,12 +1,15 @@
 package dnslb
 
 import (
+	"cmp"
 	"context"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/netip"
+	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -145,7 +148,7 @@ func (s *Server) apply(st *loadResult) error {
 			s.metrics.ForgetTarget(p.Key.Check, targetLabel(p.Key))
 		}
 	}
-	sv := state.Serving{UDPSize: st.cfg.Server.UDPSize, Random: st.cfg.Server.Rotate == "random"}
+	sv := serving(st.cfg.Server)
 	if err := s.store.Replace(st.zones, st.names, sv); err != nil {
 		return err
 	}
@@ -176,6 +179,23 @@ func (s *Server) apply(st *loadResult) error {
 	}
 	s.cfg, s.loaded, s.watched = st.cfg, st.loaded, st.files
 	return nil
+}
+
+// serving is the serving settings of sc, with the host name and the
+// version filled in.
+func serving(sc config.ServerConfig) state.Serving {
+	sv := state.Serving{UDPSize: sc.UDPSize, Random: sc.Rotate == "random"}
+	host, _ := os.Hostname()
+	if b, _ := sc.NSIDBytes(host); len(b) > 0 { // checked at load
+		sv.NSID = hex.EncodeToString(b)
+	}
+	if !sc.HideIdentity {
+		sv.Identity = cmp.Or(sc.Identity, host)
+	}
+	if !sc.HideVersion {
+		sv.Version = cmp.Or(sc.Version, "dnslb "+Version)
+	}
+	return sv
 }
 
 // SetLogLevel gives the server the level its logger's handler reads, so

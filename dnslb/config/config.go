@@ -2,6 +2,7 @@ package config
 
 import (
 	"encoding"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -88,6 +89,38 @@ type ServerConfig struct {
 	// WatchInterval is how often the config and zone files are checked
 	// for changes, which trigger a reload (default 1s; "-1s" turns it off).
 	WatchInterval Duration `toml:"watch_interval"`
+
+	// NSID is the name server identifier (RFC 5001) sent to queries that
+	// ask for it: "" (default) sends none, "hostname" the host name,
+	// "0x…" the bytes in hex, anything else the string itself.
+	NSID string `toml:"nsid"`
+	// Identity answers TXT queries in class CH for id.server and
+	// hostname.bind (default: the host name), Version those for
+	// version.server and version.bind (default "dnslb VERSION"), as NSD
+	// and Knot answer them. HideIdentity and HideVersion refuse them.
+	Identity     string `toml:"identity"`
+	Version      string `toml:"version"`
+	HideIdentity bool   `toml:"hide_identity"`
+	HideVersion  bool   `toml:"hide_version"`
+}
+
+// NSIDBytes is what server.nsid sends (nil: none), with the host name
+// from hostname for "hostname".
+func (s ServerConfig) NSIDBytes(hostname string) ([]byte, error) {
+	switch v := s.NSID; {
+	case v == "":
+		return nil, nil
+	case v == "hostname":
+		return []byte(hostname), nil
+	case strings.HasPrefix(v, "0x") || strings.HasPrefix(v, "0X"):
+		b, err := hex.DecodeString(v[2:])
+		if err != nil || len(b) == 0 {
+			return nil, fmt.Errorf("%q is not hex bytes after 0x", v)
+		}
+		return b, nil
+	default:
+		return []byte(v), nil
+	}
 }
 
 // LogConfig chooses the log level and format.
@@ -519,6 +552,16 @@ func (c *Config) check(path string, data []byte) []string {
 	case "round-robin", "random":
 	default:
 		bad([]string{"server", "rotate"}, "%s", OneOf(c.Server.Rotate, []string{"round-robin", "random"}))
+	}
+	if b, err := c.Server.NSIDBytes("hostname"); err != nil {
+		bad([]string{"server", "nsid"}, "%v", err)
+	} else if len(b) > 128 {
+		bad([]string{"server", "nsid"}, "%d bytes, more than 128", len(b))
+	}
+	for _, k := range []struct{ key, v string }{{"identity", c.Server.Identity}, {"version", c.Server.Version}} {
+		if len(k.v) > 255 {
+			bad([]string{"server", k.key}, "%d bytes, more than the 255 of a TXT string", len(k.v))
+		}
 	}
 	if c.Server.UDPSize < 512 || c.Server.UDPSize > 4096 {
 		bad([]string{"server", "udp_size"}, "%d out of range 512..4096", c.Server.UDPSize)
