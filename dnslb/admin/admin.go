@@ -55,6 +55,7 @@ type Server struct {
 	log            *slog.Logger
 	handler        http.Handler
 	metricsHandler http.Handler // the metrics_listen listener's: /metrics alone
+	hist           *history     // what the status page draws (history.go)
 
 	mu      sync.Mutex
 	addr    net.Addr
@@ -67,7 +68,7 @@ func New(cfg config.AdminConfig, backend Backend, m *metrics.Registry, log *slog
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	a := &Server{cfg: cfg, backend: backend, metrics: m, log: log, started: make(chan struct{})}
+	a := &Server{cfg: cfg, backend: backend, metrics: m, log: log, started: make(chan struct{}), hist: newHistory()}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintln(w, "ok")
@@ -161,6 +162,15 @@ func (a *Server) Serve(ctx context.Context, ln net.Listener) error {
 	a.mu.Unlock()
 	close(a.started)
 	a.log.Info("admin listening", "addr", ln.Addr().String())
+	every := a.cfg.StatusInterval.Duration
+	if every <= 0 {
+		every = 5 * time.Second
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	wg.Go(func() { a.sampleStatus(ctx, every) })
+	defer wg.Wait()
+	defer cancel() // before Wait: an error from serveHTTP stops the sampler too
 	return a.serveHTTP(ctx, ln, a.handler)
 }
 

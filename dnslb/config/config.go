@@ -157,7 +157,14 @@ type AdminConfig struct {
 	// without the token, so Prometheus can scrape without the token that
 	// allows drains and reloads.
 	MetricsListen string `toml:"metrics_listen"`
+	// StatusInterval is how often the status page's history is sampled
+	// (default 5s); each series keeps the last HistorySamples samples.
+	StatusInterval Duration `toml:"status_interval"`
 }
+
+// HistorySamples is how many samples each series of the status page's
+// history keeps: an hour at the default status_interval.
+const HistorySamples = 720
 
 // HealthConfig is the [health] table: how the prober runs.
 type HealthConfig struct {
@@ -212,6 +219,9 @@ func (c Config) Defaults() Config {
 	}
 	if c.Server.WatchInterval.Duration == 0 {
 		c.Server.WatchInterval.Duration = time.Second
+	}
+	if c.Admin.StatusInterval.Duration == 0 {
+		c.Admin.StatusInterval.Duration = 5 * time.Second
 	}
 	if c.Server.UDPSize == 0 {
 		c.Server.UDPSize = DefaultUDPSize
@@ -596,6 +606,9 @@ func (c *Config) check(path string, data []byte) []string {
 			errs = append(errs, fmt.Sprintf("%s: admin.token: a token is required when admin.listen %s is not a loopback address",
 				at(path, data, []string{"admin", "listen"}), c.Admin.Listen))
 		}
+	}
+	if d := c.Admin.StatusInterval.Duration; d < 100*time.Millisecond || d > time.Minute {
+		bad([]string{"admin", "status_interval"}, "%s out of range 100ms..1m", d)
 	}
 	if c.Admin.MetricsListen != "" {
 		if _, err := netip.ParseAddrPort(c.Admin.MetricsListen); err != nil {

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
 )
 
 // opsMetrics are the metrics alert rules need beyond the query counters:
@@ -117,4 +118,31 @@ func (m *Registry) ReloadDuration(d time.Duration) {
 		return
 	}
 	m.ops.reloadDur.Observe(d.Seconds())
+}
+
+// QueriesByRcode sums dnslb_queries_total by rcode (the label values):
+// what the status page's queries-per-second picture is drawn from.
+func (m *Registry) QueriesByRcode() map[string]float64 {
+	if m == nil {
+		return nil
+	}
+	out := make(map[string]float64, 4)
+	ch := make(chan prometheus.Metric, 64)
+	go func() {
+		m.queries.Collect(ch)
+		close(ch)
+	}()
+	var pb dto.Metric
+	for c := range ch {
+		pb.Reset()
+		if c.Write(&pb) != nil {
+			continue
+		}
+		for _, l := range pb.GetLabel() {
+			if l.GetName() == "rcode" {
+				out[l.GetValue()] += pb.GetCounter().GetValue()
+			}
+		}
+	}
+	return out
 }
