@@ -3,7 +3,7 @@ GO      ?= go
 VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo devel)
 LDFLAGS := -X main.version=$(VERSION)
 
-.PHONY: build run deps test test-short fuzz bench lint check clean
+.PHONY: build run deps test test-short fuzz bench lint check clean man
 
 build:
 	$(GO) build -ldflags "$(LDFLAGS)" -o bin/dnslb ./cmd/dnslb
@@ -67,6 +67,13 @@ bin/tools/staticcheck-$(STATICCHECK_VERSION)/staticcheck:
 # Validate the example config and zones.
 check: build
 	bin/dnslb check -config example/dnslb.toml
+
+# The man page dnslb(8) and the bash and zsh completions, made from what
+# dnslb -h and dnslb COMMAND -h print (cmd/dnslb/manpage.go).
+man: build
+	bin/dnslb man > bin/dnslb.8
+	bin/dnslb completion bash > bin/dnslb.bash
+	bin/dnslb completion zsh > bin/_dnslb
 
 clean:
 	rm -rf bin
