@@ -416,6 +416,14 @@ func (m *Registry) ForgetName(name string) {
 	m.share.DeletePartialMatch(prometheus.Labels{"name": name})
 }
 
+// ForgetShares drops the share series of a name whose addresses changed.
+func (m *Registry) ForgetShares(name string) {
+	if m == nil {
+		return
+	}
+	m.share.DeletePartialMatch(prometheus.Labels{"name": zoneLabel(name)})
+}
+
 // AddressShare sets dnslb_name_address_share of one address (from the
 // zone) of a load-balanced name (from the config).
 func (m *Registry) AddressShare(name, address string, share float64) {
