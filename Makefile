@@ -3,7 +3,7 @@ GO      ?= go
 VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo devel)
 LDFLAGS := -X main.version=$(VERSION)
 
-.PHONY: build run deps test test-short fuzz bench flood lint check clean
+.PHONY: build run deps test test-short fuzz bench flood lint check clean man package package-test
 
 build:
 	$(GO) build -ldflags "$(LDFLAGS)" -o bin/dnslb ./cmd/dnslb
@@ -74,6 +74,30 @@ bin/tools/staticcheck-$(STATICCHECK_VERSION)/staticcheck:
 # Validate the example config and zones.
 check: build
 	bin/dnslb check -config example/dnslb.toml
+
+# The man page dnslb(8) and the bash and zsh completions, made from what
+# dnslb -h and dnslb COMMAND -h print (cmd/dnslb/manpage.go).
+man: build
+	bin/dnslb man > bin/dnslb.8
+	bin/dnslb completion bash > bin/dnslb.bash
+	bin/dnslb completion zsh > bin/_dnslb
+
+# The .deb, in bin/: the binary with its version, the systemd unit (the
+# one in contrib/, run as the packaged system user dnslb from /usr/sbin),
+# the default config in /etc/dnslb/, the man page and completions. nfpm is
+# a Go tool of this module (go.mod), so nothing is fetched once the module
+# cache has it.
+GOARCH  ?= $(shell $(GO) env GOARCH)
+# A Debian version starts with a digit: a bare commit becomes 0~gitHASH.
+DEBVERSION ?= $(shell echo '$(VERSION)' | sed -E 's/^v//; s/-dirty$$//; /^[0-9]/!s/^/0~git/')
+package: man
+	sed -e 's|/usr/local/bin/dnslb|/usr/sbin/dnslb|g' -e 's|^DynamicUser=yes|User=dnslb\nGroup=dnslb|' \
+		contrib/systemd/dnslb.service > bin/dnslb.service
+	VERSION=$(DEBVERSION) GOARCH=$(GOARCH) $(GO) tool nfpm package -p deb -f packaging/nfpm.yaml -t bin/
+
+# TestDebianPackage installs and purges the .deb: a throwaway machine, as root.
+package-test:
+	DNSLB_PACKAGE_TEST=1 $(GO) test -count=1 -run TestDebianPackage ./cmd/dnslb/
 
 clean:
 	rm -rf bin

@@ -55,8 +55,9 @@ func (s *Server) Status() admin.Status {
 		if n.AllDown = len(h.allDown) > 0; n.AllDown {
 			n.AllDownSince = s.allDownSinceOf(ns.Owner)
 		}
+		shares := sharesOf(v)
 		for i, a := range ns.Addrs {
-			as := admin.AddressStatus{Addr: a, Group: groupOf(nc, a), Override: over[a.String()], State: "unchecked"}
+			as := admin.AddressStatus{Addr: a, Group: groupOf(nc, a), Override: over[a.String()], State: "unchecked", Share: shares[a]}
 			if len(ns.Checks) > 0 {
 				as.State = "up"
 			}

@@ -25,8 +25,9 @@ func TestCheckBadConfig(t *testing.T) {
 			`testdata/bad/bad_values.toml:6: server.udp_size: 100 out of range 512..4096`,
 			`testdata/bad/bad_values.toml:9: log.level: "loud" is not one of debug, info, warn, error`,
 			`testdata/bad/bad_values.toml:12: admin.token: a token is required when admin.listen 192.0.2.1:8053 is not a loopback address`,
-			`testdata/bad/bad_values.toml:15: transfer.allow: "10.0.0.0/33" (entry 2) is not an address or prefix like 192.0.2.53 or 2001:db8::/32`,
-			`testdata/bad/bad_values.toml:16: transfer.notify: "192.0.2.53" (entry 1) is not an address:port like "192.0.2.53:53"`,
+			`testdata/bad/bad_values.toml:13: admin.metrics_listen: "9153" is not an address:port like "127.0.0.1:9153"`,
+			`testdata/bad/bad_values.toml:16: transfer.allow: "10.0.0.0/33" (entry 2) is not an address or prefix like 192.0.2.53 or 2001:db8::/32`,
+			`testdata/bad/bad_values.toml:17: transfer.notify: "192.0.2.53" (entry 1) is not an address:port like "192.0.2.53:53"`,
 		}},
 		{"rrl.toml", []string{
 			`testdata/bad/rrl.toml:4: rrl.responses_per_second: -5 out of range 0..1000000 (0: off)`,

@@ -19,20 +19,6 @@ import (
 
 const cookieSecret = "e5e973e5a6b2a43f48e7dc849e37bfcf"
 
-// needTool returns the path of a program the test runs: missing, the
-// test fails under CI and is skipped otherwise.
-func needTool(t *testing.T, name string) string {
-	t.Helper()
-	p, err := exec.LookPath(name)
-	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("%s is missing; CI installs it with .ci/deps", name)
-		}
-		t.Skipf("%s is not installed", name)
-	}
-	return p
-}
-
 // cookieCount is dnslb_cookies_total{result}.
 func cookieCount(t *testing.T, srv *Server, result string) float64 {
 	t.Helper()
@@ -61,7 +47,7 @@ func TestCookiesDig(t *testing.T) {
 	srv, addr := startServer(t, path)
 	host, port, _ := strings.Cut(addr, ":")
 	for _, tool := range []string{"dig", "kdig"} {
-		bin := needTool(t, tool)
+		bin := needTool(t, tool, map[string]string{"dig": "bind9-dnsutils", "kdig": "knot-dnsutils"}[tool])
 		q := func(extra ...string) (string, string) {
 			out := runTool(t, bin, append([]string{"@" + host, "-p", port, "www.example.org", "A"}, extra...)...)
 			m := digCookie.FindStringSubmatch(out)
@@ -232,8 +218,8 @@ func TestCookieResolver(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts named")
 	}
-	named := needTool(t, "named")
-	needTool(t, "dig")
+	named := needTool(t, "named", "bind9")
+	needTool(t, "dig", "bind9-dnsutils")
 	srv, addr := startServer(t, writeLBConfig(t, "[cookies]\nsecret = \""+cookieSecret+"\"\n"))
 	host, port, _ := strings.Cut(addr, ":")
 	dir := t.TempDir()

@@ -606,3 +606,28 @@ func TestMemoDecisionKey(t *testing.T) {
 		}
 	}
 }
+
+// TestRefusedTemplateNotFromChaos: a CH query refused first (no EDE) must
+// not become the REFUSED template, whose replies carry EDE 20: the next
+// query for a name outside the zones gets the same bytes as without the
+// memo.
+func TestRefusedTemplateNotFromChaos(t *testing.T) {
+	cfgPath := writePolicyConfig(t)
+	cached, plain := newConfigWorker(t, cfgPath), newConfigWorker(t, cfgPath)
+	plain.ans.SetMemo(false)
+	for i, q := range []struct {
+		name  string
+		class uint16
+	}{{"foo.server.", dns.ClassCHAOS}, {"www.example.com.", dns.ClassINET}, {"n2.example.com.", dns.ClassINET}} {
+		m := new(dns.Msg)
+		m.SetQuestion(q.name, dns.TypeTXT)
+		m.Question[0].Qclass = q.class
+		m.Id = uint16(i)
+		m.SetEdns0(1232, false)
+		pkt, err := m.Pack()
+		if err != nil {
+			t.Fatal(err)
+		}
+		sameReply(t, cached, plain, pkt, testClient, fmt.Sprintf("query %d (%s)", i, q.name))
+	}
+}

@@ -36,6 +36,22 @@ func TestMetricsAfterStartup(t *testing.T) {
 	if strings.Contains(out, `dnslb_reloads_total{result="success"} 1`) {
 		t.Errorf("startup counted as a reload")
 	}
+	z := srv.Store().Snapshot().Zone("example.org.")
+	if got := metricValue(t, srv, `dnslb_zone_serial{zone="example.org"}`); got != float64(z.SOA.Serial) {
+		t.Errorf("dnslb_zone_serial{zone=\"example.org\"} = %v, want %d", got, z.SOA.Serial)
+	}
+	if got := metricValue(t, srv, `dnslb_zone_last_load_timestamp_seconds{zone="example.org"}`); got < float64(srv.started.Unix()-5) {
+		t.Errorf("dnslb_zone_last_load_timestamp_seconds = %v, want about %d", got, srv.started.Unix())
+	}
+	if !strings.Contains(out, `dnslb_build_info{goversion="go`) || !strings.Contains(out, `version="`+Version+`"} 1`) {
+		t.Errorf("no dnslb_build_info with version %q", Version)
+	}
+	if err := srv.Reload("test"); err != nil {
+		t.Fatal(err)
+	}
+	if got := metricValue(t, srv, "dnslb_reload_duration_seconds_count"); got != 1 {
+		t.Errorf("dnslb_reload_duration_seconds_count = %v after one reload, want 1", got)
+	}
 }
 
 // metricValue is the value of one series (name with its labels, as the

@@ -3,6 +3,7 @@ package dnslb
 import (
 	"cmp"
 	"context"
+	"fmt"
 	"github.com/dnslb/dnslb/dnslb/state"
 	"strings"
 	"time"
@@ -14,6 +15,7 @@ type nameHealth struct {
 	// allDown lists the record types ("A", "AAAA") for which the name has
 	// addresses but none is up, so its when_all_down answers them.
 	allDown []string
+	addrs   string // the name's addresses, to drop the share series of removed ones
 }
 
 // healthOf counts the up addresses of v, per family. It reads the
@@ -69,9 +71,16 @@ func (s *Server) observeNames(sn *state.Snapshot, prev map[string]nameHealth, no
 	for _, owner := range sn.Owners() {
 		v := sn.Name(owner)
 		h := healthOf(v)
+		h.addrs = fmt.Sprint(v.Addrs)
 		next[owner] = h
 		old, seen := prev[owner]
 		s.metrics.NameHealth(owner, h.healthy, len(h.allDown) > 0)
+		if seen && old.addrs != h.addrs {
+			s.metrics.ForgetShares(owner) // a reload changed its addresses
+		}
+		for a, share := range sharesOf(v) {
+			s.metrics.AddressShare(owner, a.String(), share)
+		}
 		was, is := strings.Join(old.allDown, "+"), strings.Join(h.allDown, "+")
 		if was == is && seen {
 			continue

@@ -157,6 +157,7 @@ func (s *Server) Reload(trigger string) error {
 	s.lastReload = st
 	s.mu.Unlock()
 	s.metrics.ReloadResult(err == nil, st.Time)
+	s.metrics.ReloadDuration(took)
 	if running {
 		s.sdNotify("READY=1", "STATUS="+s.sdStatus())
 	}

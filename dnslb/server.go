@@ -1,12 +1,15 @@
 package dnslb
 
 import (
+	"cmp"
 	"context"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/netip"
+	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -118,6 +121,7 @@ func New(cfg config.Config, log *slog.Logger) (*Server, error) {
 	// An alert on dnslb_last_reload_success == 0 must not fire on every
 	// restart: the state loaded at startup is a good one.
 	s.metrics.Loaded(s.lastReload.Time)
+	s.metrics.BuildInfo(Version)
 	// The parse's garbage goes back to the system, and what is left is
 	// the measure a reload's memory is bounded by (reloadmem.go).
 	if s.servedRecords() >= bigZoneRecords {
@@ -151,7 +155,7 @@ func (s *Server) apply(st *loadResult) error {
 			s.metrics.ForgetTarget(p.Key.Check, targetLabel(p.Key))
 		}
 	}
-	sv := state.Serving{UDPSize: st.cfg.Server.UDPSize, Random: st.cfg.Server.Rotate == "random"}
+	sv := serving(st.cfg.Server)
 	if err := s.store.Replace(st.zones, st.names, sv); err != nil {
 		return err
 	}
@@ -160,6 +164,9 @@ func (s *Server) apply(st *loadResult) error {
 		origins[i] = z.Origin
 	}
 	s.metrics.SetZones(origins)
+	for origin, lz := range st.loaded {
+		s.metrics.ZoneLoaded(origin, lz.zone.Serial(), lz.loaded)
+	}
 	for origin, lz := range st.loaded {
 		if s.loaded[origin] != lz {
 			s.log.Info("zone loaded", "zone", origin, "file", lz.zone.File, "serial", lz.zone.Serial(), "records", lz.zone.Len())
@@ -181,6 +188,23 @@ func (s *Server) apply(st *loadResult) error {
 	s.setRRL(st.cfg.RRL)
 	s.cfg, s.loaded, s.watched = st.cfg, st.loaded, st.files
 	return nil
+}
+
+// serving is the serving settings of sc, with the host name and the
+// version filled in.
+func serving(sc config.ServerConfig) state.Serving {
+	sv := state.Serving{UDPSize: sc.UDPSize, Random: sc.Rotate == "random"}
+	host, _ := os.Hostname()
+	if b, _ := sc.NSIDBytes(host); len(b) > 0 { // checked at load
+		sv.NSID = hex.EncodeToString(b)
+	}
+	if !sc.HideIdentity {
+		sv.Identity = cmp.Or(sc.Identity, host)
+	}
+	if !sc.HideVersion {
+		sv.Version = cmp.Or(sc.Version, "dnslb "+Version)
+	}
+	return sv
 }
 
 // SetLogLevel gives the server the level its logger's handler reads, so
@@ -250,12 +274,21 @@ func (s *Server) Run(ctx context.Context) error {
 		return err
 	}
 	var adm *admin.Server
-	var adminLn net.Listener
-	if cfg.Admin.Listen != "" {
+	var adminLn, metricsLn net.Listener
+	if cfg.Admin.Listen != "" || cfg.Admin.MetricsListen != "" {
 		adm = admin.New(cfg.Admin, s, s.metrics, s.log)
-		if adminLn, err = adm.Listen(); err != nil {
+		if cfg.Admin.Listen != "" {
+			adminLn, err = adm.Listen()
+		}
+		if err == nil {
+			metricsLn, err = adm.ListenMetrics()
+		}
+		if err != nil {
 			serve.CloseUDP(udp)
 			closeListeners(tcpLns)
+			if adminLn != nil {
+				adminLn.Close()
+			}
 			return err
 		}
 	}
@@ -275,12 +308,22 @@ func (s *Server) Run(ctx context.Context) error {
 		wg.Go(func() { _ = s.geo.Run(ctx) })
 	}
 	errc := make(chan error, 1)
-	if adm != nil {
+	if adminLn != nil {
 		// Served from the start, so /healthz and /readyz answer during
 		// the startup grace (/readyz with 503).
 		wg.Go(func() {
 			if err := adm.Serve(ctx, adminLn); err != nil {
 				errc <- err
+			}
+		})
+	}
+	if metricsLn != nil {
+		wg.Go(func() {
+			if err := adm.ServeMetrics(ctx, metricsLn); err != nil {
+				select {
+				case errc <- err:
+				default:
+				}
 			}
 		})
 	}

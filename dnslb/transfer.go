@@ -117,6 +117,7 @@ func (s *Server) zoneTransfer(pkt []byte, client netip.Addr) (msgs [][]byte, ok 
 		var why string
 		if sq, refuse, why = xfr.verify(pkt, req, now); sq == nil {
 			s.log.Info("zone transfer refused", "zone", q.Name, "client", client, "key", tsigOwner(req), "tsig", why)
+			s.metrics.Transfer(q.Name, dns.TypeToString[q.Qtype], "refused")
 			return [][]byte{refuse}, refuse != nil
 		}
 		if !xfr.allowed(client, sq.key.name) {
@@ -130,9 +131,11 @@ func (s *Server) zoneTransfer(pkt []byte, client netip.Addr) (msgs [][]byte, ok 
 				out, _, _ = sq.sign(m, "", false, now)
 			}
 			s.log.Info("zone transfer refused", "zone", q.Name, "client", client, "key", sq.key.name, "reason", why)
+			s.metrics.Transfer(q.Name, dns.TypeToString[q.Qtype], "refused")
 			return [][]byte{out}, out != nil
 		}
 	} else if !xfr.allowed(client, "") {
+		s.metrics.Transfer(q.Name, dns.TypeToString[q.Qtype], "refused") // answered NOTAUTH
 		if len(xfr.xfrKeys) > 0 && (len(xfr.allow) == 0 || xfr.allowsAddr(client)) {
 			s.log.Info("zone transfer refused", "zone", q.Name, "client", client, "reason", "not signed with a key of transfer.keys")
 		}
@@ -141,6 +144,7 @@ func (s *Server) zoneTransfer(pkt []byte, client netip.Addr) (msgs [][]byte, ok 
 	qname := zones.Lower(q.Name)
 	z := s.store.Snapshot().Zone(qname)
 	if z == nil || z.Origin != qname {
+		s.metrics.Transfer(qname, dns.TypeToString[q.Qtype], "refused") // not a zone: "none"
 		return nil, false
 	}
 	mac := "" // the MAC of the last message signed
@@ -166,6 +170,7 @@ func (s *Server) zoneTransfer(pkt []byte, client netip.Addr) (msgs [][]byte, ok 
 		}
 		if err != nil {
 			s.log.Warn("zone transfer: pack", "zone", z.Origin, "err", err)
+			s.metrics.Transfer(z.Origin, dns.TypeToString[q.Qtype], "failed")
 			return false
 		}
 		msgs = append(msgs, b)
@@ -178,6 +183,7 @@ func (s *Server) zoneTransfer(pkt []byte, client netip.Addr) (msgs [][]byte, ok 
 			return nil, false
 		}
 		s.log.Info("zone transfer", "zone", z.Origin, "type", "IXFR", "client", client, "key", keyName(sq), "serial", z.SOA.Serial, "records", 1)
+		s.metrics.Transfer(z.Origin, "IXFR", "ok")
 		return msgs, true
 	}
 	m, size := reply(), 0
@@ -211,6 +217,7 @@ func (s *Server) zoneTransfer(pkt []byte, client netip.Addr) (msgs [][]byte, ok 
 	}
 	s.log.Info("zone transfer", "zone", z.Origin, "type", dns.TypeToString[q.Qtype], "client", client, "key", keyName(sq),
 		"serial", z.SOA.Serial, "records", len(all)+1, "messages", len(msgs))
+	s.metrics.Transfer(z.Origin, dns.TypeToString[q.Qtype], "ok")
 	return msgs, true
 }
 
@@ -336,17 +343,21 @@ func (s *Server) sendNotify(ctx context.Context, j notifyJob, to netip.AddrPort)
 		if r, _, err = c.ExchangeContext(ctx, m, to.String()); err == nil {
 			if r.Rcode == dns.RcodeSuccess {
 				s.log.Info("NOTIFY sent", "zone", j.zone, "serial", j.soa.Serial, "to", to)
+				s.metrics.Notify(j.zone, "ok")
 				return
 			}
 			s.log.Warn("NOTIFY refused", "zone", j.zone, "to", to, "rcode", dns.RcodeToString[r.Rcode])
+			s.metrics.Notify(j.zone, "refused")
 			return
 		}
 		if r != nil && r.Rcode == dns.RcodeNotAuth {
 			// A signed NOTIFY the secondary refused (its answer then
 			// carries no MAC to check): no use trying again.
 			s.log.Warn("NOTIFY refused", "zone", j.zone, "to", to, "rcode", "NOTAUTH", "err", err)
+			s.metrics.Notify(j.zone, "refused")
 			return
 		}
 	}
 	s.log.Warn("NOTIFY unanswered", "zone", j.zone, "serial", j.soa.Serial, "to", to, "err", err)
+	s.metrics.Notify(j.zone, "failed")
 }

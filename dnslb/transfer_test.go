@@ -121,6 +121,17 @@ func TestZoneTransfer(t *testing.T) {
 	if _, _, rcode := axfr(t, addr, "www.example.org.", dns.TypeAXFR, 0, false); rcode != dns.RcodeNotAuth {
 		t.Errorf("AXFR of a name that is not a zone: rcode %d, want NOTAUTH", rcode)
 	}
+	// Counted per zone; a name that is no zone is "none", not a label.
+	for series, want := range map[string]float64{
+		`dnslb_transfers_total{result="ok",type="AXFR",zone="example.org"}`:      1,
+		`dnslb_transfers_total{result="ok",type="IXFR",zone="big.test"}`:         3,
+		`dnslb_transfers_total{result="refused",type="AXFR",zone="example.org"}`: 1,
+		`dnslb_transfers_total{result="refused",type="AXFR",zone="none"}`:        1,
+	} {
+		if got := metricValue(t, srv, series); got != want {
+			t.Errorf("%s = %v, want %v", series, got, want)
+		}
+	}
 
 	// Not in allow: NOTAUTH, as before.
 	other := writeLBConfig(t, "[transfer]\nallow = [\"192.0.2.53\", \"2001:db8::/32\"]\n")
@@ -167,6 +178,12 @@ func TestNotify(t *testing.T) {
 	r.SetReply(m)
 	out, _ := r.Pack()
 	_, _ = sec.WriteTo(out, from)
+	const series = `dnslb_notifies_total{result="ok",zone="example.org"}`
+	for deadline := time.Now().Add(2 * time.Second); metricValue(t, srv, series) != 1; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s = %v after the secondary answered, want 1", series, metricValue(t, srv, series))
+		}
+	}
 }
 
 // TestZoneTransferLargeRecord: a record of nearly 65,500 bytes goes in a

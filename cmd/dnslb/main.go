@@ -37,6 +37,8 @@ Usage:
   dnslb check [-config FILE]     load FILE (or the built-in example) and every zone,
                                  print every error, exit 1 on any
   dnslb version                  print the version
+  dnslb man                      print this help as the man page dnslb(8)
+  dnslb completion bash|zsh      print a shell completion script
 ` + explainUsage + clientUsage + `
 Run "dnslb COMMAND -h" for a command's flags.
 `
@@ -62,6 +64,19 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return cmdUndrain(args[1:], stdout, stderr)
 	case "reload":
 		return cmdReload(args[1:], stdout, stderr)
+	case "man":
+		writeMan(stdout) // manpage.go
+		return 0
+	case "completion":
+		if len(args) != 2 {
+			fmt.Fprintln(stderr, "usage: dnslb completion bash|zsh")
+			return 2
+		}
+		if err := writeCompletion(stdout, args[1]); err != nil {
+			fmt.Fprintln(stderr, "dnslb:", err)
+			return 2
+		}
+		return 0
 	case "version", "-version", "--version":
 		fmt.Fprintln(stdout, "dnslb", buildVersion())
 		return 0

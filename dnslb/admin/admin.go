@@ -49,11 +49,13 @@ var OverrideStates = []string{"drain", "up", "down", ""}
 // metrics and health endpoints. It is for operators, not for the public:
 // when Token is set every endpoint but /healthz needs it.
 type Server struct {
-	cfg     config.AdminConfig
-	backend Backend
-	metrics *metrics.Registry
-	log     *slog.Logger
-	handler http.Handler
+	cfg            config.AdminConfig
+	backend        Backend
+	metrics        *metrics.Registry
+	log            *slog.Logger
+	handler        http.Handler
+	metricsHandler http.Handler // the metrics_listen listener's: /metrics alone
+	hist           *history     // what the status page draws (history.go)
 
 	mu      sync.Mutex
 	addr    net.Addr
@@ -66,7 +68,7 @@ func New(cfg config.AdminConfig, backend Backend, m *metrics.Registry, log *slog
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	a := &Server{cfg: cfg, backend: backend, metrics: m, log: log, started: make(chan struct{})}
+	a := &Server{cfg: cfg, backend: backend, metrics: m, log: log, started: make(chan struct{}), hist: newHistory()}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintln(w, "ok")
@@ -84,7 +86,38 @@ func New(cfg config.AdminConfig, backend Backend, m *metrics.Registry, log *slog
 	// from another site (Sec-Fetch-Site, or Origin not matching Host), so
 	// a page elsewhere cannot drain targets through an operator's browser.
 	a.handler = http.NewCrossOriginProtection().Handler(mux)
+	// The metrics listener has nothing that changes state, so it needs no
+	// token: Prometheus scrapes it without the one that allows drains.
+	mm := http.NewServeMux()
+	if m != nil {
+		mm.Handle("GET /metrics", m.Handler())
+	}
+	a.metricsHandler = mm
 	return a
+}
+
+// MetricsHandler is the handler of the metrics_listen listener: GET
+// /metrics, read-only, without the token.
+func (a *Server) MetricsHandler() http.Handler { return a.metricsHandler }
+
+// ListenMetrics opens cfg.MetricsListen, or returns nil when it is not
+// set. Like Listen, it is called with the DNS listeners.
+func (a *Server) ListenMetrics() (net.Listener, error) {
+	if a.cfg.MetricsListen == "" {
+		return nil, nil
+	}
+	ln, err := net.Listen("tcp", a.cfg.MetricsListen)
+	if err != nil {
+		return nil, fmt.Errorf("admin: metrics_listen: %w", err)
+	}
+	return ln, nil
+}
+
+// ServeMetrics serves the metrics listener on ln (from ListenMetrics)
+// until ctx is done; it closes ln.
+func (a *Server) ServeMetrics(ctx context.Context, ln net.Listener) error {
+	a.log.Info("metrics listening", "addr", ln.Addr().String())
+	return a.serveHTTP(ctx, ln, a.metricsHandler)
 }
 
 // Handler is the admin HTTP handler, for tests and for mounting elsewhere.
@@ -122,21 +155,36 @@ func (a *Server) Listen() (net.Listener, error) {
 	return ln, nil
 }
 
-// serve is Run on a listener already open; it closes ln.
+// Serve is Run on a listener already open; it closes ln.
 func (a *Server) Serve(ctx context.Context, ln net.Listener) error {
+	a.mu.Lock()
+	a.addr = ln.Addr()
+	a.mu.Unlock()
+	close(a.started)
+	a.log.Info("admin listening", "addr", ln.Addr().String())
+	every := a.cfg.StatusInterval.Duration
+	if every <= 0 {
+		every = 5 * time.Second
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	wg.Go(func() { a.sampleStatus(ctx, every) })
+	defer wg.Wait()
+	defer cancel() // before Wait: an error from serveHTTP stops the sampler too
+	return a.serveHTTP(ctx, ln, a.handler)
+}
+
+// serveHTTP serves h on ln until ctx is done, then shuts down gracefully,
+// giving in-flight requests 5 seconds.
+func (a *Server) serveHTTP(ctx context.Context, ln net.Listener, h http.Handler) error {
 	srv := &http.Server{
-		Handler:           a.handler,
+		Handler:           h,
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       10 * time.Second,
 		WriteTimeout:      30 * time.Second,
 		IdleTimeout:       60 * time.Second,
 		ErrorLog:          slog.NewLogLogger(a.log.Handler(), slog.LevelDebug),
 	}
-	a.mu.Lock()
-	a.addr = ln.Addr()
-	a.mu.Unlock()
-	close(a.started)
-	a.log.Info("admin listening", "addr", ln.Addr().String())
 
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()

@@ -391,3 +391,64 @@ func TestAdminRun(t *testing.T) {
 		t.Fatal("Run did not return after cancel")
 	}
 }
+
+// TestMetricsListen: the metrics_listen listener serves /metrics without
+// the token and nothing else (no status, no actions), while the admin
+// listener still wants the token for /metrics.
+func TestMetricsListen(t *testing.T) {
+	fb := &fakeBackend{status: testStatus(), ready: true}
+	m := metrics.New()
+	m.BuildInfo("test")
+	a := New(config.AdminConfig{Listen: "127.0.0.1:0", Token: "secret", MetricsListen: "127.0.0.1:0"}, fb, m, nil)
+	ln, err := a.ListenMetrics()
+	if err != nil || ln == nil {
+		t.Fatalf("ListenMetrics: %v, %v", ln, err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- a.ServeMetrics(ctx, ln) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("ServeMetrics: %v", err)
+		}
+	})
+	base := "http://" + ln.Addr().String()
+	for _, tc := range []struct {
+		method, path string
+		code         int
+	}{
+		{"GET", "/metrics", 200},
+		{"GET", "/", 404},
+		{"GET", "/api/status", 404},
+		{"POST", "/api/reload", 404},
+		{"POST", "/api/override", 404},
+		{"POST", "/metrics", 405},
+	} {
+		req, _ := http.NewRequest(tc.method, base+tc.path, strings.NewReader("target=192.0.2.10&state=drain"))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != tc.code {
+			t.Errorf("%s %s on metrics_listen = %d, want %d", tc.method, tc.path, resp.StatusCode, tc.code)
+		}
+		if tc.path == "/metrics" && tc.code == 200 && !strings.Contains(string(body), `dnslb_build_info{`) {
+			t.Errorf("GET /metrics on metrics_listen lacks dnslb_build_info:\n%s", body)
+		}
+	}
+	if len(fb.reloads) != 0 || len(fb.overrides) != 0 {
+		t.Errorf("the metrics listener reloaded %v or overrode %v", fb.reloads, fb.overrides)
+	}
+	rec := httptest.NewRecorder()
+	a.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+	if rec.Code != http.StatusUnauthorized {
+		t.Errorf("GET /metrics on the admin listener without the token = %d, want 401", rec.Code)
+	}
+	if ln, err := New(config.AdminConfig{Listen: "127.0.0.1:0"}, fb, m, nil).ListenMetrics(); ln != nil || err != nil {
+		t.Errorf("ListenMetrics without metrics_listen = %v, %v; want nil, nil", ln, err)
+	}
+}

@@ -56,7 +56,11 @@ type AddressStatus struct {
 	LastCheck  time.Time     `json:"last_check,omitzero"`
 	Latency    time.Duration `json:"latency_ns,omitempty"`
 	Flaps      int           `json:"flaps"`
-	Since      time.Time     `json:"since,omitzero"`
+	// Share estimates the share of the name's answers that lead with the
+	// address now: its weight over the up addresses of its family (0 when
+	// it is down or drained), from the config and the health, not counted.
+	Share float64   `json:"share"`
+	Since time.Time `json:"since,omitzero"`
 }
 
 // ReloadStatus is the outcome of the last reload.

@@ -21,6 +21,11 @@ var statusPage = template.Must(template.New("status").Funcs(template.FuncMap{
 	"join":    strings.Join,
 	"latency": fmtLatency,
 	"stamp":   stamp,
+	// The pictures (svg.go).
+	"qpsChart":    qpsChart,
+	"timeline":    timeline,
+	"shareBar":    shareBar,
+	"reloadStrip": reloadStrip,
 }).Parse(statusPageHTML))
 
 // pageData is what statuspage.html renders.
@@ -31,6 +36,8 @@ type pageData struct {
 	// Query is appended to the page's links and form actions: "?token=…"
 	// when the browser authenticated that way, so buttons keep working.
 	Query string
+	// History is what the pictures are drawn from (history.go).
+	History historyView
 }
 
 // AllDown lists the names whose when_all_down answers because every
@@ -46,7 +53,7 @@ func (d pageData) AllDown() []NameStatus {
 }
 
 func (a *Server) statusPage(w http.ResponseWriter, r *http.Request) {
-	d := pageData{Status: a.backend.Status(), Now: time.Now(), Ready: a.backend.Ready()}
+	d := pageData{Status: a.backend.Status(), Now: time.Now(), Ready: a.backend.Ready(), History: a.hist.view()}
 	if t := r.URL.Query().Get("token"); t != "" {
 		d.Query = "?token=" + url.QueryEscape(t)
 	}
@@ -58,8 +65,9 @@ func (a *Server) statusPage(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
-	// The page has no scripts, styles only inline, and must not be framed.
-	w.Header().Set("Content-Security-policy.Policy", "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'")
+	// The page has no scripts, styles only inline (its SVG pictures too),
+	// and must not be framed.
+	w.Header().Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'")
 	w.Header().Set("X-Content-Type-Options", "nosniff")
 	_, _ = w.Write(buf.Bytes())
 }

@@ -82,6 +82,7 @@ func decide(snap *state.Snapshot, req *dns.Msg, c Client, p *Plan) bool {
 			m.Rcode = dns.RcodeFormatError
 			return true
 		}
+		p.nsid = snap.NSID != "" && asksNSID(opt) // identity.go
 	}
 	if req.Opcode == dns.OpcodeQuery && len(req.Question) == 0 {
 		m.Rcode = dns.RcodeFormatError // with OPT, as Knot does
@@ -98,6 +99,9 @@ func decide(snap *state.Snapshot, req *dns.Msg, c Client, p *Plan) bool {
 	}
 	q := req.Question[0]
 	switch {
+	case q.Qclass == dns.ClassCHAOS:
+		p.chaos(q) // identity.go
+		return true
 	case q.Qclass != dns.ClassINET && q.Qclass != dns.ClassANY:
 		m.Rcode = dns.RcodeRefused
 		return true

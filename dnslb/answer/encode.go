@@ -8,7 +8,8 @@ import (
 
 // encode writes the reply p to bytes, into buf when it fits: our OPT
 // record (buffer size, DO echoed as RFC 3225 has it, the ECS option
-// echoed with the answer's scope, an Extended DNS Error), truncated to
+// echoed with the answer's scope, an Extended DNS Error, our NSID when
+// asked), truncated to
 // the requester's size over UDP, names compressed, and the question
 // written back as asked. It is the only place replies become bytes; the
 // memo keeps what it wrote.
@@ -30,6 +31,10 @@ func encode(p *Plan, buf []byte) ([]byte, error) {
 		if p.ede != edeNone {
 			p.edeOut = dns.EDNS0_EDE{InfoCode: p.ede}
 			o.Option = append(o.Option, &p.edeOut)
+		}
+		if p.nsid {
+			p.nsidOut = dns.EDNS0_NSID{Code: dns.EDNS0NSID, Nsid: p.snap.NSID}
+			o.Option = append(o.Option, &p.nsidOut)
 		}
 		m.Extra = append(m.Extra, o)
 	}

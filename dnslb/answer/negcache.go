@@ -189,7 +189,9 @@ func (c *negCache) putRefused(q *fastQuery, p *Plan, wire []byte) {
 	m := p.msg
 	flags := q.key[len(q.key)-1] & 7
 	tailAt := 12 + len(q.qname) + 4
-	if m.Rcode != dns.RcodeRefused || p.zone != "" || q.ecs != nil || c.refused[flags] != nil ||
+	// Only the REFUSED of a name outside the zones (EDE 20): one of class
+	// CH or another class has no EDE, and would make every later one lack it.
+	if m.Rcode != dns.RcodeRefused || p.ede != edeNotAuthoritative || p.zone != "" || q.ecs != nil || c.refused[flags] != nil ||
 		p.snap == nil || p.snap != c.snap || len(wire) < tailAt ||
 		wire[2]&^1 != 0x80 || wire[3] != dns.RcodeRefused || binary.BigEndian.Uint64(wire[4:])>>16 != 1<<32 {
 		return

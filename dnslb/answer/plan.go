@@ -49,6 +49,7 @@ type Plan struct {
 	echo  bool
 	scope int
 	ede   uint16
+	nsid  bool   // the query asked for our NSID, and we have one (RFC 5001)
 	deleg string // a referral's delegation point (RFC 9471 glue rules)
 
 	limit int    // the size a UDP reply must fit (truncate); 0 over TCP
@@ -84,9 +85,10 @@ type Plan struct {
 
 	// The encoder's EDNS records, reused from query to query.
 	opt     dns.OPT
-	options [2]dns.EDNS0
+	options [3]dns.EDNS0
 	ecsOut  dns.EDNS0_SUBNET
 	edeOut  dns.EDNS0_EDE
+	nsidOut dns.EDNS0_NSID
 }
 
 // Msg is the reply decide made (the OPT record is the encoder's).

@@ -2,6 +2,7 @@ package config
 
 import (
 	"encoding"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -92,6 +93,38 @@ type ServerConfig struct {
 	// WatchInterval is how often the config and zone files are checked
 	// for changes, which trigger a reload (default 1s; "-1s" turns it off).
 	WatchInterval Duration `toml:"watch_interval"`
+
+	// NSID is the name server identifier (RFC 5001) sent to queries that
+	// ask for it: "" (default) sends none, "hostname" the host name,
+	// "0x…" the bytes in hex, anything else the string itself.
+	NSID string `toml:"nsid"`
+	// Identity answers TXT queries in class CH for id.server and
+	// hostname.bind (default: the host name), Version those for
+	// version.server and version.bind (default "dnslb VERSION"), as NSD
+	// and Knot answer them. HideIdentity and HideVersion refuse them.
+	Identity     string `toml:"identity"`
+	Version      string `toml:"version"`
+	HideIdentity bool   `toml:"hide_identity"`
+	HideVersion  bool   `toml:"hide_version"`
+}
+
+// NSIDBytes is what server.nsid sends (nil: none), with the host name
+// from hostname for "hostname".
+func (s ServerConfig) NSIDBytes(hostname string) ([]byte, error) {
+	switch v := s.NSID; {
+	case v == "":
+		return nil, nil
+	case v == "hostname":
+		return []byte(hostname), nil
+	case strings.HasPrefix(v, "0x") || strings.HasPrefix(v, "0X"):
+		b, err := hex.DecodeString(v[2:])
+		if err != nil || len(b) == 0 {
+			return nil, fmt.Errorf("%q is not hex bytes after 0x", v)
+		}
+		return b, nil
+	default:
+		return []byte(v), nil
+	}
 }
 
 // LogConfig chooses the log level and format.
@@ -124,7 +157,18 @@ type TransferConfig struct {
 type AdminConfig struct {
 	Listen string `toml:"listen"` // empty: no admin listener
 	Token  string `toml:"token"`  // required when Listen is not loopback
+	// MetricsListen, if set, serves /metrics alone there, read-only and
+	// without the token, so Prometheus can scrape without the token that
+	// allows drains and reloads.
+	MetricsListen string `toml:"metrics_listen"`
+	// StatusInterval is how often the status page's history is sampled
+	// (default 5s); each series keeps the last HistorySamples samples.
+	StatusInterval Duration `toml:"status_interval"`
 }
+
+// HistorySamples is how many samples each series of the status page's
+// history keeps: an hour at the default status_interval.
+const HistorySamples = 720
 
 // HealthConfig is the [health] table: how the prober runs.
 type HealthConfig struct {
@@ -179,6 +223,9 @@ func (c Config) Defaults() Config {
 	}
 	if c.Server.WatchInterval.Duration == 0 {
 		c.Server.WatchInterval.Duration = time.Second
+	}
+	if c.Admin.StatusInterval.Duration == 0 {
+		c.Admin.StatusInterval.Duration = 5 * time.Second
 	}
 	if c.Server.UDPSize == 0 {
 		c.Server.UDPSize = DefaultUDPSize
@@ -521,6 +568,16 @@ func (c *Config) check(path string, data []byte) []string {
 	default:
 		bad([]string{"server", "rotate"}, "%s", OneOf(c.Server.Rotate, []string{"round-robin", "random"}))
 	}
+	if b, err := c.Server.NSIDBytes("hostname"); err != nil {
+		bad([]string{"server", "nsid"}, "%v", err)
+	} else if len(b) > 128 {
+		bad([]string{"server", "nsid"}, "%d bytes, more than 128", len(b))
+	}
+	for _, k := range []struct{ key, v string }{{"identity", c.Server.Identity}, {"version", c.Server.Version}} {
+		if len(k.v) > 255 {
+			bad([]string{"server", k.key}, "%d bytes, more than the 255 of a TXT string", len(k.v))
+		}
+	}
 	if c.Server.UDPSize < 512 || c.Server.UDPSize > 4096 {
 		bad([]string{"server", "udp_size"}, "%d out of range 512..4096", c.Server.UDPSize)
 	}
@@ -553,6 +610,16 @@ func (c *Config) check(path string, data []byte) []string {
 		case !ap.Addr().IsLoopback() && c.Admin.Token == "":
 			errs = append(errs, fmt.Sprintf("%s: admin.token: a token is required when admin.listen %s is not a loopback address",
 				at(path, data, []string{"admin", "listen"}), c.Admin.Listen))
+		}
+	}
+	if d := c.Admin.StatusInterval.Duration; d < 100*time.Millisecond || d > time.Minute {
+		bad([]string{"admin", "status_interval"}, "%s out of range 100ms..1m", d)
+	}
+	if c.Admin.MetricsListen != "" {
+		if _, err := netip.ParseAddrPort(c.Admin.MetricsListen); err != nil {
+			bad([]string{"admin", "metrics_listen"}, "%q is not an address:port like \"127.0.0.1:9153\"", c.Admin.MetricsListen)
+		} else if c.Admin.MetricsListen == c.Admin.Listen {
+			bad([]string{"admin", "metrics_listen"}, "%s is admin.listen too: give the metrics listener an address or port of its own", c.Admin.MetricsListen)
 		}
 	}
 	for i, a := range c.Transfer.Allow {

@@ -40,14 +40,16 @@ type Registry struct {
 	targetUp   *prometheus.GaugeVec
 	nameUp     *prometheus.GaugeVec // healthy addresses per name
 	nameDown   *prometheus.GaugeVec // 1 while when_all_down answers for a name
+	share      *prometheus.GaugeVec // share of a name's answers per address
 	probe      *prometheus.HistogramVec
 	changes    *prometheus.CounterVec
 	reloads    [2]prometheus.Counter // 0 failure, 1 success
 	lastReload prometheus.Gauge
 	reloadOK   prometheus.Gauge
 	geo        [2]prometheus.Counter // 0 miss, 1 hit
-	abuse      *abuseMetrics         // TCP limits, state file (abusemetrics.go)
+	abuse      *abuseMetrics         // TCP limits, state file (abuse.go)
 	rrl        *rrlMetrics           // response rate limiting (rrl.go)
+	ops        *opsMetrics           // build, zones, transfers, reload duration (ops.go)
 
 	// zones maps a zone label to its cells. It is replaced whole (copy on
 	// write) by SetZones, so ObserveQuery reads it without a lock.
@@ -119,6 +121,10 @@ func New() *Registry {
 		Name: "dnslb_name_all_down",
 		Help: "1 while every address of a load-balanced name (of one family at least) is down, so its when_all_down answers; else 0.",
 	}, []string{"name"})
+	m.share = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "dnslb_name_address_share",
+		Help: "Estimated share of a load-balanced name's answers that lead with an address now: its weight over the up addresses of its family, 0 when down or drained (from the config and the health, not counted).",
+	}, []string{"name", "address"})
 	// Probe latency is per check, not per target: a histogram has ~15
 	// series per label set, and checks × targets can be large, while the
 	// per-target latency is on the status page and in /api/status.
@@ -152,12 +158,13 @@ func New() *Registry {
 	m.geo[0] = geo.WithLabelValues("miss")
 	m.geo[1] = geo.WithLabelValues("hit")
 
-	m.reg.MustRegister(m.queries, m.duration, m.truncated, m.targetUp, m.nameUp, m.nameDown, m.probe, m.changes,
+	m.reg.MustRegister(m.queries, m.duration, m.truncated, m.targetUp, m.nameUp, m.nameDown, m.share, m.probe, m.changes,
 		reloads, m.lastReload, m.reloadOK, geo,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
 	m.abuse = newAbuseMetrics(m.reg)
 	m.rrl = newRRLMetrics(m.reg)
+	m.ops = newOpsMetrics(m.reg)
 	m.none = &zoneCells{zone: "none"}
 	m.none.policies.Store(&map[string]*queryCells{})
 	m.zones.Store(&map[string]*zoneCells{})
@@ -199,6 +206,7 @@ func (m *Registry) SetZones(names []string) {
 	for n := range old {
 		if _, ok := next[n]; !ok {
 			m.queries.DeletePartialMatch(prometheus.Labels{"zone": n})
+			m.ops.forgetZone(n)
 		}
 	}
 	m.zones.Store(&next)
@@ -407,6 +415,24 @@ func (m *Registry) ForgetName(name string) {
 	name = zoneLabel(name)
 	m.nameUp.DeleteLabelValues(name)
 	m.nameDown.DeleteLabelValues(name)
+	m.share.DeletePartialMatch(prometheus.Labels{"name": name})
+}
+
+// ForgetShares drops the share series of a name whose addresses changed.
+func (m *Registry) ForgetShares(name string) {
+	if m == nil {
+		return
+	}
+	m.share.DeletePartialMatch(prometheus.Labels{"name": zoneLabel(name)})
+}
+
+// AddressShare sets dnslb_name_address_share of one address (from the
+// zone) of a load-balanced name (from the config).
+func (m *Registry) AddressShare(name, address string, share float64) {
+	if m == nil {
+		return
+	}
+	m.share.WithLabelValues(zoneLabel(name), address).Set(share)
 }
 
 // ProbeLatency records the duration of one probe of check.

@@ -173,3 +173,44 @@ func TestQueryCounterKnown(t *testing.T) {
 		t.Fatalf("counted %v queries, want 1", got)
 	}
 }
+
+// TestOpsMetrics: build info, zone serials and load times, transfers and
+// NOTIFYs per zone (a zone not served is "none"), reload durations; a
+// zone's series go with it.
+func TestOpsMetrics(t *testing.T) {
+	m := New()
+	m.BuildInfo("1.2.3")
+	m.SetZones([]string{"example.org.", "example.net."})
+	m.ZoneLoaded("example.org.", 2024010101, time.Unix(1700000000, 0))
+	m.ZoneLoaded("example.net.", 7, time.Unix(1700000000, 0))
+	m.Transfer("example.org.", "AXFR", "ok")
+	m.Transfer("www.example.org.", "AXFR", "refused")
+	m.Transfer("example.org.", "TYPE65000", "refused")
+	m.Notify("example.net.", "failed")
+	m.ReloadDuration(30 * time.Millisecond)
+	out := scrape(t, m)
+	for _, want := range []string{
+		`dnslb_build_info{goversion="go`,
+		`dnslb_zone_serial{zone="example.org"} 2.024010101e+09`,
+		`dnslb_zone_last_load_timestamp_seconds{zone="example.org"} 1.7e+09`,
+		`dnslb_transfers_total{result="ok",type="AXFR",zone="example.org"} 1`,
+		`dnslb_transfers_total{result="refused",type="AXFR",zone="none"} 1`,
+		`dnslb_transfers_total{result="refused",type="other",zone="example.org"} 1`,
+		`dnslb_notifies_total{result="failed",zone="example.net"} 1`,
+		`dnslb_reload_duration_seconds_bucket{le="0.1"} 1`,
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("exposition lacks %q", want)
+		}
+	}
+	m.SetZones([]string{"example.org."})
+	if out := scrape(t, m); strings.Contains(out, `zone="example.net"`) {
+		t.Errorf("series of removed zone example.net still exported")
+	}
+	var nilm *Registry
+	nilm.BuildInfo("x")
+	nilm.ZoneLoaded("example.org", 1, time.Now())
+	nilm.Transfer("example.org", "AXFR", "ok")
+	nilm.Notify("example.org", "ok")
+	nilm.ReloadDuration(time.Second)
+}

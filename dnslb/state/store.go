@@ -50,6 +50,12 @@ type Store struct {
 type Serving struct {
 	UDPSize int  // our EDNS buffer size (server.udp_size)
 	Random  bool // server.rotate = "random"
+	// NSID is the name server identifier (RFC 5001) in hex, as miekg/dns
+	// holds it; "": none.
+	NSID string
+	// Identity and Version answer TXT queries in class CH (id.server and
+	// hostname.bind, version.server and version.bind); "": refused.
+	Identity, Version string
 }
 
 // healthDelay is how long a health verdict may wait to be published, so
