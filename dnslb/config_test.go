@@ -40,6 +40,20 @@ func TestCheckBadConfig(t *testing.T) {
 			`testdata/bad/policy.toml:14: name."mail.example.org".rules[0].match[0]: "XX1" is not an ISO 3166-1 alpha-2 country code`,
 			`testdata/bad/policy.toml:15: name."mail.example.org".rules[0].group: unknown group "eu"`,
 		}},
+		{"load.toml", []string{
+			`testdata/bad/load.toml:7: healthcheck "lb": scheme "gopher" is not one of http, https`,
+			`testdata/bad/load.toml:8: healthcheck "lb": capacity -5 must be a positive number`,
+			`testdata/bad/load.toml:9: healthcheck "lb": half_life "-1s" is negative`,
+			`testdata/bad/load.toml:10: healthcheck "lb": method is not used by type load`,
+			`testdata/bad/load.toml:18: name."www.example.org".pick: needs a check of type "load" for "least-loaded"`,
+			`testdata/bad/load.toml:19: name."www.example.org".low_watermark: 0.9 is above high_watermark 0.5`,
+			`testdata/bad/load.toml:20: name."www.example.org".high_watermark: needs a check of type "load"`,
+			`testdata/bad/load.toml:21: name."www.example.org".watermark_margin: 0.7 is above high_watermark 0.5`,
+			`testdata/bad/load.toml:22: name."www.example.org".tolerance: only used with pick = "fastest"`,
+			`testdata/bad/load.toml:25: name."mail.example.org".pick: needs a check for "fastest" (it orders by the probes' round-trip time)`,
+			`testdata/bad/load.toml:26: name."mail.example.org".low_watermark: needs a high_watermark`,
+			`testdata/bad/load.toml:27: name."mail.example.org".tolerance: -1 out of range 0..10`,
+		}},
 		// The toml library decodes a number or a string into a table
 		// without complaint.
 		{"not_tables.toml", []string{
@@ -97,7 +111,7 @@ func TestCheckBadConfig(t *testing.T) {
 			`testdata/bad/many.toml:23: name."www.example.test".weights."192.0.2.11": weight 5000 out of range 1..1000`,
 			`testdata/bad/many.toml:25: name."www.example.test".groups.eu.addresses[1]: address 127.0.0.14 is not an A/AAAA record of www.example.test.`,
 			`testdata/bad/many.toml:27: name."www.exmaple.test": www.exmaple.test. is not inside any served zone (did you mean www.example.test.?)`,
-			`testdata/bad/many.toml:28: name."www.exmaple.test".pick: "weigthed" is not one of round-robin, random, weighted, sticky (did you mean weighted?)`,
+			`testdata/bad/many.toml:28: name."www.exmaple.test".pick: "weigthed" is not one of round-robin, random, weighted, sticky, least-loaded, fastest (did you mean weighted?)`,
 			`testdata/bad/many.toml:29: name."www.exmaple.test".when_all_down: "fail" is not one of serve-all, servfail, nodata, group:<name> (did you mean servfail?)`,
 			`testdata/bad/many.toml:36: name."geo.example.test".groups.eu.location: want [latitude, longitude], found 3 numbers`,
 			`testdata/bad/many.toml:38: name."geo.example.test".rules[0].match[0]: "contry:DE": unknown kind "contry", want country, continent, subdivision, asn or cidr (did you mean country?)`,

@@ -27,7 +27,7 @@ func healthOf(v *state.NameView) nameHealth {
 			f = 1
 		}
 		has[f] = true
-		if v.Up(a) {
+		if v.Healthy(a) { // a shed address counts: shedding never empties a name
 			up[f] = true
 			h.healthy++
 		}

@@ -1,0 +1,107 @@
+package state
+
+import (
+	"math"
+	"time"
+
+	"github.com/dnslb/dnslb/healthcheck"
+)
+
+// sample is the published load of one target: the smoothed report and
+// round-trip time as of the last change big enough to publish.
+type sample struct {
+	kind  healthcheck.ReportKind
+	value float64
+	rtt   time.Duration
+}
+
+// A new generation drops every memoized reply, so a smoothed value that
+// moves a little with every probe must not publish one each time. A load
+// is published again only when it has moved by a band from what was
+// published (a dead band, so noise around a value does not flip it), and
+// load changes publish at most once per loadDelay.
+const (
+	shareBand  = 0.05 // of capacity
+	weightBand = 0.05 // of the weight (relative), and at least weightMin
+	weightMin  = 1
+	rttBand    = 0.1 // of the round-trip time (relative)
+	rttFloor   = time.Millisecond
+	loadDelay  = 250 * time.Millisecond
+)
+
+// moved tells whether next differs enough from the published pub to be
+// published.
+func moved(pub, next sample) bool {
+	if pub.kind != next.kind {
+		return true
+	}
+	switch next.kind {
+	case healthcheck.ReportLoad:
+		if math.Abs(next.value-pub.value) >= shareBand {
+			return true
+		}
+	case healthcheck.ReportWeight:
+		if d := math.Abs(next.value - pub.value); d >= weightMin && d >= weightBand*pub.value {
+			return true
+		}
+	}
+	a, b := max(pub.rtt, rttFloor), max(next.rtt, rttFloor)
+	return math.Abs(float64(b-a)) >= rttBand*float64(a)
+}
+
+// SetSample records a target's smoothed load and round-trip time after a
+// probe (healthcheck.Scheduler's OnSample). It publishes, within
+// loadDelay, only when the values moved past the dead band.
+func (s *Store) SetSample(st healthcheck.Status) {
+	next := sample{kind: st.Load.Kind, value: st.Load.Value, rtt: st.RTT}
+	s.mu.Lock()
+	if !s.rttKeys[st.Key] {
+		// Only pick = "fastest" reads it: elsewhere it would publish
+		// generations for nothing.
+		next.rtt = 0
+	}
+	pub, ok := s.loads[st.Key]
+	if !ok && next.kind == healthcheck.NoReport && next.rtt == 0 {
+		s.mu.Unlock()
+		return
+	}
+	if ok && !moved(pub, next) {
+		s.mu.Unlock()
+		return
+	}
+	if s.loads == nil {
+		s.loads = make(map[healthcheck.Key]sample)
+	}
+	s.loads[st.Key] = next
+	s.mu.Unlock()
+	select {
+	case s.loadDirty <- struct{}{}:
+	default:
+	}
+}
+
+// setRTTKeys notes the targets whose round-trip time a name's pick
+// reads. Callers hold s.mu.
+func (s *Store) setRTTKeys(names map[string]*Name) {
+	s.rttKeys = make(map[healthcheck.Key]bool)
+	for _, ns := range names {
+		if !ns.Policy.WantsRTT() {
+			continue
+		}
+		for _, ks := range ns.Keys {
+			for _, k := range ks {
+				s.rttKeys[k] = true
+			}
+		}
+	}
+}
+
+// forgetLoads drops the samples of targets no longer probed. Callers
+// hold s.mu.
+func (s *Store) forgetLoads(keep map[healthcheck.Key]bool) {
+	for k := range s.loads {
+		if !keep[k] {
+			delete(s.loads, k)
+		}
+	}
+}
