@@ -11,6 +11,7 @@ import (
 // nameHealth is how one load-balanced name stands in one snapshot.
 type nameHealth struct {
 	healthy int // addresses neither down nor drained
+	shed    int // of those, shed (above the high watermark)
 	// allDown lists the record types ("A", "AAAA") for which the name has
 	// addresses but none is up, so its when_all_down answers them.
 	allDown []string
@@ -30,6 +31,9 @@ func healthOf(v *state.NameView) nameHealth {
 		if v.Healthy(a) { // a shed address counts: shedding never empties a name
 			up[f] = true
 			h.healthy++
+			if v.Shed(a) {
+				h.shed++
+			}
 		}
 	}
 	for f, typ := range [2]string{"A", "AAAA"} {
@@ -72,6 +76,9 @@ func (s *Server) observeNames(sn *state.Snapshot, prev map[string]nameHealth, no
 		next[owner] = h
 		old, seen := prev[owner]
 		s.metrics.NameHealth(owner, h.healthy, len(h.allDown) > 0)
+		if v.Policy.Watermarked() {
+			s.metrics.NameShed(owner, h.shed)
+		}
 		was, is := strings.Join(old.allDown, "+"), strings.Join(h.allDown, "+")
 		if was == is && seen {
 			continue

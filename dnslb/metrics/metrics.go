@@ -47,6 +47,7 @@ type Registry struct {
 	reloadOK   prometheus.Gauge
 	geo        [2]prometheus.Counter // 0 miss, 1 hit
 	abuse      *abuseMetrics         // TCP limits, state file (abusemetrics.go)
+	load       *loadMetrics          // load-aware answers (load.go)
 
 	// zones maps a zone label to its cells. It is replaced whole (copy on
 	// write) by SetZones, so ObserveQuery reads it without a lock.
@@ -156,6 +157,7 @@ func New() *Registry {
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
 	m.abuse = newAbuseMetrics(m.reg)
+	m.load = newLoadMetrics(m.reg)
 	m.none = &zoneCells{zone: "none"}
 	m.none.policies.Store(&map[string]*queryCells{})
 	m.zones.Store(&map[string]*zoneCells{})
@@ -405,6 +407,7 @@ func (m *Registry) ForgetName(name string) {
 	name = zoneLabel(name)
 	m.nameUp.DeleteLabelValues(name)
 	m.nameDown.DeleteLabelValues(name)
+	m.load.shed.DeleteLabelValues(name)
 }
 
 // ProbeLatency records the duration of one probe of check.

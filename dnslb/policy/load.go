@@ -52,7 +52,7 @@ const DefaultTolerance = 0.2
 
 // rttFloor is the shortest round-trip time fastest tells apart: on a LAN
 // or loopback the probe times are noise below it.
-const rttFloor = time.Millisecond
+const rttFloor = 5 * time.Millisecond
 
 // Watermarked tells whether the name has watermarks, so that the state
 // package knows to track shedding for it.

@@ -24,9 +24,9 @@ const (
 	shareBand  = 0.05 // of capacity
 	weightBand = 0.05 // of the weight (relative), and at least weightMin
 	weightMin  = 1
-	rttBand    = 0.1 // of the round-trip time (relative)
-	rttFloor   = time.Millisecond
-	loadDelay  = 250 * time.Millisecond
+	rttBand    = 0.1                  // of the round-trip time (relative)
+	rttFloor   = 5 * time.Millisecond // as policy.rttFloor
+	loadDelay  = LoadDelay
 )
 
 // moved tells whether next differs enough from the published pub to be
@@ -105,3 +105,6 @@ func (s *Store) forgetLoads(keep map[healthcheck.Key]bool) {
 		}
 	}
 }
+
+// LoadDelay is the longest a load change waits to be published.
+const LoadDelay = 250 * time.Millisecond
