@@ -5,6 +5,7 @@ import (
 	"math"
 	"net"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -203,6 +204,15 @@ when_all_down = "servfail"
 		t.Errorf("shedding took %v, want within one check interval (1.1s) and the publish delay", took)
 	} else {
 		t.Logf("shed %v after the report", took)
+	}
+	ex, err := srv.Explain("www.example.org", "A", "192.0.2.1", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"127.0.0.1 shed load 0.85 (smoothed), watermarks shed", "load report: 127.0.0.1 last reported load 0.85, smoothed 0.85"} {
+		if !strings.Contains(ex, want) {
+			t.Errorf("explain lacks %q:\n%s", want, ex)
+		}
 	}
 	n, as := addrStatus(t, srv, "127.0.0.1")
 	if as.State != "shed" || as.Load == nil || !as.Load.Shed || n.AllDown || n.HealthyAddresses != 3 {

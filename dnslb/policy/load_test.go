@@ -2,6 +2,7 @@ package policy_test
 
 import (
 	"math"
+	"strings"
 	"net/netip"
 	"testing"
 	"time"
@@ -176,5 +177,29 @@ func BenchmarkPickFastest(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		p.Select(q, h, nil, nil, out)
+	}
+}
+
+// TestExplainLoads: explain shows each address's smoothed load, its
+// watermark state and the weight the pick used.
+func TestExplainLoads(t *testing.T) {
+	zone := addrs("192.0.2.1", "192.0.2.2", "192.0.2.3")
+	p := mustCompile(t, config.NameConfig{Pick: "least-loaded", LowWatermark: float(0.5), HighWatermark: float(0.8)}, zone)
+	h := loads{
+		zone[0]: {HasShare: true, Share: 0.2},
+		zone[1]: {HasShare: true, Share: 0.65},
+		zone[2]: {HasShare: true, Share: 0.9, Shed: true},
+	}
+	got := p.Explain(query("192.0.2.200", policy.FamilyV4), h, nil).String()
+	for _, want := range []string{
+		"policy: select none, pick least-loaded, max_answers 0",
+		"192.0.2.1 up load 0.20 (smoothed), watermarks below low 0.5: full weight, weight 1, load-aware weight 0.8",
+		"192.0.2.2 up load 0.65 (smoothed), watermarks between low 0.5 and high 0.8: reduced, weight 1, load-aware weight 0.175",
+		"192.0.2.3 shed load 0.90 (smoothed), watermarks shed (at or above high 0.8, back below 0.75)",
+		"pick least-loaded: weighted rendezvous hash of 192.0.2.0/24 over 2 addresses",
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("Explain() lacks %q; got:\n%s", want, got)
+		}
 	}
 }
