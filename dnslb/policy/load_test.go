@@ -2,8 +2,8 @@ package policy_test
 
 import (
 	"math"
-	"strings"
 	"net/netip"
+	"strings"
 	"testing"
 	"time"
 
