@@ -132,6 +132,9 @@ type HealthConfig struct {
 	// StateFile, if set, keeps operator overrides (drain, up, down) across
 	// restarts.
 	StateFile string `toml:"state_file"`
+	// FeedTTL is how long a value pushed to POST /api/feed holds unless
+	// pushed again (default 60s).
+	FeedTTL Duration `toml:"feed_ttl"`
 }
 
 // Duration is a time.Duration written as a Go duration string ("10s").
@@ -184,6 +187,9 @@ func (c Config) Defaults() Config {
 	}
 	if c.Health.MaxConcurrent == 0 {
 		c.Health.MaxConcurrent = healthcheck.DefaultMaxConcurrent
+	}
+	if c.Health.FeedTTL.Duration == 0 {
+		c.Health.FeedTTL.Duration = 60 * time.Second
 	}
 	if c.GeoIP.Poll.Duration == 0 {
 		c.GeoIP.Poll.Duration = 5 * time.Second

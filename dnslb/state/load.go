@@ -1,7 +1,9 @@
 package state
 
 import (
+	"maps"
 	"math"
+	"net/netip"
 	"time"
 
 	"github.com/dnslb/dnslb/healthcheck"
@@ -108,3 +110,63 @@ func (s *Store) forgetLoads(keep map[healthcheck.Key]bool) {
 
 // LoadDelay is the longest a load change waits to be published.
 const LoadDelay = 250 * time.Millisecond
+
+// Feed is a value pushed for an address (POST /api/feed): a reported
+// weight or share of capacity (Kind NoReport for none) and a state ("up",
+// "down" or ""), until Expires.
+type Feed struct {
+	Kind    healthcheck.ReportKind
+	Value   float64
+	State   string
+	Expires time.Time
+}
+
+// SetFeed records pushed values; queries see them within LoadDelay. A
+// pushed load replaces what the address's load check reports; a pushed
+// state counts as the checks' verdict (operator overrides still win).
+func (s *Store) SetFeed(feeds map[netip.Addr]Feed) {
+	s.mu.Lock()
+	if s.feeds == nil {
+		s.feeds = make(map[netip.Addr]Feed)
+	}
+	for a, f := range feeds {
+		if old, ok := s.feeds[a]; ok {
+			// A feed of only a load keeps a state pushed before, and
+			// the other way round.
+			if f.Kind == healthcheck.NoReport {
+				f.Kind, f.Value = old.Kind, old.Value
+			}
+			if f.State == "" {
+				f.State = old.State
+			}
+		}
+		s.feeds[a] = f
+	}
+	s.mu.Unlock()
+	select {
+	case s.loadDirty <- struct{}{}:
+	default:
+	}
+}
+
+// expireFeeds drops the feeds expired at now, and reports whether there
+// were any. Callers hold s.mu.
+func (s *Store) expireFeeds(now time.Time) bool {
+	n := len(s.feeds)
+	maps.DeleteFunc(s.feeds, func(_ netip.Addr, f Feed) bool { return !now.Before(f.Expires) })
+	return len(s.feeds) != n
+}
+
+// liveFeeds returns the feeds that hold at now. Callers hold s.mu.
+func (s *Store) liveFeeds(now time.Time) map[netip.Addr]Feed {
+	if len(s.feeds) == 0 {
+		return nil
+	}
+	out := make(map[netip.Addr]Feed, len(s.feeds))
+	for a, f := range s.feeds {
+		if now.Before(f.Expires) {
+			out[a] = f
+		}
+	}
+	return out
+}

@@ -253,7 +253,7 @@ func (v *NameView) Degraded() bool { return v.degraded }
 // one name. An address is down when an override says drain or down, or,
 // with no override, when any of the name's checks found it down. An
 // address not probed yet counts as up (fail open, as Route 53 does).
-func newNameView(ns *Name, health map[healthcheck.Key]healthcheck.State, over map[string]string, loads map[healthcheck.Key]sample, prev *NameView) *NameView {
+func newNameView(ns *Name, health map[healthcheck.Key]healthcheck.State, over map[string]string, loads map[healthcheck.Key]sample, feeds map[netip.Addr]Feed, prev *NameView) *NameView {
 	v := &NameView{Name: ns}
 	mark := func(m *map[netip.Addr]bool, a netip.Addr) {
 		if *m == nil {
@@ -274,6 +274,13 @@ func newNameView(ns *Name, health map[healthcheck.Key]healthcheck.State, over ma
 			mark(&v.down, a)
 		case "up":
 		default:
+			switch feeds[a].State {
+			case "down":
+				mark(&v.down, a)
+				continue
+			case "up":
+				continue
+			}
 			for _, k := range ns.Keys[i] {
 				if health[k] == healthcheck.Down {
 					mark(&v.down, a)
@@ -283,7 +290,7 @@ func newNameView(ns *Name, health map[healthcheck.Key]healthcheck.State, over ma
 		}
 	}
 	v.degraded = len(v.down) > 0
-	v.addLoads(loads, prev)
+	v.addLoads(loads, feeds, prev)
 	return v
 }
 
@@ -291,13 +298,19 @@ func newNameView(ns *Name, health map[healthcheck.Key]healthcheck.State, over ma
 // its checks that reports one (and the first that has a round-trip time),
 // and which are shed: by the watermarks, with prev's verdict for the
 // hysteresis.
-func (v *NameView) addLoads(loads map[healthcheck.Key]sample, prev *NameView) {
-	if len(loads) == 0 {
+func (v *NameView) addLoads(loads map[healthcheck.Key]sample, feeds map[netip.Addr]Feed, prev *NameView) {
+	if len(loads) == 0 && len(feeds) == 0 {
 		return
 	}
 	for i, a := range v.Addrs {
 		var l policy.Load
 		found := false
+		switch f := feeds[a]; f.Kind {
+		case healthcheck.ReportWeight:
+			l.HasWeight, l.Weight, found = true, f.Value, true
+		case healthcheck.ReportLoad:
+			l.HasShare, l.Share, found = true, f.Value, true
+		}
 		for _, k := range v.Keys[i] {
 			sm, ok := loads[k]
 			if !ok {

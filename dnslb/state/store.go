@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"maps"
+	"net/netip"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -47,6 +48,7 @@ type Store struct {
 	// loadDirty says one changed. Guarded by mu.
 	loads     map[healthcheck.Key]sample
 	rttKeys   map[healthcheck.Key]bool
+	feeds     map[netip.Addr]Feed // pushed by POST /api/feed
 	loadDirty chan struct{}
 }
 
@@ -212,10 +214,18 @@ func (s *Store) RunPublisher(ctx context.Context) error {
 	tl := time.NewTimer(loadDelay)
 	tl.Stop()
 	loadDue := false
+	expiry := time.NewTicker(time.Second) // pushed values expire
+	defer expiry.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return nil
+		case now := <-expiry.C:
+			s.mu.Lock()
+			if s.expireFeeds(now) {
+				s.publish()
+			}
+			s.mu.Unlock()
 		case <-s.dirty:
 			t.Reset(healthDelay)
 		case <-s.loadDirty:
@@ -333,13 +343,14 @@ func (s *Store) publish() {
 		over[o.Target] = o.State
 	}
 	old := s.snap.Load()
+	feeds := s.liveFeeds(time.Now())
 	for _, r := range s.rows(txn, "name") {
 		ns := r.(*nameRow).State
 		var prev *NameView
 		if old != nil {
 			prev = old.names[ns.Owner]
 		}
-		sn.names[ns.Owner] = newNameView(ns, health, over, s.loads, prev)
+		sn.names[ns.Owner] = newNameView(ns, health, over, s.loads, feeds, prev)
 	}
 	s.snap.Store(sn)
 	select {
