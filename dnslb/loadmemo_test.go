@@ -85,4 +85,3 @@ func TestMemoUnderChangingLoad(t *testing.T) {
 }
 
 func slices3(b []float64) []float64 { return append([]float64(nil), b...) }
-
