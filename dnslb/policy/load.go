@@ -33,6 +33,9 @@ type Loads interface {
 	Health
 	Load(addr netip.Addr) (Load, bool)
 	Unshed() Health
+	// AnyLoad tells whether some address has a Load, so that a weighted
+	// pick without any keeps to its static weights.
+	AnyLoad() bool
 }
 
 // Watermarks of a name, on the smoothed share of capacity.
@@ -110,6 +113,14 @@ func unitFloat(h uint64) float64 { return (float64(h>>11) + 0.5) / (1 << 53) }
 // of weight w for hash h: -w/ln(u) wins with probability proportional to
 // w, and a change of one weight moves only the clients it must.
 func rendezvousScore(w float64, h uint64) float64 { return -w / math.Log(unitFloat(h)) }
+
+// unshed is lv.Unshed(), nil for a nil lv.
+func unshed(lv Loads) Health {
+	if lv == nil {
+		return nil
+	}
+	return lv.Unshed()
+}
 
 // loadOf returns the load of address a, or the zero Load.
 func loadOf(lv Loads, a netip.Addr) Load {

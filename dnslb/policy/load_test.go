@@ -19,6 +19,7 @@ func (l loads) Load(a netip.Addr) (policy.Load, bool) {
 	x, ok := l[a]
 	return x, ok
 }
+func (l loads) AnyLoad() bool { return len(l) > 0 }
 func (l loads) Unshed() policy.Health {
 	for _, x := range l {
 		if x.Shed {

@@ -239,9 +239,11 @@ func (p *Policy) run(q *Query, health Health, loc Locator, r *rand.Rand, out []n
 	}
 	var buf [stackCands]uint16
 	gi, cands, scope := p.choose(q, health, loc, buf[:0], tr)
-	lv, _ := health.(Loads)
-	if gi == noGroup && lv != nil {
-		if un := lv.Unshed(); un != nil {
+	if gi == noGroup {
+		// Asserted here and at the weighted picks only: an assertion to
+		// an interface type costs an itab lookup the others need not pay.
+		lv, _ := health.(Loads)
+		if un := unshed(lv); un != nil {
 			// Shedding must not empty a name: with every address up
 			// but shed, the least loaded of the chosen group stays.
 			if tr != nil {
@@ -272,9 +274,16 @@ func (p *Policy) run(q *Query, health Health, loc Locator, r *rand.Rand, out []n
 	case pickLeastLoaded, pickFastest:
 		bits := stickyBits(q)
 		scope = max(scope, bits)
+		lv, _ := health.(Loads)
 		d.Addrs = p.pickRendezvous(g, cands, lv, q.Client, bits, d.Addrs, tr)
 	default:
 		var rot int
+		var lv Loads
+		if p.pick == pickWeighted {
+			if l, ok := health.(Loads); ok && l.AnyLoad() {
+				lv = l
+			}
+		}
 		d.Addrs, rot = p.pickOrder(g, cands, q, lv, r, d.Addrs, tr)
 		if p.pick == pickRoundRobin && len(cands) > 1 {
 			d.Rotations, d.Rotation = len(cands), rot

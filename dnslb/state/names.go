@@ -235,6 +235,9 @@ func (v *NameView) Load(a netip.Addr) (policy.Load, bool) {
 	return l, ok
 }
 
+// AnyLoad implements policy.Loads.
+func (v *NameView) AnyLoad() bool { return len(v.loads) > 0 }
+
 // Unshed implements policy.Loads.
 func (v *NameView) Unshed() policy.Health {
 	if v.unshed == nil {
