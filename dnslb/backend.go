@@ -13,6 +13,7 @@ import (
 	"github.com/dnslb/dnslb/dnslb/admin"
 	"github.com/dnslb/dnslb/dnslb/config"
 	"github.com/dnslb/dnslb/dnslb/policy"
+	"github.com/dnslb/dnslb/dnslb/state"
 	"github.com/dnslb/dnslb/healthcheck"
 )
 
@@ -81,6 +82,10 @@ func (s *Server) Status() admin.Status {
 			if as.Override == "" && n.Override != "" {
 				as.Override = n.Override
 			}
+			as.Load = addressLoad(v, a, ns.Keys[i], probes)
+			if as.Load != nil && as.Load.Shed && as.State == "up" {
+				as.State = "shed"
+			}
 			n.Addresses = append(n.Addresses, as)
 		}
 		st.Names = append(st.Names, n)
@@ -143,4 +148,28 @@ func (s *Server) stateFile() string {
 	s.reloadMu.Lock()
 	defer s.reloadMu.Unlock()
 	return s.cfg.Health.StateFile
+}
+
+// addressLoad is the load of address a of v for the status page: the
+// generation's smoothed value and the prober's last report.
+func addressLoad(v *state.NameView, a netip.Addr, keys []healthcheck.Key, probes map[healthcheck.Key]healthcheck.Status) *admin.AddressLoad {
+	l, ok := v.Load(a)
+	if !ok {
+		return nil
+	}
+	out := &admin.AddressLoad{RTT: l.RTT, Shed: l.Shed}
+	switch {
+	case l.HasWeight:
+		out.Kind, out.Smoothed = "weight", &l.Weight
+	case l.HasShare:
+		out.Kind, out.Smoothed = "load", &l.Share
+	}
+	for _, k := range keys {
+		if p, ok := probes[k]; ok && p.Last.Report.Kind != healthcheck.NoReport {
+			r := p.Last.Report.Value
+			out.Reported = &r
+			break
+		}
+	}
+	return out
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/miekg/dns"
 
+	"github.com/dnslb/dnslb/healthcheck"
 	"github.com/dnslb/dnslb/zones"
 )
 
@@ -87,7 +88,24 @@ func (s *Server) Explain(name, qtype, client, subnet string) (string, error) {
 		}
 		out += "\n"
 	}
+	out += s.explainReports(v)
 	return out, nil
+}
+
+// explainReports lists the last raw load report of each address with
+// one, beside the smoothed value the answers use.
+func (s *Server) explainReports(v *state.NameView) string {
+	probes := make(map[healthcheck.Key]healthcheck.Status)
+	for _, p := range s.prober.Snapshot() {
+		probes[p.Key] = p
+	}
+	var b strings.Builder
+	for i, a := range v.Addrs {
+		if al := addressLoad(v, a, v.Keys[i], probes); al != nil && al.Reported != nil && al.Smoothed != nil {
+			fmt.Fprintf(&b, "load report: %s last reported %s %.4g, smoothed %.4g\n", a, al.Kind, *al.Reported, *al.Smoothed)
+		}
+	}
+	return b.String()
 }
 
 // countingLocator counts lookups and misses for dnslb_geoip_lookups_total.

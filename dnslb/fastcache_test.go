@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
+
+	"github.com/dnslb/dnslb/healthcheck"
 )
 
 // writePolicyConfig writes a zone with names under every kind of policy
@@ -55,6 +57,12 @@ fo    IN A   192.0.2.1
       IN A   198.51.100.1
 wt    IN A   192.0.2.1
       IN A   192.0.2.2
+ll    IN A   192.0.2.1
+      IN A   192.0.2.2
+      IN A   192.0.2.3
+fast  IN A   192.0.2.1
+      IN A   192.0.2.2
+      IN A   192.0.2.3
 hc    IN A   192.0.2.5
       IN A   192.0.2.6
       IN A   192.0.2.7
@@ -108,6 +116,22 @@ addresses = ["198.51.100.1"]
 
 [name."wt.example.org"]
 pick = "weighted"
+
+[healthcheck.lb]
+type = "load"
+port = 9
+
+[name."ll.example.org"]
+pick = "least-loaded"
+check = "lb"
+low_watermark = 0.5
+high_watermark = 0.8
+max_answers = 2
+
+[name."fast.example.org"]
+pick = "fastest"
+check = "lb"
+max_answers = 1
 
 [name."hc.example.org"]
 max_answers = 2
@@ -172,7 +196,7 @@ func TestFastCacheSameBytes(t *testing.T) {
 		"fo.example.org.", "wt.example.org.", "hc.example.org.", "www.example.org.", "GEO.example.org.",
 		"x.wild.example.org.", "nope.example.org.", "a.sub.example.org.", "example.org.", "_x._tcp.example.org.",
 		"example.net.", "Www.Example.Org.", "wWw.example.org.", "NoPe.example.org.", "Mx.example.org.",
-		"Alias.example.org.", "STICK.example.org.", "Hc.Example.org.", "X.Wild.example.org.", "EXAMPLE.ORG."}
+		"Alias.example.org.", "STICK.example.org.", "ll.example.org.", "fast.example.org.", "LL.example.org.", "Hc.Example.org.", "X.Wild.example.org.", "EXAMPLE.ORG."}
 	types := []uint16{dns.TypeA, dns.TypeAAAA, dns.TypeMX, dns.TypeNS, dns.TypeSRV, dns.TypeTXT}
 
 	var pkts [][]byte
@@ -224,7 +248,23 @@ func TestFastCacheSameBytes(t *testing.T) {
 		{}, {"192.0.2.1", "down"}, {"192.0.2.2", "drain"}, {"hc.example.org", "down"},
 		{"192.0.2.1", ""}, {"198.51.100.1", "down"}, {"192.0.2.3", "down"}, {"hc.example.org", ""},
 	}
+	// Loads and round-trip times for ll and fast, the same on both
+	// servers: shed, between the watermarks, all shed, by round.
+	shares := [][3]float64{{0.1, 0.3, 0.6}, {0.9, 0.3, 0.6}, {0.85, 0.95, 0.9}, {0.2, 0.2, 0.2},
+		{0.7, 0.1, 0.75}, {0.5, 0.5, 0.99}, {0.3, 0.6, 0.1}, {0.1, 0.1, 0.1}}
+	rtts := [][3]time.Duration{{10, 11, 50}, {50, 10, 11}, {10, 10, 10}, {80, 90, 10},
+		{10, 20, 30}, {11, 10, 12}, {5, 5, 100}, {1, 2, 3}}
 	for round, o := range overrides {
+		for _, w := range []*udpWorker{cached, plain} {
+			for i := range 3 {
+				w.s.store.SetSample(healthcheck.Status{
+					Key:  healthcheck.Key{Check: "lb", Addr: netip.AddrFrom4([4]byte{192, 0, 2, byte(i + 1)})},
+					Load: healthcheck.Report{Kind: healthcheck.ReportLoad, Value: shares[round][i]},
+					RTT:  rtts[round][i] * time.Millisecond,
+				})
+			}
+			w.s.store.Publish()
+		}
 		if o.target != "" {
 			for _, w := range []*udpWorker{cached, plain} {
 				if err := w.s.SetOverride(o.target, o.state); err != nil {
@@ -586,7 +626,19 @@ func TestMemoDecisionKey(t *testing.T) {
 		}
 		sameReply(t, cached, plain, pkt, from, fmt.Sprintf("%s subnet %v", name, subnet))
 	}
-	for _, name := range []string{"geo.example.org.", "near.example.org.", "fo.example.org."} {
+	// ll and fast hash the client subnet over their addresses: their
+	// replies are keyed on the addresses chosen, a few for 2000 clients.
+	for _, w := range []*udpWorker{cached, plain} {
+		for i, share := range []float64{0.2, 0.6, 0.9} {
+			w.s.store.SetSample(healthcheck.Status{
+				Key:  healthcheck.Key{Check: "lb", Addr: netip.AddrFrom4([4]byte{192, 0, 2, byte(i + 1)})},
+				Load: healthcheck.Report{Kind: healthcheck.ReportLoad, Value: share},
+				RTT:  time.Duration(10+i) * time.Millisecond,
+			})
+		}
+		w.s.store.Publish()
+	}
+	for _, name := range []string{"geo.example.org.", "near.example.org.", "fo.example.org.", "ll.example.org.", "fast.example.org."} {
 		hits := cached.ans.MemoStats().Hits
 		for i := range 1000 {
 			// 100.64.0.0/10 and 198.18.0.0/15: in no network of the test

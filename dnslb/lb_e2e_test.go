@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/miekg/dns"
 )
@@ -18,10 +19,11 @@ import (
 // backend is a real HTTP server on one loopback address that the test can
 // stop, start again and make unhealthy.
 type backend struct {
-	t    *testing.T
-	addr string
-	body atomic.Value // string served on /health
-	srv  *http.Server
+	t     *testing.T
+	addr  string
+	body  atomic.Value // string served on /health
+	delay atomic.Int64 // nanoseconds to wait before answering
+	srv   *http.Server
 }
 
 func (b *backend) start() {
@@ -31,6 +33,9 @@ func (b *backend) start() {
 		b.t.Fatal(err)
 	}
 	b.srv = &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if d := time.Duration(b.delay.Load()); d > 0 {
+			time.Sleep(d) // the backend's own slowness, not a wait of the test
+		}
 		fmt.Fprint(w, b.body.Load().(string))
 	})}
 	go func() { _ = b.srv.Serve(ln) }()

@@ -12,6 +12,7 @@ import (
 // nameHealth is how one load-balanced name stands in one snapshot.
 type nameHealth struct {
 	healthy int // addresses neither down nor drained
+	shed    int // of those, shed (above the high watermark)
 	// allDown lists the record types ("A", "AAAA") for which the name has
 	// addresses but none is up, so its when_all_down answers them.
 	allDown []string
@@ -29,9 +30,12 @@ func healthOf(v *state.NameView) nameHealth {
 			f = 1
 		}
 		has[f] = true
-		if v.Up(a) {
+		if v.Healthy(a) { // a shed address counts: shedding never empties a name
 			up[f] = true
 			h.healthy++
+			if v.Shed(a) {
+				h.shed++
+			}
 		}
 	}
 	for f, typ := range [2]string{"A", "AAAA"} {
@@ -80,6 +84,9 @@ func (s *Server) observeNames(sn *state.Snapshot, prev map[string]nameHealth, no
 		}
 		for a, share := range sharesOf(v) {
 			s.metrics.AddressShare(owner, a.String(), share)
+		}
+		if v.Policy.Watermarked() {
+			s.metrics.NameShed(owner, h.shed)
 		}
 		was, is := strings.Join(old.allDown, "+"), strings.Join(h.allDown, "+")
 		if was == is && seen {

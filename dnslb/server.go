@@ -85,6 +85,7 @@ func New(cfg config.Config, log *slog.Logger) (*Server, error) {
 		Logger:        log,
 		OnChange:      s.healthChanged,
 		OnProbe:       func(k healthcheck.Key, r healthcheck.Result) { s.metrics.ProbeLatency(k.Check, r.Latency) },
+		OnSample:      s.store.SetSample,
 		MaxConcurrent: cfg.Defaults().Health.MaxConcurrent,
 	})
 	stt, err := buildStateFor(cfg, nil)

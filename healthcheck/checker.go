@@ -27,6 +27,9 @@ type Result struct {
 	// "body mismatch", "connection refused"); "ok" on success.
 	Reason  string
 	Latency time.Duration
+	// Report is what a load check's backend said (Kind NoReport for other
+	// checks and failed probes).
+	Report Report
 }
 
 // NewChecker validates cfg and builds the checker for its type. For icmp
@@ -45,6 +48,8 @@ func NewChecker(cfg Config) (Checker, error) {
 		return newICMPChecker(cfg)
 	case TypeDNS:
 		return newDNSChecker(cfg), nil
+	case TypeLoad:
+		return newLoadChecker(cfg)
 	}
 	return nil, fmt.Errorf("type %q is not one of %s", cfg.Type, typeNames)
 }

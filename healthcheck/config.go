@@ -3,6 +3,7 @@ package healthcheck
 import (
 	"crypto/x509"
 	"fmt"
+	"math"
 	"net"
 	"net/netip"
 	"net/url"
@@ -21,6 +22,9 @@ const (
 	TypeHTTPS = "https"
 	TypeICMP  = "icmp"
 	TypeDNS   = "dns"
+	// TypeLoad is an http or https GET whose body reports the backend's
+	// load (see parseReport); it is a health check too.
+	TypeLoad = "load"
 )
 
 // Defaults and limits for the timing fields of Config.
@@ -47,7 +51,7 @@ const (
 // (https) or 53 (dns), Method to GET, Path to "/", ExpectStatus to
 // "200-299", QueryType to A, ExpectRcode to NOERROR, Transport to udp.
 type Config struct {
-	// Type is one of tcp, http, https, icmp, dns.
+	// Type is one of tcp, http, https, icmp, dns, load.
 	Type string `toml:"type"`
 	// Port is added to each address of the name to form the target.
 	// Required for tcp unless Target is set.
@@ -77,6 +81,15 @@ type Config struct {
 	Send   string `toml:"send"`
 	Expect string `toml:"expect"`
 
+	// Load: Scheme is http (default) or https; Capacity is what
+	// {"connections": n} and {"load": x} are divided by (default 1 for
+	// load, required for connections); HalfLife is the half-life of the
+	// smoothing of the reports and of the round-trip time (default one
+	// interval, for every check type).
+	Scheme   string        `toml:"scheme"`
+	Capacity float64       `toml:"capacity"`
+	HalfLife time.Duration `toml:"half_life"`
+
 	// DNS.
 	QueryName   string `toml:"query_name"`
 	QueryType   string `toml:"query_type"`
@@ -101,18 +114,18 @@ func DefaultConfig() Config {
 	}
 }
 
-var typeNames = "tcp, http, https, icmp, dns"
+var typeNames = "tcp, http, https, icmp, dns, load"
 
 // usedBy lists, for options that only make sense for some types, the types
 // that use them, so that Validate can point out a misplaced key.
 var usedBy = map[string]string{
-	"path": "http https", "host": "http https", "method": "http https",
-	"expect_status": "http https", "expect_body": "http https",
-	"expect_body_regex": "http https", "headers": "http https",
-	"follow_redirects": "http https", "insecure_skip_verify": "https",
-	"sni": "https", "send": "tcp", "expect": "tcp", "query_name": "dns",
+	"path": "http https load", "host": "http https load", "method": "http https",
+	"expect_status": "http https load", "expect_body": "http https",
+	"expect_body_regex": "http https", "headers": "http https load",
+	"follow_redirects": "http https load", "insecure_skip_verify": "https load",
+	"sni": "https load", "send": "tcp", "expect": "tcp", "query_name": "dns",
 	"query_type": "dns", "expect_rcode": "dns", "transport": "dns",
-	"port": "tcp http https dns",
+	"port": "tcp http https dns load", "scheme": "load", "capacity": "load",
 }
 
 // setKeys returns the keys of the type-specific options that are set.
@@ -140,6 +153,8 @@ func (c Config) setKeys() []string {
 	add(c.ExpectRcode != "", "expect_rcode")
 	add(c.Transport != "", "transport")
 	add(c.Port != 0, "port")
+	add(c.Scheme != "", "scheme")
+	add(c.Capacity != 0, "capacity")
 	return keys
 }
 
@@ -154,7 +169,7 @@ func (c Config) Validate() []error {
 	}
 	known := true
 	switch c.Type {
-	case TypeTCP, TypeHTTP, TypeHTTPS, TypeICMP, TypeDNS:
+	case TypeTCP, TypeHTTP, TypeHTTPS, TypeICMP, TypeDNS, TypeLoad:
 	default:
 		bad("type %q is not one of %s", c.Type, typeNames)
 		known = false // the checks of keys by type are skipped
@@ -178,6 +193,9 @@ func (c Config) Validate() []error {
 			bad("%s is not used by type %s", key, c.Type)
 		}
 	}
+	if c.HalfLife < 0 {
+		bad("half_life %q is negative", c.HalfLife.String())
+	}
 	if c.Port < 0 || c.Port > 65535 {
 		bad("port %d out of range 1..65535", c.Port)
 	}
@@ -188,6 +206,14 @@ func (c Config) Validate() []error {
 		}
 		errs = append(errs, validateHostPort(c.Target)...)
 	case TypeHTTP, TypeHTTPS:
+		errs = append(errs, c.validateHTTP()...)
+	case TypeLoad:
+		if c.Scheme != "" && c.Scheme != TypeHTTP && c.Scheme != TypeHTTPS {
+			bad("scheme %q is not one of http, https", c.Scheme)
+		}
+		if math.IsNaN(c.Capacity) || c.Capacity < 0 || math.IsInf(c.Capacity, 0) {
+			bad("capacity %v must be a positive number", c.Capacity)
+		}
 		errs = append(errs, c.validateHTTP()...)
 	case TypeICMP:
 		if _, err := netip.ParseAddr(c.Target); c.Target != "" && err != nil {

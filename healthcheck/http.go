@@ -129,6 +129,13 @@ func (c *httpChecker) requestURL(addr netip.Addr) (u *url.URL, dial string) {
 }
 
 func (c *httpChecker) Check(ctx context.Context, addr netip.Addr) Result {
+	_, res := c.get(ctx, addr, false)
+	return res
+}
+
+// get runs one probe. With readBody it returns the body (at most
+// body_limit) of a response that passed, for the load check to parse.
+func (c *httpChecker) get(ctx context.Context, addr netip.Addr, readBody bool) ([]byte, Result) {
 	start := time.Now()
 	u, dial := c.requestURL(addr)
 	ctx = context.WithValue(ctx, dialKey{}, dialOverride{host: u.Host, addr: dial})
@@ -138,7 +145,7 @@ func (c *httpChecker) Check(ctx context.Context, addr netip.Addr) Result {
 	}
 	req, err := http.NewRequestWithContext(ctx, method, u.String(), nil)
 	if err != nil {
-		return fail(start, err.Error())
+		return nil, fail(start, err.Error())
 	}
 	if c.cfg.Host != "" {
 		req.Host = c.cfg.Host
@@ -153,23 +160,23 @@ func (c *httpChecker) Check(ctx context.Context, addr netip.Addr) Result {
 	req.Header.Set("User-Agent", "dnslb-healthcheck")
 	resp, err := c.client.Do(req)
 	if err != nil {
-		return fail(start, reason(err))
+		return nil, fail(start, reason(err))
 	}
 	defer resp.Body.Close()
 	if !c.statusOK(resp.StatusCode) {
-		return fail(start, "status "+strconv.Itoa(resp.StatusCode))
+		return nil, fail(start, "status "+strconv.Itoa(resp.StatusCode))
 	}
-	if c.re == nil && len(c.body) == 0 {
-		return ok(start)
+	if c.re == nil && len(c.body) == 0 && !readBody {
+		return nil, ok(start)
 	}
 	body, err := io.ReadAll(io.LimitReader(resp.Body, c.limit))
 	if err != nil {
-		return fail(start, reason(err))
+		return nil, fail(start, reason(err))
 	}
 	if (c.re != nil && !c.re.Match(body)) || (c.re == nil && !bytes.Contains(body, c.body)) {
-		return fail(start, "body mismatch")
+		return nil, fail(start, "body mismatch")
 	}
-	return ok(start)
+	return body, ok(start)
 }
 
 func (c *httpChecker) statusOK(code int) bool {

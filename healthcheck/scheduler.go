@@ -32,6 +32,11 @@ type SchedulerConfig struct {
 	// latency histogram, say), from the probing goroutine, before the
 	// result is applied. It must return quickly.
 	OnProbe func(Key, Result)
+	// OnSample, if set, is called after every probe result is applied,
+	// with the target's status: its smoothed load report and round-trip
+	// time. It is serialised with OnChange (and called before it) and
+	// must return quickly.
+	OnSample func(Status)
 	// MaxConcurrent bounds the probes in flight across all targets.
 	// Default DefaultMaxConcurrent.
 	MaxConcurrent int
@@ -46,6 +51,7 @@ type Scheduler struct {
 	log        *slog.Logger
 	onChange   func(Status)
 	onProbe    func(Key, Result)
+	onSample   func(Status)
 	newChecker func(Config) (Checker, error)
 	sem        chan struct{} // one token per probe in flight
 
@@ -85,6 +91,7 @@ func New(cfg SchedulerConfig) *Scheduler {
 		log:        cfg.Logger,
 		onChange:   cfg.OnChange,
 		onProbe:    cfg.OnProbe,
+		onSample:   cfg.OnSample,
 		newChecker: cfg.NewChecker,
 		rnd:        cfg.Rand,
 		runners:    make(map[Key]*runner),
@@ -322,13 +329,16 @@ func (s *Scheduler) record(r *runner, res Result) {
 	}
 	was := r.status.State
 	cfg := r.target.Config
-	changed := r.status.apply(res, time.Now(), cfg.Rise, cfg.Fall)
+	changed := r.status.apply(res, time.Now(), cfg.Rise, cfg.Fall, cfg.halfLife())
 	if was == Unknown {
 		s.unknown--
 		s.broadcastLocked()
 	}
 	st := r.status
 	s.mu.Unlock()
+	if s.onSample != nil {
+		s.onSample(st)
+	}
 	if !changed {
 		return
 	}

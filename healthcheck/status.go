@@ -69,13 +69,19 @@ type Status struct {
 	Flaps int
 	// Probes counts completed probes.
 	Probes int
+	// Load is the smoothed load report (an EWMA with the check's
+	// half_life), Kind NoReport until a load check's first report. RTT is
+	// the smoothed round-trip time of the successful probes.
+	Load Report
+	RTT  time.Duration
 }
 
 // Up reports whether the target is up.
 func (s Status) Up() bool { return s.State == Up }
 
 // apply records one probe result and reports whether State changed.
-func (s *Status) apply(r Result, now time.Time, rise, fall int) bool {
+func (s *Status) apply(r Result, now time.Time, rise, fall int, hl time.Duration) bool {
+	s.sample(r, s.LastProbe, now, hl)
 	s.Last, s.LastProbe = r, now
 	s.Probes++
 	if r.OK {

@@ -27,7 +27,7 @@ func TestCheckFindsEverything(t *testing.T) {
 		conf + `:16: healthcheck.web.fall must be a number, like 3; found the string "2"`,
 		conf + `:17: unknown key healthcheck.web.intervall (did you mean interval?)`,
 		conf + `:25: name."www.example.test".groups.eu.addresses[1]: address 127.0.0.14 is not an A/AAAA record of www.example.test.`,
-		conf + `:28: name."www.exmaple.test".pick: "weigthed" is not one of round-robin, random, weighted, sticky (did you mean weighted?)`,
+		conf + `:28: name."www.exmaple.test".pick: "weigthed" is not one of round-robin, random, weighted, sticky, least-loaded, fastest (did you mean weighted?)`,
 		conf + `:29: name."www.exmaple.test".when_all_down: "fail" is not one of serve-all, servfail, nodata, group:<name> (did you mean servfail?)`,
 		`../../dnslb/testdata/bad/many-zones/broken.test.zone:5:14: the MX preference must be a number 0..65535; found "x"`,
 		conf + `:48: geoip.files: file ../../dnslb/testdata/bad/no-such-city.mmdb does not exist`,

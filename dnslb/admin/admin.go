@@ -78,6 +78,7 @@ func New(cfg config.AdminConfig, backend Backend, m *metrics.Registry, log *slog
 	mux.Handle("GET /api/status", a.auth(http.HandlerFunc(a.apiStatus)))
 	mux.Handle("POST /api/override", a.auth(http.HandlerFunc(a.apiOverride)))
 	mux.Handle("POST /api/reload", a.auth(http.HandlerFunc(a.apiReload)))
+	mux.Handle("POST /api/feed", a.auth(http.HandlerFunc(a.apiFeed)))
 	mux.Handle("GET /api/explain", a.auth(http.HandlerFunc(a.apiExplain)))
 	if m != nil {
 		mux.Handle("GET /metrics", a.auth(m.Handler()))

@@ -50,7 +50,7 @@ type NameStatus struct {
 type AddressStatus struct {
 	Addr       netip.Addr    `json:"addr"`
 	Group      string        `json:"group,omitempty"`
-	State      string        `json:"state"`              // "up", "down", "unknown", "unchecked"
+	State      string        `json:"state"`              // "up", "down", "shed", "unknown", "unchecked"
 	Override   string        `json:"override,omitempty"` // "", "drain", "up", "down"
 	LastResult string        `json:"last_result,omitempty"`
 	LastCheck  time.Time     `json:"last_check,omitzero"`
@@ -61,6 +61,20 @@ type AddressStatus struct {
 	// it is down or drained), from the config and the health, not counted.
 	Share float64   `json:"share"`
 	Since time.Time `json:"since,omitzero"`
+	// Load is what the address's load check reports and what the
+	// policy makes of it (nil without a load check or a timed pick).
+	Load *AddressLoad `json:"load,omitempty"`
+}
+
+// AddressLoad is the load of one address as the current generation
+// has it. State is "shed" (above the high watermark: left out, but
+// healthy) when shed, the address's State then saying "shed" too.
+type AddressLoad struct {
+	Reported *float64      `json:"reported,omitempty"` // the last report (weight or share of capacity)
+	Smoothed *float64      `json:"smoothed,omitempty"` // the value answers use
+	Kind     string        `json:"kind,omitempty"`     // "weight" or "load"
+	RTT      time.Duration `json:"rtt_ns,omitempty"`   // smoothed probe round-trip time (pick fastest)
+	Shed     bool          `json:"shed"`
 }
 
 // ReloadStatus is the outcome of the last reload.

@@ -180,6 +180,9 @@ type HealthConfig struct {
 	// StateFile, if set, keeps operator overrides (drain, up, down) across
 	// restarts.
 	StateFile string `toml:"state_file"`
+	// FeedTTL is how long a value pushed to POST /api/feed holds unless
+	// pushed again (default 60s).
+	FeedTTL Duration `toml:"feed_ttl"`
 }
 
 // Duration is a time.Duration written as a Go duration string ("10s").
@@ -235,6 +238,9 @@ func (c Config) Defaults() Config {
 	}
 	if c.Health.MaxConcurrent == 0 {
 		c.Health.MaxConcurrent = healthcheck.DefaultMaxConcurrent
+	}
+	if c.Health.FeedTTL.Duration == 0 {
+		c.Health.FeedTTL.Duration = 60 * time.Second
 	}
 	if c.GeoIP.Poll.Duration == 0 {
 		c.GeoIP.Poll.Duration = 5 * time.Second
@@ -668,6 +674,7 @@ func (c *Config) check(path string, data []byte) []string {
 					atPath(path, data, fmt.Sprintf("name.%q.%s", owner, key)), owner, chk, chk, Suggest(chk, slices.Sorted(maps.Keys(c.Checks)))))
 			}
 		}
+		errs = append(errs, c.loadNeeds(path, data, owner, nc)...)
 	}
 	for i, f := range c.GeoIP.Files {
 		c.GeoIP.Files[i] = c.Rel(f)
@@ -867,3 +874,32 @@ func (c *Config) AtPath(key string) string { return atPath(c.path, c.data, key) 
 // Undecoded tells whether the value at the dotted key did not decode (an
 // error said so already, so checks of what it holds would only repeat it).
 func (c *Config) Undecoded(key string) bool { return c.undecoded[normKey(key)] }
+
+// loadNeeds reports the load-aware keys of a name that have no check to
+// read from: watermarks and least-loaded need a check of type load,
+// fastest needs a check (any type: its probes are timed).
+func (c *Config) loadNeeds(path string, data []byte, owner string, nc NameConfig) []string {
+	hasLoad, hasCheck := false, false
+	for _, chk := range nc.CheckNames() {
+		if hc, ok := c.Checks[chk]; ok {
+			hasCheck = true
+			hasLoad = hasLoad || hc.Type == healthcheck.TypeLoad
+		}
+	}
+	var errs []string
+	need := func(key, what string) {
+		errs = append(errs, fmt.Sprintf("%s: name.%q.%s: needs %s", atPath(path, data, fmt.Sprintf("name.%q.%s", owner, key)), owner, key, what))
+	}
+	if !hasLoad {
+		if nc.HighWatermark != nil {
+			need("high_watermark", `a check of type "load"`)
+		}
+		if nc.Pick == "least-loaded" {
+			need("pick", `a check of type "load" for "least-loaded"`)
+		}
+	}
+	if !hasCheck && nc.Pick == "fastest" {
+		need("pick", `a check for "fastest" (it orders by the probes' round-trip time)`)
+	}
+	return errs
+}

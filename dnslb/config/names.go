@@ -11,8 +11,19 @@ type NameConfig struct {
 	// "nearest" or "failover".
 	Select string `toml:"select"`
 	// Pick orders the chosen group: "round-robin" (default), "random",
-	// "weighted" or "sticky".
+	// "weighted", "sticky", "least-loaded" or "fastest".
 	Pick string `toml:"pick"`
+	// LowWatermark and HighWatermark are on the smoothed share of
+	// capacity a load check reports: below low an address has its full
+	// weight, between them less in proportion, at or above high it is shed
+	// until it is below high minus WatermarkMargin (default 0.05).
+	LowWatermark    *float64 `toml:"low_watermark"`
+	HighWatermark   *float64 `toml:"high_watermark"`
+	WatermarkMargin *float64 `toml:"watermark_margin"`
+	// Tolerance is the band of pick = "fastest": addresses whose probe
+	// round-trip time is within it of the fastest share the answers
+	// (default 0.2, 20%).
+	Tolerance *float64 `toml:"tolerance"`
 	// MaxAnswers trims the answer to N addresses; 0 (default) keeps all.
 	MaxAnswers int `toml:"max_answers"`
 	// TTL overrides the TTL of the dynamic answer; nil keeps the zone's.

@@ -53,7 +53,7 @@ func TestPlainMessages(t *testing.T) {
 		{z + "[server]\nrotate = \"random\n", `t.toml:3: a string is not closed: the quote that ends it is missing`},
 		{z + "[healthcheck.web]\ntype = \"tcp\"\nport = 80\nfall = \"2\"\n", `t.toml:5: healthcheck.web.fall must be a number, like 3; found the string "2"`},
 		{z + "[healthcheck.web]\ntype = \"tcp\"\nport = 80\ninterval = 5\n", `t.toml:5: healthcheck.web.interval must be a duration like "10s"; found the number 5`},
-		{z + "[healthcheck.web]\nport = 80\n", `t.toml:2: healthcheck "web": type is not set; it must be one of tcp, http, https, icmp, dns`},
+		{z + "[healthcheck.web]\nport = 80\n", `t.toml:2: healthcheck "web": type is not set; it must be one of tcp, http, https, icmp, dns, load`},
 		{z + "[name.\"www.example.org\"]\nttl = -1\n", `t.toml:3: name."www.example.org".ttl must be a number 0..4294967295; found -1`},
 		{z + "[name.\"www.example.org\"]\nchecks = [\"web\", 5]\n", `t.toml:3: name."www.example.org".checks must be a list of strings, like ["a", "b"]; found a list whose entry 2 is the number 5`},
 		{z + "[name.\"www.example.org\"]\nmax_answers = 1.5\n", `t.toml:3: name."www.example.org".max_answers must be a whole number, like 3; found the number 1.5`},

@@ -50,6 +50,7 @@ type Registry struct {
 	abuse      *abuseMetrics         // TCP limits, state file (abuse.go)
 	rrl        *rrlMetrics           // response rate limiting (rrl.go)
 	ops        *opsMetrics           // build, zones, transfers, reload duration (ops.go)
+	load       *loadMetrics          // load-aware answers (load.go)
 
 	// zones maps a zone label to its cells. It is replaced whole (copy on
 	// write) by SetZones, so ObserveQuery reads it without a lock.
@@ -165,6 +166,7 @@ func New() *Registry {
 	m.abuse = newAbuseMetrics(m.reg)
 	m.rrl = newRRLMetrics(m.reg)
 	m.ops = newOpsMetrics(m.reg)
+	m.load = newLoadMetrics(m.reg)
 	m.none = &zoneCells{zone: "none"}
 	m.none.policies.Store(&map[string]*queryCells{})
 	m.zones.Store(&map[string]*zoneCells{})
@@ -416,6 +418,7 @@ func (m *Registry) ForgetName(name string) {
 	m.nameUp.DeleteLabelValues(name)
 	m.nameDown.DeleteLabelValues(name)
 	m.share.DeletePartialMatch(prometheus.Labels{"name": name})
+	m.load.shed.DeleteLabelValues(name)
 }
 
 // ForgetShares drops the share series of a name whose addresses changed.

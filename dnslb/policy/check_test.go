@@ -25,7 +25,7 @@ func TestCheckPolicy(t *testing.T) {
 		key + `groups.primary.addresses[1]: "192.0.2.300" is not an IP address`,
 		key + `groups.prmary2.weight: weight 5000 out of range 1..1000`,
 		key + `order[1]: unknown group "backup"`,
-		key + `pick: "weigthed" is not one of round-robin, random, weighted, sticky (did you mean weighted?)`,
+		key + `pick: "weigthed" is not one of round-robin, random, weighted, sticky, least-loaded, fastest (did you mean weighted?)`,
 		key + `when_all_down: "fail" is not one of serve-all, servfail, nodata, group:<name> (did you mean servfail?)`,
 	}
 	var got []string

@@ -52,6 +52,8 @@ func compile(owner string, cfg config.NameConfig, addrs []netip.Addr, known bool
 		p.ttl, p.hasTTL = *cfg.TTL, true
 	}
 
+	c.loadKeys(p, cfg)
+
 	zone := make(map[netip.Addr]bool, len(addrs))
 	for _, a := range addrs {
 		a = a.Unmap()
@@ -277,4 +279,48 @@ func (c *compiler) allDown(p *Policy, s string) (AllDownAction, int) {
 	}
 	c.errf("when_all_down", "%q is not one of serve-all, servfail, nodata, group:<name>%s", s, config.Suggest(s, options))
 	return ServeAll, 0
+}
+
+// loadKeys reads the watermarks and the fastest tolerance.
+func (c *compiler) loadKeys(p *Policy, cfg config.NameConfig) {
+	share := func(key string, v *float64, lo, hi float64) (float64, bool) {
+		if v == nil {
+			return 0, false
+		}
+		if math.IsNaN(*v) || *v < lo || *v > hi {
+			c.errf(key, "%v out of range %v..%v", *v, lo, hi)
+			return 0, false
+		}
+		return *v, true
+	}
+	low, hasLow := share("low_watermark", cfg.LowWatermark, 0, 100)
+	high, hasHigh := share("high_watermark", cfg.HighWatermark, 0, 100)
+	margin, hasMargin := share("watermark_margin", cfg.WatermarkMargin, 0, 100)
+	switch {
+	case hasLow && !hasHigh && cfg.HighWatermark == nil:
+		c.errf("low_watermark", "needs a high_watermark")
+	case hasHigh:
+		if !hasLow && cfg.LowWatermark == nil {
+			low = high
+		}
+		if !hasMargin {
+			margin = min(DefaultMargin, high)
+		}
+		if low > high {
+			c.errf("low_watermark", "%v is above high_watermark %v", low, high)
+		}
+		if margin > high {
+			c.errf("watermark_margin", "%v is above high_watermark %v", margin, high)
+		}
+		p.wm = watermarks{on: true, low: low, high: high, margin: margin}
+	case cfg.WatermarkMargin != nil && cfg.HighWatermark == nil:
+		c.errf("watermark_margin", "needs a high_watermark")
+	}
+	p.tolerance = DefaultTolerance
+	if tol, ok := share("tolerance", cfg.Tolerance, 0, 10); ok {
+		p.tolerance = tol
+		if p.pick != pickFastest {
+			c.errf("tolerance", `only used with pick = "fastest"`)
+		}
+	}
 }

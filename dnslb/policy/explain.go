@@ -76,12 +76,49 @@ func (t *trace) add(format string, args ...any) {
 	t.steps = append(t.steps, fmt.Sprintf(format, args...))
 }
 
-func (t *trace) addr(a netip.Addr, up bool, weight uint32) {
+func (t *trace) addr(a netip.Addr, up bool, weight uint32, health Health, p *Policy) {
 	st := "down"
 	if up {
 		st = "up"
 	}
-	t.addrs = append(t.addrs, fmt.Sprintf("%s %s weight %d", a, st, weight))
+	lv, _ := health.(Loads)
+	l, ok := Load{}, false
+	if lv != nil {
+		l, ok = lv.Load(a)
+	}
+	if !ok {
+		t.addrs = append(t.addrs, fmt.Sprintf("%s %s weight %d", a, st, weight))
+		return
+	}
+	if l.Shed {
+		st = "shed"
+	}
+	var parts []string
+	if l.HasWeight {
+		parts = append(parts, fmt.Sprintf("reported weight %.4g", l.Weight))
+	}
+	if l.HasShare {
+		parts = append(parts, fmt.Sprintf("load %.2f (smoothed)", l.Share))
+		if p.wm.on {
+			parts = append(parts, "watermarks "+p.wmState(l))
+		}
+	}
+	if l.RTT > 0 {
+		parts = append(parts, fmt.Sprintf("rtt %v", l.RTT))
+	}
+	parts = append(parts, fmt.Sprintf("weight %d, load-aware weight %.4g", weight, p.loadWeight(weight, l)))
+	t.addrs = append(t.addrs, fmt.Sprintf("%s %s %s", a, st, strings.Join(parts, ", ")))
+}
+
+// wmState says where a share is against the watermarks.
+func (p *Policy) wmState(l Load) string {
+	switch {
+	case l.Shed:
+		return fmt.Sprintf("shed (at or above high %.2g, back below %.2g)", p.wm.high, p.wm.high-p.wm.margin)
+	case l.Share <= p.wm.low:
+		return fmt.Sprintf("below low %.2g: full weight", p.wm.low)
+	}
+	return fmt.Sprintf("between low %.2g and high %.2g: reduced", p.wm.low, p.wm.high)
 }
 
 func (t *trace) group(name, why string, healthy int) {

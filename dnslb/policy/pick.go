@@ -18,7 +18,7 @@ func (p *Policy) limit(n int) int {
 
 // pickOrder runs the round-robin, random or weighted pick.
 // It also returns the rotation a round-robin pick used.
-func (p *Policy) pickOrder(g *group, cands []uint16, q *Query, r *rand.Rand, out []netip.Addr, tr *trace) ([]netip.Addr, int) {
+func (p *Policy) pickOrder(g *group, cands []uint16, q *Query, lv Loads, r *rand.Rand, out []netip.Addr, tr *trace) ([]netip.Addr, int) {
 	n := len(cands)
 	k := p.limit(n)
 	switch p.pick {
@@ -32,7 +32,13 @@ func (p *Policy) pickOrder(g *group, cands []uint16, q *Query, r *rand.Rand, out
 			tr.add("pick random: shuffled %d addresses", n)
 		}
 	case pickWeighted:
-		drawWeighted(g.weights, cands, k, r)
+		w := g.weights
+		if lv != nil {
+			// Reported weights and watermarks change the draw.
+			var wbuf [stackCands]uint32
+			w = p.effWeights(g, lv, wbuf[:0])
+		}
+		drawWeighted(w, cands, k, r)
 		if tr != nil {
 			tr.add("pick weighted: drew %d of %d by weight", k, n)
 		}

@@ -114,6 +114,9 @@ type Policy struct {
 
 	geo geoRules
 
+	wm        watermarks // on the smoothed share of capacity
+	tolerance float64    // fastest: the band above the fastest RTT
+
 	rr atomic.Uint64 // round-robin counter
 }
 
@@ -145,9 +148,11 @@ const (
 	pickRandom
 	pickWeighted
 	pickSticky
+	pickLeastLoaded
+	pickFastest
 )
 
-var pickNames = []string{"round-robin", "random", "weighted", "sticky"}
+var pickNames = []string{"round-robin", "random", "weighted", "sticky", "least-loaded", "fastest"}
 
 // maxGroups bounds the groups of one name, so that nearest can track tried
 // groups in a uint64.
@@ -156,13 +161,18 @@ const maxGroups = 64
 // ClientDependent reports whether the answer can depend on who asks: a geo
 // or nearest select, or a sticky pick.
 func (p *Policy) ClientDependent() bool {
-	return p.sel == selectGeo || p.sel == selectNearest || p.pick == pickSticky
+	return p.sel == selectGeo || p.sel == selectNearest || p.hashed()
+}
+
+// hashed tells whether the pick hashes the client subnet.
+func (p *Policy) hashed() bool {
+	return p.pick == pickSticky || p.pick == pickLeastLoaded || p.pick == pickFastest
 }
 
 // Deterministic reports whether the answer is fixed by the client, the
 // health and the round-robin counter alone: not a random or weighted pick.
 func (p *Policy) Deterministic() bool {
-	return p.pick == pickRoundRobin || p.pick == pickSticky
+	return p.pick == pickRoundRobin || p.hashed()
 }
 
 // NextRotation advances the round-robin counter as a pick over n
@@ -230,6 +240,22 @@ func (p *Policy) run(q *Query, health Health, loc Locator, r *rand.Rand, out []n
 	var buf [stackCands]uint16
 	gi, cands, scope := p.choose(q, health, loc, buf[:0], tr)
 	if gi == noGroup {
+		// Asserted here and at the weighted picks only: an assertion to
+		// an interface type costs an itab lookup the others need not pay.
+		lv, _ := health.(Loads)
+		if un := unshed(lv); un != nil {
+			// Shedding must not empty a name: with every address up
+			// but shed, the least loaded of the chosen group stays.
+			if tr != nil {
+				tr.add("every address up is shed: serving the least loaded")
+			}
+			gi, cands, scope = p.choose(q, un, loc, cands, tr)
+			if gi != noGroup {
+				cands = leastLoaded(p.group(gi), cands, lv)
+			}
+		}
+	}
+	if gi == noGroup {
 		d.AllDown, d.Action = true, p.action
 		dr, _ := health.(Drainer)
 		d.Addrs = p.allDown(q.Family, dr, d.Addrs)
@@ -240,13 +266,25 @@ func (p *Policy) run(q *Query, health Health, loc Locator, r *rand.Rand, out []n
 	}
 	g := p.group(gi)
 	d.Group = g.name
-	if p.pick == pickSticky {
+	switch p.pick {
+	case pickSticky:
 		bits := stickyBits(q)
 		scope = max(scope, bits)
 		d.Addrs = p.pickSticky(g, cands, q.Client, bits, d.Addrs, tr)
-	} else {
+	case pickLeastLoaded, pickFastest:
+		bits := stickyBits(q)
+		scope = max(scope, bits)
+		lv, _ := health.(Loads)
+		d.Addrs = p.pickRendezvous(g, cands, lv, q.Client, bits, d.Addrs, tr)
+	default:
 		var rot int
-		d.Addrs, rot = p.pickOrder(g, cands, q, r, d.Addrs, tr)
+		var lv Loads
+		if p.pick == pickWeighted {
+			if l, ok := health.(Loads); ok && l.AnyLoad() {
+				lv = l
+			}
+		}
+		d.Addrs, rot = p.pickOrder(g, cands, q, lv, r, d.Addrs, tr)
 		if p.pick == pickRoundRobin && len(cands) > 1 {
 			d.Rotations, d.Rotation = len(cands), rot
 		}
@@ -314,7 +352,7 @@ func (p *Policy) try(gi int, fam Family, health Health, cands []uint16, why reas
 			cands = append(cands, uint16(i))
 		}
 		if tr != nil {
-			tr.addr(a, up, g.weights[i])
+			tr.addr(a, up, g.weights[i], health, p)
 		}
 	}
 	if tr != nil {

@@ -299,7 +299,7 @@ func TestCompilePolicyErrors(t *testing.T) {
 		{"weight out of range", config.NameConfig{Weights: map[string]int{"192.0.2.1": 0, "192.0.2.2": 1001}},
 			[]string{key + `weights."192.0.2.1": weight 0 out of range 1..1000`, key + `weights."192.0.2.2": weight 1001 out of range 1..1000`}},
 		{"bad select and pick", config.NameConfig{Select: "closest", Pick: "hash"},
-			[]string{key + `pick: "hash" is not one of round-robin, random, weighted, sticky`,
+			[]string{key + `pick: "hash" is not one of round-robin, random, weighted, sticky, least-loaded, fastest`,
 				key + `select: "closest" is not one of none, geo, nearest, failover`}},
 		{"group address not in zone", config.NameConfig{Groups: map[string]config.GroupConfig{"eu": {Addresses: []string{"198.51.100.1", "bogus"}}}},
 			[]string{key + `groups.eu.addresses[0]: address 198.51.100.1 is not an A/AAAA record of www.example.org.`,

@@ -204,15 +204,47 @@ type NameView struct {
 	down     map[netip.Addr]bool
 	drained  map[netip.Addr]bool
 	degraded bool
+	// loads holds what the load checks and probe times say of the
+	// addresses (nil when nothing does); shed the addresses above the
+	// high watermark; unshed is this view with them up (nil if none).
+	loads  map[netip.Addr]policy.Load
+	shed   map[netip.Addr]bool
+	unshed *NameView
 }
 
 var (
 	_ policy.Health  = (*NameView)(nil)
 	_ policy.Drainer = (*NameView)(nil)
+	_ policy.Loads   = (*NameView)(nil)
 )
 
-// Up implements Health.
-func (v *NameView) Up(a netip.Addr) bool { return !v.down[a] }
+// Up implements Health: the address is neither down nor shed.
+func (v *NameView) Up(a netip.Addr) bool { return !v.down[a] && !v.shed[a] }
+
+// Healthy tells whether the address is not down (it may be shed): what
+// counts toward when_all_down.
+func (v *NameView) Healthy(a netip.Addr) bool { return !v.down[a] }
+
+// Shed tells whether the address is shed: up, but above its name's high
+// watermark.
+func (v *NameView) Shed(a netip.Addr) bool { return v.shed[a] }
+
+// Load implements policy.Loads.
+func (v *NameView) Load(a netip.Addr) (policy.Load, bool) {
+	l, ok := v.loads[a]
+	return l, ok
+}
+
+// AnyLoad implements policy.Loads.
+func (v *NameView) AnyLoad() bool { return len(v.loads) > 0 }
+
+// Unshed implements policy.Loads.
+func (v *NameView) Unshed() policy.Health {
+	if v.unshed == nil {
+		return nil // not a typed nil
+	}
+	return v.unshed
+}
 
 // Drained implements Drainer.
 func (v *NameView) Drained(a netip.Addr) bool { return v.drained[a] }
@@ -224,7 +256,7 @@ func (v *NameView) Degraded() bool { return v.degraded }
 // one name. An address is down when an override says drain or down, or,
 // with no override, when any of the name's checks found it down. An
 // address not probed yet counts as up (fail open, as Route 53 does).
-func newNameView(ns *Name, health map[healthcheck.Key]healthcheck.State, over map[string]string) *NameView {
+func newNameView(ns *Name, health map[healthcheck.Key]healthcheck.State, over map[string]string, loads map[healthcheck.Key]sample, feeds map[netip.Addr]Feed, prev *NameView) *NameView {
 	v := &NameView{Name: ns}
 	mark := func(m *map[netip.Addr]bool, a netip.Addr) {
 		if *m == nil {
@@ -245,6 +277,13 @@ func newNameView(ns *Name, health map[healthcheck.Key]healthcheck.State, over ma
 			mark(&v.down, a)
 		case "up":
 		default:
+			switch feeds[a].State {
+			case "down":
+				mark(&v.down, a)
+				continue
+			case "up":
+				continue
+			}
 			for _, k := range ns.Keys[i] {
 				if health[k] == healthcheck.Down {
 					mark(&v.down, a)
@@ -254,5 +293,66 @@ func newNameView(ns *Name, health map[healthcheck.Key]healthcheck.State, over ma
 		}
 	}
 	v.degraded = len(v.down) > 0
+	v.addLoads(loads, feeds, prev)
 	return v
+}
+
+// addLoads fills in the loads of the name's addresses, from the first of
+// its checks that reports one (and the first that has a round-trip time),
+// and which are shed: by the watermarks, with prev's verdict for the
+// hysteresis.
+func (v *NameView) addLoads(loads map[healthcheck.Key]sample, feeds map[netip.Addr]Feed, prev *NameView) {
+	if len(loads) == 0 && len(feeds) == 0 {
+		return
+	}
+	for i, a := range v.Addrs {
+		var l policy.Load
+		found := false
+		switch f := feeds[a]; f.Kind {
+		case healthcheck.ReportWeight:
+			l.HasWeight, l.Weight, found = true, f.Value, true
+		case healthcheck.ReportLoad:
+			l.HasShare, l.Share, found = true, f.Value, true
+		}
+		for _, k := range v.Keys[i] {
+			sm, ok := loads[k]
+			if !ok {
+				continue
+			}
+			found = true
+			if l.RTT == 0 {
+				l.RTT = sm.rtt
+			}
+			if l.HasWeight || l.HasShare {
+				continue
+			}
+			switch sm.kind {
+			case healthcheck.ReportWeight:
+				l.HasWeight, l.Weight = true, sm.value
+			case healthcheck.ReportLoad:
+				l.HasShare, l.Share = true, sm.value
+			}
+		}
+		if !found {
+			continue
+		}
+		if l.HasShare && !v.down[a] {
+			was := prev != nil && prev.shed[a]
+			if l.Shed = v.Policy.Shed(was, l.Share); l.Shed {
+				if v.shed == nil {
+					v.shed = make(map[netip.Addr]bool)
+				}
+				v.shed[a] = true
+			}
+		}
+		if v.loads == nil {
+			v.loads = make(map[netip.Addr]policy.Load, len(v.Addrs))
+		}
+		v.loads[a] = l
+	}
+	if len(v.shed) > 0 {
+		u := *v
+		u.shed, u.unshed = nil, nil
+		v.unshed = &u
+	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"maps"
+	"net/netip"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -43,6 +44,12 @@ type Store struct {
 	// published is signalled (without blocking) after every publish, for
 	// the one reader that follows the names' health (Server.watchNames).
 	published chan struct{}
+	// loads are the published samples of the targets (load.go), and
+	// loadDirty says one changed. Guarded by mu.
+	loads     map[healthcheck.Key]sample
+	rttKeys   map[healthcheck.Key]bool
+	feeds     map[netip.Addr]Feed // pushed by POST /api/feed
+	loadDirty chan struct{}
 }
 
 // Serving is the part of the config that answers are made with:
@@ -114,7 +121,7 @@ func NewStore() (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("store schema: %w", err)
 	}
-	s := &Store{db: db, dirty: make(chan struct{}, 1), published: make(chan struct{}, 1)}
+	s := &Store{db: db, dirty: make(chan struct{}, 1), published: make(chan struct{}, 1), loadDirty: make(chan struct{}, 1)}
 	s.serving = Serving{UDPSize: config.DefaultUDPSize}
 	s.snap.Store(&Snapshot{Serving: s.serving})
 	return s, nil
@@ -156,6 +163,7 @@ func (s *Store) Replace(zs []*zones.Zone, names map[string]*Name, sv Serving) er
 		}
 	}
 	s.serving, s.rot = sv, rot
+	s.setRTTKeys(names)
 	s.publish()
 	return nil
 }
@@ -204,17 +212,37 @@ func (s *Store) Publish() {
 }
 
 // RunPublisher publishes health verdicts, at most one publish per
-// healthDelay, until ctx is done.
+// healthDelay, and load changes, at most one per loadDelay, until ctx is
+// done.
 func (s *Store) RunPublisher(ctx context.Context) error {
 	t := time.NewTimer(healthDelay)
 	t.Stop()
+	tl := time.NewTimer(loadDelay)
+	tl.Stop()
+	loadDue := false
+	expiry := time.NewTicker(time.Second) // pushed values expire
+	defer expiry.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return nil
+		case now := <-expiry.C:
+			s.mu.Lock()
+			if s.expireFeeds(now) {
+				s.publish()
+			}
+			s.mu.Unlock()
 		case <-s.dirty:
 			t.Reset(healthDelay)
+		case <-s.loadDirty:
+			if !loadDue {
+				loadDue = true
+				tl.Reset(loadDelay)
+			}
 		case <-t.C:
+			s.Publish()
+		case <-tl.C:
+			loadDue = false
 			s.Publish()
 		}
 	}
@@ -223,6 +251,7 @@ func (s *Store) RunPublisher(ctx context.Context) error {
 // ForgetHealth drops the verdicts on targets no longer probed.
 func (s *Store) ForgetHealth(keep map[healthcheck.Key]bool) {
 	s.write(func(txn *memdb.Txn) error {
+		s.forgetLoads(keep)
 		for _, r := range s.rows(txn, "health") {
 			if h := r.(*healthRow); !keep[h.Key] {
 				if err := txn.Delete("health", h); err != nil {
@@ -319,9 +348,15 @@ func (s *Store) publish() {
 		o := r.(*overrideRow)
 		over[o.Target] = o.State
 	}
+	old := s.snap.Load()
+	feeds := s.liveFeeds(time.Now())
 	for _, r := range s.rows(txn, "name") {
 		ns := r.(*nameRow).State
-		sn.names[ns.Owner] = newNameView(ns, health, over)
+		var prev *NameView
+		if old != nil {
+			prev = old.names[ns.Owner]
+		}
+		sn.names[ns.Owner] = newNameView(ns, health, over, s.loads, feeds, prev)
 	}
 	s.snap.Store(sn)
 	select {
