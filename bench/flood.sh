@@ -4,7 +4,8 @@
 # same reflection-style flood (bench/flood: one question, from 1 source
 # address and from SOURCES addresses in SOURCES/250 /24s, at FACTOR times
 # the configured rate per /24) with a legitimate client in the flooded /24
-# asking the same question as a resolver would (UDP, retries, TCP on TC).
+# asking the same question as a resolver would (UDP, retries, TCP on TC;
+# for dnslb-cookie, DNS cookies: BADCOOKIE, then its good cookie exempts it).
 # Loopback only; every run bounded by DURATION; see README.md.
 set -euo pipefail
 # Ports of its own (BASE+1..BASE+6), away from run.sh's default 25350.
@@ -18,7 +19,7 @@ SOURCES=${SOURCES:-10000}
 DURATION=${DURATION:-10} # seconds of flood per run
 ROUNDS=${ROUNDS:-1}
 LEGIT=${LEGIT:-100}      # the legitimate client's questions per run
-SERVERS=${SERVERS:-dnslb-norrl dnslb nsd}
+SERVERS=${SERVERS:-dnslb-norrl dnslb dnslb-cookie nsd} # dnslb-cookie: with [rrl], the legitimate client sends DNS cookies
 NAME=${NAME:-h1.bench.example.}
 
 ensure_tools
@@ -35,7 +36,7 @@ configure() {
 	local server=$1
 	case $server in
 	dnslb-norrl) write_config dnslb "$OUT/flood" "$OUT/flood/data/zone/bench.example.zone" ;;
-	dnslb)
+	dnslb | dnslb-cookie)
 		write_config dnslb "$OUT/flood" "$OUT/flood/data/zone/bench.example.zone"
 		cat >>"$OUT/flood/dnslb.toml" <<-EOF
 
@@ -58,6 +59,9 @@ for ((round = 1; round <= ROUNDS; round++)); do
 		qps=$((FACTOR * RATE * prefixes))
 		for server in $SERVERS; do
 			base=${server%-norrl}
+			base=${base%-cookie}
+			cookie=()
+			[[ $server == *-cookie ]] && cookie=(-cookie)
 			port=${PORT[$base]}
 			if port_busy "$port"; then
 				warn "port $port is taken; skipping $server"
@@ -74,7 +78,7 @@ for ((round = 1; round <= ROUNDS; round++)); do
 			log "round $round: $server, $sources sources, $qps qps for ${DURATION}s"
 			pin_cmd "$CLIENT_CPU"
 			out=$(timeout $((DURATION + 60)) "${PIN[@]}" "$OUT/floodgen" -server "127.0.0.1:$port" -sources "$sources" \
-				-qps "$qps" -duration "${DURATION}s" -name "$NAME" -legit "$LEGIT") || warn "flood failed for $server"
+				-qps "$qps" -duration "${DURATION}s" -name "$NAME" -legit "$LEGIT" "${cookie[@]}") || warn "flood failed for $server"
 			stop_server "$pid"
 			[[ -n $out ]] && printf '{"round":%d,"name":"%s",%s\n' "$round" "$server" "${out#\{}" >>"$results"
 		done

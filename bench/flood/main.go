@@ -53,6 +53,7 @@ func main() {
 	legit := flag.Int("legit", 100, "questions the legitimate client asks during the flood")
 	tries := flag.Int("tries", 8, "legitimate client: UDP tries per question")
 	timeout := flag.Duration("timeout", 250*time.Millisecond, "legitimate client: UDP timeout per try")
+	withCookie := flag.Bool("cookie", false, "legitimate client: send DNS cookies (RFC 7873), the server cookie of the last reply back")
 	flag.Parse()
 	if *dur > time.Minute || *sources < 1 || *sources > 60000 || *qps < 1 || *qps > 200000 {
 		fmt.Fprintln(os.Stderr, "flood: duration at most 60s, 1..60000 sources, 1..200000 qps")
@@ -64,7 +65,7 @@ func main() {
 		os.Exit(2)
 	}
 	qt := dns.StringToType[*qtype]
-	res, err := run(srv, *sources, *qps, *dur, dns.Fqdn(*name), qt, *legit, *tries, *timeout)
+	res, err := run(srv, *sources, *qps, *dur, dns.Fqdn(*name), qt, *legit, *tries, *timeout, *withCookie)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "flood:", err)
 		os.Exit(1)
@@ -77,7 +78,7 @@ func source(i int) netip.Addr {
 	return netip.AddrFrom4([4]byte{127, 100 + byte(i/250/256), byte(i / 250 % 256), byte(1 + i%250)})
 }
 
-func run(srv netip.AddrPort, sources, qps int, dur time.Duration, name string, qtype uint16, legit, tries int, timeout time.Duration) (*result, error) {
+func run(srv netip.AddrPort, sources, qps int, dur time.Duration, name string, qtype uint16, legit, tries int, timeout time.Duration, withCookie bool) (*result, error) {
 	m := new(dns.Msg)
 	m.SetQuestion(name, qtype)
 	m.SetEdns0(1232, false)
@@ -125,7 +126,7 @@ func run(srv netip.AddrPort, sources, qps int, dur time.Duration, name string, q
 	ctx, cancel := context.WithDeadline(context.Background(), end)
 	defer cancel()
 	lres := make(chan [4]int, 1)
-	go func() { lres <- legitimate(ctx, srv, name, qtype, legit, tries, timeout, dur, res) }()
+	go func() { lres <- legitimate(ctx, srv, name, qtype, legit, tries, timeout, dur, withCookie, res) }()
 
 	// The flood: every 10 ms, its share of the queries, round-robin over
 	// the sources.
@@ -167,11 +168,13 @@ func binaryID(pkt []byte, id uint16) { pkt[0], pkt[1] = byte(id>>8), byte(id) }
 // on its own (a resolver has many in flight), with tries UDP queries of
 // timeout each, and TCP when a reply is truncated. It returns the
 // questions asked, answered, and answered over TCP.
-func legitimate(ctx context.Context, srv netip.AddrPort, name string, qtype uint16, n, tries int, timeout, dur time.Duration, res *result) [4]int {
+func legitimate(ctx context.Context, srv netip.AddrPort, name string, qtype uint16, n, tries int, timeout, dur time.Duration, withCookie bool, res *result) [4]int {
 	src := netip.AddrFrom4([4]byte{127, 100, 0, 251})
 	udp := &dns.Client{Net: "udp", Timeout: timeout, Dialer: &net.Dialer{LocalAddr: net.UDPAddrFromAddrPort(netip.AddrPortFrom(src, 0))}}
 	tcp := &dns.Client{Net: "tcp", Timeout: time.Second, Dialer: &net.Dialer{LocalAddr: net.TCPAddrFromAddrPort(netip.AddrPortFrom(src, 0))}}
 	byTry := make([]atomic.Int64, tries)
+	const clientCookie = "24a5ac1f7c2d9e03" // 8 bytes, in hex
+	var serverCookie atomic.Pointer[string]
 	var asked, resolved, viaTCP atomic.Int64
 	var wg sync.WaitGroup
 	gap := dur * 8 / 10 / time.Duration(n+1) // asked before the flood ends
@@ -192,13 +195,32 @@ func legitimate(ctx context.Context, srv netip.AddrPort, name string, qtype uint
 			m := new(dns.Msg)
 			m.SetQuestion(name, qtype)
 			m.SetEdns0(1232, false)
-			// TODO(issue 14): with cookies, a -cookie flag adds the COOKIE
-			// option here (the client cookie, then the server cookie of the
-			// last reply), and its answers are counted apart: 100% expected.
 			for try := range tries {
+				if withCookie {
+					// The client cookie, then the server cookie of the
+					// last reply that had one (none at first).
+					c := &dns.EDNS0_COOKIE{Code: dns.EDNS0COOKIE, Cookie: clientCookie}
+					if sc := serverCookie.Load(); sc != nil {
+						c.Cookie += *sc
+					}
+					m.IsEdns0().Option = []dns.EDNS0{c}
+				}
 				r, _, err := udp.Exchange(m, srv.String())
 				if err != nil {
 					continue // dropped: try again
+				}
+				if withCookie {
+					if o := r.IsEdns0(); o != nil {
+						for _, e := range o.Option {
+							if c, ok := e.(*dns.EDNS0_COOKIE); ok && len(c.Cookie) > len(clientCookie) {
+								sc := c.Cookie[len(clientCookie):]
+								serverCookie.Store(&sc)
+							}
+						}
+					}
+					if r.Rcode == dns.RcodeBadCookie {
+						continue // RFC 7873 section 5.3: again, with the server cookie
+					}
 				}
 				if r.Truncated {
 					if r, _, err = tcp.Exchange(m, srv.String()); err != nil {
