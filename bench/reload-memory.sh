@@ -10,7 +10,7 @@
 #   RECORDS=1000000  approximate records in the zone
 #   RELOADS=10       reloads
 #   QPS=5000         dnsperf's query rate during the reloads
-#   SETTLE=3         seconds after the first answer and after each reload
+#   SETTLE=4         seconds after the first answer and after each reload
 set -euo pipefail
 
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -18,7 +18,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 RECORDS=${RECORDS:-1000000}
 RELOADS=${RELOADS:-10}
 QPS=${QPS:-5000}
-SETTLE=${SETTLE:-3}
+SETTLE=${SETTLE:-4}
 DIR=$OUT/reload-memory
 
 mib() { awk -v f="$1:" '$1 == f { printf "%d", $2 / 1024 }' "/proc/$2/status"; }

@@ -41,8 +41,9 @@ const bigZoneRecords = 100_000
 const reloadMemFactor = 1.8
 
 // reloadFreeDelay is how long after a reload its old generation is given
-// back: every serving goroutine has taken the new snapshot by then.
-const reloadFreeDelay = 500 * time.Millisecond
+// back: every serving goroutine has taken the new snapshot by then, or,
+// idle, let go of the old one (answer.Worker.Idle, within a second).
+const reloadFreeDelay = 2 * time.Second
 
 // boundReloadMemory sets the soft memory limit for one reload when big;
 // the function it returns restores the limit before, and gives the old

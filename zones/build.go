@@ -183,6 +183,7 @@ func build(origin, path string, rrs []located, partial func(rrtype uint16, owner
 				m.s.Name, dns.TypeToString[m.s.Type], m.ttl, m.first, m.s.TTL)})
 	}
 	z.warnings.sort()
+	z.compact()
 	z.counters()
 	neg := dns.Copy(z.SOA).(*dns.SOA)
 	neg.Hdr.Ttl = min(neg.Hdr.Ttl, neg.Minttl)
@@ -553,4 +554,82 @@ func (z *Zone) counters() {
 		}
 	}
 	z.rots = n
+}
+
+// compact moves the zone's most numerous small objects into a few large
+// arrays: the owner names into one string, the A and AAAA records and
+// their addresses into arrays of their own, every RRset's record list
+// into one slice. Parsing leaves the records it keeps spread over memory
+// pages shared with its garbage (tokens, keys), so after a load or reload
+// much of the heap is pages that are partly free and cannot be given back;
+// the copies are dense, and the pages of the originals are freed whole.
+// A zone of 1,000,000 records held 218 MB of live heap in about 500 MB
+// of pages after a reload, before this.
+func (z *Zone) compact() {
+	nodes := make([]*Node, 0, len(z.nodes))
+	nameBytes, nA, nAAAA, ipBytes, nRR := 0, 0, 0, 0, 0
+	for _, n := range z.nodes {
+		nodes = append(nodes, n)
+		nameBytes += len(n.Name)
+		for _, s := range n.Sets {
+			nRR += len(s.RRs)
+			for _, rr := range s.RRs {
+				switch r := rr.(type) {
+				case *dns.A:
+					nA++
+					ipBytes += len(r.A)
+				case *dns.AAAA:
+					nAAAA++
+					ipBytes += len(r.AAAA)
+				}
+			}
+		}
+	}
+	var b strings.Builder
+	b.Grow(nameBytes)
+	for _, n := range nodes {
+		b.WriteString(n.Name)
+	}
+	names := b.String()
+	as := make([]dns.A, 0, nA)
+	aaaas := make([]dns.AAAA, 0, nAAAA)
+	ips := make([]byte, 0, ipBytes)
+	rrs := make([]dns.RR, 0, nRR)
+	index := make(map[string]*Node, len(nodes))
+	off := 0
+	for _, n := range nodes {
+		name := names[off : off+len(n.Name)]
+		off += len(n.Name)
+		apex := n == z.Apex
+		n.Name = name
+		index[name] = n
+		if apex {
+			z.Origin = name
+		}
+		for _, s := range n.Sets {
+			s.Name = name
+			start := len(rrs)
+			for _, rr := range s.RRs {
+				// Every record's owner is its node's name (build set it).
+				switch r := rr.(type) {
+				case *dns.A:
+					as = append(as, *r)
+					c := &as[len(as)-1]
+					ips = append(ips, r.A...)
+					c.A = ips[len(ips)-len(r.A) : len(ips) : len(ips)]
+					rr = c
+				case *dns.AAAA:
+					aaaas = append(aaaas, *r)
+					c := &aaaas[len(aaaas)-1]
+					ips = append(ips, r.AAAA...)
+					c.AAAA = ips[len(ips)-len(r.AAAA) : len(ips) : len(ips)]
+					rr = c
+				}
+				rr.Header().Name = name
+				rrs = append(rrs, rr)
+			}
+			s.RRs = rrs[start:len(rrs):len(rrs)]
+		}
+	}
+	z.nodes = index
 }
