@@ -4,7 +4,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"net/netip"
-	"sort"
+	"unsafe"
 
 	"github.com/oschwald/maxminddb-golang/v2"
 )
@@ -15,8 +15,7 @@ import (
 // then an index read and a short binary search over flat arrays, instead of
 // a walk of 24 or more tree nodes spread over the file.
 //
-// Keys are the first 64 bits of an address: an IPv4 address a is a<<32, an
-// IPv6 address its upper half. Each range keeps exactly what a lookup in
+// Keys are IPv4 addresses, and the upper 64 bits of IPv6 addresses. Each range keeps exactly what a lookup in
 // the tree reports for every address in it (the network's length and its
 // record), so compiled and direct lookups agree to the bit, ECS scope
 // included. Ranges are not merged across networks: that could widen the
@@ -27,53 +26,73 @@ import (
 // the IPv4 tree (2001::/32 Teredo, 2002::/16 6to4), are direct ranges: the
 // lookup falls back to the tree there. That keeps the table at about one
 // range per network.
-type table struct {
-	starts []uint64 // the first key of each range, ascending; starts[0] == 0
-	vals   []uint32 // per range: record index<<8 | the network's length; see direct
+type table[K uint32 | uint64] struct {
+	// ents are the ranges by first key, ascending; ents[0].start == 0.
+	// A key and its value side by side: a lookup reads one cache line
+	// where two arrays would cost two (the tables are megabytes, and
+	// clients' addresses are spread over all of them).
+	ents []entry[K]
 	// index[t] is the first range whose start has top 16 bits >= t, and
-	// index[1<<16] == len(starts): a key's range is found between two of them.
+	// index[1<<16] == len(ents): a key's range is found between two of them.
 	index []uint32
+}
+
+// entry is one range: its first key (an IPv4 address, the upper half of an
+// IPv6 one) and its value: record index<<8 | the network's length; see
+// direct.
+type entry[K uint32 | uint64] struct {
+	start K
+	val   uint32
 }
 
 // direct marks a range where lookups go to the tree. Record index 0 is a
 // network without data.
 const direct = ^uint32(0)
 
-// maxRanges bounds a table (16 bytes a range with its record): past it the
-// file is looked up in its tree, as before compiling.
+// maxRanges bounds a table (8 or 16 bytes a range, and its record): past it
+// the file is looked up in its tree, as before compiling.
 const maxRanges = 1 << 24
 
 // find returns the value of the range holding key k.
-func (t *table) find(k uint64) uint32 {
-	top := k >> 48
+func (t *table[K]) find(k K) uint32 {
+	top := uint64(k) >> (8*unsafe.Sizeof(k) - 16)
 	lo, hi := int(t.index[top]), int(t.index[top+1])
 	// The range holding k is the last one starting at or before k: in
-	// starts[lo:hi], or the one before lo (which starts in an earlier
-	// /16 and runs into this one).
-	j := lo + sort.Search(hi-lo, func(i int) bool { return t.starts[lo+i] > k })
-	return t.vals[j-1]
+	// ents[lo:hi], or the one before lo (which starts in an earlier /16
+	// and runs into this one). Search for the first start past k.
+	for lo < hi {
+		m := int(uint(lo+hi) >> 1)
+		if t.ents[m].start <= k {
+			lo = m + 1
+		} else {
+			hi = m
+		}
+	}
+	return t.ents[lo-1].val
 }
 
-// tableBuilder collects ranges in ascending order.
+// tableBuilder collects ranges in ascending order, keyed by the upper 64
+// bits of the address (IPv4: a<<32).
 type tableBuilder struct {
-	t     table
-	recs  *[]recData
-	byOff map[uintptr]uint32
+	starts []uint64
+	vals   []uint32
+	recs   *[]recData
+	byOff  map[uintptr]uint32
 }
 
 func (b *tableBuilder) add(start uint64, val uint32) error {
-	n := len(b.t.starts)
-	if n > 0 && b.t.vals[n-1] == direct && val == direct {
+	n := len(b.starts)
+	if n > 0 && b.vals[n-1] == direct && val == direct {
 		return nil // one direct range is as good as two
 	}
-	if n > 0 && start <= b.t.starts[n-1] {
+	if n > 0 && start <= b.starts[n-1] {
 		return fmt.Errorf("networks out of order at key %#x", start)
 	}
 	if n == maxRanges {
 		return fmt.Errorf("more than %d networks", maxRanges)
 	}
-	b.t.starts = append(b.t.starts, start)
-	b.t.vals = append(b.t.vals, val)
+	b.starts = append(b.starts, start)
+	b.vals = append(b.vals, val)
 	return nil
 }
 
@@ -96,19 +115,21 @@ func (b *tableBuilder) val(res maxminddb.Result, bits int) uint32 {
 	return i<<8 | uint32(bits)
 }
 
-func (b *tableBuilder) done() *table {
-	t := &b.t
-	t.index = make([]uint32, 1<<16+1)
+// build makes the table of b's ranges, keys shifted right by shift (32
+// for IPv4, 0 for IPv6).
+func build[K uint32 | uint64](b *tableBuilder, shift uint) *table[K] {
+	t := &table[K]{ents: make([]entry[K], len(b.starts)), index: make([]uint32, 1<<16+1)}
+	for i, s := range b.starts {
+		t.ents[i] = entry[K]{start: K(s >> shift), val: b.vals[i]}
+	}
 	j := 0
 	for top := range 1 << 16 {
-		for j < len(t.starts) && t.starts[j]>>48 < uint64(top) {
+		for j < len(b.starts) && b.starts[j]>>48 < uint64(top) {
 			j++
 		}
 		t.index[top] = uint32(j)
 	}
-	t.index[1<<16] = uint32(len(t.starts))
-	t.starts = t.starts[:len(t.starts):len(t.starts)]
-	t.vals = t.vals[:len(t.vals):len(t.vals)]
+	t.index[1<<16] = uint32(len(b.starts))
 	return t
 }
 
@@ -124,18 +145,18 @@ func (f *geoFile) compile() error {
 	if err := f.walk4(b4); err != nil {
 		return err
 	}
-	var t6 *table
+	var t6 *table[uint64]
 	if f.ipv6 {
 		b6 := &tableBuilder{recs: &recs, byOff: byOff}
 		if err := f.walk6(b6); err != nil {
 			return err
 		}
-		t6 = b6.done()
+		t6 = build[uint64](b6, 0)
 	}
 	if len(recs) >= 1<<24 {
 		return fmt.Errorf("more than %d records", 1<<24)
 	}
-	f.t4, f.t6, f.recs = b4.done(), t6, recs[:len(recs):len(recs)]
+	f.t4, f.t6, f.recs = build[uint32](b4, 32), t6, recs[:len(recs):len(recs)]
 	return nil
 }
 

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"unsafe"
 
 	"github.com/dnslb/dnslb/dnslb/geo/geotest"
 	"github.com/dnslb/dnslb/dnslb/policy"
@@ -49,20 +50,22 @@ func probeAddrs(r *rand.Rand, f *geoFile, n int) []netip.Addr {
 		}
 		out = append(out, netip.AddrFrom16(a))
 	}
-	for _, t := range []*table{f.t4, f.t6} {
-		if t == nil {
-			continue
-		}
+	if t := f.t4; t != nil {
 		for range n {
-			i := r.IntN(len(t.starts))
-			for _, k := range []uint64{t.starts[i], t.starts[i] - 1, t.starts[i] + 1<<32} {
+			s := t.ents[r.IntN(len(t.ents))].start
+			for _, k := range []uint32{s, s - 1, s + 1} {
+				a := netip.AddrFrom4([4]byte{byte(k >> 24), byte(k >> 16), byte(k >> 8), byte(k)})
+				out = append(out, a, a.Prev())
+			}
+		}
+	}
+	if t := f.t6; t != nil {
+		for range n {
+			s := t.ents[r.IntN(len(t.ents))].start
+			for _, k := range []uint64{s, s - 1, s + 1} {
 				var a [16]byte
 				binary.BigEndian.PutUint64(a[:8], k)
-				if t == f.t4 {
-					out = append(out, netip.AddrFrom4([4]byte(a[:4])), netip.AddrFrom4([4]byte(a[:4])).Prev())
-				} else {
-					out = append(out, netip.AddrFrom16(a), netip.AddrFrom16(a).Prev())
-				}
+				out = append(out, netip.AddrFrom16(a), netip.AddrFrom16(a).Prev())
 			}
 		}
 	}
@@ -89,9 +92,9 @@ func TestCompiledLookup(t *testing.T) {
 		if f.t4 == nil || f.ipv6 != (f.t6 != nil) {
 			t.Fatalf("%s: tables t4 %v, t6 %v for ip_version %d: not compiled", path, f.t4 != nil, f.t6 != nil, f.r.Metadata.IPVersion)
 		}
-		n4, n6 := len(f.t4.starts), 0
+		n4, n6 := len(f.t4.ents), 0
 		if f.t6 != nil {
-			n6 = len(f.t6.starts)
+			n6 = len(f.t6.ents)
 		}
 		t.Logf("%s: %d IPv4 ranges, %d IPv6 ranges, %d records", filepath.Base(path), n4, n6, len(f.recs)-1)
 		bad := 0
@@ -150,12 +153,48 @@ func BenchmarkCompile(b *testing.B) {
 					b.Fatal(err)
 				}
 			}
-			n := len(f.t4.starts)
+			n4, n6 := len(f.t4.ents), 0
 			if f.t6 != nil {
-				n += len(f.t6.starts)
+				n6 = len(f.t6.ents)
 			}
-			b.ReportMetric(float64(n), "ranges")
-			b.ReportMetric(float64(n*12+2*(1<<16+1)*4), "table-bytes")
+			b.ReportMetric(float64(n4+n6), "ranges")
+			b.ReportMetric(float64(n4*8+n6*16+2*(1<<16+1)*4+len(f.recs)*int(unsafe.Sizeof(recData{}))), "table-bytes")
+		})
+	}
+}
+
+// BenchmarkLookupSpread is a lookup of the country for clients spread over
+// the address space (65,536 random /24s, as bench/ecsload sends), in the
+// compiled tables and in the tree, on the shipped database or GEO_WORLD_DB.
+func BenchmarkLookupSpread(b *testing.B) {
+	path := filepath.Join("..", "..", "geodata", "geo-whois-asn-country.mmdb")
+	if w := os.Getenv("GEO_WORLD_DB"); w != "" {
+		path = w
+	}
+	f, err := openGeoFile(path, true)
+	if err != nil {
+		b.Fatal(err)
+	}
+	r := rand.New(rand.NewPCG(1, 2))
+	addrs := make([]netip.Addr, 1<<16)
+	for i := range addrs {
+		v := r.Uint32()
+		addrs[i] = netip.AddrFrom4([4]byte{byte(v >> 24), byte(v >> 16), byte(v >> 8), 0})
+	}
+	for _, c := range []struct {
+		name string
+		set  *Set
+	}{
+		{"compiled", &Set{dbs: []*geoFile{f}}},
+		{"tree", &Set{dbs: []*geoFile{{path: f.path, r: f.r, ipv6: f.ipv6, fields: f.fields}}}},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			b.ReportAllocs()
+			i := 0
+			for b.Loop() {
+				c.set.Lookup(addrs[i&(len(addrs)-1)], policy.FieldCountry)
+				i++
+			}
 		})
 	}
 }

@@ -75,8 +75,9 @@ type geoFile struct {
 	// t4 and t6 are the compiled tables (compiled.go) and recs the
 	// records their ranges point to, decoded at load; nil when compiling
 	// failed, and t6 for a file without IPv6.
-	t4, t6 *table
-	recs   []recData
+	t4   *table[uint32]
+	t6   *table[uint64]
+	recs []recData
 }
 
 // maxCachedRecords bounds the decode cache of one file. Country databases
@@ -238,22 +239,21 @@ func (set *Set) Lookup(addr netip.Addr, need policy.Fields) (policy.Location, bo
 // addr's family (-1 when the lookup failed, and rec is nil), and its record (nil: none).
 // It reads the compiled tables, and the tree where they have no answer.
 func (f *geoFile) lookup(addr netip.Addr) (int, *recData) {
-	t, k := f.t4, uint64(0)
+	v := direct
 	if addr.Is4() {
-		a := addr.As4()
-		k = uint64(binary.BigEndian.Uint32(a[:])) << 32
-	} else {
-		t = f.t6
-		a := addr.As16()
-		k = binary.BigEndian.Uint64(a[:8])
-	}
-	if t != nil {
-		if v := t.find(k); v != direct {
-			if i := v >> 8; i != 0 {
-				return int(v & 0xff), &f.recs[i]
-			}
-			return int(v & 0xff), nil
+		if f.t4 != nil {
+			a := addr.As4()
+			v = f.t4.find(binary.BigEndian.Uint32(a[:]))
 		}
+	} else if f.t6 != nil {
+		a := addr.As16()
+		v = f.t6.find(binary.BigEndian.Uint64(a[:8]))
+	}
+	if v != direct {
+		if i := v >> 8; i != 0 {
+			return int(v & 0xff), &f.recs[i]
+		}
+		return int(v & 0xff), nil
 	}
 	return f.lookupTree(addr)
 }
