@@ -3,8 +3,8 @@ package geo
 import (
 	"encoding/binary"
 	"fmt"
+	"math/bits"
 	"net/netip"
-	"unsafe"
 
 	"github.com/oschwald/maxminddb-golang/v2"
 )
@@ -32,10 +32,23 @@ type table[K uint32 | uint64] struct {
 	// where two arrays would cost two (the tables are megabytes, and
 	// clients' addresses are spread over all of them).
 	ents []entry[K]
-	// index[t] is the first range whose start has top 16 bits >= t, and
-	// index[1<<16] == len(ents): a key's range is found between two of them.
-	index []uint32
+	// index has an entry per block of keys (the top bits of a key, as
+	// many as the table needs: see build): the first range starting in
+	// the block or after it, and when one range covers the whole block,
+	// its value (whole). The last entry ends the ranges. A lookup in a
+	// whole block reads one cache line; any other, two or three.
+	index []slot
+	shift uint8 // a key's block is key >> shift
 }
+
+// slot is an index entry: lo is the first range starting at or after the
+// block's first key, with the whole bit set when one range covers the
+// block; val is that range's value.
+type slot struct {
+	lo, val uint32
+}
+
+const whole = 1 << 31
 
 // entry is one range: its first key (an IPv4 address, the upper half of an
 // IPv6 one) and its value: record index<<8 | the network's length; see
@@ -55,10 +68,14 @@ const maxRanges = 1 << 24
 
 // find returns the value of the range holding key k.
 func (t *table[K]) find(k K) uint32 {
-	top := uint64(k) >> (8*unsafe.Sizeof(k) - 16)
-	lo, hi := int(t.index[top]), int(t.index[top+1])
+	top := k >> t.shift
+	sl := t.index[top]
+	if sl.lo&whole != 0 {
+		return sl.val
+	}
+	lo, hi := int(sl.lo), int(t.index[top+1].lo&^whole)
 	// The range holding k is the last one starting at or before k: in
-	// ents[lo:hi], or the one before lo (which starts in an earlier /16
+	// ents[lo:hi], or the one before lo (which starts in an earlier block
 	// and runs into this one). Search for the first start past k.
 	for lo < hi {
 		m := int(uint(lo+hi) >> 1)
@@ -116,20 +133,38 @@ func (b *tableBuilder) val(res maxminddb.Result, bits int) uint32 {
 }
 
 // build makes the table of b's ranges, keys shifted right by shift (32
-// for IPv4, 0 for IPv6).
+// for IPv4, 0 for IPv6). The index has about four blocks per range, at
+// most 2^20 (8 MB) and at least 2^10: most blocks of a database whose
+// networks are /20 or wider then lie in one network.
 func build[K uint32 | uint64](b *tableBuilder, shift uint) *table[K] {
-	t := &table[K]{ents: make([]entry[K], len(b.starts)), index: make([]uint32, 1<<16+1)}
+	n := len(b.starts)
+	ibits := uint(min(20, max(10, bits.Len(uint(n))+2)))
+	t := &table[K]{ents: make([]entry[K], n), index: make([]slot, 1<<ibits+1)}
+	t.shift = uint8(64 - shift - ibits)
 	for i, s := range b.starts {
 		t.ents[i] = entry[K]{start: K(s >> shift), val: b.vals[i]}
 	}
+	bshift := 64 - ibits // of a 64-bit key
 	j := 0
-	for top := range 1 << 16 {
-		for j < len(b.starts) && b.starts[j]>>48 < uint64(top) {
+	for top := range uint64(1) << ibits {
+		first := top << bshift
+		for j < n && b.starts[j] < first {
 			j++
 		}
-		t.index[top] = uint32(j)
+		sl := slot{lo: uint32(j)}
+		// The range holding the block's first key, and where the next
+		// one starts: after the block, or the block is split.
+		at := j - 1
+		if j < n && b.starts[j] == first {
+			at = j
+		}
+		if at+1 == n || b.starts[at+1]>>bshift > top {
+			sl.lo |= whole
+			sl.val = b.vals[at]
+		}
+		t.index[top] = sl
 	}
-	t.index[1<<16] = uint32(len(b.starts))
+	t.index[1<<ibits] = slot{lo: uint32(n)}
 	return t
 }
 
