@@ -133,12 +133,18 @@ func (b *tableBuilder) val(res maxminddb.Result, bits int) uint32 {
 }
 
 // build makes the table of b's ranges, keys shifted right by shift (32
-// for IPv4, 0 for IPv6). The index has about four blocks per range, at
-// most 2^20 (8 MB) and at least 2^10: most blocks of a database whose
-// networks are /20 or wider then lie in one network.
+// for IPv4, 0 for IPv6). The IPv4 index has about four blocks per range,
+// at most 2^20 (8 MB) and at least 2^10: most blocks of a database whose
+// networks are /20 or wider then lie in one network. IPv6 networks are
+// almost all in 2000::/4, where blocks of the top bits do not tell them
+// apart: there the index has at most 2^16 slots.
 func build[K uint32 | uint64](b *tableBuilder, shift uint) *table[K] {
 	n := len(b.starts)
-	ibits := uint(min(20, max(10, bits.Len(uint(n))+2)))
+	top := 20
+	if shift == 0 {
+		top = 16
+	}
+	ibits := uint(min(top, max(10, bits.Len(uint(n))+2)))
 	t := &table[K]{ents: make([]entry[K], n), index: make([]slot, 1<<ibits+1)}
 	t.shift = uint8(64 - shift - ibits)
 	for i, s := range b.starts {
