@@ -18,6 +18,9 @@
 #   ECSLOAD_NAMES=8          geo-subnets/-sources: geo names queried (A)
 #   GEO_WORLD_DB=            geo-subnets/-sources: GeoIP file; empty means
 #                            generate the world-like one (bench/gengeo)
+#   READY_WAIT=30            seconds a server may take to answer after its
+#                            start before the round skips it (raise it on a
+#                            busy machine: gdnsd took over 30 s there)
 set -euo pipefail
 
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -36,6 +39,7 @@ SUBNETS=${SUBNETS:-65536}
 SOURCES=${SOURCES:-1024}
 ECSLOAD_NAMES=${ECSLOAD_NAMES:-8}
 GEO_WORLD_DB=${GEO_WORLD_DB:-}
+READY_WAIT=${READY_WAIT:-30}
 GEO_DB_ECS=$GEO_DB
 
 # EDNS Client Subnets (RFC 7871, option code 8) for the geo-ecs scenario:
@@ -171,8 +175,8 @@ run_one() {
 	write_config "$server" "$OUT" "$OUT/data/zone/bench.example.zone"
 	start_server "$server" "$OUT"
 	local pid=$SERVER_PID
-	if ! wait_ready "$port" "$pid" 30; then
-		warn "$server did not answer within 30s; log: $OUT/state/$server/server.log"
+	if ! wait_ready "$port" "$pid" "$READY_WAIT"; then
+		warn "$server did not answer within ${READY_WAIT}s; log: $OUT/state/$server/server.log"
 		stop_server "$pid"
 		return 0
 	fi

@@ -23,7 +23,7 @@ func openGeo(cfg *config.Config) error {
 	if len(missing) > 0 {
 		return errors.New(strings.Join(missing, "\n"))
 	}
-	if _, err := geo.Open(cfg.GeoIP.Files, nil); err != nil {
+	if _, err := geo.OpenTree(cfg.GeoIP.Files, nil); err != nil {
 		return fmt.Errorf("%s: geoip.files: %w", cfg.At("geoip", "files"), err)
 	}
 	return nil

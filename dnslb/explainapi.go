@@ -145,7 +145,7 @@ func ExplainOffline(cfgPath, name, qtype, client, subnet string) (string, error)
 	}
 	var loc policy.Locator
 	if st.cfg.NeedsGeo() {
-		geo, err := geo.Open(st.cfg.GeoIP.Files, nil)
+		geo, err := geo.OpenTree(st.cfg.GeoIP.Files, nil)
 		if err != nil {
 			return "", err
 		}

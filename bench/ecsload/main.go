@@ -7,8 +7,10 @@
 //
 // It talks to loopback only (127.0.0.0/8, ::1) and every run is bounded in
 // time (-duration) and in count (-max). Every query packet is built once;
-// the send loop copies one, patches its 2-byte ID and writes it, without
-// allocating. One goroutine per socket reads the replies. It prints one
+// the send loop copies one and patches its 2-byte ID, without
+// allocating; each sender sends its queries in batches (sendmmsg, -batch)
+// and one goroutine per socket reads the replies in batches (recvmmsg).
+// It prints one
 // line:
 //
 //	qps=… sent=… received=… lost=… p50_us=… p99_us=…
@@ -56,6 +58,7 @@ type options struct {
 	sockets  int
 	timeout  time.Duration
 	check    bool
+	batch    int
 }
 
 func parseFlags(args []string) (*options, error) {
@@ -72,6 +75,7 @@ func parseFlags(args []string) (*options, error) {
 	fs.IntVar(&o.window, "window", 64, "outstanding queries per sender (one sender per socket with -subnets)")
 	fs.IntVar(&o.sockets, "sockets", 4, "senders; with -sources each owns every sockets-th source socket")
 	fs.DurationVar(&o.timeout, "timeout", time.Second, "a query unanswered after this long counts as lost")
+	fs.IntVar(&o.batch, "batch", 32, "queries per sendmmsg, replies per recvmmsg (at most -window)")
 	fs.BoolVar(&o.check, "check", false, "check replies: NOERROR, and the ECS option echoed")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
@@ -102,6 +106,8 @@ func parseFlags(args []string) (*options, error) {
 		return nil, errors.New("-sockets must be between 1 and 4096")
 	case o.sources > 1<<20:
 		return nil, errors.New("-sources must be at most 1048576")
+	case o.batch < 1 || o.batch > 1024:
+		return nil, errors.New("-batch must be between 1 and 1024")
 	case o.timeout <= 0:
 		return nil, errors.New("-timeout must be positive")
 	}
@@ -201,6 +207,26 @@ type sender struct {
 	oldest  uint64 // no query older than this is outstanding
 	sent    int64
 	sendErr int64
+	// The batch's arrays, made before the run (prepare).
+	bufs, out [][]byte
+	ids       []uint16
+	pcs       []*batchConn
+}
+
+// prepare makes s's batch arrays, one batchConn per socket.
+func (s *sender) prepare(batch int) error {
+	s.bufs, s.out, s.ids = make([][]byte, batch), make([][]byte, batch), make([]uint16, batch)
+	for i := range s.bufs {
+		s.bufs[i] = make([]byte, 0, 4096)
+	}
+	for _, c := range s.conns {
+		pc, err := newBatchConn(c, batch)
+		if err != nil {
+			return err
+		}
+		s.pcs = append(s.pcs, pc)
+	}
+	return nil
 }
 
 // reclaim frees the slots of queries sent before now-timeout (or, with
@@ -232,6 +258,9 @@ type receiver struct {
 	bad      int64
 	last     int64 // ns since start of the last matched reply
 	samples  []int64
+	pc       *batchConn
+	bufs     [][]byte // a batch's datagrams
+	ns       []int    // and their lengths
 }
 
 func run(args []string, stdout io.Writer) error {
@@ -280,6 +309,10 @@ func run(args []string, stdout io.Writer) error {
 		}
 	}()
 	perRecv := max(1024, (1<<20)/nsock)
+	// A receiver's batch: no more than its socket's share of the queries
+	// in flight (with -sources 1024 sockets share them), so that the
+	// buffers stay small.
+	rb := min(o.batch, max(4, (o.window*nsend+nsock-1)/nsock))
 	for j := range nsock {
 		var laddr *net.UDPAddr
 		if o.sources > 0 {
@@ -292,7 +325,19 @@ func run(args []string, stdout io.Writer) error {
 		_ = c.SetReadBuffer(1 << 20)
 		s := senders[j%nsend]
 		s.conns = append(s.conns, c)
-		recvs = append(recvs, &receiver{s: s, conn: c, samples: make([]int64, 0, perRecv)})
+		r := &receiver{s: s, conn: c, samples: make([]int64, 0, perRecv), ns: make([]int, rb)}
+		if r.pc, err = newBatchConn(c, rb); err != nil {
+			return fmt.Errorf("socket %d: %v", j, err)
+		}
+		for range rb {
+			r.bufs = append(r.bufs, make([]byte, 4096))
+		}
+		recvs = append(recvs, r)
+	}
+	for _, s := range senders {
+		if err := s.prepare(o.batch); err != nil {
+			return err
+		}
 	}
 
 	start := time.Now()
@@ -377,9 +422,14 @@ func run(args []string, stdout io.Writer) error {
 }
 
 // loop sends until the deadline or until max queries are claimed in all.
-// Query k (counted over all senders) carries packet k mod len(pkts).
+// Query k (counted over all senders) carries packet k mod len(pkts). It
+// takes as many free window slots as there are, up to batch, and sends
+// their queries in one sendmmsg (batchConn) on one of its
+// sockets, the next socket for the next batch: a generator that makes a
+// system call per query cannot keep a server busy that reads 32 at a time.
 func (s *sender) loop(start time.Time, pkts [][]byte, claimed *atomic.Int64, maxQ, deadline, timeout int64) {
-	buf := make([]byte, 0, 4096)
+	batch := len(s.bufs)
+	bufs, out, ids, pcs := s.bufs, s.out, s.ids, s.pcs
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
 	ci := 0
@@ -405,74 +455,108 @@ func (s *sender) loop(start time.Time, pkts [][]byte, claimed *atomic.Int64, max
 				}
 			}
 		}
-		k := claimed.Add(1) - 1
-		if k >= maxQ {
-			s.tok <- struct{}{}
-			return
+		n := 1
+	more:
+		for n < batch {
+			select {
+			case <-s.tok:
+				n++
+			default:
+				break more
+			}
 		}
-		if s.next-s.oldest >= 65536 {
-			s.reclaim(0, timeout, true)
+		k := claimed.Add(int64(n)) - int64(n)
+		if k+int64(n) > maxQ {
+			keep := int(max(0, maxQ-k))
+			for range n - keep {
+				s.tok <- struct{}{}
+			}
+			if n = keep; n == 0 {
+				return
+			}
 		}
-		id := uint16(s.next)
-		if s.sentAt[id].Load() != 0 { // only after a forced reclaim raced a reply
-			s.tok <- struct{}{}
-			continue
+		now = int64(time.Since(start))
+		cnt := 0
+		for i := range n {
+			if s.next-s.oldest >= 65536 {
+				s.reclaim(0, timeout, true)
+			}
+			id := uint16(s.next)
+			if s.sentAt[id].Load() != 0 { // only after a forced reclaim raced a reply
+				s.tok <- struct{}{}
+				continue
+			}
+			s.next++
+			pi := int((k + int64(i)) % int64(len(pkts)))
+			b := append(bufs[cnt][:0], pkts[pi]...)
+			binary.BigEndian.PutUint16(b, id)
+			bufs[cnt] = b
+			s.pkt[id].Store(int32(pi))
+			s.sentAt[id].Store(now + 1)
+			out[cnt] = b
+			ids[cnt] = id
+			cnt++
 		}
-		s.next++
-		pi := int(k % int64(len(pkts)))
-		buf = append(buf[:0], pkts[pi]...)
-		binary.BigEndian.PutUint16(buf, id)
-		s.pkt[id].Store(int32(pi))
-		s.sentAt[id].Store(int64(time.Since(start)) + 1)
-		c := s.conns[ci]
-		if ci++; ci == len(s.conns) {
+		pc := pcs[ci]
+		if ci++; ci == len(pcs) {
 			ci = 0
 		}
-		if _, err := c.Write(buf); err != nil {
+		done := 0
+		for done < cnt {
+			m, err := pc.write(out[done:cnt])
+			if err != nil || m == 0 {
+				break
+			}
+			done += m
+		}
+		for _, id := range ids[done:cnt] {
 			if s.sentAt[id].Swap(0) != 0 {
 				s.tok <- struct{}{}
 			}
 			s.sendErr++
-			continue
 		}
-		s.sent++
+		s.sent += int64(done)
 	}
 }
 
-// loop reads replies until the socket is closed. A reply counts when its
-// ID is outstanding on its sender; with check it must also be a NOERROR
+// loop reads replies until the socket is closed, up to batch at a time
+// (recvmmsg). A reply counts when its ID is
+// outstanding on its sender; with check it must also be a NOERROR
 // response and, for an ECS query, echo the option's family, source prefix
 // and address.
 func (r *receiver) loop(start time.Time, pkts [][]byte, subnets []uint32, check bool) {
-	buf := make([]byte, 65536)
+	pc, bufs, ns := r.pc, r.bufs, r.ns
 	var n uint32
 	for {
-		m, err := r.conn.Read(buf)
+		got, err := pc.read(bufs, ns)
 		if err != nil {
 			if errors.Is(err, net.ErrClosed) {
 				return
 			}
 			continue // e.g. ECONNREFUSED from an ICMP error
 		}
-		if m < 12 || buf[2]&0x80 == 0 {
-			r.bad++
-			continue
-		}
-		id := binary.BigEndian.Uint16(buf)
-		t := r.s.sentAt[id].Swap(0)
-		if t == 0 {
-			continue // late (already counted lost) or not ours
-		}
-		pi := r.s.pkt[id].Load()
 		now := int64(time.Since(start))
-		r.s.tok <- struct{}{}
-		r.received++
-		r.last = now
-		if n++; n%16 == 0 && len(r.samples) < cap(r.samples) {
-			r.samples = append(r.samples, now-(t-1))
-		}
-		if check && !replyOK(buf[:m], pkts[pi], len(subnets) > 0) {
-			r.bad++
+		for i := range got {
+			buf := bufs[i][:ns[i]]
+			if len(buf) < 12 || buf[2]&0x80 == 0 {
+				r.bad++
+				continue
+			}
+			id := binary.BigEndian.Uint16(buf)
+			t := r.s.sentAt[id].Swap(0)
+			if t == 0 {
+				continue // late (already counted lost) or not ours
+			}
+			pi := r.s.pkt[id].Load()
+			r.s.tok <- struct{}{}
+			r.received++
+			r.last = now
+			if n++; n%16 == 0 && len(r.samples) < cap(r.samples) {
+				r.samples = append(r.samples, now-(t-1))
+			}
+			if check && !replyOK(buf, pkts[pi], len(subnets) > 0) {
+				r.bad++
+			}
 		}
 	}
 }
