@@ -312,10 +312,14 @@ func TestStateFileKill9(t *testing.T) {
 	}
 }
 
-// freePort returns a loopback address with a port free a moment ago.
+// freePort returns a loopback address with a port free a moment ago. The
+// address is a random one of 127.0.0.0/8, not 127.0.0.1, so that an
+// ephemeral port other sockets take from 127.0.0.1 in the meantime cannot
+// collide with it (a test that restarts a server on it needs it again).
 func freePort(t testing.TB) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	ip := fmt.Sprintf("127.%d.%d.%d", 100+rand.IntN(100), rand.IntN(256), 1+rand.IntN(254))
+	ln, err := net.Listen("tcp", ip+":0")
 	if err != nil {
 		t.Fatal(err)
 	}
