@@ -18,15 +18,18 @@ type ClusterConfig struct {
 	Port int    `toml:"port"`
 	// Seeds are other nodes to join, "address:port".
 	Seeds []string `toml:"seeds"`
-	// Key is the gossip encryption key, base64 of 16, 24 or 32 bytes
-	// (memberlist's AES-GCM keyring); required when Bind is not loopback.
-	Key string `toml:"key"`
+	// KeyFile holds the gossip encryption key, base64 of 16, 24 or 32
+	// bytes (memberlist's AES-GCM keyring), read as TSIG secrets are (not
+	// o+r or o+w); required when Bind is not loopback.
+	KeyFile string `toml:"key_file"`
 	// Probers is how many nodes probe each target (default 3, capped at
 	// the live members).
 	Probers int `toml:"probers"`
 	// Quorum is how many of a target's probers must say up: "majority"
 	// (default), "any", "all" or a number.
 	Quorum string `toml:"quorum"`
+
+	key []byte // KeyFile's key, read by check
 }
 
 // DefaultClusterPort is [cluster] port's default.
@@ -48,11 +51,8 @@ func (c ClusterConfig) defaults() ClusterConfig {
 	return c
 }
 
-// KeyBytes decodes Key (checked at load); nil when none is set.
-func (c ClusterConfig) KeyBytes() []byte {
-	b, _ := base64.StdEncoding.DecodeString(c.Key)
-	return b
-}
+// KeyBytes is the gossip key check read from KeyFile; nil when none is set.
+func (c ClusterConfig) KeyBytes() []byte { return c.key }
 
 // QuorumOf is how many of n probers must say up for a target to be up,
 // by Quorum (checked at load): at least 1 and at most n.
@@ -90,13 +90,20 @@ func (c *Config) checkCluster(bad func([]string, string, ...any)) {
 			bad(key("seeds"), "%q (entry %d) is not an address:port like \"127.0.0.2:7946\"", s, i+1)
 		}
 	}
-	if cl.Key != "" {
-		b, err := base64.StdEncoding.DecodeString(cl.Key)
-		if err != nil || (len(b) != 16 && len(b) != 24 && len(b) != 32) {
-			bad(key("key"), "not base64 of 16, 24 or 32 bytes (make one with: head -c 32 /dev/urandom | base64)")
+	if cl.KeyFile != "" {
+		cl.KeyFile = c.Rel(cl.KeyFile)
+		s, err := readSecret(cl.KeyFile)
+		b, _ := base64.StdEncoding.DecodeString(s)
+		switch {
+		case err != nil:
+			bad(key("key_file"), "%v", err)
+		case len(b) != 16 && len(b) != 24 && len(b) != 32:
+			bad(key("key_file"), "%s holds %d bytes, want 16, 24 or 32 (make one with: head -c 32 /dev/urandom | base64)", cl.KeyFile, len(b))
+		default:
+			cl.key = b
 		}
 	} else if err == nil && !bind.IsLoopback() {
-		bad(key("bind"), "%s is not a loopback address: set cluster.key, the gossip encryption key (head -c 32 /dev/urandom | base64)", cl.Bind)
+		bad(key("bind"), "%s is not a loopback address: set cluster.key_file, a file with the gossip encryption key (head -c 32 /dev/urandom | base64)", cl.Bind)
 	}
 	if cl.Probers < 1 || cl.Probers > 64 {
 		bad(key("probers"), "%d out of range 1..64", cl.Probers)
