@@ -1,7 +1,9 @@
 package dnslb
 
 import (
+	"context"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -15,7 +17,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dnslb/dnslb/dnslb/admin"
 	"github.com/dnslb/dnslb/dnslb/cluster"
+	"github.com/dnslb/dnslb/dnslb/config"
 	"github.com/dnslb/dnslb/healthcheck"
 )
 
@@ -248,6 +252,7 @@ quorum = "majority"
 
 	// A backend dies: every node stops serving it, the same answer on all.
 	dead[backAddrs[3]] = true
+	died := time.Now()
 	_ = backends[backAddrs[3]].srv.Close()
 	var rest []string
 	for _, a := range backAddrs {
@@ -256,6 +261,7 @@ quorum = "majority"
 		}
 	}
 	agree("every node to drop the dead backend", strings.Join(rest, " "), nodes)
+	t.Logf("every node dropped the dead backend %v after it died (interval 1s, fall 1)", time.Since(died).Round(10*time.Millisecond))
 
 	// One node's path to a backend it probes is broken: it sees the backend
 	// down, the other two probers see it up, and the majority wins on
@@ -314,6 +320,27 @@ quorum = "majority"
 	st := nodes[0].srv.Status()
 	if st.Cluster == nil || len(st.Cluster.Members) != 3 || st.Cluster.Alone {
 		t.Errorf("status cluster = %+v, want three members, not alone", st.Cluster)
+	}
+	a := admin.New(config.AdminConfig{Listen: "127.0.0.1:0", StatusInterval: config.Duration{Duration: time.Second}}, nodes[0].srv, nodes[0].srv.Metrics(), nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- a.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	select {
+	case <-a.Started():
+	case err := <-done:
+		t.Fatalf("admin Run: %v", err)
+	}
+	resp, err := http.Get("http://" + a.Addr().String() + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, want := range []string{`<h2 id="cluster">Fleet</h2>`, "3 live members", ">n3<", "web/" + blockedAddr} {
+		if !strings.Contains(string(page), want) {
+			t.Errorf("status page lacks %q", want)
+		}
 	}
 	if got := metricValue(t, nodes[0].srv, "dnslb_cluster_members"); got != 3 {
 		t.Errorf("dnslb_cluster_members = %v, want 3", got)
