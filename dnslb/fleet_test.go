@@ -152,6 +152,11 @@ func TestFleet(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "zones", "example.org.zone"), []byte(zone), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	// The gossip is encrypted (loopback does not require it, but the
+	// keyring path should run).
+	if err := os.WriteFile(filepath.Join(dir, "gossip.key"), []byte("MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	var nodes []*fleetNode
 	for i, a := range nodeAddrs {
 		name := fmt.Sprintf("n%d", i+1)
@@ -177,6 +182,7 @@ port = %d
 seeds = ["%s:%d"]
 probers = %d
 quorum = "majority"
+key_file = "gossip.key"
 `, backPort, name, name, a, gossipPort, nodeAddrs[0], gossipPort, probers)
 		path := filepath.Join(dir, name+".toml")
 		if err := os.WriteFile(path, []byte(cfg), 0o644); err != nil {
@@ -344,5 +350,34 @@ quorum = "majority"
 	}
 	if got := metricValue(t, nodes[0].srv, "dnslb_cluster_members"); got != 3 {
 		t.Errorf("dnslb_cluster_members = %v, want 3", got)
+	}
+}
+
+// TestFleetGossipPortTaken: a node whose gossip port is taken ends Run at
+// once with one error naming the address, before serving.
+func TestFleetGossipPortTaken(t *testing.T) {
+	port := freeFleetPort(t, []string{"127.0.0.11"})
+	ln, err := net.Listen("tcp", net.JoinHostPort("127.0.0.11", strconv.Itoa(port)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	path := writeLBConfig(t, fmt.Sprintf("[cluster]\nname = \"n1\"\nbind = \"127.0.0.11\"\nport = %d\n", port))
+	cfg, err := config.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := New(cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	err = srv.Run(ctx)
+	if err == nil || !strings.Contains(err.Error(), "cluster: cannot start gossip on 127.0.0.11:"+strconv.Itoa(port)) {
+		t.Fatalf("Run = %v, want cluster: cannot start gossip on 127.0.0.11:%d", err, port)
+	}
+	if ctx.Err() != nil {
+		t.Fatal("Run returned only when its context ended")
 	}
 }
