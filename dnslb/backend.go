@@ -26,6 +26,10 @@ var Version = "devel"
 func (s *Server) Status() admin.Status {
 	st := admin.Status{Version: Version, Started: s.started, LastReload: s.lastReloadStatus()}
 	st.StateFile = s.stateProblem()
+	if s.cluster != nil {
+		cs := s.cluster.Status()
+		st.Cluster = &cs
+	}
 	s.reloadMu.Lock()
 	for _, z := range s.store.Zones() {
 		zs := admin.ZoneStatus{Name: z.Origin, File: z.File, Serial: z.Serial(), Records: z.Len()}

@@ -37,6 +37,13 @@ func TestCheckBadConfig(t *testing.T) {
 			`testdata/bad/rrl.toml:8: rrl.ipv4_prefix_length: 33 out of range 1..32`,
 			`testdata/bad/rrl.toml:10: rrl.max_table_size must be a number, like 3; found the string "big"`,
 		}},
+		{"cluster.toml", []string{
+			`testdata/bad/cluster.toml:4: cluster.bind: 192.0.2.1 is not a loopback address: set cluster.key_file, a file with the gossip encryption key (head -c 32 /dev/urandom | base64)`,
+			`testdata/bad/cluster.toml:5: cluster.port: 70000 out of range 1..65535`,
+			`testdata/bad/cluster.toml:6: cluster.seeds: "ns2.example.org" (entry 2) is not an address:port like "127.0.0.2:7946"`,
+			`testdata/bad/cluster.toml:7: cluster.probers: 100 out of range 1..64`,
+			`testdata/bad/cluster.toml:8: cluster.quorum: "most" is not "majority", "any", "all" or a number 1..probers (100)`,
+		}},
 		{"healthcheck.toml", []string{
 			`testdata/bad/healthcheck.toml:4: healthcheck "web": type "htp" is not one of tcp, http, https, icmp, dns, load (did you mean http?)`,
 			`testdata/bad/healthcheck.toml:5: healthcheck "web": interval "0s" is below the 1s minimum`,

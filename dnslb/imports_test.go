@@ -23,6 +23,7 @@ var layers = map[string]int{
 	"dnslb/geo/geotest": 3,
 	"dnslb/state":       3,
 	"dnslb/rrl":         3,
+	"dnslb/cluster":     3,
 	"dnslb/answer":      4,
 	"dnslb/metrics":     4,
 	"dnslb/serve":       5,
@@ -45,6 +46,7 @@ func TestImportDirection(t *testing.T) {
 		"github.com/oschwald/maxminddb-golang/v2":                 {"dnslb/geo"},
 		"github.com/hashicorp/go-memdb":                           {"dnslb/state"},
 		"github.com/BurntSushi/toml":                              {"dnslb/config"},
+		"github.com/hashicorp/memberlist":                         {"dnslb/cluster"},
 		"github.com/prometheus/client_golang/prometheus":          {"dnslb/metrics"},
 		"github.com/prometheus/client_golang/prometheus/promhttp": {"dnslb/metrics"},
 	}

@@ -8,6 +8,7 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"slices"
 	"strings"
@@ -193,6 +194,10 @@ func (s *Server) reload() (reloadChanges, error) {
 	if st.cfg.Admin != s.cfg.Admin {
 		s.log.Warn("admin settings changed: restart to apply them")
 		st.cfg.Admin = s.cfg.Admin
+	}
+	if !reflect.DeepEqual(st.cfg.Cluster, s.cfg.Cluster) {
+		s.log.Warn("cluster settings changed: restart to apply them")
+		st.cfg.Cluster = s.cfg.Cluster
 	}
 	if st.cfg.Log.Format != s.cfg.Log.Format {
 		s.log.Warn("log.format changed: restart to apply it")

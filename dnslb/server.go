@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/dnslb/dnslb/dnslb/admin"
+	"github.com/dnslb/dnslb/dnslb/cluster"
 	"github.com/dnslb/dnslb/dnslb/config"
 	"github.com/dnslb/dnslb/dnslb/geo"
 	"github.com/dnslb/dnslb/dnslb/metrics"
@@ -34,6 +35,7 @@ type Server struct {
 	store   *state.Store
 	geo     *geo.DB // nil when no name selects by location
 	prober  *healthcheck.Scheduler
+	cluster *cluster.Cluster // nil without [cluster] (fleet.go)
 	metrics *metrics.Registry
 	qlog    atomic.Pointer[metrics.QueryLog] // nil: no query log
 	started time.Time
@@ -47,7 +49,10 @@ type Server struct {
 	rrl      atomic.Pointer[rrl.Table] // nil: rate limiting off (ratelimit.go)
 	notifyCh chan notifyJob            // to the notifier, which Run starts
 	loaded   map[string]*loadedZone
-	watched  []string
+	// allTargets is every target of the config; the prober has only this
+	// node's share of them in a fleet (fleet.go).
+	allTargets []healthcheck.Target
+	watched    []string
 
 	mu           sync.Mutex // guards addrs, lastReload, ready and allDownSince
 	addrs        []net.Addr
@@ -85,7 +90,7 @@ func New(cfg config.Config, log *slog.Logger) (*Server, error) {
 		Logger:        log,
 		OnChange:      s.healthChanged,
 		OnProbe:       func(k healthcheck.Key, r healthcheck.Result) { s.metrics.ProbeLatency(k.Check, r.Latency) },
-		OnSample:      s.store.SetSample,
+		OnSample:      s.sampled,
 		MaxConcurrent: cfg.Defaults().Health.MaxConcurrent,
 	})
 	stt, err := buildStateFor(cfg, nil)
@@ -93,6 +98,9 @@ func New(cfg config.Config, log *slog.Logger) (*Server, error) {
 		return nil, err
 	}
 	logZoneWarnings(log, stt, nil)
+	if cl := stt.cfg.Cluster; cl != nil {
+		s.cluster = s.newCluster(*cl)
+	}
 	if err := s.apply(stt); err != nil {
 		return nil, err
 	}
@@ -136,7 +144,7 @@ func New(cfg config.Config, log *slog.Logger) (*Server, error) {
 func (s *Server) apply(st *loadResult) error {
 	targets := state.HealthTargets(&st.cfg, st.names)
 	before := s.prober.Snapshot()
-	if err := s.prober.SetTargets(targets); err != nil {
+	if err := s.prober.SetTargets(s.probed(targets)); err != nil {
 		return err
 	}
 	keep := make(map[healthcheck.Key]bool, len(targets))
@@ -213,9 +221,12 @@ func serving(sc config.ServerConfig) state.Serving {
 func (s *Server) SetLogLevel(v *slog.LevelVar) { s.logLevel = v }
 
 // healthChanged is the prober's callback: one target changed state.
+// In a fleet the verdict is the cluster's (verdict, fleet.go).
 func (s *Server) healthChanged(st healthcheck.Status) {
-	s.store.SetHealth(st.Key, st.State)
-	s.metrics.HealthState(st.Key.Check, targetLabel(st.Key), st.State == healthcheck.Up)
+	if s.cluster == nil {
+		s.store.SetHealth(st.Key, st.State)
+		s.metrics.HealthState(st.Key.Check, targetLabel(st.Key), st.State == healthcheck.Up)
+	}
 	if st.State != healthcheck.Unknown {
 		s.metrics.StateChange(st.Key.Check, st.State == healthcheck.Up)
 	}
@@ -293,6 +304,18 @@ func (s *Server) Run(ctx context.Context) error {
 			return err
 		}
 	}
+	if s.cluster != nil {
+		if err = s.cluster.Start(); err != nil {
+			serve.CloseUDP(udp)
+			closeListeners(tcpLns)
+			for _, ln := range []net.Listener{adminLn, metricsLn} {
+				if ln != nil {
+					ln.Close()
+				}
+			}
+			return err
+		}
+	}
 	ctx, cancel := context.WithCancel(ctx)
 	var wg sync.WaitGroup
 	// One defer, in this order: the goroutines end on cancel and on their
@@ -305,6 +328,9 @@ func (s *Server) Run(ctx context.Context) error {
 	}()
 	wg.Go(func() { _ = s.store.RunPublisher(ctx) })
 	wg.Go(func() { _ = s.prober.Run(ctx) })
+	if s.cluster != nil {
+		wg.Go(func() { _ = s.cluster.Run(ctx) })
+	}
 	if s.geo != nil {
 		wg.Go(func() { _ = s.geo.Run(ctx) })
 	}

@@ -3,6 +3,8 @@ package admin
 import (
 	"net/netip"
 	"time"
+
+	"github.com/dnslb/dnslb/dnslb/cluster"
 )
 
 // Status is everything the status page and the JSON API show: a plain
@@ -15,6 +17,9 @@ type Status struct {
 	LastReload ReloadStatus `json:"last_reload"`
 	// StateFile is set when the override state file was invalid at startup.
 	StateFile *StateFileStatus `json:"state_file,omitempty"`
+	// Cluster is the fleet, with [cluster]: members, each target's
+	// probers and their views.
+	Cluster *cluster.Status `json:"cluster,omitempty"`
 }
 
 // ZoneStatus is one served zone.

@@ -44,6 +44,9 @@ type Config struct {
 	Cookies CookiesConfig `toml:"cookies"`
 	// RRL is response rate limiting (rrl.go).
 	RRL RRLConfig `toml:"rrl"`
+	// Cluster makes this server one node of a fleet sharing health
+	// (cluster.go); absent, it works alone.
+	Cluster *ClusterConfig `toml:"cluster"`
 	// Names holds the policy of each load-balanced owner name,
 	// [name."www.example.org"], keyed by the name as written.
 	Names map[string]NameConfig `toml:"name"`
@@ -255,6 +258,10 @@ func (c Config) Defaults() Config {
 		c.Log.Format = "text"
 	}
 	c.RRL = c.RRL.defaults()
+	if c.Cluster != nil {
+		cl := c.Cluster.defaults()
+		c.Cluster = &cl
+	}
 	return c
 }
 
@@ -641,6 +648,7 @@ func (c *Config) check(path string, data []byte) []string {
 	errs = append(errs, c.checkTSIG(path, data)...)
 	errs = append(errs, c.checkCookies(path, data)...)
 	c.checkRRL(bad)
+	c.checkCluster(bad)
 	for i, z := range c.Zones {
 		at := fmt.Sprintf("zone[%d]", i)
 		if c.undecoded[at+".name"] || c.undecoded[at+".file"] {

@@ -48,6 +48,7 @@ type Registry struct {
 	reloadOK   prometheus.Gauge
 	geo        [2]prometheus.Counter // 0 miss, 1 hit
 	abuse      *abuseMetrics         // TCP limits, state file (abuse.go)
+	cluster    *clusterMetrics       // the fleet's members (cluster.go)
 	rrl        *rrlMetrics           // response rate limiting (rrl.go)
 	ops        *opsMetrics           // build, zones, transfers, reload duration (ops.go)
 	load       *loadMetrics          // load-aware answers (load.go)
@@ -164,6 +165,7 @@ func New() *Registry {
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
 	m.abuse = newAbuseMetrics(m.reg)
+	m.cluster = newClusterMetrics(m.reg)
 	m.rrl = newRRLMetrics(m.reg)
 	m.ops = newOpsMetrics(m.reg)
 	m.load = newLoadMetrics(m.reg)

@@ -1,0 +1,481 @@
+package cluster
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"log/slog"
+	"net"
+	"net/netip"
+	"slices"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/hashicorp/memberlist"
+
+	"github.com/dnslb/dnslb/healthcheck"
+)
+
+// Config configures a Cluster.
+type Config struct {
+	Name  string     // this node's name, unique in the fleet
+	Bind  netip.Addr // gossip's address, TCP and UDP
+	Port  int
+	Seeds []string // "address:port" of other nodes
+	Key   []byte   // AES-GCM key of 16, 24 or 32 bytes; nil: no encryption
+	// Probers is how many nodes probe each target (capped at the live
+	// members); Quorum(n) how many of n probers must say up.
+	Probers int
+	Quorum  func(n int) int
+	Log     *slog.Logger
+	// OnVerdict is called, serialised, when a target's verdict changes. It
+	// must not call the Cluster.
+	OnVerdict func(healthcheck.Key, healthcheck.State)
+	// OnMembers is called from Run when the members changed, so the caller
+	// can tell its prober which targets are now local (Local).
+	OnMembers func()
+	// Sweep is how often verdicts are recomputed for staleness (default 500ms).
+	Sweep time.Duration
+}
+
+// Cluster is one node's view of the fleet. Its goroutines (memberlist's)
+// run between Start and the end of Run.
+type Cluster struct {
+	cfg   Config
+	log   *slog.Logger
+	ml    *memberlist.Memberlist
+	queue *memberlist.TransmitLimitedQueue
+	nodes atomic.Int32 // live members, for the queue's retransmit count
+	heard atomic.Uint64
+	kick  chan struct{} // members changed
+
+	// mu guards the fields below; OnVerdict is called holding it.
+	mu       sync.Mutex
+	members  map[string]string // live member name → gossip address
+	obs      map[string]map[healthcheck.Key]*observation
+	targets  map[healthcheck.Key]time.Duration // stale bound per target
+	verdicts map[healthcheck.Key]healthcheck.State
+	lastSeq  uint64
+	merged   map[string]time.Time // member → last observation merged from it
+}
+
+// observation is one node's view of one target.
+type observation struct {
+	State healthcheck.State
+	Since time.Time
+	Seq   uint64
+	heard time.Time // local time its Seq was first heard
+}
+
+// New returns a Cluster alone: until Start and a join, every target is local.
+func New(cfg Config) *Cluster {
+	if cfg.Log == nil {
+		cfg.Log = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Quorum == nil {
+		cfg.Quorum = func(n int) int { return n/2 + 1 }
+	}
+	if cfg.Probers < 1 {
+		cfg.Probers = 3
+	}
+	if cfg.Sweep <= 0 {
+		cfg.Sweep = 500 * time.Millisecond
+	}
+	c := &Cluster{
+		cfg:      cfg,
+		log:      cfg.Log,
+		kick:     make(chan struct{}, 1),
+		members:  map[string]string{cfg.Name: net.JoinHostPort(cfg.Bind.String(), strconv.Itoa(cfg.Port))},
+		obs:      map[string]map[healthcheck.Key]*observation{},
+		targets:  map[healthcheck.Key]time.Duration{},
+		verdicts: map[healthcheck.Key]healthcheck.State{},
+		merged:   map[string]time.Time{},
+	}
+	c.nodes.Store(1)
+	c.queue = &memberlist.TransmitLimitedQueue{NumNodes: func() int { return int(c.nodes.Load()) }, RetransmitMult: 3}
+	return c
+}
+
+// Start opens the gossip sockets. Run must follow (it stops them).
+func (c *Cluster) Start() error {
+	// The LAN timings even on loopback: the local ones (200 ms probe
+	// timeouts) mark a node on a busy host dead.
+	mc := memberlist.DefaultLANConfig()
+	mc.Name = c.cfg.Name
+	mc.BindAddr, mc.BindPort = c.cfg.Bind.String(), c.cfg.Port
+	mc.AdvertiseAddr, mc.AdvertisePort = c.cfg.Bind.String(), c.cfg.Port
+	mc.SecretKey = c.cfg.Key
+	mc.Delegate = (*delegate)(c)
+	mc.Events = (*events)(c)
+	mc.Logger = slog.NewLogLogger(c.log.Handler(), slog.LevelDebug)
+	ml, err := memberlist.Create(mc)
+	if err != nil {
+		return fmt.Errorf("cluster: cannot start gossip on %s: %w", net.JoinHostPort(mc.BindAddr, strconv.Itoa(mc.BindPort)), err)
+	}
+	c.ml = ml
+	return nil
+}
+
+// Run joins the seeds (again every second while alone), recomputes the
+// verdicts every Sweep, and calls OnMembers after membership changes. When
+// ctx is done it leaves the fleet, stops gossip and returns.
+func (c *Cluster) Run(ctx context.Context) error {
+	if c.ml == nil {
+		return errors.New("cluster: Run before Start")
+	}
+	defer func() {
+		if err := c.ml.Leave(time.Second); err != nil {
+			c.log.Warn("cluster leave", "err", err)
+		}
+		_ = c.ml.Shutdown()
+	}()
+	c.join()
+	t := time.NewTicker(c.cfg.Sweep)
+	defer t.Stop()
+	joinEvery := 0
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-c.kick:
+			if c.cfg.OnMembers != nil {
+				c.cfg.OnMembers()
+			}
+			c.sweep()
+		case <-t.C:
+			c.sweep()
+			if joinEvery++; joinEvery*int(c.cfg.Sweep) >= int(time.Second) {
+				joinEvery = 0
+				if c.nodes.Load() == 1 {
+					c.join()
+				}
+			}
+		}
+	}
+}
+
+func (c *Cluster) join() {
+	if len(c.cfg.Seeds) == 0 {
+		return
+	}
+	if _, err := c.ml.Join(c.cfg.Seeds); err != nil {
+		c.log.Debug("cluster join", "err", err)
+	}
+}
+
+// SetTargets gives every target of the config (local or not), with the
+// interval its observations are refreshed at.
+func (c *Cluster) SetTargets(targets []healthcheck.Target) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.targets = make(map[healthcheck.Key]time.Duration, len(targets))
+	for _, t := range targets {
+		// Three missed probes and a second of gossip: absent.
+		c.targets[t.Key] = 3*t.Config.Interval + time.Second
+	}
+	for k := range c.verdicts {
+		if _, ok := c.targets[k]; !ok {
+			delete(c.verdicts, k)
+		}
+	}
+}
+
+// Local reports whether this node probes k: it is one of k's probers, or
+// there are too few live members for a quorum and every node probes all.
+func (c *Cluster) Local(k healthcheck.Key) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.alone() || slices.Contains(c.probersOf(k, c.memberNames()), c.cfg.Name)
+}
+
+// Observe records this node's prober status of a target (after each
+// probe) and gossips it.
+func (c *Cluster) Observe(st healthcheck.Status) {
+	if st.State == healthcheck.Unknown {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	now := time.Now()
+	c.lastSeq = max(c.lastSeq+1, uint64(now.UnixNano()))
+	o := &observation{State: st.State, Since: st.Since, Seq: c.lastSeq, heard: now}
+	c.own()[st.Key] = o
+	c.queue.QueueBroadcast(&broadcast{key: st.Key, msg: encode([]wireObs{wire(c.cfg.Name, st.Key, o)})})
+	c.decide(st.Key, now)
+}
+
+func (c *Cluster) own() map[healthcheck.Key]*observation {
+	m := c.obs[c.cfg.Name]
+	if m == nil {
+		m = map[healthcheck.Key]*observation{}
+		c.obs[c.cfg.Name] = m
+	}
+	return m
+}
+
+// merge takes the observations of other nodes, the highest sequence of
+// each (node, target) winning.
+func (c *Cluster) merge(in []wireObs) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	now := time.Now()
+	for _, w := range in {
+		k, o, ok := w.parse()
+		if !ok || w.Node == c.cfg.Name {
+			continue
+		}
+		m := c.obs[w.Node]
+		if m == nil {
+			m = map[healthcheck.Key]*observation{}
+			c.obs[w.Node] = m
+		}
+		if cur := m[k]; cur != nil && cur.Seq >= o.Seq {
+			continue
+		}
+		o.heard = now
+		m[k] = o
+		c.heard.Add(1)
+		c.merged[w.Node] = now
+		c.decide(k, now)
+	}
+}
+
+// sweep recomputes every verdict (observations go stale with time).
+func (c *Cluster) sweep() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	now := time.Now()
+	for k := range c.targets {
+		c.decide(k, now)
+	}
+}
+
+// decide recomputes k's verdict and reports a change. Callers hold mu.
+func (c *Cluster) decide(k healthcheck.Key, now time.Time) {
+	if _, ok := c.targets[k]; !ok {
+		return
+	}
+	v := c.verdict(k, now, c.memberNames())
+	if v == healthcheck.Unknown || v == c.verdicts[k] {
+		return
+	}
+	c.verdicts[k] = v
+	if c.cfg.OnVerdict != nil {
+		c.cfg.OnVerdict(k, v)
+	}
+}
+
+// verdict is the rule: up when at least quorum of k's probers' fresh
+// observations say up, down when too many say down for that to happen.
+// Without enough fresh observations to tell, the verdict holds, or is
+// this node's own view when it has none yet. Callers hold mu.
+func (c *Cluster) verdict(k healthcheck.Key, now time.Time, members []string) healthcheck.State {
+	if c.alone() {
+		if o := c.obs[c.cfg.Name][k]; o != nil {
+			return o.State
+		}
+		return healthcheck.Unknown
+	}
+	probers := c.probersOf(k, members)
+	q := c.cfg.Quorum(len(probers))
+	ups, downs := 0, 0
+	for _, p := range probers {
+		if o := c.fresh(p, k, now); o != nil {
+			switch o.State {
+			case healthcheck.Up:
+				ups++
+			case healthcheck.Down:
+				downs++
+			}
+		}
+	}
+	switch {
+	case ups >= q:
+		return healthcheck.Up
+	case downs > len(probers)-q:
+		return healthcheck.Down
+	}
+	if v, ok := c.verdicts[k]; ok {
+		return v
+	}
+	if o := c.fresh(c.cfg.Name, k, now); o != nil {
+		return o.State
+	}
+	return healthcheck.Unknown
+}
+
+// fresh is node's observation of k if it is within k's stale bound.
+func (c *Cluster) fresh(node string, k healthcheck.Key, now time.Time) *observation {
+	o := c.obs[node][k]
+	if o == nil || now.Sub(o.heard) > c.targets[k] {
+		return nil
+	}
+	return o
+}
+
+// alone reports whether there are fewer live members than the quorum of
+// the configured probers needs: then every node probes every target and
+// its own view decides. Callers hold mu.
+func (c *Cluster) alone() bool {
+	return len(c.members) < c.cfg.Quorum(c.cfg.Probers)
+}
+
+// memberNames is the live members, sorted. Callers hold mu.
+func (c *Cluster) memberNames() []string {
+	names := make([]string, 0, len(c.members))
+	for n := range c.members {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	return names
+}
+
+// probersOf is k's probers among members: the min(Probers, len(members))
+// highest by rendezvous hash of (member, check, address), so every node
+// computes the same set and a member leaving moves only its own targets.
+func (c *Cluster) probersOf(k healthcheck.Key, members []string) []string {
+	return Probers(k, members, c.cfg.Probers)
+}
+
+// Probers is the rendezvous choice of n of members for k, highest weight
+// first.
+func Probers(k healthcheck.Key, members []string, n int) []string {
+	type ranked struct {
+		name string
+		w    uint64
+	}
+	rs := make([]ranked, len(members))
+	key := k.String()
+	for i, m := range members {
+		h := fnv.New64a()
+		h.Write([]byte(m))
+		h.Write([]byte{0})
+		h.Write([]byte(key))
+		rs[i] = ranked{m, mix(h.Sum64())}
+	}
+	slices.SortFunc(rs, func(a, b ranked) int {
+		if a.w != b.w {
+			if a.w > b.w {
+				return -1
+			}
+			return 1
+		}
+		return compareStrings(a.name, b.name)
+	})
+	out := make([]string, 0, min(n, len(rs)))
+	for _, r := range rs[:min(n, len(rs))] {
+		out = append(out, r.name)
+	}
+	return out
+}
+
+// mix is splitmix64's finaliser: FNV's low bits alone spread poorly.
+func mix(x uint64) uint64 {
+	x ^= x >> 30
+	x *= 0xbf58476d1ce4e5b9
+	x ^= x >> 27
+	x *= 0x94d049bb133111eb
+	return x ^ x>>31
+}
+
+func compareStrings(a, b string) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+func (c *Cluster) memberEvent(n *memberlist.Node, alive bool) {
+	c.mu.Lock()
+	if alive {
+		c.members[n.Name] = n.Address()
+	} else if n.Name != c.cfg.Name {
+		delete(c.members, n.Name)
+		delete(c.obs, n.Name) // its targets go to their next prober
+		delete(c.merged, n.Name)
+	}
+	c.nodes.Store(int32(len(c.members)))
+	c.mu.Unlock()
+	select {
+	case c.kick <- struct{}{}:
+	default:
+	}
+}
+
+// Status is what the status page shows of the fleet.
+type Status struct {
+	Node string `json:"node"`
+	// Alone: too few live members for a quorum, so this node probes every
+	// target and its own view decides.
+	Alone   bool           `json:"alone"`
+	Members []Member       `json:"members"`
+	Targets []TargetStatus `json:"targets"`
+	// Heard counts observations merged from other nodes.
+	Heard uint64 `json:"observations_heard"`
+}
+
+// Member is one live member.
+type Member struct {
+	Name string `json:"name"`
+	Addr string `json:"address"`
+	// LastMerge is when an observation of it was last merged (zero: never,
+	// or this node).
+	LastMerge time.Time `json:"last_merge,omitzero"`
+}
+
+// TargetStatus is one target's probers, their views and the verdict.
+type TargetStatus struct {
+	Target  string `json:"target"`
+	Local   bool   `json:"local"`
+	Verdict string `json:"verdict"`
+	Views   []View `json:"views"`
+}
+
+// View is one prober's observation of a target.
+type View struct {
+	Node  string        `json:"node"`
+	State string        `json:"state"` // "absent" when none, "stale" when too old
+	Age   time.Duration `json:"age"`
+}
+
+// Status returns the members, and each target's probers and views.
+func (c *Cluster) Status() Status {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	now := time.Now()
+	names := c.memberNames()
+	st := Status{Node: c.cfg.Name, Alone: c.alone(), Heard: c.heard.Load()}
+	for _, n := range names {
+		st.Members = append(st.Members, Member{Name: n, Addr: c.members[n], LastMerge: c.merged[n]})
+	}
+	keys := make([]healthcheck.Key, 0, len(c.targets))
+	for k := range c.targets {
+		keys = append(keys, k)
+	}
+	slices.SortFunc(keys, func(a, b healthcheck.Key) int { return compareStrings(a.String(), b.String()) })
+	for _, k := range keys {
+		probers := c.probersOf(k, names)
+		if st.Alone {
+			probers = []string{c.cfg.Name}
+		}
+		ts := TargetStatus{Target: k.String(), Local: st.Alone || slices.Contains(probers, c.cfg.Name), Verdict: c.verdicts[k].String()}
+		for _, p := range probers {
+			v := View{Node: p, State: "absent"}
+			if o := c.obs[p][k]; o != nil {
+				v.State, v.Age = o.State.String(), now.Sub(o.heard).Round(time.Millisecond)
+				if c.fresh(p, k, now) == nil {
+					v.State = "stale"
+				}
+			}
+			ts.Views = append(ts.Views, v)
+		}
+		st.Targets = append(st.Targets, ts)
+	}
+	return st
+}
