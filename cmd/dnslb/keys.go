@@ -76,6 +76,10 @@ func cmdDS(args []string, stdout, stderr io.Writer) int {
 	if len(errs) > 0 {
 		return 1
 	}
+	if len(keys) == 0 {
+		fmt.Fprintf(stderr, "dnslb ds: %s: no key files K%s+*.key\n", *dir, dns.CanonicalName(pos[0]))
+		return 1
+	}
 	s, err := dnssec.NewSigner(pos[0], keys, 0)
 	if err != nil {
 		fmt.Fprintln(stderr, "dnslb ds:", err)

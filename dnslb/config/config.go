@@ -44,6 +44,8 @@ type Config struct {
 	Cookies CookiesConfig `toml:"cookies"`
 	// RRL is response rate limiting (rrl.go).
 	RRL RRLConfig `toml:"rrl"`
+	// DNSSEC signs zones online (dnssec.go); off without keys.
+	DNSSEC DNSSECConfig `toml:"dnssec"`
 	// Names holds the policy of each load-balanced owner name,
 	// [name."www.example.org"], keyed by the name as written.
 	Names map[string]NameConfig `toml:"name"`
@@ -641,6 +643,7 @@ func (c *Config) check(path string, data []byte) []string {
 	errs = append(errs, c.checkTSIG(path, data)...)
 	errs = append(errs, c.checkCookies(path, data)...)
 	c.checkRRL(bad)
+	errs = append(errs, c.checkDNSSEC(path, data)...)
 	for i, z := range c.Zones {
 		at := fmt.Sprintf("zone[%d]", i)
 		if c.undecoded[at+".name"] || c.undecoded[at+".file"] {

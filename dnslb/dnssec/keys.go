@@ -204,7 +204,7 @@ func plainErr(err error) error {
 
 // ReadDir reads every key of zone in dir: the files K<zone>+*.key (the
 // zone with or without its final dot). It returns the keys read and an
-// error per key that did not read; no key at all is an error too.
+// error per key that did not read (none when dir holds no key of zone).
 func ReadDir(dir, zone string) ([]*Key, []error) {
 	zone = dns.CanonicalName(zone)
 	var keys []*Key
@@ -228,9 +228,6 @@ func ReadDir(dir, zone string) ([]*Key, []error) {
 			continue
 		}
 		keys = append(keys, k)
-	}
-	if len(keys) == 0 && len(errs) == 0 {
-		errs = append(errs, fmt.Errorf("%s: no key files K%s+*.key", dir, zone))
 	}
 	return keys, errs
 }

@@ -1,0 +1,330 @@
+package dnslb
+
+import (
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/miekg/dns"
+
+	"github.com/dnslb/dnslb/dnslb/dnssec"
+)
+
+const signedZone = `$ORIGIN example.org.
+$TTL 300
+@ IN SOA ns1 hostmaster 1 7200 3600 1209600 300
+@ IN NS ns1
+ns1 IN A 127.0.0.1
+www IN A 192.0.2.1
+www IN A 192.0.2.2
+www IN A 192.0.2.3
+lb IN A 192.0.2.10
+lb IN A 192.0.2.11
+lb IN A 192.0.2.12
+alias IN CNAME www
+*.wild IN A 192.0.2.50
+a.b.ent IN A 192.0.2.60
+big IN TXT "%s"
+big IN TXT "%s"
+big IN TXT "%s"
+big IN TXT "%s"
+big IN TXT "%s"
+sub IN NS ns.sub
+ns.sub IN A 192.0.2.53
+secure IN NS ns.secure
+secure IN DS 12345 13 2 0123456789ABCDEF0123456789ABCDEF0123456789ABCDEF0123456789ABCDEF
+ns.secure IN A 192.0.2.54
+`
+
+// signedSetup writes a signed zone's files in a new folder: the zone, a
+// key of algorithm alg (ksk+zsk when split), the config (extra appended),
+// and delv's trust anchor (the DS, as the parent would hold it).
+func signedSetup(t testing.TB, alg uint8, split bool, extra string) (cfg, anchors string, keys []*dnssec.Key) {
+	t.Helper()
+	dir := t.TempDir()
+	txt := strings.Repeat("x", 200)
+	zone := fmt.Sprintf(signedZone, txt+"1", txt+"2", txt+"3", txt+"4", txt+"5")
+	if err := os.WriteFile(filepath.Join(dir, "example.org.zone"), []byte(zone), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	kdir := filepath.Join(dir, "keys")
+	if err := os.Mkdir(kdir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	roles := []bool{true}
+	if split {
+		roles = []bool{true, false}
+	}
+	var anchor strings.Builder
+	anchor.WriteString("trust-anchors {\n")
+	for _, ksk := range roles {
+		k, err := dnssec.Generate("example.org.", alg, ksk)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := k.Write(kdir); err != nil {
+			t.Fatal(err)
+		}
+		keys = append(keys, k)
+		if ksk {
+			ds := k.DS()
+			fmt.Fprintf(&anchor, "  example.org. static-ds %d %d %d %q;\n", ds.KeyTag, ds.Algorithm, ds.DigestType, strings.ToUpper(ds.Digest))
+		}
+	}
+	anchor.WriteString("};\n")
+	anchors = filepath.Join(dir, "anchors")
+	if err := os.WriteFile(anchors, []byte(anchor.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg = filepath.Join(dir, "dnslb.toml")
+	body := `[[zone]]
+name = "example.org"
+file = "example.org.zone"
+[dnssec]
+key_dir = "keys"
+[name."lb.example.org"]
+pick = "round-robin"
+` + extra
+	if err := os.WriteFile(cfg, []byte(body), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return cfg, anchors, keys
+}
+
+// TestDNSSECDelv: BIND's delv, with the zone's DS as its trust anchor,
+// fully validates positive answers (static, round-robin, load-balanced,
+// CNAME, wildcard, apex, DNSKEY, DS at a cut), NODATA (at a name, at an
+// empty non-terminal) and NXDOMAIN (compact denial), over UDP and TCP,
+// for both algorithms and both key layouts; and rejects them when the
+// trust anchor is another key's.
+func TestDNSSECDelv(t *testing.T) {
+	delv := needTool(t, "delv", "bind9-dnsutils")
+	for _, tc := range []struct {
+		alg   uint8
+		split bool
+	}{{dns.ECDSAP256SHA256, false}, {dns.ED25519, true}} {
+		t.Run(fmt.Sprintf("alg%d-split%v", tc.alg, tc.split), func(t *testing.T) {
+			cfg, anchors, _ := signedSetup(t, tc.alg, tc.split, "")
+			_, addr := startServer(t, cfg)
+			host, port, _ := net.SplitHostPort(addr)
+			run := func(anchors string, args ...string) string {
+				a := append([]string{"@" + host, "-p", port, "-a", anchors, "+root=example.org"}, args...)
+				out, _ := exec.Command(delv, a...).CombinedOutput()
+				return string(out)
+			}
+			for _, q := range [][]string{
+				{"www.example.org", "A"}, {"lb.example.org", "A"}, {"alias.example.org", "A"},
+				{"x.y.wild.example.org", "A"}, {"example.org", "SOA"}, {"example.org", "NS"},
+				{"example.org", "DNSKEY"}, {"secure.example.org", "DS"}, {"big.example.org", "TXT"},
+			} {
+				for _, tr := range []string{"+notcp", "+tcp"} {
+					if out := run(anchors, append(q, tr)...); !strings.Contains(out, "; fully validated") {
+						t.Errorf("delv %s %s: not validated:\n%s", strings.Join(q, " "), tr, out)
+					}
+				}
+			}
+			for _, q := range [][]string{
+				{"nx.example.org", "A"}, {"www.example.org", "TXT"}, {"b.ent.example.org", "A"}, {"ns1.example.org", "AAAA"},
+			} {
+				if out := run(anchors, q...); !strings.Contains(out, "; negative response, fully validated") {
+					t.Errorf("delv %s: denial not validated:\n%s", strings.Join(q, " "), out)
+				}
+			}
+			// Another key's DS as the anchor: the answers must not validate.
+			_, wrong, _ := signedSetup(t, tc.alg, false, "")
+			if out := run(wrong, "www.example.org", "A"); strings.Contains(out, "fully validated") {
+				t.Errorf("delv with a wrong trust anchor validated:\n%s", out)
+			}
+		})
+	}
+}
+
+// TestDNSSECReplies checks the signed replies' shapes: RRSIGs with DO
+// only, the DNSKEY RRset without DO too, compact denial (NOERROR, one
+// NSEC with NXNAME; NXDOMAIN with CO, and CO echoed), a referral's DS or
+// proof of no DS, truncation that keeps each RRset with its signatures,
+// and one signature for every order of a rotated RRset.
+func TestDNSSECReplies(t *testing.T) {
+	cfg, _, keys := signedSetup(t, dns.ECDSAP256SHA256, false, "")
+	srv, addr := startServer(t, cfg)
+	ask := func(name string, qt uint16, do, co bool, nett string, size uint16) *dns.Msg {
+		m := new(dns.Msg)
+		m.SetQuestion(name, qt)
+		m.SetEdns0(size, do)
+		if co {
+			m.IsEdns0().SetCo()
+		}
+		c := &dns.Client{Net: nett, Timeout: 2 * time.Second, UDPSize: size}
+		r, _, err := c.Exchange(m, addr)
+		if err != nil {
+			t.Fatalf("%s %s: %v", name, dns.TypeToString[qt], err)
+		}
+		return r
+	}
+	count := func(rrs []dns.RR, t uint16) int {
+		n := 0
+		for _, rr := range rrs {
+			if rr.Header().Rrtype == t {
+				n++
+			}
+		}
+		return n
+	}
+	if r := ask("www.example.org.", dns.TypeA, false, false, "udp", 1232); count(r.Answer, dns.TypeRRSIG) != 0 || len(r.Answer) != 3 {
+		t.Errorf("DO=0: %v", r.Answer)
+	}
+	if r := ask("example.org.", dns.TypeDNSKEY, false, false, "udp", 1232); count(r.Answer, dns.TypeDNSKEY) != 1 {
+		t.Errorf("DNSKEY without DO: %v", r.Answer)
+	}
+	var sig *dns.RRSIG
+	for i := range 6 {
+		r := ask("www.example.org.", dns.TypeA, true, false, "udp", 1232)
+		if count(r.Answer, dns.TypeRRSIG) != 1 {
+			t.Fatalf("DO=1: %v", r.Answer)
+		}
+		s := r.Answer[3].(*dns.RRSIG)
+		if err := s.Verify(keys[0].DNSKEY, r.Answer[:3]); err != nil {
+			t.Errorf("query %d: %v", i, err)
+		}
+		if sig != nil && s.Signature != sig.Signature {
+			t.Errorf("query %d: a new signature for a rotated RRset", i)
+		}
+		sig = s
+	}
+	if st := srv.signers.Load(); st == nil || (*st)["example.org."].Stats().Hits < 5 {
+		t.Errorf("signature cache: %+v", (*st)["example.org."].Stats())
+	}
+	r := ask("nx.example.org.", dns.TypeA, true, false, "udp", 1232)
+	if r.Rcode != dns.RcodeSuccess || count(r.Ns, dns.TypeNSEC) != 1 || count(r.Ns, dns.TypeRRSIG) != 2 {
+		t.Errorf("NXDOMAIN without CO: %s %v", dns.RcodeToString[r.Rcode], r.Ns)
+	}
+	for _, rr := range r.Ns {
+		if n, ok := rr.(*dns.NSEC); ok && (n.NextDomain != `\000.nx.example.org.` || len(n.TypeBitMap) != 3 || n.TypeBitMap[2] != dns.TypeNXNAME) {
+			t.Errorf("NSEC %s", n)
+		}
+	}
+	r = ask("nx.example.org.", dns.TypeA, true, true, "udp", 1232)
+	if r.Rcode != dns.RcodeNameError || !r.IsEdns0().Co() {
+		t.Errorf("NXDOMAIN with CO: %s, CO echoed %v", dns.RcodeToString[r.Rcode], r.IsEdns0().Co())
+	}
+	if r := ask("nx.example.org.", dns.TypeA, false, false, "udp", 1232); r.Rcode != dns.RcodeNameError || count(r.Ns, dns.TypeNSEC) != 0 {
+		t.Errorf("NXDOMAIN without DO: %s %v", dns.RcodeToString[r.Rcode], r.Ns)
+	}
+	if r := ask("x.sub.example.org.", dns.TypeA, true, false, "udp", 1232); count(r.Ns, dns.TypeNSEC) != 1 || count(r.Ns, dns.TypeRRSIG) != 1 {
+		t.Errorf("referral without DS: %v", r.Ns)
+	}
+	if r := ask("x.secure.example.org.", dns.TypeA, true, false, "udp", 1232); count(r.Ns, dns.TypeDS) != 1 || count(r.Ns, dns.TypeRRSIG) != 1 {
+		t.Errorf("referral with DS: %v", r.Ns)
+	}
+	// 5 TXT of 200 bytes and their RRSIG do not fit 512: the answer is
+	// cut, and what is left holds no RRset without its signature.
+	r = ask("big.example.org.", dns.TypeTXT, true, false, "udp", 512)
+	if !r.Truncated || count(r.Answer, dns.TypeTXT) != 0 && count(r.Answer, dns.TypeRRSIG) == 0 {
+		t.Errorf("truncated: TC %v, %d TXT %d RRSIG", r.Truncated, count(r.Answer, dns.TypeTXT), count(r.Answer, dns.TypeRRSIG))
+	}
+	r = ask("big.example.org.", dns.TypeTXT, true, false, "tcp", 1232)
+	if count(r.Answer, dns.TypeTXT) != 5 || count(r.Answer, dns.TypeRRSIG) != 1 {
+		t.Errorf("TCP: %d TXT %d RRSIG", count(r.Answer, dns.TypeTXT), count(r.Answer, dns.TypeRRSIG))
+	}
+}
+
+// TestDNSSECCheck: dnslb check reports missing, wrong-zone,
+// wrong-algorithm and world-readable keys at the config's line.
+func TestDNSSECCheck(t *testing.T) {
+	cfg, _, keys := signedSetup(t, dns.ED25519, false, `[[dnssec.zone]]
+name = "example.org"
+keys = ["keys/Kmissing"]
+[[dnssec.zone]]
+name = "example.net"
+key_dir = "keys"
+`)
+	dir := filepath.Dir(cfg)
+	k := keys[0]
+	if err := os.Chmod(k.FileBase(filepath.Join(dir, "keys"))+".private", 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, _, err := Check(cfg)
+	if err == nil {
+		t.Fatal("check passed")
+	}
+	for _, want := range []string{
+		cfg + ":10: dnssec.zone \"example.org\" keys: " + filepath.Join(dir, "keys/Kmissing.key") + ": no such file or directory",
+		cfg + ":12: dnssec.zone \"example.net\": no zone example.net. is served",
+	} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("check: missing %q in\n%v", want, err)
+		}
+	}
+	// The folder for every zone: the readable private file.
+	cfg2 := filepath.Join(dir, "two.toml")
+	os.WriteFile(cfg2, []byte("[[zone]]\nname = \"example.org\"\nfile = \"example.org.zone\"\n[dnssec]\nkey_dir = \"keys\"\n"), 0o644)
+	if _, _, err := Check(cfg2); err == nil || !strings.Contains(err.Error(), cfg2+":5: dnssec.key_dir: ") || !strings.Contains(err.Error(), "readable by others") {
+		t.Errorf("check of a readable private key: %v", err)
+	}
+	// A key of another zone under this zone's name.
+	other, _ := dnssec.Generate("example.com.", dns.ED25519, true)
+	base, _ := other.Write(filepath.Join(dir, "keys"))
+	os.Chmod(k.FileBase(filepath.Join(dir, "keys"))+".private", 0o600)
+	wrong := filepath.Join(dir, "keys", "Kexample.org.+015+00001")
+	os.Rename(base+".key", wrong+".key")
+	os.Rename(base+".private", wrong+".private")
+	if _, _, err := Check(cfg2); err == nil || !strings.Contains(err.Error(), "key of zone example.com., not example.org.") {
+		t.Errorf("check of another zone's key: %v", err)
+	}
+}
+
+// BenchmarkSigned is a signed reply's cost on the query path (no
+// sockets): the same zone served unsigned (memo on: today's steady state;
+// memo off: decide and encode every time) and signed (DO=0, and DO=1 with
+// the signature cache warm or flushed before every query: cold).
+func BenchmarkSigned(b *testing.B) {
+	cfg, _, _ := signedSetup(b, dns.ECDSAP256SHA256, false, "")
+	data, err := os.ReadFile(cfg)
+	if err != nil {
+		b.Fatal(err)
+	}
+	plain := filepath.Join(filepath.Dir(cfg), "plain.toml")
+	if err := os.WriteFile(plain, []byte(strings.Replace(string(data), "[dnssec]\nkey_dir = \"keys\"\n", "", 1)), 0o644); err != nil {
+		b.Fatal(err)
+	}
+	signed := newConfigServer(b, cfg)
+	sw, pw := newUDPWorker(signed), newUDPWorker(newConfigServer(b, plain))
+	sg := (*signed.signers.Load())["example.org."]
+	for _, q := range []struct{ name, qname string }{{"lb", "lb.example.org."}, {"nxdomain", "nx.example.org."}} {
+		for _, c := range []struct {
+			name     string
+			w        *udpWorker
+			memo, do bool
+			cold     bool
+		}{
+			{"unsigned-memo", pw, true, true, false},
+			{"unsigned-full", pw, false, true, false},
+			{"signed-DO0", sw, false, false, false},
+			{"signed-warm", sw, false, true, false},
+			{"signed-cold", sw, false, true, true},
+		} {
+			b.Run(q.name+"/"+c.name, func(b *testing.B) {
+				c.w.ans.SetMemo(c.memo)
+				defer c.w.ans.SetMemo(true)
+				m := new(dns.Msg)
+				m.SetQuestion(q.qname, dns.TypeA)
+				m.SetEdns0(1232, c.do)
+				pkt, _ := m.Pack()
+				b.ReportAllocs()
+				for b.Loop() {
+					if c.cold {
+						sg.Flush()
+					}
+					if c.w.answer(pkt, testClient, c.w.outs[0]) == nil {
+						b.Fatal("no reply")
+					}
+				}
+			})
+		}
+	}
+}
