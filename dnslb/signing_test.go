@@ -328,3 +328,122 @@ func BenchmarkSigned(b *testing.B) {
 		}
 	}
 }
+
+// TestDNSSECUnbound: Unbound as a validating resolver, with a stub zone to
+// dnslb and the zone's DS as its trust anchor, sets AD on positive
+// answers (round-robin, load-balanced, CNAME, wildcard, DS), NODATA and
+// NXDOMAIN (compact denial: NOERROR, or NXDOMAIN with CO), over UDP and
+// TCP to dnslb; and answers SERVFAIL when the anchor is another key's.
+func TestDNSSECUnbound(t *testing.T) {
+	unbound := needTool(t, "unbound", "unbound")
+	cfg, _, keys := signedSetup(t, dns.ED25519, true, "")
+	_, addr := startServer(t, cfg)
+	host, dport, _ := net.SplitHostPort(addr)
+	var ds string
+	for _, k := range keys {
+		if k.KSK() {
+			ds = strings.ReplaceAll(k.DS().String(), "\t", " ")
+		}
+	}
+	other, _ := dnssec.Generate("example.org.", dns.ED25519, true)
+	for _, tc := range []struct {
+		name, anchor string
+		tcp          bool
+		valid        bool
+	}{{"udp", ds, false, true}, {"tcp", ds, true, true}, {"wrong-anchor", strings.ReplaceAll(other.DS().String(), "\t", " "), false, false}} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			_, port, _ := net.SplitHostPort(freePort(t))
+			tcpUp := "no"
+			if tc.tcp {
+				tcpUp = "yes"
+			}
+			conf := fmt.Sprintf(`server:
+  interface: 127.0.0.1
+  port: %s
+  do-daemonize: no
+  chroot: ""
+  username: ""
+  directory: %q
+  pidfile: %q
+  use-syslog: no
+  logfile: ""
+  verbosity: 1
+  do-not-query-localhost: no
+  access-control: 127.0.0.0/8 allow
+  module-config: "validator iterator"
+  trust-anchor: %q
+  tcp-upstream: %s
+  qname-minimisation: no
+  cache-max-ttl: 0
+  cache-max-negative-ttl: 0
+remote-control:
+  control-enable: no
+stub-zone:
+  name: "example.org"
+  stub-addr: %s@%s
+`, port, dir, filepath.Join(dir, "unbound.pid"), tc.anchor, tcpUp, host, dport)
+			cf := filepath.Join(dir, "unbound.conf")
+			if err := os.WriteFile(cf, []byte(conf), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			cmd := exec.Command(unbound, "-d", "-c", cf)
+			var logb strings.Builder
+			cmd.Stderr, cmd.Stdout = &logb, &logb
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			defer func() {
+				_ = cmd.Process.Kill()
+				_ = cmd.Wait()
+				if t.Failed() {
+					t.Logf("unbound log:\n%s", logb.String())
+				}
+			}()
+			res := net.JoinHostPort("127.0.0.1", port)
+			ask := func(name string, qt uint16, co bool) *dns.Msg {
+				m := new(dns.Msg)
+				m.SetQuestion(name, qt)
+				m.RecursionDesired = true
+				m.SetEdns0(1232, true)
+				if co {
+					m.IsEdns0().SetCo()
+				}
+				c := &dns.Client{Timeout: 3 * time.Second}
+				var r *dns.Msg
+				var err error
+				for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+					if r, _, err = c.Exchange(m, res); err == nil {
+						return r
+					}
+				}
+				t.Fatalf("unbound: %s %s: %v", name, dns.TypeToString[qt], err)
+				return nil
+			}
+			for _, q := range []struct {
+				name  string
+				qt    uint16
+				rcode int
+			}{
+				{"www.example.org.", dns.TypeA, dns.RcodeSuccess},
+				{"lb.example.org.", dns.TypeA, dns.RcodeSuccess},
+				{"alias.example.org.", dns.TypeA, dns.RcodeSuccess},
+				{"x.wild.example.org.", dns.TypeA, dns.RcodeSuccess},
+				{"secure.example.org.", dns.TypeDS, dns.RcodeSuccess},
+				{"www.example.org.", dns.TypeMX, dns.RcodeSuccess},
+				{"nx.example.org.", dns.TypeA, dns.RcodeSuccess},
+			} {
+				r := ask(q.name, q.qt, false)
+				if !tc.valid {
+					if r.Rcode != dns.RcodeServerFailure || r.AuthenticatedData {
+						t.Errorf("%s %s with a wrong anchor: %s AD=%v, want SERVFAIL", q.name, dns.TypeToString[q.qt], dns.RcodeToString[r.Rcode], r.AuthenticatedData)
+					}
+					continue
+				}
+				if r.Rcode != q.rcode || !r.AuthenticatedData {
+					t.Errorf("%s %s: %s AD=%v, want %s AD", q.name, dns.TypeToString[q.qt], dns.RcodeToString[r.Rcode], r.AuthenticatedData, dns.RcodeToString[q.rcode])
+				}
+			}
+		})
+	}
+}
