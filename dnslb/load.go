@@ -87,6 +87,12 @@ func buildStateFor(cfg config.Config, prev map[string]*loadedZone, cfgErrs ...st
 	if f := cfg.Cookies.SecretFile; f != "" {
 		st.files = append(st.files, f)
 	}
+	for _, origin := range slices.Sorted(maps.Keys(st.signers)) { // a new or changed key is reloaded too
+		sg := st.signers[origin]
+		for _, k := range slices.Concat(sg.KSKs, sg.ZSKs) {
+			st.files = append(st.files, k.Base+".key", k.Base+".private")
+		}
+	}
 	return st, nil
 }
 

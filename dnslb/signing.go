@@ -99,8 +99,8 @@ func loadSigners(cfg *config.Config, zs []*zones.Zone) (signers, []string) {
 // the signed proof of no DS) at a referral, and compact denial of
 // existence (RFC 9824) for NXDOMAIN and NODATA. Every RRset is signed in
 // its canonical form from the signer's cache, so a rotated or
-// load-balanced RRset needs no new signature. It reports whether the
-// zone is signed (the memo does not keep such replies).
+// load-balanced RRset needs no new signature. It reports whether it
+// signed the reply (DO=1 in a signed zone): the memo does not keep those.
 func (s *Server) Sign(p *answer.Plan) bool {
 	sp := s.signers.Load()
 	if sp == nil || len(*sp) == 0 || p.Zone() == "" {
@@ -121,7 +121,7 @@ func (s *Server) Sign(p *answer.Plan) bool {
 	if q.Qtype == dns.TypeDS && qname == z.Origin {
 		pz := snap.Parent(z)
 		if pz == nil {
-			return set[z.Origin] != nil
+			return set[z.Origin] != nil && p.DO()
 		}
 		z = pz // answered from the parent side of the cut
 	}
@@ -130,14 +130,16 @@ func (s *Server) Sign(p *answer.Plan) bool {
 		return false
 	}
 	if m.Rcode != dns.RcodeSuccess && m.Rcode != dns.RcodeNameError {
-		return true // SERVFAIL and the like: nothing to sign
+		return p.DO() // SERVFAIL and the like: nothing to sign
 	}
 	if qname == z.Origin && q.Qtype == dns.TypeDNSKEY && len(m.Answer) == 0 && m.Rcode == dns.RcodeSuccess {
 		m.Answer = append([]dns.RR(nil), sg.DNSKEY()...)
 		m.Ns = nil
 	}
 	if !p.DO() {
-		return true
+		// Without DO the reply is the same for every query (the DNSKEY
+		// RRset included): the memo, keyed on DO, may keep it.
+		return false
 	}
 	now := time.Now()
 	m.Answer = s.signRRsets(sg, m.Answer, z.Origin, now)

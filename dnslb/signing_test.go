@@ -175,8 +175,20 @@ func TestDNSSECReplies(t *testing.T) {
 		}
 		return n
 	}
-	if r := ask("www.example.org.", dns.TypeA, false, false, "udp", 1232); count(r.Answer, dns.TypeRRSIG) != 0 || len(r.Answer) != 3 {
-		t.Errorf("DO=0: %v", r.Answer)
+	// Replies without DO are memoized (from a key's second query on);
+	// a DO=1 query after them is still signed.
+	for _, q := range []struct {
+		name string
+		qt   uint16
+	}{{"www.example.org.", dns.TypeA}, {"nx.example.org.", dns.TypeA}, {"example.org.", dns.TypeDNSKEY}, {"lb.example.org.", dns.TypeA}} {
+		for range 3 {
+			if r := ask(q.name, q.qt, false, false, "udp", 1232); count(r.Answer, dns.TypeRRSIG)+count(r.Ns, dns.TypeRRSIG) != 0 {
+				t.Errorf("%s DO=0: %v %v", q.name, r.Answer, r.Ns)
+			}
+		}
+		if r := ask(q.name, q.qt, true, false, "udp", 1232); count(r.Answer, dns.TypeRRSIG)+count(r.Ns, dns.TypeRRSIG) == 0 {
+			t.Errorf("%s DO=1 after DO=0 queries: unsigned %v %v", q.name, r.Answer, r.Ns)
+		}
 	}
 	if r := ask("example.org.", dns.TypeDNSKEY, false, false, "udp", 1232); count(r.Answer, dns.TypeDNSKEY) != 1 {
 		t.Errorf("DNSKEY without DO: %v", r.Answer)
@@ -445,5 +457,32 @@ stub-zone:
 				}
 			}
 		})
+	}
+}
+
+// TestDNSSECMemo: in a signed zone the memo serves replies without DO,
+// and never a signed one.
+func TestDNSSECMemo(t *testing.T) {
+	cfg, _, _ := signedSetup(t, dns.ECDSAP256SHA256, false, "")
+	w := newUDPWorker(newConfigServer(t, cfg))
+	for _, do := range []bool{false, true} {
+		m := new(dns.Msg)
+		m.SetQuestion("www.example.org.", dns.TypeA)
+		m.SetEdns0(1232, do)
+		pkt, _ := m.Pack()
+		before := w.ans.MemoStats().Hits
+		for range 4 {
+			r := new(dns.Msg)
+			if err := r.Unpack(w.answer(pkt, testClient, w.outs[0])); err != nil {
+				t.Fatal(err)
+			}
+			if signed := len(r.Answer) == 4; signed != do {
+				t.Errorf("DO=%v: %d answer records", do, len(r.Answer))
+			}
+		}
+		hits := w.ans.MemoStats().Hits - before
+		if do && hits != 0 || !do && hits < 2 {
+			t.Errorf("DO=%v: %d memo hits in 4 queries", do, hits)
+		}
 	}
 }

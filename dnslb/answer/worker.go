@@ -41,8 +41,8 @@ type Admit interface {
 
 // Sign is the sign stage: it may change the reply decide made before it
 // is encoded (DNSSEC: signatures, the DNSKEY RRset, denial of existence).
-// It reports whether the reply is of a zone it signs: such replies are
-// not memoized (the memo holds unsigned replies only), the others are.
+// It reports whether it signed the reply: such replies are not memoized
+// (the memo holds unsigned replies only, keyed on DO), the others are.
 type Sign interface {
 	Sign(p *Plan) bool
 }
