@@ -486,3 +486,50 @@ func TestDNSSECMemo(t *testing.T) {
 		}
 	}
 }
+
+// TestDNSSECReload: a reload that drops [dnssec] serves the zone unsigned
+// at once (no memoized signed reply, no DNSKEY), and one that brings it
+// back signs again; a reload with a bad key fails and keeps the keys.
+func TestDNSSECReload(t *testing.T) {
+	cfg, _, _ := signedSetup(t, dns.ECDSAP256SHA256, false, "")
+	srv, addr := startServer(t, cfg)
+	signed, _ := os.ReadFile(cfg)
+	sigs := func() int {
+		m := new(dns.Msg)
+		m.SetQuestion("example.org.", dns.TypeDNSKEY)
+		m.SetEdns0(1232, true)
+		r := exchange(t, addr, "udp", m)
+		return len(r.Answer)
+	}
+	if n := sigs(); n != 2 {
+		t.Fatalf("signed: %d DNSKEY answer records, want the key and its RRSIG", n)
+	}
+	if err := os.WriteFile(cfg, []byte(strings.Replace(string(signed), "[dnssec]\nkey_dir = \"keys\"\n", "", 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Reload("test"); err != nil {
+		t.Fatal(err)
+	}
+	if n := sigs(); n != 0 {
+		t.Errorf("after dropping [dnssec]: %d DNSKEY answer records", n)
+	}
+	if err := os.WriteFile(cfg, signed, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Reload("test"); err != nil {
+		t.Fatal(err)
+	}
+	if n := sigs(); n != 2 {
+		t.Errorf("after restoring [dnssec]: %d DNSKEY answer records", n)
+	}
+	keys, _ := filepath.Glob(filepath.Join(filepath.Dir(cfg), "keys", "*.private"))
+	if err := os.Chmod(keys[0], 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Reload("test"); err == nil || !strings.Contains(err.Error(), "readable by others") {
+		t.Errorf("reload with a readable private key: %v", err)
+	}
+	if n := sigs(); n != 2 {
+		t.Errorf("after a failed reload: %d DNSKEY answer records", n)
+	}
+}
