@@ -213,3 +213,44 @@ func BenchmarkSign(b *testing.B) {
 		})
 	}
 }
+
+// TestSignShared: workers sign the generation's shared records at once
+// (run with -race: nothing in them is written).
+func TestSignShared(t *testing.T) {
+	k, _ := Generate("example.org.", dns.ED25519, true)
+	s, _ := NewSigner("example.org.", []*Key{k}, 0)
+	a1, _ := dns.NewRR("www.example.org. 300 IN A 192.0.2.1")
+	a2, _ := dns.NewRR("www.example.org. 300 IN A 192.0.2.2")
+	a3, _ := dns.NewRR("www.example.org. 300 IN A 192.0.2.3")
+	if canonicalKey([]dns.RR{a1, a2}) != canonicalKey([]dns.RR{a2, a1}) || canonicalKey([]dns.RR{a1, a2}) == canonicalKey([]dns.RR{a1, a3}) {
+		t.Error("canonicalKey: orders differ or sets collide")
+	}
+	done := make(chan error)
+	for i := range 4 {
+		go func() {
+			var err error
+			for j := range 50 {
+				if j%10 == 0 {
+					s.Flush()
+				}
+				set := []dns.RR{a1, a2, a3}
+				if i%2 == 1 {
+					set = []dns.RR{a3, a1, a2}
+				}
+				var sigs []*dns.RRSIG
+				if sigs, err = s.Sign(set, time.Now()); err == nil {
+					err = sigs[0].Verify(k.DNSKEY, set)
+				}
+				if err != nil {
+					break
+				}
+			}
+			done <- err
+		}()
+	}
+	for range 4 {
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+	}
+}

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -182,29 +181,57 @@ func (s *Signer) Sign(rrset []dns.RR, now time.Time) ([]*dns.RRSIG, error) {
 // RRset have the same key, and the same signature (RFC 4034 section 6.3
 // signs the canonical order).
 func canonicalKey(rrset []dns.RR) string {
-	n := 0
+	// Packed as a message, not with dns.PackRR, which writes the
+	// record's Rdlength: the records are the generation's, shared by
+	// every worker, and never written.
+	m := dns.Msg{Answer: rrset}
+	n := 12
 	for _, rr := range rrset {
 		n += dns.Len(rr)
 	}
-	buf := make([]byte, n+len(rrset)*2)
+	buf, err := m.PackBuffer(make([]byte, n+64))
+	if err != nil {
+		return fallbackKey(rrset)
+	}
 	var one [16][]byte
 	wires := one[:0]
-	off := 0
-	for _, rr := range rrset {
-		end, err := dns.PackRR(rr, buf, off, nil, false)
-		if err != nil { // cannot happen for records that packed into a reply; keep the text
-			return rr.String() + "\x00" + strconv.Itoa(len(rrset))
+	off := 12
+	for range rrset {
+		start := off
+		for off < len(buf) && buf[off] != 0 { // the owner: labels, no pointers (not compressed)
+			if buf[off]&0xC0 != 0 {
+				return fallbackKey(rrset)
+			}
+			off += 1 + int(buf[off])
 		}
-		wires = append(wires, buf[off:end])
-		off = end
+		off += 1 + 10
+		if off > len(buf) {
+			return fallbackKey(rrset)
+		}
+		off += int(buf[off-2])<<8 | int(buf[off-1])
+		if off > len(buf) {
+			return fallbackKey(rrset)
+		}
+		wires = append(wires, buf[start:off])
 	}
 	slices.SortFunc(wires, bytes.Compare)
 	var b strings.Builder
-	b.Grow(off)
+	b.Grow(off - 12)
 	for _, w := range wires {
 		b.Write(w)
 	}
 	return b.String()
+}
+
+// fallbackKey is canonicalKey from the records' text, for what does not
+// pack (it cannot happen for records that packed into a reply).
+func fallbackKey(rrset []dns.RR) string {
+	t := make([]string, len(rrset))
+	for i, rr := range rrset {
+		t[i] = rr.String()
+	}
+	slices.Sort(t)
+	return strings.Join(t, "\n") + "\x00"
 }
 
 // NSEC is the compact denial of existence of RFC 9824 for qname: one NSEC
