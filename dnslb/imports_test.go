@@ -17,6 +17,7 @@ var layers = map[string]int{
 	"geodata":           0,
 	"example":           0,
 	"dnslb/cookie":      0,
+	"dnslb/dnssec":      0,
 	"dnslb/config":      1,
 	"dnslb/policy":      2,
 	"dnslb/geo":         3,

@@ -23,6 +23,8 @@ type loadResult struct {
 	zones  []*zones.Zone // sorted by origin
 	names  map[string]*state.Name
 	files  []string // every file read: the watcher's list
+	// signers are the zones with DNSSEC keys (signing.go).
+	signers signers
 }
 
 // buildState loads the config at path, every zone (reusing from prev the
@@ -58,6 +60,9 @@ func buildStateFor(cfg config.Config, prev map[string]*loadedZone, cfgErrs ...st
 	slices.SortFunc(st.zones, func(a, b *zones.Zone) int { return strings.Compare(a.Origin, b.Origin) })
 	names, errs := state.CompileNames(&cfg, st.zones, failed)
 	errs = append(cfgErrs, errs...)
+	sg, serrs := loadSigners(&cfg, st.zones)
+	errs = append(errs, serrs...)
+	st.signers = sg
 	for _, name := range slices.Sorted(maps.Keys(cfg.Checks)) {
 		if cfg.Checks[name].Type == healthcheck.TypeICMP {
 			if err := healthcheck.ICMPAvailable(); err != nil {
@@ -81,6 +86,12 @@ func buildStateFor(cfg config.Config, prev map[string]*loadedZone, cfgErrs ...st
 	st.files = append(st.files, cfg.TSIG.SecretFiles()...) // a new secret is reloaded too
 	if f := cfg.Cookies.SecretFile; f != "" {
 		st.files = append(st.files, f)
+	}
+	for _, origin := range slices.Sorted(maps.Keys(st.signers)) { // a new or changed key is reloaded too
+		sg := st.signers[origin]
+		for _, k := range slices.Concat(sg.KSKs, sg.ZSKs) {
+			st.files = append(st.files, k.Base+".key", k.Base+".private")
+		}
 	}
 	return st, nil
 }

@@ -38,6 +38,8 @@ type Server struct {
 	cluster *cluster.Cluster // nil without [cluster] (fleet.go)
 	metrics *metrics.Registry
 	qlog    atomic.Pointer[metrics.QueryLog] // nil: no query log
+	// signers are the zones signed online ([dnssec]), swapped by apply.
+	signers atomic.Pointer[signers]
 	started time.Time
 
 	// reloadMu serialises reloads and guards cfg, loaded and watched.
@@ -165,6 +167,7 @@ func (s *Server) apply(st *loadResult) error {
 		}
 	}
 	sv := serving(st.cfg.Server)
+	s.signers.Store(&st.signers) // before the zones: a signed zone is never memoized
 	if err := s.store.Replace(st.zones, st.names, sv); err != nil {
 		return err
 	}

@@ -39,7 +39,7 @@ Usage:
   dnslb version                  print the version
   dnslb man                      print this help as the man page dnslb(8)
   dnslb completion bash|zsh      print a shell completion script
-` + explainUsage + clientUsage + `
+` + explainUsage + clientUsage + keysUsage + `
 Run "dnslb COMMAND -h" for a command's flags.
 `
 
@@ -64,6 +64,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return cmdUndrain(args[1:], stdout, stderr)
 	case "reload":
 		return cmdReload(args[1:], stdout, stderr)
+	case "keygen":
+		return cmdKeygen(args[1:], stdout, stderr) // keys.go
+	case "ds":
+		return cmdDS(args[1:], stdout, stderr)
 	case "man":
 		writeMan(stdout) // manpage.go
 		return 0

@@ -15,7 +15,7 @@ import (
 // them; the Makefile's man target writes them to files.
 
 // commands are the subcommands with flags, in the order of usage.
-var commands = []string{"serve", "check", "explain", "status", "drain", "undrain", "reload"}
+var commands = []string{"serve", "check", "explain", "status", "drain", "undrain", "reload", "keygen", "ds"}
 
 // helpOf is what `dnslb COMMAND -h` prints (flag sets print to stderr).
 func helpOf(cmd string) string {

@@ -73,7 +73,7 @@ func decide(snap *state.Snapshot, req *dns.Msg, c Client, p *Plan) bool {
 	}
 	p.client = c.Addr.Addr().Unmap()
 	if opt != nil {
-		p.edns, p.do = true, opt.Do()
+		p.edns, p.do, p.co = true, opt.Do(), opt.Co()
 		if opt.Version() != 0 {
 			m.Rcode = dns.RcodeBadVers
 			return true

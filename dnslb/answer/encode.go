@@ -22,6 +22,9 @@ func encode(p *Plan, buf []byte) ([]byte, error) {
 		if p.do {
 			o.SetDo()
 		}
+		if p.co {
+			o.SetCo() // RFC 9824 section 4: the responder knows the flag
+		}
 		if p.echo {
 			e := p.ecs
 			p.ecsOut = dns.EDNS0_SUBNET{Code: dns.EDNS0SUBNET, Family: e.Family, SourceNetmask: e.SourceNetmask,
@@ -120,10 +123,20 @@ func inDomainGlue(rr dns.RR, deleg string) bool {
 	return name == deleg || strings.HasSuffix(name, "."+deleg)
 }
 
-// rrsetEnd returns where the RRset that starts at rrs[i] ends.
+// rrsetEnd returns where the RRset that starts at rrs[i] ends, with the
+// RRSIGs that follow it and cover it: truncation keeps an RRset with its
+// signatures or drops both.
 func rrsetEnd(rrs []dns.RR, i int) int {
 	j := i + 1
 	for j < len(rrs) && sameRRset(rrs[i], rrs[j]) {
+		j++
+	}
+	t := rrs[i].Header().Rrtype
+	for j < len(rrs) {
+		sig, ok := rrs[j].(*dns.RRSIG)
+		if !ok || sig.TypeCovered != t || !strings.EqualFold(sig.Hdr.Name, rrs[i].Header().Name) {
+			break
+		}
 		j++
 	}
 	return j

@@ -45,6 +45,7 @@ type Plan struct {
 	// (RFC 8914), edeNone for none.
 	edns  bool
 	do    bool
+	co    bool // the query's CO flag (RFC 9824): NXDOMAIN asked for, echoed
 	ecs   *dns.EDNS0_SUBNET
 	echo  bool
 	scope int
@@ -93,6 +94,19 @@ type Plan struct {
 
 // Msg is the reply decide made (the OPT record is the encoder's).
 func (p *Plan) Msg() *dns.Msg { return p.msg }
+
+// DO reports whether the query asked for DNSSEC records (RFC 3225).
+func (p *Plan) DO() bool { return p.do }
+
+// CO reports whether the query's EDNS flags carry CO (RFC 9824 section
+// 4): the client wants the NXDOMAIN rcode of a compact denial.
+func (p *Plan) CO() bool { return p.co }
+
+// Snapshot is the generation the reply was decided from.
+func (p *Plan) Snapshot() *state.Snapshot { return p.snap }
+
+// Delegation is a referral's delegation point, "" for other replies.
+func (p *Plan) Delegation() string { return p.deleg }
 
 // Zone is the origin of the zone that answered, "" for none.
 func (p *Plan) Zone() string { return p.zone }

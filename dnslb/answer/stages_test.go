@@ -44,13 +44,14 @@ func (d *dropAll) Admit(req *dns.Msg, c Client) bool { d.seen++; return false }
 type markTTL struct{ calls int }
 
 // Sign stands for a signer: it replaces the answer by a copy with TTL 7.
-func (m *markTTL) Sign(p *Plan) {
+func (m *markTTL) Sign(p *Plan) bool {
 	m.calls++
 	for i, rr := range p.Msg().Answer {
 		rr = dns.Copy(rr)
 		rr.Header().Ttl = 7
 		p.Msg().Answer[i] = rr
 	}
+	return true
 }
 
 type counting struct{ answered int }

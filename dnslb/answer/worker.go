@@ -40,9 +40,11 @@ type Admit interface {
 }
 
 // Sign is the sign stage: it may change the reply decide made before it
-// is encoded (DNSSEC signatures go here).
+// is encoded (DNSSEC: signatures, the DNSKEY RRset, denial of existence).
+// It reports whether it signed the reply: such replies are not memoized
+// (the memo holds unsigned replies only, keyed on DO), the others are.
 type Sign interface {
-	Sign(p *Plan)
+	Sign(p *Plan) bool
 }
 
 // TSIG is the stage of signed queries (RFC 8945): a query that carries a
@@ -329,8 +331,7 @@ func (w *Worker) Answer(pkt []byte, from netip.AddrPort, buf []byte, tcp bool, s
 	}
 
 	// sign
-	if w.stages.Sign != nil {
-		w.stages.Sign.Sign(p)
+	if w.stages.Sign != nil && w.stages.Sign.Sign(p) {
 		fq = nil // the memo holds unsigned replies only
 	}
 

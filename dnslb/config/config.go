@@ -47,6 +47,8 @@ type Config struct {
 	// Cluster makes this server one node of a fleet sharing health
 	// (cluster.go); absent, it works alone.
 	Cluster *ClusterConfig `toml:"cluster"`
+	// DNSSEC signs zones online (dnssec.go); off without keys.
+	DNSSEC DNSSECConfig `toml:"dnssec"`
 	// Names holds the policy of each load-balanced owner name,
 	// [name."www.example.org"], keyed by the name as written.
 	Names map[string]NameConfig `toml:"name"`
@@ -649,6 +651,7 @@ func (c *Config) check(path string, data []byte) []string {
 	errs = append(errs, c.checkCookies(path, data)...)
 	c.checkRRL(bad)
 	c.checkCluster(bad)
+	errs = append(errs, c.checkDNSSEC(path, data)...)
 	for i, z := range c.Zones {
 		at := fmt.Sprintf("zone[%d]", i)
 		if c.undecoded[at+".name"] || c.undecoded[at+".file"] {

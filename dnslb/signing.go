@@ -1,0 +1,230 @@
+package dnslb
+
+import (
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/miekg/dns"
+
+	"github.com/dnslb/dnslb/dnslb/answer"
+	"github.com/dnslb/dnslb/dnslb/config"
+	"github.com/dnslb/dnslb/dnslb/dnssec"
+	"github.com/dnslb/dnslb/zones"
+)
+
+// signers are the zones signed online, by origin (nil or empty: none;
+// the sign stage then answers at once and the memo keeps every reply).
+type signers map[string]*dnssec.Signer
+
+// loadSigners reads the keys [dnssec] names for the zones served: every
+// problem is an error, at the config line that named the keys and with
+// the key file's own path:line.
+func loadSigners(cfg *config.Config, zs []*zones.Zone) (signers, []string) {
+	d := cfg.DNSSEC
+	if !d.On() {
+		return nil, nil
+	}
+	var errs []string
+	keys := map[string][]*dnssec.Key{}
+	served := map[string]*zones.Zone{}
+	for _, z := range zs {
+		served[z.Origin] = z
+	}
+	named := map[string]bool{}
+	for i, zc := range d.Zones {
+		if zc.Name == "" {
+			continue // said by config
+		}
+		origin := dns.CanonicalName(zc.Name)
+		named[origin] = true
+		at := cfg.AtPath(fmt.Sprintf("dnssec.zone[%d].name", i))
+		if served[origin] == nil {
+			errs = append(errs, fmt.Sprintf("%s: dnssec.zone %q: no zone %s is served%s", at, zc.Name, origin, config.Suggest(origin, slices.Sorted(maps.Keys(served)))))
+			continue
+		}
+		if zc.KeyDir != "" {
+			ks, kerrs := dnssec.ReadDir(zc.KeyDir, origin)
+			for _, e := range kerrs {
+				errs = append(errs, fmt.Sprintf("%s: dnssec.zone %q key_dir: %v", cfg.AtPath(fmt.Sprintf("dnssec.zone[%d].key_dir", i)), zc.Name, e))
+			}
+			if len(ks) == 0 && len(kerrs) == 0 {
+				errs = append(errs, fmt.Sprintf("%s: dnssec.zone %q key_dir: %s holds no key files K%s+*.key", cfg.AtPath(fmt.Sprintf("dnssec.zone[%d].key_dir", i)), zc.Name, zc.KeyDir, origin))
+			}
+			keys[origin] = append(keys[origin], ks...)
+		}
+		for _, f := range zc.Keys {
+			k, err := dnssec.Read(f, origin)
+			if err != nil {
+				errs = append(errs, fmt.Sprintf("%s: dnssec.zone %q keys: %v", cfg.AtPath(fmt.Sprintf("dnssec.zone[%d].keys", i)), zc.Name, err))
+				continue
+			}
+			keys[origin] = append(keys[origin], k)
+		}
+	}
+	if d.KeyDir != "" {
+		for _, z := range zs {
+			if named[z.Origin] {
+				continue
+			}
+			ks, kerrs := dnssec.ReadDir(d.KeyDir, z.Origin)
+			for _, e := range kerrs {
+				errs = append(errs, fmt.Sprintf("%s: dnssec.key_dir: %v", cfg.AtPath("dnssec.key_dir"), e))
+			}
+			if len(ks) > 0 {
+				keys[z.Origin] = ks
+			}
+		}
+	}
+	out := signers{}
+	for origin, ks := range keys {
+		if len(ks) == 0 {
+			continue
+		}
+		s, err := dnssec.NewSigner(origin, ks, served[origin].SOA.Hdr.Ttl)
+		if err != nil {
+			errs = append(errs, fmt.Sprintf("%s: dnssec: zone %s: %v", cfg.AtPath("dnssec"), origin, err))
+			continue
+		}
+		out[origin] = s
+	}
+	return out, errs
+}
+
+// Sign is the sign stage of the query path (answer.Sign): for a zone with
+// keys, the DNSKEY RRset at the apex, and with DO the RRSIGs of every
+// authoritative RRset in the answer and authority sections, the DS (or
+// the signed proof of no DS) at a referral, and compact denial of
+// existence (RFC 9824) for NXDOMAIN and NODATA. Every RRset is signed in
+// its canonical form from the signer's cache, so a rotated or
+// load-balanced RRset needs no new signature. It reports whether it
+// signed the reply (DO=1 in a signed zone): the memo does not keep those.
+func (s *Server) Sign(p *answer.Plan) bool {
+	sp := s.signers.Load()
+	if sp == nil || len(*sp) == 0 || p.Zone() == "" {
+		return false
+	}
+	set := *sp
+	m := p.Msg()
+	if len(m.Question) == 0 {
+		return false
+	}
+	q := m.Question[0]
+	qname := zones.Lower(q.Name)
+	snap := p.Snapshot()
+	z := snap.Zone(p.Zone())
+	if z == nil {
+		return false
+	}
+	if q.Qtype == dns.TypeDS && qname == z.Origin {
+		pz := snap.Parent(z)
+		if pz == nil {
+			return set[z.Origin] != nil && p.DO()
+		}
+		z = pz // answered from the parent side of the cut
+	}
+	sg := set[z.Origin]
+	if sg == nil {
+		return false
+	}
+	if m.Rcode != dns.RcodeSuccess && m.Rcode != dns.RcodeNameError {
+		return p.DO() // SERVFAIL and the like: nothing to sign
+	}
+	if qname == z.Origin && q.Qtype == dns.TypeDNSKEY && len(m.Answer) == 0 && m.Rcode == dns.RcodeSuccess {
+		m.Answer = append([]dns.RR(nil), sg.DNSKEY()...)
+		m.Ns = nil
+	}
+	if !p.DO() {
+		// Without DO the reply is the same for every query (the DNSKEY
+		// RRset included): the memo, keyed on DO, may keep it.
+		return false
+	}
+	now := time.Now()
+	m.Answer = s.signRRsets(sg, m.Answer, z.Origin, now)
+	deleg := p.Delegation()
+	var ns []dns.RR
+	switch {
+	case deleg != "":
+		// A referral: the NS RRset is the child's (not signed); the DS
+		// RRset is the parent's, signed, or the proof that there is none.
+		ns = append(ns, m.Ns...)
+		if n := z.Node(deleg); n != nil {
+			if ds := n.Set(dns.TypeDS); ds != nil {
+				ns = append(ns, ds.RRs...)
+			} else {
+				ns = append(ns, dnssec.NSEC(deleg, nodeTypes(n, z), z.NegativeSOA()[0].Header().Ttl))
+			}
+		}
+		ns = s.signRRsets(sg, ns, z.Origin, now)
+	case len(m.Answer) == 0 || m.Rcode == dns.RcodeNameError:
+		// NXDOMAIN and NODATA: the SOA, and one NSEC at the query name
+		// that covers nothing else (RFC 9824).
+		ns = append(ns, m.Ns...)
+		var types []uint16 // nil: the name does not exist (NXNAME)
+		if m.Rcode == dns.RcodeSuccess {
+			types = []uint16{}
+			if n := z.Node(qname); n != nil {
+				types = nodeTypes(n, z)
+			}
+		}
+		ttl := uint32(0)
+		if soa := z.NegativeSOA(); len(soa) > 0 {
+			ttl = soa[0].Header().Ttl
+		}
+		ns = append(ns, dnssec.NSEC(qname, types, ttl))
+		ns = s.signRRsets(sg, ns, z.Origin, now)
+		if m.Rcode == dns.RcodeNameError && !p.CO() {
+			m.Rcode = dns.RcodeSuccess // RFC 9824 section 3: NXDOMAIN answered as NODATA
+		}
+	default:
+		ns = s.signRRsets(sg, m.Ns, z.Origin, now)
+	}
+	m.Ns = ns
+	return true
+}
+
+// nodeTypes are the types at node n of zone z, for an NSEC bitmap (the
+// DNSKEY RRset at the apex too).
+func nodeTypes(n *zones.Node, z *zones.Zone) []uint16 {
+	types := make([]uint16, 0, len(n.Sets)+1)
+	for _, st := range n.Sets {
+		types = append(types, st.Type)
+	}
+	if n.Name == z.Origin {
+		types = append(types, dns.TypeDNSKEY)
+	}
+	return types
+}
+
+// signRRsets returns rrs (a section, RRsets together) in a new slice with
+// each RRset followed by its RRSIGs, leaving out of the signing what is
+// not authoritative data: NS RRsets below the apex (a delegation) and
+// signatures already there. A failed signature leaves the RRset unsigned
+// (a validator then rejects it rather than the server failing).
+func (s *Server) signRRsets(sg *dnssec.Signer, rrs []dns.RR, origin string, now time.Time) []dns.RR {
+	if len(rrs) == 0 {
+		return rrs
+	}
+	out := make([]dns.RR, 0, 2*len(rrs))
+	for i := 0; i < len(rrs); {
+		h := rrs[i].Header()
+		j := i + 1
+		for j < len(rrs) && rrs[j].Header().Rrtype == h.Rrtype && strings.EqualFold(rrs[j].Header().Name, h.Name) {
+			j++
+		}
+		out = append(out, rrs[i:j]...)
+		if h.Rrtype != dns.TypeRRSIG && !(h.Rrtype == dns.TypeNS && !strings.EqualFold(h.Name, origin)) {
+			sigs, err := sg.Sign(rrs[i:j], now)
+			if err != nil {
+				s.log.Debug("dnssec: sign", "err", err)
+			}
+			for _, sig := range sigs {
+				out = append(out, sig)
+			}
+		}
+		i = j
+	}
+	return out
+}

@@ -1,0 +1,535 @@
+package dnslb
+
+import (
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/miekg/dns"
+
+	"github.com/dnslb/dnslb/dnslb/dnssec"
+)
+
+const signedZone = `$ORIGIN example.org.
+$TTL 300
+@ IN SOA ns1 hostmaster 1 7200 3600 1209600 300
+@ IN NS ns1
+ns1 IN A 127.0.0.1
+www IN A 192.0.2.1
+www IN A 192.0.2.2
+www IN A 192.0.2.3
+lb IN A 192.0.2.10
+lb IN A 192.0.2.11
+lb IN A 192.0.2.12
+alias IN CNAME www
+*.wild IN A 192.0.2.50
+a.b.ent IN A 192.0.2.60
+big IN TXT "%s"
+big IN TXT "%s"
+big IN TXT "%s"
+big IN TXT "%s"
+big IN TXT "%s"
+sub IN NS ns.sub
+ns.sub IN A 192.0.2.53
+secure IN NS ns.secure
+secure IN DS 12345 13 2 0123456789ABCDEF0123456789ABCDEF0123456789ABCDEF0123456789ABCDEF
+ns.secure IN A 192.0.2.54
+`
+
+// signedSetup writes a signed zone's files in a new folder: the zone, a
+// key of algorithm alg (ksk+zsk when split), the config (extra appended),
+// and delv's trust anchor (the DS, as the parent would hold it).
+func signedSetup(t testing.TB, alg uint8, split bool, extra string) (cfg, anchors string, keys []*dnssec.Key) {
+	t.Helper()
+	dir := t.TempDir()
+	txt := strings.Repeat("x", 200)
+	zone := fmt.Sprintf(signedZone, txt+"1", txt+"2", txt+"3", txt+"4", txt+"5")
+	if err := os.WriteFile(filepath.Join(dir, "example.org.zone"), []byte(zone), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	kdir := filepath.Join(dir, "keys")
+	if err := os.Mkdir(kdir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	roles := []bool{true}
+	if split {
+		roles = []bool{true, false}
+	}
+	var anchor strings.Builder
+	anchor.WriteString("trust-anchors {\n")
+	for _, ksk := range roles {
+		k, err := dnssec.Generate("example.org.", alg, ksk)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := k.Write(kdir); err != nil {
+			t.Fatal(err)
+		}
+		keys = append(keys, k)
+		if ksk {
+			ds := k.DS()
+			fmt.Fprintf(&anchor, "  example.org. static-ds %d %d %d %q;\n", ds.KeyTag, ds.Algorithm, ds.DigestType, strings.ToUpper(ds.Digest))
+		}
+	}
+	anchor.WriteString("};\n")
+	anchors = filepath.Join(dir, "anchors")
+	if err := os.WriteFile(anchors, []byte(anchor.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg = filepath.Join(dir, "dnslb.toml")
+	body := `[[zone]]
+name = "example.org"
+file = "example.org.zone"
+[dnssec]
+key_dir = "keys"
+[name."lb.example.org"]
+pick = "round-robin"
+` + extra
+	if err := os.WriteFile(cfg, []byte(body), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return cfg, anchors, keys
+}
+
+// TestDNSSECDelv: BIND's delv, with the zone's DS as its trust anchor,
+// fully validates positive answers (static, round-robin, load-balanced,
+// CNAME, wildcard, apex, DNSKEY, DS at a cut), NODATA (at a name, at an
+// empty non-terminal) and NXDOMAIN (compact denial), over UDP and TCP,
+// for both algorithms and both key layouts; and rejects them when the
+// trust anchor is another key's.
+func TestDNSSECDelv(t *testing.T) {
+	delv := needTool(t, "delv", "bind9-dnsutils")
+	for _, tc := range []struct {
+		alg   uint8
+		split bool
+	}{{dns.ECDSAP256SHA256, false}, {dns.ED25519, true}} {
+		t.Run(fmt.Sprintf("alg%d-split%v", tc.alg, tc.split), func(t *testing.T) {
+			cfg, anchors, _ := signedSetup(t, tc.alg, tc.split, "")
+			_, addr := startServer(t, cfg)
+			host, port, _ := net.SplitHostPort(addr)
+			run := func(anchors string, args ...string) string {
+				a := append([]string{"@" + host, "-p", port, "-a", anchors, "+root=example.org"}, args...)
+				out, _ := exec.Command(delv, a...).CombinedOutput()
+				return string(out)
+			}
+			for _, q := range [][]string{
+				{"www.example.org", "A"}, {"lb.example.org", "A"}, {"alias.example.org", "A"},
+				{"x.y.wild.example.org", "A"}, {"example.org", "SOA"}, {"example.org", "NS"},
+				{"example.org", "DNSKEY"}, {"secure.example.org", "DS"}, {"big.example.org", "TXT"},
+			} {
+				for _, tr := range []string{"+notcp", "+tcp"} {
+					if out := run(anchors, append(q, tr)...); !strings.Contains(out, "; fully validated") {
+						t.Errorf("delv %s %s: not validated:\n%s", strings.Join(q, " "), tr, out)
+					}
+				}
+			}
+			for _, q := range [][]string{
+				{"nx.example.org", "A"}, {"www.example.org", "TXT"}, {"b.ent.example.org", "A"}, {"ns1.example.org", "AAAA"},
+			} {
+				if out := run(anchors, q...); !strings.Contains(out, "; negative response, fully validated") {
+					t.Errorf("delv %s: denial not validated:\n%s", strings.Join(q, " "), out)
+				}
+			}
+			// Another key's DS as the anchor: the answers must not validate.
+			_, wrong, _ := signedSetup(t, tc.alg, false, "")
+			if out := run(wrong, "www.example.org", "A"); strings.Contains(out, "fully validated") {
+				t.Errorf("delv with a wrong trust anchor validated:\n%s", out)
+			}
+		})
+	}
+}
+
+// TestDNSSECReplies checks the signed replies' shapes: RRSIGs with DO
+// only, the DNSKEY RRset without DO too, compact denial (NOERROR, one
+// NSEC with NXNAME; NXDOMAIN with CO, and CO echoed), a referral's DS or
+// proof of no DS, truncation that keeps each RRset with its signatures,
+// and one signature for every order of a rotated RRset.
+func TestDNSSECReplies(t *testing.T) {
+	cfg, _, keys := signedSetup(t, dns.ECDSAP256SHA256, false, "")
+	srv, addr := startServer(t, cfg)
+	ask := func(name string, qt uint16, do, co bool, nett string, size uint16) *dns.Msg {
+		m := new(dns.Msg)
+		m.SetQuestion(name, qt)
+		m.SetEdns0(size, do)
+		if co {
+			m.IsEdns0().SetCo()
+		}
+		c := &dns.Client{Net: nett, Timeout: 2 * time.Second, UDPSize: size}
+		r, _, err := c.Exchange(m, addr)
+		if err != nil {
+			t.Fatalf("%s %s: %v", name, dns.TypeToString[qt], err)
+		}
+		return r
+	}
+	count := func(rrs []dns.RR, t uint16) int {
+		n := 0
+		for _, rr := range rrs {
+			if rr.Header().Rrtype == t {
+				n++
+			}
+		}
+		return n
+	}
+	// Replies without DO are memoized (from a key's second query on);
+	// a DO=1 query after them is still signed.
+	for _, q := range []struct {
+		name string
+		qt   uint16
+	}{{"www.example.org.", dns.TypeA}, {"nx.example.org.", dns.TypeA}, {"example.org.", dns.TypeDNSKEY}, {"lb.example.org.", dns.TypeA}} {
+		for range 3 {
+			if r := ask(q.name, q.qt, false, false, "udp", 1232); count(r.Answer, dns.TypeRRSIG)+count(r.Ns, dns.TypeRRSIG) != 0 {
+				t.Errorf("%s DO=0: %v %v", q.name, r.Answer, r.Ns)
+			}
+		}
+		if r := ask(q.name, q.qt, true, false, "udp", 1232); count(r.Answer, dns.TypeRRSIG)+count(r.Ns, dns.TypeRRSIG) == 0 {
+			t.Errorf("%s DO=1 after DO=0 queries: unsigned %v %v", q.name, r.Answer, r.Ns)
+		}
+	}
+	if r := ask("example.org.", dns.TypeDNSKEY, false, false, "udp", 1232); count(r.Answer, dns.TypeDNSKEY) != 1 {
+		t.Errorf("DNSKEY without DO: %v", r.Answer)
+	}
+	var sig *dns.RRSIG
+	for i := range 6 {
+		r := ask("www.example.org.", dns.TypeA, true, false, "udp", 1232)
+		if count(r.Answer, dns.TypeRRSIG) != 1 {
+			t.Fatalf("DO=1: %v", r.Answer)
+		}
+		s := r.Answer[3].(*dns.RRSIG)
+		if err := s.Verify(keys[0].DNSKEY, r.Answer[:3]); err != nil {
+			t.Errorf("query %d: %v", i, err)
+		}
+		if sig != nil && s.Signature != sig.Signature {
+			t.Errorf("query %d: a new signature for a rotated RRset", i)
+		}
+		sig = s
+	}
+	if st := srv.signers.Load(); st == nil || (*st)["example.org."].Stats().Hits < 5 {
+		t.Errorf("signature cache: %+v", (*st)["example.org."].Stats())
+	}
+	r := ask("nx.example.org.", dns.TypeA, true, false, "udp", 1232)
+	if r.Rcode != dns.RcodeSuccess || count(r.Ns, dns.TypeNSEC) != 1 || count(r.Ns, dns.TypeRRSIG) != 2 {
+		t.Errorf("NXDOMAIN without CO: %s %v", dns.RcodeToString[r.Rcode], r.Ns)
+	}
+	for _, rr := range r.Ns {
+		if n, ok := rr.(*dns.NSEC); ok && (n.NextDomain != `\000.nx.example.org.` || len(n.TypeBitMap) != 3 || n.TypeBitMap[2] != dns.TypeNXNAME) {
+			t.Errorf("NSEC %s", n)
+		}
+	}
+	r = ask("nx.example.org.", dns.TypeA, true, true, "udp", 1232)
+	if r.Rcode != dns.RcodeNameError || !r.IsEdns0().Co() {
+		t.Errorf("NXDOMAIN with CO: %s, CO echoed %v", dns.RcodeToString[r.Rcode], r.IsEdns0().Co())
+	}
+	if r := ask("nx.example.org.", dns.TypeA, false, false, "udp", 1232); r.Rcode != dns.RcodeNameError || count(r.Ns, dns.TypeNSEC) != 0 {
+		t.Errorf("NXDOMAIN without DO: %s %v", dns.RcodeToString[r.Rcode], r.Ns)
+	}
+	if r := ask("x.sub.example.org.", dns.TypeA, true, false, "udp", 1232); count(r.Ns, dns.TypeNSEC) != 1 || count(r.Ns, dns.TypeRRSIG) != 1 {
+		t.Errorf("referral without DS: %v", r.Ns)
+	}
+	if r := ask("x.secure.example.org.", dns.TypeA, true, false, "udp", 1232); count(r.Ns, dns.TypeDS) != 1 || count(r.Ns, dns.TypeRRSIG) != 1 {
+		t.Errorf("referral with DS: %v", r.Ns)
+	}
+	// 5 TXT of 200 bytes and their RRSIG do not fit 512: the answer is
+	// cut, and what is left holds no RRset without its signature.
+	r = ask("big.example.org.", dns.TypeTXT, true, false, "udp", 512)
+	if !r.Truncated || count(r.Answer, dns.TypeTXT) != 0 && count(r.Answer, dns.TypeRRSIG) == 0 {
+		t.Errorf("truncated: TC %v, %d TXT %d RRSIG", r.Truncated, count(r.Answer, dns.TypeTXT), count(r.Answer, dns.TypeRRSIG))
+	}
+	r = ask("big.example.org.", dns.TypeTXT, true, false, "tcp", 1232)
+	if count(r.Answer, dns.TypeTXT) != 5 || count(r.Answer, dns.TypeRRSIG) != 1 {
+		t.Errorf("TCP: %d TXT %d RRSIG", count(r.Answer, dns.TypeTXT), count(r.Answer, dns.TypeRRSIG))
+	}
+}
+
+// TestDNSSECCheck: dnslb check reports missing, wrong-zone,
+// wrong-algorithm and world-readable keys at the config's line.
+func TestDNSSECCheck(t *testing.T) {
+	cfg, _, keys := signedSetup(t, dns.ED25519, false, `[[dnssec.zone]]
+name = "example.org"
+keys = ["keys/Kmissing"]
+[[dnssec.zone]]
+name = "example.net"
+key_dir = "keys"
+`)
+	dir := filepath.Dir(cfg)
+	k := keys[0]
+	if err := os.Chmod(k.FileBase(filepath.Join(dir, "keys"))+".private", 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, _, err := Check(cfg)
+	if err == nil {
+		t.Fatal("check passed")
+	}
+	for _, want := range []string{
+		cfg + ":10: dnssec.zone \"example.org\" keys: " + filepath.Join(dir, "keys/Kmissing.key") + ": no such file or directory",
+		cfg + ":12: dnssec.zone \"example.net\": no zone example.net. is served",
+	} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("check: missing %q in\n%v", want, err)
+		}
+	}
+	// The folder for every zone: the readable private file.
+	cfg2 := filepath.Join(dir, "two.toml")
+	os.WriteFile(cfg2, []byte("[[zone]]\nname = \"example.org\"\nfile = \"example.org.zone\"\n[dnssec]\nkey_dir = \"keys\"\n"), 0o644)
+	if _, _, err := Check(cfg2); err == nil || !strings.Contains(err.Error(), cfg2+":5: dnssec.key_dir: ") || !strings.Contains(err.Error(), "readable by others") {
+		t.Errorf("check of a readable private key: %v", err)
+	}
+	// A key of another zone under this zone's name.
+	other, _ := dnssec.Generate("example.com.", dns.ED25519, true)
+	base, _ := other.Write(filepath.Join(dir, "keys"))
+	os.Chmod(k.FileBase(filepath.Join(dir, "keys"))+".private", 0o600)
+	wrong := filepath.Join(dir, "keys", "Kexample.org.+015+00001")
+	os.Rename(base+".key", wrong+".key")
+	os.Rename(base+".private", wrong+".private")
+	if _, _, err := Check(cfg2); err == nil || !strings.Contains(err.Error(), "key of zone example.com., not example.org.") {
+		t.Errorf("check of another zone's key: %v", err)
+	}
+}
+
+// BenchmarkSigned is a signed reply's cost on the query path (no
+// sockets): the same zone served unsigned (memo on: today's steady state;
+// memo off: decide and encode every time) and signed (DO=0, and DO=1 with
+// the signature cache warm or flushed before every query: cold).
+func BenchmarkSigned(b *testing.B) {
+	cfg, _, _ := signedSetup(b, dns.ECDSAP256SHA256, false, "")
+	data, err := os.ReadFile(cfg)
+	if err != nil {
+		b.Fatal(err)
+	}
+	plain := filepath.Join(filepath.Dir(cfg), "plain.toml")
+	if err := os.WriteFile(plain, []byte(strings.Replace(string(data), "[dnssec]\nkey_dir = \"keys\"\n", "", 1)), 0o644); err != nil {
+		b.Fatal(err)
+	}
+	signed := newConfigServer(b, cfg)
+	sw, pw := newUDPWorker(signed), newUDPWorker(newConfigServer(b, plain))
+	sg := (*signed.signers.Load())["example.org."]
+	for _, q := range []struct{ name, qname string }{{"lb", "lb.example.org."}, {"nxdomain", "nx.example.org."}} {
+		for _, c := range []struct {
+			name     string
+			w        *udpWorker
+			memo, do bool
+			cold     bool
+		}{
+			{"unsigned-memo", pw, true, true, false},
+			{"unsigned-full", pw, false, true, false},
+			{"signed-DO0", sw, false, false, false},
+			{"signed-warm", sw, false, true, false},
+			{"signed-cold", sw, false, true, true},
+		} {
+			b.Run(q.name+"/"+c.name, func(b *testing.B) {
+				c.w.ans.SetMemo(c.memo)
+				defer c.w.ans.SetMemo(true)
+				m := new(dns.Msg)
+				m.SetQuestion(q.qname, dns.TypeA)
+				m.SetEdns0(1232, c.do)
+				pkt, _ := m.Pack()
+				b.ReportAllocs()
+				for b.Loop() {
+					if c.cold {
+						sg.Flush()
+					}
+					if c.w.answer(pkt, testClient, c.w.outs[0]) == nil {
+						b.Fatal("no reply")
+					}
+				}
+			})
+		}
+	}
+}
+
+// TestDNSSECUnbound: Unbound as a validating resolver, with a stub zone to
+// dnslb and the zone's DS as its trust anchor, sets AD on positive
+// answers (round-robin, load-balanced, CNAME, wildcard, DS), NODATA and
+// NXDOMAIN (compact denial: NOERROR, or NXDOMAIN with CO), over UDP and
+// TCP to dnslb; and answers SERVFAIL when the anchor is another key's.
+func TestDNSSECUnbound(t *testing.T) {
+	unbound := needTool(t, "unbound", "unbound")
+	cfg, _, keys := signedSetup(t, dns.ED25519, true, "")
+	_, addr := startServer(t, cfg)
+	host, dport, _ := net.SplitHostPort(addr)
+	var ds string
+	for _, k := range keys {
+		if k.KSK() {
+			ds = strings.ReplaceAll(k.DS().String(), "\t", " ")
+		}
+	}
+	other, _ := dnssec.Generate("example.org.", dns.ED25519, true)
+	for _, tc := range []struct {
+		name, anchor string
+		tcp          bool
+		valid        bool
+	}{{"udp", ds, false, true}, {"tcp", ds, true, true}, {"wrong-anchor", strings.ReplaceAll(other.DS().String(), "\t", " "), false, false}} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			_, port, _ := net.SplitHostPort(freePort(t))
+			tcpUp := "no"
+			if tc.tcp {
+				tcpUp = "yes"
+			}
+			conf := fmt.Sprintf(`server:
+  interface: 127.0.0.1
+  port: %s
+  do-daemonize: no
+  chroot: ""
+  username: ""
+  directory: %q
+  pidfile: %q
+  use-syslog: no
+  logfile: ""
+  verbosity: 1
+  do-not-query-localhost: no
+  access-control: 127.0.0.0/8 allow
+  module-config: "validator iterator"
+  trust-anchor: %q
+  tcp-upstream: %s
+  qname-minimisation: no
+  cache-max-ttl: 0
+  cache-max-negative-ttl: 0
+remote-control:
+  control-enable: no
+stub-zone:
+  name: "example.org"
+  stub-addr: %s@%s
+`, port, dir, filepath.Join(dir, "unbound.pid"), tc.anchor, tcpUp, host, dport)
+			cf := filepath.Join(dir, "unbound.conf")
+			if err := os.WriteFile(cf, []byte(conf), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			cmd := exec.Command(unbound, "-d", "-c", cf)
+			var logb strings.Builder
+			cmd.Stderr, cmd.Stdout = &logb, &logb
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			defer func() {
+				_ = cmd.Process.Kill()
+				_ = cmd.Wait()
+				if t.Failed() {
+					t.Logf("unbound log:\n%s", logb.String())
+				}
+			}()
+			res := net.JoinHostPort("127.0.0.1", port)
+			ask := func(name string, qt uint16, co bool) *dns.Msg {
+				m := new(dns.Msg)
+				m.SetQuestion(name, qt)
+				m.RecursionDesired = true
+				m.SetEdns0(1232, true)
+				if co {
+					m.IsEdns0().SetCo()
+				}
+				c := &dns.Client{Timeout: 3 * time.Second}
+				var r *dns.Msg
+				var err error
+				for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+					if r, _, err = c.Exchange(m, res); err == nil {
+						return r
+					}
+				}
+				t.Fatalf("unbound: %s %s: %v", name, dns.TypeToString[qt], err)
+				return nil
+			}
+			for _, q := range []struct {
+				name  string
+				qt    uint16
+				rcode int
+			}{
+				{"www.example.org.", dns.TypeA, dns.RcodeSuccess},
+				{"lb.example.org.", dns.TypeA, dns.RcodeSuccess},
+				{"alias.example.org.", dns.TypeA, dns.RcodeSuccess},
+				{"x.wild.example.org.", dns.TypeA, dns.RcodeSuccess},
+				{"secure.example.org.", dns.TypeDS, dns.RcodeSuccess},
+				{"www.example.org.", dns.TypeMX, dns.RcodeSuccess},
+				{"nx.example.org.", dns.TypeA, dns.RcodeSuccess},
+			} {
+				r := ask(q.name, q.qt, false)
+				if !tc.valid {
+					if r.Rcode != dns.RcodeServerFailure || r.AuthenticatedData {
+						t.Errorf("%s %s with a wrong anchor: %s AD=%v, want SERVFAIL", q.name, dns.TypeToString[q.qt], dns.RcodeToString[r.Rcode], r.AuthenticatedData)
+					}
+					continue
+				}
+				if r.Rcode != q.rcode || !r.AuthenticatedData {
+					t.Errorf("%s %s: %s AD=%v, want %s AD", q.name, dns.TypeToString[q.qt], dns.RcodeToString[r.Rcode], r.AuthenticatedData, dns.RcodeToString[q.rcode])
+				}
+			}
+		})
+	}
+}
+
+// TestDNSSECMemo: in a signed zone the memo serves replies without DO,
+// and never a signed one.
+func TestDNSSECMemo(t *testing.T) {
+	cfg, _, _ := signedSetup(t, dns.ECDSAP256SHA256, false, "")
+	w := newUDPWorker(newConfigServer(t, cfg))
+	for _, do := range []bool{false, true} {
+		m := new(dns.Msg)
+		m.SetQuestion("www.example.org.", dns.TypeA)
+		m.SetEdns0(1232, do)
+		pkt, _ := m.Pack()
+		before := w.ans.MemoStats().Hits
+		for range 4 {
+			r := new(dns.Msg)
+			if err := r.Unpack(w.answer(pkt, testClient, w.outs[0])); err != nil {
+				t.Fatal(err)
+			}
+			if signed := len(r.Answer) == 4; signed != do {
+				t.Errorf("DO=%v: %d answer records", do, len(r.Answer))
+			}
+		}
+		hits := w.ans.MemoStats().Hits - before
+		if do && hits != 0 || !do && hits < 2 {
+			t.Errorf("DO=%v: %d memo hits in 4 queries", do, hits)
+		}
+	}
+}
+
+// TestDNSSECReload: a reload that drops [dnssec] serves the zone unsigned
+// at once (no memoized signed reply, no DNSKEY), and one that brings it
+// back signs again; a reload with a bad key fails and keeps the keys.
+func TestDNSSECReload(t *testing.T) {
+	cfg, _, _ := signedSetup(t, dns.ECDSAP256SHA256, false, "")
+	srv, addr := startServer(t, cfg)
+	signed, _ := os.ReadFile(cfg)
+	sigs := func() int {
+		m := new(dns.Msg)
+		m.SetQuestion("example.org.", dns.TypeDNSKEY)
+		m.SetEdns0(1232, true)
+		r := exchange(t, addr, "udp", m)
+		return len(r.Answer)
+	}
+	if n := sigs(); n != 2 {
+		t.Fatalf("signed: %d DNSKEY answer records, want the key and its RRSIG", n)
+	}
+	if err := os.WriteFile(cfg, []byte(strings.Replace(string(signed), "[dnssec]\nkey_dir = \"keys\"\n", "", 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Reload("test"); err != nil {
+		t.Fatal(err)
+	}
+	if n := sigs(); n != 0 {
+		t.Errorf("after dropping [dnssec]: %d DNSKEY answer records", n)
+	}
+	if err := os.WriteFile(cfg, signed, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Reload("test"); err != nil {
+		t.Fatal(err)
+	}
+	if n := sigs(); n != 2 {
+		t.Errorf("after restoring [dnssec]: %d DNSKEY answer records", n)
+	}
+	keys, _ := filepath.Glob(filepath.Join(filepath.Dir(cfg), "keys", "*.private"))
+	if err := os.Chmod(keys[0], 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Reload("test"); err == nil || !strings.Contains(err.Error(), "readable by others") {
+		t.Errorf("reload with a readable private key: %v", err)
+	}
+	if n := sigs(); n != 2 {
+		t.Errorf("after a failed reload: %d DNSKEY answer records", n)
+	}
+}
