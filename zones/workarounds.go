@@ -104,10 +104,18 @@ func charStrings(rr dns.RR) []string {
 // bytes, which may be the first piece of a longer one the zone parser cut.
 func mayHaveLongString(rrs []located) bool {
 	for _, l := range rrs {
-		for _, s := range charStrings(l.rr) {
-			if len(s) >= maxString && unescapedLen(s) == maxString {
-				return true
-			}
+		if hasLongString(l.rr) {
+			return true
+		}
+	}
+	return false
+}
+
+// hasLongString is mayHaveLongString of one record.
+func hasLongString(rr dns.RR) bool {
+	for _, s := range charStrings(rr) {
+		if len(s) >= maxString && unescapedLen(s) == maxString {
+			return true
 		}
 	}
 	return false
