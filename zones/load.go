@@ -114,7 +114,7 @@ func parseFast(origin, path string, data []byte) ([]located, error) {
 // loadFast builds the zone from parseFast's records as the zone parser
 // reads them, holding none but those the zone keeps (a slice of them all
 // was 40 MB of garbage for a zone of a million records). long says that a
-// record may hold a string the zone parser cut (mayHaveLongString); err is
+// record may hold a string the zone parser cut (hasLongString); err is
 // parseFast's error, and then there is no zone.
 func loadFast(origin, path string, data []byte) (z *Zone, errs ErrorList, long bool, err error) {
 	zp := fastParser(origin, path, data)

@@ -100,18 +100,8 @@ func charStrings(rr dns.RR) []string {
 	return nil
 }
 
-// mayHaveLongString reports whether a record holds a string of exactly 255
+// hasLongString reports whether a record holds a string of exactly 255
 // bytes, which may be the first piece of a longer one the zone parser cut.
-func mayHaveLongString(rrs []located) bool {
-	for _, l := range rrs {
-		if hasLongString(l.rr) {
-			return true
-		}
-	}
-	return false
-}
-
-// hasLongString is mayHaveLongString of one record.
 func hasLongString(rr dns.RR) bool {
 	for _, s := range charStrings(rr) {
 		if len(s) >= maxString && unescapedLen(s) == maxString {
