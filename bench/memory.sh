@@ -8,7 +8,7 @@
 #   RECORDS=1000000          approximate records in the zone
 #   SERVERS="dnslb nsd knot" (gdnsd works too)
 #   LOAD_TIMEOUT=300         seconds to wait for a server to answer
-#   SETTLE=2                 seconds to wait after the first answer before
+#   SETTLE=4                 seconds to wait after the first answer before
 #                            reading memory (background loading, GC)
 set -euo pipefail
 
@@ -17,7 +17,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 RECORDS=${RECORDS:-1000000}
 SERVERS=${SERVERS:-dnslb nsd knot}
 LOAD_TIMEOUT=${LOAD_TIMEOUT:-300}
-SETTLE=${SETTLE:-2}
+SETTLE=${SETTLE:-4}
 MEM=$OUT/memory
 
 # kib_sum FIELD PID... sums a "Field: N kB" line over the processes. VmRSS
@@ -31,6 +31,18 @@ kib_sum() {
 	esac
 	for pid in "$@"; do
 		v=$(awk -v f="$field:" '$1 == f { print $2 }' "/proc/$pid/$file" 2>/dev/null || true)
+		total=$((total + ${v:-0}))
+	done
+	echo "$total"
+}
+
+# cpu_ticks PID... sums user and system CPU time (clock ticks) over the
+# processes, from /proc/PID/stat (fields 14 and 15, after the command's
+# parenthesised name).
+cpu_ticks() {
+	local pid total=0 v
+	for pid in "$@"; do
+		v=$(sed 's/^.*) //' "/proc/$pid/stat" 2>/dev/null | awk '{ print $12 + $13 }' || true)
 		total=$((total + ${v:-0}))
 	done
 	echo "$total"
@@ -54,12 +66,13 @@ main() {
 
 	{
 		echo "dnslb memory comparison, $(date -u +%Y-%m-%dT%H:%MZ), zone: $records records ($(du -h "$zonefile" | cut -f1) on disk)"
-		echo "load = start until first SOA answer; RSS = VmRSS of the main process;"
+		echo "load = start until first SOA answer; load CPU = user+system CPU seconds of the process tree by then;"
+		echo "RSS = VmRSS of the main process;"
 		echo "PSS = proportional set size summed over the process tree (counts memory shared by forked workers once)"
-		printf '%-7s %10s %12s %12s %14s\n' server "load (s)" "RSS (MiB)" "PSS (MiB)" "PSS B/record"
+		printf '%-7s %10s %10s %12s %12s %14s\n' server "load (s)" "CPU (s)" "RSS (MiB)" "PSS (MiB)" "PSS B/record"
 	} | tee "$MEM/results.txt"
 
-	local t0 t1 pid rss pss pids
+	local t0 t1 pid rss pss pids ticks
 	for s in "${servers[@]}"; do
 		if port_busy "${PORT[$s]}"; then
 			warn "port ${PORT[$s]} is already in use; $s skipped (set BASE_PORT)"
@@ -75,13 +88,15 @@ main() {
 			continue
 		fi
 		t1=$(date +%s.%N)
+		mapfile -t pids < <(tree_pids "$pid")
+		ticks=$(cpu_ticks "${pids[@]}")
 		sleep "$SETTLE"
 		mapfile -t pids < <(tree_pids "$pid")
 		rss=$(kib_sum VmRSS "$pid")
 		pss=$(kib_sum Pss "${pids[@]}")
 		stop_server "$pid"
-		awk -v s="$s" -v t0="$t0" -v t1="$t1" -v rss="$rss" -v pss="$pss" -v n="$records" \
-			'BEGIN { printf "%-7s %10.2f %12.1f %12.1f %14.0f\n", s, t1 - t0, rss / 1024, pss / 1024, pss * 1024 / n }' |
+		awk -v s="$s" -v t0="$t0" -v t1="$t1" -v c="$ticks" -v hz="$CLK_TCK" -v rss="$rss" -v pss="$pss" -v n="$records" \
+			'BEGIN { printf "%-7s %10.2f %10.2f %12.1f %12.1f %14.0f\n", s, t1 - t0, c / hz, rss / 1024, pss / 1024, pss * 1024 / n }' |
 			tee -a "$MEM/results.txt"
 	done
 }

@@ -1,6 +1,7 @@
 package dnslb
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"errors"
@@ -33,8 +34,33 @@ type loadedZone struct {
 	loaded time.Time
 }
 
-// includeRE finds $INCLUDE directives, to digest included files too.
-var includeRE = regexp.MustCompile(`(?mi)^\$INCLUDE[ \t]+("[^"]*"|\S+)`)
+// includeAtRE is an $INCLUDE directive at the start of its input, to
+// digest included files too.
+var includeAtRE = regexp.MustCompile(`\A(?i)\$INCLUDE[ \t]+("[^"]*"|\S+)`)
+
+// includes returns the file names of data's $INCLUDE directives: what
+// (?mi)^\$INCLUDE[ \t]+("[^"]*"|\S+) finds, which took a second over all
+// of a 1,000,000-record zone, twice per load. This tries includeAtRE only
+// where a line starts with "$".
+func includes(data []byte) [][]byte {
+	var out [][]byte
+	for i := 0; i < len(data); {
+		j := bytes.IndexByte(data[i:], '$')
+		if j < 0 {
+			break
+		}
+		i += j
+		if i == 0 || data[i-1] == '\n' {
+			if m := includeAtRE.FindSubmatch(data[i:]); m != nil {
+				out = append(out, m[1])
+				i += len(m[0])
+				continue
+			}
+		}
+		i++
+	}
+	return out
+}
 
 // zoneDigest hashes a zone file and, recursively, the files it includes.
 // It also returns every path read, for the file watcher.
@@ -53,8 +79,8 @@ func zoneDigest(path string) ([32]byte, []string, error) {
 		if depth > 7 {
 			return nil
 		}
-		for _, m := range includeRE.FindAllSubmatch(data, -1) {
-			inc := strings.Trim(string(m[1]), `"`)
+		for _, m := range includes(data) {
+			inc := strings.Trim(string(m), `"`)
 			if !filepath.IsAbs(inc) {
 				inc = filepath.Join(filepath.Dir(p), inc)
 			}

@@ -2,6 +2,7 @@ package zones
 
 import (
 	"fmt"
+	"iter"
 	"slices"
 	"strings"
 
@@ -16,10 +17,19 @@ const maxTTL = 1<<31 - 1
 // with syntax errors were left out, so checks for missing records are
 // skipped: they would only repeat those errors.
 func build(origin, path string, rrs []located, partial func(rrtype uint16, owner string) bool) (*Zone, ErrorList) {
+	return buildFrom(origin, path, slices.Values(rrs), len(rrs), partial)
+}
+
+// buildFrom is build of the records rrs yields, about hint of them: a zone
+// parser's records go in one at a time, never all held at once.
+func buildFrom(origin, path string, rrs iter.Seq[located], hint int, partial func(rrtype uint16, owner string) bool) (*Zone, ErrorList) {
 	if partial == nil {
 		partial = func(uint16, string) bool { return false }
 	}
-	z := &Zone{Origin: origin, File: path, nodes: make(map[string]*Node, len(rrs)/2+1)}
+	// A node per eight records to start with: the map grows from there
+	// if it must. One sized for a node per two records was 20 MB too big
+	// for a zone of a million (six records a name), and slower.
+	z := &Zone{Origin: origin, File: path, nodes: make(map[string]*Node, hint/8+1), arena: &arena{}}
 	var errs ErrorList
 	fail := func(l located, format string, args ...any) {
 		errs = append(errs, &Error{File: l.file, Line: l.line, Msg: fmt.Sprintf(format, args...)})
@@ -46,7 +56,7 @@ func build(origin, path string, rrs []located, partial func(rrtype uint16, owner
 			mixedTTL = append(mixedTTL, mixed{l, s, l.rr.Header().Ttl, s.RRs[0].Header().Ttl})
 		}
 	}
-	for _, l := range rrs {
+	for l := range rrs {
 		h := l.rr.Header()
 		owner := canonical(h.Name)
 		lowerRdataNames(l.rr)
@@ -68,12 +78,13 @@ func build(origin, path string, rrs []located, partial func(rrtype uint16, owner
 			fail(l, "%s %s: record has no data", h.Name, dns.TypeToString[h.Rrtype])
 			continue
 		}
-		h.Name = owner
 		sortSvcParams(l.rr)
 		n := z.node(owner)
+		owner = n.Name // one copy of each name, in the arena
+		h.Name = owner
 		s := n.Set(h.Rrtype)
 		if s == nil {
-			s = &RRset{Name: owner, Type: h.Rrtype, TTL: h.Ttl}
+			s = z.arena.set(RRset{Name: owner, Type: h.Rrtype, TTL: h.Ttl})
 			n.Sets = append(n.Sets, s)
 			if l.line > 0 {
 				where[s] = l
@@ -104,7 +115,7 @@ func build(origin, path string, rrs []located, partial func(rrtype uint16, owner
 			}
 		}
 		checkTTL(s, l)
-		s.RRs = append(s.RRs, l.rr)
+		s.RRs = append(s.RRs, z.arena.keep(l.rr))
 		s.TTL = h.Ttl // the last record's, below
 		if l.line > 0 && h.Rrtype == dns.TypeNS {
 			at[l.rr] = l
@@ -197,9 +208,10 @@ func (z *Zone) node(owner string) *Node {
 	if n := z.nodes[owner]; n != nil {
 		return n
 	}
-	n := &Node{Name: owner}
-	z.nodes[owner] = n
-	for name := owner; name != z.Origin; {
+	n := z.arena.node(z.arena.name(owner))
+	z.nodes[n.Name] = n
+	// The parents' names are the ends of this one's.
+	for name := n.Name; name != z.Origin; {
 		i := NextLabel(name, 0)
 		parent := name[i:]
 		if parent == "" {
@@ -208,7 +220,7 @@ func (z *Zone) node(owner string) *Node {
 		if _, ok := z.nodes[parent]; ok {
 			break
 		}
-		z.nodes[parent] = &Node{Name: parent}
+		z.nodes[parent] = z.arena.node(parent)
 		name = parent
 	}
 	return n
@@ -518,6 +530,14 @@ func rdataKey(rr dns.RR) string {
 // noData reports whether rr has no data at all: the zone parser returns
 // such a record, as for a dynamic update, when a line ends after the type.
 func noData(rr dns.RR) bool {
+	// The common types without a zero record to compare with: a zone of
+	// a million records made a million of those.
+	switch r := rr.(type) {
+	case *dns.A:
+		return r.A == nil
+	case *dns.AAAA:
+		return r.AAAA == nil
+	}
 	newRR, ok := dns.TypeToRR[rr.Header().Rrtype]
 	if !ok {
 		return false
@@ -556,80 +576,29 @@ func (z *Zone) counters() {
 	z.rots = n
 }
 
-// compact moves the zone's most numerous small objects into a few large
-// arrays: the owner names into one string, the A and AAAA records and
-// their addresses into arrays of their own, every RRset's record list
-// into one slice. Parsing leaves the records it keeps spread over memory
-// pages shared with its garbage (tokens, keys), so after a load or reload
-// much of the heap is pages that are partly free and cannot be given back;
-// the copies are dense, and the pages of the originals are freed whole.
-// A zone of 1,000,000 records held 218 MB of live heap in about 500 MB
-// of pages after a reload, before this.
+// compact moves every RRset's record list into one slice, and lets go of
+// the arena. Parsing leaves what the zone keeps spread over memory pages
+// shared with its garbage (tokens, keys), so after a load or reload much
+// of the heap would be pages that are partly free and cannot be given
+// back: build puts names, nodes, RRsets and address records in the arena
+// as it reads them (arena.go), and the lists of records, which grow as
+// records come, are packed here. A zone of 1,000,000 records held 218 MB
+// of live heap in about 500 MB of pages after a reload, before either.
 func (z *Zone) compact() {
-	nodes := make([]*Node, 0, len(z.nodes))
-	nameBytes, nA, nAAAA, ipBytes, nRR := 0, 0, 0, 0, 0
+	z.arena = nil
+	z.Origin = z.Apex.Name
+	nRR := 0
 	for _, n := range z.nodes {
-		nodes = append(nodes, n)
-		nameBytes += len(n.Name)
 		for _, s := range n.Sets {
 			nRR += len(s.RRs)
-			for _, rr := range s.RRs {
-				switch r := rr.(type) {
-				case *dns.A:
-					nA++
-					ipBytes += len(r.A)
-				case *dns.AAAA:
-					nAAAA++
-					ipBytes += len(r.AAAA)
-				}
-			}
 		}
 	}
-	var b strings.Builder
-	b.Grow(nameBytes)
-	for _, n := range nodes {
-		b.WriteString(n.Name)
-	}
-	names := b.String()
-	as := make([]dns.A, 0, nA)
-	aaaas := make([]dns.AAAA, 0, nAAAA)
-	ips := make([]byte, 0, ipBytes)
 	rrs := make([]dns.RR, 0, nRR)
-	index := make(map[string]*Node, len(nodes))
-	off := 0
-	for _, n := range nodes {
-		name := names[off : off+len(n.Name)]
-		off += len(n.Name)
-		apex := n == z.Apex
-		n.Name = name
-		index[name] = n
-		if apex {
-			z.Origin = name
-		}
+	for _, n := range z.nodes {
 		for _, s := range n.Sets {
-			s.Name = name
 			start := len(rrs)
-			for _, rr := range s.RRs {
-				// Every record's owner is its node's name (build set it).
-				switch r := rr.(type) {
-				case *dns.A:
-					as = append(as, *r)
-					c := &as[len(as)-1]
-					ips = append(ips, r.A...)
-					c.A = ips[len(ips)-len(r.A) : len(ips) : len(ips)]
-					rr = c
-				case *dns.AAAA:
-					aaaas = append(aaaas, *r)
-					c := &aaaas[len(aaaas)-1]
-					ips = append(ips, r.AAAA...)
-					c.AAAA = ips[len(ips)-len(r.AAAA) : len(ips) : len(ips)]
-					rr = c
-				}
-				rr.Header().Name = name
-				rrs = append(rrs, rr)
-			}
+			rrs = append(rrs, s.RRs...)
 			s.RRs = rrs[start:len(rrs):len(rrs)]
 		}
 	}
-	z.nodes = index
 }

@@ -100,14 +100,12 @@ func charStrings(rr dns.RR) []string {
 	return nil
 }
 
-// mayHaveLongString reports whether a record holds a string of exactly 255
+// hasLongString reports whether a record holds a string of exactly 255
 // bytes, which may be the first piece of a longer one the zone parser cut.
-func mayHaveLongString(rrs []located) bool {
-	for _, l := range rrs {
-		for _, s := range charStrings(l.rr) {
-			if len(s) >= maxString && unescapedLen(s) == maxString {
-				return true
-			}
+func hasLongString(rr dns.RR) bool {
+	for _, s := range charStrings(rr) {
+		if len(s) >= maxString && unescapedLen(s) == maxString {
+			return true
 		}
 	}
 	return false

@@ -56,6 +56,7 @@ type Zone struct {
 	SOA    *dns.SOA
 	Apex   *Node
 	nodes  map[string]*Node
+	arena  *arena // while build runs
 
 	// soaNeg is the SOA RRset with the negative-caching TTL of RFC 2308
 	// section 3 (min of the SOA TTL and MINIMUM), for NXDOMAIN and NODATA.

@@ -1,0 +1,105 @@
+package zones
+
+import (
+	"net"
+	"strings"
+
+	"github.com/miekg/dns"
+)
+
+// arena is where build puts what a zone keeps of the records it reads, as
+// it reads them: owner names, nodes, RRsets and the A and AAAA records
+// with their addresses, each kind packed into chunks of its own. The zone
+// parser leaves each record amid its garbage (tokens, keys); copied into
+// chunks at once, the kept data fill pages of their own, which stay dense
+// after the parse, while the pages of the garbage are freed whole. Chunks
+// grow from a few entries to maxChunk, so a small zone stays small; they
+// never move, so pointers into them stay valid.
+type arena struct {
+	names         strings.Builder
+	nodes         []Node
+	sets          []RRset
+	as            []dns.A
+	aaaas         []dns.AAAA
+	ips           []byte
+	nNames, nIPs  int
+	nNodes, nSets int
+	nAs, nAAAAs   int
+}
+
+// maxChunk is the most entries of a chunk, and maxChunk*64 the most bytes
+// of a chunk of names or addresses.
+const maxChunk = 1024
+
+// next returns a new zero element of chunk, starting a chunk twice the
+// size of the last one (*size) when it is full.
+func next[T any](chunk *[]T, size *int) *T {
+	if len(*chunk) == cap(*chunk) {
+		*size = min(max(*size*2, 8), maxChunk)
+		*chunk = make([]T, 0, *size)
+	}
+	var zero T
+	*chunk = append(*chunk, zero)
+	return &(*chunk)[len(*chunk)-1]
+}
+
+// name returns a copy of s among the arena's names.
+func (a *arena) name(s string) string {
+	if a.names.Cap()-a.names.Len() < len(s) {
+		a.nNames = min(max(a.nNames*2, 512), maxChunk*64)
+		a.names = strings.Builder{}
+		a.names.Grow(max(a.nNames, len(s)))
+	}
+	start := a.names.Len()
+	a.names.WriteString(s)
+	// Bytes a Builder has written never change: what String returned
+	// stays valid as it grows within its capacity.
+	return a.names.String()[start:]
+}
+
+// ip returns a copy of ip among the arena's addresses, an IPv4 address in
+// 4 bytes (the zone parser gives them in 16: the wire form, String and
+// To4 read either).
+func (a *arena) ip(ip net.IP) net.IP {
+	if v4 := ip.To4(); v4 != nil {
+		ip = v4
+	}
+	if cap(a.ips)-len(a.ips) < len(ip) {
+		a.nIPs = min(max(a.nIPs*2, 64), maxChunk*64)
+		a.ips = make([]byte, 0, a.nIPs)
+	}
+	a.ips = append(a.ips, ip...)
+	return a.ips[len(a.ips)-len(ip) : len(a.ips) : len(a.ips)]
+}
+
+// node returns a new node named name (which the arena holds already).
+func (a *arena) node(name string) *Node {
+	n := next(&a.nodes, &a.nNodes)
+	n.Name = name
+	return n
+}
+
+// set returns a new RRset.
+func (a *arena) set(s RRset) *RRset {
+	p := next(&a.sets, &a.nSets)
+	*p = s
+	return p
+}
+
+// keep returns the record a zone keeps for rr: for A and AAAA, a copy in
+// the arena (rr becomes garbage), for the rest rr itself.
+func (a *arena) keep(rr dns.RR) dns.RR {
+	switch r := rr.(type) {
+	case *dns.A:
+		c := next(&a.as, &a.nAs)
+		*c = *r
+		c.A = a.ip(r.A)
+		return c
+	case *dns.AAAA:
+		c := next(&a.aaaas, &a.nAAAAs)
+		*c = *r
+		c.AAAA = a.ip(r.AAAA)
+		return c
+	}
+	return rr
+}

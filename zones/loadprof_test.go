@@ -1,0 +1,30 @@
+package zones
+
+import (
+	"os"
+	"runtime"
+	"testing"
+	"time"
+)
+
+// TestLoadProfileZone loads the zone named by DNSLB_PROFILE_ZONE (a
+// bench/genzone file) and reports the time and the live heap: run with
+// -cpuprofile/-memprofile to see where loading goes. Without it, nothing
+// to measure.
+func TestLoadProfileZone(t *testing.T) {
+	path := os.Getenv("DNSLB_PROFILE_ZONE")
+	if path == "" {
+		t.Skip("DNSLB_PROFILE_ZONE not set")
+	}
+	t0 := time.Now()
+	z, err := Load("bench.example.", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := time.Since(t0)
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	t.Logf("%d records in %v, live heap %d MiB (%.0f B/record)", z.Len(), d, ms.HeapAlloc>>20, float64(ms.HeapAlloc)/float64(z.Len()))
+	runtime.KeepAlive(z)
+}
