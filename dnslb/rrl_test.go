@@ -1,7 +1,6 @@
 package dnslb
 
 import (
-	"context"
 	"log/slog"
 	"net"
 	"net/netip"
@@ -27,31 +26,7 @@ func startRRL(t *testing.T, mod func(*config.RRLConfig)) (srv *Server, udp, tcp 
 		t.Fatal(err)
 	}
 	mod(&cfg.RRL)
-	srv, err = New(cfg, slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelInfo})))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- srv.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("Run: %v", err)
-			}
-		case <-time.After(10 * time.Second):
-			t.Error("Run did not return")
-		}
-	})
-	select {
-	case <-srv.Started():
-	case err := <-done:
-		t.Fatalf("Run: %v", err)
-	case <-time.After(5 * time.Second):
-		t.Fatal("server did not start")
-	}
+	srv = startConfig(t, cfg)
 	for _, a := range srv.Addrs() {
 		switch a.Network() {
 		case "udp":

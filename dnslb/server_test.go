@@ -24,7 +24,14 @@ func launch(tb testing.TB, path string, log *slog.Logger) (srv *Server, stop fun
 		tb.Fatal(err)
 	}
 	cfg.Server.Listen = []string{"127.0.0.1:0"}
-	if srv, err = New(cfg, log); err != nil {
+	return launchConfig(tb, cfg, log)
+}
+
+// launchConfig is launch with the config given.
+func launchConfig(tb testing.TB, cfg config.Config, log *slog.Logger) (srv *Server, stop func() error) {
+	tb.Helper()
+	srv, err := New(cfg, log)
+	if err != nil {
 		tb.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
@@ -49,6 +56,19 @@ func launch(tb testing.TB, path string, log *slog.Logger) (srv *Server, stop fun
 		tb.Fatal("server did not start")
 	}
 	return srv, stop
+}
+
+// startConfig is launchConfig with the server's log (info and up) in the
+// test log, stopped when the test ends.
+func startConfig(tb testing.TB, cfg config.Config) *Server {
+	tb.Helper()
+	srv, stop := launchConfig(tb, cfg, slog.New(slog.NewTextHandler(testWriter{tb}, &slog.HandlerOptions{Level: slog.LevelInfo})))
+	tb.Cleanup(func() {
+		if err := stop(); err != nil {
+			tb.Errorf("Run: %v", err)
+		}
+	})
+	return srv
 }
 
 // startServer is launch with the server's log in the test log, stopped

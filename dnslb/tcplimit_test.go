@@ -1,11 +1,9 @@
 package dnslb
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"os"
 	"sync"
@@ -29,31 +27,7 @@ func startTCPLimited(t *testing.T, mod func(*config.ServerConfig)) (*Server, []s
 	}
 	cfg.Server.Listen = []string{"127.0.0.1:0", "127.0.0.2:0"}
 	mod(&cfg.Server)
-	srv, err := New(cfg, slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelInfo})))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- srv.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("Run: %v", err)
-			}
-		case <-time.After(10 * time.Second):
-			t.Error("Run did not return")
-		}
-	})
-	select {
-	case <-srv.Started():
-	case err := <-done:
-		t.Fatalf("Run: %v", err)
-	case <-time.After(5 * time.Second):
-		t.Fatal("server did not start")
-	}
+	srv := startConfig(t, cfg)
 	var addrs []string
 	for _, a := range srv.Addrs() {
 		if a.Network() == "tcp" {

@@ -270,6 +270,7 @@ func (w *Worker) Answer(pkt []byte, from netip.AddrPort, buf []byte, tcp bool, s
 		pre = &w.fq
 		pre.parse(pkt)
 	}
+	c := Client{Addr: netip.AddrPortFrom(from.Addr().Unmap(), from.Port()), TCP: tcp}
 	if pre != nil && pre.ok {
 		fq = pre
 		out, values, fill := w.memo.fast.get(acct, snap, fq, from.Addr(), pkt, buf, tcp, &lk)
@@ -278,13 +279,10 @@ func (w *Worker) Answer(pkt []byte, from netip.AddrPort, buf []byte, tcp bool, s
 		}
 		if out != nil {
 			w.untimed++
-			c := Client{Addr: netip.AddrPortFrom(from.Addr().Unmap(), from.Port()), TCP: tcp}
 			var withCookie bool
 			c.Cookie, withCookie = w.memoCookie(fq, c.Addr.Addr())
-			if w.stages.Limit != nil && !tcp {
-				f := fq.key[len(fq.key)-1]
-				out = w.limit(out, c, lk, f&2 != 0, f&4 != 0, snap.UDPSize, start)
-			}
+			f := fq.key[len(fq.key)-1] // the flags: RD, OPT (2), DO (4)
+			out = w.limit(out, c, lk, f&2 != 0, f&4 != 0, snap.UDPSize, start)
 			if withCookie && out != nil {
 				out = w.addCookie(out)
 			}
@@ -293,7 +291,6 @@ func (w *Worker) Answer(pkt []byte, from netip.AddrPort, buf []byte, tcp bool, s
 		replay = values
 	}
 	req := &w.req
-	c := Client{Addr: netip.AddrPortFrom(from.Addr().Unmap(), from.Port()), TCP: tcp}
 	if err := unpackQuery(req, &w.qs, pkt); err != nil {
 		return w.limit(formErr(req, buf), c, limitKey{class: rrl.Error}, false, false, snap.UDPSize, start)
 	}

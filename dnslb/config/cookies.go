@@ -2,7 +2,6 @@ package config
 
 import (
 	"fmt"
-	"os"
 	"strings"
 
 	"github.com/dnslb/dnslb/dnslb/cookie"
@@ -85,17 +84,7 @@ func (c *Config) checkCookies(path string, data []byte) []string {
 // readCookieSecret reads a cookie secret file: 32 hex digits alone, in a
 // file that not every user may read (as TSIG secrets, readSecret).
 func readCookieSecret(path string) (cookie.Secret, error) {
-	fi, err := os.Stat(path)
-	if err != nil {
-		return cookie.Secret{}, err
-	}
-	if !fi.Mode().IsRegular() {
-		return cookie.Secret{}, fmt.Errorf("%s is not a regular file", path)
-	}
-	if m := fi.Mode().Perm(); m&0o006 != 0 {
-		return cookie.Secret{}, fmt.Errorf("%s may be read or written by every user (mode %04o): chmod o-rw %s (0640 or 0600)", path, m, path)
-	}
-	b, err := os.ReadFile(path)
+	b, err := readPrivateFile(path)
 	if err != nil {
 		return cookie.Secret{}, err
 	}

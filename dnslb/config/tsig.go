@@ -132,20 +132,26 @@ func TSIGName(name string) string {
 	return dns.CanonicalName(name)
 }
 
+// readPrivateFile reads a file that holds a secret (TSIG, cookie and
+// gossip keys): a regular file that not every user may read or write.
+func readPrivateFile(path string) ([]byte, error) {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return nil, err // "stat PATH: no such file or directory"
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s is not a regular file", path)
+	}
+	if m := fi.Mode().Perm(); m&0o006 != 0 {
+		return nil, fmt.Errorf("%s may be read or written by every user (mode %04o): chmod o-rw %s (0640 or 0600)", path, m, path)
+	}
+	return os.ReadFile(path)
+}
+
 // readSecret reads a secret file: base64 alone (spaces and line ends
 // around it are dropped), in a file that not every user may read.
 func readSecret(path string) (string, error) {
-	fi, err := os.Stat(path)
-	if err != nil {
-		return "", err // "stat PATH: no such file or directory"
-	}
-	if !fi.Mode().IsRegular() {
-		return "", fmt.Errorf("%s is not a regular file", path)
-	}
-	if m := fi.Mode().Perm(); m&0o006 != 0 {
-		return "", fmt.Errorf("%s may be read or written by every user (mode %04o): chmod o-rw %s (0640 or 0600)", path, m, path)
-	}
-	b, err := os.ReadFile(path)
+	b, err := readPrivateFile(path)
 	if err != nil {
 		return "", err
 	}
