@@ -19,6 +19,7 @@ var layers = map[string]int{
 	"dnslb/cookie":      0,
 	"dnslb/dnssec":      0,
 	"dnslb/config":      1,
+	"dnslb/wire":        1,
 	"dnslb/policy":      2,
 	"dnslb/geo":         3,
 	"dnslb/geo/geotest": 3,

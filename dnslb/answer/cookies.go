@@ -7,6 +7,7 @@ import (
 	"github.com/miekg/dns"
 
 	"github.com/dnslb/dnslb/dnslb/cookie"
+	"github.com/dnslb/dnslb/dnslb/wire"
 )
 
 // Cookies is the cookie stage (RFC 7873 with RFC 9018's server cookie),
@@ -44,11 +45,11 @@ func (w *Worker) memoCookie(q *fastQuery, from netip.Addr) (CookieState, bool) {
 	if k == nil {
 		return NoCookie, false
 	}
-	if q.cookie == nil {
+	if q.Cookie == nil {
 		k.count(cookie.None)
 		return NoCookie, false
 	}
-	r := k.Checker.Check(q.cookie, from.Unmap(), &w.ck)
+	r := k.Checker.Check(q.Cookie, from.Unmap(), &w.ck)
 	k.count(r)
 	if r == cookie.Good {
 		return GoodCookie, true
@@ -60,7 +61,7 @@ func (w *Worker) memoCookie(q *fastQuery, from netip.Addr) (CookieState, bool) {
 // reply made after checkCookie said the query had a cookie (encode's,
 // a rate limiter's slip) passes through it.
 func (w *Worker) addCookie(out []byte) []byte {
-	return AppendOption(out, dns.EDNS0COOKIE, w.ck[:])
+	return wire.AppendOption(out, dns.EDNS0COOKIE, w.ck[:])
 }
 
 // checkCookie is the cookie stage of a query that takes decide: what its
@@ -83,8 +84,8 @@ func (w *Worker) checkCookie(req *dns.Msg, from netip.Addr) cookie.Result {
 // are. The usual query's one option (unpackQuery's fast path) is read
 // from the packet; miekg/dns holds others as hex.
 func (w *Worker) queryCookie(opt *dns.OPT) (data []byte, n int) {
-	if w.qs.cookie != nil {
-		return w.qs.cookie, 1
+	if w.qs.Cookie != nil {
+		return w.qs.Cookie, 1
 	}
 	for _, o := range opt.Option {
 		c, ok := o.(*dns.EDNS0_COOKIE)

@@ -251,37 +251,6 @@ func TestCookieSameBytes(t *testing.T) {
 	}
 }
 
-// TestAppendOption: the option goes into an OPT record that ends the
-// reply, and nowhere else.
-func TestAppendOption(t *testing.T) {
-	m := new(dns.Msg)
-	m.SetQuestion("www.example.org.", dns.TypeA)
-	plain, _ := m.Pack()
-	if got := AppendOption(plain, dns.EDNS0COOKIE, []byte{1, 2, 3, 4, 5, 6, 7, 8}); !bytes.Equal(got, plain) {
-		t.Errorf("no OPT: changed")
-	}
-	m.SetEdns0(1232, false)
-	edns, _ := m.Pack()
-	got := AppendOption(edns, dns.EDNS0COOKIE, []byte{1, 2, 3, 4, 5, 6, 7, 8})
-	r := new(dns.Msg)
-	if err := r.Unpack(got); err != nil {
-		t.Fatal(err)
-	}
-	if c, n := replyCookie(r); c != "0102030405060708" || n != 1 {
-		t.Errorf("OPT: cookie %q (%d)", c, n)
-	}
-	m.SetTsig("k.", dns.HmacSHA256, 300, time.Now().Unix())
-	m.Extra = append(m.Extra, &dns.TSIG{Hdr: dns.RR_Header{Name: "k.", Rrtype: dns.TypeTSIG, Class: dns.ClassANY},
-		Algorithm: dns.HmacSHA256, TimeSigned: 1, Fudge: 300, MACSize: 0, OrigId: 1})
-	signed, err := m.Pack()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got := AppendOption(signed, dns.EDNS0COOKIE, []byte{1, 2, 3, 4, 5, 6, 7, 8}); !bytes.Equal(got, signed) {
-		t.Errorf("TSIG after OPT: changed")
-	}
-}
-
 // TestCookieMemoAllocs: a memo hit with a cookie allocates nothing.
 func TestCookieMemoAllocs(t *testing.T) {
 	stage, _, _ := cookieStage(time.Now())

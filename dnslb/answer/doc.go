@@ -15,7 +15,8 @@
 //
 // The memo (memo.go, memotable.go, negcache.go) holds encoded replies
 // keyed by question, flags and decision key, and patches only what the
-// encoder writes per query (ID, question case, ECS echo). It is in this
+// encoder writes per query (ID, question case, ECS echo); how a datagram
+// is read and a reply patched as bytes is package wire's. It is in this
 // package, not one of its own, because it is a memo of decide and
 // encode: it replays their decision points (Plan.replay) and reads the
 // plan's fields, which stay unexported.

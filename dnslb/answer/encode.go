@@ -4,6 +4,8 @@ import (
 	"strings"
 
 	"github.com/miekg/dns"
+
+	"github.com/dnslb/dnslb/dnslb/wire"
 )
 
 // encode writes the reply p to bytes, into buf when it fits: our OPT
@@ -49,7 +51,7 @@ func encode(p *Plan, buf []byte) ([]byte, error) {
 		return nil, err
 	}
 	if p.asked != "" {
-		restoreCase(out, p.asked)
+		wire.RestoreCase(out, p.asked)
 	}
 	return out, nil
 }
@@ -145,13 +147,4 @@ func rrsetEnd(rrs []dns.RR, i int) int {
 func sameRRset(a, b dns.RR) bool {
 	ha, hb := a.Header(), b.Header()
 	return ha.Rrtype == hb.Rrtype && ha.Class == hb.Class && strings.EqualFold(ha.Name, hb.Name)
-}
-
-// restoreCase writes the question name as asked over the lower-case one
-// at the start of the packed reply out (same length: only the case
-// differs).
-func restoreCase(out []byte, asked string) {
-	if len(out) > 12 {
-		_, _ = dns.PackDomainName(asked, out, 12, nil, false)
-	}
 }

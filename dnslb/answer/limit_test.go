@@ -150,29 +150,4 @@ func TestLimitVerdicts(t *testing.T) {
 			}
 		}
 	}
-	// A client that sent a cookie: BADCOOKIE instead (extended rcode 23).
-	out := slipReply(packedReply(t), true, false, 1232, true)
-	r := new(dns.Msg)
-	if err := r.Unpack(out); err != nil {
-		t.Fatal(err)
-	}
-	if r.Rcode != rcodeBadCookie || r.Truncated || r.IsEdns0() == nil {
-		t.Errorf("BADCOOKIE slip: %v", r)
-	}
-}
-
-func packedReply(t *testing.T) []byte {
-	t.Helper()
-	m := new(dns.Msg)
-	m.SetQuestion("www.example.org.", dns.TypeA)
-	m.SetEdns0(1232, false)
-	r := new(dns.Msg)
-	r.SetReply(m)
-	r.Answer = append(r.Answer, &dns.A{Hdr: dns.RR_Header{Name: "www.example.org.", Rrtype: dns.TypeA, Class: dns.ClassINET, Ttl: 300}, A: []byte{192, 0, 2, 1}})
-	r.SetEdns0(1232, false)
-	out, err := r.Pack()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return out
 }

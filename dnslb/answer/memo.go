@@ -1,7 +1,6 @@
 package answer
 
 import (
-	"encoding/binary"
 	"hash/maphash"
 	"net/netip"
 	"runtime"
@@ -11,6 +10,7 @@ import (
 
 	"github.com/dnslb/dnslb/dnslb/rrl"
 	"github.com/dnslb/dnslb/dnslb/state"
+	"github.com/dnslb/dnslb/dnslb/wire"
 )
 
 // memo is one serving worker's memo of encoded replies: the replies
@@ -172,19 +172,19 @@ func (c *fastCache) get(acct Account, snap *state.Snapshot, q *fastQuery, from n
 		c.reset(snap)
 		return nil, nil, false
 	}
-	e := c.entries.findHash(q.key, q.h)
+	e := c.entries.findHash(q.Key, q.h)
 	if e == nil {
 		return nil, nil, false
 	}
 	rot, scope := 0, int(e.scope)
 	if e.recipe != nil {
 		sc := selectCtx{geo: snap.Geo(), source: -1}
-		if q.ecs != nil {
-			sc.client, sc.source = ecsClient(q.ecs)
+		if q.ECS != nil {
+			sc.client, sc.source = ecsClient(q.ECS)
 		} else {
 			sc.client = from.Unmap()
 		}
-		key := append(c.key[:0], q.key...)
+		key := append(c.key[:0], q.Key...)
 		replay = c.replay[:len(e.recipe)]
 		scope = 0
 		for i := range e.recipe {
@@ -212,7 +212,7 @@ func (c *fastCache) get(acct Account, snap *state.Snapshot, q *fastQuery, from n
 		}
 	}
 	size := int(e.size)
-	if e.filled&(1<<rot) == 0 || size+len(q.ecs)+c.room > len(buf) {
+	if e.filled&(1<<rot) == 0 || size+len(q.ECS)+c.room > len(buf) {
 		return nil, nil, false
 	}
 	if e.perm {
@@ -224,15 +224,13 @@ func (c *fastCache) get(acct Account, snap *state.Snapshot, q *fastQuery, from n
 	}
 	out = buf[:size]
 	out[0], out[1] = pkt[0], pkt[1] // the ID
-	if q.mixed {
-		copy(out[12:], q.qname) // the question as asked
+	if q.Mixed {
+		copy(out[12:], q.Qname) // the question as asked
 	}
-	if q.ecs != nil && !e.noEcho {
+	if q.ECS != nil && !e.noEcho {
 		// Our OPT record ends the reply with no data: the option goes
 		// after it (RFC 7871 section 7.2.1: as asked, with our scope).
-		binary.BigEndian.PutUint16(out[size-2:], uint16(len(q.ecs)))
-		out = append(out, q.ecs...)
-		out[size+7] = byte(scope)
+		out = wire.EchoECS(out, q.ECS, byte(scope))
 	}
 	c.hits++
 	lk.class, lk.name = e.class, e.acct
@@ -264,20 +262,20 @@ func (c *fastCache) reset(snap *state.Snapshot) {
 }
 
 // put keeps wire, the encoded reply p to q, if it qualifies.
-func (c *fastCache) put(q *fastQuery, p *Plan, wire []byte) {
+func (c *fastCache) put(q *fastQuery, p *Plan, reply []byte) {
 	m := p.msg
 	if p.snap != c.snap || p.noMemo || p.cut || m.Truncated || len(m.Question) != 1 ||
 		m.Rcode == dns.RcodeRefused || p.ede != edeNone {
 		return
 	}
-	t, ok := replyTemplate(q, wire)
+	t, ok := wire.WithoutECS(&q.Query, reply)
 	if !ok || len(t)+4+4+16+c.room > minUDPSize {
 		return
 	}
 	// The memo keeps the question in lower case (as its key has it) and
 	// writes it as asked per query.
 	tmpl := c.tmpl[:copy(c.tmpl[:], t)]
-	copy(tmpl[12:], q.key[:len(q.qname)])
+	copy(tmpl[12:], q.Key[:len(q.Qname)])
 	// Entries bounded by the zones' contents (an answer of the type
 	// asked, for a name that exists) share the main budget; the rest can
 	// be made without end by whoever asks (new names, every type at a
@@ -286,7 +284,7 @@ func (c *fastCache) put(q *fastQuery, p *Plan, wire []byte) {
 	any := m.Rcode != dns.RcodeSuccess || len(m.Answer) == 0 || p.synth || m.Answer[0].Header().Rrtype != qtype
 	n, k := 1, 0
 	var ctr *atomic.Uint32
-	key := q.key
+	key := q.Key
 	switch pts := p.points; {
 	case len(pts) == 0:
 	case len(pts) == 1 && pts[0].kind == pointRotation && pts[0].n <= fastRotations:
@@ -335,7 +333,7 @@ func (c *fastCache) put(q *fastQuery, p *Plan, wire []byte) {
 			return
 		}
 		slots := n
-		ans, rec, perm := permShape(tmpl, len(q.qname), n)
+		ans, rec, perm := wire.PermShape(tmpl, len(q.Qname), n)
 		if perm {
 			slots = 1
 		}
@@ -368,57 +366,13 @@ func (c *fastCache) put(q *fastQuery, p *Plan, wire []byte) {
 	r.filled |= 1 << k
 }
 
-// permShape reports whether reply (to a question of qlen bytes) can stand
-// for n rotations of its answer: it has n answer records right after the
-// question, each owned by the question's name (a pointer to it) with the
-// same type, class, TTL and data length, and no other records but an OPT.
-// It returns where the records start and each one's length.
-func permShape(reply []byte, qlen, n int) (ans, rec int, ok bool) {
-	if n < 2 || n > 255 || len(reply) < 12 || int(binary.BigEndian.Uint16(reply[6:])) != n ||
-		binary.BigEndian.Uint16(reply[8:]) != 0 {
-		return 0, 0, false
-	}
-	ans = 12 + qlen + 4
-	if ans+12 > len(reply) {
-		return 0, 0, false
-	}
-	first := reply[ans : ans+12]
-	if first[0] != 0xC0 || first[1] != 12 {
-		return 0, 0, false
-	}
-	rec = 12 + int(binary.BigEndian.Uint16(first[10:]))
-	end := ans + n*rec
-	if end > len(reply) {
-		return 0, 0, false
-	}
-	for i := 1; i < n; i++ {
-		if string(reply[ans+i*rec:ans+i*rec+12]) != string(first) {
-			return 0, 0, false
-		}
-	}
-	// What follows is our OPT record, if anything (ARCOUNT 0 or 1).
-	switch ar := binary.BigEndian.Uint16(reply[10:]); {
-	case ar == 0 && end == len(reply):
-	case ar == 1 && end+11 <= len(reply) && reply[end] == 0 && binary.BigEndian.Uint16(reply[end+1:]) == dns.TypeOPT:
-	default:
-		return 0, 0, false
-	}
-	return ans, rec, true
-}
-
 // permuted writes rotation k of a perm entry's replies into out: the
 // held reply (rotation k0) with its answer records rotated by k-k0, as
 // the full path's round-robin rotates them (put checks each rotation
 // against the full path's reply before it is served).
 func (r *fastReply) permuted(out []byte, k int) {
-	base := r.buf[r.klen : int(r.klen)+int(r.size)]
-	ans, rec, n := int(r.ans), int(r.rec), int(r.n)
-	d := (k - int(r.k0) + n) % n
-	end := ans + n*rec
-	copy(out, base[:ans])
-	w := ans + copy(out[ans:], base[ans+d*rec:end])
-	copy(out[w:], base[ans:ans+d*rec])
-	copy(out[end:], base[end:])
+	n := int(r.n)
+	wire.Rotate(out, r.buf[r.klen:int(r.klen)+int(r.size)], int(r.ans), int(r.rec), n, (k-int(r.k0)+n)%n)
 }
 
 // prefetch parses each datagram of a batch (pkts) into qs (for answerOn
@@ -435,7 +389,7 @@ func (c *fastCache) prefetch(pkts [][]byte, qs []fastQuery) {
 		if len(p) < 12 || !q.parse(p) || c.entries.n == 0 {
 			continue
 		}
-		q.h = c.entries.hash(q.key)
+		q.h = c.entries.hash(q.Key)
 		slots[n] = &c.entries.slots[q.h&uint64(len(c.entries.slots)-1)]
 		n++
 	}
@@ -501,32 +455,4 @@ func (c *fastCache) add(r *fastReply, any bool) bool {
 	}
 	c.entries.insert(r)
 	return true
-}
-
-// replyTemplate returns the reply wire (to query q) as the cache keeps
-// it: without the ECS option, if the query had one, and with our OPT
-// record (which the reply then ends with) holding no data.
-func replyTemplate(q *fastQuery, wire []byte) ([]byte, bool) {
-	if q.key[len(q.key)-1]&2 == 0 {
-		return wire, true // no OPT asked, none given
-	}
-	n := len(q.ecs)
-	if len(wire) < 12+11+n {
-		return nil, false
-	}
-	o := wire[len(wire)-11-n:] // our OPT record, if it is last
-	if o[0] != 0 || binary.BigEndian.Uint16(o[1:]) != dns.TypeOPT || int(binary.BigEndian.Uint16(o[9:])) != n {
-		return nil, false
-	}
-	if n == 0 {
-		return wire, true
-	}
-	// The echoed option is the query's but for the scope.
-	e := o[11:]
-	if string(e[:7]) != string(q.ecs[:7]) || string(e[8:]) != string(q.ecs[8:]) {
-		return nil, false
-	}
-	t := append([]byte(nil), wire[:len(wire)-n]...)
-	t[len(t)-2], t[len(t)-1] = 0, 0
-	return t, true
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/dnslb/dnslb/dnslb/rrl"
 	"github.com/dnslb/dnslb/dnslb/state"
+	"github.com/dnslb/dnslb/dnslb/wire"
 	"github.com/dnslb/dnslb/zones"
 )
 
@@ -45,17 +46,12 @@ type negKey struct {
 	flags byte // RD, OPT, DO: the last byte of the fast key
 }
 
-// negTemplate is one zone's NXDOMAIN reply, made from a query whose name
-// took qlen bytes: the header, and the tail after the question, with the
-// offsets in tail of its compression pointers.
-// A question name at or below one of avoid (the SOA's MNAME and RNAME and
+// negTemplate is one zone's NXDOMAIN reply (wire.SOATemplate), or a
+// REFUSED (wire.PlainTemplate). A question name at or below one of avoid (the SOA's MNAME and RNAME and
 // their parents, down to the zone's origin) would have the packer point
 // into its own labels instead: those take the full path.
 type negTemplate struct {
-	hdr   [12]byte
-	qlen  int
-	tail  []byte
-	ptrs  []int
+	*wire.Template
 	avoid []string
 }
 
@@ -98,13 +94,13 @@ func (c *negCache) answer(acct Account, snap *state.Snapshot, q *fastQuery, pkt,
 		c.snap = snap
 		return nil
 	}
-	flags := q.key[len(q.key)-1] & 7
-	if len(c.tmpl) == 0 && (c.refused[flags] == nil || q.ecs != nil) {
+	flags := q.Key[len(q.Key)-1] & 7
+	if len(c.tmpl) == 0 && (c.refused[flags] == nil || q.ECS != nil) {
 		return nil
 	}
-	qn := q.key[:len(q.key)-1-4] // the name, without type, class and flags
-	qtype := binary.BigEndian.Uint16(q.key[len(qn):])
-	qclass := binary.BigEndian.Uint16(q.key[len(qn)+2:])
+	qn := q.Key[:len(q.Key)-1-4] // the name, without type, class and flags
+	qtype := binary.BigEndian.Uint16(q.Key[len(qn):])
+	qclass := binary.BigEndian.Uint16(q.Key[len(qn)+2:])
 	if qclass != dns.ClassINET || isMetaType(qtype) || qtype == dns.TypeAXFR || qtype == dns.TypeIXFR {
 		return nil
 	}
@@ -117,7 +113,7 @@ func (c *negCache) answer(acct Account, snap *state.Snapshot, q *fastQuery, pkt,
 		lk.class, lk.name = rrl.Error, ""
 		return c.refusedReply(acct, q, pkt, buf, qtype, tcp)
 	}
-	t := c.tmpl[negKey{z.Origin, q.key[len(q.key)-1]}]
+	t := c.tmpl[negKey{z.Origin, q.Key[len(q.Key)-1]}]
 	if t == nil {
 		return nil
 	}
@@ -132,25 +128,13 @@ func (c *negCache) answer(acct Account, snap *state.Snapshot, q *fastQuery, pkt,
 	if !nx {
 		return nil
 	}
-	delta := len(qn) - t.qlen
-	n := 12 + len(qn) + 4 + len(t.tail)
-	if n+len(q.ecs)+c.room > len(buf) || !tcp && n+len(q.ecs)+c.room > minUDPSize {
+	n := t.Len(len(qn))
+	if n+len(q.ECS)+c.room > len(buf) || !tcp && n+len(q.ECS)+c.room > minUDPSize {
 		return nil // the full path truncates it, for the client's size
 	}
-	out := buf[:n]
-	copy(out, t.hdr[:])
-	out[0], out[1] = pkt[0], pkt[1] // the ID
-	copy(out[12:], pkt[12:12+len(qn)+4])
-	tail := out[12+len(qn)+4:]
-	copy(tail, t.tail)
-	for _, p := range t.ptrs {
-		v := int(binary.BigEndian.Uint16(tail[p:])&0x3fff) + delta
-		binary.BigEndian.PutUint16(tail[p:], 0xc000|uint16(v))
-	}
-	if q.ecs != nil {
-		binary.BigEndian.PutUint16(out[n-2:], uint16(len(q.ecs)))
-		out = append(out, q.ecs...)
-		out[n+7] = 0 // scope: the answer depends on no client
+	out := t.Write(buf, pkt, len(qn))
+	if q.ECS != nil {
+		out = wire.EchoECS(out, q.ECS, 0) // scope: the answer depends on no client
 	}
 	c.hits++
 	lk.class, lk.name = rrl.NXDomain, z.Origin
@@ -163,16 +147,11 @@ func (c *negCache) answer(acct Account, snap *state.Snapshot, q *fastQuery, pkt,
 // refusedReply writes the REFUSED reply to q, a name in none of our
 // zones, from the template for its flags, if there is one.
 func (c *negCache) refusedReply(acct Account, q *fastQuery, pkt, buf []byte, qtype uint16, tcp bool) []byte {
-	t := c.refused[q.key[len(q.key)-1]&7]
-	qlen := len(q.qname) + 4 // the question as asked: no pointer refers to it
-	if t == nil || q.ecs != nil || 12+qlen+len(t.tail)+c.room > len(buf) {
+	t := c.refused[q.Key[len(q.Key)-1]&7]
+	if t == nil || q.ECS != nil || t.Len(len(q.Qname))+c.room > len(buf) {
 		return nil
 	}
-	out := buf[:12+qlen+len(t.tail)]
-	copy(out, t.hdr[:])
-	out[0], out[1] = pkt[0], pkt[1] // the ID
-	copy(out[12:], pkt[12:12+qlen])
-	copy(out[12+qlen:], t.tail)
+	out := t.Write(buf, pkt, len(q.Qname)) // no pointers: the question as asked
 	c.hits++
 	if ref, _ := acct.Counter("", qtype, dns.RcodeRefused, "", tcp); ref != nil {
 		ref.Inc()
@@ -185,45 +164,44 @@ func (c *negCache) refusedReply(acct Account, q *fastQuery, pkt, buf []byte, qty
 // as asked, nothing else but the rcode), the question, and nothing or our
 // OPT record (with its Extended DNS Error). It has no compression
 // pointers: the tail serves any question.
-func (c *negCache) putRefused(q *fastQuery, p *Plan, wire []byte) {
+func (c *negCache) putRefused(q *fastQuery, p *Plan, reply []byte) {
 	m := p.msg
-	flags := q.key[len(q.key)-1] & 7
-	tailAt := 12 + len(q.qname) + 4
+	flags := q.Key[len(q.Key)-1] & 7
+	tailAt := 12 + len(q.Qname) + 4
 	// Only the REFUSED of a name outside the zones (EDE 20): one of class
 	// CH or another class has no EDE, and would make every later one lack it.
-	if m.Rcode != dns.RcodeRefused || p.ede != edeNotAuthoritative || p.zone != "" || q.ecs != nil || c.refused[flags] != nil ||
-		p.snap == nil || p.snap != c.snap || len(wire) < tailAt ||
-		wire[2]&^1 != 0x80 || wire[3] != dns.RcodeRefused || binary.BigEndian.Uint64(wire[4:])>>16 != 1<<32 {
+	if m.Rcode != dns.RcodeRefused || p.ede != edeNotAuthoritative || p.zone != "" || q.ECS != nil || c.refused[flags] != nil ||
+		p.snap == nil || p.snap != c.snap || len(reply) < tailAt ||
+		reply[2]&^1 != 0x80 || reply[3] != dns.RcodeRefused || binary.BigEndian.Uint64(reply[4:])>>16 != 1<<32 {
 		return
 	}
-	tail := wire[tailAt:]
-	if binary.BigEndian.Uint16(wire[10:]) != uint16(flags>>1&1) ||
+	tail := reply[tailAt:]
+	if binary.BigEndian.Uint16(reply[10:]) != uint16(flags>>1&1) ||
 		len(tail) != 0 && (len(tail) < 11 || tail[0] != 0 || binary.BigEndian.Uint16(tail[1:]) != dns.TypeOPT ||
 			int(binary.BigEndian.Uint16(tail[9:])) != len(tail)-11) {
 		return
 	}
-	t := &negTemplate{qlen: len(q.qname), tail: append([]byte(nil), tail...)}
-	copy(t.hdr[:], wire[:12])
-	c.refused[flags] = t
+	c.refused[flags] = &negTemplate{Template: wire.PlainTemplate(reply, len(q.Qname))}
 }
 
-// put makes the template of qc's zone from wire, the full path's reply to
+// put makes the template of qc's zone from reply, the full path's reply to
 // q, when it is a plain NXDOMAIN whose pointers can be moved.
-func (c *negCache) put(q *fastQuery, p *Plan, wire []byte) {
+func (c *negCache) put(q *fastQuery, p *Plan, reply []byte) {
 	m := p.msg
 	if p.snap == nil || p.snap != c.snap || m.Rcode != dns.RcodeNameError || len(m.Answer) != 0 ||
 		len(m.Ns) != 1 || m.Ns[0].Header().Rrtype != dns.TypeSOA || m.Truncated || p.zone == "" {
 		return
 	}
-	k := negKey{p.zone, q.key[len(q.key)-1]}
+	k := negKey{p.zone, q.Key[len(q.Key)-1]}
 	if c.tmpl[k] != nil {
 		return
 	}
-	tmpl, ok := replyTemplate(q, wire)
+	tmpl, ok := wire.WithoutECS(&q.Query, reply)
 	if !ok {
 		return
 	}
-	t, ok := newNegTemplate(tmpl, q.key[:len(q.key)-1-4], dns.CountLabel(p.zone))
+	wt, ok := wire.SOATemplate(tmpl, q.Key[:len(q.Key)-1-4], dns.CountLabel(p.zone))
+	t := &negTemplate{Template: wt}
 	if !ok {
 		return // e.g. this name is below the SOA's MNAME: another may do
 	}
@@ -238,84 +216,4 @@ func (c *negCache) put(q *fastQuery, p *Plan, wire []byte) {
 		c.tmpl = make(map[negKey]*negTemplate)
 	}
 	c.tmpl[k] = t
-}
-
-// newNegTemplate reads reply (to a question for the wire-form name qn,
-// with no answer, one SOA in authority and at most an OPT record without
-// data) and notes its compression pointers. Pointers into the question
-// must point into its last zlabels labels, the zone's origin.
-func newNegTemplate(reply, qn []byte, zlabels int) (*negTemplate, bool) {
-	qlen := len(qn)
-	if len(reply) < 12 || binary.BigEndian.Uint64(reply[4:])>>16 != 1<<32|1 ||
-		binary.BigEndian.Uint16(reply[10:]) > 1 {
-		return nil, false // QD=1, AN=0, NS=1, AR 0 or 1
-	}
-	labels := 0
-	for off := 0; qn[off] != 0; off += 1 + int(qn[off]) {
-		labels++
-	}
-	if labels < zlabels {
-		return nil, false
-	}
-	zoneAt := 12 // where the zone's part of the question starts
-	for range labels - zlabels {
-		zoneAt += 1 + int(qn[zoneAt-12])
-	}
-	tailAt := 12 + qlen + 4
-	if len(reply) < tailAt {
-		return nil, false
-	}
-	t := &negTemplate{qlen: qlen, tail: append([]byte(nil), reply[tailAt:]...)}
-	copy(t.hdr[:], reply[:12])
-	off := 0
-	// name reads a name at off in the tail, noting its pointer.
-	name := func() bool {
-		for off < len(t.tail) {
-			l := int(t.tail[off])
-			switch {
-			case l == 0:
-				off++
-				return true
-			case l&0xc0 == 0xc0:
-				if off+2 > len(t.tail) {
-					return false
-				}
-				target := int(binary.BigEndian.Uint16(t.tail[off:]) & 0x3fff)
-				if target < zoneAt || target >= tailAt+off {
-					return false // into the question's own labels, or not backwards
-				}
-				t.ptrs = append(t.ptrs, off)
-				off += 2
-				return true
-			case l > 63:
-				return false
-			default:
-				off += 1 + l
-			}
-		}
-		return false
-	}
-	// The SOA record: owner, type, class, TTL, length, MNAME, RNAME, 20 bytes.
-	if !name() || off+10 > len(t.tail) || binary.BigEndian.Uint16(t.tail[off:]) != dns.TypeSOA {
-		return nil, false
-	}
-	rdlen := int(binary.BigEndian.Uint16(t.tail[off+8:]))
-	off += 10
-	end := off + rdlen
-	// name reads one name from off on: MNAME, then RNAME.
-	if mname := name(); !mname {
-		return nil, false
-	}
-	if rname := name(); !rname || off+20 != end {
-		return nil, false
-	}
-	off = end
-	if binary.BigEndian.Uint16(reply[10:]) == 1 {
-		// Our OPT record, with no data (replyTemplate took any ECS out).
-		if off+11 != len(t.tail) || t.tail[off] != 0 || binary.BigEndian.Uint16(t.tail[off+1:]) != dns.TypeOPT {
-			return nil, false
-		}
-		off += 11
-	}
-	return t, off == len(t.tail)
 }

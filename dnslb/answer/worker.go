@@ -2,7 +2,6 @@ package answer
 
 import (
 	"encoding/binary"
-	"errors"
 	"log/slog"
 	"net/netip"
 	"time"
@@ -12,6 +11,7 @@ import (
 	"github.com/dnslb/dnslb/dnslb/cookie"
 	"github.com/dnslb/dnslb/dnslb/rrl"
 	"github.com/dnslb/dnslb/dnslb/state"
+	"github.com/dnslb/dnslb/dnslb/wire"
 )
 
 // The query path, in the manner of Knot DNS's query-processing layers:
@@ -114,7 +114,7 @@ type Worker struct {
 	stages Stages
 	log    *slog.Logger
 	req    dns.Msg
-	qs     queryScratch // req's sections when unpackQuery took its fast path
+	qs     wire.QueryScratch // req's sections when wire.UnpackQuery took its fast path
 	sc     replyScratch
 	plan   Plan
 	memo   *memo // nil: every query takes decide and encode
@@ -281,7 +281,7 @@ func (w *Worker) Answer(pkt []byte, from netip.AddrPort, buf []byte, tcp bool, s
 			w.untimed++
 			var withCookie bool
 			c.Cookie, withCookie = w.memoCookie(fq, c.Addr.Addr())
-			f := fq.key[len(fq.key)-1] // the flags: RD, OPT (2), DO (4)
+			f := fq.Flags() // the flags: RD, OPT (2), DO (4)
 			out = w.limit(out, c, lk, f&2 != 0, f&4 != 0, snap.UDPSize, start)
 			if withCookie && out != nil {
 				out = w.addCookie(out)
@@ -291,8 +291,8 @@ func (w *Worker) Answer(pkt []byte, from netip.AddrPort, buf []byte, tcp bool, s
 		replay = values
 	}
 	req := &w.req
-	if err := unpackQuery(req, &w.qs, pkt); err != nil {
-		return w.limit(formErr(req, buf), c, limitKey{class: rrl.Error}, false, false, snap.UDPSize, start)
+	if err := wire.UnpackQuery(req, &w.qs, pkt); err != nil {
+		return w.limit(wire.FormErr(req, buf), c, limitKey{class: rrl.Error}, false, false, snap.UDPSize, start)
 	}
 
 	// tsig: a signed query is checked, and its reply signed
@@ -376,63 +376,9 @@ func (w *Worker) limit(out []byte, c Client, k limitKey, edns, do bool, udpSize 
 	case DropReply:
 		return nil
 	case SlipReply:
-		return slipReply(out, edns, do, udpSize, c.Cookie == ClientCookie)
+		return wire.Slip(out, edns, do, udpSize, c.Cookie == ClientCookie)
 	}
 	return out
-}
-
-// rcodeBadCookie is BADCOOKIE (RFC 7873 section 8), an extended rcode.
-const rcodeBadCookie = 23
-
-// slipReply makes the reply out, in place, the minimal reply a rate
-// limit slips instead of dropping (BIND's and NSD's): its header with
-// TC=1 and no records, the question, and our OPT record if the query had
-// one, so that a client behind the address retries over TCP; or, when the
-// client sent a cookie (badCookie), BADCOOKIE (RFC 7873 section 5.2.3:
-// the client retries with the server cookie, which the cookie stage adds
-// to every reply with an OPT record). It returns nil if out cannot be
-// read.
-func slipReply(out []byte, edns, do bool, udpSize int, badCookie bool) []byte {
-	if len(out) < 12 {
-		return nil
-	}
-	end := 12
-	qd := binary.BigEndian.Uint16(out[4:])
-	if qd > 0 {
-		// The question as encode wrote it: labels, no pointers.
-		for end < len(out) && out[end] != 0 {
-			if out[end]&0xC0 != 0 {
-				return nil
-			}
-			end += 1 + int(out[end])
-		}
-		if end += 1 + 4; end > len(out) {
-			return nil
-		}
-		qd = 1
-	}
-	out = out[:end]
-	binary.BigEndian.PutUint16(out[4:], qd)
-	clear(out[6:12])
-	var ext byte
-	if badCookie {
-		out[3] = out[3]&0xF0 | rcodeBadCookie&0xF
-		ext, edns = rcodeBadCookie>>4, true
-	} else {
-		out[2] |= 1 << 1 // TC
-	}
-	if !edns {
-		return out
-	}
-	out[11] = 1
-	var flags byte
-	if do {
-		flags = 0x80
-	}
-	// The OPT record: root owner, type, our size, extended rcode,
-	// version 0, DO, no data. out had at least this much after the
-	// question (its own OPT record), so the append stays in its array.
-	return append(out, 0, 0, byte(dns.TypeOPT), byte(udpSize>>8), byte(udpSize), ext, 0, flags, 0, 0, 0)
 }
 
 // hasTSIG reports whether req carries a TSIG record (the last one of
@@ -445,95 +391,6 @@ func hasTSIG(req *dns.Msg) bool {
 		}
 	}
 	return false
-}
-
-// queryScratch is what unpackQuery reuses from query to query.
-type queryScratch struct {
-	q     [1]dns.Question
-	opt   dns.OPT
-	extra [1]dns.RR
-	// cookie is the data of the OPT record's one COOKIE option, when
-	// the fast path read it (nil otherwise)
-	cookie []byte
-}
-
-// unpackQuery is req.Unpack(pkt) (pkt has a full header), with a fast
-// path for the usual query, one question and at most an OPT record
-// without options or with one COOKIE option (left out of req: its data
-// is sc.cookie), that reuses sc's arrays instead of allocating.
-func unpackQuery(req *dns.Msg, sc *queryScratch, pkt []byte) error {
-	// Unpack leaves sections it did not reach as they were.
-	*req = dns.Msg{}
-	sc.cookie = nil
-	// QD=1, AN=NS=0, AR 0 or 1.
-	if n := binary.BigEndian.Uint64(pkt[4:]); n == 1<<48 || n == 1<<48|1 {
-		name, off, err := dns.UnpackDomainName(pkt, 12)
-		end, ok := off+4, true
-		if n&1 == 1 {
-			// The OPT record: root name, type, class, TTL, RDLENGTH,
-			// and no option or one COOKIE option (a resolver's usual
-			// query), whose data is kept in sc.cookie.
-			end += 11
-			ok = err == nil && end <= len(pkt) && pkt[off+4] == 0 && binary.BigEndian.Uint16(pkt[off+5:]) == dns.TypeOPT
-			if rdlen := 0; ok {
-				rdlen = int(binary.BigEndian.Uint16(pkt[off+13:]))
-				if rdlen > 0 {
-					ok = rdlen >= 4 && end+rdlen == len(pkt) && binary.BigEndian.Uint16(pkt[end:]) == dns.EDNS0COOKIE &&
-						int(binary.BigEndian.Uint16(pkt[end+2:])) == rdlen-4
-					if ok {
-						sc.cookie = pkt[end+4 : end+rdlen]
-						end += rdlen
-					}
-				}
-			}
-		}
-		if err == nil && ok && end == len(pkt) {
-			if err := req.Unpack(pkt[:12]); err != nil { // the header alone
-				return err
-			}
-			sc.q[0] = dns.Question{Name: name, Qtype: binary.BigEndian.Uint16(pkt[off:]),
-				Qclass: binary.BigEndian.Uint16(pkt[off+2:])}
-			req.Question = sc.q[:]
-			if n&1 == 1 {
-				o := pkt[off+4:]
-				sc.opt = dns.OPT{Hdr: dns.RR_Header{Name: ".", Rrtype: dns.TypeOPT,
-					Class: binary.BigEndian.Uint16(o[3:]), Ttl: binary.BigEndian.Uint32(o[5:])}}
-				sc.extra[0] = &sc.opt
-				req.Extra = sc.extra[:]
-				req.Rcode |= sc.opt.ExtendedRcode() // as Unpack does
-			}
-			return nil
-		}
-	}
-	if err := req.Unpack(pkt); err != nil {
-		return err
-	}
-	// miekg/dns lowers a section's count to the records that are there
-	// when the header promises more; such a query is malformed
-	// (RFC 1035 section 4.1.1), and NSD and Knot answer FORMERR.
-	if int(binary.BigEndian.Uint16(pkt[4:])) != len(req.Question) || int(binary.BigEndian.Uint16(pkt[6:])) != len(req.Answer) ||
-		int(binary.BigEndian.Uint16(pkt[8:])) != len(req.Ns) || int(binary.BigEndian.Uint16(pkt[10:])) != len(req.Extra) {
-		return errCounts
-	}
-	return nil
-}
-
-// errCounts is unpackQuery's error for a query whose header counts more
-// records than it holds.
-var errCounts = errors.New("header counts records that are not there")
-
-// formErr is the reply to a query that does not unpack: FORMERR with the
-// header (and the first question, if it was read), exactly as miekg/dns's
-// server answers it.
-func formErr(req *dns.Msg, buf []byte) []byte {
-	req.SetRcodeFormatError(req)
-	req.Zero = false
-	req.Ns, req.Answer, req.Extra = nil, nil, nil
-	out, err := req.PackBuffer(buf)
-	if err != nil {
-		return nil
-	}
-	return out
 }
 
 // scratchRRs is the capacity of each reused reply section: enough for

@@ -11,8 +11,8 @@ import (
 
 	"github.com/miekg/dns"
 
-	"github.com/dnslb/dnslb/dnslb/answer"
 	"github.com/dnslb/dnslb/dnslb/config"
+	"github.com/dnslb/dnslb/dnslb/wire"
 )
 
 // TCP limits: the connections of every listener count against one
@@ -241,5 +241,5 @@ func closeReason(err error, st int32, closed bool) string {
 // addKeepalive adds the edns-tcp-keepalive option (RFC 7828) with
 // timeout (in units of 100 ms) to reply's OPT record, if it has one.
 func addKeepalive(reply []byte, timeout uint16) []byte {
-	return answer.AppendOption(reply, dns.EDNS0TCPKEEPALIVE, []byte{byte(timeout >> 8), byte(timeout)})
+	return wire.AppendOption(reply, dns.EDNS0TCPKEEPALIVE, []byte{byte(timeout >> 8), byte(timeout)})
 }

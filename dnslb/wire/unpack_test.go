@@ -1,4 +1,4 @@
-package answer
+package wire
 
 import (
 	"encoding/hex"
@@ -8,7 +8,7 @@ import (
 	"github.com/miekg/dns"
 )
 
-// FuzzUnpackQuery: unpackQuery reads what Unpack reads, and refuses what
+// FuzzUnpackQuery: UnpackQuery reads what Unpack reads, and refuses what
 // has fewer records than its header counts.
 func FuzzUnpackQuery(f *testing.F) {
 	for _, q := range []struct {
@@ -40,25 +40,25 @@ func FuzzUnpackQuery(f *testing.F) {
 			return
 		}
 		var got, want dns.Msg
-		var sc queryScratch
-		gerr, werr := unpackQuery(&got, &sc, pkt), want.Unpack(pkt)
-		if gerr == nil && werr == nil && sc.cookie != nil {
-			// The fast path's one COOKIE option is sc.cookie, not in got.
+		var sc QueryScratch
+		gerr, werr := UnpackQuery(&got, &sc, pkt), want.Unpack(pkt)
+		if gerr == nil && werr == nil && sc.Cookie != nil {
+			// The fast path's one COOKIE option is sc.Cookie, not in got.
 			o := want.IsEdns0()
 			if o == nil || len(o.Option) != 1 {
-				t.Fatalf("unpackQuery read a cookie %x; Unpack: %v", sc.cookie, &want)
+				t.Fatalf("UnpackQuery read a cookie %x; Unpack: %v", sc.Cookie, &want)
 			}
-			if c, ok := o.Option[0].(*dns.EDNS0_COOKIE); !ok || c.Cookie != hex.EncodeToString(sc.cookie) {
-				t.Fatalf("unpackQuery read cookie %x; Unpack: %v", sc.cookie, o.Option[0])
+			if c, ok := o.Option[0].(*dns.EDNS0_COOKIE); !ok || c.Cookie != hex.EncodeToString(sc.Cookie) {
+				t.Fatalf("UnpackQuery read cookie %x; Unpack: %v", sc.Cookie, o.Option[0])
 			}
 			o.Option, o.Hdr.Rdlength = nil, 0
 		}
 		if werr == nil && (len(want.Question) != int(pkt[4])<<8|int(pkt[5]) || len(want.Answer) != int(pkt[6])<<8|int(pkt[7]) ||
 			len(want.Ns) != int(pkt[8])<<8|int(pkt[9]) || len(want.Extra) != int(pkt[10])<<8|int(pkt[11])) {
-			werr = errCounts
+			werr = ErrCounts
 		}
 		if (gerr == nil) != (werr == nil) || gerr == nil && !reflect.DeepEqual(got, want) {
-			t.Fatalf("unpackQuery = %v, %v; Unpack = %v, %v", &got, gerr, &want, werr)
+			t.Fatalf("UnpackQuery = %v, %v; Unpack = %v, %v", &got, gerr, &want, werr)
 		}
 	})
 }

@@ -1,14 +1,14 @@
-package answer
+package wire
 
 import "encoding/binary"
 
 // AppendOption adds the EDNS option code with data to the OPT record of
 // the finished reply, when that record is the reply's last, as it is in
-// every reply with EDNS here (encode writes the OPT record last, the
+// every reply with EDNS here (the encoder writes the OPT record last, the
 // memo's replies keep it there); it returns reply unchanged otherwise (no
 // EDNS, a TSIG record after the OPT, a reply it cannot walk, or one that
 // would pass 65,535 bytes). The reply's size is the caller's to bound: a
-// UDP reply needs room for the option (see the cookie stage).
+// UDP reply needs room for the option.
 func AppendOption(reply []byte, code uint16, data []byte) []byte {
 	last := lastOPT(reply)
 	if last < 0 || len(reply)+4+len(data) > 65535 {
@@ -29,7 +29,7 @@ func lastOPT(reply []byte) int {
 	rrs := int(binary.BigEndian.Uint16(reply[6:])) + int(binary.BigEndian.Uint16(reply[8:])) + int(binary.BigEndian.Uint16(reply[10:]))
 	off := 12
 	for range n {
-		if off = skipName(reply, off); off < 0 || off+4 > len(reply) {
+		if off = SkipName(reply, off); off < 0 || off+4 > len(reply) {
 			return -1
 		}
 		off += 4
@@ -37,7 +37,7 @@ func lastOPT(reply []byte) int {
 	last := -1
 	for range rrs {
 		last = off
-		if off = skipName(reply, off); off < 0 || off+10 > len(reply) {
+		if off = SkipName(reply, off); off < 0 || off+10 > len(reply) {
 			return -1
 		}
 		off += 10 + int(binary.BigEndian.Uint16(reply[off+8:]))
@@ -51,9 +51,9 @@ func lastOPT(reply []byte) int {
 	return last
 }
 
-// skipName returns the offset after the name at off in msg, -1 if it
-// runs past the end.
-func skipName(msg []byte, off int) int {
+// SkipName returns the offset after the name at off in msg, -1 if it
+// runs past the end or has a label type other than length and pointer.
+func SkipName(msg []byte, off int) int {
 	for off < len(msg) {
 		l := int(msg[off])
 		switch {
