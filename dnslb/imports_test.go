@@ -30,6 +30,7 @@ var layers = map[string]int{
 	"dnslb/metrics":     4,
 	"dnslb/serve":       5,
 	"dnslb/admin":       5,
+	"dnslb/transfer":    5,
 	"dnslb":             6,
 	"cmd/dnslb":         7,
 }

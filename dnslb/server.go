@@ -25,6 +25,7 @@ import (
 	"github.com/dnslb/dnslb/dnslb/rrl"
 	"github.com/dnslb/dnslb/dnslb/serve"
 	"github.com/dnslb/dnslb/dnslb/state"
+	"github.com/dnslb/dnslb/dnslb/transfer"
 	"github.com/dnslb/dnslb/healthcheck"
 )
 
@@ -45,11 +46,10 @@ type Server struct {
 	// reloadMu serialises reloads and guards cfg, loaded and watched.
 	reloadMu sync.Mutex
 	cfg      config.Config
-	logLevel *slog.LevelVar // the logger's level, if the caller gave it (SetLogLevel)
-	xfr      atomic.Pointer[transferSettings]
+	logLevel *slog.LevelVar            // the logger's level, if the caller gave it (SetLogLevel)
+	xfer     *transfer.Server          // transfers, NOTIFY and the TSIG stage
 	cookies  cookieSecrets             // the cookie stage's secrets (cookies.go)
 	rrl      atomic.Pointer[rrl.Table] // nil: rate limiting off (ratelimit.go)
-	notifyCh chan notifyJob            // to the notifier, which Run starts
 	loaded   map[string]*loadedZone
 	// allTargets is every target of the config; the prober has only this
 	// node's share of them in a fleet (fleet.go).
@@ -86,8 +86,8 @@ func New(cfg config.Config, log *slog.Logger) (*Server, error) {
 		started:    time.Now(),
 		lastReload: admin.ReloadStatus{Time: time.Now(), OK: true, Trigger: "startup"},
 		startedCh:  make(chan struct{}),
-		notifyCh:   make(chan notifyJob, 256),
 	}
+	s.xfer = transfer.New(st, log, s.metrics)
 	s.prober = healthcheck.New(healthcheck.SchedulerConfig{
 		Logger:        log,
 		OnChange:      s.healthChanged,
@@ -190,11 +190,10 @@ func (s *Server) apply(st *loadResult) error {
 		}
 	}
 	s.cookies.apply(st.cfg.Cookies, s.log)
-	xfr := newTransferSettings(st.cfg.Transfer, st.cfg.TSIG)
-	s.xfr.Store(xfr)
+	s.xfer.Apply(transfer.NewSettings(st.cfg.Transfer, st.cfg.TSIG))
 	for _, z := range st.zones {
 		if old, ok := s.loaded[z.Origin]; !ok || old.zone.Serial() != z.Serial() {
-			s.queueNotify(z.Origin, z.SOA, xfr.notify)
+			s.xfer.Notify(z.Origin, z.SOA)
 		}
 	}
 	s.setRRL(st.cfg.RRL)
@@ -362,7 +361,7 @@ func (s *Server) Run(ctx context.Context) error {
 	}
 	s.store.Publish() // the first answers see every first verdict
 	wg.Go(func() { s.watchNames(ctx) })
-	env := serve.Env{Store: s.store, Stages: s.stages(), Log: s.log, Metrics: s.metrics, Transfer: s.zoneTransfer}
+	env := serve.Env{Store: s.store, Stages: s.stages(), Log: s.log, Metrics: s.metrics, Transfer: s.xfer.Transfer}
 	for _, u := range udp {
 		u.Start(&wg, env)
 	}
@@ -370,7 +369,7 @@ func (s *Server) Run(ctx context.Context) error {
 	for _, ln := range tcpLns {
 		wg.Go(func() { tcp.Serve(ln) })
 	}
-	wg.Go(func() { s.notifier(ctx) }) // the listeners are open: secondaries can come
+	wg.Go(func() { s.xfer.Run(ctx) }) // the listeners are open: secondaries can come
 	if every := cfg.Server.WatchInterval.Duration; every > 0 && cfg.Path() != "" {
 		// Both before Started, so no edit after it is missed.
 		first := s.stamp()

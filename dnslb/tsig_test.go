@@ -47,19 +47,8 @@ func writeTSIGConfig(t *testing.T, extra string) string {
 // algorithm and keys [transfer] names that are not defined.
 func TestTSIGConfigCheck(t *testing.T) {
 	path := writeTSIGConfig(t, "[transfer]\nkeys = [\"k1.\", \"K2.Example\"]\nnotify = [\"127.0.0.1:53\"]\nnotify_key = \"k1\"\n")
-	c, err := config.Load(path)
-	if err != nil {
+	if _, err := config.Load(path); err != nil { // the keys it holds: TestNewSettings (dnslb/transfer)
 		t.Fatalf("good config: %v", err)
-	}
-	keys := newTransferSettings(c.Transfer, c.TSIG)
-	if k := keys.keys["k1."]; k == nil || k.secret != tsigSecret1 || k.alg != dns.HmacSHA256 {
-		t.Errorf("k1: %+v", k)
-	}
-	if k := keys.keys["k2.example."]; k == nil || k.secret != tsigSecret2 || k.alg != dns.HmacSHA512 {
-		t.Errorf("k2.example.: %+v", k)
-	}
-	if !keys.xfrKeys["k2.example."] || keys.notifyKey != keys.keys["k1."] {
-		t.Errorf("transfer keys %v, notify key %v", keys.xfrKeys, keys.notifyKey)
 	}
 
 	dir := filepath.Dir(path)
@@ -115,7 +104,7 @@ notify_key = "group"
 	if err := os.WriteFile(bad, []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	_, err = config.Load(bad)
+	_, err := config.Load(bad)
 	if err == nil {
 		t.Fatal("bad config accepted")
 	}

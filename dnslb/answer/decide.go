@@ -109,7 +109,7 @@ func decide(snap *state.Snapshot, req *dns.Msg, c Client, p *Plan) bool {
 		m.Rcode = dns.RcodeFormatError
 		return true
 	case q.Qtype == dns.TypeAXFR || q.Qtype == dns.TypeIXFR:
-		// Zone transfers are answered before decide (transfer.go) for
+		// Zone transfers are answered before decide (dnslb/transfer) for
 		// the clients allowed. Like NSD and Knot: AXFR over UDP is not a
 		// thing (NOTIMP); otherwise we are not a transfer source.
 		m.Rcode = dns.RcodeNotAuth

@@ -38,7 +38,7 @@ type Config struct {
 	// Transfer lets secondaries copy the zones (AXFR, IXFR) and tells them
 	// when a zone changes (NOTIFY).
 	Transfer TransferConfig `toml:"transfer"`
-	// TSIG holds the shared keys that sign transfers and NOTIFY (tsig.go).
+	// TSIG holds the shared keys that sign transfers and NOTIFY (dnslb/transfer).
 	TSIG TSIGConfig `toml:"tsig"`
 	// Cookies answers DNS Cookies (cookies.go).
 	Cookies CookiesConfig `toml:"cookies"`

@@ -13,7 +13,7 @@ import (
 
 // TSIG keys (RFC 8945): [tsig.keys.NAME] names a key, its algorithm and
 // the file that holds its secret; check reads the secret. The query
-// path's side is dnslb/tsig.go.
+// path's side is dnslb/transfer/tsig.go.
 
 // TSIGConfig is the [tsig] table.
 type TSIGConfig struct {

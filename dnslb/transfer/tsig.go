@@ -1,4 +1,4 @@
-package dnslb
+package transfer
 
 import (
 	"fmt"
@@ -9,6 +9,7 @@ import (
 
 	"github.com/dnslb/dnslb/dnslb/answer"
 	"github.com/dnslb/dnslb/dnslb/config"
+	"github.com/dnslb/dnslb/dnslb/wire"
 )
 
 // TSIG (RFC 8945): transaction signatures with shared keys, for zone
@@ -68,7 +69,7 @@ type signedQuery struct {
 // returns the query as signed, or the reply that refuses it: FORMERR for
 // a TSIG record that is not the last one (RFC 8945 section 5.1), NOTAUTH
 // with BADKEY, BADSIG, BADTRUNC or BADTIME (section 5.2).
-func (t *transferSettings) verify(pkt []byte, req *dns.Msg, now time.Time) (*signedQuery, []byte, string) {
+func (t *Settings) verify(pkt []byte, req *dns.Msg, now time.Time) (*signedQuery, []byte, string) {
 	n := len(req.Extra)
 	rt, last := req.Extra[n-1].(*dns.TSIG)
 	if !last || slices.ContainsFunc(req.Extra[:n-1], func(rr dns.RR) bool { return rr.Header().Rrtype == dns.TypeTSIG }) {
@@ -112,16 +113,8 @@ func (t *transferSettings) verify(pkt []byte, req *dns.Msg, now time.Time) (*sig
 	return &signedQuery{key: key, tsig: *rt, stripped: stripped}, nil, ""
 }
 
-// formErr is FORMERR with the header and question of req.
-func formErr(req *dns.Msg) []byte {
-	m := new(dns.Msg)
-	m.SetRcodeFormatError(req)
-	out, err := m.Pack()
-	if err != nil {
-		return nil
-	}
-	return out
-}
+// formErr is FORMERR to req, leaving req as it is (the log names its key).
+func formErr(req *dns.Msg) []byte { return wire.FormErr(req.Copy(), nil) }
 
 // tsigError is the NOTAUTH reply to req with TSIG error code. key, if
 // not nil, signs it (BADTIME, whose Other Data is our clock); BADKEY and

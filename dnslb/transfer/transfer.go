@@ -1,15 +1,18 @@
-package dnslb
+package transfer
 
 import (
-	"context"
 	"encoding/binary"
 	"fmt"
+	"log/slog"
 	"net/netip"
+	"sync/atomic"
 	"time"
 
 	"github.com/miekg/dns"
 
 	"github.com/dnslb/dnslb/dnslb/config"
+	"github.com/dnslb/dnslb/dnslb/metrics"
+	"github.com/dnslb/dnslb/dnslb/state"
 	"github.com/dnslb/dnslb/zones"
 )
 
@@ -26,8 +29,31 @@ import (
 // one of the keys. A transfer signed with a good key that is not among
 // them gets NOTAUTH with TSIG error BADKEY, as Knot answers it.
 
-// transferSettings is [transfer] as the query path reads it.
-type transferSettings struct {
+// Server answers zone transfers and TSIG-signed queries, and sends
+// NOTIFYs, from the zones of its store's current snapshot and the
+// settings of the last Apply.
+type Server struct {
+	store    *state.Store
+	log      *slog.Logger
+	metrics  *metrics.Registry
+	xfr      atomic.Pointer[Settings]
+	notifyCh chan notifyJob // to Run
+}
+
+// New is a Server over store that logs to log and counts into m. It
+// allows no transfer until Apply gives it settings, and sends no NOTIFY
+// until Run.
+func New(store *state.Store, log *slog.Logger, m *metrics.Registry) *Server {
+	return &Server{store: store, log: log, metrics: m, notifyCh: make(chan notifyJob, 256)}
+}
+
+// Apply makes t the settings of the transfers, TSIG checks and NOTIFYs
+// from now on.
+func (s *Server) Apply(t *Settings) { s.xfr.Store(t) }
+
+// Settings is [transfer] and [tsig] as the transfer and TSIG paths read
+// them: made by NewSettings from each loaded config, swapped in by Apply.
+type Settings struct {
 	allow  []netip.Prefix
 	notify []netip.AddrPort
 	// keys are every TSIG key, by name; xfrKeys the names of those that
@@ -37,8 +63,8 @@ type transferSettings struct {
 	notifyKey *tsigKeyring
 }
 
-func newTransferSettings(c config.TransferConfig, k config.TSIGConfig) *transferSettings {
-	t := &transferSettings{keys: newTSIGKeys(k), xfrKeys: map[string]bool{}}
+func NewSettings(c config.TransferConfig, k config.TSIGConfig) *Settings {
+	t := &Settings{keys: newTSIGKeys(k), xfrKeys: map[string]bool{}}
 	for _, n := range c.Keys {
 		t.xfrKeys[tsigName(n)] = true
 	}
@@ -61,7 +87,7 @@ func newTransferSettings(c config.TransferConfig, k config.TSIGConfig) *transfer
 // allowed reports whether a may transfer zones with a query signed with
 // key ("": unsigned): from an address in allow, if allow is set, and
 // signed with one of keys, if keys is set; not at all if neither is.
-func (t *transferSettings) allowed(a netip.Addr, key string) bool {
+func (t *Settings) allowed(a netip.Addr, key string) bool {
 	if t == nil || len(t.allow) == 0 && len(t.xfrKeys) == 0 {
 		return false
 	}
@@ -72,7 +98,7 @@ func (t *transferSettings) allowed(a netip.Addr, key string) bool {
 }
 
 // allowsAddr reports whether allow lists a.
-func (t *transferSettings) allowsAddr(a netip.Addr) bool {
+func (t *Settings) allowsAddr(a netip.Addr) bool {
 	a = a.Unmap()
 	for _, p := range t.allow {
 		if p.Contains(a) {
@@ -84,7 +110,7 @@ func (t *transferSettings) allowsAddr(a netip.Addr) bool {
 
 // mayTransfer reports whether someone may transfer zones: an address
 // or a key is allowed.
-func (t *transferSettings) mayTransfer() bool {
+func (t *Settings) mayTransfer() bool {
 	return t != nil && (len(t.allow) > 0 || len(t.xfrKeys) > 0)
 }
 
@@ -92,12 +118,12 @@ func (t *transferSettings) mayTransfer() bool {
 // transfer (before compression): well below 64 KB, as other servers do.
 const axfrChunk = 16 << 10
 
-// zoneTransfer returns the messages that answer pkt, a TCP query from
+// Transfer returns the messages that answer pkt, a TCP query from
 // client, when it is an AXFR or IXFR of a zone we serve and client may
 // transfer it. ok false leaves the query to the usual path, which answers
 // transfers with NOTAUTH. A signed transfer is answered here whatever
 // the outcome: the messages signed, or the reply that refuses it.
-func (s *Server) zoneTransfer(pkt []byte, client netip.Addr) (msgs [][]byte, ok bool) {
+func (s *Server) Transfer(pkt []byte, client netip.Addr) (msgs [][]byte, ok bool) {
 	xfr := s.xfr.Load()
 	if !xfr.mayTransfer() || !isTransferQuery(pkt) {
 		return nil, false
@@ -259,105 +285,4 @@ func upToDate(req *dns.Msg, serial uint32) bool {
 		}
 	}
 	return false
-}
-
-// notifyJob is a zone whose secondaries must hear of its new serial.
-type notifyJob struct {
-	zone string
-	soa  *dns.SOA // the zone's, as loaded (never changed)
-	to   []netip.AddrPort
-}
-
-// queueNotify asks the notifier (running once Run has opened the
-// listeners) to tell the secondaries of zone about its SOA's serial.
-func (s *Server) queueNotify(zone string, soa *dns.SOA, to []netip.AddrPort) {
-	if len(to) == 0 {
-		return
-	}
-	select {
-	case s.notifyCh <- notifyJob{zone, soa, to}:
-	default:
-		s.log.Warn("NOTIFY queue full: secondaries will find the new serial at their refresh", "zone", zone, "serial", soa.Serial)
-	}
-}
-
-// maxNotifying bounds the NOTIFYs in flight (each waits for its answer).
-const maxNotifying = 16
-
-// notifier sends the queued NOTIFYs until ctx ends, at most maxNotifying
-// at once, so that a secondary that does not answer holds up no other.
-// Each secondary gets up to three tries, 1 s and then 2 s apart, until it
-// answers.
-func (s *Server) notifier(ctx context.Context) {
-	sem := make(chan struct{}, maxNotifying)
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case j := <-s.notifyCh:
-			for _, to := range j.to {
-				select {
-				case <-ctx.Done():
-					return
-				case sem <- struct{}{}:
-				}
-				go func() {
-					defer func() { <-sem }()
-					s.sendNotify(ctx, j, to)
-				}()
-			}
-		}
-	}
-}
-
-func (s *Server) sendNotify(ctx context.Context, j notifyJob, to netip.AddrPort) {
-	m := new(dns.Msg)
-	m.SetNotify(j.zone)
-	m.Authoritative = true
-	// The zone's SOA: a secondary reads the serial from it, and some
-	// (Knot) refuse a record without its names.
-	m.Answer = []dns.RR{dns.Copy(j.soa)}
-	c := &dns.Client{Net: "udp", Timeout: 2 * time.Second}
-	key := s.xfr.Load().notifyKey
-	if key != nil {
-		// Signed (RFC 8945); the client signs each try anew and checks
-		// the answer's signature.
-		c.TsigSecret = map[string]string{key.name: key.secret}
-	}
-	wait := time.Second
-	var err error
-	for try := range 3 {
-		if try > 0 {
-			select {
-			case <-ctx.Done():
-				return
-			case <-time.After(wait):
-			}
-			wait *= 2
-		}
-		var r *dns.Msg
-		if key != nil {
-			m.Extra = nil
-			m.SetTsig(key.name, key.alg, tsigFudge, time.Now().Unix())
-		}
-		if r, _, err = c.ExchangeContext(ctx, m, to.String()); err == nil {
-			if r.Rcode == dns.RcodeSuccess {
-				s.log.Info("NOTIFY sent", "zone", j.zone, "serial", j.soa.Serial, "to", to)
-				s.metrics.Notify(j.zone, "ok")
-				return
-			}
-			s.log.Warn("NOTIFY refused", "zone", j.zone, "to", to, "rcode", dns.RcodeToString[r.Rcode])
-			s.metrics.Notify(j.zone, "refused")
-			return
-		}
-		if r != nil && r.Rcode == dns.RcodeNotAuth {
-			// A signed NOTIFY the secondary refused (its answer then
-			// carries no MAC to check): no use trying again.
-			s.log.Warn("NOTIFY refused", "zone", j.zone, "to", to, "rcode", "NOTAUTH", "err", err)
-			s.metrics.Notify(j.zone, "refused")
-			return
-		}
-	}
-	s.log.Warn("NOTIFY unanswered", "zone", j.zone, "serial", j.soa.Serial, "to", to, "err", err)
-	s.metrics.Notify(j.zone, "failed")
 }
