@@ -25,7 +25,9 @@ var Version = "devel"
 // Status builds what the status page and `dnslb status` show.
 func (s *Server) Status() admin.Status {
 	st := admin.Status{Version: Version, Started: s.started, LastReload: s.lastReloadStatus()}
-	st.StateFile = s.stateProblem()
+	if p := s.overrides.Problem(); p != nil {
+		st.StateFile = &admin.StateFileStatus{File: p.File, MovedTo: p.MovedTo, Errors: p.Errors, Time: p.Time}
+	}
 	if s.cluster != nil {
 		cs := s.cluster.Status()
 		st.Cluster = &cs
@@ -123,7 +125,7 @@ func (s *Server) SetOverride(target, state string) error {
 		return err
 	}
 	s.store.SetOverride(key, state)
-	return s.saveOverrides()
+	return s.overrides.Save(s.stateFile(), s.store)
 }
 
 // overrideKey normalises a target: an address of some load-balanced name,
@@ -148,6 +150,16 @@ func (s *Server) overrideKey(target string) (string, error) {
 	return "", fmt.Errorf("%s is not a load-balanced name (add a [name.%q] table): %w", target, strings.TrimSuffix(owner, "."), admin.ErrUnknownTarget)
 }
 
+// StateFileProblem is what was wrong with the state file at startup, in
+// one line for /readyz: "" if nothing.
+func (s *Server) StateFileProblem() string {
+	if p := s.overrides.Problem(); p != nil {
+		return p.String()
+	}
+	return ""
+}
+
+// stateFile is [health] state_file ("": none).
 func (s *Server) stateFile() string {
 	s.reloadMu.Lock()
 	defer s.reloadMu.Unlock()

@@ -124,7 +124,7 @@ func Check(path string) (*config.Config, []*zones.Zone, error) {
 	if geoErr != nil {
 		return &st.cfg, nil, geoErr
 	}
-	if err := CheckStateFile(st.cfg.Health.StateFile); err != nil {
+	if err := state.CheckOverrideFile(st.cfg.Health.StateFile); err != nil {
 		return &st.cfg, nil, err
 	}
 	return &st.cfg, st.zones, nil

@@ -63,7 +63,7 @@ type Server struct {
 	allDownSince map[string]time.Time // owner → when every address went down (watchNames)
 	startedCh    chan struct{}
 
-	sf stateFile // the override state file's writer (statefile.go)
+	overrides state.OverrideFile // the writer of [health] state_file
 
 	sdAddr   *net.UnixAddr // the service manager's socket; nil: none (systemd.go)
 	sdFailed atomic.Bool   // a notification failed, and the log said so
@@ -126,7 +126,9 @@ func New(cfg config.Config, log *slog.Logger) (*Server, error) {
 		}
 		s.qlog.Store(ql)
 	}
-	if err := s.loadOverrides(); err != nil {
+	err = s.overrides.Load(stt.cfg.Health.StateFile, s.store)
+	s.metrics.StateFileCorrupt(s.overrides.Problem() != nil)
+	if err != nil {
 		log.Error("override state file", "file", stt.cfg.Health.StateFile, "err", err)
 	}
 	// An alert on dnslb_last_reload_success == 0 must not fire on every

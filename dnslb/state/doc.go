@@ -9,6 +9,9 @@
 //
 // It also compiles the [name] tables against the zones (CompileNames).
 // It is the only importer of go-memdb, which keeps the health and
-// override rows that the snapshots are built from. It leaves out reading
-// files (package dnslb's load and reload), answering and probing.
+// override rows that the snapshots are built from, and the keeper of the
+// overrides' durable copy, [health] state_file (OverrideFile: one writer,
+// atomic replace, a corrupt file kept aside). It leaves out reading zone
+// and config files (package dnslb's load and reload), answering and
+// probing.
 package state

@@ -1,4 +1,4 @@
-package dnslb
+package state
 
 import (
 	"bytes"
@@ -11,12 +11,12 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
-
-	"github.com/dnslb/dnslb/dnslb/admin"
 )
 
-// The override state file ([health] state_file). One writer: changes are
+// The override state file ([health] state_file): the overrides of the
+// store, kept across restarts. One writer: changes are
 // numbered, and a save returns once a write that began after its change
 // has ended, so concurrent changes share writes (a group commit) and
 // never race on the file. A write goes to a temporary file of its own in
@@ -26,33 +26,32 @@ import (
 // state.json.corrupt-<UTC time>, and that is shown on the status page,
 // in /readyz and in dnslb_state_file_corrupt.
 
-// stateFile is the Server's writer of the state file and what startup
-// found in it.
-type stateFile struct {
-	mu        sync.Mutex
-	cond      sync.Cond // on mu: a write ended
-	seq       uint64    // changes numbered so far
-	writing   bool
-	lastSeq   uint64 // the last write ended covers changes up to this one
-	lastErr   error  // and its error
-	problem   *admin.StateFileStatus
-	problemMu sync.Mutex
+// OverrideStates are the states an override may have ("" clears one, and
+// is never written).
+var OverrideStates = []string{"drain", "up", "down"}
+
+// OverrideFile is the one writer of the state file, and what startup
+// found wrong with it. Its zero value is ready.
+type OverrideFile struct {
+	mu      sync.Mutex
+	cond    sync.Cond // on mu: a write ended
+	seq     uint64    // changes numbered so far
+	writing bool
+	lastSeq uint64 // the last write ended covers changes up to this one
+	lastErr error  // and its error
+	problem atomic.Pointer[FileProblem]
 }
 
-// stateProblem returns what startup found wrong with the state file, or
-// nil.
-func (s *Server) stateProblem() *admin.StateFileStatus {
-	s.sf.problemMu.Lock()
-	defer s.sf.problemMu.Unlock()
-	return s.sf.problem
+// FileProblem is what was wrong with the state file at startup.
+type FileProblem struct {
+	File    string
+	MovedTo string // where the file as found was kept ("": it could not be)
+	Errors  []string
+	Time    time.Time
 }
 
-// StateFileProblem is stateProblem in one line for /readyz, "" if none.
-func (s *Server) StateFileProblem() string {
-	p := s.stateProblem()
-	if p == nil {
-		return ""
-	}
+// String is p in one line (for /readyz).
+func (p *FileProblem) String() string {
 	msg := strings.Join(p.Errors, "; ")
 	if p.MovedTo != "" {
 		msg += " (kept as " + p.MovedTo + ")"
@@ -60,14 +59,15 @@ func (s *Server) StateFileProblem() string {
 	return msg
 }
 
-// saveOverrides writes the overrides to the state file, after every
-// change made before the call.
-func (s *Server) saveOverrides() error {
-	path := s.stateFile()
+// Problem is what Load found wrong with the file, or nil.
+func (f *OverrideFile) Problem() *FileProblem { return f.problem.Load() }
+
+// Save writes the overrides of st to the state file at path ("": none),
+// after every change made before the call.
+func (f *OverrideFile) Save(path string, st *Store) error {
 	if path == "" {
 		return nil
 	}
-	f := &s.sf
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.cond.L == nil {
@@ -85,7 +85,7 @@ func (s *Server) saveOverrides() error {
 			f.mu.Unlock()
 			// Read after upto was taken: it holds every change numbered
 			// up to there (each is in the store before its number).
-			err := writeStateFile(path, s.store.Overrides())
+			err := writeStateFile(path, st.Overrides())
 			f.mu.Lock()
 			f.writing, f.lastSeq, f.lastErr = false, upto, err
 			f.cond.Broadcast()
@@ -190,7 +190,7 @@ func readStateFile(path string) (over map[string]string, entryErrs []string, err
 		switch {
 		case !ok:
 			entryErrs = append(entryErrs, bad(at, "entry %q: state %s is not a string (want drain, up or down)", target, compactJSON(v)).Error())
-		case st == "" || !slices.Contains(admin.OverrideStates, st):
+		case !slices.Contains(OverrideStates, st):
 			entryErrs = append(entryErrs, bad(at, "entry %q: unknown state %q (want drain, up or down)", target, st).Error())
 		default:
 			over[target] = st
@@ -210,9 +210,9 @@ func compactJSON(v any) string {
 	return string(b)
 }
 
-// CheckStateFile is what dnslb check says of the state file at path:
+// CheckOverrideFile is what dnslb check says of the state file at path:
 // every error, nil when it is valid or absent.
-func CheckStateFile(path string) error {
+func CheckOverrideFile(path string) error {
 	if path == "" {
 		return nil
 	}
@@ -226,15 +226,13 @@ func CheckStateFile(path string) error {
 	return nil
 }
 
-// loadOverrides applies the state file, if any, at startup. A file that
-// is not entirely valid is kept as it was found (path.corrupt-<UTC time>)
-// and reported (the error returned, the status page, /readyz, the
-// metric); its valid entries are applied and written back, so that the
-// next restart keeps them. Stale temporary files of a write that was cut
-// short are removed.
-func (s *Server) loadOverrides() error {
-	path := s.stateFile()
-	s.metrics.StateFileCorrupt(false)
+// Load applies the state file at path ("": none), if there is one, to st
+// at startup. A file that is not entirely valid is kept as it was found
+// (path.corrupt-<UTC time>) and reported (the error returned, and
+// Problem for the status page, /readyz and the metric); its valid entries
+// are applied and written back, so that the next restart keeps them.
+// Stale temporary files of a write that was cut short are removed.
+func (f *OverrideFile) Load(path string, st *Store) error {
 	if path == "" {
 		return nil
 	}
@@ -247,13 +245,13 @@ func (s *Server) loadOverrides() error {
 	if pe := (*os.PathError)(nil); errors.As(err, &pe) {
 		return err // unreadable (permissions, a folder): not corrupt, left alone
 	}
-	for t, st := range over {
-		s.store.SetOverride(t, st)
+	for t, v := range over {
+		st.SetOverride(t, v)
 	}
 	if err == nil && len(entryErrs) == 0 {
 		return nil
 	}
-	p := &admin.StateFileStatus{File: path, Time: time.Now()}
+	p := &FileProblem{File: path, Time: time.Now()}
 	if err != nil {
 		p.Errors = []string{err.Error()}
 	} else {
@@ -271,10 +269,7 @@ func (s *Server) loadOverrides() error {
 	} else {
 		p.Errors = append(p.Errors, "keeping it aside: "+kept.Error())
 	}
-	s.sf.problemMu.Lock()
-	s.sf.problem = p
-	s.sf.problemMu.Unlock()
-	s.metrics.StateFileCorrupt(true)
+	f.problem.Store(p)
 	msg := strings.Join(p.Errors, "; ")
 	if p.MovedTo != "" {
 		msg += "; the file as found is kept as " + p.MovedTo
