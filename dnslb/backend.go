@@ -3,7 +3,6 @@ package dnslb
 import (
 	"cmp"
 	"fmt"
-	"maps"
 	"net/netip"
 	"slices"
 	"strings"
@@ -11,8 +10,6 @@ import (
 	"github.com/miekg/dns"
 
 	"github.com/dnslb/dnslb/dnslb/admin"
-	"github.com/dnslb/dnslb/dnslb/config"
-	"github.com/dnslb/dnslb/dnslb/policy"
 	"github.com/dnslb/dnslb/dnslb/state"
 	"github.com/dnslb/dnslb/healthcheck"
 )
@@ -99,20 +96,6 @@ func (s *Server) Status() admin.Status {
 	return st
 }
 
-var allDownNames = map[policy.AllDownAction]string{policy.ServeAll: "serve-all", policy.Servfail: "servfail", policy.Nodata: "nodata", policy.ServeGroup: "group"}
-
-// groupOf names the config group an address belongs to, if any.
-func groupOf(nc config.NameConfig, a netip.Addr) string {
-	for _, g := range slices.Sorted(maps.Keys(nc.Groups)) {
-		for _, s := range nc.Groups[g].Addresses {
-			if p, err := netip.ParseAddr(s); err == nil && p == a {
-				return g
-			}
-		}
-	}
-	return ""
-}
-
 // SetOverride forces an address or a name to drain, up or down, or
 // clears the override (state ""). Overrides outlive reloads, and restarts
 // when [health] state_file is set.
@@ -188,4 +171,16 @@ func addressLoad(v *state.NameView, a netip.Addr, keys []healthcheck.Key, probes
 		}
 	}
 	return out
+}
+
+// healthChanged is the prober's callback: one target changed state.
+// In a fleet the verdict is the cluster's (verdict, fleet.go).
+func (s *Server) healthChanged(st healthcheck.Status) {
+	if s.cluster == nil {
+		s.store.SetHealth(st.Key, st.State)
+		s.metrics.HealthState(st.Key.Check, targetLabel(st.Key), st.State == healthcheck.Up)
+	}
+	if st.State != healthcheck.Unknown {
+		s.metrics.StateChange(st.Key.Check, st.State == healthcheck.Up)
+	}
 }

@@ -4,7 +4,6 @@ import (
 	"log/slog"
 	"sync"
 
-	"github.com/dnslb/dnslb/dnslb/answer"
 	"github.com/dnslb/dnslb/dnslb/config"
 	"github.com/dnslb/dnslb/dnslb/cookie"
 )
@@ -40,29 +39,4 @@ func (k *cookieSecrets) apply(c config.CookiesConfig, log *slog.Logger) {
 		return
 	}
 	k.checker.SetSecrets(cur, prev)
-}
-
-// stages are the query path's hooks the serving workers run: TSIG,
-// cookies (when [cookies] is on) and the account stage.
-func (s *Server) stages() answer.Stages {
-	st := answer.Stages{TSIG: s.xfer, Account: s, Limit: s, Sign: s}
-	s.reloadMu.Lock()
-	on := s.cfg.Cookies.On()
-	s.reloadMu.Unlock()
-	if on {
-		st.Cookies = s.cookieStage()
-	}
-	return st
-}
-
-// cookieStage is the answer path's cookie stage over the server's
-// secrets, counting into dnslb_cookies_total.
-func (s *Server) cookieStage() *answer.Cookies {
-	s.cookies.mu.Lock()
-	defer s.cookies.mu.Unlock()
-	st := &answer.Cookies{Checker: s.cookies.checker}
-	for r := range cookie.NumResults {
-		st.Seen[r] = s.metrics.CookieCounter(r.String())
-	}
-	return st
 }

@@ -1,10 +1,17 @@
-// Package dnslb is the server: the DNS handler and answer building (EDNS,
-// truncation, rotation), the load-balancing policies and their GeoIP
-// lookups, the live store (go-memdb, published to queries as immutable
-// snapshots), config loading, reload, and the admin HTTP listener with
-// its status page and metrics.
+// Package dnslb is the wiring of the server: New (new.go) loads the config
+// and every zone and builds the generation, Run (run.go) opens the
+// listeners and starts the serving goroutines, the prober, the admin
+// listener and the file watcher, and Reload (reload.go) builds a new state
+// off to the side and swaps it in. Server (server.go) holds what they
+// share.
 //
-// It leaves zone-file syntax and lookup semantics to package zones, and
-// probing to package healthcheck; it connects them. It offers no zone
-// transfers and no DNSSEC signing.
+// Beside that it keeps only the glue between packages: the stage hooks it
+// hands the answer path (account.go, ratelimit.go, signing.go, the cookie
+// secrets), the admin Backend (backend.go, explainapi.go, feed.go), the
+// prober's callbacks and the fleet (backend.go, fleet.go), and sd_notify.
+// It leaves out the concerns themselves: answering (dnslb/answer,
+// dnslb/wire), sockets (dnslb/serve), the generation and the overrides'
+// file (dnslb/state), policies (dnslb/policy), GeoIP (dnslb/geo),
+// transfers and TSIG (dnslb/transfer), the HTTP listener (dnslb/admin),
+// metrics (dnslb/metrics), zone files (zones) and probing (healthcheck).
 package dnslb

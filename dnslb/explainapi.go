@@ -2,17 +2,16 @@ package dnslb
 
 import (
 	"fmt"
-	"github.com/dnslb/dnslb/dnslb/admin"
-	"github.com/dnslb/dnslb/dnslb/answer"
-	"github.com/dnslb/dnslb/dnslb/geo"
-	"github.com/dnslb/dnslb/dnslb/metrics"
-	"github.com/dnslb/dnslb/dnslb/policy"
-	"github.com/dnslb/dnslb/dnslb/state"
 	"net/netip"
 	"strings"
 
 	"github.com/miekg/dns"
 
+	"github.com/dnslb/dnslb/dnslb/admin"
+	"github.com/dnslb/dnslb/dnslb/answer"
+	"github.com/dnslb/dnslb/dnslb/geo"
+	"github.com/dnslb/dnslb/dnslb/policy"
+	"github.com/dnslb/dnslb/dnslb/state"
 	"github.com/dnslb/dnslb/healthcheck"
 	"github.com/dnslb/dnslb/zones"
 )
@@ -106,18 +105,6 @@ func (s *Server) explainReports(v *state.NameView) string {
 		}
 	}
 	return b.String()
-}
-
-// countingLocator counts lookups and misses for dnslb_geoip_lookups_total.
-type countingLocator struct {
-	geo *geo.Set
-	m   *metrics.Registry
-}
-
-func (c *countingLocator) Lookup(a netip.Addr, need policy.Fields) (policy.Location, bool) {
-	loc, ok := c.geo.Lookup(a, need)
-	c.m.GeoLookup(ok)
-	return loc, ok
 }
 
 // ExplainOffline explains a name's selection from the config file alone:

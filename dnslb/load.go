@@ -8,6 +8,7 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/dnslb/dnslb/dnslb/config"
 	"github.com/dnslb/dnslb/dnslb/state"
@@ -140,4 +141,60 @@ func logZoneWarnings(log *slog.Logger, st *loadResult, prev map[string]*loadedZo
 			}
 		}
 	}
+}
+
+// loadZones loads every zone of cfg, reusing from prev those whose files
+// are unchanged. It returns every error of every zone.
+func loadZones(cfg *config.Config, prev map[string]*loadedZone) (out map[string]*loadedZone, files []string, failed func(owner string) string, err error) {
+	list, err := cfg.ZoneFiles()
+	if err != nil {
+		return nil, nil, func(string) string { return "." }, err
+	}
+	out = make(map[string]*loadedZone, len(list))
+	var bad []string // origins of the zones that did not load
+	var errs []error
+	for _, zc := range list {
+		sum, read, derr := zoneDigest(zc.File)
+		files = append(files, read...)
+		origin := strings.ToLower(strings.TrimSuffix(zc.Name, ".") + ".")
+		if p, ok := prev[origin]; ok && derr == nil && p.digest == sum && p.zone.File == zc.File {
+			if _, dup := out[origin]; dup {
+				errs = append(errs, fmt.Errorf("%s: zone %s is already loaded from %s", zc.File, origin, out[origin].zone.File))
+				continue
+			}
+			out[origin] = p
+			continue
+		}
+		look, err := awaitSettled(zc.File, read) // zonestable.go: whole files only
+		if err != nil {
+			errs = append(errs, err)
+			bad = append(bad, origin)
+			continue
+		}
+		z, err := zones.Load(zc.Name, zc.File)
+		if err == nil {
+			err = stillSettled(zc.File, read, look)
+		}
+		if err != nil {
+			errs = append(errs, err)
+			bad = append(bad, origin)
+			continue
+		}
+		sum, _, _ = zoneDigest(zc.File) // of what was loaded: it may have changed since the first read
+		if _, dup := out[z.Origin]; dup {
+			errs = append(errs, fmt.Errorf("%s: zone %s is already loaded from %s", zc.File, z.Origin, out[z.Origin].zone.File))
+			continue
+		}
+		out[z.Origin] = &loadedZone{zone: z, digest: sum, loaded: time.Now()}
+	}
+	failed = func(owner string) string {
+		deepest := ""
+		for _, o := range bad {
+			if zones.IsSubdomain(owner, o) && len(o) > len(deepest) {
+				deepest = o
+			}
+		}
+		return deepest
+	}
+	return out, files, failed, errors.Join(errs...)
 }

@@ -4,9 +4,11 @@ import (
 	"cmp"
 	"context"
 	"fmt"
-	"github.com/dnslb/dnslb/dnslb/state"
 	"strings"
 	"time"
+
+	"github.com/dnslb/dnslb/dnslb/policy"
+	"github.com/dnslb/dnslb/dnslb/state"
 )
 
 // nameHealth is how one load-balanced name stands in one snapshot.
@@ -140,3 +142,5 @@ func (s *Server) allDownSinceOf(owner string) time.Time {
 	defer s.mu.Unlock()
 	return s.allDownSince[owner]
 }
+
+var allDownNames = map[policy.AllDownAction]string{policy.ServeAll: "serve-all", policy.Servfail: "servfail", policy.Nodata: "nodata", policy.ServeGroup: "group"}

@@ -1,16 +1,12 @@
 package dnslb
 
 import (
-	"bytes"
 	"context"
-	"crypto/sha256"
-	"errors"
 	"fmt"
 	"maps"
 	"os"
 	"path/filepath"
 	"reflect"
-	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -19,136 +15,10 @@ import (
 	"github.com/fsnotify/fsnotify"
 
 	"github.com/dnslb/dnslb/dnslb/admin"
-	"github.com/dnslb/dnslb/dnslb/config"
 	"github.com/dnslb/dnslb/dnslb/metrics"
 	"github.com/dnslb/dnslb/dnslb/serve"
 	"github.com/dnslb/dnslb/dnslb/state"
-	"github.com/dnslb/dnslb/zones"
 )
-
-// loadedZone is a zone with the digest of the files it was read from, so
-// a reload can tell whether it needs parsing again.
-type loadedZone struct {
-	zone   *zones.Zone
-	digest [32]byte
-	loaded time.Time
-}
-
-// includeAtRE is an $INCLUDE directive at the start of its input, to
-// digest included files too.
-var includeAtRE = regexp.MustCompile(`\A(?i)\$INCLUDE[ \t]+("[^"]*"|\S+)`)
-
-// includes returns the file names of data's $INCLUDE directives: what
-// (?mi)^\$INCLUDE[ \t]+("[^"]*"|\S+) finds, which took a second over all
-// of a 1,000,000-record zone, twice per load. This tries includeAtRE only
-// where a line starts with "$".
-func includes(data []byte) [][]byte {
-	var out [][]byte
-	for i := 0; i < len(data); {
-		j := bytes.IndexByte(data[i:], '$')
-		if j < 0 {
-			break
-		}
-		i += j
-		if i == 0 || data[i-1] == '\n' {
-			if m := includeAtRE.FindSubmatch(data[i:]); m != nil {
-				out = append(out, m[1])
-				i += len(m[0])
-				continue
-			}
-		}
-		i++
-	}
-	return out
-}
-
-// zoneDigest hashes a zone file and, recursively, the files it includes.
-// It also returns every path read, for the file watcher.
-func zoneDigest(path string) ([32]byte, []string, error) {
-	h := sha256.New()
-	var files []string
-	var walk func(p string, depth int) error
-	walk = func(p string, depth int) error {
-		data, err := os.ReadFile(p)
-		if err != nil {
-			return err
-		}
-		files = append(files, p)
-		fmt.Fprintf(h, "%s\x00%d\x00", p, len(data))
-		h.Write(data)
-		if depth > 7 {
-			return nil
-		}
-		for _, m := range includes(data) {
-			inc := strings.Trim(string(m), `"`)
-			if !filepath.IsAbs(inc) {
-				inc = filepath.Join(filepath.Dir(p), inc)
-			}
-			_ = walk(inc, depth+1) // a missing include is the zone loader's error to report
-		}
-		return nil
-	}
-	err := walk(path, 0)
-	var sum [32]byte
-	copy(sum[:], h.Sum(nil))
-	return sum, files, err
-}
-
-// loadZones loads every zone of cfg, reusing from prev those whose files
-// are unchanged. It returns every error of every zone.
-func loadZones(cfg *config.Config, prev map[string]*loadedZone) (out map[string]*loadedZone, files []string, failed func(owner string) string, err error) {
-	list, err := cfg.ZoneFiles()
-	if err != nil {
-		return nil, nil, func(string) string { return "." }, err
-	}
-	out = make(map[string]*loadedZone, len(list))
-	var bad []string // origins of the zones that did not load
-	var errs []error
-	for _, zc := range list {
-		sum, read, derr := zoneDigest(zc.File)
-		files = append(files, read...)
-		origin := strings.ToLower(strings.TrimSuffix(zc.Name, ".") + ".")
-		if p, ok := prev[origin]; ok && derr == nil && p.digest == sum && p.zone.File == zc.File {
-			if _, dup := out[origin]; dup {
-				errs = append(errs, fmt.Errorf("%s: zone %s is already loaded from %s", zc.File, origin, out[origin].zone.File))
-				continue
-			}
-			out[origin] = p
-			continue
-		}
-		look, err := awaitSettled(zc.File, read) // zonestable.go: whole files only
-		if err != nil {
-			errs = append(errs, err)
-			bad = append(bad, origin)
-			continue
-		}
-		z, err := zones.Load(zc.Name, zc.File)
-		if err == nil {
-			err = stillSettled(zc.File, read, look)
-		}
-		if err != nil {
-			errs = append(errs, err)
-			bad = append(bad, origin)
-			continue
-		}
-		sum, _, _ = zoneDigest(zc.File) // of what was loaded: it may have changed since the first read
-		if _, dup := out[z.Origin]; dup {
-			errs = append(errs, fmt.Errorf("%s: zone %s is already loaded from %s", zc.File, z.Origin, out[z.Origin].zone.File))
-			continue
-		}
-		out[z.Origin] = &loadedZone{zone: z, digest: sum, loaded: time.Now()}
-	}
-	failed = func(owner string) string {
-		deepest := ""
-		for _, o := range bad {
-			if zones.IsSubdomain(owner, o) && len(o) > len(deepest) {
-				deepest = o
-			}
-		}
-		return deepest
-	}
-	return out, files, failed, errors.Join(errs...)
-}
 
 // Reload reads the config and zones again and, if all of them are good,
 // swaps them in at once. On any error the old state keeps serving and the

@@ -1,8 +1,11 @@
 package dnslb
 
 import (
+	"maps"
 	"net/netip"
+	"slices"
 
+	"github.com/dnslb/dnslb/dnslb/config"
 	"github.com/dnslb/dnslb/dnslb/state"
 )
 
@@ -48,4 +51,16 @@ func family(a netip.Addr) int {
 		return 1
 	}
 	return 0
+}
+
+// groupOf names the config group an address belongs to, if any.
+func groupOf(nc config.NameConfig, a netip.Addr) string {
+	for _, g := range slices.Sorted(maps.Keys(nc.Groups)) {
+		for _, s := range nc.Groups[g].Addresses {
+			if p, err := netip.ParseAddr(s); err == nil && p == a {
+				return g
+			}
+		}
+	}
+	return ""
 }
