@@ -20,6 +20,7 @@ var layers = map[string]int{
 	"dnslb/dnssec":      0,
 	"dnslb/config":      1,
 	"dnslb/wire":        1,
+	"dnslb/watch":       1,
 	"dnslb/policy":      2,
 	"dnslb/geo":         3,
 	"dnslb/geo/geotest": 3,
@@ -50,6 +51,7 @@ func TestImportDirection(t *testing.T) {
 		"github.com/hashicorp/go-memdb":                           {"dnslb/state"},
 		"github.com/BurntSushi/toml":                              {"dnslb/config"},
 		"github.com/hashicorp/memberlist":                         {"dnslb/cluster"},
+		"github.com/fsnotify/fsnotify":                            {"dnslb/watch"},
 		"github.com/prometheus/client_golang/prometheus":          {"dnslb/metrics"},
 		"github.com/prometheus/client_golang/prometheus/promhttp": {"dnslb/metrics"},
 	}

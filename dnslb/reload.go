@@ -1,23 +1,19 @@
 package dnslb
 
 import (
-	"context"
 	"fmt"
 	"maps"
-	"os"
 	"path/filepath"
 	"reflect"
 	"slices"
 	"strings"
-	"sync"
 	"time"
-
-	"github.com/fsnotify/fsnotify"
 
 	"github.com/dnslb/dnslb/dnslb/admin"
 	"github.com/dnslb/dnslb/dnslb/metrics"
 	"github.com/dnslb/dnslb/dnslb/serve"
 	"github.com/dnslb/dnslb/dnslb/state"
+	"github.com/dnslb/dnslb/dnslb/watch"
 )
 
 // Reload reads the config and zones again and, if all of them are good,
@@ -209,153 +205,14 @@ func (ch reloadChanges) list() []string {
 	return out
 }
 
-// watch reloads when the config, a zone file (or an $INCLUDEd file) or a
-// GeoIP file changes, or a *.zone file appears in or leaves zone_dir. fsnotify events on their folders make it quick;
-// polling the size and mtime of every file every interval catches what
-// events miss (network file systems, a folder created later). Either way
-// the reload waits until the files have stayed the same for a short
-// settle time, so an editor's half-written file is not loaded; renames
-// and in-place writes both work.
-//
-// events and closeWatcher come from notify, which the caller runs before
-// it says the server started, so no change after that is missed.
-func (s *Server) watch(ctx context.Context, every time.Duration, last string, events <-chan struct{}, closeWatcher func()) error {
-	t := time.NewTicker(every)
-	defer t.Stop()
-	defer func() { closeWatcher() }() // the last one: the loop replaces it
-	const settle = 250 * time.Millisecond
-	settleTimer := time.NewTimer(time.Hour)
-	settleTimer.Stop()
-	pending := false
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-events:
-			pending = true
-			settleTimer.Reset(settle)
-			continue
-		case <-settleTimer.C:
-		case <-t.C:
-		}
-		cur := s.stamp()
-		switch {
-		case cur != last:
-			last, pending = cur, true
-			settleTimer.Reset(settle)
-		case pending:
-			pending = false
-			last = s.stamp() // before: a change made during the reload triggers another
-			_ = s.Reload("file change")
-			closeWatcher()
-			events, closeWatcher = s.notify() // the file list may have changed
-		}
-	}
-}
-
-// notify watches the folders of every watched file, and zone_dir, and
-// sends on the returned channel when one of those files changes or a
-// *.zone file in zone_dir does. Without fsnotify (no inotify instances
-// left, say) the channel never fires and polling does the work.
-func (s *Server) notify() (<-chan struct{}, func()) {
-	ch := make(chan struct{}, 1)
-	w, err := fsnotify.NewWatcher()
-	if err != nil {
-		s.log.Debug("fsnotify unavailable, polling only", "err", err)
-		return ch, func() {}
-	}
+// watchedFiles is what the file watcher (dnslb/watch) watches: every file
+// the last load read, and zone_dir.
+func (s *Server) watchedFiles() watch.Files {
 	s.reloadMu.Lock()
-	files := make(map[string]bool, len(s.watched))
-	for _, f := range s.watched {
-		abs, _ := filepath.Abs(f)
-		files[abs] = true
+	defer s.reloadMu.Unlock()
+	f := watch.Files{Paths: slices.Clone(s.watched)}
+	if s.cfg.ZoneDir != "" {
+		f.ZoneDir, _ = filepath.Abs(s.cfg.Rel(s.cfg.ZoneDir))
 	}
-	zoneDir := s.zoneDir()
-	s.reloadMu.Unlock()
-	dirs := make(map[string]bool)
-	if zoneDir != "" {
-		dirs[zoneDir] = true
-		_ = w.Add(zoneDir)
-	}
-	for f := range files {
-		if d := filepath.Dir(f); !dirs[d] {
-			dirs[d] = true
-			_ = w.Add(d)
-		}
-	}
-	done := make(chan struct{})
-	var wg sync.WaitGroup
-	wg.Go(func() {
-		for {
-			select {
-			case <-done:
-				return
-			case ev, ok := <-w.Events:
-				if !ok {
-					return
-				}
-				if abs, _ := filepath.Abs(ev.Name); files[abs] || isZoneDirFile(zoneDir, abs) {
-					select {
-					case ch <- struct{}{}:
-					default:
-					}
-				}
-			case _, ok := <-w.Errors:
-				if !ok {
-					return
-				}
-			}
-		}
-	})
-	var once sync.Once
-	return ch, func() {
-		once.Do(func() {
-			close(done)
-			_ = w.Close()
-			wg.Wait()
-		})
-	}
-}
-
-// zoneDir is the absolute path of zone_dir, or "". Callers hold reloadMu.
-func (s *Server) zoneDir() string {
-	if s.cfg.ZoneDir == "" {
-		return ""
-	}
-	abs, _ := filepath.Abs(s.cfg.Rel(s.cfg.ZoneDir))
-	return abs
-}
-
-// isZoneDirFile reports whether path is a file that zone_dir's listing
-// makes a zone of (Config.ZoneFiles): a *.zone file directly in dir.
-// An editor's or a deploy's temporary file beside it is not.
-func isZoneDirFile(dir, path string) bool {
-	return dir != "" && filepath.Dir(path) == dir && strings.HasSuffix(path, ".zone")
-}
-
-// stamp summarises the size and mtime of every watched file and of every
-// *.zone file in zone_dir, so polling sees a zone file dropped in too.
-func (s *Server) stamp() string {
-	s.reloadMu.Lock()
-	files := slices.Clone(s.watched)
-	zoneDir := s.zoneDir()
-	s.reloadMu.Unlock()
-	if zoneDir != "" {
-		ents, _ := os.ReadDir(zoneDir)
-		for _, e := range ents {
-			if p := filepath.Join(zoneDir, e.Name()); !e.IsDir() && isZoneDirFile(zoneDir, p) && !slices.Contains(files, p) {
-				files = append(files, p)
-			}
-		}
-	}
-	var b strings.Builder
-	for _, f := range files {
-		fi, err := os.Stat(f)
-		if err != nil {
-			fmt.Fprintf(&b, "%s:missing;", f)
-			continue
-		}
-		fmt.Fprintf(&b, "%s:%d:%d;", f, fi.Size(), fi.ModTime().UnixNano())
-	}
-	return b.String()
+	return f
 }

@@ -128,27 +128,6 @@ func TestZoneDirNewFile(t *testing.T) {
 	}
 }
 
-// TestStampSeesNewZoneFile: polling (where fsnotify fails) notices a new
-// *.zone file in zone_dir too, and ignores other files there.
-func TestStampSeesNewZoneFile(t *testing.T) {
-	cfgPath := writeLBConfig(t, "")
-	srv := newConfigServer(t, cfgPath)
-	zdir := filepath.Join(filepath.Dir(cfgPath), "zones")
-	before := srv.stamp()
-	if err := os.WriteFile(filepath.Join(zdir, "example.net.zone.tmp"), []byte("x"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if srv.stamp() != before {
-		t.Error("a temporary file in zone_dir changed the stamp")
-	}
-	if err := os.Rename(filepath.Join(zdir, "example.net.zone.tmp"), filepath.Join(zdir, "example.net.zone")); err != nil {
-		t.Fatal(err)
-	}
-	if srv.stamp() == before {
-		t.Error("a new zone file in zone_dir did not change the stamp")
-	}
-}
-
 // TestReloadForgetsSeries: a reload that removes a target, a check and a
 // name removes their series from /metrics; the others stay.
 func TestReloadForgetsSeries(t *testing.T) {

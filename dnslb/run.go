@@ -17,6 +17,7 @@ import (
 	"github.com/dnslb/dnslb/dnslb/config"
 	"github.com/dnslb/dnslb/dnslb/cookie"
 	"github.com/dnslb/dnslb/dnslb/serve"
+	"github.com/dnslb/dnslb/dnslb/watch"
 )
 
 // Run opens every listener (DNS over UDP and TCP on each listen address,
@@ -124,10 +125,9 @@ func (s *Server) Run(ctx context.Context) error {
 	}
 	wg.Go(func() { s.xfer.Run(ctx) }) // the listeners are open: secondaries can come
 	if every := cfg.Server.WatchInterval.Duration; every > 0 && cfg.Path() != "" {
-		// Both before Started, so no edit after it is missed.
-		first := s.stamp()
-		events, closeWatcher := s.notify()
-		wg.Go(func() { _ = s.watch(ctx, every, first, events, closeWatcher) })
+		// Before Started, so no edit after it is missed.
+		w := watch.Open(every, s.watchedFiles, func() { _ = s.Reload("file change") }, s.log)
+		wg.Go(func() { _ = w.Run(ctx) })
 	}
 	s.mu.Lock()
 	s.addrs, s.ready = addrs, true
