@@ -165,7 +165,7 @@ func loadZones(cfg *config.Config, prev map[string]*loadedZone) (out map[string]
 			out[origin] = p
 			continue
 		}
-		look, err := awaitSettled(zc.File, read) // zonestable.go: whole files only
+		look, err := awaitSettled(zc.File, read) // zonefiles.go: whole files only
 		if err != nil {
 			errs = append(errs, err)
 			bad = append(bad, origin)
