@@ -45,7 +45,7 @@ func (k *cookieSecrets) apply(c config.CookiesConfig, log *slog.Logger) {
 // stages are the query path's hooks the serving workers run: TSIG,
 // cookies (when [cookies] is on) and the account stage.
 func (s *Server) stages() answer.Stages {
-	st := answer.Stages{TSIG: s.xfer, Account: s, Limit: s, Sign: s}
+	st := answer.Stages{TSIG: s.xfer, Account: s, Limit: s, Sign: s.sign}
 	s.reloadMu.Lock()
 	on := s.cfg.Cookies.On()
 	s.reloadMu.Unlock()

@@ -24,6 +24,7 @@ import (
 	"github.com/dnslb/dnslb/dnslb/metrics"
 	"github.com/dnslb/dnslb/dnslb/rrl"
 	"github.com/dnslb/dnslb/dnslb/serve"
+	"github.com/dnslb/dnslb/dnslb/sign"
 	"github.com/dnslb/dnslb/dnslb/state"
 	"github.com/dnslb/dnslb/dnslb/transfer"
 	"github.com/dnslb/dnslb/healthcheck"
@@ -39,8 +40,9 @@ type Server struct {
 	cluster *cluster.Cluster // nil without [cluster] (fleet.go)
 	metrics *metrics.Registry
 	qlog    atomic.Pointer[metrics.QueryLog] // nil: no query log
-	// signers are the zones signed online ([dnssec]), swapped by apply.
-	signers atomic.Pointer[signers]
+	// sign is the sign stage over the zones signed online ([dnssec]),
+	// their signers swapped in by apply.
+	sign    *sign.Stage
 	started time.Time
 
 	// reloadMu serialises reloads and guards cfg, loaded and watched.
@@ -88,6 +90,7 @@ func New(cfg config.Config, log *slog.Logger) (*Server, error) {
 		startedCh:  make(chan struct{}),
 	}
 	s.xfer = transfer.New(st, log, s.metrics)
+	s.sign = sign.New(log)
 	s.prober = healthcheck.New(healthcheck.SchedulerConfig{
 		Logger:        log,
 		OnChange:      s.healthChanged,
@@ -167,7 +170,7 @@ func (s *Server) apply(st *loadResult) error {
 		}
 	}
 	sv := serving(st.cfg.Server)
-	s.signers.Store(&st.signers) // before the zones: a signed zone is never memoized
+	s.sign.Apply(st.signers) // before the zones (sign.Stage.Apply)
 	if err := s.store.Replace(st.zones, st.names, sv); err != nil {
 		return err
 	}

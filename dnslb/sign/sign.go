@@ -1,96 +1,47 @@
-package dnslb
+package sign
 
 import (
-	"fmt"
-	"maps"
-	"slices"
+	"log/slog"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/miekg/dns"
 
 	"github.com/dnslb/dnslb/dnslb/answer"
-	"github.com/dnslb/dnslb/dnslb/config"
 	"github.com/dnslb/dnslb/dnslb/dnssec"
 	"github.com/dnslb/dnslb/zones"
 )
 
-// signers are the zones signed online, by origin (nil or empty: none;
-// the sign stage then answers at once and the memo keeps every reply).
-type signers map[string]*dnssec.Signer
+// Stage is the sign stage over the signers its owner applies (Apply);
+// safe for concurrent use by every serving worker.
+type Stage struct {
+	log     *slog.Logger
+	signers atomic.Pointer[Signers]
+}
 
-// loadSigners reads the keys [dnssec] names for the zones served: every
-// problem is an error, at the config line that named the keys and with
-// the key file's own path:line.
-func loadSigners(cfg *config.Config, zs []*zones.Zone) (signers, []string) {
-	d := cfg.DNSSEC
-	if !d.On() {
-		return nil, nil
+var _ answer.Sign = (*Stage)(nil)
+
+// New returns a stage that signs nothing until Apply; log gets debug
+// lines only (it runs on the query path).
+func New(log *slog.Logger) *Stage {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
 	}
-	var errs []string
-	keys := map[string][]*dnssec.Key{}
-	served := map[string]*zones.Zone{}
-	for _, z := range zs {
-		served[z.Origin] = z
+	return &Stage{log: log}
+}
+
+// Apply swaps in the signers of a new load. The owner applies them before
+// the zones: a query of the old generation may then be signed with the
+// new keys, and the memo drops what it held of that generation anyway.
+func (s *Stage) Apply(ss Signers) { s.signers.Store(&ss) }
+
+// Signers are the signers applied last (nil before the first Apply).
+func (s *Stage) Signers() Signers {
+	if p := s.signers.Load(); p != nil {
+		return *p
 	}
-	named := map[string]bool{}
-	for i, zc := range d.Zones {
-		if zc.Name == "" {
-			continue // said by config
-		}
-		origin := dns.CanonicalName(zc.Name)
-		named[origin] = true
-		at := cfg.AtPath(fmt.Sprintf("dnssec.zone[%d].name", i))
-		if served[origin] == nil {
-			errs = append(errs, fmt.Sprintf("%s: dnssec.zone %q: no zone %s is served%s", at, zc.Name, origin, config.Suggest(origin, slices.Sorted(maps.Keys(served)))))
-			continue
-		}
-		if zc.KeyDir != "" {
-			ks, kerrs := dnssec.ReadDir(zc.KeyDir, origin)
-			for _, e := range kerrs {
-				errs = append(errs, fmt.Sprintf("%s: dnssec.zone %q key_dir: %v", cfg.AtPath(fmt.Sprintf("dnssec.zone[%d].key_dir", i)), zc.Name, e))
-			}
-			if len(ks) == 0 && len(kerrs) == 0 {
-				errs = append(errs, fmt.Sprintf("%s: dnssec.zone %q key_dir: %s holds no key files K%s+*.key", cfg.AtPath(fmt.Sprintf("dnssec.zone[%d].key_dir", i)), zc.Name, zc.KeyDir, origin))
-			}
-			keys[origin] = append(keys[origin], ks...)
-		}
-		for _, f := range zc.Keys {
-			k, err := dnssec.Read(f, origin)
-			if err != nil {
-				errs = append(errs, fmt.Sprintf("%s: dnssec.zone %q keys: %v", cfg.AtPath(fmt.Sprintf("dnssec.zone[%d].keys", i)), zc.Name, err))
-				continue
-			}
-			keys[origin] = append(keys[origin], k)
-		}
-	}
-	if d.KeyDir != "" {
-		for _, z := range zs {
-			if named[z.Origin] {
-				continue
-			}
-			ks, kerrs := dnssec.ReadDir(d.KeyDir, z.Origin)
-			for _, e := range kerrs {
-				errs = append(errs, fmt.Sprintf("%s: dnssec.key_dir: %v", cfg.AtPath("dnssec.key_dir"), e))
-			}
-			if len(ks) > 0 {
-				keys[z.Origin] = ks
-			}
-		}
-	}
-	out := signers{}
-	for origin, ks := range keys {
-		if len(ks) == 0 {
-			continue
-		}
-		s, err := dnssec.NewSigner(origin, ks, served[origin].SOA.Hdr.Ttl)
-		if err != nil {
-			errs = append(errs, fmt.Sprintf("%s: dnssec: zone %s: %v", cfg.AtPath("dnssec"), origin, err))
-			continue
-		}
-		out[origin] = s
-	}
-	return out, errs
+	return nil
 }
 
 // Sign is the sign stage of the query path (answer.Sign): for a zone with
@@ -101,12 +52,11 @@ func loadSigners(cfg *config.Config, zs []*zones.Zone) (signers, []string) {
 // its canonical form from the signer's cache, so a rotated or
 // load-balanced RRset needs no new signature. It reports whether it
 // signed the reply (DO=1 in a signed zone): the memo does not keep those.
-func (s *Server) Sign(p *answer.Plan) bool {
-	sp := s.signers.Load()
-	if sp == nil || len(*sp) == 0 || p.Zone() == "" {
+func (s *Stage) Sign(p *answer.Plan) bool {
+	set := s.Signers()
+	if len(set) == 0 || p.Zone() == "" {
 		return false
 	}
-	set := *sp
 	m := p.Msg()
 	if len(m.Question) == 0 {
 		return false
@@ -203,7 +153,7 @@ func nodeTypes(n *zones.Node, z *zones.Zone) []uint16 {
 // not authoritative data: NS RRsets below the apex (a delegation) and
 // signatures already there. A failed signature leaves the RRset unsigned
 // (a validator then rejects it rather than the server failing).
-func (s *Server) signRRsets(sg *dnssec.Signer, rrs []dns.RR, origin string, now time.Time) []dns.RR {
+func (s *Stage) signRRsets(sg *dnssec.Signer, rrs []dns.RR, origin string, now time.Time) []dns.RR {
 	if len(rrs) == 0 {
 		return rrs
 	}

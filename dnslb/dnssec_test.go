@@ -144,107 +144,6 @@ func TestDNSSECDelv(t *testing.T) {
 	}
 }
 
-// TestDNSSECReplies checks the signed replies' shapes: RRSIGs with DO
-// only, the DNSKEY RRset without DO too, compact denial (NOERROR, one
-// NSEC with NXNAME; NXDOMAIN with CO, and CO echoed), a referral's DS or
-// proof of no DS, truncation that keeps each RRset with its signatures,
-// and one signature for every order of a rotated RRset.
-func TestDNSSECReplies(t *testing.T) {
-	cfg, _, keys := signedSetup(t, dns.ECDSAP256SHA256, false, "")
-	srv, addr := startServer(t, cfg)
-	ask := func(name string, qt uint16, do, co bool, nett string, size uint16) *dns.Msg {
-		m := new(dns.Msg)
-		m.SetQuestion(name, qt)
-		m.SetEdns0(size, do)
-		if co {
-			m.IsEdns0().SetCo()
-		}
-		c := &dns.Client{Net: nett, Timeout: 2 * time.Second, UDPSize: size}
-		r, _, err := c.Exchange(m, addr)
-		if err != nil {
-			t.Fatalf("%s %s: %v", name, dns.TypeToString[qt], err)
-		}
-		return r
-	}
-	count := func(rrs []dns.RR, t uint16) int {
-		n := 0
-		for _, rr := range rrs {
-			if rr.Header().Rrtype == t {
-				n++
-			}
-		}
-		return n
-	}
-	// Replies without DO are memoized (from a key's second query on);
-	// a DO=1 query after them is still signed.
-	for _, q := range []struct {
-		name string
-		qt   uint16
-	}{{"www.example.org.", dns.TypeA}, {"nx.example.org.", dns.TypeA}, {"example.org.", dns.TypeDNSKEY}, {"lb.example.org.", dns.TypeA}} {
-		for range 3 {
-			if r := ask(q.name, q.qt, false, false, "udp", 1232); count(r.Answer, dns.TypeRRSIG)+count(r.Ns, dns.TypeRRSIG) != 0 {
-				t.Errorf("%s DO=0: %v %v", q.name, r.Answer, r.Ns)
-			}
-		}
-		if r := ask(q.name, q.qt, true, false, "udp", 1232); count(r.Answer, dns.TypeRRSIG)+count(r.Ns, dns.TypeRRSIG) == 0 {
-			t.Errorf("%s DO=1 after DO=0 queries: unsigned %v %v", q.name, r.Answer, r.Ns)
-		}
-	}
-	if r := ask("example.org.", dns.TypeDNSKEY, false, false, "udp", 1232); count(r.Answer, dns.TypeDNSKEY) != 1 {
-		t.Errorf("DNSKEY without DO: %v", r.Answer)
-	}
-	var sig *dns.RRSIG
-	for i := range 6 {
-		r := ask("www.example.org.", dns.TypeA, true, false, "udp", 1232)
-		if count(r.Answer, dns.TypeRRSIG) != 1 {
-			t.Fatalf("DO=1: %v", r.Answer)
-		}
-		s := r.Answer[3].(*dns.RRSIG)
-		if err := s.Verify(keys[0].DNSKEY, r.Answer[:3]); err != nil {
-			t.Errorf("query %d: %v", i, err)
-		}
-		if sig != nil && s.Signature != sig.Signature {
-			t.Errorf("query %d: a new signature for a rotated RRset", i)
-		}
-		sig = s
-	}
-	if st := srv.signers.Load(); st == nil || (*st)["example.org."].Stats().Hits < 5 {
-		t.Errorf("signature cache: %+v", (*st)["example.org."].Stats())
-	}
-	r := ask("nx.example.org.", dns.TypeA, true, false, "udp", 1232)
-	if r.Rcode != dns.RcodeSuccess || count(r.Ns, dns.TypeNSEC) != 1 || count(r.Ns, dns.TypeRRSIG) != 2 {
-		t.Errorf("NXDOMAIN without CO: %s %v", dns.RcodeToString[r.Rcode], r.Ns)
-	}
-	for _, rr := range r.Ns {
-		if n, ok := rr.(*dns.NSEC); ok && (n.NextDomain != `\000.nx.example.org.` || len(n.TypeBitMap) != 3 || n.TypeBitMap[2] != dns.TypeNXNAME) {
-			t.Errorf("NSEC %s", n)
-		}
-	}
-	r = ask("nx.example.org.", dns.TypeA, true, true, "udp", 1232)
-	if r.Rcode != dns.RcodeNameError || !r.IsEdns0().Co() {
-		t.Errorf("NXDOMAIN with CO: %s, CO echoed %v", dns.RcodeToString[r.Rcode], r.IsEdns0().Co())
-	}
-	if r := ask("nx.example.org.", dns.TypeA, false, false, "udp", 1232); r.Rcode != dns.RcodeNameError || count(r.Ns, dns.TypeNSEC) != 0 {
-		t.Errorf("NXDOMAIN without DO: %s %v", dns.RcodeToString[r.Rcode], r.Ns)
-	}
-	if r := ask("x.sub.example.org.", dns.TypeA, true, false, "udp", 1232); count(r.Ns, dns.TypeNSEC) != 1 || count(r.Ns, dns.TypeRRSIG) != 1 {
-		t.Errorf("referral without DS: %v", r.Ns)
-	}
-	if r := ask("x.secure.example.org.", dns.TypeA, true, false, "udp", 1232); count(r.Ns, dns.TypeDS) != 1 || count(r.Ns, dns.TypeRRSIG) != 1 {
-		t.Errorf("referral with DS: %v", r.Ns)
-	}
-	// 5 TXT of 200 bytes and their RRSIG do not fit 512: the answer is
-	// cut, and what is left holds no RRset without its signature.
-	r = ask("big.example.org.", dns.TypeTXT, true, false, "udp", 512)
-	if !r.Truncated || count(r.Answer, dns.TypeTXT) != 0 && count(r.Answer, dns.TypeRRSIG) == 0 {
-		t.Errorf("truncated: TC %v, %d TXT %d RRSIG", r.Truncated, count(r.Answer, dns.TypeTXT), count(r.Answer, dns.TypeRRSIG))
-	}
-	r = ask("big.example.org.", dns.TypeTXT, true, false, "tcp", 1232)
-	if count(r.Answer, dns.TypeTXT) != 5 || count(r.Answer, dns.TypeRRSIG) != 1 {
-		t.Errorf("TCP: %d TXT %d RRSIG", count(r.Answer, dns.TypeTXT), count(r.Answer, dns.TypeRRSIG))
-	}
-}
-
 // TestDNSSECCheck: dnslb check reports missing, wrong-zone,
 // wrong-algorithm and world-readable keys at the config's line.
 func TestDNSSECCheck(t *testing.T) {
@@ -287,57 +186,6 @@ key_dir = "keys"
 	os.Rename(base+".private", wrong+".private")
 	if _, _, err := Check(cfg2); err == nil || !strings.Contains(err.Error(), "key of zone example.com., not example.org.") {
 		t.Errorf("check of another zone's key: %v", err)
-	}
-}
-
-// BenchmarkSigned is a signed reply's cost on the query path (no
-// sockets): the same zone served unsigned (memo on: today's steady state;
-// memo off: decide and encode every time) and signed (DO=0, and DO=1 with
-// the signature cache warm or flushed before every query: cold).
-func BenchmarkSigned(b *testing.B) {
-	cfg, _, _ := signedSetup(b, dns.ECDSAP256SHA256, false, "")
-	data, err := os.ReadFile(cfg)
-	if err != nil {
-		b.Fatal(err)
-	}
-	plain := filepath.Join(filepath.Dir(cfg), "plain.toml")
-	if err := os.WriteFile(plain, []byte(strings.Replace(string(data), "[dnssec]\nkey_dir = \"keys\"\n", "", 1)), 0o644); err != nil {
-		b.Fatal(err)
-	}
-	signed := newConfigServer(b, cfg)
-	sw, pw := newUDPWorker(signed), newUDPWorker(newConfigServer(b, plain))
-	sg := (*signed.signers.Load())["example.org."]
-	for _, q := range []struct{ name, qname string }{{"lb", "lb.example.org."}, {"nxdomain", "nx.example.org."}} {
-		for _, c := range []struct {
-			name     string
-			w        *udpWorker
-			memo, do bool
-			cold     bool
-		}{
-			{"unsigned-memo", pw, true, true, false},
-			{"unsigned-full", pw, false, true, false},
-			{"signed-DO0", sw, false, false, false},
-			{"signed-warm", sw, false, true, false},
-			{"signed-cold", sw, false, true, true},
-		} {
-			b.Run(q.name+"/"+c.name, func(b *testing.B) {
-				c.w.ans.SetMemo(c.memo)
-				defer c.w.ans.SetMemo(true)
-				m := new(dns.Msg)
-				m.SetQuestion(q.qname, dns.TypeA)
-				m.SetEdns0(1232, c.do)
-				pkt, _ := m.Pack()
-				b.ReportAllocs()
-				for b.Loop() {
-					if c.cold {
-						sg.Flush()
-					}
-					if c.w.answer(pkt, testClient, c.w.outs[0]) == nil {
-						b.Fatal("no reply")
-					}
-				}
-			})
-		}
 	}
 }
 
@@ -457,33 +305,6 @@ stub-zone:
 				}
 			}
 		})
-	}
-}
-
-// TestDNSSECMemo: in a signed zone the memo serves replies without DO,
-// and never a signed one.
-func TestDNSSECMemo(t *testing.T) {
-	cfg, _, _ := signedSetup(t, dns.ECDSAP256SHA256, false, "")
-	w := newUDPWorker(newConfigServer(t, cfg))
-	for _, do := range []bool{false, true} {
-		m := new(dns.Msg)
-		m.SetQuestion("www.example.org.", dns.TypeA)
-		m.SetEdns0(1232, do)
-		pkt, _ := m.Pack()
-		before := w.ans.MemoStats().Hits
-		for range 4 {
-			r := new(dns.Msg)
-			if err := r.Unpack(w.answer(pkt, testClient, w.outs[0])); err != nil {
-				t.Fatal(err)
-			}
-			if signed := len(r.Answer) == 4; signed != do {
-				t.Errorf("DO=%v: %d answer records", do, len(r.Answer))
-			}
-		}
-		hits := w.ans.MemoStats().Hits - before
-		if do && hits != 0 || !do && hits < 2 {
-			t.Errorf("DO=%v: %d memo hits in 4 queries", do, hits)
-		}
 	}
 }
 
