@@ -28,6 +28,13 @@ func Window(now time.Time) (inception, expiration uint32) {
 	return uint32(in.Unix()), uint32(in.Add(Validity).Unix())
 }
 
+// WindowEnd is when signatures made at now stop being the ones made
+// (the next hour boundary, where Window moves on): a reply signed at now
+// is the same for every query until then.
+func WindowEnd(now time.Time) time.Time {
+	return now.UTC().Truncate(time.Hour).Add(time.Hour)
+}
+
 // DefaultCacheSize bounds a Signer's cache of signatures.
 const DefaultCacheSize = 100_000
 

@@ -51,7 +51,8 @@ func (s *Stage) Signers() Signers {
 // existence (RFC 9824) for NXDOMAIN and NODATA. Every RRset is signed in
 // its canonical form from the signer's cache, so a rotated or
 // load-balanced RRset needs no new signature. It reports whether it
-// signed the reply (DO=1 in a signed zone): the memo does not keep those.
+// signed the reply (DO=1 in a signed zone), and says until when the
+// memo may keep it (Plan.KeepUntil: the end of the validity window).
 func (s *Stage) Sign(p *answer.Plan) bool {
 	set := s.Signers()
 	if len(set) == 0 || p.Zone() == "" {
@@ -91,7 +92,10 @@ func (s *Stage) Sign(p *answer.Plan) bool {
 		// RRset included): the memo, keyed on DO, may keep it.
 		return false
 	}
-	now := time.Now()
+	now := p.Arrival()
+	if now.IsZero() {
+		now = time.Now()
+	}
 	m.Answer = s.signRRsets(sg, m.Answer, z.Origin, now)
 	deleg := p.Delegation()
 	var ns []dns.RR
@@ -132,6 +136,11 @@ func (s *Stage) Sign(p *answer.Plan) bool {
 		ns = s.signRRsets(sg, m.Ns, z.Origin, now)
 	}
 	m.Ns = ns
+	// Signed as of the query's arrival, from a cache keyed on the
+	// canonical RRsets: every query of the same question and decision
+	// key gets these bytes until the window ends, and the memo may keep
+	// them that long.
+	p.KeepUntil(dnssec.WindowEnd(now))
 	return true
 }
 

@@ -58,7 +58,9 @@ type signed struct {
 	keys  []*dnssec.Key
 }
 
-func newSigned(tb testing.TB, alg uint8, split bool) *signed {
+// newStore serves testZone in a store of its own (its own round-robin
+// counters).
+func newStore(tb testing.TB) *state.Store {
 	tb.Helper()
 	txt := strings.Repeat("x", 200)
 	z, err := zones.Parse("example.org.", "example.org.zone", fmt.Appendf(nil, testZone, txt+"1", txt+"2", txt+"3", txt+"4", txt+"5"))
@@ -81,6 +83,12 @@ func newSigned(tb testing.TB, alg uint8, split bool) *signed {
 	if err := st.Replace([]*zones.Zone{z}, names, state.Serving{UDPSize: 1232}); err != nil {
 		tb.Fatal(err)
 	}
+	return st
+}
+
+func newSigned(tb testing.TB, alg uint8, split bool) *signed {
+	tb.Helper()
+	st := newStore(tb)
 	s := &signed{store: st, stage: New(nil)}
 	roles := []bool{true}
 	if split {
@@ -93,7 +101,7 @@ func newSigned(tb testing.TB, alg uint8, split bool) *signed {
 		}
 		s.keys = append(s.keys, k)
 	}
-	sg, err := dnssec.NewSigner("example.org.", s.keys, z.SOA.Hdr.Ttl)
+	sg, err := dnssec.NewSigner("example.org.", s.keys, 300)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -177,7 +185,7 @@ func TestReplies(t *testing.T) {
 		}
 		sig = s
 	}
-	if st := sk.stage.Signers()["example.org."].Stats(); st.Hits < 5 {
+	if st := sk.stage.Signers()["example.org."].Stats(); st.Hits < 2 {
 		t.Errorf("signature cache: %+v", st)
 	}
 	r := udp("nx.example.org.", dns.TypeA, true, false)
@@ -214,37 +222,90 @@ func TestReplies(t *testing.T) {
 	}
 }
 
-// TestMemo: in a signed zone the memo serves replies without DO, and
-// never a signed one.
+// TestMemo: in a signed zone the memo serves replies with and without
+// DO (each order of a rotated RRset once it holds it), a signed one at no
+// allocation; a query with CO has its own entries.
 func TestMemo(t *testing.T) {
 	s := newSigned(t, dns.ECDSAP256SHA256, false)
 	w := answer.NewWorker(s.store, answer.Stages{Sign: s.stage}, nil)
-	for _, do := range []bool{false, true} {
+	for _, q := range []struct {
+		name   string
+		do, co bool
+		answer int
+	}{{"www.example.org.", false, false, 3}, {"www.example.org.", true, false, 4}, {"nx.example.org.", true, false, 0}, {"nx.example.org.", true, true, 0}} {
 		before := w.MemoStats().Hits
-		for range 4 {
-			r := ask(t, w, "www.example.org.", dns.TypeA, do, false, false, 1232)
-			if signed := len(r.Answer) == 4; signed != do {
-				t.Errorf("DO=%v: %d answer records", do, len(r.Answer))
+		for range 9 {
+			r := ask(t, w, q.name, dns.TypeA, q.do, q.co, false, 1232)
+			if len(r.Answer) != q.answer || q.do && count(r.Ns, dns.TypeRRSIG)+count(r.Answer, dns.TypeRRSIG) == 0 {
+				t.Errorf("%s DO=%v: %d answer records, %v", q.name, q.do, len(r.Answer), r.Ns)
+			}
+			if want := dns.RcodeSuccess; q.co && q.name == "nx.example.org." && r.Rcode != dns.RcodeNameError || !q.co && r.Rcode != want {
+				t.Errorf("%s CO=%v: %s", q.name, q.co, dns.RcodeToString[r.Rcode])
 			}
 		}
-		hits := w.MemoStats().Hits - before
-		if do && hits != 0 || !do && hits < 2 {
-			t.Errorf("DO=%v: %d memo hits in 4 queries", do, hits)
+		if hits := w.MemoStats().Hits - before; hits < 5 {
+			t.Errorf("%s DO=%v CO=%v: %d memo hits in 9 queries, want at least 5", q.name, q.do, q.co, hits)
 		}
+	}
+	m := new(dns.Msg)
+	m.SetQuestion("www.example.org.", dns.TypeA)
+	m.SetEdns0(1232, true)
+	pkt, _ := m.Pack()
+	buf := make([]byte, 4096)
+	hits := w.MemoStats().Hits
+	if a := testing.AllocsPerRun(100, func() { w.Answer(pkt, testClient, buf, false, time.Now(), nil) }); a != 0 {
+		t.Errorf("a signed memo hit: %v allocations", a)
+	}
+	if w.MemoStats().Hits-hits < 100 {
+		t.Errorf("%d memo hits in 101 signed queries", w.MemoStats().Hits-hits)
+	}
+}
+
+// TestMemoWindow: a signed reply the memo holds is served only within
+// its signatures' validity window; a query after the window's end gets
+// signatures of the next window, as the full path gives them.
+func TestMemoWindow(t *testing.T) {
+	s := newSigned(t, dns.ED25519, false)
+	w := answer.NewWorker(s.store, answer.Stages{Sign: s.stage}, nil)
+	full := answer.NewWorker(newStore(t), answer.Stages{Sign: s.stage}, nil)
+	full.SetMemo(false)
+	m := new(dns.Msg)
+	m.SetQuestion("lb.example.org.", dns.TypeA)
+	m.SetEdns0(1232, true)
+	pkt, _ := m.Pack()
+	t0 := time.Date(2026, 12, 3, 8, 59, 59, 0, time.UTC)
+	for i, at := range []time.Time{t0, t0, t0, t0, t0.Add(time.Second), t0.Add(time.Second), t0.Add(2 * time.Hour)} {
+		got := w.Answer(pkt, testClient, make([]byte, 4096), false, at, nil)
+		want := full.Answer(pkt, testClient, make([]byte, 4096), false, at, nil)
+		if string(got) != string(want) {
+			t.Fatalf("query %d at %v: memo and full path differ", i, at)
+		}
+		r := new(dns.Msg)
+		if err := r.Unpack(got); err != nil {
+			t.Fatal(err)
+		}
+		in, _ := dnssec.Window(at)
+		if sig, ok := r.Answer[len(r.Answer)-1].(*dns.RRSIG); !ok || sig.Inception != in {
+			t.Errorf("query %d at %v: %v, want inception %d", i, at, r.Answer[len(r.Answer)-1], in)
+		}
+	}
+	if w.MemoStats().Hits == 0 {
+		t.Error("no memo hit")
 	}
 }
 
 // BenchmarkSigned is a signed reply's cost on the query path (no
-// sockets): the same zone served unsigned (memo on: the steady state;
-// memo off: decide and encode every time) and signed (DO=0, and DO=1 with
-// the signature cache warm or flushed before every query: cold).
+// sockets), DO=1 throughout but for signed-DO0: the same zone served
+// unsigned (memo on: the steady state; memo off: decide and encode every
+// time) and signed (from the memo; decided with the signature cache warm;
+// the cache flushed before every query: cold).
 func BenchmarkSigned(b *testing.B) {
 	s := newSigned(b, dns.ECDSAP256SHA256, false)
 	sw := answer.NewWorker(s.store, answer.Stages{Sign: s.stage}, nil)
-	pw := answer.NewWorker(s.store, answer.Stages{}, nil)
+	pw := answer.NewWorker(newStore(b), answer.Stages{}, nil)
 	sg := s.stage.Signers()["example.org."]
 	buf := make([]byte, 4096)
-	for _, q := range []struct{ name, qname string }{{"lb", "lb.example.org."}, {"nxdomain", "nx.example.org."}} {
+	for _, q := range []struct{ name, qname string }{{"lb", "lb.example.org."}, {"www", "www.example.org."}, {"nxdomain", "nx.example.org."}} {
 		for _, c := range []struct {
 			name     string
 			w        *answer.Worker
@@ -252,9 +313,10 @@ func BenchmarkSigned(b *testing.B) {
 			cold     bool
 		}{
 			{"unsigned-memo", pw, true, true, false},
+			{"signed-memo", sw, true, true, false},
 			{"unsigned-full", pw, false, true, false},
-			{"signed-DO0", sw, false, false, false},
-			{"signed-warm", sw, false, true, false},
+			{"signed-DO0", sw, true, false, false},
+			{"signed-full", sw, false, true, false},
 			{"signed-cold", sw, false, true, true},
 		} {
 			b.Run(q.name+"/"+c.name, func(b *testing.B) {
