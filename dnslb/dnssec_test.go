@@ -98,7 +98,7 @@ pick = "round-robin"
 
 // TestDNSSECDelv: BIND's delv, with the zone's DS as its trust anchor,
 // fully validates positive answers (static, round-robin, load-balanced,
-// CNAME, wildcard, apex, DNSKEY, DS at a cut), NODATA (at a name, at an
+// CNAME, wildcard, apex, DNSKEY, CDS, CDNSKEY, DS at a cut), NODATA (at a name, at an
 // empty non-terminal) and NXDOMAIN (compact denial), over UDP and TCP,
 // for both algorithms and both key layouts; and rejects them when the
 // trust anchor is another key's.
@@ -121,6 +121,7 @@ func TestDNSSECDelv(t *testing.T) {
 				{"www.example.org", "A"}, {"lb.example.org", "A"}, {"alias.example.org", "A"},
 				{"x.y.wild.example.org", "A"}, {"example.org", "SOA"}, {"example.org", "NS"},
 				{"example.org", "DNSKEY"}, {"secure.example.org", "DS"}, {"big.example.org", "TXT"},
+				{"example.org", "CDS"}, {"example.org", "CDNSKEY"},
 			} {
 				for _, tr := range []string{"+notcp", "+tcp"} {
 					if out := run(anchors, append(q, tr)...); !strings.Contains(out, "; fully validated") {
@@ -191,7 +192,7 @@ key_dir = "keys"
 
 // TestDNSSECUnbound: Unbound as a validating resolver, with a stub zone to
 // dnslb and the zone's DS as its trust anchor, sets AD on positive
-// answers (round-robin, load-balanced, CNAME, wildcard, DS), NODATA and
+// answers (round-robin, load-balanced, CNAME, wildcard, DS, CDS, CDNSKEY), NODATA and
 // NXDOMAIN (compact denial: NOERROR, or NXDOMAIN with CO), over UDP and
 // TCP to dnslb; and answers SERVFAIL when the anchor is another key's.
 func TestDNSSECUnbound(t *testing.T) {
@@ -290,6 +291,8 @@ stub-zone:
 				{"alias.example.org.", dns.TypeA, dns.RcodeSuccess},
 				{"x.wild.example.org.", dns.TypeA, dns.RcodeSuccess},
 				{"secure.example.org.", dns.TypeDS, dns.RcodeSuccess},
+				{"example.org.", dns.TypeCDS, dns.RcodeSuccess},
+				{"example.org.", dns.TypeCDNSKEY, dns.RcodeSuccess},
 				{"www.example.org.", dns.TypeMX, dns.RcodeSuccess},
 				{"nx.example.org.", dns.TypeA, dns.RcodeSuccess},
 			} {

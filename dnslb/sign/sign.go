@@ -45,7 +45,7 @@ func (s *Stage) Signers() Signers {
 }
 
 // Sign is the sign stage of the query path (answer.Sign): for a zone with
-// keys, the DNSKEY RRset at the apex, and with DO the RRSIGs of every
+// keys, the DNSKEY, CDS and CDNSKEY RRsets at the apex (RFC 7344), and with DO the RRSIGs of every
 // authoritative RRset in the answer and authority sections, the DS (or
 // the signed proof of no DS) at a referral, and compact denial of
 // existence (RFC 9824) for NXDOMAIN and NODATA. Every RRset is signed in
@@ -83,9 +83,21 @@ func (s *Stage) Sign(p *answer.Plan) bool {
 	if m.Rcode != dns.RcodeSuccess && m.Rcode != dns.RcodeNameError {
 		return p.DO() // SERVFAIL and the like: nothing to sign
 	}
-	if qname == z.Origin && q.Qtype == dns.TypeDNSKEY && len(m.Answer) == 0 && m.Rcode == dns.RcodeSuccess {
-		m.Answer = append([]dns.RR(nil), sg.DNSKEY()...)
-		m.Ns = nil
+	if qname == z.Origin && len(m.Answer) == 0 && m.Rcode == dns.RcodeSuccess {
+		// The apex's RRsets of the keys, unless the zone file has them.
+		var keys []dns.RR
+		switch q.Qtype {
+		case dns.TypeDNSKEY:
+			keys = sg.DNSKEY()
+		case dns.TypeCDS:
+			keys = sg.CDS()
+		case dns.TypeCDNSKEY:
+			keys = sg.CDNSKEY()
+		}
+		if keys != nil {
+			m.Answer = append([]dns.RR(nil), keys...)
+			m.Ns = nil
+		}
 	}
 	if !p.DO() {
 		// Without DO the reply is the same for every query (the DNSKEY
@@ -145,14 +157,14 @@ func (s *Stage) Sign(p *answer.Plan) bool {
 }
 
 // nodeTypes are the types at node n of zone z, for an NSEC bitmap (the
-// DNSKEY RRset at the apex too).
+// DNSKEY, CDS and CDNSKEY RRsets at the apex too).
 func nodeTypes(n *zones.Node, z *zones.Zone) []uint16 {
 	types := make([]uint16, 0, len(n.Sets)+1)
 	for _, st := range n.Sets {
 		types = append(types, st.Type)
 	}
 	if n.Name == z.Origin {
-		types = append(types, dns.TypeDNSKEY)
+		types = append(types, dns.TypeDNSKEY, dns.TypeCDS, dns.TypeCDNSKEY)
 	}
 	return types
 }

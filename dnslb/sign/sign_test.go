@@ -3,6 +3,7 @@ package sign
 import (
 	"fmt"
 	"net/netip"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -219,6 +220,54 @@ func TestReplies(t *testing.T) {
 	r = ask(t, w, "big.example.org.", dns.TypeTXT, true, false, true, 1232)
 	if count(r.Answer, dns.TypeTXT) != 5 || count(r.Answer, dns.TypeRRSIG) != 1 {
 		t.Errorf("TCP: %d TXT %d RRSIG", count(r.Answer, dns.TypeTXT), count(r.Answer, dns.TypeRRSIG))
+	}
+}
+
+// TestCDS: the apex answers CDS and CDNSKEY (RFC 7344) for the KSK alone
+// (the key the parent's DS names), with and without DO, signed by the
+// KSK with DO; NODATA at the apex lists them in its NSEC.
+func TestCDS(t *testing.T) {
+	s := newSigned(t, dns.ED25519, true)
+	ksk := s.keys[0]
+	w := answer.NewWorker(s.store, answer.Stages{Sign: s.stage}, nil)
+	for _, do := range []bool{false, true} {
+		r := ask(t, w, "example.org.", dns.TypeCDS, do, false, false, 1232)
+		want := ksk.DS().ToCDS()
+		want.Hdr.Ttl = 300
+		if len(r.Answer) < 1 || r.Answer[0].String() != want.String() || count(r.Answer, dns.TypeCDS) != 1 {
+			t.Errorf("CDS DO=%v: %v, want %v", do, r.Answer, want)
+		}
+		c := ask(t, w, "example.org.", dns.TypeCDNSKEY, do, false, false, 1232)
+		if count(c.Answer, dns.TypeCDNSKEY) != 1 || c.Answer[0].(*dns.CDNSKEY).PublicKey != ksk.DNSKEY.PublicKey {
+			t.Errorf("CDNSKEY DO=%v: %v", do, c.Answer)
+		}
+		if !do {
+			if count(r.Answer, dns.TypeRRSIG)+count(c.Answer, dns.TypeRRSIG) != 0 {
+				t.Errorf("signed without DO: %v %v", r.Answer, c.Answer)
+			}
+			continue
+		}
+		for _, rep := range []*dns.Msg{r, c} {
+			sig, ok := rep.Answer[len(rep.Answer)-1].(*dns.RRSIG)
+			if !ok || len(rep.Answer) != 2 || sig.KeyTag != ksk.Tag() {
+				t.Fatalf("%v: want one RRSIG by the KSK %d", rep.Answer, ksk.Tag())
+			}
+			if err := sig.Verify(ksk.DNSKEY, rep.Answer[:1]); err != nil {
+				t.Errorf("%v: %v", rep.Answer[0], err)
+			}
+		}
+	}
+	r := ask(t, w, "example.org.", dns.TypeTXT, true, false, false, 1232)
+	var bitmap []uint16
+	for _, rr := range r.Ns {
+		if n, ok := rr.(*dns.NSEC); ok {
+			bitmap = n.TypeBitMap
+		}
+	}
+	for _, want := range []uint16{dns.TypeDNSKEY, dns.TypeCDS, dns.TypeCDNSKEY, dns.TypeSOA} {
+		if !slices.Contains(bitmap, want) {
+			t.Errorf("NODATA at the apex: NSEC bitmap %v lacks %s", bitmap, dns.TypeToString[want])
+		}
 	}
 }
 
