@@ -1,8 +1,11 @@
 package dnslb
 
 import (
+	"context"
 	"fmt"
+	"io"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -12,6 +15,8 @@ import (
 
 	"github.com/miekg/dns"
 
+	"github.com/dnslb/dnslb/dnslb/admin"
+	"github.com/dnslb/dnslb/dnslb/config"
 	"github.com/dnslb/dnslb/dnslb/dnssec"
 )
 
@@ -355,5 +360,59 @@ func TestDNSSECReload(t *testing.T) {
 	}
 	if n := sigs(); n != 2 {
 		t.Errorf("after a failed reload: %d DNSKEY answer records", n)
+	}
+}
+
+// TestDNSSECStatus: /api/status and the status page show a signed zone's
+// keys with their roles and what the signer did, and /metrics counts the
+// signatures made and the cache's hits.
+func TestDNSSECStatus(t *testing.T) {
+	cfg, _, keys := signedSetup(t, dns.ED25519, true, "")
+	srv, addr := startServer(t, cfg)
+	for _, name := range []string{"www.example.org.", "nx.example.org.", "www.example.org."} {
+		m := new(dns.Msg)
+		m.SetQuestion(name, dns.TypeA)
+		m.SetEdns0(1232, true)
+		exchange(t, addr, "udp", m) // the second www comes from the memo or the cache: no new signature
+	}
+	st := srv.Status()
+	if len(st.Zones) != 1 || st.Zones[0].DNSSEC == nil {
+		t.Fatalf("status zones: %+v", st.Zones)
+	}
+	d := st.Zones[0].DNSSEC
+	if len(d.Keys) != 2 || d.Keys[0].Tag != keys[0].Tag() || d.Keys[0].Role != "KSK" || d.Keys[1].Role != "ZSK" || d.Keys[0].Algorithm != "ED25519" {
+		t.Errorf("keys: %+v, want KSK %d and ZSK %d, ED25519", d.Keys, keys[0].Tag(), keys[1].Tag())
+	}
+	// www's A, nx's SOA and NSEC: three RRsets signed once each.
+	if d.Made != 3 || d.Cached != 3 || d.Expires.Before(time.Now().Add(6*24*time.Hour)) {
+		t.Errorf("dnssec status: %+v", d)
+	}
+	if got := metricValue(t, srv, `dnslb_dnssec_signatures_total{zone="example.org."}`); got != 3 {
+		t.Errorf("dnslb_dnssec_signatures_total = %v, want 3", got)
+	}
+	if got := metricValue(t, srv, `dnslb_dnssec_signing_seconds_total{zone="example.org."}`); got <= 0 {
+		t.Errorf("dnslb_dnssec_signing_seconds_total = %v", got)
+	}
+	a := admin.New(config.AdminConfig{Listen: "127.0.0.1:0", StatusInterval: config.Duration{Duration: time.Second}}, srv, srv.Metrics(), nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- a.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+	select {
+	case <-a.Started():
+	case err := <-done:
+		t.Fatalf("admin Run: %v", err)
+	}
+	resp, err := http.Get("http://" + a.Addr().String() + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var page strings.Builder
+	_, _ = io.Copy(&page, resp.Body)
+	resp.Body.Close()
+	for _, want := range []string{fmt.Sprintf("KSK %d (ED25519)", keys[0].Tag()), fmt.Sprintf("ZSK %d (ED25519)", keys[1].Tag()), "3 signatures made"} {
+		if !strings.Contains(page.String(), want) {
+			t.Errorf("status page: no %q", want)
+		}
 	}
 }

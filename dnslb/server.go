@@ -91,6 +91,7 @@ func New(cfg config.Config, log *slog.Logger) (*Server, error) {
 	}
 	s.xfer = transfer.New(st, log, s.metrics)
 	s.sign = sign.New(log)
+	s.metrics.DNSSEC(s.dnssecMetrics)
 	s.prober = healthcheck.New(healthcheck.SchedulerConfig{
 		Logger:        log,
 		OnChange:      s.healthChanged,
