@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -44,6 +45,8 @@ ns.sub IN A 192.0.2.53
 secure IN NS ns.secure
 secure IN DS 12345 13 2 0123456789ABCDEF0123456789ABCDEF0123456789ABCDEF0123456789ABCDEF
 ns.secure IN A 192.0.2.54
+hc IN A 127.0.0.1
+hc IN A 127.0.0.2
 `
 
 // signedSetup writes a signed zone's files in a new folder: the zone, a
@@ -413,6 +416,89 @@ func TestDNSSECStatus(t *testing.T) {
 	for _, want := range []string{fmt.Sprintf("KSK %d (ED25519)", keys[0].Tag()), fmt.Sprintf("ZSK %d (ED25519)", keys[1].Tag()), "3 signatures made"} {
 		if !strings.Contains(page.String(), want) {
 			t.Errorf("status page: no %q", want)
+		}
+	}
+}
+
+// TestDNSSECHealthFlip: when a backend dies, every signed reply for its
+// name verifies (before, during and after the change), and the RRset
+// without it is answered, signed, at most 3 s after the close (interval
+// 1 s, fall 1: the next probe's verdict, then the next query signs).
+func TestDNSSECHealthFlip(t *testing.T) {
+	if testing.Short() {
+		t.Skip("waits for the prober")
+	}
+	up, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer up.Close()
+	_, port, _ := net.SplitHostPort(up.Addr().String())
+	dying, err := net.Listen("tcp", "127.0.0.2:"+port)
+	if err != nil {
+		t.Fatalf("127.0.0.2:%s: %v", port, err)
+	}
+	cfg, _, keys := signedSetup(t, dns.ECDSAP256SHA256, false, fmt.Sprintf(`[healthcheck.hc]
+type = "tcp"
+port = %s
+interval = "1s"
+timeout = "300ms"
+rise = 1
+fall = 1
+[name."hc.example.org"]
+check = "hc"
+`, port))
+	_, addr := startServer(t, cfg)
+	ask := func() []string {
+		t.Helper()
+		m := new(dns.Msg)
+		m.SetQuestion("hc.example.org.", dns.TypeA)
+		m.SetEdns0(1232, true)
+		r := exchange(t, addr, "udp", m)
+		var a []dns.RR
+		var sig *dns.RRSIG
+		for _, rr := range r.Answer {
+			switch rr := rr.(type) {
+			case *dns.A:
+				a = append(a, rr)
+			case *dns.RRSIG:
+				sig = rr
+			}
+		}
+		if sig == nil || sig.Verify(keys[0].DNSKEY, a) != nil {
+			t.Fatalf("reply does not verify: %v", r.Answer)
+		}
+		var out []string
+		for _, rr := range a {
+			out = append(out, rr.(*dns.A).A.String())
+		}
+		slices.Sort(out)
+		return out
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for len(ask()) != 2 {
+		if time.Now().After(deadline) {
+			t.Fatalf("hc never answered both addresses: %v", ask())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	time.Sleep(1100 * time.Millisecond) // a probe has seen both up
+	dying.Close()
+	closed := time.Now()
+	for {
+		got := ask()
+		if len(got) == 1 && got[0] == "127.0.0.1" {
+			break
+		}
+		if time.Since(closed) > 3*time.Second {
+			t.Fatalf("3 s after the close: still %v", got)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Logf("the RRset without the dead address answered, signed, %v after the close", time.Since(closed).Round(time.Millisecond))
+	for range 5 {
+		if got := ask(); len(got) != 1 {
+			t.Fatalf("after the flip: %v", got)
 		}
 	}
 }
