@@ -1,14 +1,17 @@
 package dnslb
 
 import (
+	"maps"
 	"slices"
 	"time"
 
 	"github.com/miekg/dns"
 
 	"github.com/dnslb/dnslb/dnslb/admin"
+	"github.com/dnslb/dnslb/dnslb/config"
 	"github.com/dnslb/dnslb/dnslb/dnssec"
 	"github.com/dnslb/dnslb/dnslb/metrics"
+	"github.com/dnslb/dnslb/dnslb/sign"
 )
 
 // dnssecStatus is what the status page and /api/status show of zone
@@ -37,6 +40,21 @@ func (s *Server) dnssecStatus(origin string) *admin.DNSSECStatus {
 		out.Keys = append(out.Keys, admin.KeyStatus{Tag: k.Tag(), Algorithm: dns.AlgorithmToString[k.DNSKEY.Algorithm], Role: role})
 	}
 	return out
+}
+
+// warnSignedTransfers logs, at each load, the signed zones that
+// [transfer] lets secondaries copy: a transfer gives the zone unsigned (a
+// signed zone's answers are made per query), and a secondary serving that
+// copy under a parent's DS fails validation. The transfer is not refused
+// (a backup or a monitor may want the data); the operator is told.
+func (s *Server) warnSignedTransfers(cfg *config.Config, ss sign.Signers) {
+	t := cfg.Transfer
+	if len(ss) == 0 || len(t.Allow) == 0 && len(t.Keys) == 0 && len(t.Notify) == 0 {
+		return
+	}
+	for _, origin := range slices.Sorted(maps.Keys(ss)) {
+		s.log.Warn("dnssec: zone transfers give this signed zone unsigned; a secondary must not serve it (run another dnslb with the same keys instead)", "zone", origin)
+	}
 }
 
 // dnssecMetrics are the signing counts of every signed zone, for

@@ -172,6 +172,7 @@ func (s *Server) apply(st *loadResult) error {
 	}
 	sv := serving(st.cfg.Server)
 	s.sign.Apply(st.signers) // before the zones (sign.Stage.Apply)
+	s.warnSignedTransfers(&st.cfg, st.signers)
 	if err := s.store.Replace(st.zones, st.names, sv); err != nil {
 		return err
 	}
