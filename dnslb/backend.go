@@ -31,7 +31,7 @@ func (s *Server) Status() admin.Status {
 	}
 	s.reloadMu.Lock()
 	for _, z := range s.store.Zones() {
-		zs := admin.ZoneStatus{Name: z.Origin, File: z.File, Serial: z.Serial(), Records: z.Len()}
+		zs := admin.ZoneStatus{Name: z.Origin, File: z.File, Serial: z.Serial(), Records: z.Len(), DNSSEC: s.dnssecStatus(z.Origin)}
 		if lz := s.loaded[z.Origin]; lz != nil {
 			zs.Loaded = lz.loaded
 		}

@@ -6,12 +6,13 @@
 // share.
 //
 // Beside that it keeps only the glue between packages: the stage hooks it
-// hands the answer path (account.go, ratelimit.go, signing.go, the cookie
-// secrets), the admin Backend (backend.go, explainapi.go, feed.go), the
+// hands the answer path (account.go, ratelimit.go, the cookie
+// secrets), the admin Backend (backend.go, explainapi.go, feed.go, dnssecops.go), the
 // prober's callbacks and the fleet (backend.go, fleet.go), and sd_notify.
 // It leaves out the concerns themselves: answering (dnslb/answer,
 // dnslb/wire), sockets (dnslb/serve), the generation and the overrides'
 // file (dnslb/state), policies (dnslb/policy), GeoIP (dnslb/geo),
-// transfers and TSIG (dnslb/transfer), the HTTP listener (dnslb/admin),
+// transfers and TSIG (dnslb/transfer), online signing (dnslb/sign,
+// dnslb/dnssec), the HTTP listener (dnslb/admin),
 // metrics (dnslb/metrics), zone files (zones) and probing (healthcheck).
 package dnslb

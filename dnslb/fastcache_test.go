@@ -13,6 +13,7 @@ import (
 
 	"github.com/miekg/dns"
 
+	"github.com/dnslb/dnslb/dnslb/dnssec"
 	"github.com/dnslb/dnslb/healthcheck"
 )
 
@@ -166,8 +167,52 @@ func writeZoneConfig(t testing.TB, zone, extra string) string {
 // every policy, ECS from several subnets (and malformed ECS), DNS cookies, several
 // source addresses, EDNS and DO, RD, mixed case (0x20), negative answers and
 // referrals; between rounds, overrides take addresses down and up.
+//
+// Signed (the zone with an Ed25519 key, whose signatures are the same
+// bytes from both servers), every DO query's reply is signed, and the
+// memo's signed replies must be the full path's bytes too.
 func TestFastCacheSameBytes(t *testing.T) {
-	cfgPath := writePolicyConfig(t)
+	t.Run("unsigned", func(t *testing.T) { fastCacheSameBytes(t, writePolicyConfig(t)) })
+	t.Run("signed", func(t *testing.T) {
+		cfgPath := writePolicyConfig(t)
+		k, err := dnssec.Generate("example.org.", dns.ED25519, true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		kdir := filepath.Join(filepath.Dir(cfgPath), "keys")
+		if err := os.Mkdir(kdir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := k.Write(kdir); err != nil {
+			t.Fatal(err)
+		}
+		f, err := os.OpenFile(cfgPath, os.O_APPEND|os.O_WRONLY, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fmt.Fprintf(f, "[dnssec]\nkey_dir = \"keys\"\n")
+		f.Close()
+		cached := fastCacheSameBytes(t, cfgPath)
+		m := new(dns.Msg)
+		m.SetQuestion("geo.example.org.", dns.TypeA)
+		m.SetEdns0(1232, true)
+		pkt, _ := m.Pack()
+		hits := cached.ans.MemoStats().Hits
+		for range 10 {
+			r := new(dns.Msg)
+			if err := r.Unpack(cached.answer(pkt, testClient, cached.outs[0])); err != nil || len(r.Answer) == 0 || r.Answer[len(r.Answer)-1].Header().Rrtype != dns.TypeRRSIG {
+				t.Fatalf("signed geo answer: %v %v", r.Answer, err)
+			}
+		}
+		if n := cached.ans.MemoStats().Hits - hits; n < 8 {
+			t.Errorf("%d memo hits in 10 signed queries", n)
+		}
+	})
+}
+
+// fastCacheSameBytes is TestFastCacheSameBytes on the config at cfgPath;
+// it returns the worker with the memo.
+func fastCacheSameBytes(t *testing.T, cfgPath string) *udpWorker {
 	cached, plain := newConfigWorker(t, cfgPath), newConfigWorker(t, cfgPath)
 	plain.ans.SetMemo(false)
 
@@ -210,6 +255,9 @@ func TestFastCacheSameBytes(t *testing.T) {
 				m.Id, m.RecursionDesired = id, i%2 == 0
 				if i > 0 || id%3 == 0 {
 					m.SetEdns0(1232, id%5 == 0)
+					if id%10 == 0 {
+						m.IsEdns0().SetCo() // compact denial's NXDOMAIN asked for
+					}
 				}
 				if e != nil {
 					m.IsEdns0().Option = append(m.IsEdns0().Option, e)
@@ -294,6 +342,7 @@ func TestFastCacheSameBytes(t *testing.T) {
 	}
 	t.Logf("%d replies from the memo in %d queries (%d rotated from a held one)",
 		fast, total, cached.ans.MemoStats().Rotated)
+	return cached
 }
 
 // sameReply answers the query pkt from client from through a worker with
@@ -301,8 +350,9 @@ func TestFastCacheSameBytes(t *testing.T) {
 // replies differ.
 func sameReply(t *testing.T, cached, plain *udpWorker, pkt []byte, from netip.AddrPort, what string) {
 	t.Helper()
-	got := cached.answer(pkt, from, cached.outs[0])
-	want := plain.answer(pkt, from, plain.outs[0])
+	now := time.Now() // one clock for both: a signed reply is of its arrival's window
+	got := cached.ans.Answer(pkt, from, cached.outs[0], false, now, nil)
+	want := plain.ans.Answer(pkt, from, plain.outs[0], false, now, nil)
 	if string(got) != string(want) && !sameShuffled(got, want) && !sameButServerCookie(got, want) {
 		q, r := new(dns.Msg), new(dns.Msg)
 		_ = q.Unpack(pkt)

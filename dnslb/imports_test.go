@@ -32,6 +32,7 @@ var layers = map[string]int{
 	"dnslb/serve":       5,
 	"dnslb/admin":       5,
 	"dnslb/transfer":    5,
+	"dnslb/sign":        5,
 	"dnslb":             6,
 	"cmd/dnslb":         7,
 }

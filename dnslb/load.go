@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/dnslb/dnslb/dnslb/config"
+	"github.com/dnslb/dnslb/dnslb/sign"
 	"github.com/dnslb/dnslb/dnslb/state"
 	"github.com/dnslb/dnslb/healthcheck"
 	"github.com/dnslb/dnslb/zones"
@@ -24,8 +25,8 @@ type loadResult struct {
 	zones  []*zones.Zone // sorted by origin
 	names  map[string]*state.Name
 	files  []string // every file read: the watcher's list
-	// signers are the zones with DNSSEC keys (signing.go).
-	signers signers
+	// signers are the zones with DNSSEC keys (dnslb/sign).
+	signers sign.Signers
 }
 
 // buildState loads the config at path, every zone (reusing from prev the
@@ -61,7 +62,7 @@ func buildStateFor(cfg config.Config, prev map[string]*loadedZone, cfgErrs ...st
 	slices.SortFunc(st.zones, func(a, b *zones.Zone) int { return strings.Compare(a.Origin, b.Origin) })
 	names, errs := state.CompileNames(&cfg, st.zones, failed)
 	errs = append(cfgErrs, errs...)
-	sg, serrs := loadSigners(&cfg, st.zones)
+	sg, serrs := sign.Load(&cfg, st.zones)
 	errs = append(errs, serrs...)
 	st.signers = sg
 	for _, name := range slices.Sorted(maps.Keys(cfg.Checks)) {
@@ -88,12 +89,7 @@ func buildStateFor(cfg config.Config, prev map[string]*loadedZone, cfgErrs ...st
 	if f := cfg.Cookies.SecretFile; f != "" {
 		st.files = append(st.files, f)
 	}
-	for _, origin := range slices.Sorted(maps.Keys(st.signers)) { // a new or changed key is reloaded too
-		sg := st.signers[origin]
-		for _, k := range slices.Concat(sg.KSKs, sg.ZSKs) {
-			st.files = append(st.files, k.Base+".key", k.Base+".private")
-		}
-	}
+	st.files = append(st.files, st.signers.Files()...) // a new or changed key is reloaded too
 	return st, nil
 }
 

@@ -12,6 +12,7 @@ import (
 	"github.com/dnslb/dnslb/dnslb/config"
 	"github.com/dnslb/dnslb/dnslb/geo"
 	"github.com/dnslb/dnslb/dnslb/metrics"
+	"github.com/dnslb/dnslb/dnslb/sign"
 	"github.com/dnslb/dnslb/dnslb/state"
 	"github.com/dnslb/dnslb/dnslb/transfer"
 	"github.com/dnslb/dnslb/healthcheck"
@@ -36,6 +37,8 @@ func New(cfg config.Config, log *slog.Logger) (*Server, error) {
 		startedCh:  make(chan struct{}),
 	}
 	s.xfer = transfer.New(st, log, s.metrics)
+	s.sign = sign.New(log)
+	s.metrics.DNSSEC(s.dnssecMetrics)
 	s.prober = healthcheck.New(healthcheck.SchedulerConfig{
 		Logger:        log,
 		OnChange:      s.healthChanged,
@@ -117,7 +120,8 @@ func (s *Server) apply(st *loadResult) error {
 		}
 	}
 	sv := serving(st.cfg.Server)
-	s.signers.Store(&st.signers) // before the zones: a signed zone is never memoized
+	s.sign.Apply(st.signers) // before the zones (sign.Stage.Apply)
+	s.warnSignedTransfers(&st.cfg, st.signers)
 	if err := s.store.Replace(st.zones, st.names, sv); err != nil {
 		return err
 	}

@@ -230,7 +230,7 @@ func closeListeners(lns []net.Listener) {
 // stages are the query path's hooks the serving workers run: TSIG,
 // cookies (when [cookies] is on) and the account stage.
 func (s *Server) stages() answer.Stages {
-	st := answer.Stages{TSIG: s.xfer, Account: s, Limit: s, Sign: s}
+	st := answer.Stages{TSIG: s.xfer, Account: s, Limit: s, Sign: s.sign}
 	s.reloadMu.Lock()
 	on := s.cfg.Cookies.On()
 	s.reloadMu.Unlock()

@@ -13,6 +13,7 @@ import (
 	"github.com/dnslb/dnslb/dnslb/geo"
 	"github.com/dnslb/dnslb/dnslb/metrics"
 	"github.com/dnslb/dnslb/dnslb/rrl"
+	"github.com/dnslb/dnslb/dnslb/sign"
 	"github.com/dnslb/dnslb/dnslb/state"
 	"github.com/dnslb/dnslb/dnslb/transfer"
 	"github.com/dnslb/dnslb/healthcheck"
@@ -28,8 +29,9 @@ type Server struct {
 	cluster *cluster.Cluster // nil without [cluster] (fleet.go)
 	metrics *metrics.Registry
 	qlog    atomic.Pointer[metrics.QueryLog] // nil: no query log
-	// signers are the zones signed online ([dnssec]), swapped by apply.
-	signers atomic.Pointer[signers]
+	// sign is the sign stage over the zones signed online ([dnssec]),
+	// their signers swapped in by apply.
+	sign    *sign.Stage
 	started time.Time
 
 	// reloadMu serialises reloads and guards cfg, loaded and watched.

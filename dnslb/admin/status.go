@@ -29,6 +29,32 @@ type ZoneStatus struct {
 	Serial  uint32    `json:"serial"`
 	Records int       `json:"records"`
 	Loaded  time.Time `json:"loaded"`
+	// DNSSEC is the zone's online signing, when it has keys.
+	DNSSEC *DNSSECStatus `json:"dnssec,omitempty"`
+}
+
+// DNSSECStatus is what the sign stage holds and did for one zone since
+// the keys were last loaded.
+type DNSSECStatus struct {
+	Keys []KeyStatus `json:"keys"`
+	// Made counts signatures made; Hits RRsets whose signatures came
+	// from the cache; Cached the RRsets it holds; SigningSeconds the time
+	// spent making signatures.
+	Made           uint64  `json:"signatures_made"`
+	Hits           uint64  `json:"cache_hits"`
+	Cached         int     `json:"cached_rrsets"`
+	SigningSeconds float64 `json:"signing_seconds"`
+	// Expires is when the signatures made now expire (the end of the
+	// current validity window); Renew when the next window begins.
+	Expires time.Time `json:"next_expiry"`
+	Renew   time.Time `json:"next_window"`
+}
+
+// KeyStatus is one DNSSEC key of a zone.
+type KeyStatus struct {
+	Tag       uint16 `json:"tag"`
+	Algorithm string `json:"algorithm"` // "ECDSAP256SHA256", "ED25519"
+	Role      string `json:"role"`      // "KSK", "ZSK", "CSK"
 }
 
 // NameStatus is one load-balanced owner name.

@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"runtime"
 	"sync/atomic"
+	"time"
 
 	"github.com/miekg/dns"
 
@@ -45,10 +46,11 @@ func newMemo(room int) *memo {
 //
 // A query qualifies (fastQuery.parse) when it is exactly one question,
 // opcode QUERY, and at most an OPT record with version 0, no flags but
-// DO, and no option but one well-formed EDNS Client Subnet and one
+// DO and CO, and no option but one well-formed EDNS Client Subnet and one
 // well-formed DNS cookie (which decide ignores; the cookie stage adds
 // the reply's cookie to the memo's reply as to encode's). decide's reply then depends on
-// the question, RD, whether there was an OPT and its DO bit, the
+// the question, RD, whether there was an OPT and its DO and CO bits
+// (the sign stage's too: it signs with DO, and CO keeps NXDOMAIN), the
 // generation (zones, health, overrides, serving settings, GeoIP data),
 // and the values its decision points took (plan.points): the round-robin
 // orders and the names' selections. Those values are the decision key:
@@ -67,7 +69,9 @@ func newMemo(room int) *memo {
 // not held, decide runs with those values (plan.replay) and encode's
 // bytes are kept: the same code makes cached and uncached replies.
 //
-// A new generation drops everything. Not kept: replies cut by
+// A new generation drops everything, and so does the end of the
+// validity window of a signed reply held (the sign stage's
+// Plan.KeepUntil; a signed reply without it is not kept). Not kept: replies cut by
 // truncation or too large to fit 512 bytes with any ECS option, replies
 // with Extended DNS Errors, REFUSED (negCache has a template), replies
 // with more than maxPoints points or a point of more than maxChoice
@@ -78,6 +82,7 @@ func newMemo(room int) *memo {
 // (admit).
 type fastCache struct {
 	snap    *state.Snapshot // the generation the entries were made from
+	until   int64           // Unix seconds: the earliest end of a held signed reply's window (Plan.KeepUntil); 0: none held
 	entries fastTable
 	bytes   int // held by answers, about; at max all are dropped
 	max     int
@@ -167,8 +172,11 @@ func (r *fastReply) key() []byte { return r.buf[:r.klen] }
 // reply with them.
 //
 // With a reply, lk gets its rate-limit account.
-func (c *fastCache) get(acct Account, snap *state.Snapshot, q *fastQuery, from netip.Addr, pkt, buf []byte, tcp bool, lk *limitKey) (out []byte, replay []point, fill bool) {
-	if snap != c.snap {
+func (c *fastCache) get(acct Account, snap *state.Snapshot, q *fastQuery, from netip.Addr, pkt, buf []byte, tcp bool, now time.Time, lk *limitKey) (out []byte, replay []point, fill bool) {
+	// A signed reply is of its signatures' validity window: once the
+	// window ends, everything goes as for a new generation, so the window
+	// is part of every held signed reply's key (the next one is kept anew).
+	if snap != c.snap || c.until != 0 && now.Unix() >= c.until {
 		c.reset(snap)
 		return nil, nil, false
 	}
@@ -259,6 +267,7 @@ func (c *fastCache) reset(snap *state.Snapshot) {
 	c.entries.clear()
 	c.snap = snap
 	c.bytes, c.anyB = 0, 0
+	c.until = 0
 }
 
 // put keeps wire, the encoded reply p to q, if it qualifies.
@@ -350,6 +359,9 @@ func (c *fastCache) put(q *fastQuery, p *Plan, reply []byte) {
 	}
 	if r.recipe != nil || int(r.n) != n || int(r.size) != len(tmpl) || r.filled&(1<<k) != 0 {
 		return
+	}
+	if p.until != 0 && (c.until == 0 || p.until < c.until) {
+		c.until = p.until
 	}
 	switch {
 	case !r.perm:

@@ -34,16 +34,16 @@ import (
 type negCache struct {
 	snap    *state.Snapshot // the snapshot the templates were made from
 	tmpl    map[negKey]*negTemplate
-	refused [8]*negTemplate // by flags (RD, OPT, DO); only hdr and tail are set
-	room    int             // bytes a reply leaves free under 512 (newMemo)
-	name    [255 + 1]byte   // the question name in presentation form
+	refused [16]*negTemplate // by flags (RD, OPT, DO, CO); only hdr and tail are set
+	room    int              // bytes a reply leaves free under 512 (newMemo)
+	name    [255 + 1]byte    // the question name in presentation form
 	res     zones.Result
 	hits    int // replies served (for tests)
 }
 
 type negKey struct {
 	zone  string
-	flags byte // RD, OPT, DO: the last byte of the fast key
+	flags byte // RD, OPT, DO, CO: the last byte of the fast key
 }
 
 // negTemplate is one zone's NXDOMAIN reply (wire.SOATemplate), or a
@@ -90,11 +90,11 @@ func (c *negCache) nameOf(q []byte) (string, bool) {
 func (c *negCache) answer(acct Account, snap *state.Snapshot, q *fastQuery, pkt, buf []byte, tcp bool, lk *limitKey) []byte {
 	if snap != c.snap {
 		clear(c.tmpl)
-		c.refused = [8]*negTemplate{}
+		c.refused = [16]*negTemplate{}
 		c.snap = snap
 		return nil
 	}
-	flags := q.Key[len(q.Key)-1] & 7
+	flags := q.Key[len(q.Key)-1] & 15
 	if len(c.tmpl) == 0 && (c.refused[flags] == nil || q.ECS != nil) {
 		return nil
 	}
@@ -147,7 +147,7 @@ func (c *negCache) answer(acct Account, snap *state.Snapshot, q *fastQuery, pkt,
 // refusedReply writes the REFUSED reply to q, a name in none of our
 // zones, from the template for its flags, if there is one.
 func (c *negCache) refusedReply(acct Account, q *fastQuery, pkt, buf []byte, qtype uint16, tcp bool) []byte {
-	t := c.refused[q.Key[len(q.Key)-1]&7]
+	t := c.refused[q.Key[len(q.Key)-1]&15]
 	if t == nil || q.ECS != nil || t.Len(len(q.Qname))+c.room > len(buf) {
 		return nil
 	}
@@ -166,7 +166,7 @@ func (c *negCache) refusedReply(acct Account, q *fastQuery, pkt, buf []byte, qty
 // pointers: the tail serves any question.
 func (c *negCache) putRefused(q *fastQuery, p *Plan, reply []byte) {
 	m := p.msg
-	flags := q.Key[len(q.Key)-1] & 7
+	flags := q.Key[len(q.Key)-1] & 15
 	tailAt := 12 + len(q.Qname) + 4
 	// Only the REFUSED of a name outside the zones (EDE 20): one of class
 	// CH or another class has no EDE, and would make every later one lack it.

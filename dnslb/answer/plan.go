@@ -4,6 +4,7 @@ import (
 	"math/rand/v2"
 	"net/netip"
 	"sync/atomic"
+	"time"
 
 	"github.com/miekg/dns"
 
@@ -81,6 +82,11 @@ type Plan struct {
 	replayed int     // how many of replay were taken
 	counters []atomic.Uint32
 
+	// The query's arrival (Arrival), set after decide, and the sign
+	// stage's KeepUntil in Unix seconds (0: not said).
+	start time.Time
+	until int64
+
 	pointsBuf [maxPoints]point
 	q         [1]dns.Question // the question in lower case, when asked otherwise
 
@@ -104,6 +110,17 @@ func (p *Plan) CO() bool { return p.co }
 
 // Snapshot is the generation the reply was decided from.
 func (p *Plan) Snapshot() *state.Snapshot { return p.snap }
+
+// Arrival is when the query arrived (what the serving loop read the
+// clock as, for its batch): the sign stage signs as of then, and the
+// memo ages what it signed from the same clock.
+func (p *Plan) Arrival() time.Time { return p.start }
+
+// KeepUntil is the sign stage's word that the reply it signed is the
+// reply to every query of the same question and decision key until t
+// (the end of its signatures' validity window): the memo may keep it
+// that long. A signed reply without it is not memoized.
+func (p *Plan) KeepUntil(t time.Time) { p.until = t.Unix() }
 
 // Delegation is a referral's delegation point, "" for other replies.
 func (p *Plan) Delegation() string { return p.deleg }

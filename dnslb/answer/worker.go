@@ -41,8 +41,9 @@ type Admit interface {
 
 // Sign is the sign stage: it may change the reply decide made before it
 // is encoded (DNSSEC: signatures, the DNSKEY RRset, denial of existence).
-// It reports whether it signed the reply: such replies are not memoized
-// (the memo holds unsigned replies only, keyed on DO), the others are.
+// It reports whether it signed the reply: such replies are memoized only
+// when it also said until when they hold (Plan.KeepUntil: the end of the
+// signatures' validity window); the others are, keyed on DO as always.
 type Sign interface {
 	Sign(p *Plan) bool
 }
@@ -203,7 +204,7 @@ func (w *Worker) Idle() {
 	}
 	if n := &w.memo.neg; n.snap != nil && n.snap != snap {
 		clear(n.tmpl)
-		n.refused = [8]*negTemplate{}
+		n.refused = [16]*negTemplate{}
 		n.snap = nil
 	}
 }
@@ -273,7 +274,7 @@ func (w *Worker) Answer(pkt []byte, from netip.AddrPort, buf []byte, tcp bool, s
 	c := Client{Addr: netip.AddrPortFrom(from.Addr().Unmap(), from.Port()), TCP: tcp}
 	if pre != nil && pre.ok {
 		fq = pre
-		out, values, fill := w.memo.fast.get(acct, snap, fq, from.Addr(), pkt, buf, tcp, &lk)
+		out, values, fill := w.memo.fast.get(acct, snap, fq, from.Addr(), pkt, buf, tcp, start, &lk)
 		if out == nil && !fill {
 			out = w.memo.neg.answer(acct, snap, fq, pkt, buf, tcp, &lk)
 		}
@@ -328,8 +329,9 @@ func (w *Worker) Answer(pkt []byte, from netip.AddrPort, buf []byte, tcp bool, s
 	}
 
 	// sign
-	if w.stages.Sign != nil && w.stages.Sign.Sign(p) {
-		fq = nil // the memo holds unsigned replies only
+	p.start = start
+	if w.stages.Sign != nil && w.stages.Sign.Sign(p) && p.until == 0 {
+		fq = nil // signed, and not said for how long: not memoized
 	}
 
 	// encode, with room for the cookie over UDP
@@ -343,8 +345,10 @@ func (w *Worker) Answer(pkt []byte, from netip.AddrPort, buf []byte, tcp bool, s
 	}
 	if fq != nil {
 		w.memo.fast.put(fq, p, out)
-		w.memo.neg.put(fq, p, out)
-		w.memo.neg.putRefused(fq, p, out)
+		if p.until == 0 { // a signed reply names its query (RRSIG, NSEC owners): never a template (put checks the shape too)
+			w.memo.neg.put(fq, p, out)
+			w.memo.neg.putRefused(fq, p, out)
+		}
 	}
 
 	// account

@@ -4,6 +4,6 @@
 // DNSKEY RRset, the KSK/ZSK roles, a bounded cache of signatures keyed by
 // key, canonical RRset and validity window), and compact denial of
 // existence (RFC 9824): one NSEC record per negative answer. It imports
-// nothing of dnslb (rank 0): the answer path's sign stage (dnslb, the
-// Server's Sign) calls it.
+// nothing of dnslb (rank 0): the answer path's sign stage (dnslb/sign)
+// calls it.
 package dnssec

@@ -28,6 +28,13 @@ func Window(now time.Time) (inception, expiration uint32) {
 	return uint32(in.Unix()), uint32(in.Add(Validity).Unix())
 }
 
+// WindowEnd is when signatures made at now stop being the ones made
+// (the next hour boundary, where Window moves on): a reply signed at now
+// is the same for every query until then.
+func WindowEnd(now time.Time) time.Time {
+	return now.UTC().Truncate(time.Hour).Add(time.Hour)
+}
+
 // DefaultCacheSize bounds a Signer's cache of signatures.
 const DefaultCacheSize = 100_000
 
@@ -40,6 +47,9 @@ type Signer struct {
 	KSKs   []*Key
 	ZSKs   []*Key
 	dnskey []dns.RR
+	// cds and cdnskey are the CDS and CDNSKEY RRsets (RFC 7344): the
+	// KSKs', what the parent's DS RRset should be.
+	cds, cdnskey []dns.RR
 
 	max   int
 	mu    sync.Mutex
@@ -86,8 +96,23 @@ func NewSigner(zone string, keys []*Key, ttl uint32) (*Signer, error) {
 			rr.Header().Ttl = s.dnskey[0].Header().Ttl
 		}
 	}
+	for _, k := range s.KSKs {
+		c := *k.DNSKEY
+		c.Hdr.Name, c.Hdr.Ttl = s.Zone, s.dnskey[0].Header().Ttl
+		s.cdnskey = append(s.cdnskey, c.ToCDNSKEY())
+		s.cds = append(s.cds, c.ToDS(dns.SHA256).ToCDS())
+	}
 	return s, nil
 }
+
+// CDS is the zone's CDS RRset (RFC 7344, RFC 8078): a SHA-256 digest of
+// each KSK, the DS RRset the parent should hold (shared: do not change
+// it). It is signed, as the DNSKEY RRset is, by the KSKs.
+func (s *Signer) CDS() []dns.RR { return s.cds }
+
+// CDNSKEY is the zone's CDNSKEY RRset (RFC 7344): the KSKs (shared: do
+// not change it).
+func (s *Signer) CDNSKEY() []dns.RR { return s.cdnskey }
 
 // SetCacheSize bounds the cache to n RRsets (n ≥ 1).
 func (s *Signer) SetCacheSize(n int) { s.max = max(n, 1) }
@@ -141,7 +166,10 @@ func (s *Signer) Sign(rrset []dns.RR, now time.Time) ([]*dns.RRSIG, error) {
 		return sigs, nil
 	}
 	keys := s.ZSKs
-	if rrset[0].Header().Rrtype == dns.TypeDNSKEY {
+	switch rrset[0].Header().Rrtype {
+	case dns.TypeDNSKEY, dns.TypeCDS, dns.TypeCDNSKEY:
+		// RFC 7344 section 4.1: CDS and CDNSKEY by a key the parent's DS
+		// names, as the DNSKEY RRset.
 		keys = s.KSKs
 	}
 	start := time.Now()

@@ -17,6 +17,7 @@ const (
 	FlagRD  = 1 // the query asked for recursion
 	FlagOPT = 2 // it had an OPT record
 	FlagDO  = 4 // that record set DO
+	FlagCO  = 8 // and CO (RFC 9824 section 4: compact denial's NXDOMAIN asked for)
 )
 
 // Query is what the memo reads of one datagram: the usual query, one
@@ -24,7 +25,7 @@ const (
 // and one COOKIE option.
 type Query struct {
 	// Key is the question (the name in lower case, type, class) and
-	// the flags byte (FlagRD, FlagOPT, FlagDO), in the buffer given to
+	// the flags byte (FlagRD, FlagOPT, FlagDO, FlagCO), in the buffer given to
 	// Parse.
 	Key []byte
 	// ECS is the query's ECS option (code, length, data), or nil.
@@ -44,7 +45,7 @@ func (q *Query) Flags() byte { return q.Key[len(q.Key)-1] }
 // key written into kbuf (of at least KeyMax bytes), and reports whether
 // pkt is such a query: opcode QUERY; QD=1, AN=NS=0, AR 0 or 1; a name
 // without compression; an OPT record of version 0 with no flags but DO
-// and no options but one valid ECS (ValidECS) and one well-formed COOKIE.
+// and CO and no options but one valid ECS (ValidECS) and one well-formed COOKIE.
 // Any other query is the full path's.
 func (q *Query) Parse(pkt, kbuf []byte) bool {
 	if len(pkt) < 12 || len(kbuf) < KeyMax || pkt[2]&0x78 != 0 ||
@@ -73,10 +74,10 @@ func (q *Query) Parse(pkt, kbuf []byte) bool {
 	q.ECS, q.Cookie = nil, nil
 	if pkt[11] == 1 {
 		// The OPT record: root name, type OPT, any size, extended rcode
-		// and version 0, no flags but DO.
+		// and version 0, no flags but DO and CO.
 		o := pkt[off:]
 		if len(o) < 11 || o[0] != 0 || binary.BigEndian.Uint16(o[1:]) != dns.TypeOPT ||
-			o[5]|o[6]|o[7]&0x7f|o[8] != 0 || int(binary.BigEndian.Uint16(o[9:])) != len(o)-11 {
+			o[5]|o[6]|o[7]&0x3f|o[8] != 0 || int(binary.BigEndian.Uint16(o[9:])) != len(o)-11 {
 			return false
 		}
 		for opts := o[11:]; len(opts) > 0; {
@@ -103,7 +104,7 @@ func (q *Query) Parse(pkt, kbuf []byte) bool {
 			}
 			opts = opts[l:]
 		}
-		flags |= FlagOPT | o[7]>>7<<2 // DO, the top bit of the flags, as FlagDO
+		flags |= FlagOPT | o[7]>>7<<2 | o[7]>>6&1<<3 // DO, the top bit of the flags, as FlagDO; CO, the next, as FlagCO
 	} else if off != len(pkt) {
 		return false
 	}

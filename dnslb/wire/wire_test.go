@@ -177,7 +177,7 @@ func FuzzQueryParse(f *testing.F) {
 			t.Fatalf("key %x for %v", q.Key, m.Question[0])
 		}
 		opt := m.IsEdns0()
-		if (opt != nil) != (q.Flags()&FlagOPT != 0) || opt != nil && opt.Do() != (q.Flags()&FlagDO != 0) {
+		if (opt != nil) != (q.Flags()&FlagOPT != 0) || opt != nil && (opt.Do() != (q.Flags()&FlagDO != 0) || opt.Co() != (q.Flags()&FlagCO != 0)) {
 			t.Fatalf("flags %x for %v", q.Flags(), m)
 		}
 		if q.ECS != nil && !ValidECS(q.ECS) {

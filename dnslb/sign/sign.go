@@ -1,112 +1,63 @@
-package dnslb
+package sign
 
 import (
-	"fmt"
-	"maps"
-	"slices"
+	"log/slog"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/miekg/dns"
 
 	"github.com/dnslb/dnslb/dnslb/answer"
-	"github.com/dnslb/dnslb/dnslb/config"
 	"github.com/dnslb/dnslb/dnslb/dnssec"
 	"github.com/dnslb/dnslb/zones"
 )
 
-// signers are the zones signed online, by origin (nil or empty: none;
-// the sign stage then answers at once and the memo keeps every reply).
-type signers map[string]*dnssec.Signer
+// Stage is the sign stage over the signers its owner applies (Apply);
+// safe for concurrent use by every serving worker.
+type Stage struct {
+	log     *slog.Logger
+	signers atomic.Pointer[Signers]
+}
 
-// loadSigners reads the keys [dnssec] names for the zones served: every
-// problem is an error, at the config line that named the keys and with
-// the key file's own path:line.
-func loadSigners(cfg *config.Config, zs []*zones.Zone) (signers, []string) {
-	d := cfg.DNSSEC
-	if !d.On() {
-		return nil, nil
+var _ answer.Sign = (*Stage)(nil)
+
+// New returns a stage that signs nothing until Apply; log gets debug
+// lines only (it runs on the query path).
+func New(log *slog.Logger) *Stage {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
 	}
-	var errs []string
-	keys := map[string][]*dnssec.Key{}
-	served := map[string]*zones.Zone{}
-	for _, z := range zs {
-		served[z.Origin] = z
+	return &Stage{log: log}
+}
+
+// Apply swaps in the signers of a new load. The owner applies them before
+// the zones: a query of the old generation may then be signed with the
+// new keys, and the memo drops what it held of that generation anyway.
+func (s *Stage) Apply(ss Signers) { s.signers.Store(&ss) }
+
+// Signers are the signers applied last (nil before the first Apply).
+func (s *Stage) Signers() Signers {
+	if p := s.signers.Load(); p != nil {
+		return *p
 	}
-	named := map[string]bool{}
-	for i, zc := range d.Zones {
-		if zc.Name == "" {
-			continue // said by config
-		}
-		origin := dns.CanonicalName(zc.Name)
-		named[origin] = true
-		at := cfg.AtPath(fmt.Sprintf("dnssec.zone[%d].name", i))
-		if served[origin] == nil {
-			errs = append(errs, fmt.Sprintf("%s: dnssec.zone %q: no zone %s is served%s", at, zc.Name, origin, config.Suggest(origin, slices.Sorted(maps.Keys(served)))))
-			continue
-		}
-		if zc.KeyDir != "" {
-			ks, kerrs := dnssec.ReadDir(zc.KeyDir, origin)
-			for _, e := range kerrs {
-				errs = append(errs, fmt.Sprintf("%s: dnssec.zone %q key_dir: %v", cfg.AtPath(fmt.Sprintf("dnssec.zone[%d].key_dir", i)), zc.Name, e))
-			}
-			if len(ks) == 0 && len(kerrs) == 0 {
-				errs = append(errs, fmt.Sprintf("%s: dnssec.zone %q key_dir: %s holds no key files K%s+*.key", cfg.AtPath(fmt.Sprintf("dnssec.zone[%d].key_dir", i)), zc.Name, zc.KeyDir, origin))
-			}
-			keys[origin] = append(keys[origin], ks...)
-		}
-		for _, f := range zc.Keys {
-			k, err := dnssec.Read(f, origin)
-			if err != nil {
-				errs = append(errs, fmt.Sprintf("%s: dnssec.zone %q keys: %v", cfg.AtPath(fmt.Sprintf("dnssec.zone[%d].keys", i)), zc.Name, err))
-				continue
-			}
-			keys[origin] = append(keys[origin], k)
-		}
-	}
-	if d.KeyDir != "" {
-		for _, z := range zs {
-			if named[z.Origin] {
-				continue
-			}
-			ks, kerrs := dnssec.ReadDir(d.KeyDir, z.Origin)
-			for _, e := range kerrs {
-				errs = append(errs, fmt.Sprintf("%s: dnssec.key_dir: %v", cfg.AtPath("dnssec.key_dir"), e))
-			}
-			if len(ks) > 0 {
-				keys[z.Origin] = ks
-			}
-		}
-	}
-	out := signers{}
-	for origin, ks := range keys {
-		if len(ks) == 0 {
-			continue
-		}
-		s, err := dnssec.NewSigner(origin, ks, served[origin].SOA.Hdr.Ttl)
-		if err != nil {
-			errs = append(errs, fmt.Sprintf("%s: dnssec: zone %s: %v", cfg.AtPath("dnssec"), origin, err))
-			continue
-		}
-		out[origin] = s
-	}
-	return out, errs
+	return nil
 }
 
 // Sign is the sign stage of the query path (answer.Sign): for a zone with
-// keys, the DNSKEY RRset at the apex, and with DO the RRSIGs of every
+// keys, the DNSKEY, CDS and CDNSKEY RRsets at the apex (RFC 7344), and with DO the RRSIGs of every
 // authoritative RRset in the answer and authority sections, the DS (or
 // the signed proof of no DS) at a referral, and compact denial of
 // existence (RFC 9824) for NXDOMAIN and NODATA. Every RRset is signed in
 // its canonical form from the signer's cache, so a rotated or
 // load-balanced RRset needs no new signature. It reports whether it
-// signed the reply (DO=1 in a signed zone): the memo does not keep those.
-func (s *Server) Sign(p *answer.Plan) bool {
-	sp := s.signers.Load()
-	if sp == nil || len(*sp) == 0 || p.Zone() == "" {
+// signed the reply (DO=1 in a signed zone), and says until when the
+// memo may keep it (Plan.KeepUntil: the end of the validity window).
+func (s *Stage) Sign(p *answer.Plan) bool {
+	set := s.Signers()
+	if len(set) == 0 || p.Zone() == "" {
 		return false
 	}
-	set := *sp
 	m := p.Msg()
 	if len(m.Question) == 0 {
 		return false
@@ -132,16 +83,31 @@ func (s *Server) Sign(p *answer.Plan) bool {
 	if m.Rcode != dns.RcodeSuccess && m.Rcode != dns.RcodeNameError {
 		return p.DO() // SERVFAIL and the like: nothing to sign
 	}
-	if qname == z.Origin && q.Qtype == dns.TypeDNSKEY && len(m.Answer) == 0 && m.Rcode == dns.RcodeSuccess {
-		m.Answer = append([]dns.RR(nil), sg.DNSKEY()...)
-		m.Ns = nil
+	if qname == z.Origin && len(m.Answer) == 0 && m.Rcode == dns.RcodeSuccess {
+		// The apex's RRsets of the keys, unless the zone file has them.
+		var keys []dns.RR
+		switch q.Qtype {
+		case dns.TypeDNSKEY:
+			keys = sg.DNSKEY()
+		case dns.TypeCDS:
+			keys = sg.CDS()
+		case dns.TypeCDNSKEY:
+			keys = sg.CDNSKEY()
+		}
+		if keys != nil {
+			m.Answer = append([]dns.RR(nil), keys...)
+			m.Ns = nil
+		}
 	}
 	if !p.DO() {
 		// Without DO the reply is the same for every query (the DNSKEY
 		// RRset included): the memo, keyed on DO, may keep it.
 		return false
 	}
-	now := time.Now()
+	now := p.Arrival()
+	if now.IsZero() {
+		now = time.Now()
+	}
 	m.Answer = s.signRRsets(sg, m.Answer, z.Origin, now)
 	deleg := p.Delegation()
 	var ns []dns.RR
@@ -182,18 +148,23 @@ func (s *Server) Sign(p *answer.Plan) bool {
 		ns = s.signRRsets(sg, m.Ns, z.Origin, now)
 	}
 	m.Ns = ns
+	// Signed as of the query's arrival, from a cache keyed on the
+	// canonical RRsets: every query of the same question and decision
+	// key gets these bytes until the window ends, and the memo may keep
+	// them that long.
+	p.KeepUntil(dnssec.WindowEnd(now))
 	return true
 }
 
 // nodeTypes are the types at node n of zone z, for an NSEC bitmap (the
-// DNSKEY RRset at the apex too).
+// DNSKEY, CDS and CDNSKEY RRsets at the apex too).
 func nodeTypes(n *zones.Node, z *zones.Zone) []uint16 {
 	types := make([]uint16, 0, len(n.Sets)+1)
 	for _, st := range n.Sets {
 		types = append(types, st.Type)
 	}
 	if n.Name == z.Origin {
-		types = append(types, dns.TypeDNSKEY)
+		types = append(types, dns.TypeDNSKEY, dns.TypeCDS, dns.TypeCDNSKEY)
 	}
 	return types
 }
@@ -203,7 +174,7 @@ func nodeTypes(n *zones.Node, z *zones.Zone) []uint16 {
 // not authoritative data: NS RRsets below the apex (a delegation) and
 // signatures already there. A failed signature leaves the RRset unsigned
 // (a validator then rejects it rather than the server failing).
-func (s *Server) signRRsets(sg *dnssec.Signer, rrs []dns.RR, origin string, now time.Time) []dns.RR {
+func (s *Stage) signRRsets(sg *dnssec.Signer, rrs []dns.RR, origin string, now time.Time) []dns.RR {
 	if len(rrs) == 0 {
 		return rrs
 	}

@@ -1,17 +1,23 @@
 package dnslb
 
 import (
+	"context"
 	"fmt"
+	"io"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/miekg/dns"
 
+	"github.com/dnslb/dnslb/dnslb/admin"
+	"github.com/dnslb/dnslb/dnslb/config"
 	"github.com/dnslb/dnslb/dnslb/dnssec"
 )
 
@@ -39,6 +45,8 @@ ns.sub IN A 192.0.2.53
 secure IN NS ns.secure
 secure IN DS 12345 13 2 0123456789ABCDEF0123456789ABCDEF0123456789ABCDEF0123456789ABCDEF
 ns.secure IN A 192.0.2.54
+hc IN A 127.0.0.1
+hc IN A 127.0.0.2
 `
 
 // signedSetup writes a signed zone's files in a new folder: the zone, a
@@ -98,7 +106,7 @@ pick = "round-robin"
 
 // TestDNSSECDelv: BIND's delv, with the zone's DS as its trust anchor,
 // fully validates positive answers (static, round-robin, load-balanced,
-// CNAME, wildcard, apex, DNSKEY, DS at a cut), NODATA (at a name, at an
+// CNAME, wildcard, apex, DNSKEY, CDS, CDNSKEY, DS at a cut), NODATA (at a name, at an
 // empty non-terminal) and NXDOMAIN (compact denial), over UDP and TCP,
 // for both algorithms and both key layouts; and rejects them when the
 // trust anchor is another key's.
@@ -121,6 +129,7 @@ func TestDNSSECDelv(t *testing.T) {
 				{"www.example.org", "A"}, {"lb.example.org", "A"}, {"alias.example.org", "A"},
 				{"x.y.wild.example.org", "A"}, {"example.org", "SOA"}, {"example.org", "NS"},
 				{"example.org", "DNSKEY"}, {"secure.example.org", "DS"}, {"big.example.org", "TXT"},
+				{"example.org", "CDS"}, {"example.org", "CDNSKEY"},
 			} {
 				for _, tr := range []string{"+notcp", "+tcp"} {
 					if out := run(anchors, append(q, tr)...); !strings.Contains(out, "; fully validated") {
@@ -141,107 +150,6 @@ func TestDNSSECDelv(t *testing.T) {
 				t.Errorf("delv with a wrong trust anchor validated:\n%s", out)
 			}
 		})
-	}
-}
-
-// TestDNSSECReplies checks the signed replies' shapes: RRSIGs with DO
-// only, the DNSKEY RRset without DO too, compact denial (NOERROR, one
-// NSEC with NXNAME; NXDOMAIN with CO, and CO echoed), a referral's DS or
-// proof of no DS, truncation that keeps each RRset with its signatures,
-// and one signature for every order of a rotated RRset.
-func TestDNSSECReplies(t *testing.T) {
-	cfg, _, keys := signedSetup(t, dns.ECDSAP256SHA256, false, "")
-	srv, addr := startServer(t, cfg)
-	ask := func(name string, qt uint16, do, co bool, nett string, size uint16) *dns.Msg {
-		m := new(dns.Msg)
-		m.SetQuestion(name, qt)
-		m.SetEdns0(size, do)
-		if co {
-			m.IsEdns0().SetCo()
-		}
-		c := &dns.Client{Net: nett, Timeout: 2 * time.Second, UDPSize: size}
-		r, _, err := c.Exchange(m, addr)
-		if err != nil {
-			t.Fatalf("%s %s: %v", name, dns.TypeToString[qt], err)
-		}
-		return r
-	}
-	count := func(rrs []dns.RR, t uint16) int {
-		n := 0
-		for _, rr := range rrs {
-			if rr.Header().Rrtype == t {
-				n++
-			}
-		}
-		return n
-	}
-	// Replies without DO are memoized (from a key's second query on);
-	// a DO=1 query after them is still signed.
-	for _, q := range []struct {
-		name string
-		qt   uint16
-	}{{"www.example.org.", dns.TypeA}, {"nx.example.org.", dns.TypeA}, {"example.org.", dns.TypeDNSKEY}, {"lb.example.org.", dns.TypeA}} {
-		for range 3 {
-			if r := ask(q.name, q.qt, false, false, "udp", 1232); count(r.Answer, dns.TypeRRSIG)+count(r.Ns, dns.TypeRRSIG) != 0 {
-				t.Errorf("%s DO=0: %v %v", q.name, r.Answer, r.Ns)
-			}
-		}
-		if r := ask(q.name, q.qt, true, false, "udp", 1232); count(r.Answer, dns.TypeRRSIG)+count(r.Ns, dns.TypeRRSIG) == 0 {
-			t.Errorf("%s DO=1 after DO=0 queries: unsigned %v %v", q.name, r.Answer, r.Ns)
-		}
-	}
-	if r := ask("example.org.", dns.TypeDNSKEY, false, false, "udp", 1232); count(r.Answer, dns.TypeDNSKEY) != 1 {
-		t.Errorf("DNSKEY without DO: %v", r.Answer)
-	}
-	var sig *dns.RRSIG
-	for i := range 6 {
-		r := ask("www.example.org.", dns.TypeA, true, false, "udp", 1232)
-		if count(r.Answer, dns.TypeRRSIG) != 1 {
-			t.Fatalf("DO=1: %v", r.Answer)
-		}
-		s := r.Answer[3].(*dns.RRSIG)
-		if err := s.Verify(keys[0].DNSKEY, r.Answer[:3]); err != nil {
-			t.Errorf("query %d: %v", i, err)
-		}
-		if sig != nil && s.Signature != sig.Signature {
-			t.Errorf("query %d: a new signature for a rotated RRset", i)
-		}
-		sig = s
-	}
-	if st := srv.signers.Load(); st == nil || (*st)["example.org."].Stats().Hits < 5 {
-		t.Errorf("signature cache: %+v", (*st)["example.org."].Stats())
-	}
-	r := ask("nx.example.org.", dns.TypeA, true, false, "udp", 1232)
-	if r.Rcode != dns.RcodeSuccess || count(r.Ns, dns.TypeNSEC) != 1 || count(r.Ns, dns.TypeRRSIG) != 2 {
-		t.Errorf("NXDOMAIN without CO: %s %v", dns.RcodeToString[r.Rcode], r.Ns)
-	}
-	for _, rr := range r.Ns {
-		if n, ok := rr.(*dns.NSEC); ok && (n.NextDomain != `\000.nx.example.org.` || len(n.TypeBitMap) != 3 || n.TypeBitMap[2] != dns.TypeNXNAME) {
-			t.Errorf("NSEC %s", n)
-		}
-	}
-	r = ask("nx.example.org.", dns.TypeA, true, true, "udp", 1232)
-	if r.Rcode != dns.RcodeNameError || !r.IsEdns0().Co() {
-		t.Errorf("NXDOMAIN with CO: %s, CO echoed %v", dns.RcodeToString[r.Rcode], r.IsEdns0().Co())
-	}
-	if r := ask("nx.example.org.", dns.TypeA, false, false, "udp", 1232); r.Rcode != dns.RcodeNameError || count(r.Ns, dns.TypeNSEC) != 0 {
-		t.Errorf("NXDOMAIN without DO: %s %v", dns.RcodeToString[r.Rcode], r.Ns)
-	}
-	if r := ask("x.sub.example.org.", dns.TypeA, true, false, "udp", 1232); count(r.Ns, dns.TypeNSEC) != 1 || count(r.Ns, dns.TypeRRSIG) != 1 {
-		t.Errorf("referral without DS: %v", r.Ns)
-	}
-	if r := ask("x.secure.example.org.", dns.TypeA, true, false, "udp", 1232); count(r.Ns, dns.TypeDS) != 1 || count(r.Ns, dns.TypeRRSIG) != 1 {
-		t.Errorf("referral with DS: %v", r.Ns)
-	}
-	// 5 TXT of 200 bytes and their RRSIG do not fit 512: the answer is
-	// cut, and what is left holds no RRset without its signature.
-	r = ask("big.example.org.", dns.TypeTXT, true, false, "udp", 512)
-	if !r.Truncated || count(r.Answer, dns.TypeTXT) != 0 && count(r.Answer, dns.TypeRRSIG) == 0 {
-		t.Errorf("truncated: TC %v, %d TXT %d RRSIG", r.Truncated, count(r.Answer, dns.TypeTXT), count(r.Answer, dns.TypeRRSIG))
-	}
-	r = ask("big.example.org.", dns.TypeTXT, true, false, "tcp", 1232)
-	if count(r.Answer, dns.TypeTXT) != 5 || count(r.Answer, dns.TypeRRSIG) != 1 {
-		t.Errorf("TCP: %d TXT %d RRSIG", count(r.Answer, dns.TypeTXT), count(r.Answer, dns.TypeRRSIG))
 	}
 }
 
@@ -290,60 +198,9 @@ key_dir = "keys"
 	}
 }
 
-// BenchmarkSigned is a signed reply's cost on the query path (no
-// sockets): the same zone served unsigned (memo on: today's steady state;
-// memo off: decide and encode every time) and signed (DO=0, and DO=1 with
-// the signature cache warm or flushed before every query: cold).
-func BenchmarkSigned(b *testing.B) {
-	cfg, _, _ := signedSetup(b, dns.ECDSAP256SHA256, false, "")
-	data, err := os.ReadFile(cfg)
-	if err != nil {
-		b.Fatal(err)
-	}
-	plain := filepath.Join(filepath.Dir(cfg), "plain.toml")
-	if err := os.WriteFile(plain, []byte(strings.Replace(string(data), "[dnssec]\nkey_dir = \"keys\"\n", "", 1)), 0o644); err != nil {
-		b.Fatal(err)
-	}
-	signed := newConfigServer(b, cfg)
-	sw, pw := newUDPWorker(signed), newUDPWorker(newConfigServer(b, plain))
-	sg := (*signed.signers.Load())["example.org."]
-	for _, q := range []struct{ name, qname string }{{"lb", "lb.example.org."}, {"nxdomain", "nx.example.org."}} {
-		for _, c := range []struct {
-			name     string
-			w        *udpWorker
-			memo, do bool
-			cold     bool
-		}{
-			{"unsigned-memo", pw, true, true, false},
-			{"unsigned-full", pw, false, true, false},
-			{"signed-DO0", sw, false, false, false},
-			{"signed-warm", sw, false, true, false},
-			{"signed-cold", sw, false, true, true},
-		} {
-			b.Run(q.name+"/"+c.name, func(b *testing.B) {
-				c.w.ans.SetMemo(c.memo)
-				defer c.w.ans.SetMemo(true)
-				m := new(dns.Msg)
-				m.SetQuestion(q.qname, dns.TypeA)
-				m.SetEdns0(1232, c.do)
-				pkt, _ := m.Pack()
-				b.ReportAllocs()
-				for b.Loop() {
-					if c.cold {
-						sg.Flush()
-					}
-					if c.w.answer(pkt, testClient, c.w.outs[0]) == nil {
-						b.Fatal("no reply")
-					}
-				}
-			})
-		}
-	}
-}
-
 // TestDNSSECUnbound: Unbound as a validating resolver, with a stub zone to
 // dnslb and the zone's DS as its trust anchor, sets AD on positive
-// answers (round-robin, load-balanced, CNAME, wildcard, DS), NODATA and
+// answers (round-robin, load-balanced, CNAME, wildcard, DS, CDS, CDNSKEY), NODATA and
 // NXDOMAIN (compact denial: NOERROR, or NXDOMAIN with CO), over UDP and
 // TCP to dnslb; and answers SERVFAIL when the anchor is another key's.
 func TestDNSSECUnbound(t *testing.T) {
@@ -442,6 +299,8 @@ stub-zone:
 				{"alias.example.org.", dns.TypeA, dns.RcodeSuccess},
 				{"x.wild.example.org.", dns.TypeA, dns.RcodeSuccess},
 				{"secure.example.org.", dns.TypeDS, dns.RcodeSuccess},
+				{"example.org.", dns.TypeCDS, dns.RcodeSuccess},
+				{"example.org.", dns.TypeCDNSKEY, dns.RcodeSuccess},
 				{"www.example.org.", dns.TypeMX, dns.RcodeSuccess},
 				{"nx.example.org.", dns.TypeA, dns.RcodeSuccess},
 			} {
@@ -457,33 +316,6 @@ stub-zone:
 				}
 			}
 		})
-	}
-}
-
-// TestDNSSECMemo: in a signed zone the memo serves replies without DO,
-// and never a signed one.
-func TestDNSSECMemo(t *testing.T) {
-	cfg, _, _ := signedSetup(t, dns.ECDSAP256SHA256, false, "")
-	w := newUDPWorker(newConfigServer(t, cfg))
-	for _, do := range []bool{false, true} {
-		m := new(dns.Msg)
-		m.SetQuestion("www.example.org.", dns.TypeA)
-		m.SetEdns0(1232, do)
-		pkt, _ := m.Pack()
-		before := w.ans.MemoStats().Hits
-		for range 4 {
-			r := new(dns.Msg)
-			if err := r.Unpack(w.answer(pkt, testClient, w.outs[0])); err != nil {
-				t.Fatal(err)
-			}
-			if signed := len(r.Answer) == 4; signed != do {
-				t.Errorf("DO=%v: %d answer records", do, len(r.Answer))
-			}
-		}
-		hits := w.ans.MemoStats().Hits - before
-		if do && hits != 0 || !do && hits < 2 {
-			t.Errorf("DO=%v: %d memo hits in 4 queries", do, hits)
-		}
 	}
 }
 
@@ -531,5 +363,142 @@ func TestDNSSECReload(t *testing.T) {
 	}
 	if n := sigs(); n != 2 {
 		t.Errorf("after a failed reload: %d DNSKEY answer records", n)
+	}
+}
+
+// TestDNSSECStatus: /api/status and the status page show a signed zone's
+// keys with their roles and what the signer did, and /metrics counts the
+// signatures made and the cache's hits.
+func TestDNSSECStatus(t *testing.T) {
+	cfg, _, keys := signedSetup(t, dns.ED25519, true, "")
+	srv, addr := startServer(t, cfg)
+	for _, name := range []string{"www.example.org.", "nx.example.org.", "www.example.org."} {
+		m := new(dns.Msg)
+		m.SetQuestion(name, dns.TypeA)
+		m.SetEdns0(1232, true)
+		exchange(t, addr, "udp", m) // the second www comes from the memo or the cache: no new signature
+	}
+	st := srv.Status()
+	if len(st.Zones) != 1 || st.Zones[0].DNSSEC == nil {
+		t.Fatalf("status zones: %+v", st.Zones)
+	}
+	d := st.Zones[0].DNSSEC
+	if len(d.Keys) != 2 || d.Keys[0].Tag != keys[0].Tag() || d.Keys[0].Role != "KSK" || d.Keys[1].Role != "ZSK" || d.Keys[0].Algorithm != "ED25519" {
+		t.Errorf("keys: %+v, want KSK %d and ZSK %d, ED25519", d.Keys, keys[0].Tag(), keys[1].Tag())
+	}
+	// www's A, nx's SOA and NSEC: three RRsets signed once each.
+	if d.Made != 3 || d.Cached != 3 || d.Expires.Before(time.Now().Add(6*24*time.Hour)) {
+		t.Errorf("dnssec status: %+v", d)
+	}
+	if got := metricValue(t, srv, `dnslb_dnssec_signatures_total{zone="example.org."}`); got != 3 {
+		t.Errorf("dnslb_dnssec_signatures_total = %v, want 3", got)
+	}
+	if got := metricValue(t, srv, `dnslb_dnssec_signing_seconds_total{zone="example.org."}`); got <= 0 {
+		t.Errorf("dnslb_dnssec_signing_seconds_total = %v", got)
+	}
+	a := admin.New(config.AdminConfig{Listen: "127.0.0.1:0", StatusInterval: config.Duration{Duration: time.Second}}, srv, srv.Metrics(), nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- a.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+	select {
+	case <-a.Started():
+	case err := <-done:
+		t.Fatalf("admin Run: %v", err)
+	}
+	resp, err := http.Get("http://" + a.Addr().String() + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var page strings.Builder
+	_, _ = io.Copy(&page, resp.Body)
+	resp.Body.Close()
+	for _, want := range []string{fmt.Sprintf("KSK %d (ED25519)", keys[0].Tag()), fmt.Sprintf("ZSK %d (ED25519)", keys[1].Tag()), "3 signatures made"} {
+		if !strings.Contains(page.String(), want) {
+			t.Errorf("status page: no %q", want)
+		}
+	}
+}
+
+// TestDNSSECHealthFlip: when a backend dies, every signed reply for its
+// name verifies (before, during and after the change), and the RRset
+// without it is answered, signed, at most 3 s after the close (interval
+// 1 s, fall 1: the next probe's verdict, then the next query signs).
+func TestDNSSECHealthFlip(t *testing.T) {
+	if testing.Short() {
+		t.Skip("waits for the prober")
+	}
+	up, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer up.Close()
+	_, port, _ := net.SplitHostPort(up.Addr().String())
+	dying, err := net.Listen("tcp", "127.0.0.2:"+port)
+	if err != nil {
+		t.Fatalf("127.0.0.2:%s: %v", port, err)
+	}
+	cfg, _, keys := signedSetup(t, dns.ECDSAP256SHA256, false, fmt.Sprintf(`[healthcheck.hc]
+type = "tcp"
+port = %s
+interval = "1s"
+timeout = "300ms"
+rise = 1
+fall = 1
+[name."hc.example.org"]
+check = "hc"
+`, port))
+	_, addr := startServer(t, cfg)
+	ask := func() []string {
+		t.Helper()
+		m := new(dns.Msg)
+		m.SetQuestion("hc.example.org.", dns.TypeA)
+		m.SetEdns0(1232, true)
+		r := exchange(t, addr, "udp", m)
+		var a []dns.RR
+		var sig *dns.RRSIG
+		for _, rr := range r.Answer {
+			switch rr := rr.(type) {
+			case *dns.A:
+				a = append(a, rr)
+			case *dns.RRSIG:
+				sig = rr
+			}
+		}
+		if sig == nil || sig.Verify(keys[0].DNSKEY, a) != nil {
+			t.Fatalf("reply does not verify: %v", r.Answer)
+		}
+		var out []string
+		for _, rr := range a {
+			out = append(out, rr.(*dns.A).A.String())
+		}
+		slices.Sort(out)
+		return out
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for len(ask()) != 2 {
+		if time.Now().After(deadline) {
+			t.Fatalf("hc never answered both addresses: %v", ask())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	time.Sleep(1100 * time.Millisecond) // a probe has seen both up
+	dying.Close()
+	closed := time.Now()
+	for {
+		got := ask()
+		if len(got) == 1 && got[0] == "127.0.0.1" {
+			break
+		}
+		if time.Since(closed) > 3*time.Second {
+			t.Fatalf("3 s after the close: still %v", got)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Logf("the RRset without the dead address answered, signed, %v after the close", time.Since(closed).Round(time.Millisecond))
+	for range 5 {
+		if got := ask(); len(got) != 1 {
+			t.Fatalf("after the flip: %v", got)
+		}
 	}
 }
