@@ -61,6 +61,7 @@ type Server struct {
 	lastReload   admin.ReloadStatus
 	ready        bool
 	allDownSince map[string]time.Time // owner → when every address went down (watchNames)
+	shares       shareMeter           // the counted shares of answers (meterShares)
 	startedCh    chan struct{}
 
 	sf stateFile // the override state file's writer (statefile.go)
@@ -362,6 +363,7 @@ func (s *Server) Run(ctx context.Context) error {
 	}
 	s.store.Publish() // the first answers see every first verdict
 	wg.Go(func() { s.watchNames(ctx) })
+	wg.Go(func() { s.meterShares(ctx, cfg.Admin.StatusInterval.Duration) })
 	env := serve.Env{Store: s.store, Stages: s.stages(), Log: s.log, Metrics: s.metrics, Transfer: s.zoneTransfer}
 	for _, u := range udp {
 		u.Start(&wg, env)

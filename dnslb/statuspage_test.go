@@ -8,9 +8,14 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
+
+	"github.com/miekg/dns"
 
 	"github.com/dnslb/dnslb/dnslb/admin"
 	"github.com/dnslb/dnslb/dnslb/config"
@@ -50,6 +55,9 @@ interval = "1s"
 timeout = "500ms"
 rise = 1
 fall = 1
+
+[admin]
+status_interval = "200ms" # the shares' window: 12 samples
 
 [name."www.example.org"]
 check = "web"
@@ -102,10 +110,21 @@ pick = "weighted"
 		query(20)
 		return strings.Contains(rowOf(get(), "127.0.0.1"), `seg-down`)
 	})
-	query(100)
-	time.Sleep(600 * time.Millisecond) // a few samples of down
+	// Answers go on while the page is read: the shares are counted over
+	// the last 12 samples (2.4s here), so the window must hold answers
+	// after the failure and none before.
+	stop := keepAsking(t, addr, "www.example.org.")
+	waitFor(t, "the counted share of 127.0.0.1 at 0", func() bool {
+		for _, a := range srv.Status().Names[0].Addresses {
+			if (a.Addr.String() == "127.0.0.1") != (a.Share == 0) {
+				return false
+			}
+		}
+		return true
+	})
 
 	dom := chromiumDOM(t, bin, url)
+	stop()
 	row := rowOf(dom, "127.0.0.1")
 	up, down := strings.LastIndex(row, `class="seg seg-up"`), strings.LastIndex(row, `class="seg seg-down"`)
 	if up < 0 || down < up {
@@ -121,13 +140,20 @@ pick = "weighted"
 	}
 	text := strings.Join(strings.Fields(visibleTextOf(dom)), " ")
 	for _, want := range []string{
-		"127.0.0.1 0%", "127.0.0.2 50%", "127.0.0.3 50%", // the share moved to the others
+		"127.0.0.1 0%", // the share moved to the others (below)
 		"2 of 3 addresses up",
 		"NOERROR", // the queries-per-second legend
 		"test",    // the reload in the history
 	} {
 		if !strings.Contains(text, want) {
 			t.Errorf("the page does not read %q:\n%s", want, text)
+		}
+	}
+	// The answers counted since the failure went to the other two, about
+	// half each (weighted at random).
+	for _, other := range []string{"127.0.0.2", "127.0.0.3"} {
+		if pct := sharePercent(text, other); pct < 35 || pct > 65 {
+			t.Errorf("the page gives %s a share of %d%%, want about 50%%:\n%s", other, pct, text)
 		}
 	}
 	if !strings.Contains(dom, `<polyline class="rcode-NOERROR"`) {
@@ -151,6 +177,47 @@ pick = "weighted"
 		}
 		t.Logf("screenshot saved to %s", abs)
 	}
+}
+
+// sharePercent reads the share the page's text gives addr ("addr 52%"),
+// -1 if none.
+func sharePercent(text, addr string) int {
+	m := regexp.MustCompile(regexp.QuoteMeta(addr) + ` ([0-9]+)%`).FindStringSubmatch(text)
+	if m == nil {
+		return -1
+	}
+	n, _ := strconv.Atoi(m[1])
+	return n
+}
+
+// keepAsking queries name at addr over UDP from a goroutine, a query
+// every 2ms, until the returned stop is called (at most a minute).
+func keepAsking(t *testing.T, addr, name string) (stop func()) {
+	t.Helper()
+	done, quit := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(done)
+		c := &dns.Client{Timeout: time.Second}
+		m := new(dns.Msg)
+		m.SetQuestion(name, dns.TypeA)
+		tick := time.NewTicker(2 * time.Millisecond)
+		defer tick.Stop()
+		end := time.After(time.Minute)
+		for {
+			select {
+			case <-quit:
+				return
+			case <-end:
+				return
+			case <-tick.C:
+				_, _, _ = c.Exchange(m, addr)
+			}
+		}
+	}()
+	var once sync.Once
+	stop = func() { once.Do(func() { close(quit); <-done }) }
+	t.Cleanup(stop)
+	return stop
 }
 
 func chromiumDOM(t *testing.T, bin, url string) string {
