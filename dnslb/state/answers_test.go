@@ -3,6 +3,7 @@ package state
 import (
 	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 )
 
@@ -36,4 +37,40 @@ func TestAnswers(t *testing.T) {
 	if allocs := testing.AllocsPerRun(100, func() { a.Add(1, 2) }); allocs != 0 {
 		t.Errorf("Add allocates %v times, want 0", allocs)
 	}
+}
+
+// BenchmarkAnswersAdd is what counting one answer costs the query path:
+// one worker adding on its own shard, every worker at once (each on its
+// own shard, as the serving goroutines do), and, for comparison, every
+// worker on one shard (what one counter per address would cost).
+func BenchmarkAnswersAdd(b *testing.B) {
+	a := newAnswers(3)
+	b.Run("one", func(b *testing.B) {
+		b.ReportAllocs()
+		i := 0
+		for b.Loop() {
+			a.Add(0, i%3)
+			i++
+		}
+	})
+	b.Run("parallel", func(b *testing.B) {
+		b.ReportAllocs()
+		var id atomic.Uint32
+		b.RunParallel(func(pb *testing.PB) {
+			shard, i := AnswerShard(id.Add(1)-1), 0
+			for pb.Next() {
+				a.Add(shard, i%3)
+				i++
+			}
+		})
+	})
+	b.Run("one-shard", func(b *testing.B) {
+		b.RunParallel(func(pb *testing.PB) {
+			i := 0
+			for pb.Next() {
+				a.Add(0, i%3)
+				i++
+			}
+		})
+	})
 }
