@@ -31,6 +31,7 @@ type shareRing struct {
 	n      int            // samples taken
 	shares map[netip.Addr]float64
 	counts map[netip.Addr]uint64 // the answers counted so far
+	added  []uint64              // the answers counted since the sample before, by index
 }
 
 // sample reads the counters of every name of sn and works out the shares.
@@ -68,8 +69,13 @@ func (m *shareMeter) sample(sn *state.Snapshot) {
 // address's answers in the window over those of its family (0 for all
 // when the family had none).
 func (r *shareRing) add() {
+	prev := r.totals[(r.n-1)%len(r.totals)]
 	i := r.n % len(r.totals)
 	r.totals[i] = r.ans.Counts(r.totals[i])
+	r.added = r.added[:0]
+	for j := range r.addrs {
+		r.added = append(r.added, r.totals[i][j]-prev[j])
+	}
 	r.n++
 	oldest := r.totals[r.n%len(r.totals)]
 	if r.n < len(r.totals) {
@@ -92,6 +98,18 @@ func (r *shareRing) add() {
 	}
 }
 
+// added calls f with each address of each name and the answers counted
+// for it since the sample before.
+func (m *shareMeter) added(f func(owner string, a netip.Addr, n uint64)) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for owner, r := range m.rings {
+		for j, a := range r.addrs {
+			f(owner, a, r.added[j])
+		}
+	}
+}
+
 // of returns the shares and counts of owner's addresses at the last
 // sample (nil before the first).
 func (m *shareMeter) of(owner string) (shares map[netip.Addr]float64, counts map[netip.Addr]uint64) {
@@ -105,7 +123,8 @@ func (m *shareMeter) of(owner string) (shares map[netip.Addr]float64, counts map
 
 // meterShares samples the names' answer counters every interval until
 // ctx ends, the first sample at once, and exports the shares
-// (dnslb_name_address_share).
+// (dnslb_name_address_share) and the counts (dnslb_name_address_answers_total,
+// which goes on across reloads: a name's new counters add from zero).
 func (s *Server) meterShares(ctx context.Context, every time.Duration) {
 	if every <= 0 {
 		every = 5 * time.Second // status_interval's default
@@ -121,6 +140,9 @@ func (s *Server) meterShares(ctx context.Context, every time.Duration) {
 				s.metrics.AddressShare(owner, a.String(), share)
 			}
 		}
+		s.shares.added(func(owner string, a netip.Addr, n uint64) {
+			s.metrics.AddressAnswers(owner, a.String(), n)
+		})
 		select {
 		case <-ctx.Done():
 			return

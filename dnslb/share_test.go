@@ -11,7 +11,8 @@ import (
 // shares near 25%, 50%, 25%, every answer counted once (memo hits and
 // decided replies, UDP and TCP); with the heavy one drained the window
 // moves to the other two, half each. The status and /metrics agree, and
-// the expected shares say the same from the config.
+// the expected shares say the same from the config;
+// dnslb_name_address_answers_total counts every answer.
 func TestAddressShare(t *testing.T) {
 	cfgPath := writeLBConfig(t, `
 [admin]
@@ -74,7 +75,8 @@ weights = { "127.0.0.1" = 1, "127.0.0.2" = 2, "127.0.0.3" = 1 }
 		waitFor(t, "every answer counted", func() bool {
 			got := answers()
 			for _, a := range addrs {
-				if got[a] != total[a] {
+				series := `dnslb_name_address_answers_total{address="` + a + `",name="www.example.org"}`
+				if got[a] != total[a] || metricValue(t, srv, series) != float64(total[a]) {
 					return false
 				}
 			}
@@ -110,4 +112,25 @@ weights = { "127.0.0.1" = 1, "127.0.0.2" = 2, "127.0.0.3" = 1 }
 			t.Errorf("expected share of %s = %v, want %v", a.Addr, a.Expected, want)
 		}
 	}
+
+	// A reload compiles new counters: the status counts from zero, the
+	// metric goes on.
+	if err := srv.Reload("test"); err != nil {
+		t.Fatal(err)
+	}
+	since := make(map[string]uint64)
+	for a, n := range total {
+		since[a] = n
+	}
+	ask(200)
+	waitFor(t, "the counts after the reload", func() bool {
+		got := answers()
+		for _, a := range addrs {
+			series := `dnslb_name_address_answers_total{address="` + a + `",name="www.example.org"}`
+			if got[a] != total[a]-since[a] || metricValue(t, srv, series) != float64(total[a]) {
+				return false
+			}
+		}
+		return true
+	})
 }
