@@ -59,9 +59,11 @@ func (s *Server) Status() admin.Status {
 		if n.AllDown = len(h.allDown) > 0; n.AllDown {
 			n.AllDownSince = s.allDownSinceOf(ns.Owner)
 		}
-		shares := sharesOf(v)
+		expected := sharesOf(v)
+		shares, counts := s.shares.of(ns.Owner)
 		for i, a := range ns.Addrs {
-			as := admin.AddressStatus{Addr: a, Group: groupOf(nc, a), Override: over[a.String()], State: "unchecked", Share: shares[a]}
+			as := admin.AddressStatus{Addr: a, Group: groupOf(nc, a), Override: over[a.String()], State: "unchecked",
+				Share: shares[a], Expected: expected[a], Answers: counts[a]}
 			if len(ns.Checks) > 0 {
 				as.State = "up"
 			}

@@ -342,7 +342,39 @@ func fastCacheSameBytes(t *testing.T, cfgPath string) *udpWorker {
 	}
 	t.Logf("%d replies from the memo in %d queries (%d rotated from a held one)",
 		fast, total, cached.ans.MemoStats().Rotated)
+	sameAnswerCounts(t, cached.s, plain.s)
 	return cached
+}
+
+// sameAnswerCounts fails the test unless the two servers counted the same
+// answers per address of every name (state.Answers, the counted shares),
+// memo hits or not. A weighted pick draws at random, so there only the
+// name's total must agree.
+func sameAnswerCounts(t *testing.T, a, b *Server) {
+	t.Helper()
+	sa, sb := a.store.Snapshot(), b.store.Snapshot()
+	counted := 0
+	for _, owner := range sa.Owners() {
+		ca, cb := sa.Name(owner).Answers.Counts(nil), sb.Name(owner).Answers.Counts(nil)
+		var ta, tb uint64
+		for i := range ca {
+			ta, tb = ta+ca[i], tb+cb[i]
+		}
+		counted += int(ta)
+		if sa.Name(owner).Config.Pick == "weighted" {
+			if ta != tb {
+				t.Errorf("%s: %d answers counted with the memo, %d without", owner, ta, tb)
+			}
+			continue
+		}
+		if !slices.Equal(ca, cb) {
+			t.Errorf("%s: answers per address %v with the memo, %v without", owner, ca, cb)
+		}
+	}
+	if counted == 0 {
+		t.Error("no answer counted")
+	}
+	t.Logf("%d answers of load-balanced names counted", counted)
 }
 
 // sameReply answers the query pkt from client from through a worker with

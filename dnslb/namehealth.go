@@ -84,9 +84,6 @@ func (s *Server) observeNames(sn *state.Snapshot, prev map[string]nameHealth, no
 		if seen && old.addrs != h.addrs {
 			s.metrics.ForgetShares(owner) // a reload changed its addresses
 		}
-		for a, share := range sharesOf(v) {
-			s.metrics.AddressShare(owner, a.String(), share)
-		}
 		if v.Policy.Watermarked() {
 			s.metrics.NameShed(owner, h.shed)
 		}

@@ -52,6 +52,7 @@ type Server struct {
 	lastReload   admin.ReloadStatus
 	ready        bool
 	allDownSince map[string]time.Time // owner → when every address went down (watchNames)
+	shares       shareMeter           // the counted shares of answers (meterShares)
 	startedCh    chan struct{}
 
 	overrides state.OverrideFile // the writer of [health] state_file

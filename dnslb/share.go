@@ -1,13 +1,158 @@
 package dnslb
 
 import (
+	"context"
 	"maps"
 	"net/netip"
 	"slices"
+	"sync"
+	"time"
 
 	"github.com/dnslb/dnslb/dnslb/config"
 	"github.com/dnslb/dnslb/dnslb/state"
 )
+
+// shareSamples is how many samples (of [admin] status_interval) the
+// counted shares span: a minute at the default 5s.
+const shareSamples = 12
+
+// shareMeter turns the answers the query path counted per address
+// (state.Answers: memo hits and decided replies alike) into each
+// address's share of its name's answers over the last shareSamples
+// samples. It runs beside the query path, which only adds to the
+// counters.
+type shareMeter struct {
+	mu    sync.Mutex
+	rings map[string]*shareRing // by owner
+}
+
+// shareRing is one name's counts at each of the last samples.
+type shareRing struct {
+	ans    *state.Answers // the counters sampled: a reload makes new ones
+	addrs  []netip.Addr   // by Policy.Addr index
+	totals [][]uint64     // ring of shareSamples+1 samples of the counters
+	n      int            // samples taken
+	shares map[netip.Addr]float64
+	counts map[netip.Addr]uint64 // the answers counted so far
+	added  []uint64              // the answers counted since the sample before, by index
+}
+
+// sample reads the counters of every name of sn and works out the shares.
+func (m *shareMeter) sample(sn *state.Snapshot) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.rings == nil {
+		m.rings = make(map[string]*shareRing)
+	}
+	seen := make(map[string]bool)
+	for _, owner := range sn.Owners() {
+		v := sn.Name(owner)
+		seen[owner] = true
+		r := m.rings[owner]
+		if r == nil || r.ans != v.Answers {
+			// New counters start at zero: the window starts with zeros.
+			r = &shareRing{ans: v.Answers, totals: make([][]uint64, shareSamples+1)}
+			for i := range v.Policy.NumAddrs() {
+				r.addrs = append(r.addrs, v.Policy.Addr(i))
+			}
+			r.totals[0] = make([]uint64, len(r.addrs))
+			r.n = 1
+			m.rings[owner] = r
+		}
+		r.add()
+	}
+	for owner := range m.rings {
+		if !seen[owner] {
+			delete(m.rings, owner)
+		}
+	}
+}
+
+// add takes one sample of r's counters and works out its shares: each
+// address's answers in the window over those of its family (0 for all
+// when the family had none).
+func (r *shareRing) add() {
+	prev := r.totals[(r.n-1)%len(r.totals)]
+	i := r.n % len(r.totals)
+	r.totals[i] = r.ans.Counts(r.totals[i])
+	r.added = r.added[:0]
+	for j := range r.addrs {
+		r.added = append(r.added, r.totals[i][j]-prev[j])
+	}
+	r.n++
+	oldest := r.totals[r.n%len(r.totals)]
+	if r.n < len(r.totals) {
+		oldest = r.totals[0]
+	}
+	now := r.totals[i]
+	var sum [2]uint64
+	for j, a := range r.addrs {
+		sum[family(a)] += now[j] - oldest[j]
+	}
+	r.shares = make(map[netip.Addr]float64, len(r.addrs))
+	r.counts = make(map[netip.Addr]uint64, len(r.addrs))
+	for j, a := range r.addrs {
+		r.counts[a] = now[j]
+		if s := sum[family(a)]; s > 0 {
+			r.shares[a] = float64(now[j]-oldest[j]) / float64(s)
+		} else {
+			r.shares[a] = 0
+		}
+	}
+}
+
+// added calls f with each address of each name and the answers counted
+// for it since the sample before.
+func (m *shareMeter) added(f func(owner string, a netip.Addr, n uint64)) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for owner, r := range m.rings {
+		for j, a := range r.addrs {
+			f(owner, a, r.added[j])
+		}
+	}
+}
+
+// of returns the shares and counts of owner's addresses at the last
+// sample (nil before the first).
+func (m *shareMeter) of(owner string) (shares map[netip.Addr]float64, counts map[netip.Addr]uint64) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if r := m.rings[owner]; r != nil {
+		return r.shares, r.counts
+	}
+	return nil, nil
+}
+
+// meterShares samples the names' answer counters every interval until
+// ctx ends, the first sample at once, and exports the shares
+// (dnslb_name_address_share) and the counts (dnslb_name_address_answers_total,
+// which goes on across reloads: a name's new counters add from zero).
+func (s *Server) meterShares(ctx context.Context, every time.Duration) {
+	if every <= 0 {
+		every = 5 * time.Second // status_interval's default
+	}
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		sn := s.store.Snapshot()
+		s.shares.sample(sn)
+		for _, owner := range sn.Owners() {
+			shares, _ := s.shares.of(owner)
+			for a, share := range shares {
+				s.metrics.AddressShare(owner, a.String(), share)
+			}
+		}
+		s.shares.added(func(owner string, a netip.Addr, n uint64) {
+			s.metrics.AddressAnswers(owner, a.String(), n)
+		})
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
 
 // sharesOf estimates, for each address of a load-balanced name, the share
 // of the name's answers that lead with it now: the address's weight
@@ -15,7 +160,9 @@ import (
 // 1) over the weights of the addresses of its family that are up. Down
 // and drained addresses get 0. It reads the config and the snapshot's
 // health, not counted answers: a geo, nearest or failover name sends each
-// client to one group, and this is the share over the whole name.
+// client to one group, and this is the share over the whole name. The
+// status shows it beside the counted share (shareMeter) as the expected
+// one.
 func sharesOf(v *state.NameView) map[netip.Addr]float64 {
 	nc := v.Config
 	weight := func(a netip.Addr) float64 {

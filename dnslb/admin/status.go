@@ -87,11 +87,20 @@ type AddressStatus struct {
 	LastCheck  time.Time     `json:"last_check,omitzero"`
 	Latency    time.Duration `json:"latency_ns,omitempty"`
 	Flaps      int           `json:"flaps"`
-	// Share estimates the share of the name's answers that lead with the
-	// address now: its weight over the up addresses of its family (0 when
-	// it is down or drained), from the config and the health, not counted.
-	Share float64   `json:"share"`
-	Since time.Time `json:"since,omitzero"`
+	// Share is the share of the answers for the name's addresses of this
+	// family that led with this one over the last minute (12 samples of
+	// status_interval), counted as they were sent, memo hits included; 0
+	// for all when the family had no answers then.
+	Share float64 `json:"share"`
+	// Expected is the share the config and the health lead one to
+	// expect now: the address's weight over the up addresses of its
+	// family (0 when it is down, shed or drained). A geo, nearest or
+	// failover name sends each client to one group, so the two differ.
+	Expected float64 `json:"expected_share"`
+	// Answers counts the answers that led with the address since its
+	// name was last loaded.
+	Answers uint64    `json:"answers"`
+	Since   time.Time `json:"since,omitzero"`
 	// Load is what the address's load check reports and what the
 	// policy makes of it (nil without a load check or a timed pick).
 	Load *AddressLoad `json:"load,omitempty"`

@@ -138,7 +138,8 @@ func timeline(v historyView, name, addr string) template.HTML {
 	return template.HTML(b.String())
 }
 
-// shareBar draws how a name's answers are shared among its addresses now,
+// shareBar draws how a name's answers were shared among its addresses over
+// the last minute (AddressStatus.Share, counted),
 // per family, as a stacked bar with each address's percentage.
 func shareBar(n NameStatus) template.HTML {
 	const w, h = 600.0, 18.0

@@ -169,7 +169,7 @@ func (p *Plan) reset(snap *state.Snapshot) {
 	// bytes.
 	m.Compress = true
 	replay := p.replay
-	*p = Plan{msg: m, snap: snap, ede: edeNone, source: -1, replay: replay, class: rrl.Error}
+	*p = Plan{msg: m, snap: snap, ede: edeNone, source: -1, replay: replay, class: rrl.Error, shard: p.shard}
 	p.points = p.pointsBuf[:0]
 }
 
@@ -380,6 +380,11 @@ func (p *Plan) selectRRs(v *state.NameView, set *zones.RRset, owner string, sc *
 		rr := rrAddrIn(set, a)
 		if rr == nil {
 			continue
+		}
+		if len(rrs) == 0 {
+			// The answer leads with a: counted for the shares (a memo hit
+			// counts it with point.lead).
+			v.Answers.Add(p.shard, v.Policy.AddrIndex(a))
 		}
 		if setTTL || owner != "" {
 			rr = dns.Copy(rr)

@@ -89,6 +89,7 @@ type fastCache struct {
 	anyB    int // bytes of replies for names that need not exist (fastReply.any); at anyMax they are dropped
 	anyMax  int
 	room    int // bytes every reply leaves free under 512: the cookie stage's (newMemo)
+	shard   int // the worker's shard of the names' answer counters (Worker.Answer sets it)
 	hits    int // replies served (for tests)
 	perms   int // replies made by rotating a held one (for tests)
 	sink    uint64
@@ -241,6 +242,11 @@ func (c *fastCache) get(acct Account, snap *state.Snapshot, q *fastQuery, from n
 		out = wire.EchoECS(out, q.ECS, byte(scope))
 	}
 	c.hits++
+	for i := range replay {
+		if pt := &replay[i]; pt.kind == pointPolicy {
+			pt.view.Answers.Add(c.shard, pt.lead()) // the shares, as selectRRs counts them
+		}
+	}
 	lk.class, lk.name = e.class, e.acct
 	t := 0
 	if tcp {

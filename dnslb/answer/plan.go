@@ -81,6 +81,7 @@ type Plan struct {
 	replay   []point // values to take instead of choosing (memo fills a key)
 	replayed int     // how many of replay were taken
 	counters []atomic.Uint32
+	shard    int // the worker's shard of the names' answer counters (state.AnswerShard)
 
 	// The query's arrival (Arrival), set after decide, and the sign
 	// stage's KeepUntil in Unix seconds (0: not said).
@@ -219,6 +220,23 @@ func (pt *point) take(c *selectCtx) bool {
 			Action: d.Action, Rotations: d.Rotations, Rotation: d.Rotation}
 	}
 	return true
+}
+
+// lead returns the address (as a policy.Policy.Addr index) that the
+// reply of a policy point's value leads with, as selectRRs makes it: the
+// first address of the order that is not drained; -1 when the reply
+// holds none (when_all_down's servfail or nodata).
+func (pt *point) lead() int {
+	d, v := &pt.d, pt.view
+	if d.AllDown && (d.Action == policy.Servfail || d.Action == policy.Nodata) {
+		return -1
+	}
+	for _, x := range pt.order[:pt.norder] {
+		if !v.Degraded() || !v.Drained(v.Policy.Addr(int(x))) {
+			return int(x)
+		}
+	}
+	return -1
 }
 
 // sameKind reports whether pt is the point that r is a value of: the

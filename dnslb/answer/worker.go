@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"log/slog"
 	"net/netip"
+	"sync/atomic"
 	"time"
 
 	"github.com/miekg/dns"
@@ -138,10 +139,15 @@ func NewWorker(st *state.Store, stages Stages, log *slog.Logger) *Worker {
 		stages.Account = noAccount{}
 	}
 	w := &Worker{store: st, stages: stages, log: log}
-	w.memo = newMemo(w.memoRoom())
+	w.plan.shard = state.AnswerShard(workerIDs.Add(1) - 1)
+	w.SetMemo(true)
 	w.plan.msg = w.sc.newReply()
 	return w
 }
+
+// workerIDs numbers the workers, for their shards of the names' answer
+// counters (state.Answers): workers made one after another write apart.
+var workerIDs atomic.Uint32
 
 // SetMemo turns the memo on or off (off: every reply is decided and
 // encoded, for tests and benchmarks that compare the two).
@@ -149,6 +155,7 @@ func (w *Worker) SetMemo(on bool) {
 	switch {
 	case on && w.memo == nil:
 		w.memo = newMemo(w.memoRoom())
+		w.memo.fast.shard = w.plan.shard
 	case !on:
 		w.memo = nil
 	}

@@ -38,9 +38,10 @@ type Registry struct {
 	duration   *batchHistogram // by transport: 0 udp, 1 tcp
 	truncated  prometheus.Counter
 	targetUp   *prometheus.GaugeVec
-	nameUp     *prometheus.GaugeVec // healthy addresses per name
-	nameDown   *prometheus.GaugeVec // 1 while when_all_down answers for a name
-	share      *prometheus.GaugeVec // share of a name's answers per address
+	nameUp     *prometheus.GaugeVec   // healthy addresses per name
+	nameDown   *prometheus.GaugeVec   // 1 while when_all_down answers for a name
+	share      *prometheus.GaugeVec   // share of a name's answers per address
+	answers    *prometheus.CounterVec // a name's answers per address they led with
 	probe      *prometheus.HistogramVec
 	changes    *prometheus.CounterVec
 	reloads    [2]prometheus.Counter // 0 failure, 1 success
@@ -125,7 +126,11 @@ func New() *Registry {
 	}, []string{"name"})
 	m.share = prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Name: "dnslb_name_address_share",
-		Help: "Estimated share of a load-balanced name's answers that lead with an address now: its weight over the up addresses of its family, 0 when down or drained (from the config and the health, not counted).",
+		Help: "Share of a load-balanced name's answers of the address's family that led with the address over the last 12 samples of status_interval (counted, memo hits included; 0 for all without answers).",
+	}, []string{"name", "address"})
+	m.answers = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "dnslb_name_address_answers_total",
+		Help: "Answers of a load-balanced name that led with the address (counted every status_interval).",
 	}, []string{"name", "address"})
 	// Probe latency is per check, not per target: a histogram has ~15
 	// series per label set, and checks × targets can be large, while the
@@ -160,7 +165,7 @@ func New() *Registry {
 	m.geo[0] = geo.WithLabelValues("miss")
 	m.geo[1] = geo.WithLabelValues("hit")
 
-	m.reg.MustRegister(m.queries, m.duration, m.truncated, m.targetUp, m.nameUp, m.nameDown, m.share, m.probe, m.changes,
+	m.reg.MustRegister(m.queries, m.duration, m.truncated, m.targetUp, m.nameUp, m.nameDown, m.share, m.answers, m.probe, m.changes,
 		reloads, m.lastReload, m.reloadOK, geo,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
@@ -420,6 +425,7 @@ func (m *Registry) ForgetName(name string) {
 	m.nameUp.DeleteLabelValues(name)
 	m.nameDown.DeleteLabelValues(name)
 	m.share.DeletePartialMatch(prometheus.Labels{"name": name})
+	m.answers.DeletePartialMatch(prometheus.Labels{"name": name})
 	m.load.shed.DeleteLabelValues(name)
 }
 
@@ -429,6 +435,16 @@ func (m *Registry) ForgetShares(name string) {
 		return
 	}
 	m.share.DeletePartialMatch(prometheus.Labels{"name": zoneLabel(name)})
+	m.answers.DeletePartialMatch(prometheus.Labels{"name": zoneLabel(name)})
+}
+
+// AddressAnswers adds n to dnslb_name_address_answers_total of one
+// address of a load-balanced name.
+func (m *Registry) AddressAnswers(name, address string, n uint64) {
+	if m == nil || n == 0 {
+		return
+	}
+	m.answers.WithLabelValues(zoneLabel(name), address).Add(float64(n))
 }
 
 // AddressShare sets dnslb_name_address_share of one address (from the

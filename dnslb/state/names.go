@@ -32,6 +32,10 @@ type Name struct {
 	DegradedTTL uint32
 	HasDegraded bool
 	Desc        string // "geo+weighted" and the like, for status and metrics
+	// Answers counts the answers that led with each address (by
+	// Policy.Addr index): the one part of a Name that changes, written by
+	// the query path, read by the status sampler.
+	Answers *Answers
 }
 
 // CompileNames builds the state of every [name."…"] table against the
@@ -95,7 +99,8 @@ func CompileNames(cfg *config.Config, zs []*zones.Zone, failed func(owner string
 		if len(perrs) > 0 || unknown {
 			continue
 		}
-		ns := &Name{Owner: owner, Config: nc, Zone: z.Origin, Policy: p, Checks: nc.CheckNames(), Addrs: addrs, Desc: PolicyDesc(nc)}
+		ns := &Name{Owner: owner, Config: nc, Zone: z.Origin, Policy: p, Checks: nc.CheckNames(), Addrs: addrs, Desc: PolicyDesc(nc),
+			Answers: newAnswers(p.NumAddrs())}
 		ns.Keys = make([][]healthcheck.Key, len(addrs))
 		for i, a := range addrs {
 			for _, chk := range ns.Checks {
