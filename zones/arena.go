@@ -8,23 +8,23 @@ import (
 )
 
 // arena is where build puts what a zone keeps of the records it reads, as
-// it reads them: owner names, nodes, RRsets and the A and AAAA records
-// with their addresses, each kind packed into chunks of its own. The zone
-// parser leaves each record amid its garbage (tokens, keys); copied into
-// chunks at once, the kept data fill pages of their own, which stay dense
-// after the parse, while the pages of the garbage are freed whole. Chunks
-// grow from a few entries to maxChunk, so a small zone stays small; they
-// never move, so pointers into them stay valid.
+// it reads them: owner names, RRsets and the A and AAAA records with their
+// addresses, each kind packed into chunks of its own (the nodes are in a
+// table of their own, nodes.go). The zone parser leaves each record amid
+// its garbage (tokens, keys); copied into chunks at once, the kept data
+// fill pages of their own, which stay dense after the parse, while the
+// pages of the garbage are freed whole. Chunks grow from a few entries to
+// maxChunk, so a small zone stays small; they never move, so pointers into
+// them stay valid.
 type arena struct {
-	names         strings.Builder
-	nodes         []Node
-	sets          []RRset
-	as            []dns.A
-	aaaas         []dns.AAAA
-	ips           []byte
-	nNames, nIPs  int
-	nNodes, nSets int
-	nAs, nAAAAs   int
+	names        strings.Builder
+	sets         []RRset
+	as           []dns.A
+	aaaas        []dns.AAAA
+	ips          []byte
+	nNames, nIPs int
+	nSets        int
+	nAs, nAAAAs  int
 }
 
 // maxChunk is the most entries of a chunk, and maxChunk*64 the most bytes
@@ -70,13 +70,6 @@ func (a *arena) ip(ip net.IP) net.IP {
 	}
 	a.ips = append(a.ips, ip...)
 	return a.ips[len(a.ips)-len(ip) : len(a.ips) : len(a.ips)]
-}
-
-// node returns a new node named name (which the arena holds already).
-func (a *arena) node(name string) *Node {
-	n := next(&a.nodes, &a.nNodes)
-	n.Name = name
-	return n
 }
 
 // set returns a new RRset.
