@@ -252,10 +252,12 @@ func NextLabel(name string, i int) int {
 // parse (partial) is not reported.
 func (z *Zone) link(at map[dns.RR]located, partial func(rrtype uint16, owner string) bool) ErrorList {
 	var errs ErrorList
+	z.wilds = map[*Node]*Node{}
 	for n := range z.nodes.all() {
 		if strings.HasPrefix(n.Name, "*.") {
 			if p := z.nodes.get(n.Name[2:]); p != nil {
-				p.Wild = n
+				z.wilds[p] = n
+				p.flags |= hasWild
 			}
 		}
 	}
@@ -346,7 +348,7 @@ func (z *Zone) wildcardFor(name string) *Node {
 	var w *Node
 	for p := parentName(name); IsSubdomain(p, z.Origin); p = parentName(p) {
 		if n := z.nodes.get(p); n != nil {
-			w = n.Wild // the closest encloser decides, wildcard or not
+			w = z.Wild(n) // the closest encloser decides, wildcard or not
 			break
 		}
 		if p == z.Origin || p == "." {

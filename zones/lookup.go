@@ -112,7 +112,7 @@ func (z *Zone) lookupOne(name string, qtype uint16, r *Result) (next string, don
 	if exact {
 		return z.answerNode(encloser, "", qtype, r)
 	}
-	if w := encloser.Wild; w != nil {
+	if w := z.Wild(encloser); w != nil {
 		if len(r.Answer) == 0 {
 			r.Wildcard = w.Name
 		}

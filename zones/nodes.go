@@ -16,7 +16,7 @@ const nodeBits = 10
 // stays small; the later ones are full size. Because of that, a *Node
 // that add returned is only valid until the next add: build adds nodes
 // while it reads records, keeping none of their addresses, and takes
-// lasting ones (Apex, Wild) only once every node is in.
+// lasting ones (Apex, wilds) only once every node is in.
 type nodeTable struct {
 	chunks [][]Node
 	slots  []uint32 // node number + 1; 0 is empty

@@ -30,15 +30,16 @@ type Node struct {
 	Name  string
 	Sets  []*RRset // sorted by type
 	Cut   bool     // NS records below the apex: a delegation point
-	flags uint8    // hasCNAME, hasDNAME
-	Wild  *Node    // the "*" child, for wildcard synthesis (RFC 4592)
+	flags uint8    // hasCNAME, hasDNAME, hasWild
 }
 
 // Node flags: the node has a CNAME or a DNAME RRset (looked for on every
-// lookup step, so a bit saves a scan of the node's sets).
+// lookup step, so a bit saves a scan of the node's sets), or a "*" child
+// (in Zone.wilds).
 const (
 	hasCNAME = 1 << iota
 	hasDNAME
+	hasWild
 )
 
 // cname returns the node's CNAME RRset, or nil.
@@ -81,6 +82,9 @@ type Zone struct {
 	// targets of an NS, MX, SRV, SVCB or HTTPS RRset: few RRsets have
 	// any, so they are kept here rather than in every RRset.
 	adds map[*RRset][]*RRset
+	// wilds holds each node's "*" child, for wildcard synthesis (RFC
+	// 4592), for the few nodes that have one (hasWild).
+	wilds map[*Node]*Node
 
 	// soaNeg is the SOA RRset with the negative-caching TTL of RFC 2308
 	// section 3 (min of the SOA TTL and MINIMUM), for NXDOMAIN and NODATA.
@@ -113,6 +117,15 @@ func (z *Zone) Nodes(f func(*Node)) {
 	for n := range z.nodes.all() {
 		f(n)
 	}
+}
+
+// Wild returns the "*" child of n, for wildcard synthesis (RFC 4592), or
+// nil.
+func (z *Zone) Wild(n *Node) *Node {
+	if n.flags&hasWild == 0 {
+		return nil
+	}
+	return z.wilds[n]
 }
 
 // Additional returns the RRsets that additional-section processing adds
