@@ -40,6 +40,7 @@ func buildFrom(origin, path string, rrs iter.Seq[located], hint int, partial fun
 	at := make(map[dns.RR]located)
 	var soaAt located
 	var dups dupIndex
+	var last *Node
 	// RFC 2181 section 5.2: the records of an RRset have one TTL. A
 	// record whose TTL differs from the first one's is a warning, given
 	// once the TTL served (the last, below) is known.
@@ -78,12 +79,19 @@ func buildFrom(origin, path string, rrs iter.Seq[located], hint int, partial fun
 			continue
 		}
 		sortSvcParams(l.rr)
-		n := z.node(owner)
+		// A name's records mostly come together: the last node found
+		// saves the index a lookup (no node was added since).
+		if last == nil || last.Name != owner {
+			last = z.node(owner)
+		}
+		n := last
 		owner = n.Name // one copy of each name, in the arena
 		h.Name = owner
 		s := n.Set(h.Rrtype)
 		if s == nil {
-			s = z.arena.set(RRset{Name: owner, Type: h.Rrtype, TTL: h.Ttl})
+			// Room for two records: most RRsets have one or two, and
+			// compact packs them all in the end.
+			s = z.arena.set(RRset{Name: owner, Type: h.Rrtype, TTL: h.Ttl, RRs: make([]dns.RR, 0, 2)})
 			n.Sets = append(n.Sets, s)
 			if l.line > 0 {
 				where[s] = l

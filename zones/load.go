@@ -504,11 +504,17 @@ func splitEntries(s string) []entry {
 
 var errUnclosed = errors.New(`unterminated "(" or quoted string`)
 
+// closeSpecial marks the bytes that closed looks at.
+var closeSpecial = [256]bool{'\n': true, '\\': true, '"': true, ';': true, '(': true, ')': true}
+
 // closed reports whether every "(" and quote in s is closed, with the
 // rules of splitEntries but without building entries.
 func closed(s []byte) bool {
 	depth, inQuote, inComment := 0, false, false
 	for i := 0; i < len(s); i++ {
+		if !closeSpecial[s[i]] {
+			continue // most bytes: one table lookup (this loop reads the whole file)
+		}
 		switch c := s[i]; {
 		case c == '\n':
 			inComment = false
