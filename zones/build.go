@@ -17,18 +17,23 @@ const maxTTL = 1<<31 - 1
 // with syntax errors were left out, so checks for missing records are
 // skipped: they would only repeat those errors.
 func build(origin, path string, rrs []located, partial func(rrtype uint16, owner string) bool) (*Zone, ErrorList) {
-	return buildFrom(origin, path, slices.Values(rrs), len(rrs), partial)
+	return buildFrom(origin, path, slices.Values(rrs), len(rrs), partial, nil)
 }
 
 // buildFrom is build of the records rrs yields, about hint of them: a zone
-// parser's records go in one at a time, never all held at once.
-func buildFrom(origin, path string, rrs iter.Seq[located], hint int, partial func(rrtype uint16, owner string) bool) (*Zone, ErrorList) {
+// parser's records go in one at a time, never all held at once. Records
+// and owner names that prev (nil: none) has already are taken from it
+// (LoadShared).
+func buildFrom(origin, path string, rrs iter.Seq[located], hint int, partial func(rrtype uint16, owner string) bool, prev *Zone) (*Zone, ErrorList) {
 	if partial == nil {
 		partial = func(uint16, string) bool { return false }
 	}
 	// A node per eight records to start with: the index grows from
 	// there if it must.
 	z := &Zone{Origin: origin, File: path, nodes: newNodeTable(hint/8 + 1), arena: &arena{}}
+	if prev != nil && prev.Origin == origin {
+		z.arena.prev = prev
+	}
 	var errs ErrorList
 	fail := func(l located, format string, args ...any) {
 		errs = append(errs, &Error{File: l.file, Line: l.line, Msg: fmt.Sprintf(format, args...)})
@@ -83,6 +88,10 @@ func buildFrom(origin, path string, rrs iter.Seq[located], hint int, partial fun
 		// saves the index a lookup (no node was added since).
 		if last == nil || last.Name != owner {
 			last = z.node(owner)
+			z.arena.prevNode = nil
+			if p := z.arena.prev; p != nil {
+				z.arena.prevNode = p.nodes.get(owner)
+			}
 		}
 		n := last
 		owner = n.Name // one copy of each name, in the arena
@@ -122,10 +131,11 @@ func buildFrom(origin, path string, rrs iter.Seq[located], hint int, partial fun
 			}
 		}
 		checkTTL(s, l)
-		s.RRs = append(s.RRs, z.arena.keep(l.rr))
+		kept := z.arena.keep(l.rr, len(s.RRs))
+		s.RRs = append(s.RRs, kept)
 		s.TTL = h.Ttl // the last record's, below
 		if l.line > 0 && h.Rrtype == dns.TypeNS {
-			at[l.rr] = l
+			at[kept] = l
 		}
 		z.count++
 	}
@@ -139,9 +149,14 @@ func buildFrom(origin, path string, rrs iter.Seq[located], hint int, partial fun
 			// RFC 2181 section 5.2: the records of an RRset have one TTL.
 			// For a mixed set in the file, the last record's in file
 			// order, as Knot DNS serves it (NSD keeps each record's
-			// own, BIND the first's); build warns about it.
-			for _, rr := range s.RRs {
-				rr.Header().Ttl = s.TTL
+			// own, BIND the first's); build warns about it. A record
+			// that changes is copied first: it may be prev's, which
+			// still serves.
+			for i, rr := range s.RRs {
+				if rr.Header().Ttl != s.TTL {
+					s.RRs[i] = dns.Copy(rr)
+					s.RRs[i].Header().Ttl = s.TTL
+				}
 			}
 		}
 		if n.Set(dns.TypeCNAME) != nil {
@@ -223,7 +238,16 @@ func (z *Zone) node(owner string) *Node {
 	if n := z.nodes.get(owner); n != nil {
 		return n
 	}
-	owner = z.arena.name(owner)
+	name := ""
+	if p := z.arena.prev; p != nil {
+		if pn := p.nodes.get(owner); pn != nil {
+			name = pn.Name // prev's copy: shared, as its records are
+		}
+	}
+	if name == "" {
+		name = z.arena.name(owner)
+	}
+	owner = name
 	// The parents' names are the ends of this one's.
 	for name := owner; name != z.Origin; {
 		i := NextLabel(name, 0)

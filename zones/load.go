@@ -26,7 +26,15 @@ type located struct {
 // Load reads the master file at path and builds the zone named origin.
 // $INCLUDE paths are relative to the folder of the file that names them.
 // The error, if any, is an ErrorList with every problem found.
-func Load(origin, path string) (*Zone, error) {
+func Load(origin, path string) (*Zone, error) { return LoadShared(origin, path, nil) }
+
+// LoadShared is Load for a zone that replaces prev (nil: none), say on a
+// reload: the records that did not change (same owner, type, TTL and
+// data) are prev's own values, not copies, as are the owner names, so a
+// reload of a large zone with a few changes holds little more than one
+// copy of it (the records are immutable, and shared by both zones while
+// prev still serves). The zone is the same as Load's.
+func LoadShared(origin, path string, prev *Zone) (*Zone, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		// The path is already in front: say only what went wrong.
@@ -36,12 +44,15 @@ func Load(origin, path string) (*Zone, error) {
 		}
 		return nil, ErrorList{{File: path, Msg: err.Error()}}
 	}
-	return Parse(origin, path, data)
+	return parse(origin, path, data, prev)
 }
 
 // Parse builds the zone named origin from master-file text; path names the
 // file in errors and anchors relative $INCLUDEs.
-func Parse(origin, path string, data []byte) (*Zone, error) {
+func Parse(origin, path string, data []byte) (*Zone, error) { return parse(origin, path, data, nil) }
+
+// parse is Parse sharing records with prev (LoadShared).
+func parse(origin, path string, data []byte, prev *Zone) (*Zone, error) {
 	origin = Lower(dns.Fqdn(origin))
 	if _, ok := dns.IsDomainName(origin); !ok {
 		return nil, ErrorList{{File: path, Msg: fmt.Sprintf("zone name %q is not a valid domain name", origin)}}
@@ -60,7 +71,7 @@ func Parse(origin, path string, data []byte) (*Zone, error) {
 		var z *Zone
 		var errs ErrorList
 		var long bool
-		z, errs, long, err = loadFast(origin, path, data)
+		z, errs, long, err = loadFast(origin, path, data, prev)
 		if err == nil {
 			if len(errs) == 0 && len(z.warnings) == 0 && !long {
 				return z, nil
@@ -116,7 +127,7 @@ func parseFast(origin, path string, data []byte) ([]located, error) {
 // was 40 MB of garbage for a zone of a million records). long says that a
 // record may hold a string the zone parser cut (hasLongString); err is
 // parseFast's error, and then there is no zone.
-func loadFast(origin, path string, data []byte) (z *Zone, errs ErrorList, long bool, err error) {
+func loadFast(origin, path string, data []byte, prev *Zone) (z *Zone, errs ErrorList, long bool, err error) {
 	zp := fastParser(origin, path, data)
 	// The zone parser runs on a goroutine of its own, ahead of build by
 	// a few batches of records: half the load time each, on a zone of a
@@ -167,7 +178,7 @@ func loadFast(origin, path string, data []byte) (z *Zone, errs ErrorList, long b
 			}
 		}
 	}
-	z, errs = buildFrom(origin, path, records, bytes.Count(data, []byte{'\n'})+1, nil)
+	z, errs = buildFrom(origin, path, records, bytes.Count(data, []byte{'\n'})+1, nil, prev)
 	close(stop)
 	<-parsed // long and the parser's error are the goroutine's until here
 	if err := zp.Err(); err != nil {
