@@ -167,7 +167,13 @@ func loadZones(cfg *config.Config, prev map[string]*loadedZone) (out map[string]
 			bad = append(bad, origin)
 			continue
 		}
-		z, err := zones.Load(zc.Name, zc.File)
+		// A changed zone shares with the one it replaces the records
+		// that did not change: a reload holds little more than one copy.
+		var old *zones.Zone
+		if p, ok := prev[origin]; ok {
+			old = p.zone
+		}
+		z, err := zones.LoadShared(zc.Name, zc.File, old)
 		if err == nil {
 			err = stillSettled(zc.File, read, look)
 		}

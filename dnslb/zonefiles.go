@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -130,17 +131,15 @@ func zoneDigest(path string) ([32]byte, []string, error) {
 	var files []string
 	var walk func(p string, depth int) error
 	walk = func(p string, depth int) error {
-		data, err := os.ReadFile(p)
+		incs, err := digestFile(h, p)
 		if err != nil {
 			return err
 		}
 		files = append(files, p)
-		fmt.Fprintf(h, "%s\x00%d\x00", p, len(data))
-		h.Write(data)
 		if depth > 7 {
 			return nil
 		}
-		for _, m := range includes(data) {
+		for _, m := range incs {
 			inc := strings.Trim(string(m), `"`)
 			if !filepath.IsAbs(inc) {
 				inc = filepath.Join(filepath.Dir(p), inc)
@@ -153,4 +152,50 @@ func zoneDigest(path string) ([32]byte, []string, error) {
 	var sum [32]byte
 	copy(sum[:], h.Sum(nil))
 	return sum, files, err
+}
+
+// digestPiece is how much of a zone file zoneDigest reads at a time: a
+// large zone's text is not held whole (it was 27 MB of garbage, twice a
+// reload, for a zone of a million records).
+const digestPiece = 1 << 20
+
+// digestFile writes path's name, size and text into h, reading it in
+// pieces that end at a line's end, and returns the files it includes.
+func digestFile(h io.Writer, path string) ([][]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	fmt.Fprintf(h, "%s\x00%d\x00", path, fi.Size())
+	var incs [][]byte
+	buf := make([]byte, 0, digestPiece)
+	for {
+		n, err := f.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		end := len(buf) // what is read so far, up to its last whole line
+		if err == nil {
+			end = bytes.LastIndexByte(buf, '\n') + 1
+		}
+		h.Write(buf[:end])
+		for _, m := range includes(buf[:end]) {
+			incs = append(incs, bytes.Clone(m))
+		}
+		rest := copy(buf, buf[end:])
+		buf = buf[:rest]
+		if len(buf) == cap(buf) {
+			// A line longer than the buffer: make room for it.
+			buf = append(buf, 0)[:rest]
+		}
+		if err == io.EOF {
+			return incs, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
 }

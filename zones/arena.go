@@ -8,23 +8,28 @@ import (
 )
 
 // arena is where build puts what a zone keeps of the records it reads, as
-// it reads them: owner names, nodes, RRsets and the A and AAAA records
-// with their addresses, each kind packed into chunks of its own. The zone
-// parser leaves each record amid its garbage (tokens, keys); copied into
-// chunks at once, the kept data fill pages of their own, which stay dense
-// after the parse, while the pages of the garbage are freed whole. Chunks
-// grow from a few entries to maxChunk, so a small zone stays small; they
-// never move, so pointers into them stay valid.
+// it reads them: owner names, RRsets and the A and AAAA records with their
+// addresses, each kind packed into chunks of its own (the nodes are in a
+// table of their own, nodes.go). The zone parser leaves each record amid
+// its garbage (tokens, keys); copied into chunks at once, the kept data
+// fill pages of their own, which stay dense after the parse, while the
+// pages of the garbage are freed whole. Chunks grow from a few entries to
+// maxChunk, so a small zone stays small; they never move, so pointers into
+// them stay valid.
 type arena struct {
-	names         strings.Builder
-	nodes         []Node
-	sets          []RRset
-	as            []dns.A
-	aaaas         []dns.AAAA
-	ips           []byte
-	nNames, nIPs  int
-	nNodes, nSets int
-	nAs, nAAAAs   int
+	names        strings.Builder
+	sets         []RRset
+	as           []dns.A
+	aaaas        []dns.AAAA
+	ips          []byte
+	nNames, nIPs int
+	nSets        int
+	nAs, nAAAAs  int
+
+	// prev is the zone this one replaces (LoadShared), nil for none, and
+	// prevNode its node of the owner whose records build reads now.
+	prev     *Zone
+	prevNode *Node
 }
 
 // maxChunk is the most entries of a chunk, and maxChunk*64 the most bytes
@@ -72,13 +77,6 @@ func (a *arena) ip(ip net.IP) net.IP {
 	return a.ips[len(a.ips)-len(ip) : len(a.ips) : len(a.ips)]
 }
 
-// node returns a new node named name (which the arena holds already).
-func (a *arena) node(name string) *Node {
-	n := next(&a.nodes, &a.nNodes)
-	n.Name = name
-	return n
-}
-
 // set returns a new RRset.
 func (a *arena) set(s RRset) *RRset {
 	p := next(&a.sets, &a.nSets)
@@ -86,9 +84,18 @@ func (a *arena) set(s RRset) *RRset {
 	return p
 }
 
-// keep returns the record a zone keeps for rr: for A and AAAA, a copy in
-// the arena (rr becomes garbage), for the rest rr itself.
-func (a *arena) keep(rr dns.RR) dns.RR {
+// keep returns the record a zone keeps for rr, the i-th of its RRset: the
+// previous zone's own when it has the same record (shared), else for A
+// and AAAA a copy in the arena (rr becomes garbage), for the rest rr
+// itself.
+func (a *arena) keep(rr dns.RR, i int) dns.RR {
+	if a.prevNode != nil {
+		if old := a.prevNode.Set(rr.Header().Rrtype); old != nil {
+			if o := sameIn(old.RRs, rr, i); o != nil {
+				return o
+			}
+		}
+	}
 	switch r := rr.(type) {
 	case *dns.A:
 		c := next(&a.as, &a.nAs)
@@ -102,4 +109,45 @@ func (a *arena) keep(rr dns.RR) dns.RR {
 		return c
 	}
 	return rr
+}
+
+// sameIn returns the record of rrs that is rr (same TTL and data; the
+// owner is the caller's), looking at rrs[i] first, where it is when the
+// file did not change; nil when there is none, or only for types that
+// cannot be told apart cheaply and exactly. Large RRsets are not scanned
+// (a $GENERATE of 65536 records at one name would take quadratic time):
+// a record that moved there is copied.
+func sameIn(rrs []dns.RR, rr dns.RR, i int) dns.RR {
+	if i < len(rrs) && same(rrs[i], rr) {
+		return rrs[i]
+	}
+	if len(rrs) > dupScan {
+		return nil
+	}
+	for _, o := range rrs {
+		if same(o, rr) {
+			return o
+		}
+	}
+	return nil
+}
+
+// same reports whether o (a zone's record) and rr (a parsed one, its
+// names in the zone's form: canonical, lowerRdataNames) have the same
+// TTL and data, for the types a large zone is made of. Others are never
+// the same: IsDuplicate ignores the case of names that lowerRdataNames
+// leaves as written, and a record served must be the one in the file.
+func same(o, rr dns.RR) bool {
+	if o.Header().Ttl != rr.Header().Ttl || o.Header().Rrtype != rr.Header().Rrtype {
+		return false
+	}
+	switch r := rr.(type) {
+	case *dns.A:
+		return r.A.Equal(o.(*dns.A).A)
+	case *dns.AAAA:
+		return r.AAAA.Equal(o.(*dns.AAAA).AAAA)
+	case *dns.PTR, *dns.CNAME, *dns.NS, *dns.MX, *dns.SRV, *dns.TXT:
+		return dns.IsDuplicate(o, rr)
+	}
+	return false
 }

@@ -17,19 +17,23 @@ const maxTTL = 1<<31 - 1
 // with syntax errors were left out, so checks for missing records are
 // skipped: they would only repeat those errors.
 func build(origin, path string, rrs []located, partial func(rrtype uint16, owner string) bool) (*Zone, ErrorList) {
-	return buildFrom(origin, path, slices.Values(rrs), len(rrs), partial)
+	return buildFrom(origin, path, slices.Values(rrs), len(rrs), partial, nil)
 }
 
 // buildFrom is build of the records rrs yields, about hint of them: a zone
-// parser's records go in one at a time, never all held at once.
-func buildFrom(origin, path string, rrs iter.Seq[located], hint int, partial func(rrtype uint16, owner string) bool) (*Zone, ErrorList) {
+// parser's records go in one at a time, never all held at once. Records
+// and owner names that prev (nil: none) has already are taken from it
+// (LoadShared).
+func buildFrom(origin, path string, rrs iter.Seq[located], hint int, partial func(rrtype uint16, owner string) bool, prev *Zone) (*Zone, ErrorList) {
 	if partial == nil {
 		partial = func(uint16, string) bool { return false }
 	}
-	// A node per eight records to start with: the map grows from there
-	// if it must. One sized for a node per two records was 20 MB too big
-	// for a zone of a million (six records a name), and slower.
-	z := &Zone{Origin: origin, File: path, nodes: make(map[string]*Node, hint/8+1), arena: &arena{}}
+	// A node per eight records to start with: the index grows from
+	// there if it must.
+	z := &Zone{Origin: origin, File: path, nodes: newNodeTable(hint/8 + 1), arena: &arena{}}
+	if prev != nil && prev.Origin == origin {
+		z.arena.prev = prev
+	}
 	var errs ErrorList
 	fail := func(l located, format string, args ...any) {
 		errs = append(errs, &Error{File: l.file, Line: l.line, Msg: fmt.Sprintf(format, args...)})
@@ -41,6 +45,7 @@ func buildFrom(origin, path string, rrs iter.Seq[located], hint int, partial fun
 	at := make(map[dns.RR]located)
 	var soaAt located
 	var dups dupIndex
+	var last *Node
 	// RFC 2181 section 5.2: the records of an RRset have one TTL. A
 	// record whose TTL differs from the first one's is a warning, given
 	// once the TTL served (the last, below) is known.
@@ -79,12 +84,23 @@ func buildFrom(origin, path string, rrs iter.Seq[located], hint int, partial fun
 			continue
 		}
 		sortSvcParams(l.rr)
-		n := z.node(owner)
+		// A name's records mostly come together: the last node found
+		// saves the index a lookup (no node was added since).
+		if last == nil || last.Name != owner {
+			last = z.node(owner)
+			z.arena.prevNode = nil
+			if p := z.arena.prev; p != nil {
+				z.arena.prevNode = p.nodes.get(owner)
+			}
+		}
+		n := last
 		owner = n.Name // one copy of each name, in the arena
 		h.Name = owner
 		s := n.Set(h.Rrtype)
 		if s == nil {
-			s = z.arena.set(RRset{Name: owner, Type: h.Rrtype, TTL: h.Ttl})
+			// Room for two records: most RRsets have one or two, and
+			// compact packs them all in the end.
+			s = z.arena.set(RRset{Name: owner, Type: h.Rrtype, TTL: h.Ttl, RRs: make([]dns.RR, 0, 2)})
 			n.Sets = append(n.Sets, s)
 			if l.line > 0 {
 				where[s] = l
@@ -115,31 +131,45 @@ func buildFrom(origin, path string, rrs iter.Seq[located], hint int, partial fun
 			}
 		}
 		checkTTL(s, l)
-		s.RRs = append(s.RRs, z.arena.keep(l.rr))
+		kept := z.arena.keep(l.rr, len(s.RRs))
+		s.RRs = append(s.RRs, kept)
 		s.TTL = h.Ttl // the last record's, below
 		if l.line > 0 && h.Rrtype == dns.TypeNS {
-			at[l.rr] = l
+			at[kept] = l
 		}
 		z.count++
 	}
-	for _, n := range z.nodes {
+	// No more nodes from here (but a missing apex's), so pointers to
+	// them stay valid.
+	z.nodes.clip()
+	for n := range z.nodes.all() {
 		slices.SortFunc(n.Sets, func(a, b *RRset) int { return int(a.Type) - int(b.Type) })
 		n.Sets = slices.DeleteFunc(n.Sets, func(s *RRset) bool { return len(s.RRs) == 0 })
 		for _, s := range n.Sets {
 			// RFC 2181 section 5.2: the records of an RRset have one TTL.
 			// For a mixed set in the file, the last record's in file
 			// order, as Knot DNS serves it (NSD keeps each record's
-			// own, BIND the first's); build warns about it.
-			for _, rr := range s.RRs {
-				rr.Header().Ttl = s.TTL
+			// own, BIND the first's); build warns about it. A record
+			// that changes is copied first: it may be prev's, which
+			// still serves.
+			for i, rr := range s.RRs {
+				if rr.Header().Ttl != s.TTL {
+					s.RRs[i] = dns.Copy(rr)
+					s.RRs[i].Header().Ttl = s.TTL
+				}
 			}
 		}
-		n.cname, n.dname = n.Set(dns.TypeCNAME), n.Set(dns.TypeDNAME)
+		if n.Set(dns.TypeCNAME) != nil {
+			n.flags |= hasCNAME
+		}
+		if n.Set(dns.TypeDNAME) != nil {
+			n.flags |= hasDNAME
+		}
 		n.Cut = n.Name != origin && n.Set(dns.TypeNS) != nil
-		if n.cname != nil {
+		if c := n.cname(); c != nil {
 			for _, s := range n.Sets {
 				if s.Type != dns.TypeCNAME && s.Type != dns.TypeRRSIG && s.Type != dns.TypeNSEC {
-					fail(where[n.cname], "%s CNAME: a CNAME cannot share its name with other data (%s at line %d)", n.Name, dns.TypeToString[s.Type], where[s].line)
+					fail(where[c], "%s CNAME: a CNAME cannot share its name with other data (%s at line %d)", n.Name, dns.TypeToString[s.Type], where[s].line)
 					break
 				}
 			}
@@ -148,12 +178,12 @@ func buildFrom(origin, path string, rrs iter.Seq[located], hint int, partial fun
 	// RFC 6672 section 2.3: the names below a DNAME are never answered
 	// from the zone (the DNAME rewrites them); NSD and Knot refuse such a
 	// zone, and so does dnslb, at the first record of each such name.
-	for _, n := range z.nodes {
+	for n := range z.nodes.all() {
 		if len(n.Sets) == 0 || n.Name == origin {
 			continue
 		}
 		for p := parentName(n.Name); IsSubdomain(p, origin); p = parentName(p) {
-			if a := z.nodes[p]; a != nil && a.dname != nil {
+			if a := z.nodes.get(p); a != nil && a.flags&hasDNAME != 0 {
 				first := n.Sets[0]
 				for _, s := range n.Sets {
 					if where[s].line < where[first].line {
@@ -172,7 +202,7 @@ func buildFrom(origin, path string, rrs iter.Seq[located], hint int, partial fun
 	// Checks for records that are absent are skipped for the types that a
 	// line which did not parse may have held (partial): they would only
 	// report that mistake again.
-	z.Apex = z.nodes[origin]
+	z.Apex = z.nodes.get(origin)
 	if z.Apex == nil {
 		z.Apex = z.node(origin)
 	}
@@ -205,25 +235,33 @@ func buildFrom(origin, path string, rrs iter.Seq[located], hint int, partial fun
 // node returns the node for owner, creating it and any empty
 // non-terminals between it and the apex.
 func (z *Zone) node(owner string) *Node {
-	if n := z.nodes[owner]; n != nil {
+	if n := z.nodes.get(owner); n != nil {
 		return n
 	}
-	n := z.arena.node(z.arena.name(owner))
-	z.nodes[n.Name] = n
+	name := ""
+	if p := z.arena.prev; p != nil {
+		if pn := p.nodes.get(owner); pn != nil {
+			name = pn.Name // prev's copy: shared, as its records are
+		}
+	}
+	if name == "" {
+		name = z.arena.name(owner)
+	}
+	owner = name
 	// The parents' names are the ends of this one's.
-	for name := n.Name; name != z.Origin; {
+	for name := owner; name != z.Origin; {
 		i := NextLabel(name, 0)
 		parent := name[i:]
 		if parent == "" {
 			parent = "."
 		}
-		if _, ok := z.nodes[parent]; ok {
+		if z.nodes.get(parent) != nil {
 			break
 		}
-		z.nodes[parent] = z.arena.node(parent)
+		z.nodes.add(parent)
 		name = parent
 	}
-	return n
+	return z.nodes.add(owner) // last: add moves the nodes before it
 }
 
 // NextLabel returns the index after the label of name that starts at i:
@@ -246,15 +284,18 @@ func NextLabel(name string, i int) int {
 // parse (partial) is not reported.
 func (z *Zone) link(at map[dns.RR]located, partial func(rrtype uint16, owner string) bool) ErrorList {
 	var errs ErrorList
-	for name, n := range z.nodes {
-		if strings.HasPrefix(name, "*.") {
-			if p := z.nodes[name[2:]]; p != nil {
-				p.Wild = n
+	z.wilds = map[*Node]*Node{}
+	for n := range z.nodes.all() {
+		if strings.HasPrefix(n.Name, "*.") {
+			if p := z.nodes.get(n.Name[2:]); p != nil {
+				z.wilds[p] = n
+				p.flags |= hasWild
 			}
 		}
 	}
 	wild := map[string]*Node{} // a target's wildcard, its records under the target's name
-	for _, n := range z.nodes {
+	z.adds = map[*RRset][]*RRset{}
+	for n := range z.nodes.all() {
 		for _, s := range n.Sets {
 			switch s.Type {
 			case dns.TypeNS, dns.TypeMX, dns.TypeSRV, dns.TypeSVCB, dns.TypeHTTPS:
@@ -266,7 +307,7 @@ func (z *Zone) link(at map[dns.RR]located, partial func(rrtype uint16, owner str
 				if target == "" || !IsSubdomain(target, z.Origin) {
 					continue
 				}
-				t := z.nodes[target]
+				t := z.nodes.get(target)
 				if t == nil && (s.Type == dns.TypeMX || s.Type == dns.TypeSRV) {
 					// A wildcard may answer for the target (RFC 4592):
 					// NSD and Knot add what it would answer. (For SVCB
@@ -300,8 +341,8 @@ func (z *Zone) link(at map[dns.RR]located, partial func(rrtype uint16, owner str
 					continue
 				}
 				for _, a := range sets {
-					if !slices.Contains(s.Additional, a) {
-						s.Additional = append(s.Additional, a)
+					if !slices.Contains(z.adds[s], a) {
+						z.adds[s] = append(z.adds[s], a)
 					}
 				}
 			}
@@ -311,9 +352,9 @@ func (z *Zone) link(at map[dns.RR]located, partial func(rrtype uint16, owner str
 	// goes before the addresses of name servers that are data of this
 	// zone: when the reply must shrink, truncation keeps additional RRsets
 	// in order while they fit, and NSD and Knot keep the glue.
-	for _, n := range z.nodes {
+	for n := range z.nodes.all() {
 		if ns := n.Set(dns.TypeNS); n.Cut && ns != nil {
-			slices.SortStableFunc(ns.Additional, func(a, b *RRset) int {
+			slices.SortStableFunc(z.adds[ns], func(a, b *RRset) int {
 				ga, gb := z.below(a.Name) != nil, z.below(b.Name) != nil
 				switch {
 				case ga && !gb:
@@ -338,8 +379,8 @@ func (z *Zone) wildcardFor(name string) *Node {
 	}
 	var w *Node
 	for p := parentName(name); IsSubdomain(p, z.Origin); p = parentName(p) {
-		if n := z.nodes[p]; n != nil {
-			w = n.Wild // the closest encloser decides, wildcard or not
+		if n := z.nodes.get(p); n != nil {
+			w = z.Wild(n) // the closest encloser decides, wildcard or not
 			break
 		}
 		if p == z.Origin || p == "." {
@@ -378,7 +419,7 @@ func parentName(name string) string {
 // below returns the delegation point at or above name, or nil.
 func (z *Zone) below(name string) *Node {
 	for name != z.Origin && len(name) > len(z.Origin) {
-		if n := z.nodes[name]; n != nil && n.Cut {
+		if n := z.nodes.get(name); n != nil && n.Cut {
 			return n
 		}
 		name = name[NextLabel(name, 0):]
@@ -559,16 +600,16 @@ func (z *Zone) counters() {
 			s.Rot = n
 		}
 	}
-	for _, node := range z.nodes {
+	for node := range z.nodes.all() {
 		for _, s := range node.Sets {
 			number(s)
 		}
 	}
 	// The additional sets made from a wildcard for a target (wildcardFor)
 	// belong to no node: they are numbered after the nodes' sets.
-	for _, node := range z.nodes {
+	for node := range z.nodes.all() {
 		for _, s := range node.Sets {
-			for _, a := range s.Additional {
+			for _, a := range z.Additional(s) {
 				number(a)
 			}
 		}
@@ -587,18 +628,27 @@ func (z *Zone) counters() {
 func (z *Zone) compact() {
 	z.arena = nil
 	z.Origin = z.Apex.Name
-	nRR := 0
-	for _, n := range z.nodes {
+	nRR, nSets := 0, 0
+	for n := range z.nodes.all() {
+		nSets += len(n.Sets)
 		for _, s := range n.Sets {
 			nRR += len(s.RRs)
 		}
 	}
 	rrs := make([]dns.RR, 0, nRR)
-	for _, n := range z.nodes {
+	sets := make([]*RRset, 0, nSets)
+	for n := range z.nodes.all() {
 		for _, s := range n.Sets {
 			start := len(rrs)
 			rrs = append(rrs, s.RRs...)
 			s.RRs = rrs[start:len(rrs):len(rrs)]
 		}
+		if len(n.Sets) == 0 {
+			n.Sets = nil
+			continue
+		}
+		start := len(sets)
+		sets = append(sets, n.Sets...)
+		n.Sets = sets[start:len(sets):len(sets)]
 	}
 }

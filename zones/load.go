@@ -26,7 +26,18 @@ type located struct {
 // Load reads the master file at path and builds the zone named origin.
 // $INCLUDE paths are relative to the folder of the file that names them.
 // The error, if any, is an ErrorList with every problem found.
-func Load(origin, path string) (*Zone, error) {
+func Load(origin, path string) (*Zone, error) { return LoadShared(origin, path, nil) }
+
+// LoadShared is Load for a zone that replaces prev (nil: none), say on a
+// reload: the records that did not change (same owner, type, TTL and
+// data) are prev's own values, not copies, as are the owner names, so a
+// reload of a large zone with a few changes holds little more than one
+// copy of it (the records are immutable, and shared by both zones while
+// prev still serves). The zone is the same as Load's.
+func LoadShared(origin, path string, prev *Zone) (*Zone, error) {
+	if z := loadStream(origin, path, prev); z != nil {
+		return z, nil
+	}
 	data, err := os.ReadFile(path)
 	if err != nil {
 		// The path is already in front: say only what went wrong.
@@ -36,12 +47,15 @@ func Load(origin, path string) (*Zone, error) {
 		}
 		return nil, ErrorList{{File: path, Msg: err.Error()}}
 	}
-	return Parse(origin, path, data)
+	return parse(origin, path, data, prev)
 }
 
 // Parse builds the zone named origin from master-file text; path names the
 // file in errors and anchors relative $INCLUDEs.
-func Parse(origin, path string, data []byte) (*Zone, error) {
+func Parse(origin, path string, data []byte) (*Zone, error) { return parse(origin, path, data, nil) }
+
+// parse is Parse sharing records with prev (LoadShared).
+func parse(origin, path string, data []byte, prev *Zone) (*Zone, error) {
 	origin = Lower(dns.Fqdn(origin))
 	if _, ok := dns.IsDomainName(origin); !ok {
 		return nil, ErrorList{{File: path, Msg: fmt.Sprintf("zone name %q is not a valid domain name", origin)}}
@@ -60,7 +74,10 @@ func Parse(origin, path string, data []byte) (*Zone, error) {
 		var z *Zone
 		var errs ErrorList
 		var long bool
-		z, errs, long, err = loadFast(origin, path, data)
+		z, errs, long, err = loadFast(origin, path, bytes.NewReader(data), bytes.Count(data, []byte{'\n'})+1, prev)
+		if err == nil && !closed(data) {
+			err = errUnclosed
+		}
 		if err == nil {
 			if len(errs) == 0 && len(z.warnings) == 0 && !long {
 				return z, nil
@@ -95,7 +112,7 @@ func Parse(origin, path string, data []byte) (*Zone, error) {
 
 // parseFast returns the records of the zone parser over all of data.
 func parseFast(origin, path string, data []byte) ([]located, error) {
-	zp := fastParser(origin, path, data)
+	zp := fastParser(origin, path, bytes.NewReader(data))
 	out := make([]located, 0, bytes.Count(data, []byte{'\n'})+1)
 	for rr, ok := zp.Next(); ok; rr, ok = zp.Next() {
 		out = append(out, located{rr: rr, file: path})
@@ -116,7 +133,7 @@ func parseFast(origin, path string, data []byte) ([]located, error) {
 // was 40 MB of garbage for a zone of a million records). long says that a
 // record may hold a string the zone parser cut (hasLongString); err is
 // parseFast's error, and then there is no zone.
-func loadFast(origin, path string, data []byte) (z *Zone, errs ErrorList, long bool, err error) {
+func loadFast(origin, path string, data io.Reader, hint int, prev *Zone) (z *Zone, errs ErrorList, long bool, err error) {
 	zp := fastParser(origin, path, data)
 	// The zone parser runs on a goroutine of its own, ahead of build by
 	// a few batches of records: half the load time each, on a zone of a
@@ -167,14 +184,11 @@ func loadFast(origin, path string, data []byte) (z *Zone, errs ErrorList, long b
 			}
 		}
 	}
-	z, errs = buildFrom(origin, path, records, bytes.Count(data, []byte{'\n'})+1, nil)
+	z, errs = buildFrom(origin, path, records, hint, nil, prev)
 	close(stop)
 	<-parsed // long and the parser's error are the goroutine's until here
 	if err := zp.Err(); err != nil {
 		return nil, nil, false, err
-	}
-	if !closed(data) {
-		return nil, nil, false, errUnclosed
 	}
 	return z, errs, long, nil
 }
@@ -184,13 +198,13 @@ func loadFast(origin, path string, data []byte) (z *Zone, errs ErrorList, long b
 const fastBatch, fastBatches = 256, 4
 
 // fastParser is the zone parser of the fast path, over all of data.
-func fastParser(origin, path string, data []byte) *dns.ZoneParser {
+func fastParser(origin, path string, data io.Reader) *dns.ZoneParser {
 	// The zone parser silently drops an incomplete entry at the end of
 	// input with no newline (a file cut short, say): end it with one.
 	// "$TTL 3600" first: a record without a TTL gets the $TTL in force
 	// or defaultTTL, never the TTL of the record before it, which is what
 	// the zone parser does without a $TTL (parseSlow does the same).
-	r := io.MultiReader(strings.NewReader(fastPrelude), bytes.NewReader(data), strings.NewReader("\n"))
+	r := io.MultiReader(strings.NewReader(fastPrelude), data, strings.NewReader("\n"))
 	zp := dns.NewZoneParser(r, origin, path)
 	zp.SetIncludeAllowed(true)
 	return zp
@@ -504,30 +518,55 @@ func splitEntries(s string) []entry {
 
 var errUnclosed = errors.New(`unterminated "(" or quoted string`)
 
+// closeSpecial marks the bytes that closed looks at.
+var closeSpecial = [256]bool{'\n': true, '\\': true, '"': true, ';': true, '(': true, ')': true}
+
 // closed reports whether every "(" and quote in s is closed, with the
 // rules of splitEntries but without building entries.
 func closed(s []byte) bool {
-	depth, inQuote, inComment := 0, false, false
-	for i := 0; i < len(s); i++ {
+	var c closeState
+	c.feed(s)
+	return c.closed()
+}
+
+// closeState is closed's reading, fed a file piece by piece.
+type closeState struct {
+	depth              int
+	inQuote, inComment bool
+	skip               bool // the piece ended in a "\": the next byte is escaped
+}
+
+func (st *closeState) feed(s []byte) {
+	i := 0
+	if st.skip && len(s) > 0 {
+		st.skip, i = false, 1
+	}
+	for ; i < len(s); i++ {
+		if !closeSpecial[s[i]] {
+			continue // most bytes: one table lookup (this loop reads the whole file)
+		}
 		switch c := s[i]; {
 		case c == '\n':
-			inComment = false
-		case inComment:
+			st.inComment = false
+		case st.inComment:
 		case c == '\\':
-			i++
+			if i++; i == len(s) {
+				st.skip = true
+			}
 		case c == '"':
-			inQuote = !inQuote
-		case inQuote:
+			st.inQuote = !st.inQuote
+		case st.inQuote:
 		case c == ';':
-			inComment = true
+			st.inComment = true
 		case c == '(':
-			depth++
-		case c == ')' && depth > 0:
-			depth--
+			st.depth++
+		case c == ')' && st.depth > 0:
+			st.depth--
 		}
 	}
-	return depth == 0 && !inQuote
 }
+
+func (st *closeState) closed() bool { return st.depth == 0 && !st.inQuote }
 
 // stripComment drops a trailing ";" comment that is not inside quotes.
 func stripComment(s string) string {

@@ -85,13 +85,13 @@ func (z *Zone) lookupOne(name string, qtype uint16, r *Result) (next string, don
 	// Walk down from the apex, one label at a time, looking for a zone cut
 	// or a DNAME above the name, and for the closest encloser.
 	encloser := z.Apex
-	if encloser.dname != nil && name != z.Origin {
+	if encloser.flags&hasDNAME != 0 && name != z.Origin {
 		return z.synthDNAME(encloser, name, qtype, r)
 	}
 	exact := name == z.Origin
 	for end := len(name) - len(z.Origin); end > 0 && !exact; {
 		start := prevLabel(name, end-1)
-		n := z.nodes[name[start:]]
+		n := z.nodes.get(name[start:])
 		if n == nil {
 			break
 		}
@@ -101,10 +101,10 @@ func (z *Zone) lookupOne(name string, qtype uint16, r *Result) (next string, don
 			r.Kind = Referral
 			ns := n.Set(dns.TypeNS)
 			r.Authority = append(r.Authority, ns)
-			r.Additional = append(r.Additional, ns.Additional...)
+			r.Additional = append(r.Additional, z.adds[ns]...)
 			return "", true
 		}
-		if n.dname != nil && !exact {
+		if n.flags&hasDNAME != 0 && !exact {
 			return z.synthDNAME(n, name, qtype, r)
 		}
 		end = start
@@ -112,7 +112,7 @@ func (z *Zone) lookupOne(name string, qtype uint16, r *Result) (next string, don
 	if exact {
 		return z.answerNode(encloser, "", qtype, r)
 	}
-	if w := encloser.Wild; w != nil {
+	if w := z.Wild(encloser); w != nil {
 		if len(r.Answer) == 0 {
 			r.Wildcard = w.Name
 		}
@@ -129,21 +129,21 @@ func (z *Zone) answerNode(n *Node, owner string, qtype uint16, r *Result) (strin
 		// RFC 8482: one RRset is enough. Like Knot, the one of the lowest
 		// type (a CNAME if there is one), with its additional data.
 		s := n.Sets[0]
-		if n.cname != nil {
-			s = n.cname
+		if c := n.cname(); c != nil {
+			s = c
 		}
 		r.Kind = Success
 		r.Answer = append(r.Answer, Item{Set: s, Owner: owner})
-		r.Additional = append(r.Additional, s.Additional...)
+		r.Additional = append(r.Additional, z.Additional(s)...)
 		return "", true
 	}
 	if s := n.Set(qtype); s != nil {
 		r.Kind = Success
 		r.Answer = append(r.Answer, Item{Set: s, Owner: owner})
-		r.Additional = append(r.Additional, s.Additional...)
+		r.Additional = append(r.Additional, z.Additional(s)...)
 		return "", true
 	}
-	if c := n.cname; c != nil && qtype != dns.TypeRRSIG && qtype != dns.TypeNSEC {
+	if c := n.cname(); c != nil && qtype != dns.TypeRRSIG && qtype != dns.TypeNSEC {
 		// (RRSIG and NSEC asked at a CNAME are not followed: NODATA, as
 		// Knot answers; they belong to the name itself.)
 		r.Kind = Success
@@ -165,7 +165,8 @@ func (z *Zone) answerNode(n *Node, owner string, qtype uint16, r *Result) (strin
 // when the chain loops, the name grows too long, or the question is for
 // the CNAME itself (as NSD and Knot answer).
 func (z *Zone) synthDNAME(n *Node, name string, qtype uint16, r *Result) (next string, done bool) {
-	d := n.dname.RRs[0].(*dns.DNAME)
+	dn := n.dname()
+	d := dn.RRs[0].(*dns.DNAME)
 	prefix := name[:len(name)-len(n.Name)]
 	target := prefix + Lower(d.Target)
 	if d.Target == "." {
@@ -174,13 +175,13 @@ func (z *Zone) synthDNAME(n *Node, name string, qtype uint16, r *Result) (next s
 	r.Kind = Success
 	seen := false // the DNAME is in the answer already: a chain through it twice
 	for _, it := range r.Answer {
-		if it.Set == n.dname && it.Owner == name {
+		if it.Set == dn && it.Owner == name {
 			return "", true // a loop: this name was rewritten before
 		}
-		seen = seen || it.Set == n.dname && it.Synth == nil
+		seen = seen || it.Set == dn && it.Synth == nil
 	}
 	if !seen {
-		r.Answer = append(r.Answer, Item{Set: n.dname})
+		r.Answer = append(r.Answer, Item{Set: dn})
 	}
 	if _, ok := dns.IsDomainName(target); !ok || len(target) > 255 {
 		// RFC 6672 section 2.2: the result is too long.
@@ -188,7 +189,7 @@ func (z *Zone) synthDNAME(n *Node, name string, qtype uint16, r *Result) (next s
 		return "", true
 	}
 	c := &dns.CNAME{Hdr: dns.RR_Header{Name: name, Rrtype: dns.TypeCNAME, Class: dns.ClassINET, Ttl: d.Hdr.Ttl}, Target: target}
-	r.Answer = append(r.Answer, Item{Set: n.dname, Owner: name, Synth: c})
+	r.Answer = append(r.Answer, Item{Set: dn, Owner: name, Synth: c})
 	return target, qtype == dns.TypeCNAME
 }
 

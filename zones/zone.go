@@ -15,10 +15,6 @@ type RRset struct {
 	TTL  uint32
 	RRs  []dns.RR
 
-	// Additional holds the A and AAAA RRsets of this zone that RFC 1034
-	// additional-section processing adds for NS, MX and SRV targets.
-	Additional []*RRset
-
 	// Rot numbers the RRsets that rotate (A and AAAA sets of two or
 	// more records, and any other set of two or more: the server decides
 	// what it rotates) within the zone, from 1; 0 for an RRset of one
@@ -34,9 +30,32 @@ type Node struct {
 	Name  string
 	Sets  []*RRset // sorted by type
 	Cut   bool     // NS records below the apex: a delegation point
-	Wild  *Node    // the "*" child, for wildcard synthesis (RFC 4592)
-	cname *RRset
-	dname *RRset
+	flags uint8    // hasCNAME, hasDNAME, hasWild
+}
+
+// Node flags: the node has a CNAME or a DNAME RRset (looked for on every
+// lookup step, so a bit saves a scan of the node's sets), or a "*" child
+// (in Zone.wilds).
+const (
+	hasCNAME = 1 << iota
+	hasDNAME
+	hasWild
+)
+
+// cname returns the node's CNAME RRset, or nil.
+func (n *Node) cname() *RRset {
+	if n.flags&hasCNAME == 0 {
+		return nil
+	}
+	return n.Set(dns.TypeCNAME)
+}
+
+// dname returns the node's DNAME RRset, or nil.
+func (n *Node) dname() *RRset {
+	if n.flags&hasDNAME == 0 {
+		return nil
+	}
+	return n.Set(dns.TypeDNAME)
 }
 
 // Set returns the RRset of type t, or nil.
@@ -55,8 +74,17 @@ type Zone struct {
 	File   string
 	SOA    *dns.SOA
 	Apex   *Node
-	nodes  map[string]*Node
+	nodes  nodeTable
 	arena  *arena // while build runs
+
+	// adds holds the A and AAAA RRsets (and for SVCB and HTTPS their own
+	// type) that RFC 1034 additional-section processing adds for the
+	// targets of an NS, MX, SRV, SVCB or HTTPS RRset: few RRsets have
+	// any, so they are kept here rather than in every RRset.
+	adds map[*RRset][]*RRset
+	// wilds holds each node's "*" child, for wildcard synthesis (RFC
+	// 4592), for the few nodes that have one (hasWild).
+	wilds map[*Node]*Node
 
 	// soaNeg is the SOA RRset with the negative-caching TTL of RFC 2308
 	// section 3 (min of the SOA TTL and MINIMUM), for NXDOMAIN and NODATA.
@@ -82,26 +110,46 @@ func (z *Zone) Serial() uint32 { return z.SOA.Serial }
 func (z *Zone) Len() int { return z.count }
 
 // Node returns the node for a lower-case fully qualified name, or nil.
-func (z *Zone) Node(name string) *Node { return z.nodes[name] }
+func (z *Zone) Node(name string) *Node { return z.nodes.get(name) }
 
 // Nodes calls f for every node, in no particular order.
 func (z *Zone) Nodes(f func(*Node)) {
-	for _, n := range z.nodes {
+	for n := range z.nodes.all() {
 		f(n)
 	}
+}
+
+// Wild returns the "*" child of n, for wildcard synthesis (RFC 4592), or
+// nil.
+func (z *Zone) Wild(n *Node) *Node {
+	if n.flags&hasWild == 0 {
+		return nil
+	}
+	return z.wilds[n]
+}
+
+// Additional returns the RRsets that additional-section processing adds
+// to an answer or referral of s (RFC 1034 section 4.3.2, RFC 9460
+// section 4.1); nil for most.
+func (z *Zone) Additional(s *RRset) []*RRset {
+	switch s.Type {
+	case dns.TypeNS, dns.TypeMX, dns.TypeSRV, dns.TypeSVCB, dns.TypeHTTPS:
+		return z.adds[s]
+	}
+	return nil
 }
 
 // Records returns every record of the zone in canonical-ish order (by name,
 // then type): for listing, not for the query path.
 func (z *Zone) Records() []dns.RR {
-	names := make([]string, 0, len(z.nodes))
-	for k := range z.nodes {
-		names = append(names, k)
+	nodes := make([]*Node, 0, z.nodes.n)
+	for n := range z.nodes.all() {
+		nodes = append(nodes, n)
 	}
-	slices.Sort(names)
-	var out []dns.RR
-	for _, k := range names {
-		for _, s := range z.nodes[k].Sets {
+	slices.SortFunc(nodes, func(a, b *Node) int { return strings.Compare(a.Name, b.Name) })
+	out := make([]dns.RR, 0, z.count)
+	for _, n := range nodes {
+		for _, s := range n.Sets {
 			out = append(out, s.RRs...)
 		}
 	}

@@ -1,0 +1,141 @@
+package zones
+
+import (
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/miekg/dns"
+)
+
+const shareZone = `$ORIGIN example.org.
+$TTL 300
+@ SOA ns1 hostmaster SERIAL 7200 900 1209600 300
+@ NS ns1
+@ MX 10 mail
+ns1 A 192.0.2.1
+mail A 192.0.2.25
+www A 192.0.2.10
+www A 192.0.2.11
+www AAAA 2001:db8::10
+txt TXT "hello" "World"
+ptr PTR Target.Example.NET.
+svc 600 HTTPS 1 . alpn=h2
+`
+
+// writeZone writes text with the serial (and one address, when changed)
+// into dir and returns its path.
+func writeZone(t *testing.T, dir, text string) string {
+	t.Helper()
+	p := filepath.Join(dir, "example.org.zone")
+	if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// TestLoadSharedReusesRecords: a zone loaded over its previous version
+// takes the records that did not change (and owner names) from it, makes
+// new ones for those that did, and is the same zone as Load makes.
+func TestLoadSharedReusesRecords(t *testing.T) {
+	dir := t.TempDir()
+	p := writeZone(t, dir, strings.Replace(shareZone, "SERIAL", "1", 1))
+	old, err := Load("example.org.", p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	changed := strings.Replace(shareZone, "SERIAL", "2", 1)
+	changed = strings.Replace(changed, "www A 192.0.2.11", "www A 192.0.2.12", 1)
+	changed = strings.Replace(changed, "mail A 192.0.2.25", "mail 60 A 192.0.2.25", 1)
+	p = writeZone(t, dir, changed)
+	z, err := LoadShared("example.org.", p, old)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fresh, err := Load("example.org.", p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := rrStrings(z.Records()), rrStrings(fresh.Records()); !slices.Equal(got, want) {
+		t.Fatalf("LoadShared records\n%s\nwant (Load)\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	first := func(z *Zone, name string, t uint16) dns.RR { return z.Node(name).Set(t).RRs[0] }
+	for _, c := range []struct {
+		name   string
+		rrtype uint16
+		shared bool
+	}{
+		{"www.example.org.", dns.TypeA, true},      // 192.0.2.10, unchanged
+		{"www.example.org.", dns.TypeAAAA, true},   // unchanged
+		{"ns1.example.org.", dns.TypeA, true},      // unchanged
+		{"txt.example.org.", dns.TypeTXT, true},    // unchanged
+		{"ptr.example.org.", dns.TypePTR, true},    // unchanged
+		{"mail.example.org.", dns.TypeA, false},    // TTL changed
+		{"example.org.", dns.TypeSOA, false},       // serial changed
+		{"svc.example.org.", dns.TypeHTTPS, false}, // a type never shared
+	} {
+		if got := first(z, c.name, c.rrtype) == first(old, c.name, c.rrtype); got != c.shared {
+			t.Errorf("%s %s: shared with the previous zone = %v, want %v", c.name, dns.TypeToString[c.rrtype], got, c.shared)
+		}
+	}
+	www := z.Node("www.example.org.").Set(dns.TypeA).RRs
+	if len(www) != 2 || www[1] == old.Node("www.example.org.").Set(dns.TypeA).RRs[1] || www[1].(*dns.A).A.String() != "192.0.2.12" {
+		t.Errorf("www A = %v: want the changed 192.0.2.12 as a record of its own", www)
+	}
+	if z.Node("www.example.org.").Name != old.Node("www.example.org.").Name ||
+		strings.Clone(z.Node("www.example.org.").Name) != "www.example.org." {
+		t.Error("owner name not taken from the previous zone")
+	}
+	// The previous zone is unchanged: it may still be serving.
+	if got := old.Node("mail.example.org.").Set(dns.TypeA).RRs[0].Header().Ttl; got != 300 {
+		t.Errorf("previous zone's mail A TTL = %d, want 300", got)
+	}
+}
+
+// TestLoadSharedWhileServing loads over a zone that is being looked up at
+// the same time (run with -race): the new zone never writes to what it
+// shares.
+func TestLoadSharedWhileServing(t *testing.T) {
+	dir := t.TempDir()
+	p := writeZone(t, dir, strings.Replace(shareZone, "SERIAL", "1", 1))
+	old, err := Load("example.org.", p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		var r Result
+		for n := 0; ; n++ {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			old.Lookup("www.example.org.", dns.TypeA, &r)
+			for _, it := range r.Answer {
+				for _, rr := range it.Set.RRs {
+					_ = rr.Header().Ttl
+					_ = rr.String()
+				}
+			}
+		}
+	}()
+	for i := 2; i < 20; i++ {
+		text := strings.Replace(shareZone, "SERIAL", strings.Repeat("1", i%9+1), 1)
+		if i%2 == 0 {
+			text = strings.ReplaceAll(text, "$TTL 300", "$TTL 600") // every TTL changes
+		}
+		p = writeZone(t, dir, text)
+		if _, err := LoadShared("example.org.", p, old); err != nil {
+			t.Fatal(err)
+		}
+	}
+	close(stop)
+	wg.Wait()
+}
