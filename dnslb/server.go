@@ -198,6 +198,7 @@ func (s *Server) apply(st *loadResult) error {
 	}
 	s.setRRL(st.cfg.RRL)
 	s.cfg, s.loaded, s.watched = st.cfg, st.loaded, st.files
+	s.fleetDigests()
 	return nil
 }
 
@@ -307,7 +308,7 @@ func (s *Server) Run(ctx context.Context) error {
 		}
 	}
 	if s.cluster != nil {
-		if err = s.cluster.Start(); err != nil {
+		if err = s.startCluster(); err != nil {
 			serve.CloseUDP(udp)
 			closeListeners(tcpLns)
 			for _, ln := range []net.Listener{adminLn, metricsLn} {
