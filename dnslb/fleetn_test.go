@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -359,4 +360,115 @@ func TestFleetOverrides(t *testing.T) {
 		data, _ := os.ReadFile(filepath.Join(f.dir, "state-n3.json"))
 		return strings.Contains(string(data), downed.ip) && !strings.Contains(string(data), drained.ip)
 	})
+}
+
+// getPage returns the body of a GET on m's admin listener.
+func getPage(t *testing.T, m *member, path string) string {
+	t.Helper()
+	resp, err := http.Get("http://" + m.adminAddr + path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return string(b)
+}
+
+// TestFleetDigestsAndMetrics: nodes with the same config gossip the same
+// digests and report no drift; a node reloaded with a different check
+// is named on every node's status page and /api/status; the cluster
+// metrics count members by state, observations received, the seconds
+// since each member's last merge and gossip's bytes; the status lists
+// each target's probers and a disagreement.
+func TestFleetDigestsAndMetrics(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a fleet of three servers")
+	}
+	f := startFleet(t, fleetOpts{nodes: 3, backends: 2, probers: 3, admin: true})
+	n1, n3 := f.nodes[0], f.nodes[2]
+	waitFor(t, "every node to hear every digest", func() bool {
+		for _, m := range f.nodes {
+			st := m.srv.cluster.Status()
+			for _, mb := range st.Members {
+				if mb.Config == "" || mb.Config != st.Config || mb.Zones != st.Zones {
+					return false
+				}
+			}
+			if len(st.Drift) > 0 {
+				return false
+			}
+		}
+		return true
+	})
+	data, err := os.ReadFile(n3.cfgPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	replaceFile(t, n3.cfgPath, strings.Replace(string(data), `timeout = "500ms"`, `timeout = "400ms"`, 1))
+	if err := n3.srv.Reload("test"); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "n1 to see n3's config drift", func() bool {
+		for _, d := range n1.srv.cluster.Status().Drift {
+			if strings.HasPrefix(d, "n3 has config digest") {
+				return true
+			}
+		}
+		return false
+	})
+	page := getPage(t, n1, "/")
+	for _, want := range []string{"drift: n3 has config digest", "<th>config digest</th>", ">alive<"} {
+		if !strings.Contains(page, want) {
+			t.Errorf("n1's status page lacks %q", want)
+		}
+	}
+	var api struct {
+		Cluster struct {
+			Members []struct {
+				Name, State, Address string
+				Config               string `json:"config_digest"`
+			}
+			Drift []string
+		}
+	}
+	if err := json.Unmarshal([]byte(getPage(t, n1, "/api/status")), &api); err != nil {
+		t.Fatal(err)
+	}
+	if len(api.Cluster.Members) != 3 || api.Cluster.Members[2].Name != "n3" || api.Cluster.Members[2].State != "alive" ||
+		api.Cluster.Members[2].Address != n3.ip+":"+strconv.Itoa(f.gossip) || api.Cluster.Members[2].Config == api.Cluster.Members[0].Config ||
+		len(api.Cluster.Drift) != 1 {
+		t.Errorf("/api/status cluster = %+v, want three alive members, n3's config digest its own, one drift", api.Cluster)
+	}
+	// Put back: the drift goes.
+	replaceFile(t, n3.cfgPath, string(data))
+	if err := n3.srv.Reload("test"); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the drift to clear on n1", func() bool { return len(n1.srv.cluster.Status().Drift) == 0 })
+
+	time.Sleep(1500 * time.Millisecond) // probes and gossip go on: merges to count
+	m := scrape(t, n1.srv.Metrics())
+	for _, want := range []string{`dnslb_cluster_members_by_state{state="alive"} 3`, `dnslb_cluster_members_by_state{state="dead"} 0`,
+		`dnslb_cluster_seconds_since_merge{member="n2"} `, `dnslb_cluster_seconds_since_merge{member="n3"} `, `dnslb_cluster_local_targets 2`} {
+		if !strings.Contains(m, want) {
+			t.Errorf("n1's metrics lack %q", want)
+		}
+	}
+	for _, series := range []string{"dnslb_cluster_observations_received_total", `dnslb_cluster_gossip_bytes_total{direction="sent"}`, `dnslb_cluster_gossip_bytes_total{direction="received"}`} {
+		if v := metricValue(t, n1.srv, series); v <= 0 {
+			t.Errorf("%s = %v, want > 0", series, v)
+		}
+	}
+	for _, l := range strings.Split(m, "\n") {
+		if v, ok := strings.CutPrefix(l, `dnslb_cluster_seconds_since_merge{member="n2"} `); ok {
+			if s, _ := strconv.ParseFloat(v, 64); s > 3 {
+				t.Errorf("seconds since n2's last merge = %v, want within a few probe intervals", s)
+			}
+		}
+	}
+	for _, ts := range n1.srv.cluster.Status().Targets {
+		if len(ts.Views) != 3 || ts.Disagree {
+			t.Errorf("target %s: views %+v disagree=%v, want three probers agreeing", ts.Target, ts.Views, ts.Disagree)
+		}
+	}
 }

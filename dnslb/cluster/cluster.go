@@ -64,6 +64,9 @@ type Cluster struct {
 	drop      atomic.Pointer[func(netip.Addr) bool]
 	bytesIn   atomic.Uint64
 	bytesOut  atomic.Uint64
+	// closed: Run has ended; memberlist's timers may still fire events,
+	// which are then ignored.
+	closed atomic.Bool
 
 	// mu guards the fields below; OnVerdict is called holding it.
 	mu       sync.Mutex
@@ -177,6 +180,7 @@ func (c *Cluster) Run(ctx context.Context) error {
 			c.log.Warn("cluster leave", "err", err)
 		}
 		_ = c.ml.Shutdown()
+		c.closed.Store(true)
 	}()
 	c.join()
 	t := time.NewTicker(c.cfg.Sweep)
@@ -443,6 +447,9 @@ func compareStrings(a, b string) int {
 }
 
 func (c *Cluster) memberEvent(n *memberlist.Node, alive bool) {
+	if c.closed.Load() {
+		return
+	}
 	c.mu.Lock()
 	if alive {
 		c.members[n.Name] = n.Address()
