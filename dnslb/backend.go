@@ -109,7 +109,7 @@ func (s *Server) SetOverride(target, state string) error {
 	if err != nil {
 		return err
 	}
-	s.store.SetOverride(key, state)
+	s.setOverride(key, state) // fleet.go: to every node in a fleet
 	return s.overrides.Save(s.stateFile(), s.store)
 }
 

@@ -71,7 +71,7 @@ func (b *fleetBackend) block(node string) {
 }
 
 // freeFleetPort finds a TCP and UDP port free on every address.
-func freeFleetPort(t *testing.T, addrs []string) int {
+func freeFleetPort(t testing.TB, addrs []string) int {
 	t.Helper()
 	for try := 0; try < 50; try++ {
 		ln, err := net.Listen("tcp", addrs[0]+":0")

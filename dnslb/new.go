@@ -152,6 +152,7 @@ func (s *Server) apply(st *loadResult) error {
 	}
 	s.setRRL(st.cfg.RRL)
 	s.cfg, s.loaded, s.watched = st.cfg, st.loaded, st.files
+	s.fleetDigests()
 	return nil
 }
 

@@ -61,7 +61,7 @@ func (s *Server) Run(ctx context.Context) error {
 		}
 	}
 	if s.cluster != nil {
-		if err = s.cluster.Start(); err != nil {
+		if err = s.startCluster(); err != nil {
 			serve.CloseUDP(udp)
 			closeListeners(tcpLns)
 			for _, ln := range []net.Listener{adminLn, metricsLn} {

@@ -1,11 +1,13 @@
 package cluster
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"hash/fnv"
 	"log/slog"
+	"maps"
 	"net"
 	"net/netip"
 	"slices"
@@ -37,6 +39,10 @@ type Config struct {
 	// OnMembers is called from Run when the members changed, so the caller
 	// can tell its prober which targets are now local (Local).
 	OnMembers func()
+	// OnOverride is called from Run, serialised with SetOverride's apply,
+	// with the overrides other nodes set (target to state, "" cleared)
+	// that changed what this node holds.
+	OnOverride func(map[string]string)
 	// Sweep is how often verdicts are recomputed for staleness (default 500ms).
 	Sweep time.Duration
 }
@@ -51,6 +57,16 @@ type Cluster struct {
 	nodes atomic.Int32 // live members, for the queue's retransmit count
 	heard atomic.Uint64
 	kick  chan struct{} // members changed
+	// overKick: overrides from other nodes wait in overDirty.
+	overKick chan struct{}
+	// deliverMu serialises OnOverride with SetOverride's apply.
+	deliverMu sync.Mutex
+	drop      atomic.Pointer[func(netip.Addr) bool]
+	bytesIn   atomic.Uint64
+	bytesOut  atomic.Uint64
+	// closed: Run has ended; memberlist's timers may still fire events,
+	// which are then ignored.
+	closed atomic.Bool
 
 	// mu guards the fields below; OnVerdict is called holding it.
 	mu       sync.Mutex
@@ -60,7 +76,26 @@ type Cluster struct {
 	verdicts map[healthcheck.Key]healthcheck.State
 	lastSeq  uint64
 	merged   map[string]time.Time // member → last observation merged from it
+	// over is the cluster-wide overrides by target, cleared ones kept (a
+	// clear must win over an older set arriving late).
+	over      map[string]*wireOverride
+	overDirty map[string]bool
+	// digests is each node's (this one's too) config and zone digests.
+	digests   map[string]*wireDigest
+	digestSeq uint64
+	warned    map[string]string   // node → the digest last warned about
+	gone      map[string]goneNode // members that left or died, capped
 }
+
+// goneNode is a member that is no longer live.
+type goneNode struct {
+	addr  string
+	state string // "left" or "dead"
+	at    time.Time
+}
+
+// maxGone caps the members the status remembers after they went.
+const maxGone = 64
 
 // observation is one node's view of one target.
 type observation struct {
@@ -88,11 +123,18 @@ func New(cfg Config) *Cluster {
 		cfg:      cfg,
 		log:      cfg.Log,
 		kick:     make(chan struct{}, 1),
+		overKick: make(chan struct{}, 1),
 		members:  map[string]string{cfg.Name: net.JoinHostPort(cfg.Bind.String(), strconv.Itoa(cfg.Port))},
 		obs:      map[string]map[healthcheck.Key]*observation{},
 		targets:  map[healthcheck.Key]time.Duration{},
 		verdicts: map[healthcheck.Key]healthcheck.State{},
 		merged:   map[string]time.Time{},
+
+		over:      map[string]*wireOverride{},
+		overDirty: map[string]bool{},
+		digests:   map[string]*wireDigest{},
+		warned:    map[string]string{},
+		gone:      map[string]goneNode{},
 	}
 	c.nodes.Store(1)
 	c.queue = &memberlist.TransmitLimitedQueue{NumNodes: func() int { return int(c.nodes.Load()) }, RetransmitMult: 3}
@@ -111,9 +153,16 @@ func (c *Cluster) Start() error {
 	mc.Delegate = (*delegate)(c)
 	mc.Events = (*events)(c)
 	mc.Logger = slog.NewLogLogger(c.log.Handler(), slog.LevelDebug)
+	where := net.JoinHostPort(mc.BindAddr, strconv.Itoa(mc.BindPort))
+	nt, err := memberlist.NewNetTransport(&memberlist.NetTransportConfig{BindAddrs: []string{mc.BindAddr}, BindPort: mc.BindPort, Logger: mc.Logger})
+	if err != nil {
+		return fmt.Errorf("cluster: cannot start gossip on %s: %w", where, err)
+	}
+	mc.Transport = newTransport(c, nt)
 	ml, err := memberlist.Create(mc)
 	if err != nil {
-		return fmt.Errorf("cluster: cannot start gossip on %s: %w", net.JoinHostPort(mc.BindAddr, strconv.Itoa(mc.BindPort)), err)
+		_ = mc.Transport.Shutdown()
+		return fmt.Errorf("cluster: cannot start gossip on %s: %w", where, err)
 	}
 	c.ml = ml
 	return nil
@@ -131,6 +180,7 @@ func (c *Cluster) Run(ctx context.Context) error {
 			c.log.Warn("cluster leave", "err", err)
 		}
 		_ = c.ml.Shutdown()
+		c.closed.Store(true)
 	}()
 	c.join()
 	t := time.NewTicker(c.cfg.Sweep)
@@ -140,6 +190,8 @@ func (c *Cluster) Run(ctx context.Context) error {
 		select {
 		case <-ctx.Done():
 			return nil
+		case <-c.overKick:
+			c.deliver()
 		case <-c.kick:
 			if c.cfg.OnMembers != nil {
 				c.cfg.OnMembers()
@@ -203,7 +255,7 @@ func (c *Cluster) Observe(st healthcheck.Status) {
 	c.lastSeq = max(c.lastSeq+1, uint64(now.UnixNano()))
 	o := &observation{State: st.State, Since: st.Since, Seq: c.lastSeq, heard: now}
 	c.own()[st.Key] = o
-	c.queue.QueueBroadcast(&broadcast{key: st.Key, msg: encode([]wireObs{wire(c.cfg.Name, st.Key, o)})})
+	c.queue.QueueBroadcast(&broadcast{key: "o " + st.Key.String(), msg: encode(message{Obs: []wireObs{wire(c.cfg.Name, st.Key, o)}})})
 	c.decide(st.Key, now)
 }
 
@@ -216,13 +268,16 @@ func (c *Cluster) own() map[healthcheck.Key]*observation {
 	return m
 }
 
-// merge takes the observations of other nodes, the highest sequence of
-// each (node, target) winning.
-func (c *Cluster) merge(in []wireObs) {
+// merge takes a message of other nodes: for each (node, target) the
+// observation of the highest sequence wins, for each target the latest
+// override, for each node its digest of the highest sequence.
+func (c *Cluster) merge(in message) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	now := time.Now()
-	for _, w := range in {
+	c.mergeOverrides(in.Over)
+	c.mergeDigests(in.Dig)
+	for _, w := range in.Obs {
 		k, o, ok := w.parse()
 		if !ok || w.Node == c.cfg.Name {
 			continue
@@ -392,13 +447,35 @@ func compareStrings(a, b string) int {
 }
 
 func (c *Cluster) memberEvent(n *memberlist.Node, alive bool) {
+	if c.closed.Load() {
+		return
+	}
 	c.mu.Lock()
 	if alive {
 		c.members[n.Name] = n.Address()
+		delete(c.gone, n.Name)
+		c.warnDrift(n.Name)
 	} else if n.Name != c.cfg.Name {
 		delete(c.members, n.Name)
 		delete(c.obs, n.Name) // its targets go to their next prober
 		delete(c.merged, n.Name)
+		delete(c.digests, n.Name)
+		delete(c.warned, n.Name)
+		state := "dead"
+		if n.State == memberlist.StateLeft {
+			state = "left"
+		}
+		c.gone[n.Name] = goneNode{addr: n.Address(), state: state, at: time.Now()}
+		for len(c.gone) > maxGone {
+			oldest := ""
+			for name, g := range c.gone {
+				if oldest == "" || g.at.Before(c.gone[oldest].at) {
+					oldest = name
+				}
+			}
+			delete(c.gone, oldest)
+		}
+		c.log.Info("cluster member gone", "member", n.Name, "state", state)
 	}
 	c.nodes.Store(int32(len(c.members)))
 	c.mu.Unlock()
@@ -418,12 +495,35 @@ type Status struct {
 	Targets []TargetStatus `json:"targets"`
 	// Heard counts observations merged from other nodes.
 	Heard uint64 `json:"observations_heard"`
+	// Gone is the members that left or died (the latest 64).
+	Gone []Member `json:"gone,omitempty"`
+	// Overrides is the fleet's overrides, with who set them and when
+	// (cleared ones too, State "").
+	Overrides []Override `json:"overrides,omitempty"`
+	// Drift says how live members' config or zone digests differ from
+	// this node's, one line each.
+	Drift []string `json:"drift,omitempty"`
+	// Config and Zones are this node's digests.
+	Config string `json:"config_digest,omitempty"`
+	Zones  string `json:"zones_digest,omitempty"`
+	// GossipSent and GossipReceived count gossip's bytes (packets and
+	// streams, after encryption).
+	GossipSent     uint64 `json:"gossip_bytes_sent"`
+	GossipReceived uint64 `json:"gossip_bytes_received"`
 }
 
 // Member is one live member.
 type Member struct {
 	Name string `json:"name"`
 	Addr string `json:"address"`
+	// State is "alive" or "suspect" for a live member, "left" or "dead"
+	// for a gone one.
+	State string `json:"state"`
+	// Config and Zones are its digests as last gossiped ("" not yet
+	// heard); Since, for a gone member, when it went.
+	Config string    `json:"config_digest,omitempty"`
+	Zones  string    `json:"zones_digest,omitempty"`
+	Since  time.Time `json:"since,omitzero"`
 	// LastMerge is when an observation of it was last merged (zero: never,
 	// or this node).
 	LastMerge time.Time `json:"last_merge,omitzero"`
@@ -435,6 +535,8 @@ type TargetStatus struct {
 	Local   bool   `json:"local"`
 	Verdict string `json:"verdict"`
 	Views   []View `json:"views"`
+	// Disagree: its probers' fresh views are not all the same.
+	Disagree bool `json:"disagree,omitempty"`
 }
 
 // View is one prober's observation of a target.
@@ -446,13 +548,35 @@ type View struct {
 
 // Status returns the members, and each target's probers and views.
 func (c *Cluster) Status() Status {
+	states := map[string]string{}
+	if c.ml != nil {
+		// Before mu: memberlist calls the events holding its own lock.
+		for _, n := range c.ml.Members() {
+			if n.State == memberlist.StateSuspect {
+				states[n.Name] = "suspect"
+			}
+		}
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	now := time.Now()
 	names := c.memberNames()
-	st := Status{Node: c.cfg.Name, Alone: c.alone(), Heard: c.heard.Load()}
+	st := Status{Node: c.cfg.Name, Alone: c.alone(), Heard: c.heard.Load(), Overrides: c.overrides(),
+		GossipSent: c.bytesOut.Load(), GossipReceived: c.bytesIn.Load()}
+	if d := c.digests[c.cfg.Name]; d != nil {
+		st.Config, st.Zones = d.Config, d.All
+	}
 	for _, n := range names {
-		st.Members = append(st.Members, Member{Name: n, Addr: c.members[n], LastMerge: c.merged[n]})
+		m := Member{Name: n, Addr: c.members[n], LastMerge: c.merged[n], State: cmp.Or(states[n], "alive")}
+		if d := c.digests[n]; d != nil {
+			m.Config, m.Zones = d.Config, d.All
+		}
+		st.Members = append(st.Members, m)
+		st.Drift = append(st.Drift, c.driftOf(n)...)
+	}
+	for _, n := range slices.Sorted(maps.Keys(c.gone)) {
+		g := c.gone[n]
+		st.Gone = append(st.Gone, Member{Name: n, Addr: g.addr, State: g.state, Since: g.at})
 	}
 	keys := make([]healthcheck.Key, 0, len(c.targets))
 	for k := range c.targets {
@@ -465,12 +589,17 @@ func (c *Cluster) Status() Status {
 			probers = []string{c.cfg.Name}
 		}
 		ts := TargetStatus{Target: k.String(), Local: st.Alone || slices.Contains(probers, c.cfg.Name), Verdict: c.verdicts[k].String()}
+		seen := healthcheck.Unknown
 		for _, p := range probers {
 			v := View{Node: p, State: "absent"}
 			if o := c.obs[p][k]; o != nil {
 				v.State, v.Age = o.State.String(), now.Sub(o.heard).Round(time.Millisecond)
 				if c.fresh(p, k, now) == nil {
 					v.State = "stale"
+				} else if seen == healthcheck.Unknown {
+					seen = o.State
+				} else if o.State != seen {
+					ts.Disagree = true
 				}
 			}
 			ts.Views = append(ts.Views, v)
@@ -478,4 +607,44 @@ func (c *Cluster) Status() Status {
 		st.Targets = append(st.Targets, ts)
 	}
 	return st
+}
+
+// SetDrop makes gossip drop all traffic with the peers for which drop
+// returns true (nil: none), in both directions as far as this node goes:
+// tests cut nodes off with it, each node dropping the others' addresses.
+func (c *Cluster) SetDrop(drop func(peer netip.Addr) bool) {
+	if drop == nil {
+		c.drop.Store(nil)
+		return
+	}
+	c.drop.Store(&drop)
+}
+
+// Metrics is what the metrics read of the fleet at a scrape.
+type Metrics struct {
+	ByState map[string]int // live and gone members by state, this node included
+	// SinceMerge is each live member's seconds since an observation of it
+	// was last merged (members never merged from are left out).
+	SinceMerge     map[string]float64
+	Heard          uint64 // observations merged from other nodes
+	GossipSent     uint64
+	GossipReceived uint64
+}
+
+// Metrics returns the fleet's numbers for the metrics.
+func (c *Cluster) Metrics() Metrics {
+	st := c.Status()
+	m := Metrics{ByState: map[string]int{"alive": 0, "suspect": 0, "left": 0, "dead": 0}, SinceMerge: map[string]float64{},
+		Heard: st.Heard, GossipSent: st.GossipSent, GossipReceived: st.GossipReceived}
+	now := time.Now()
+	for _, mb := range st.Members {
+		m.ByState[mb.State]++
+		if !mb.LastMerge.IsZero() {
+			m.SinceMerge[mb.Name] = now.Sub(mb.LastMerge).Seconds()
+		}
+	}
+	for _, mb := range st.Gone {
+		m.ByState[mb.State]++
+	}
+	return m
 }

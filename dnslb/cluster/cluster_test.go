@@ -86,7 +86,7 @@ func TestMergeIdempotentCommutative(t *testing.T) {
 		msgs = append(msgs, in[r.IntN(len(in))], in[r.IntN(len(in))]) // duplicates
 		r.Shuffle(len(msgs), func(i, j int) { msgs[i], msgs[j] = msgs[j], msgs[i] })
 		for _, m := range msgs {
-			c.merge([]wireObs{m})
+			c.merge(message{Obs: []wireObs{m}})
 		}
 		got := ""
 		for _, node := range []string{"b", "c", "d"} {

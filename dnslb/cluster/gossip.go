@@ -10,6 +10,16 @@ import (
 	"github.com/dnslb/dnslb/healthcheck"
 )
 
+// message is one gossip message, or a node's whole state in push/pull.
+// Each part merges on its own: observations by (node, target) and
+// sequence, overrides by target and (time, node, state), digests by node
+// and sequence.
+type message struct {
+	Obs  []wireObs      `json:"o,omitempty"`
+	Over []wireOverride `json:"v,omitempty"`
+	Dig  []wireDigest   `json:"d,omitempty"`
+}
+
 // wireObs is one observation as gossiped.
 type wireObs struct {
 	Node  string `json:"n"`
@@ -18,6 +28,24 @@ type wireObs struct {
 	State uint8  `json:"s"`
 	Since int64  `json:"t"` // unix milliseconds
 	Seq   uint64 `json:"q"`
+}
+
+// wireOverride is one cluster-wide override as gossiped.
+type wireOverride struct {
+	Target string `json:"t"`
+	State  string `json:"s,omitempty"` // "": cleared
+	By     string `json:"b"`
+	At     int64  `json:"at"` // unix milliseconds; 0: read from a state file
+}
+
+// wireDigest is one node's digests of its config and zones. A broadcast
+// leaves Zones out when they would not fit a packet; push/pull has them.
+type wireDigest struct {
+	Node   string     `json:"n"`
+	Seq    uint64     `json:"q"`
+	Config string     `json:"c"`
+	All    string     `json:"a"` // of every zone's serial and digest
+	Zones  []ZoneHash `json:"z,omitempty"`
 }
 
 func wire(node string, k healthcheck.Key, o *observation) wireObs {
@@ -44,15 +72,26 @@ func (w wireObs) parse() (healthcheck.Key, *observation, bool) {
 	return k, &observation{State: st, Since: time.UnixMilli(w.Since), Seq: w.Seq}, true
 }
 
-func encode(ws []wireObs) []byte {
-	b, _ := json.Marshal(ws) // plain values: cannot fail
+func encode(m message) []byte {
+	b, _ := json.Marshal(m) // plain values: cannot fail
 	return b
 }
 
-// broadcast is one observation of this node; a newer one of the same
-// target replaces it in the queue.
+// decode reads a message; a bare list is observations (the first
+// version's format).
+func decode(b []byte) (message, bool) {
+	var m message
+	if len(b) > 0 && b[0] == '[' {
+		return m, json.Unmarshal(b, &m.Obs) == nil
+	}
+	return m, json.Unmarshal(b, &m) == nil
+}
+
+// broadcast is one message of this node; a newer one of the same key
+// (an observation's target, an override's target, the digest) replaces
+// it in the queue.
 type broadcast struct {
-	key healthcheck.Key
+	key string
 	msg []byte
 }
 
@@ -69,9 +108,8 @@ type delegate Cluster
 func (d *delegate) NodeMeta(limit int) []byte { return nil }
 
 func (d *delegate) NotifyMsg(b []byte) {
-	var ws []wireObs
-	if json.Unmarshal(b, &ws) == nil {
-		(*Cluster)(d).merge(ws)
+	if m, ok := decode(b); ok {
+		(*Cluster)(d).merge(m)
 	}
 }
 
@@ -79,19 +117,25 @@ func (d *delegate) GetBroadcasts(overhead, limit int) [][]byte {
 	return d.queue.GetBroadcasts(overhead, limit)
 }
 
-// LocalState is every observation this node holds, its own and others':
+// LocalState is everything this node holds, its own and others':
 // merging is idempotent, so a rejoining node catches up in one exchange.
 func (d *delegate) LocalState(join bool) []byte {
 	c := (*Cluster)(d)
 	c.mu.Lock()
-	var ws []wireObs
-	for node, m := range c.obs {
-		for k, o := range m {
-			ws = append(ws, wire(node, k, o))
+	var m message
+	for node, om := range c.obs {
+		for k, o := range om {
+			m.Obs = append(m.Obs, wire(node, k, o))
 		}
 	}
+	for _, o := range c.over {
+		m.Over = append(m.Over, *o)
+	}
+	for _, dg := range c.digests {
+		m.Dig = append(m.Dig, *dg)
+	}
 	c.mu.Unlock()
-	return encode(ws)
+	return encode(m)
 }
 
 func (d *delegate) MergeRemoteState(buf []byte, join bool) { d.NotifyMsg(buf) }
