@@ -21,33 +21,22 @@ import (
 	"github.com/dnslb/dnslb/dnslb/dnssec"
 )
 
-const signedZone = `$ORIGIN example.org.
-$TTL 300
-@ IN SOA ns1 hostmaster 1 7200 3600 1209600 300
-@ IN NS ns1
-ns1 IN A 127.0.0.1
-www IN A 192.0.2.1
-www IN A 192.0.2.2
-www IN A 192.0.2.3
-lb IN A 192.0.2.10
-lb IN A 192.0.2.11
-lb IN A 192.0.2.12
-alias IN CNAME www
-*.wild IN A 192.0.2.50
-a.b.ent IN A 192.0.2.60
-big IN TXT "%s"
-big IN TXT "%s"
-big IN TXT "%s"
-big IN TXT "%s"
-big IN TXT "%s"
-sub IN NS ns.sub
-ns.sub IN A 192.0.2.53
-secure IN NS ns.secure
-secure IN DS 12345 13 2 0123456789ABCDEF0123456789ABCDEF0123456789ABCDEF0123456789ABCDEF
-ns.secure IN A 192.0.2.54
-hc IN A 127.0.0.1
+// signedZone is the signed zone of dnslb/sign's tests
+// (testdata/dnssec/signed.zone.fmt) and a load-balanced name with health
+// checks: a format for fmt with five strings for the big TXT RRset.
+var signedZone = readZoneFormat("../testdata/dnssec/signed.zone.fmt") + `hc IN A 127.0.0.1
 hc IN A 127.0.0.2
 `
+
+// readZoneFormat is the text of the fixture at path; a missing fixture
+// ends the test binary before any test runs.
+func readZoneFormat(path string) string {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		panic(err)
+	}
+	return string(b)
+}
 
 // signedSetup writes a signed zone's files in a new folder: the zone, a
 // key of algorithm alg (ksk+zsk when split), the config (extra appended),
