@@ -1,11 +1,8 @@
 package dnslb
 
 import (
-	"context"
 	"fmt"
-	"io"
 	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -16,8 +13,6 @@ import (
 
 	"github.com/miekg/dns"
 
-	"github.com/dnslb/dnslb/dnslb/admin"
-	"github.com/dnslb/dnslb/dnslb/config"
 	"github.com/dnslb/dnslb/dnslb/dnssec"
 )
 
@@ -385,25 +380,9 @@ func TestDNSSECStatus(t *testing.T) {
 	if got := metricValue(t, srv, `dnslb_dnssec_signing_seconds_total{zone="example.org."}`); got <= 0 {
 		t.Errorf("dnslb_dnssec_signing_seconds_total = %v", got)
 	}
-	a := admin.New(config.AdminConfig{Listen: "127.0.0.1:0", StatusInterval: config.Duration{Duration: time.Second}}, srv, srv.Metrics(), nil)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- a.Run(ctx) }()
-	t.Cleanup(func() { cancel(); <-done })
-	select {
-	case <-a.Started():
-	case err := <-done:
-		t.Fatalf("admin Run: %v", err)
-	}
-	resp, err := http.Get("http://" + a.Addr().String() + "/")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var page strings.Builder
-	_, _ = io.Copy(&page, resp.Body)
-	resp.Body.Close()
+	page := getBody(t, startAdmin(t, srv, time.Second)+"/")
 	for _, want := range []string{fmt.Sprintf("KSK %d (ED25519)", keys[0].Tag()), fmt.Sprintf("ZSK %d (ED25519)", keys[1].Tag()), "3 signatures made"} {
-		if !strings.Contains(page.String(), want) {
+		if !strings.Contains(page, want) {
 			t.Errorf("status page: no %q", want)
 		}
 	}

@@ -3,7 +3,6 @@ package dnslb
 import (
 	"context"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -17,7 +16,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/dnslb/dnslb/dnslb/admin"
 	"github.com/dnslb/dnslb/dnslb/cluster"
 	"github.com/dnslb/dnslb/dnslb/config"
 	"github.com/dnslb/dnslb/healthcheck"
@@ -327,24 +325,9 @@ key_file = "gossip.key"
 	if st.Cluster == nil || len(st.Cluster.Members) != 3 || st.Cluster.Alone {
 		t.Errorf("status cluster = %+v, want three members, not alone", st.Cluster)
 	}
-	a := admin.New(config.AdminConfig{Listen: "127.0.0.1:0", StatusInterval: config.Duration{Duration: time.Second}}, nodes[0].srv, nodes[0].srv.Metrics(), nil)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- a.Run(ctx) }()
-	defer func() { cancel(); <-done }()
-	select {
-	case <-a.Started():
-	case err := <-done:
-		t.Fatalf("admin Run: %v", err)
-	}
-	resp, err := http.Get("http://" + a.Addr().String() + "/")
-	if err != nil {
-		t.Fatal(err)
-	}
-	page, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
+	page := getBody(t, startAdmin(t, nodes[0].srv, time.Second)+"/")
 	for _, want := range []string{`<h2 id="cluster">Fleet</h2>`, "3 live members", ">n3<", "web/" + blockedAddr} {
-		if !strings.Contains(string(page), want) {
+		if !strings.Contains(page, want) {
 			t.Errorf("status page lacks %q", want)
 		}
 	}

@@ -59,31 +59,10 @@ low_watermark = 0.6
 high_watermark = 0.9
 `, port))
 	srv, addr := startServer(t, cfgPath)
-	a := admin.New(config.AdminConfig{Listen: "127.0.0.1:0", StatusInterval: config.Duration{Duration: 200 * time.Millisecond}}, srv, srv.Metrics(), nil)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- a.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("admin Run: %v", err)
-		}
-	})
-	select {
-	case <-a.Started():
-	case err := <-done:
-		t.Fatalf("admin Run: %v", err)
-	}
-	url := "http://" + a.Addr().String() + "/"
+	url := startAdmin(t, srv, 200*time.Millisecond) + "/"
 	get := func() string {
 		t.Helper()
-		resp, err := http.Get(url)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return string(b)
+		return getBody(t, url)
 	}
 	// Answers go on from here to the end: the shares are counted over
 	// the last 12 samples (2.4s here).
@@ -227,4 +206,42 @@ func keepAsking(t *testing.T, addr, name string) (stop func()) {
 	stop = func() { once.Do(func() { close(quit); <-done }) }
 	t.Cleanup(stop)
 	return stop
+}
+
+// startAdmin runs srv's admin listener on a free loopback port, sampling
+// the status every interval, until the test ends, and returns its base
+// URL ("http://127.0.0.1:PORT").
+func startAdmin(t *testing.T, srv *Server, interval time.Duration) string {
+	t.Helper()
+	a := admin.New(config.AdminConfig{Listen: "127.0.0.1:0", StatusInterval: config.Duration{Duration: interval}}, srv, srv.Metrics(), nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- a.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("admin Run: %v", err)
+		}
+	})
+	select {
+	case <-a.Started():
+	case err := <-done:
+		t.Fatalf("admin Run: %v", err)
+	}
+	return "http://" + a.Addr().String()
+}
+
+// getBody is the body of the answer to GET url.
+func getBody(t *testing.T, url string) string {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
 }

@@ -12,12 +12,14 @@ import (
 	"net/http"
 	"net/netip"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/dnslb/dnslb/dnslb/config"
 	"github.com/dnslb/dnslb/dnslb/metrics"
+	"github.com/dnslb/dnslb/dnslb/state"
 )
 
 // Backend is what the admin listener needs from the running server.
@@ -42,8 +44,10 @@ type Backend interface {
 // the target matches no name or address; the API answers 404 for it.
 var ErrUnknownTarget = errors.New("no such name or address")
 
-// OverrideStates are the states Backend.SetOverride accepts; "" clears.
-var OverrideStates = []string{"drain", "up", "down", ""}
+// OverrideStates are the states Backend.SetOverride accepts: those an
+// override may have (state.OverrideStates, what the state file holds), and
+// "" to clear one.
+var OverrideStates = append(slices.Clone(state.OverrideStates), "")
 
 // Server is the admin HTTP listener: status page, JSON API, actions,
 // metrics and health endpoints. It is for operators, not for the public:
