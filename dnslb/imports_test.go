@@ -12,13 +12,14 @@ import (
 // (docs/ARCHITECTURE.md draws it). Test-only helpers (geo/geotest) sit
 // beside what they serve.
 var layers = map[string]int{
-	"zones":                0,
+	"zones/zonetext":       0,
 	"healthcheck":          0,
 	"geodata":              0,
 	"example":              0,
 	"dnslb/cookie":         0,
 	"dnslb/dnssec":         0,
 	"dnslb/admin/pagetest": 0,
+	"zones":                1,
 	"dnslb/config":         1,
 	"dnslb/wire":           1,
 	"dnslb/watch":          1,

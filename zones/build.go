@@ -7,6 +7,8 @@ import (
 	"strings"
 
 	"github.com/miekg/dns"
+
+	"github.com/dnslb/dnslb/zones/zonetext"
 )
 
 // maxTTL is the largest TTL RFC 2181 section 8 allows.
@@ -83,7 +85,7 @@ func buildFrom(origin, path string, rrs iter.Seq[located], hint int, partial fun
 			fail(l, "%s %s: record has no data", h.Name, dns.TypeToString[h.Rrtype])
 			continue
 		}
-		sortSvcParams(l.rr)
+		zonetext.SortSvcParams(l.rr)
 		// A name's records mostly come together: the last node found
 		// saves the index a lookup (no node was added since).
 		if last == nil || last.Name != owner {

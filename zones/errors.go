@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/dnslb/dnslb/zones/zonetext"
 )
 
 // maxReported is how many errors an ErrorList prints before summarising the rest.
@@ -122,5 +124,5 @@ func clearer(msg string) string {
 	case "bad owner name":
 		return tok + " is not a valid owner name"
 	}
-	return plainWords(what, tok, msg) // errwords.go
+	return zonetext.PlainWords(what, tok, msg)
 }

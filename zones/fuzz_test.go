@@ -11,6 +11,8 @@ import (
 	"testing"
 
 	"github.com/miekg/dns"
+
+	"github.com/dnslb/dnslb/zones/zonetext"
 )
 
 // unsafeInclude matches $INCLUDEs that could leave testdata (/dev/zero,
@@ -167,7 +169,7 @@ func shortSOA(data []byte) bool {
 	for _, e := range splitEntries(string(data)) {
 		var fields []string
 		for _, line := range strings.Split(e.text, "\n") {
-			line = strings.NewReplacer("(", " ", ")", " ").Replace(stripComment(line))
+			line = strings.NewReplacer("(", " ", ")", " ").Replace(zonetext.StripComment(line))
 			fields = append(fields, strings.Fields(line)...)
 		}
 		for i, f := range fields {

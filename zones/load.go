@@ -11,6 +11,8 @@ import (
 	"strings"
 
 	"github.com/miekg/dns"
+
+	"github.com/dnslb/dnslb/zones/zonetext"
 )
 
 // maxIncludeDepth is how deep $INCLUDEs may nest, as in the zone parser.
@@ -131,7 +133,7 @@ func parseFast(origin, path string, data []byte) ([]located, error) {
 // loadFast builds the zone from parseFast's records as the zone parser
 // reads them, holding none but those the zone keeps (a slice of them all
 // was 40 MB of garbage for a zone of a million records). long says that a
-// record may hold a string the zone parser cut (hasLongString); err is
+// record may hold a string the zone parser cut (zonetext.HasLongString); err is
 // parseFast's error, and then there is no zone.
 func loadFast(origin, path string, data io.Reader, hint int, prev *Zone) (z *Zone, errs ErrorList, long bool, err error) {
 	zp := fastParser(origin, path, data)
@@ -146,7 +148,7 @@ func loadFast(origin, path string, data io.Reader, hint int, prev *Zone) (z *Zon
 		defer close(batches)
 		b := make([]located, 0, fastBatch)
 		for rr, ok := zp.Next(); ok; rr, ok = zp.Next() {
-			if !long && hasLongString(rr) {
+			if !long && zonetext.HasLongString(rr) {
 				long = true
 			}
 			if b = append(b, located{rr: rr, file: path}); len(b) < fastBatch {
@@ -292,7 +294,7 @@ func (st *slowState) parseEntry(path string, line int, body string) ([]located, 
 	out, err := parse(body)
 	if err != nil {
 		// SVCB parameters in the keyNNNNN form of a named key (svcb.go).
-		if text, ph := svcbGeneric(body); ph != nil {
+		if text, ph := zonetext.SVCBGeneric(body); ph != nil {
 			if o, err2 := parse(text); err2 == nil {
 				if err2 = svcbRestore(o, ph); err2 != nil {
 					return nil, &Error{File: path, Line: line, Msg: err2.Error()}
@@ -337,7 +339,7 @@ func isDirective(text string) bool {
 }
 
 func (st *slowState) directive(path string, e entry, text string) ([]located, ErrorList) {
-	fields := blankFields(stripComment(text))
+	fields := blankFields(zonetext.StripComment(text))
 	bad := func(msg string) ErrorList { return ErrorList{{File: path, Line: e.line, Msg: msg}} }
 	switch strings.ToUpper(fields[0]) {
 	case "$ORIGIN":
@@ -466,7 +468,7 @@ func splitEntries(s string) []entry {
 	inQuote, inComment := false, false
 	flush := func(end int) {
 		t := s[start:end]
-		if strings.TrimSpace(stripComment(t)) != "" {
+		if strings.TrimSpace(zonetext.StripComment(t)) != "" {
 			out = append(out, entry{line: startLine, text: t})
 		}
 	}
@@ -567,24 +569,6 @@ func (st *closeState) feed(s []byte) {
 }
 
 func (st *closeState) closed() bool { return st.depth == 0 && !st.inQuote }
-
-// stripComment drops a trailing ";" comment that is not inside quotes.
-func stripComment(s string) string {
-	inQuote := false
-	for i := 0; i < len(s); i++ {
-		switch s[i] {
-		case '\\':
-			i++
-		case '"':
-			inQuote = !inQuote
-		case ';':
-			if !inQuote {
-				return s[:i]
-			}
-		}
-	}
-	return s
-}
 
 // failedTypes returns whether a record of a type and owner may be among
 // the entries that errs (syntax errors) left out: whether the type's name

@@ -7,6 +7,8 @@ import (
 	"os"
 
 	"github.com/miekg/dns"
+
+	"github.com/dnslb/dnslb/zones/zonetext"
 )
 
 // streamPiece is how much of a file loadStream reads at a time.
@@ -62,7 +64,7 @@ func scanStream(r io.Reader, piece int) (lines int, ok bool) {
 		lines += bytes.Count(piece, []byte{'\n'})
 		cs.feed(piece)
 		window := buf[:carry+n]
-		if containsFold(window, "$generate") || containsFold(window, "ipseckey") || hasGenericKey(window) || containsFold(window, "$include") {
+		if zonetext.ContainsFold(window, "$generate") || zonetext.ContainsFold(window, "ipseckey") || zonetext.HasGenericKey(window) || zonetext.ContainsFold(window, "$include") {
 			return 0, false
 		}
 		if err == io.EOF || err == io.ErrUnexpectedEOF {

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"math/rand/v2"
 	"testing"
+
+	"github.com/dnslb/dnslb/zones/zonetext"
 )
 
 // TestScanStream: read in pieces of any size, scanStream says what
@@ -17,7 +19,7 @@ func TestScanStream(t *testing.T) {
 			b.WriteString(words[r.IntN(len(words))])
 		}
 		data := b.Bytes()
-		wantOK := !needsSlow("x.zone", data, 0) && !containsFold(data, "$include") && closed(data)
+		wantOK := !needsSlow("x.zone", data, 0) && !zonetext.ContainsFold(data, "$include") && closed(data)
 		for _, piece := range []int{1, 2, 3, 7, 64} {
 			lines, ok := scanStream(bytes.NewReader(data), piece)
 			if ok != wantOK || ok && lines != bytes.Count(data, []byte{'\n'})+1 {

@@ -1,4 +1,4 @@
-package zones
+package zonetext
 
 import (
 	"bytes"
@@ -6,7 +6,7 @@ import (
 	"testing"
 )
 
-// TestIndexFold: indexFold finds what bytes.Index finds in the lower-case
+// TestIndexFold: IndexFold finds what bytes.Index finds in the lower-case
 // copy of random texts of the letters it must fold.
 func TestIndexFold(t *testing.T) {
 	r := rand.New(rand.NewPCG(1, 2))
@@ -17,8 +17,8 @@ func TestIndexFold(t *testing.T) {
 			b[i] = alpha[r.IntN(len(alpha))]
 		}
 		for _, w := range []string{"key", "$g", "k"} {
-			if got, want := indexFold(b, w), bytes.Index(bytes.ToLower(b), []byte(w)); got != want {
-				t.Fatalf("indexFold(%q, %q) = %d, want %d", b, w, got, want)
+			if got, want := IndexFold(b, w), bytes.Index(bytes.ToLower(b), []byte(w)); got != want {
+				t.Fatalf("IndexFold(%q, %q) = %d, want %d", b, w, got, want)
 			}
 		}
 	}

@@ -1,4 +1,4 @@
-package zones
+package zonetext
 
 import (
 	"regexp"
@@ -75,9 +75,9 @@ var fieldWords = map[string][2]string{
 // badFieldRE takes apart "bad TYPE Field".
 var badFieldRE = regexp.MustCompile(`^bad ([A-Z0-9-]+) (.+)$`)
 
-// plainWords rewords what (the parser's message) about tok (the quoted
+// PlainWords rewords what (the parser's message) about tok (the quoted
 // word it stopped at), or returns msg unchanged.
-func plainWords(what, tok, msg string) string {
+func PlainWords(what, tok, msg string) string {
 	m := badFieldRE.FindStringSubmatch(what)
 	if m == nil {
 		return msg
