@@ -8,6 +8,8 @@ import (
 	"testing"
 
 	"github.com/miekg/dns"
+
+	"github.com/dnslb/dnslb/dnslb/dnssec"
 )
 
 // transferWarning is the start of the line warnSignedTransfers logs.
@@ -120,4 +122,62 @@ func TestSignedTransferWarning(t *testing.T) {
 			t.Errorf("unsigned zones with [transfer]: warnings by zone %v, want none", got)
 		}
 	})
+}
+
+// TestReloadKeepsSignatures: a reload that leaves the keys as they were
+// signs nothing again: the same queries after it are answered from the
+// signature cache (hits grow, signatures made do not), and the status
+// keeps the counts. A reload with a new key signs again, with it.
+func TestReloadKeepsSignatures(t *testing.T) {
+	cfg, _, _ := signedSetup(t, dns.ED25519, false, "")
+	srv, addr, _ := startLoggedServer(t, cfg)
+	askAll := func() {
+		t.Helper()
+		for _, q := range []struct {
+			name string
+			qt   uint16
+		}{{"www.example.org.", dns.TypeA}, {"lb.example.org.", dns.TypeA}, {"big.example.org.", dns.TypeTXT},
+			{"example.org.", dns.TypeDNSKEY}, {"nx.example.org.", dns.TypeA}, {"www.example.org.", dns.TypeTXT}} {
+			m := new(dns.Msg)
+			m.SetQuestion(q.name, q.qt)
+			m.SetEdns0(1232, true)
+			if r := exchange(t, addr, "tcp", m); !slices.ContainsFunc(append(r.Answer, r.Ns...), func(rr dns.RR) bool { return rr.Header().Rrtype == dns.TypeRRSIG }) {
+				t.Fatalf("%s %s: not signed:\n%s", q.name, dns.TypeToString[q.qt], r)
+			}
+		}
+	}
+	askAll()
+	before := srv.dnssecStatus("example.org.")
+	if before == nil || before.Made == 0 {
+		t.Fatalf("status before the reload: %+v, want signatures made", before)
+	}
+	if err := srv.Reload("test"); err != nil {
+		t.Fatal(err)
+	}
+	askAll()
+	after := srv.dnssecStatus("example.org.")
+	if after.Made != before.Made || after.Hits <= before.Hits || after.Cached < before.Cached {
+		t.Errorf("after a reload with the same keys: made %d hits %d cached %d; before: made %d hits %d cached %d (want the same made, more hits, the cache kept)",
+			after.Made, after.Hits, after.Cached, before.Made, before.Hits, before.Cached)
+	}
+	k, err := dnssec.Generate("example.org.", dns.ED25519, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := k.Write(filepath.Join(filepath.Dir(cfg), "keys")); err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Reload("test"); err != nil {
+		t.Fatal(err)
+	}
+	m := new(dns.Msg)
+	m.SetQuestion("www.example.org.", dns.TypeA)
+	m.SetEdns0(1232, true)
+	r := exchange(t, addr, "tcp", m)
+	if !slices.ContainsFunc(r.Answer, func(rr dns.RR) bool { s, ok := rr.(*dns.RRSIG); return ok && s.KeyTag == k.Tag() }) {
+		t.Errorf("after a reload with a new ZSK: www not signed by it (%d):\n%s", k.Tag(), r)
+	}
+	if rolled := srv.dnssecStatus("example.org."); rolled.Made <= after.Made {
+		t.Errorf("after a reload with a new key: made %d, was %d: nothing signed again", rolled.Made, after.Made)
+	}
 }
