@@ -254,3 +254,60 @@ func TestSignShared(t *testing.T) {
 		}
 	}
 }
+
+// TestAdopt: the signer of a reload, from the same key files read again,
+// keeps the old signer's cache and counts (the RRset signed before is not
+// signed again); a signer with another key keeps the counts only and signs
+// anew, with its own key.
+func TestAdopt(t *testing.T) {
+	dir := t.TempDir()
+	k, _ := Generate("example.org.", dns.ED25519, true)
+	base, err := k.Write(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	load := func(keys ...*Key) *Signer {
+		s, err := NewSigner("example.org.", keys, 3600)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	read := func() *Key {
+		k, err := Read(base, "example.org.")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return k
+	}
+	a, _ := dns.NewRR("www.example.org. 300 IN A 192.0.2.1")
+	now := time.Now()
+	old := load(read())
+	sig, err := old.Sign([]dns.RR{a}, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	same := load(read())
+	if !same.Adopt(old) {
+		t.Fatal("Adopt with the same key files did not keep the cache")
+	}
+	again, _ := same.Sign([]dns.RR{a}, now)
+	if st := same.Stats(); st.Made != 1 || st.Hits != 1 || again[0] != sig[0] {
+		t.Errorf("after Adopt: stats %+v (want 1 made, 1 hit), same signature %v", st, again[0] == sig[0])
+	}
+	other, _ := Generate("example.org.", dns.ED25519, true)
+	rolled := load(other)
+	if rolled.Adopt(same) {
+		t.Error("Adopt kept the cache of another key")
+	}
+	s2, _ := rolled.Sign([]dns.RR{a}, now)
+	if st := rolled.Stats(); st.Made != 2 || st.Hits != 1 || s2[0].KeyTag != other.Tag() {
+		t.Errorf("new key: stats %+v (want 2 made, 1 hit), signed by %d, want %d", st, s2[0].KeyTag, other.Tag())
+	}
+	if err := s2[0].Verify(other.DNSKEY, []dns.RR{a}); err != nil {
+		t.Errorf("new key's signature: %v", err)
+	}
+	if load(read()).Adopt(load(read(), other)) {
+		t.Error("Adopt kept the cache of a signer with one more key")
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -122,6 +123,44 @@ func (s *Signer) Flush() {
 	s.mu.Lock()
 	clear(s.cache)
 	s.mu.Unlock()
+}
+
+// Adopt carries over what old, the signer of the same zone of the last
+// load, holds: its counts always (they are the zone's, and a metric's
+// counter must not fall at a reload), and its cached signatures when both
+// have the same keys in the same roles. The cache is keyed by the
+// canonical RRset, records and TTL included, so a signature held stays
+// right for the RRset it names whatever else in the zone changed. It
+// reports whether the cache was kept. Call it before s is used.
+func (s *Signer) Adopt(old *Signer) bool {
+	if old == nil || old == s || old.Zone != s.Zone {
+		return false
+	}
+	s.made.Store(old.made.Load())
+	s.hits.Store(old.hits.Load())
+	s.nanos.Store(old.nanos.Load())
+	if !slices.Equal(keyIDs(s.KSKs), keyIDs(old.KSKs)) || !slices.Equal(keyIDs(s.ZSKs), keyIDs(old.ZSKs)) {
+		return false
+	}
+	old.mu.Lock()
+	in, cache := old.in, maps.Clone(old.cache)
+	old.mu.Unlock()
+	s.mu.Lock()
+	s.in, s.cache = in, cache
+	s.mu.Unlock()
+	return true
+}
+
+// keyIDs names keys by their public data, sorted (Read checks that the
+// private key is the public one's).
+func keyIDs(keys []*Key) []string {
+	ids := make([]string, 0, len(keys))
+	for _, k := range keys {
+		d := k.DNSKEY
+		ids = append(ids, fmt.Sprintf("%d %d %d %s", d.Flags, d.Protocol, d.Algorithm, d.PublicKey))
+	}
+	slices.Sort(ids)
+	return ids
 }
 
 // DNSKEY is the zone's DNSKEY RRset (shared: do not change it).

@@ -34,7 +34,16 @@ func New(log *slog.Logger) *Stage {
 // Apply swaps in the signers of a new load. The owner applies them before
 // the zones: a query of the old generation may then be signed with the
 // new keys, and the memo drops what it held of that generation anyway.
-func (s *Stage) Apply(ss Signers) { s.signers.Store(&ss) }
+// A zone's new signer takes over the old one's counts, and its cached
+// signatures when the keys are the same (dnssec.Signer.Adopt): a reload
+// that leaves the keys alone signs nothing again.
+func (s *Stage) Apply(ss Signers) {
+	old := s.Signers()
+	for origin, sg := range ss {
+		sg.Adopt(old[origin])
+	}
+	s.signers.Store(&ss)
+}
 
 // Signers are the signers applied last (nil before the first Apply).
 func (s *Stage) Signers() Signers {
