@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/netip"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -198,4 +199,108 @@ func TestFleetRestart(t *testing.T) {
 	if st := back.srv.cluster.Status(); st.Alone {
 		t.Errorf("%s alone after rejoining: %+v", back.name, st)
 	}
+}
+
+// verdicts is m's fleet verdict per target, joined.
+func verdicts(m *member) string {
+	var out []string
+	for _, ts := range m.srv.cluster.Status().Targets {
+		out = append(out, ts.Target+"="+ts.Verdict)
+	}
+	return strings.Join(out, " ")
+}
+
+// TestFleetPartition: one node of three cut off from the others (the
+// transport's SetDrop, both ways) falls back to probing every target
+// itself and its status says it is alone; it still drops a backend that
+// dies, one it did not probe before; when the partition heals the three
+// rejoin and their views and answers converge.
+func TestFleetPartition(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a fleet of three servers, partitioned")
+	}
+	const probers = 2
+	f := startFleet(t, fleetOpts{nodes: 3, backends: 4, probers: probers, interval: "1s"})
+	all := f.ips()
+	waitForLong(t, 10*time.Second, "every node to serve all four", func() bool { return allAnswer(f.nodes, all) })
+	var cut *member
+	var dead *countBackend
+	for _, m := range f.nodes {
+		for _, b := range f.backends {
+			if cut == nil && !slices.Contains(proberNames(b, f.nodes, probers), m.name) {
+				cut, dead = m, b
+			}
+		}
+	}
+	if cut == nil {
+		t.Fatal("every node probes every backend")
+	}
+	var rest []*member
+	for _, m := range f.nodes {
+		if m != cut {
+			rest = append(rest, m)
+		}
+	}
+	isRest := func(a netip.Addr) bool {
+		for _, m := range rest {
+			if a == netip.MustParseAddr(m.ip) {
+				return true
+			}
+		}
+		return false
+	}
+	cutAddr := netip.MustParseAddr(cut.ip)
+	parted := time.Now()
+	cut.srv.cluster.SetDrop(isRest)
+	for _, m := range rest {
+		m.srv.cluster.SetDrop(func(a netip.Addr) bool { return a == cutAddr })
+	}
+	// memberlist's suspicion of an unreachable member lasts longer when no
+	// other member confirms it, as none can for the cut-off node: seconds
+	// (about 7 s here), up to SuspicionMaxTimeoutMult × its minimum.
+	waitForLong(t, 45*time.Second, cut.name+" to find itself alone", func() bool { return cut.srv.cluster.Status().Alone })
+	t.Logf("%s alone %v after the partition", cut.name, time.Since(parted).Round(time.Millisecond))
+	f.waitMembers(rest)
+	st := cut.srv.cluster.Status()
+	if len(st.Members) != 1 || st.Members[0].Name != cut.name {
+		t.Errorf("%s's members while cut off = %+v, want itself alone", cut.name, st.Members)
+	}
+	for _, ts := range st.Targets {
+		if !ts.Local {
+			t.Errorf("%s cut off does not probe %s itself", cut.name, ts.Target)
+		}
+	}
+	if rs := rest[0].srv.cluster.Status(); rs.Alone {
+		t.Errorf("%s alone with %d members, want the two to keep a quorum", rest[0].name, len(rs.Members))
+	}
+
+	// A backend the cut-off node did not probe dies: its own probes
+	// drop it, as the two others' do.
+	dead.kill()
+	want := f.ips(dead)
+	waitForLong(t, 5*time.Second, "every node, the cut-off one too, to drop the dead backend", func() bool { return allAnswer(f.nodes, want) })
+
+	// Heal: the cut-off node rejoins by its seeds and the views converge;
+	// the backend coming back is seen alike everywhere.
+	healed := time.Now()
+	for _, m := range f.nodes {
+		m.srv.cluster.SetDrop(nil)
+	}
+	f.waitMembers(f.nodes)
+	t.Logf("%s rejoined %v after the partition healed", cut.name, time.Since(healed).Round(time.Millisecond))
+	if cut.srv.cluster.Status().Alone {
+		t.Errorf("%s still alone after rejoining", cut.name)
+	}
+	dead.start(t)
+	waitForLong(t, 5*time.Second, "every node to serve all four again", func() bool { return allAnswer(f.nodes, all) })
+	waitForLong(t, 5*time.Second, "every node's verdicts to agree", func() bool {
+		v := verdicts(f.nodes[0])
+		for _, m := range f.nodes[1:] {
+			if verdicts(m) != v {
+				return false
+			}
+		}
+		return strings.Count(v, "=up") == len(f.backends)
+	})
+	t.Logf("views converged %v after the partition healed", time.Since(healed).Round(time.Millisecond))
 }
