@@ -289,19 +289,7 @@ func TestFleetPartition(t *testing.T) {
 	// Not bounded by the issue, and slow: a non-seed member the cut-off
 	// node holds dead may stay so until a periodic push/pull (30 s in the
 	// LAN config); 0.4 s to 21 s and once over 30 s in the runs so far.
-	want3 := names(f.nodes)
-	waitForLong(t, 50*time.Second, "every node to see all three again", func() bool {
-		for _, m := range f.nodes {
-			var got []string
-			for _, mb := range m.srv.cluster.Status().Members {
-				got = append(got, mb.Name)
-			}
-			if !slices.Equal(got, want3) {
-				return false
-			}
-		}
-		return true
-	})
+	f.waitMembersFor(f.nodes, 50*time.Second)
 	t.Logf("%s rejoined %v after the partition healed", cut.name, time.Since(healed).Round(time.Millisecond))
 	if cut.srv.cluster.Status().Alone {
 		t.Errorf("%s still alone after rejoining", cut.name)

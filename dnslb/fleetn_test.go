@@ -215,8 +215,14 @@ func names(ms []*member) []string {
 // waitMembers waits until each of ms sees exactly ms as live members.
 func (f *testFleet) waitMembers(ms []*member) {
 	f.t.Helper()
+	f.waitMembersFor(ms, 30*time.Second)
+}
+
+// waitMembersFor is waitMembers with its own deadline.
+func (f *testFleet) waitMembersFor(ms []*member, d time.Duration) {
+	f.t.Helper()
 	want := names(ms)
-	waitForLong(f.t, 30*time.Second, fmt.Sprintf("every node to see the members %v", want), func() bool {
+	waitForLong(f.t, d, fmt.Sprintf("every node to see the members %v", want), func() bool {
 		for _, m := range ms {
 			var got []string
 			for _, mb := range m.srv.cluster.Status().Members {
