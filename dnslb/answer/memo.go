@@ -2,6 +2,7 @@ package answer
 
 import (
 	"hash/maphash"
+	"math/rand/v2"
 	"net/netip"
 	"runtime"
 	"sync/atomic"
@@ -88,10 +89,11 @@ type fastCache struct {
 	max     int
 	anyB    int // bytes of replies for names that need not exist (fastReply.any); at anyMax they are dropped
 	anyMax  int
-	room    int // bytes every reply leaves free under 512: the cookie stage's (newMemo)
-	shard   int // the worker's shard of the names' answer counters (Worker.Answer sets it)
-	hits    int // replies served (for tests)
-	perms   int // replies made by rotating a held one (for tests)
+	room    int        // bytes every reply leaves free under 512: the cookie stage's (newMemo)
+	shard   int        // the worker's shard of the names' answer counters (Worker.Answer sets it)
+	rng     *rand.Rand // the policies' random source on replays
+	hits    int        // replies served (for tests)
+	perms   int        // replies made by rotating a held one (for tests)
 	sink    uint64
 	seen    []uint16 // the doorkeeper (see admit); made on first use
 	seed    maphash.Seed
@@ -187,7 +189,10 @@ func (c *fastCache) get(acct Account, snap *state.Snapshot, q *fastQuery, from n
 	}
 	rot, scope := 0, int(e.scope)
 	if e.recipe != nil {
-		sc := selectCtx{geo: snap.Geo(), source: -1}
+		if c.rng == nil {
+			c.rng = randPool.Get().(*rand.Rand) // kept: the memo is one goroutine's
+		}
+		sc := selectCtx{geo: snap.Geo(), source: -1, r: c.rng}
 		if q.ECS != nil {
 			sc.client, sc.source = ecsClient(q.ECS)
 		} else {

@@ -36,8 +36,12 @@ func ecsClient(opt []byte) (netip.Addr, int) {
 	copy(b[:], opt[8:])
 	var a netip.Addr
 	if binary.BigEndian.Uint16(opt[4:]) == 1 {
-		a = netip.AddrFrom4([4]byte(b[:4]))
+		// Prefix.Masked by hand, in a few instructions instead of
+		// netip's 60 or so, on every ECS query of the memo. (A shift
+		// by 32 gives 0, so /0 masks all.)
 		bits = min(bits, MaxECSv4)
+		v := binary.BigEndian.Uint32(b[:4]) &^ (^uint32(0) >> bits)
+		return netip.AddrFrom4([4]byte{byte(v >> 24), byte(v >> 16), byte(v >> 8), byte(v)}), bits
 	} else {
 		a = netip.AddrFrom16(b)
 		bits = min(bits, MaxECSv6)

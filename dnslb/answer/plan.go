@@ -264,26 +264,29 @@ func (pt *point) appendKey(key []byte) []byte {
 }
 
 // selectCtx is what taking a point reads besides the point: the client
-// and the generation's GeoIP data, and a random source made on first use.
+// and the generation's GeoIP data, and a random source: the caller's own
+// (the memo's, one per serving goroutine), or one from randPool taken on
+// first use.
 type selectCtx struct {
 	client netip.Addr
 	source int // ECS source prefix, -1 without ECS
 	geo    policy.Locator
 	r      *rand.Rand
+	pooled bool // r is randPool's: done returns it
 }
 
 func (c *selectCtx) rand() *rand.Rand {
 	if c.r == nil {
-		c.r = randPool.Get().(*rand.Rand)
+		c.r, c.pooled = randPool.Get().(*rand.Rand), true
 	}
 	return c.r
 }
 
-// done returns the random source, if one was taken.
+// done returns the random source, if one was taken from randPool.
 func (c *selectCtx) done() {
-	if c.r != nil {
+	if c.pooled {
 		randPool.Put(c.r)
-		c.r = nil
+		c.r, c.pooled = nil, false
 	}
 }
 

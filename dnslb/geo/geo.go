@@ -228,7 +228,7 @@ func (set *Set) Lookup(addr netip.Addr, need policy.Fields) (policy.Location, bo
 			continue
 		}
 		found = rec.mergeInto(&loc) || found
-		if has(loc)&need == need {
+		if has(&loc)&need == need {
 			break // the files after this one cannot change what was asked
 		}
 	}
@@ -276,7 +276,7 @@ func (f *geoFile) lookupTree(addr netip.Addr) (int, *recData) {
 }
 
 // has is the set of fields loc holds.
-func has(loc policy.Location) policy.Fields {
+func has(loc *policy.Location) policy.Fields {
 	var f policy.Fields
 	if loc.Country != "" {
 		f |= policy.FieldCountry

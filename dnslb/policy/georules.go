@@ -15,9 +15,55 @@ type geoRules struct {
 	cidrs      []cidrRule // longest first
 	asn        map[uint32]int
 	subdiv     map[string]int
-	country    map[string]int
-	continent  map[string]int
-	needLookup bool // any term other than CIDR
+	country    map[uint32]int // by code2 of the ISO code: a query's lookup hashes no string
+	continent  map[uint32]int // by code2
+	needLookup bool           // any term other than CIDR
+	need       Fields         // fields(), once
+}
+
+// byASN, bySubdivision, byCountry and byContinent are the group of a rule
+// matching a client's location. Each looks only when the rules have a term
+// of its kind: most have one or two kinds, and a lookup in an empty map
+// still costs a call.
+func (gr *geoRules) byASN(n uint32) (int, bool) {
+	if n == 0 || len(gr.asn) == 0 {
+		return 0, false
+	}
+	gi, ok := gr.asn[n]
+	return gi, ok
+}
+
+func (gr *geoRules) bySubdivision(code string) (int, bool) {
+	if code == "" || len(gr.subdiv) == 0 {
+		return 0, false
+	}
+	gi, ok := gr.subdiv[code]
+	return gi, ok
+}
+
+func (gr *geoRules) byCountry(code string) (int, bool) {
+	if len(gr.country) == 0 {
+		return 0, false
+	}
+	gi, ok := gr.country[code2(code)]
+	return gi, ok
+}
+
+func (gr *geoRules) byContinent(code string) (int, bool) {
+	if len(gr.continent) == 0 {
+		return 0, false
+	}
+	gi, ok := gr.continent[code2(code)]
+	return gi, ok
+}
+
+// code2 is a two-letter code as a number: its letters' bytes. Anything else
+// is 0, which no rule has.
+func code2(s string) uint32 {
+	if len(s) != 2 {
+		return 0
+	}
+	return uint32(s[0])<<8 | uint32(s[1])
 }
 
 type cidrRule struct {
@@ -29,8 +75,8 @@ func (c *compiler) geoRules(p *Policy, rules []config.RuleConfig) geoRules {
 	gr := geoRules{
 		asn:       map[uint32]int{},
 		subdiv:    map[string]int{},
-		country:   map[string]int{},
-		continent: map[string]int{},
+		country:   map[uint32]int{},
+		continent: map[uint32]int{},
 	}
 	seen := map[string]string{} // normalized term -> path of first use
 	for i, rule := range rules {
@@ -57,6 +103,7 @@ func (c *compiler) geoRules(p *Policy, rules []config.RuleConfig) geoRules {
 	}
 	sort.SliceStable(gr.cidrs, func(i, j int) bool { return gr.cidrs[i].prefix.Bits() > gr.cidrs[j].prefix.Bits() })
 	gr.needLookup = len(gr.asn)+len(gr.subdiv)+len(gr.country)+len(gr.continent) > 0
+	gr.need = gr.fields()
 	return gr
 }
 
@@ -74,7 +121,7 @@ func (c *compiler) geoTerm(path, term string, g int, gr *geoRules) (string, bool
 			c.errf(path, "%q is not an ISO 3166-1 alpha-2 country code", val)
 			return "", false
 		}
-		gr.country[cc] = g
+		gr.country[code2(cc)] = g
 		return "country:" + cc, true
 	case "continent":
 		cc := strings.ToUpper(val)
@@ -82,7 +129,7 @@ func (c *compiler) geoTerm(path, term string, g int, gr *geoRules) (string, bool
 			c.errf(path, "%q is not a continent code, want one of AF AN AS EU NA OC SA", val)
 			return "", false
 		}
-		gr.continent[cc] = g
+		gr.continent[code2(cc)] = g
 		return "continent:" + cc, true
 	case "subdivision":
 		sd := strings.ToUpper(val)
@@ -156,7 +203,7 @@ func (p *Policy) need() Fields {
 	if p.sel == selectNearest {
 		return FieldCoords
 	}
-	return p.geo.fields()
+	return p.geo.need
 }
 
 // locate looks the client up for the selection, and, when explaining,

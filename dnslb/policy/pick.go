@@ -55,8 +55,11 @@ func (p *Policy) pickOrder(g *group, cands []uint16, q *Query, lv Loads, r *rand
 		default:
 			start = p.NextRotation(n)
 		}
-		for i := 0; i < k; i++ {
-			out = append(out, g.addrs[cands[(start+i)%n]])
+		for i, j := 0, start; i < k; i++ {
+			out = append(out, g.addrs[cands[j]])
+			if j++; j == n { // (start+i)%n without a division
+				j = 0
+			}
 		}
 		if tr != nil {
 			tr.add("pick round-robin: rotation %d of %d", start, n)

@@ -379,24 +379,24 @@ func (p *Policy) chooseGeo(q *Query, health Health, loc Locator, cands []uint16,
 		l, found := p.locate(loc, client, tr)
 		scope = max(scope, l.Prefix)
 		if found {
-			if gi, ok := p.geo.asn[l.ASN]; ok && l.ASN != 0 {
+			if gi, ok := p.geo.byASN(l.ASN); ok {
 				if c, ok := p.try(gi, q.Family, health, cands, reason{kind: "asn", n: l.ASN}, tr); ok {
 					return gi, c, scope
 				}
 			}
 			for i := len(l.Subdivisions) - 1; i >= 0; i-- {
-				if gi, ok := p.geo.subdiv[l.Subdivisions[i]]; ok {
+				if gi, ok := p.geo.bySubdivision(l.Subdivisions[i]); ok {
 					if c, ok := p.try(gi, q.Family, health, cands, reason{kind: "subdivision", s: l.Subdivisions[i]}, tr); ok {
 						return gi, c, scope
 					}
 				}
 			}
-			if gi, ok := p.geo.country[l.Country]; ok {
+			if gi, ok := p.geo.byCountry(l.Country); ok {
 				if c, ok := p.try(gi, q.Family, health, cands, reason{kind: "country", s: l.Country}, tr); ok {
 					return gi, c, scope
 				}
 			}
-			if gi, ok := p.geo.continent[l.Continent]; ok {
+			if gi, ok := p.geo.byContinent(l.Continent); ok {
 				if c, ok := p.try(gi, q.Family, health, cands, reason{kind: "continent", s: l.Continent}, tr); ok {
 					return gi, c, scope
 				}

@@ -224,7 +224,12 @@ var (
 )
 
 // Up implements Health: the address is neither down nor shed.
-func (v *NameView) Up(a netip.Addr) bool { return !v.down[a] && !v.shed[a] }
+func (v *NameView) Up(a netip.Addr) bool {
+	if len(v.down) == 0 && len(v.shed) == 0 {
+		return true // a name all up: no map to hash the address for
+	}
+	return !v.down[a] && !v.shed[a]
+}
 
 // Healthy tells whether the address is not down (it may be shed): what
 // counts toward when_all_down.

@@ -113,14 +113,34 @@ func (q *Query) Parse(pkt, kbuf []byte) bool {
 	q.Key = kbuf[:n+1]
 	q.Qname, q.Mixed = pkt[12:off-4], false
 	// The key holds the name in lower case. Length bytes (at most 63)
-	// are never letters, so the whole name can be mapped.
-	for i, b := range q.Key[:len(q.Qname)] {
-		if b >= 'A' && b <= 'Z' {
-			q.Key[i] = b + 'a' - 'A'
-			q.Mixed = true
+	// are never letters, so the whole name can be mapped: eight bytes at
+	// a time, then the rest one by one.
+	name := q.Key[:len(q.Qname)]
+	var up uint64
+	i := 0
+	for ; i+8 <= len(name); i += 8 {
+		w := binary.LittleEndian.Uint64(name[i:])
+		u := upper8(w)
+		binary.LittleEndian.PutUint64(name[i:], w|u>>2) // 0x80 >> 2 is 'a' - 'A'
+		up |= u
+	}
+	for ; i < len(name); i++ {
+		if b := name[i]; b >= 'A' && b <= 'Z' {
+			name[i] = b + 'a' - 'A'
+			up = 1
 		}
 	}
+	q.Mixed = up != 0
 	return true
+}
+
+// upper8 has the top bit set in each byte of w that is an ASCII upper-case
+// letter, and no other bit. Bytes from 0x80 up are left out by the last
+// mask; below it no sum carries into the next byte (0x7f + 0x3f < 0x100).
+func upper8(w uint64) uint64 {
+	const ones = 0x0101010101010101
+	x := w & (0x7f * ones)
+	return (x + (0x80-'A')*ones) &^ (x + (0x80-'Z'-1)*ones) &^ w & (0x80 * ones)
 }
 
 // ValidECS reports whether opt is exactly one EDNS Client Subnet option
