@@ -4,14 +4,11 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"net/netip"
 	"os"
 	"strings"
 
 	"github.com/dnslb/dnslb/dnslb/config"
 	"github.com/dnslb/dnslb/dnslb/geo"
-	"github.com/dnslb/dnslb/dnslb/metrics"
-	"github.com/dnslb/dnslb/dnslb/policy"
 )
 
 // openGeo opens the GeoIP files of cfg, as serve does, and says what is
@@ -30,16 +27,4 @@ func openGeo(cfg *config.Config) error {
 		return fmt.Errorf("%s: geoip.files: %w", cfg.At("geoip", "files"), err)
 	}
 	return nil
-}
-
-// countingLocator counts lookups and misses for dnslb_geoip_lookups_total.
-type countingLocator struct {
-	geo *geo.Set
-	m   *metrics.Registry
-}
-
-func (c *countingLocator) Lookup(a netip.Addr, need policy.Fields) (policy.Location, bool) {
-	loc, ok := c.geo.Lookup(a, need)
-	c.m.GeoLookup(ok)
-	return loc, ok
 }

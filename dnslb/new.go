@@ -67,7 +67,7 @@ func New(cfg config.Config, log *slog.Logger) (*Server, error) {
 		s.geo = db
 		// Each new version of the data publishes a snapshot: answers
 		// made from the old one are stale.
-		db.OnChange = func(set *geo.Set) { s.store.SetGeo(&countingLocator{geo: set, m: s.metrics}) }
+		db.OnChange = func(set *geo.Set) { s.store.SetGeo(set.Counted(s.metrics.GeoLookup)) }
 		db.OnChange(db.Current())
 	}
 	if path := stt.cfg.Log.QueryLog; path != "" {

@@ -54,7 +54,19 @@ type DB struct {
 }
 
 type Set struct {
-	dbs []*geoFile
+	dbs   []*geoFile
+	count func(found bool) // Counted's
+}
+
+// Counted returns the set with count called after each Lookup with what
+// it found (for dnslb_geoip_lookups_total): in the lookup, not in a
+// Locator wrapped around it, which cost a query another copy of the
+// Location through another interface call.
+func (set *Set) Counted(count func(found bool)) *Set {
+	if set == nil {
+		return &Set{count: count}
+	}
+	return &Set{dbs: set.dbs, count: count}
 }
 
 type geoFile struct {
@@ -231,6 +243,9 @@ func (set *Set) Lookup(addr netip.Addr, need policy.Fields) (policy.Location, bo
 		if has(&loc)&need == need {
 			break // the files after this one cannot change what was asked
 		}
+	}
+	if set.count != nil {
+		set.count(found)
 	}
 	return loc, found
 }
