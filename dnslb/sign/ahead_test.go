@@ -1,0 +1,83 @@
+package sign
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/miekg/dns"
+
+	"github.com/dnslb/dnslb/dnslb/answer"
+)
+
+// TestSignAhead: after an override takes an address of a round-robin name
+// out, signing ahead makes the one signature of what the name answers
+// now, and the next DO query for it is a cache hit, not a new signature,
+// whatever rotation it gets; the reply verifies. An RRset already cached
+// is not signed again, and the bound stops a batch.
+func TestSignAhead(t *testing.T) {
+	s := newSigned(t, dns.ECDSAP256SHA256, false)
+	sg := s.stage.Signers()["example.org."]
+	w := answer.NewWorker(s.store, answer.Stages{Sign: s.stage}, nil)
+	ask(t, w, "lb.example.org.", dns.TypeA, true, false, false, 1232)
+	before := sg.Stats()
+
+	s.store.SetOverride("192.0.2.11", "down")
+	owners := []string{"lb.example.org."}
+	if st := s.stage.SignAhead(s.store.Snapshot(), owners, time.Now(), 0, time.Second); st.Left != 1 || st.Sets != 0 {
+		t.Errorf("bound of 0 RRsets: %+v, want the owner left", st)
+	}
+	st := s.stage.SignAhead(s.store.Snapshot(), owners, time.Now(), AheadSets, AheadTime)
+	if st.Sets != 1 || st.Made != 1 || st.Left != 0 {
+		t.Fatalf("signed ahead %+v, want 1 RRset (192.0.2.10 and .12), 1 made", st)
+	}
+	mid := sg.Stats()
+	if mid.Made != before.Made+1 || mid.Hits != before.Hits {
+		t.Errorf("after signing ahead: %+v, before %+v: want one more made, no hit", mid, before)
+	}
+	for i := range 3 { // three rotations, one signature
+		r := ask(t, w, "lb.example.org.", dns.TypeA, true, false, false, 1232)
+		var a []dns.RR
+		var sig *dns.RRSIG
+		for _, rr := range r.Answer {
+			switch rr := rr.(type) {
+			case *dns.A:
+				a = append(a, rr)
+			case *dns.RRSIG:
+				sig = rr
+			}
+		}
+		if len(a) != 2 || sig == nil || sig.Verify(s.keys[0].DNSKEY, a) != nil {
+			t.Fatalf("query %d after the override: %v", i, r.Answer)
+		}
+	}
+	if after := sg.Stats(); after.Made != mid.Made || after.Hits == mid.Hits {
+		t.Errorf("queries after signing ahead: %+v, before them %+v: want hits, no new signature", after, mid)
+	}
+	if again := s.stage.SignAhead(s.store.Snapshot(), owners, time.Now(), AheadSets, AheadTime); again.Made != 0 || again.Sets != 1 {
+		t.Errorf("signing ahead again: %+v, want the RRset found in the cache", again)
+	}
+}
+
+// TestAheadQueue: Ahead queues and returns; RunAhead signs what was
+// queued, from the newest snapshot.
+func TestAheadQueue(t *testing.T) {
+	s := newSigned(t, dns.ED25519, false)
+	sg := s.stage.Signers()["example.org."]
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { s.stage.RunAhead(ctx); close(done) }()
+	defer func() { cancel(); <-done }()
+	s.store.SetOverride("192.0.2.10", "drain")
+	s.stage.Ahead(s.store.Snapshot(), []string{"lb.example.org."})
+	deadline := time.Now().Add(5 * time.Second)
+	for sg.Stats().Made == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("RunAhead signed nothing in 5 s")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if st := sg.Stats(); st.Made != 1 || st.Cached != 1 {
+		t.Errorf("after RunAhead: %+v, want 1 RRset signed (192.0.2.11 and .12)", st)
+	}
+}
