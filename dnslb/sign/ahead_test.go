@@ -2,12 +2,18 @@ package sign
 
 import (
 	"context"
+	"fmt"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/miekg/dns"
 
 	"github.com/dnslb/dnslb/dnslb/answer"
+	"github.com/dnslb/dnslb/dnslb/config"
+	"github.com/dnslb/dnslb/dnslb/dnssec"
+	"github.com/dnslb/dnslb/dnslb/state"
+	"github.com/dnslb/dnslb/zones"
 )
 
 // TestSignAhead: after an override takes an address of a round-robin name
@@ -79,5 +85,61 @@ func TestAheadQueue(t *testing.T) {
 	}
 	if st := sg.Stats(); st.Made != 1 || st.Cached != 1 {
 		t.Errorf("after RunAhead: %+v, want 1 RRset signed (192.0.2.11 and .12)", st)
+	}
+}
+
+// TestSignAheadSingles: for a name that answers one address
+// (max_answers = 1, a random pick), signing ahead signs each servable
+// address alone, so whichever a query draws is a cache hit.
+func TestSignAheadSingles(t *testing.T) {
+	txt := strings.Repeat("x", 200)
+	z, err := zones.Parse("example.org.", "example.org.zone", fmt.Appendf(nil, testZone, txt+"1", txt+"2", txt+"3", txt+"4", txt+"5"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := config.Parse("dnslb.toml", []byte(`[[zone]]
+name = "example.org"
+file = "example.org.zone"
+[name."lb.example.org"]
+pick = "random"
+max_answers = 1
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg = cfg.Defaults()
+	names, errs := state.CompileNames(&cfg, []*zones.Zone{z}, nil)
+	if len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	st, _ := state.NewStore()
+	if err := st.Replace([]*zones.Zone{z}, names, state.Serving{UDPSize: 1232}); err != nil {
+		t.Fatal(err)
+	}
+	k, _ := dnssec.Generate("example.org.", dns.ED25519, true)
+	sg, _ := dnssec.NewSigner("example.org.", []*dnssec.Key{k}, 300)
+	stage := New(nil)
+	stage.Apply(Signers{"example.org.": sg})
+	st.SetOverride("192.0.2.11", "down")
+	// {.10}, {.12} and the servable {.10, .12} (one of the singles is
+	// also what the policy answered the unplaced client).
+	if a := stage.SignAhead(st.Snapshot(), []string{"lb.example.org."}, time.Now(), AheadSets, AheadTime); a.Sets != 3 || a.Made != 3 {
+		t.Fatalf("signed ahead %+v, want 3 RRsets made", a)
+	}
+	w := answer.NewWorker(st, answer.Stages{Sign: stage}, nil)
+	before := sg.Stats()
+	seen := map[string]bool{}
+	for range 40 {
+		r := ask(t, w, "lb.example.org.", dns.TypeA, true, false, false, 1232)
+		if count(r.Answer, dns.TypeA) != 1 || count(r.Answer, dns.TypeRRSIG) != 1 {
+			t.Fatalf("reply: %v", r.Answer)
+		}
+		seen[r.Answer[0].(*dns.A).A.String()] = true
+	}
+	if after := sg.Stats(); after.Made != before.Made {
+		t.Errorf("queries made %d new signatures after signing ahead (answered %v)", after.Made-before.Made, seen)
+	}
+	if len(seen) != 2 || seen["192.0.2.11"] {
+		t.Errorf("answered %v, want 192.0.2.10 and .12", seen)
 	}
 }
