@@ -65,17 +65,24 @@ func TestSignAhead(t *testing.T) {
 	}
 }
 
-// TestAheadQueue: Ahead queues and returns; RunAhead signs what was
-// queued, from the newest snapshot.
+// TestAheadQueue: Ahead queues and returns without signing (its caller,
+// the reader of the published snapshots, never waits for a signature);
+// RunAhead signs what was queued, from the newest snapshot.
 func TestAheadQueue(t *testing.T) {
 	s := newSigned(t, dns.ED25519, false)
 	sg := s.stage.Signers()["example.org."]
+	s.store.SetOverride("192.0.2.11", "down")
+	s.stage.Ahead(s.store.Snapshot(), []string{"lb.example.org."})
+	s.store.SetOverride("192.0.2.11", "")
+	s.store.SetOverride("192.0.2.10", "drain")
+	s.stage.Ahead(s.store.Snapshot(), []string{"lb.example.org."})
+	if st := sg.Stats(); st.Made != 0 {
+		t.Fatalf("Ahead signed %d itself, want it to queue only", st.Made)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { s.stage.RunAhead(ctx); close(done) }()
 	defer func() { cancel(); <-done }()
-	s.store.SetOverride("192.0.2.10", "drain")
-	s.stage.Ahead(s.store.Snapshot(), []string{"lb.example.org."})
 	deadline := time.Now().Add(5 * time.Second)
 	for sg.Stats().Made == 0 {
 		if time.Now().After(deadline) {
@@ -83,8 +90,14 @@ func TestAheadQueue(t *testing.T) {
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
+	time.Sleep(50 * time.Millisecond) // nothing more comes
 	if st := sg.Stats(); st.Made != 1 || st.Cached != 1 {
 		t.Errorf("after RunAhead: %+v, want 1 RRset signed (192.0.2.11 and .12)", st)
+	}
+	w := answer.NewWorker(s.store, answer.Stages{Sign: s.stage}, nil)
+	ask(t, w, "lb.example.org.", dns.TypeA, true, false, false, 1232)
+	if st := sg.Stats(); st.Made != 1 || st.Hits != 1 {
+		t.Errorf("the query after RunAhead: %+v, want a hit: the newest snapshot's RRset signed", st)
 	}
 }
 
