@@ -470,3 +470,87 @@ check = "hc"
 		}
 	}
 }
+
+// TestDNSSECSignAhead: when a backend dies, the RRset without it is
+// signed ahead, before any query asks (dnslb_dnssec_signatures_total
+// grows with no query sent), and the next DO query for the name is a
+// signature cache hit (dnslb_dnssec_cache_hits_total grows, the
+// signatures do not), with a reply that verifies.
+func TestDNSSECSignAhead(t *testing.T) {
+	if testing.Short() {
+		t.Skip("waits for the prober")
+	}
+	up, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer up.Close()
+	_, port, _ := net.SplitHostPort(up.Addr().String())
+	dying, err := net.Listen("tcp", "127.0.0.2:"+port)
+	if err != nil {
+		t.Fatalf("127.0.0.2:%s: %v", port, err)
+	}
+	cfg, _, keys := signedSetup(t, dns.ECDSAP256SHA256, false, fmt.Sprintf(`[healthcheck.hc]
+type = "tcp"
+port = %s
+interval = "1s"
+timeout = "300ms"
+rise = 1
+fall = 1
+[name."hc.example.org"]
+check = "hc"
+`, port))
+	srv, addr := startServer(t, cfg)
+	const made, hits = `dnslb_dnssec_signatures_total{zone="example.org."}`, `dnslb_dnssec_cache_hits_total{zone="example.org."}`
+	ask := func() []string {
+		t.Helper()
+		m := new(dns.Msg)
+		m.SetQuestion("hc.example.org.", dns.TypeA)
+		m.SetEdns0(1232, true)
+		r := exchange(t, addr, "udp", m)
+		var a []dns.RR
+		var sig *dns.RRSIG
+		for _, rr := range r.Answer {
+			switch rr := rr.(type) {
+			case *dns.A:
+				a = append(a, rr)
+			case *dns.RRSIG:
+				sig = rr
+			}
+		}
+		if sig == nil || sig.Verify(keys[0].DNSKEY, a) != nil {
+			t.Fatalf("reply does not verify: %v", r.Answer)
+		}
+		var out []string
+		for _, rr := range a {
+			out = append(out, rr.(*dns.A).A.String())
+		}
+		slices.Sort(out)
+		return out
+	}
+	if got := ask(); len(got) != 2 {
+		t.Fatalf("hc before the close: %v", got)
+	}
+	time.Sleep(1100 * time.Millisecond) // a probe has seen both up
+	made0 := metricValue(t, srv, made)
+	dying.Close()
+	closed := time.Now()
+	for metricValue(t, srv, made) == made0 {
+		if time.Since(closed) > 4*time.Second {
+			t.Fatalf("4 s after the close, nothing signed ahead (%s = %v)", made, made0)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Logf("signed ahead %v after the close", time.Since(closed).Round(time.Millisecond))
+	time.Sleep(100 * time.Millisecond) // the batch is one RRset; let it end
+	made1, hits1 := metricValue(t, srv, made), metricValue(t, srv, hits)
+	if made1 != made0+1 {
+		t.Errorf("signed ahead %v signatures, want 1 (127.0.0.1 alone)", made1-made0)
+	}
+	if got := ask(); len(got) != 1 || got[0] != "127.0.0.1" {
+		t.Fatalf("after the close: %v", got)
+	}
+	if m, h := metricValue(t, srv, made), metricValue(t, srv, hits); m != made1 || h != hits1+1 {
+		t.Errorf("the first query after the close: %s %v -> %v, %s %v -> %v: want a cache hit, no new signature", made, made1, m, hits, hits1, h)
+	}
+}

@@ -19,6 +19,29 @@ type nameHealth struct {
 	// addresses but none is up, so its when_all_down answers them.
 	allDown []string
 	addrs   string // the name's addresses, to drop the share series of removed ones
+	// name and view say what the name answers: its compiled state (a
+	// reload makes a new one) and each address's standing (aheadView).
+	// When either changes, its RRsets are signed ahead (sign.Stage.Ahead).
+	name *state.Name
+	view string
+}
+
+// aheadView is each of v's addresses' standing, as selection sees it: up,
+// healthy (up or shed), drained.
+func aheadView(v *state.NameView) string {
+	b := make([]byte, len(v.Addrs))
+	for i, a := range v.Addrs {
+		if v.Up(a) {
+			b[i] |= 1
+		}
+		if v.Healthy(a) {
+			b[i] |= 2
+		}
+		if v.Drained(a) {
+			b[i] |= 4
+		}
+	}
+	return string(b)
 }
 
 // healthOf counts the up addresses of v, per family. It reads the
@@ -74,12 +97,17 @@ func (s *Server) watchNames(ctx context.Context) {
 // changes, and returns the new state.
 func (s *Server) observeNames(sn *state.Snapshot, prev map[string]nameHealth, now time.Time) map[string]nameHealth {
 	next := make(map[string]nameHealth, len(prev))
+	var changed []string // what signing ahead gets
 	for _, owner := range sn.Owners() {
 		v := sn.Name(owner)
 		h := healthOf(v)
 		h.addrs = fmt.Sprint(v.Addrs)
+		h.name, h.view = v.Name, aheadView(v)
 		next[owner] = h
 		old, seen := prev[owner]
+		if seen && (old.name != h.name || old.view != h.view) || !seen && len(prev) > 0 {
+			changed = append(changed, owner)
+		}
 		s.metrics.NameHealth(owner, h.healthy, len(h.allDown) > 0)
 		if seen && old.addrs != h.addrs {
 			s.metrics.ForgetShares(owner) // a reload changed its addresses
@@ -105,6 +133,9 @@ func (s *Server) observeNames(sn *state.Snapshot, prev map[string]nameHealth, no
 			s.log.Warn("every address of a name is down: when_all_down answers", "name", owner, "qtype", is, "when_all_down", action)
 		}
 	}
+	// Signing ahead runs on its own goroutine (sign.Stage.RunAhead):
+	// queued here, it holds up neither this reader nor the publish.
+	s.sign.Ahead(sn, changed)
 	for owner, old := range prev {
 		if _, ok := next[owner]; ok {
 			continue

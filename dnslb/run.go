@@ -115,6 +115,7 @@ func (s *Server) Run(ctx context.Context) error {
 	}
 	s.store.Publish() // the first answers see every first verdict
 	wg.Go(func() { s.watchNames(ctx) })
+	wg.Go(func() { s.sign.RunAhead(ctx) })
 	wg.Go(func() { s.meterShares(ctx, cfg.Admin.StatusInterval.Duration) })
 	env := serve.Env{Store: s.store, Stages: s.stages(), Log: s.log, Metrics: s.metrics, Transfer: s.xfer.Transfer}
 	for _, u := range udp {

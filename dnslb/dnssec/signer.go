@@ -188,8 +188,24 @@ func (s *Signer) Stats() Stats {
 // cache when the same keys signed the same RRset in the same window. The
 // records are not changed.
 func (s *Signer) Sign(rrset []dns.RR, now time.Time) ([]*dns.RRSIG, error) {
+	sigs, _, err := s.sign(rrset, now, true)
+	return sigs, err
+}
+
+// Ahead makes sure the cache holds the signatures of rrset for the
+// window of now, before a query asks: it signs rrset if the cache does
+// not hold it, and reports whether it did. Finding it held is not a hit
+// (Stats.Hits counts what queries found).
+func (s *Signer) Ahead(rrset []dns.RR, now time.Time) (made bool, err error) {
+	_, made, err = s.sign(rrset, now, false)
+	return made, err
+}
+
+// sign is Sign, counting a cache hit when hit is set; made says a new
+// signature was made.
+func (s *Signer) sign(rrset []dns.RR, now time.Time, hit bool) (sigs []*dns.RRSIG, made bool, err error) {
 	if len(rrset) == 0 {
-		return nil, nil
+		return nil, false, nil
 	}
 	in, ex := Window(now)
 	key := canonicalKey(rrset)
@@ -201,8 +217,10 @@ func (s *Signer) Sign(rrset []dns.RR, now time.Time) ([]*dns.RRSIG, error) {
 	sigs, ok := s.cache[key]
 	s.mu.Unlock()
 	if ok {
-		s.hits.Add(1)
-		return sigs, nil
+		if hit {
+			s.hits.Add(1)
+		}
+		return sigs, false, nil
 	}
 	keys := s.ZSKs
 	switch rrset[0].Header().Rrtype {
@@ -217,7 +235,7 @@ func (s *Signer) Sign(rrset []dns.RR, now time.Time) ([]*dns.RRSIG, error) {
 		sig := &dns.RRSIG{Hdr: dns.RR_Header{Name: h.Name, Rrtype: dns.TypeRRSIG, Class: h.Class, Ttl: h.Ttl},
 			Algorithm: k.DNSKEY.Algorithm, SignerName: s.Zone, KeyTag: k.Tag(), Inception: in, Expiration: ex}
 		if err := sig.Sign(k.Priv, rrset); err != nil {
-			return nil, fmt.Errorf("sign %s/%s with key %d: %w", h.Name, dns.TypeToString[h.Rrtype], k.Tag(), err)
+			return nil, false, fmt.Errorf("sign %s/%s with key %d: %w", h.Name, dns.TypeToString[h.Rrtype], k.Tag(), err)
 		}
 		sigs = append(sigs, sig)
 	}
@@ -240,7 +258,7 @@ func (s *Signer) Sign(rrset []dns.RR, now time.Time) ([]*dns.RRSIG, error) {
 		s.cache[key] = sigs
 	}
 	s.mu.Unlock()
-	return sigs, nil
+	return sigs, true, nil
 }
 
 // canonicalKey names an RRset whatever its records' order: each record's

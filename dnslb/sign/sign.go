@@ -3,6 +3,7 @@ package sign
 import (
 	"log/slog"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -18,6 +19,10 @@ import (
 type Stage struct {
 	log     *slog.Logger
 	signers atomic.Pointer[Signers]
+	// ahead is the queue of signing ahead (ahead.go), made at its first
+	// use.
+	aheadOnce sync.Once
+	ahead     *ahead
 }
 
 var _ answer.Sign = (*Stage)(nil)
