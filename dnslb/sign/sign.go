@@ -2,6 +2,7 @@ package sign
 
 import (
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -138,14 +139,19 @@ func (s *Stage) Sign(p *answer.Plan) bool {
 			}
 		}
 		ns = s.signRRsets(sg, ns, z.Origin, now)
-	case len(m.Answer) == 0 || m.Rcode == dns.RcodeNameError:
-		// NXDOMAIN and NODATA: the SOA, and one NSEC at the query name
-		// that covers nothing else (RFC 9824).
+	case len(m.Answer) == 0 || m.Rcode == dns.RcodeNameError || hasSOA(m.Ns):
+		// NXDOMAIN and NODATA (after a CNAME chain in the zone too): the
+		// SOA, and one NSEC at the name denied (the query name, or the
+		// chain's last target) that covers nothing else (RFC 9824). Its
+		// bitmap has the types the name has, a wildcard's for a name
+		// only a wildcard answers, so a validator that reuses it (RFC
+		// 8198) denies nothing that exists.
 		ns = append(ns, m.Ns...)
+		denied := chainEnd(qname, m.Answer)
 		var types []uint16 // nil: the name does not exist (NXNAME)
 		if m.Rcode == dns.RcodeSuccess {
 			types = []uint16{}
-			if n := z.Node(qname); n != nil {
+			if n := typesNode(z, denied); n != nil {
 				types = nodeTypes(n, z)
 			}
 		}
@@ -153,7 +159,7 @@ func (s *Stage) Sign(p *answer.Plan) bool {
 		if soa := z.NegativeSOA(); len(soa) > 0 {
 			ttl = soa[0].Header().Ttl
 		}
-		ns = append(ns, dnssec.NSEC(qname, types, ttl))
+		ns = append(ns, dnssec.NSEC(denied, types, ttl))
 		ns = s.signRRsets(sg, ns, z.Origin, now)
 		if m.Rcode == dns.RcodeNameError && !p.CO() {
 			m.Rcode = dns.RcodeSuccess // RFC 9824 section 3: NXDOMAIN answered as NODATA
@@ -168,6 +174,45 @@ func (s *Stage) Sign(p *answer.Plan) bool {
 	// them that long.
 	p.KeepUntil(dnssec.WindowEnd(now))
 	return true
+}
+
+// hasSOA reports whether a section holds an SOA record: the authority
+// section of a negative answer.
+func hasSOA(rrs []dns.RR) bool {
+	return slices.ContainsFunc(rrs, func(rr dns.RR) bool { return rr.Header().Rrtype == dns.TypeSOA })
+}
+
+// chainEnd is the last name of the CNAME chain from qname in an answer
+// section: qname itself when it has no CNAME there.
+func chainEnd(qname string, answer []dns.RR) string {
+	name := qname
+	for range len(answer) {
+		i := slices.IndexFunc(answer, func(rr dns.RR) bool {
+			c, ok := rr.(*dns.CNAME)
+			return ok && zones.Lower(c.Hdr.Name) == name
+		})
+		if i < 0 {
+			break
+		}
+		name = zones.Lower(answer[i].(*dns.CNAME).Target)
+	}
+	return name
+}
+
+// typesNode is the node whose types name has in zone z: its own, or for
+// a name that only a wildcard answers (RFC 4592) the closest encloser's
+// "*" child; nil for neither.
+func typesNode(z *zones.Zone, name string) *zones.Node {
+	if n := z.Node(name); n != nil {
+		return n
+	}
+	for p := name; len(p) > len(z.Origin); {
+		p = p[zones.NextLabel(p, 0):]
+		if n := z.Node(p); n != nil {
+			return z.Wild(n)
+		}
+	}
+	return nil
 }
 
 // nodeTypes are the types at node n of zone z, for an NSEC bitmap (the

@@ -377,3 +377,49 @@ func BenchmarkSigned(b *testing.B) {
 		}
 	}
 }
+
+// TestDenialTypes: the NSEC of a NODATA reply lists the types the denied
+// name has, so a validator that reuses it (RFC 8198, as Unbound does)
+// denies nothing that exists: for a name only a wildcard answers, the
+// wildcard's types; after a CNAME chain in the zone, the NSEC is the
+// chain's last target's, not the query name's (which has a CNAME).
+func TestDenialTypes(t *testing.T) {
+	s := newSigned(t, dns.ECDSAP256SHA256, false)
+	w := answer.NewWorker(s.store, answer.Stages{Sign: s.stage}, nil)
+	for _, tc := range []struct {
+		name  string
+		qt    uint16
+		owner string
+		has   uint16
+	}{
+		{"x.y.wild.example.org.", dns.TypeAAAA, "x.y.wild.example.org.", dns.TypeA},
+		{"alias.example.org.", dns.TypeTXT, "www.example.org.", dns.TypeA},
+		{"www.example.org.", dns.TypeTXT, "www.example.org.", dns.TypeA},
+	} {
+		r := ask(t, w, tc.name, tc.qt, true, false, false, 1232)
+		var nsec []dns.RR
+		var sig *dns.RRSIG
+		for _, rr := range r.Ns {
+			switch rr := rr.(type) {
+			case *dns.NSEC:
+				nsec = append(nsec, rr)
+			case *dns.RRSIG:
+				if rr.TypeCovered == dns.TypeNSEC {
+					sig = rr
+				}
+			}
+		}
+		what := tc.name + " " + dns.TypeToString[tc.qt]
+		if r.Rcode != dns.RcodeSuccess || len(nsec) != 1 || sig == nil {
+			t.Errorf("%s: %s, %d NSEC, RRSIG %v: want NODATA with one signed NSEC:\n%s", what, dns.RcodeToString[r.Rcode], len(nsec), sig != nil, r)
+			continue
+		}
+		n := nsec[0].(*dns.NSEC)
+		if n.Hdr.Name != tc.owner || !slices.Contains(n.TypeBitMap, tc.has) || slices.Contains(n.TypeBitMap, tc.qt) {
+			t.Errorf("%s: NSEC %s: want one at %s with %s in its bitmap, not %s", what, n, tc.owner, dns.TypeToString[tc.has], dns.TypeToString[tc.qt])
+		}
+		if err := sig.Verify(s.keys[0].DNSKEY, nsec); err != nil {
+			t.Errorf("%s: %s does not verify: %v", what, sig, err)
+		}
+	}
+}
