@@ -303,7 +303,8 @@ func verifySigs(rrs []dns.RR, keys []*dns.DNSKEY) error {
 // matches, NODATA, NXDOMAIN, an empty non-terminal, DS at a secure cut
 // and the proof of none at an insecure one) both Unbounds set AD and
 // agree on the rcode and on the answer and authority RRsets (without
-// RRSIGs and NSECs: other keys, other denial shapes). Referrals, asked of
+// RRSIGs and NSECs: other keys, other denial shapes), and on the owner of
+// the denial after a CNAME to a missing name (the target). Referrals, asked of
 // the servers directly, carry the same NS, DS and glue, with the DS or
 // the proof of no DS signed. A wrong trust anchor makes Unbound answer
 // SERVFAIL, for either server.
@@ -412,6 +413,30 @@ func TestDNSSECKnotReference(t *testing.T) {
 	m.IsEdns0().SetCo()
 	if r := exchange(t, dnslbAddr, "udp", m); r.Rcode != dns.RcodeNameError {
 		t.Errorf("dnslb, nx.example.org. A with CO: %s, want NXDOMAIN", dns.RcodeToString[r.Rcode])
+	}
+
+	// A CNAME to a missing name: the denial is the target's, from both
+	// servers, not one at the alias (which exists).
+	for _, s := range []struct {
+		who, addr string
+		keys      []*dns.DNSKEY
+	}{{"dnslb", dnslbAddr, dnslbKeys}, {"knot", knotAddr, knotKeys}} {
+		m := new(dns.Msg)
+		m.SetQuestion("dangle.example.org.", dns.TypeA)
+		m.SetEdns0(1232, true)
+		r := exchange(t, s.addr, "udp", m)
+		var owners []string
+		for _, rr := range r.Ns {
+			if rr.Header().Rrtype == dns.TypeNSEC {
+				owners = append(owners, rr.Header().Name)
+			}
+		}
+		if len(owners) != 1 || owners[0] != "gone.example.org." {
+			t.Errorf("dangle.example.org. A from %s: NSEC at %v, want one at gone.example.org.:\n%s", s.who, owners, r)
+		}
+		if err := verifySigs(append(r.Answer, r.Ns...), s.keys); err != nil {
+			t.Errorf("dangle.example.org. A from %s: %v", s.who, err)
+		}
 	}
 
 	// Referrals, from the servers themselves: the same NS RRset and glue,
