@@ -67,6 +67,11 @@ type Cluster struct {
 	// closed: Run has ended; memberlist's timers may still fire events,
 	// which are then ignored.
 	closed atomic.Bool
+	// leaving: Run is ending; the node meta says so (leavingMeta).
+	leaving atomic.Bool
+	// joining: a rejoin is running; joins waits for it at Run's end.
+	joining atomic.Bool
+	joins   sync.WaitGroup
 
 	// mu guards the fields below; OnVerdict is called holding it.
 	mu       sync.Mutex
@@ -168,7 +173,8 @@ func (c *Cluster) Start() error {
 	return nil
 }
 
-// Run joins the seeds (again every second while alone), recomputes the
+// Run joins the seeds (again every second while alone), tries every
+// second to join a few members that failed (reconnect.go), recomputes the
 // verdicts every Sweep, and calls OnMembers after membership changes. When
 // ctx is done it leaves the fleet, stops gossip and returns.
 func (c *Cluster) Run(ctx context.Context) error {
@@ -176,10 +182,17 @@ func (c *Cluster) Run(ctx context.Context) error {
 		return errors.New("cluster: Run before Start")
 	}
 	defer func() {
+		// First the meta that tells the others this is a leave, not a
+		// death they should reconnect to.
+		c.leaving.Store(true)
+		if err := c.ml.UpdateNode(time.Second); err != nil {
+			c.log.Debug("cluster leave", "err", err)
+		}
 		if err := c.ml.Leave(time.Second); err != nil {
 			c.log.Warn("cluster leave", "err", err)
 		}
-		_ = c.ml.Shutdown()
+		_ = c.ml.Shutdown() // ends a rejoin's dials
+		c.joins.Wait()
 		c.closed.Store(true)
 	}()
 	c.join()
@@ -199,11 +212,9 @@ func (c *Cluster) Run(ctx context.Context) error {
 			c.sweep()
 		case <-t.C:
 			c.sweep()
-			if joinEvery++; joinEvery*int(c.cfg.Sweep) >= int(time.Second) {
+			if joinEvery++; joinEvery*int(c.cfg.Sweep) >= int(reconnectEvery) {
 				joinEvery = 0
-				if c.nodes.Load() == 1 {
-					c.join()
-				}
+				c.rejoin(time.Now())
 			}
 		}
 	}
@@ -461,8 +472,9 @@ func (c *Cluster) memberEvent(n *memberlist.Node, alive bool) {
 		delete(c.merged, n.Name)
 		delete(c.digests, n.Name)
 		delete(c.warned, n.Name)
+		// memberlist v0.7 leaves n.State unset here: the meta tells.
 		state := "dead"
-		if n.State == memberlist.StateLeft {
+		if string(n.Meta) == leavingMeta {
 			state = "left"
 		}
 		c.gone[n.Name] = goneNode{addr: n.Address(), state: state, at: time.Now()}

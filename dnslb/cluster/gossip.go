@@ -105,7 +105,13 @@ func (b *broadcast) Finished()       {}
 // delegate is the Cluster as memberlist's Delegate.
 type delegate Cluster
 
-func (d *delegate) NodeMeta(limit int) []byte { return nil }
+// NodeMeta is leavingMeta once Run is ending, else nothing.
+func (d *delegate) NodeMeta(limit int) []byte {
+	if d.leaving.Load() {
+		return []byte(leavingMeta)
+	}
+	return nil
+}
 
 func (d *delegate) NotifyMsg(b []byte) {
 	if m, ok := decode(b); ok {
