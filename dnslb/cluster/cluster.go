@@ -261,13 +261,38 @@ func (c *Cluster) Observe(st healthcheck.Status) {
 		return
 	}
 	c.mu.Lock()
-	defer c.mu.Unlock()
 	now := time.Now()
 	c.lastSeq = max(c.lastSeq+1, uint64(now.UnixNano()))
 	o := &observation{State: st.State, Since: st.Since, Seq: c.lastSeq, heard: now}
+	prev := c.own()[st.Key]
 	c.own()[st.Key] = o
-	c.queue.QueueBroadcast(&broadcast{key: "o " + st.Key.String(), msg: encode(message{Obs: []wireObs{wire(c.cfg.Name, st.Key, o)}})})
+	msg := encode(message{Obs: []wireObs{wire(c.cfg.Name, st.Key, o)}})
+	c.queue.QueueBroadcast(&broadcast{key: "o " + st.Key.String(), msg: msg})
 	c.decide(st.Key, now)
+	c.mu.Unlock()
+	if prev == nil || prev.State != o.State {
+		c.tell(msg)
+	}
+}
+
+// tell sends a changed observation to every other live member at once,
+// besides the broadcast: gossip would take it on this node's next round
+// (up to GossipInterval, 200 ms, later, and a hop more to the members that
+// round missed), while this node's own verdict changed already, so for
+// that long the fleet would answer differently. Changes are rare: one
+// packet per member each. Not under mu: memberlist calls the events
+// holding its own lock.
+func (c *Cluster) tell(msg []byte) {
+	if c.ml == nil || c.closed.Load() {
+		return
+	}
+	for _, n := range c.ml.Members() {
+		if n.Name != c.cfg.Name {
+			if err := c.ml.SendBestEffort(n, msg); err != nil {
+				c.log.Debug("cluster tell", "member", n.Name, "err", err)
+			}
+		}
+	}
 }
 
 func (c *Cluster) own() map[healthcheck.Key]*observation {
