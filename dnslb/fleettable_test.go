@@ -164,6 +164,9 @@ func measureFleet(t *testing.T, n int) string {
 		n, probes, perNode(s0, s1), perNode(r0, r1), secs)
 	t.Logf("N=%d: agreement %.4f%% of %d queries (%d rounds, %d with a disagreement, %d without a majority); took %v in all",
 		n, 100*share, agree.queries(), agree.rounds, agree.split, agree.noMajority, time.Since(begun).Round(time.Second))
+	for _, ex := range agree.examples {
+		t.Logf("N=%d: split round at %s", n, ex)
+	}
 	if mx > bound {
 		t.Errorf("N=%d: the last node excluded a dead backend after %v, want within %v", n, mx, bound)
 	}
@@ -180,6 +183,7 @@ type agreement struct {
 	mu                        sync.Mutex
 	rounds, split, noMajority int
 	total, agreed             int
+	examples                  []string // the first few split rounds
 }
 
 // round sends www.example.org A to every node at once and counts each
@@ -214,6 +218,16 @@ func (a *agreement) round(ms []*member) {
 	a.total += len(ms)
 	if len(count) > 1 {
 		a.split++
+		if len(a.examples) < 5 {
+			// The minority's answers: which nodes switched early or late.
+			var ex []string
+			for i, m := range ms {
+				if count[answers[i]] < len(ms)/2+1 {
+					ex = append(ex, m.name+"="+answers[i])
+				}
+			}
+			a.examples = append(a.examples, time.Now().Format("15:04:05.000")+" "+fmt.Sprint(ex))
+		}
 	}
 	if !has {
 		a.noMajority++

@@ -267,12 +267,19 @@ func (c *Cluster) Observe(st healthcheck.Status) {
 	prev := c.own()[st.Key]
 	c.own()[st.Key] = o
 	msg := encode(message{Obs: []wireObs{wire(c.cfg.Name, st.Key, o)}})
-	c.queue.QueueBroadcast(&broadcast{key: "o " + st.Key.String(), msg: msg})
-	c.decide(st.Key, now)
-	c.mu.Unlock()
-	if prev == nil || prev.State != o.State {
-		c.tell(msg)
+	c.queue.QueueBroadcast(&broadcast{key: obsKey(c.cfg.Name, st.Key), msg: msg})
+	if prev != nil && prev.State == o.State {
+		c.decide(st.Key, now)
+		c.mu.Unlock()
+		return
 	}
+	// A change: the others first, then this node's verdict, so that this
+	// node does not switch before them.
+	c.mu.Unlock()
+	c.tell(msg)
+	c.mu.Lock()
+	c.decide(st.Key, time.Now())
+	c.mu.Unlock()
 }
 
 // tell sends a changed observation to every other live member at once,
@@ -295,6 +302,10 @@ func (c *Cluster) tell(msg []byte) {
 	}
 }
 
+// obsKey is the broadcast key of node's observation of k: a newer one
+// replaces it in the queue.
+func obsKey(node string, k healthcheck.Key) string { return "o " + node + " " + k.String() }
+
 func (c *Cluster) own() map[healthcheck.Key]*observation {
 	m := c.obs[c.cfg.Name]
 	if m == nil {
@@ -307,7 +318,16 @@ func (c *Cluster) own() map[healthcheck.Key]*observation {
 // merge takes a message of other nodes: for each (node, target) the
 // observation of the highest sequence wins, for each target the latest
 // override, for each node its digest of the highest sequence.
-func (c *Cluster) merge(in message) {
+func (c *Cluster) merge(in message) { c.mergeFrom(in, false) }
+
+// mergeFrom is merge, and with relay it gossips on each observation that
+// was news here. memberlist sends a broadcast only a few times
+// (RetransmitMult × log10 of the members) to random members and a receiver
+// does not pass it on by itself: without the relay, at 9 nodes a member
+// missed a prober's unchanged observations for seconds, held them stale
+// and decided on too few (TestFleetTable). Push/pull's merges are not
+// relayed: the other end has them already, and a join would relay all.
+func (c *Cluster) mergeFrom(in message, relay bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	now := time.Now()
@@ -328,6 +348,9 @@ func (c *Cluster) merge(in message) {
 		}
 		o.heard = now
 		m[k] = o
+		if relay {
+			c.queue.QueueBroadcast(&broadcast{key: obsKey(w.Node, k), msg: encode(message{Obs: []wireObs{w}})})
+		}
 		c.heard.Add(1)
 		c.merged[w.Node] = now
 		c.decide(k, now)

@@ -113,9 +113,10 @@ func (d *delegate) NodeMeta(limit int) []byte {
 	return nil
 }
 
+// NotifyMsg merges a broadcast or a direct message, relaying its news.
 func (d *delegate) NotifyMsg(b []byte) {
 	if m, ok := decode(b); ok {
-		(*Cluster)(d).merge(m)
+		(*Cluster)(d).mergeFrom(m, true)
 	}
 }
 
@@ -144,7 +145,11 @@ func (d *delegate) LocalState(join bool) []byte {
 	return encode(m)
 }
 
-func (d *delegate) MergeRemoteState(buf []byte, join bool) { d.NotifyMsg(buf) }
+func (d *delegate) MergeRemoteState(buf []byte, join bool) {
+	if m, ok := decode(buf); ok {
+		(*Cluster)(d).merge(m)
+	}
+}
 
 // events is the Cluster as memberlist's EventDelegate.
 type events Cluster
