@@ -49,7 +49,7 @@ func TestFleetTable(t *testing.T) {
 		})
 	}
 	t.Logf("fleet table (probers 3, 4 backends, check interval 1s, fall 2, rise 1; loopback):\n"+
-		"  N | exclusion p50 / max (bound)   | probes/target/interval | agreement (queries)        | gossip B/s per node (sent / received)\n%s",
+		"  N | exclusion p50 / max (bound) | probes/target/interval | agreement (queries) | gossip B/s per node (sent / received)\n%s",
 		joinLines(rows))
 }
 
