@@ -69,8 +69,10 @@ type Cluster struct {
 	closed atomic.Bool
 	// leaving: Run is ending; the node meta says so (leavingMeta).
 	leaving atomic.Bool
-	// joining: a rejoin is running; joins waits for it at Run's end.
-	joining atomic.Bool
+	// joining is the addresses a rejoin is joining; joins waits for
+	// them at Run's end.
+	joinMu  sync.Mutex
+	joining map[string]bool
 	joins   sync.WaitGroup
 
 	// mu guards the fields below; OnVerdict is called holding it.

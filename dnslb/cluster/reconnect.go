@@ -61,20 +61,34 @@ func (c *Cluster) rejoinAddrs(now time.Time) []string {
 	return addrs
 }
 
-// rejoin joins the addresses of rejoinAddrs off Run's loop (a join to an
-// unreachable address may block until the TCP timeout), one at a time:
-// a try still running makes the next one skip.
+// rejoin joins each address of rejoinAddrs off Run's loop, each in its
+// own goroutine: a join to an unreachable address blocks until a SYN gets
+// through or the TCP timeout (10 s), and must hold neither the loop nor
+// the other addresses. An address whose join is still running is skipped,
+// so at most one join per address is under way.
 func (c *Cluster) rejoin(now time.Time) {
-	addrs := c.rejoinAddrs(now)
-	if len(addrs) == 0 || !c.joining.CompareAndSwap(false, true) {
-		return
-	}
-	c.joins.Add(1)
-	go func() {
-		defer c.joins.Done()
-		defer c.joining.Store(false)
-		if n, err := c.ml.Join(addrs); err != nil {
-			c.log.Debug("cluster rejoin", "addresses", addrs, "joined", n, "err", err)
+	for _, a := range c.rejoinAddrs(now) {
+		c.joinMu.Lock()
+		busy := c.joining[a]
+		if !busy {
+			if c.joining == nil {
+				c.joining = map[string]bool{}
+			}
+			c.joining[a] = true
 		}
-	}()
+		c.joinMu.Unlock()
+		if busy {
+			continue
+		}
+		c.joins.Add(1)
+		go func() {
+			defer c.joins.Done()
+			if _, err := c.ml.Join([]string{a}); err != nil {
+				c.log.Debug("cluster rejoin", "address", a, "err", err)
+			}
+			c.joinMu.Lock()
+			delete(c.joining, a)
+			c.joinMu.Unlock()
+		}()
+	}
 }
