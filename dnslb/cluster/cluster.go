@@ -67,6 +67,13 @@ type Cluster struct {
 	// closed: Run has ended; memberlist's timers may still fire events,
 	// which are then ignored.
 	closed atomic.Bool
+	// leaving: Run is ending; the node meta says so (leavingMeta).
+	leaving atomic.Bool
+	// joining is the addresses a rejoin is joining; joins waits for
+	// them at Run's end.
+	joinMu  sync.Mutex
+	joining map[string]bool
+	joins   sync.WaitGroup
 
 	// mu guards the fields below; OnVerdict is called holding it.
 	mu       sync.Mutex
@@ -168,7 +175,8 @@ func (c *Cluster) Start() error {
 	return nil
 }
 
-// Run joins the seeds (again every second while alone), recomputes the
+// Run joins the seeds (again every second while alone), tries every
+// second to join a few members that failed (reconnect.go), recomputes the
 // verdicts every Sweep, and calls OnMembers after membership changes. When
 // ctx is done it leaves the fleet, stops gossip and returns.
 func (c *Cluster) Run(ctx context.Context) error {
@@ -176,10 +184,17 @@ func (c *Cluster) Run(ctx context.Context) error {
 		return errors.New("cluster: Run before Start")
 	}
 	defer func() {
+		// First the meta that tells the others this is a leave, not a
+		// death they should reconnect to.
+		c.leaving.Store(true)
+		if err := c.ml.UpdateNode(time.Second); err != nil {
+			c.log.Debug("cluster leave", "err", err)
+		}
 		if err := c.ml.Leave(time.Second); err != nil {
 			c.log.Warn("cluster leave", "err", err)
 		}
-		_ = c.ml.Shutdown()
+		_ = c.ml.Shutdown() // ends a rejoin's dials
+		c.joins.Wait()
 		c.closed.Store(true)
 	}()
 	c.join()
@@ -199,11 +214,9 @@ func (c *Cluster) Run(ctx context.Context) error {
 			c.sweep()
 		case <-t.C:
 			c.sweep()
-			if joinEvery++; joinEvery*int(c.cfg.Sweep) >= int(time.Second) {
+			if joinEvery++; joinEvery*int(c.cfg.Sweep) >= int(reconnectEvery) {
 				joinEvery = 0
-				if c.nodes.Load() == 1 {
-					c.join()
-				}
+				c.rejoin(time.Now())
 			}
 		}
 	}
@@ -250,14 +263,50 @@ func (c *Cluster) Observe(st healthcheck.Status) {
 		return
 	}
 	c.mu.Lock()
-	defer c.mu.Unlock()
 	now := time.Now()
 	c.lastSeq = max(c.lastSeq+1, uint64(now.UnixNano()))
 	o := &observation{State: st.State, Since: st.Since, Seq: c.lastSeq, heard: now}
+	prev := c.own()[st.Key]
 	c.own()[st.Key] = o
-	c.queue.QueueBroadcast(&broadcast{key: "o " + st.Key.String(), msg: encode(message{Obs: []wireObs{wire(c.cfg.Name, st.Key, o)}})})
-	c.decide(st.Key, now)
+	msg := encode(message{Obs: []wireObs{wire(c.cfg.Name, st.Key, o)}})
+	c.queue.QueueBroadcast(&broadcast{key: obsKey(c.cfg.Name, st.Key), msg: msg})
+	if prev != nil && prev.State == o.State {
+		c.decide(st.Key, now)
+		c.mu.Unlock()
+		return
+	}
+	// A change: the others first, then this node's verdict, so that this
+	// node does not switch before them.
+	c.mu.Unlock()
+	c.tell(msg)
+	c.mu.Lock()
+	c.decide(st.Key, time.Now())
+	c.mu.Unlock()
 }
+
+// tell sends a changed observation to every other live member at once,
+// besides the broadcast: gossip would take it on this node's next round
+// (up to GossipInterval, 200 ms, later, and a hop more to the members that
+// round missed), while this node's own verdict changed already, so for
+// that long the fleet would answer differently. Changes are rare: one
+// packet per member each. Not under mu: memberlist calls the events
+// holding its own lock.
+func (c *Cluster) tell(msg []byte) {
+	if c.ml == nil || c.closed.Load() {
+		return
+	}
+	for _, n := range c.ml.Members() {
+		if n.Name != c.cfg.Name {
+			if err := c.ml.SendBestEffort(n, msg); err != nil {
+				c.log.Debug("cluster tell", "member", n.Name, "err", err)
+			}
+		}
+	}
+}
+
+// obsKey is the broadcast key of node's observation of k: a newer one
+// replaces it in the queue.
+func obsKey(node string, k healthcheck.Key) string { return "o " + node + " " + k.String() }
 
 func (c *Cluster) own() map[healthcheck.Key]*observation {
 	m := c.obs[c.cfg.Name]
@@ -271,7 +320,16 @@ func (c *Cluster) own() map[healthcheck.Key]*observation {
 // merge takes a message of other nodes: for each (node, target) the
 // observation of the highest sequence wins, for each target the latest
 // override, for each node its digest of the highest sequence.
-func (c *Cluster) merge(in message) {
+func (c *Cluster) merge(in message) { c.mergeFrom(in, false) }
+
+// mergeFrom is merge, and with relay it gossips on each observation that
+// was news here. memberlist sends a broadcast only a few times
+// (RetransmitMult × log10 of the members) to random members and a receiver
+// does not pass it on by itself: without the relay, at 9 nodes a member
+// missed a prober's unchanged observations for seconds, held them stale
+// and decided on too few (TestFleetTable). Push/pull's merges are not
+// relayed: the other end has them already, and a join would relay all.
+func (c *Cluster) mergeFrom(in message, relay bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	now := time.Now()
@@ -292,6 +350,9 @@ func (c *Cluster) merge(in message) {
 		}
 		o.heard = now
 		m[k] = o
+		if relay {
+			c.queue.QueueBroadcast(&broadcast{key: obsKey(w.Node, k), msg: encode(message{Obs: []wireObs{w}})})
+		}
 		c.heard.Add(1)
 		c.merged[w.Node] = now
 		c.decide(k, now)
@@ -461,8 +522,9 @@ func (c *Cluster) memberEvent(n *memberlist.Node, alive bool) {
 		delete(c.merged, n.Name)
 		delete(c.digests, n.Name)
 		delete(c.warned, n.Name)
+		// memberlist v0.7 leaves n.State unset here: the meta tells.
 		state := "dead"
-		if n.State == memberlist.StateLeft {
+		if string(n.Meta) == leavingMeta {
 			state = "left"
 		}
 		c.gone[n.Name] = goneNode{addr: n.Address(), state: state, at: time.Now()}

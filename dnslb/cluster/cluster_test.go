@@ -138,3 +138,31 @@ func TestVerdict(t *testing.T) {
 		t.Error("one member: Local = false, want every target local")
 	}
 }
+
+// TestRelay: an observation that is news is gossiped on (memberlist does
+// not relay broadcasts itself), once; an old or repeated one is not, nor
+// what a push/pull brings.
+func TestRelay(t *testing.T) {
+	c := testCluster("a", "b", "c")
+	obs := func(seq uint64) []byte {
+		return encode(message{Obs: []wireObs{wire("b", key(1), &observation{State: healthcheck.Up, Seq: seq})}})
+	}
+	d := (*delegate)(c)
+	d.NotifyMsg(obs(2))
+	if n := c.queue.NumQueued(); n != 1 {
+		t.Fatalf("after b's news: %d broadcasts queued, want 1 (the relay)", n)
+	}
+	d.NotifyMsg(obs(2))
+	d.NotifyMsg(obs(1))
+	if n := c.queue.NumQueued(); n != 1 {
+		t.Errorf("after a repeat and an older one: %d broadcasts queued, want 1", n)
+	}
+	d.NotifyMsg(obs(3)) // replaces the queued relay of seq 2
+	if n := c.queue.NumQueued(); n != 1 {
+		t.Errorf("after b's next: %d broadcasts queued, want 1 (the newer relay)", n)
+	}
+	d.MergeRemoteState(obs(4), false)
+	if n := c.queue.NumQueued(); n != 1 || c.obs["b"][key(1)].Seq != 4 {
+		t.Errorf("after a push/pull: %d queued, seq %d; want 1 queued (not relayed), seq 4 merged", n, c.obs["b"][key(1)].Seq)
+	}
+}

@@ -105,11 +105,18 @@ func (b *broadcast) Finished()       {}
 // delegate is the Cluster as memberlist's Delegate.
 type delegate Cluster
 
-func (d *delegate) NodeMeta(limit int) []byte { return nil }
+// NodeMeta is leavingMeta once Run is ending, else nothing.
+func (d *delegate) NodeMeta(limit int) []byte {
+	if d.leaving.Load() {
+		return []byte(leavingMeta)
+	}
+	return nil
+}
 
+// NotifyMsg merges a broadcast or a direct message, relaying its news.
 func (d *delegate) NotifyMsg(b []byte) {
 	if m, ok := decode(b); ok {
-		(*Cluster)(d).merge(m)
+		(*Cluster)(d).mergeFrom(m, true)
 	}
 }
 
@@ -138,7 +145,11 @@ func (d *delegate) LocalState(join bool) []byte {
 	return encode(m)
 }
 
-func (d *delegate) MergeRemoteState(buf []byte, join bool) { d.NotifyMsg(buf) }
+func (d *delegate) MergeRemoteState(buf []byte, join bool) {
+	if m, ok := decode(buf); ok {
+		(*Cluster)(d).merge(m)
+	}
+}
 
 // events is the Cluster as memberlist's EventDelegate.
 type events Cluster

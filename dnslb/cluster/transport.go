@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"context"
 	"net"
 	"net/netip"
 	"sync"
@@ -19,12 +20,15 @@ type transport struct {
 	packets chan *memberlist.Packet
 	streams chan net.Conn
 	done    chan struct{}
+	ctx     context.Context // done at Shutdown
+	cancel  context.CancelFunc
 	stop    sync.Once
 	wg      sync.WaitGroup
 }
 
 func newTransport(c *Cluster, nt *memberlist.NetTransport) *transport {
 	t := &transport{NetTransport: nt, c: c, packets: make(chan *memberlist.Packet), streams: make(chan net.Conn), done: make(chan struct{})}
+	t.ctx, t.cancel = context.WithCancel(context.Background())
 	t.wg.Add(2)
 	go t.forwardPackets()
 	go t.forwardStreams()
@@ -107,7 +111,13 @@ func (t *transport) DialTimeout(addr string, timeout time.Duration) (net.Conn, e
 	if t.dropped(addr) {
 		return nil, &net.OpError{Op: "dial", Net: "tcp", Err: errDropped}
 	}
-	conn, err := t.NetTransport.DialTimeout(addr, timeout)
+	// NetTransport's dial, but ended by Shutdown: a join to an unreachable
+	// member (rejoin) must not hold Run's end for the TCP timeout.
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	stop := context.AfterFunc(t.ctx, cancel)
+	defer stop()
+	conn, err := (&net.Dialer{}).DialContext(ctx, "tcp", addr)
 	if err != nil {
 		return nil, err
 	}
@@ -120,7 +130,7 @@ func (t *transport) DialAddressTimeout(a memberlist.Address, timeout time.Durati
 
 func (t *transport) Shutdown() error {
 	err := t.NetTransport.Shutdown()
-	t.stop.Do(func() { close(t.done) })
+	t.stop.Do(func() { close(t.done); t.cancel() })
 	t.wg.Wait()
 	return err
 }
