@@ -3,6 +3,7 @@ package zones
 import (
 	"os"
 	"runtime"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -16,16 +17,16 @@ func TestLoadProfileZone(t *testing.T) {
 	if path == "" {
 		t.Skip("DNSLB_PROFILE_ZONE not set")
 	}
-	t0 := time.Now()
+	t0, c0 := time.Now(), cpuTime(t)
 	z, err := Load("bench.example.", path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	d := time.Since(t0)
+	d, c := time.Since(t0), cpuTime(t)-c0
 	runtime.GC()
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
-	t.Logf("%d records in %v, live heap %d MiB (%.0f B/record)", z.Len(), d, ms.HeapAlloc>>20, float64(ms.HeapAlloc)/float64(z.Len()))
+	t.Logf("%d records in %v (CPU %v, GOMAXPROCS %d), live heap %d MiB (%.0f B/record)", z.Len(), d, c, runtime.GOMAXPROCS(0), ms.HeapAlloc>>20, float64(ms.HeapAlloc)/float64(z.Len()))
 	// The same file again over the first: what a reload that changes
 	// nothing but the serial holds beside the zone it replaces.
 	t0 = time.Now()
@@ -40,4 +41,13 @@ func TestLoadProfileZone(t *testing.T) {
 	t.Logf("again over it (LoadShared) in %v: both zones %d MiB, the second adds %.0f B/record", d, ms.HeapAlloc>>20, float64(ms.HeapAlloc-before)/float64(z.Len()))
 	runtime.KeepAlive(z)
 	runtime.KeepAlive(z2)
+}
+
+// cpuTime is the user and system CPU time the process has used.
+func cpuTime(t *testing.T) time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		t.Fatal(err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
