@@ -17,7 +17,8 @@ import (
 // The fast path's zone parser is most of a large load (57% of it on a
 // zone of a million records, build 28%, the collector the rest). With
 // more than one core, the file is cut into chunks and each chunk read by
-// a zone parser of its own, on as many goroutines as GOMAXPROCS; build
+// a zone parser of its own, on as many goroutines as GOMAXPROCS (at most
+// maxParseWorkers); build
 // takes their records in file order, so the zone is the one a single
 // parser gives. A chunk starts only where a new entry starts with its own
 // owner name: at a line beginning with a name character and a word ended
@@ -47,6 +48,11 @@ var chunkWorkers = 0
 // small one costs less read by one parser than handed around.
 const parallelMinLines = 50_000
 
+// maxParseWorkers bounds the chunk parsers: build takes the records on one
+// goroutine, at about a third of the parsers' work, so more parsers would
+// only hold more chunks waiting for it.
+const maxParseWorkers = 4
+
 // parseWorkers returns how many chunk parsers to run for a file of about
 // lines lines: 0 to read it with one parser, as before.
 func parseWorkers(lines int) int {
@@ -54,7 +60,7 @@ func parseWorkers(lines int) int {
 		return chunkWorkers
 	}
 	if n := runtime.GOMAXPROCS(0); n > 1 && lines >= parallelMinLines {
-		return n
+		return min(n, maxParseWorkers)
 	}
 	return 0
 }
@@ -107,9 +113,12 @@ func fastError(err error, path string) *Error {
 // stops the parsers (if the records were not all taken) and returns
 // whether a record may hold a long string and the first parse error.
 func parallelRecords(origin, path string, data io.Reader, n, size int) (records func(yield func(located) bool), wait func() (long bool, err error)) {
-	order := make(chan *chunk, 2*n)
+	order := make(chan *chunk, n+2)
 	jobs := make(chan *chunk, n)
 	stop := make(chan struct{})
+	// The chunks' texts and record lists go round, rather than being
+	// made again for each chunk (about 700 KB a chunk).
+	bufs, lists := make(chan []byte, n+4), make(chan []located, n+4)
 	var wg sync.WaitGroup
 	var readErr error
 	wg.Add(1)
@@ -117,7 +126,7 @@ func parallelRecords(origin, path string, data io.Reader, n, size int) (records 
 		defer wg.Done()
 		defer close(order)
 		defer close(jobs)
-		sp := splitter{origin: origin, ttl: defaultTTL, line: 1}
+		sp := splitter{origin: origin, ttl: defaultTTL, line: 1, free: bufs}
 		readErr = sp.run(data, size, func(c *chunk) bool {
 			select {
 			case order <- c:
@@ -143,7 +152,12 @@ func parallelRecords(origin, path string, data io.Reader, n, size int) (records 
 					continue
 				default:
 				}
-				c.done <- parseChunk(path, c)
+				c.done <- parseChunk(path, c, lists)
+				select {
+				case bufs <- c.data[:0]:
+				default:
+				}
+				c.data = nil
 			}
 		}()
 	}
@@ -162,6 +176,11 @@ func parallelRecords(origin, path string, data io.Reader, n, size int) (records 
 					return
 				}
 			}
+			clear(res.rrs) // no record kept alive from here
+			select {
+			case lists <- res.rrs[:0]:
+			default:
+			}
 		}
 	}
 	wait = func() (bool, error) {
@@ -179,15 +198,21 @@ func parallelRecords(origin, path string, data io.Reader, n, size int) (records 
 
 var errStopped = errors.New("stopped")
 
-// parseChunk reads one chunk with a zone parser of its own.
-func parseChunk(path string, c *chunk) chunkResult {
+// parseChunk reads one chunk with a zone parser of its own, into a list
+// from free if one is there.
+func parseChunk(path string, c *chunk, free chan []located) chunkResult {
 	prelude := "$TTL " + strconv.FormatUint(uint64(c.ttl), 10) + "\n"
 	// The final newline, as fastParser's: every chunk but the last ends
 	// with one already.
 	r := io.MultiReader(strings.NewReader(prelude), bytes.NewReader(c.data), strings.NewReader("\n"))
 	zp := dns.NewZoneParser(r, c.origin, path)
 	zp.SetIncludeAllowed(true)
-	res := chunkResult{rrs: make([]located, 0, bytes.Count(c.data, []byte{'\n'})+1)}
+	var res chunkResult
+	select {
+	case res.rrs = <-free:
+	default:
+		res.rrs = make([]located, 0, bytes.Count(c.data, []byte{'\n'})+1)
+	}
 	for rr, ok := zp.Next(); ok; rr, ok = zp.Next() {
 		if !res.long && zonetext.HasLongString(rr) {
 			res.long = true
@@ -206,8 +231,9 @@ func parseChunk(path string, c *chunk) chunkResult {
 type splitter struct {
 	origin string
 	ttl    uint32
-	line   int  // of the next chunk's first byte
-	stuck  bool // no more cuts: the rest is one chunk
+	line   int         // of the next chunk's first byte
+	stuck  bool        // no more cuts: the rest is one chunk
+	free   chan []byte // buffers to reuse
 
 	// Within the chunk being scanned:
 	depth              int
@@ -235,7 +261,7 @@ func (sp *splitter) run(r io.Reader, size int, emit func(*chunk) bool) error {
 				copy(nb, buf)
 				buf = nb
 			}
-			n, err := r.Read(buf[len(buf):cap(buf)])
+			n, err := r.Read(buf[len(buf) : len(buf)+readSize])
 			buf = buf[:len(buf)+n]
 			switch {
 			case err == io.EOF:
@@ -261,7 +287,7 @@ func (sp *splitter) run(r io.Reader, size int, emit func(*chunk) bool) error {
 			}
 			sp.line += lines
 			rest := buf[i:]
-			buf = make([]byte, len(rest), size+readSize)
+			buf = sp.buffer(len(rest), max(len(rest), size)+readSize)
 			copy(buf, rest)
 			i, lines = 0, 0
 			c = start()
@@ -274,6 +300,18 @@ func (sp *splitter) run(r io.Reader, size int, emit func(*chunk) bool) error {
 			needRead = true
 		}
 	}
+}
+
+// buffer returns a buffer of length n and capacity c or more.
+func (sp *splitter) buffer(n, c int) []byte {
+	select {
+	case b := <-sp.free:
+		if cap(b) >= c {
+			return b[:n]
+		}
+	default:
+	}
+	return make([]byte, n, c)
 }
 
 // nameStart marks the bytes that start an owner name at which a chunk may

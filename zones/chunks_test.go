@@ -135,6 +135,15 @@ func chunkInputs(t *testing.T) (names []string, paths map[string]string, data ma
 		names = append(names, f)
 		paths[f], data[f] = f, b
 	}
+	// An entry longer than a chunk and than the splitter's reads.
+	var huge strings.Builder
+	huge.WriteString("$ORIGIN example.org.\n$TTL 300\n@ SOA ns1 hostmaster 1 7200 900 1209600 300\n\tNS ns1\nns1 A 192.0.2.1\nbig TXT (\n")
+	for i := range 3000 {
+		fmt.Fprintf(&huge, "\t\"%0100d\"\n", i)
+	}
+	huge.WriteString(")\nafter A 192.0.2.2\n")
+	names = append(names, "huge entry")
+	paths["huge entry"], data["huge entry"] = "huge.zone", []byte(huge.String())
 	names = append(names, "generated")
 	paths["generated"], data["generated"] = "big.zone", bigZoneOrigin(3000, "example.org.")
 	return names, paths, data
