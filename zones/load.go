@@ -76,7 +76,12 @@ func parse(origin, path string, data []byte, prev *Zone) (*Zone, error) {
 		var z *Zone
 		var errs ErrorList
 		var long bool
-		z, errs, long, err = loadFast(origin, path, bytes.NewReader(data), bytes.Count(data, []byte{'\n'})+1, prev)
+		lines := bytes.Count(data, []byte{'\n'}) + 1
+		workers := parseWorkers(lines)
+		if zonetext.ContainsFold(data, "$include") {
+			workers = 0 // chunks.go: an included file's errors count its own lines
+		}
+		z, errs, long, err = loadFastIn(origin, path, bytes.NewReader(data), lines, prev, workers, chunkSize)
 		if err == nil && !closed(data) {
 			err = errUnclosed
 		}
@@ -99,11 +104,7 @@ func parse(origin, path string, data []byte, prev *Zone) (*Zone, error) {
 	if len(errs) == 0 {
 		// The slow path found nothing wrong: never return an empty list.
 		if err != nil {
-			e := fromParseError(err, path, 0)
-			if e.File == path && e.Line > 0 {
-				e.Line-- // fastPrelude's line
-			}
-			errs = append(errs, e)
+			errs = append(errs, fastError(err, path))
 		} else {
 			errs = fastErrs
 		}
@@ -136,6 +137,20 @@ func parseFast(origin, path string, data []byte) ([]located, error) {
 // record may hold a string the zone parser cut (zonetext.HasLongString); err is
 // parseFast's error, and then there is no zone.
 func loadFast(origin, path string, data io.Reader, hint int, prev *Zone) (z *Zone, errs ErrorList, long bool, err error) {
+	return loadFastIn(origin, path, data, hint, prev, parseWorkers(hint), chunkSize)
+}
+
+// loadFastIn is loadFast with workers zone parsers over chunks of about
+// size bytes (chunks.go), or, with workers 0, one parser.
+func loadFastIn(origin, path string, data io.Reader, hint int, prev *Zone, workers, size int) (z *Zone, errs ErrorList, long bool, err error) {
+	if workers > 0 {
+		records, wait := parallelRecords(origin, path, data, workers, size)
+		z, errs = buildFrom(origin, path, records, hint, nil, prev)
+		if long, err = wait(); err != nil {
+			return nil, nil, false, err
+		}
+		return z, errs, long, nil
+	}
 	zp := fastParser(origin, path, data)
 	// The zone parser runs on a goroutine of its own, ahead of build by
 	// a few batches of records: half the load time each, on a zone of a
