@@ -44,7 +44,7 @@ func (st *slowState) generate(path string, e entry) ([]located, ErrorList) {
 	}
 	lhs, rest := words[1], words[2:]
 	ttl := st.ttl
-	if t, ok := parseTTL(rest[0]); ok && len(rest) > 2 {
+	if t, ok := zonetext.ParseTTL(rest[0]); ok && len(rest) > 2 {
 		ttl, rest = t, rest[1:]
 	}
 	class := "IN"

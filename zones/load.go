@@ -276,7 +276,7 @@ func (st *slowState) parse(path string, data []byte) (rrs []located, errs ErrorL
 				continue
 			}
 			body, shift = st.prevOwner+body, len(st.prevOwner)
-		} else if o, ok := absName(blankFields(body)[0], st.origin); ok {
+		} else if o, ok := zonetext.AbsName(zonetext.BlankFields(body)[0], st.origin); ok {
 			// The next blank-owner line belongs to this owner even when
 			// this entry turns out to be bad.
 			st.prevOwner = o
@@ -331,13 +331,6 @@ func (st *slowState) parseEntry(path string, line int, body string) ([]located, 
 	return out, nil
 }
 
-// blankFields splits s where the zone parser does: at spaces and tabs
-// only. Like the zone parser, it drops carriage returns.
-func blankFields(s string) []string {
-	s = strings.ReplaceAll(s, "\r", "")
-	return strings.FieldsFunc(s, func(r rune) bool { return r == ' ' || r == '\t' })
-}
-
 // isDirective reports whether an entry is a directive. Like the zone
 // parser, only the four known words at the very start of a line count:
 // "$other" is an owner name, and " $TTL" a record with a blank owner.
@@ -345,7 +338,7 @@ func isDirective(text string) bool {
 	if text[0] != '$' {
 		return false
 	}
-	word, _, _ := strings.Cut(blankFields(text)[0], ";")
+	word, _, _ := strings.Cut(zonetext.BlankFields(text)[0], ";")
 	switch strings.ToUpper(word) {
 	case "$ORIGIN", "$TTL", "$INCLUDE", "$GENERATE":
 		return true
@@ -354,14 +347,14 @@ func isDirective(text string) bool {
 }
 
 func (st *slowState) directive(path string, e entry, text string) ([]located, ErrorList) {
-	fields := blankFields(zonetext.StripComment(text))
+	fields := zonetext.BlankFields(zonetext.StripComment(text))
 	bad := func(msg string) ErrorList { return ErrorList{{File: path, Line: e.line, Msg: msg}} }
 	switch strings.ToUpper(fields[0]) {
 	case "$ORIGIN":
 		if len(fields) != 2 {
 			return nil, bad(fmt.Sprintf("$ORIGIN needs one domain name, found %d words", len(fields)-1))
 		}
-		o, ok := absName(fields[1], st.origin)
+		o, ok := zonetext.AbsName(fields[1], st.origin)
 		if !ok {
 			return nil, bad(fmt.Sprintf("$ORIGIN %q is not a valid domain name", fields[1]))
 		}
@@ -370,7 +363,7 @@ func (st *slowState) directive(path string, e entry, text string) ([]located, Er
 		if len(fields) != 2 {
 			return nil, bad(fmt.Sprintf("$TTL needs one value, found %d words", len(fields)-1))
 		}
-		ttl, ok := parseTTL(fields[1])
+		ttl, ok := zonetext.ParseTTL(fields[1])
 		if !ok {
 			return nil, bad(fmt.Sprintf("$TTL %q is not a TTL: want seconds or a duration such as 1h30m", fields[1]))
 		}
@@ -394,7 +387,7 @@ func (st *slowState) directive(path string, e entry, text string) ([]located, Er
 		// in force here, and changes nothing in this file's state.
 		sub := &slowState{origin: st.origin, ttl: st.ttl, depth: st.depth + 1}
 		if len(fields) == 3 {
-			o, ok := absName(fields[2], st.origin)
+			o, ok := zonetext.AbsName(fields[2], st.origin)
 			if !ok {
 				return nil, bad(fmt.Sprintf("$INCLUDE origin %q is not a valid domain name", fields[2]))
 			}
@@ -408,58 +401,6 @@ func (st *slowState) directive(path string, e entry, text string) ([]located, Er
 		return st.generate(path, e)
 	}
 	return nil, nil
-}
-
-// parseTTL reads a TTL in seconds or with BIND unit suffixes (1h30m),
-// accepting exactly what the zone parser accepts.
-func parseTTL(s string) (uint32, bool) {
-	var total, cur uint64
-	for _, c := range strings.ToLower(s) {
-		switch c {
-		case 's':
-			total, cur = total+cur, 0
-		case 'm':
-			total, cur = total+cur*60, 0
-		case 'h':
-			total, cur = total+cur*3600, 0
-		case 'd':
-			total, cur = total+cur*86400, 0
-		case 'w':
-			total, cur = total+cur*604800, 0
-		default:
-			if c < '0' || c > '9' {
-				return 0, false
-			}
-			cur = cur*10 + uint64(c-'0')
-		}
-		if cur > 1<<32 || total > 1<<32 {
-			return 0, false // stop before the sums can wrap
-		}
-	}
-	total += cur
-	if total > 1<<32-1 {
-		return 0, false
-	}
-	return uint32(total), true
-}
-
-// absName makes a directive's name absolute the way the zone parser does:
-// "@" is the origin, and a name without a final dot is relative to it.
-func absName(name, origin string) (string, bool) {
-	if name == "@" {
-		return origin, true
-	}
-	if _, ok := dns.IsDomainName(name); !ok || name == "" {
-		return "", false
-	}
-	switch {
-	case dns.IsFqdn(name):
-	case origin == ".":
-		name += "."
-	default:
-		name += "." + origin
-	}
-	return name, true
 }
 
 // entry is one logical line of a master file: a record or a directive,
@@ -535,9 +476,6 @@ func splitEntries(s string) []entry {
 
 var errUnclosed = errors.New(`unterminated "(" or quoted string`)
 
-// closeSpecial marks the bytes that closed looks at.
-var closeSpecial = [256]bool{'\n': true, '\\': true, '"': true, ';': true, '(': true, ')': true}
-
 // closed reports whether every "(" and quote in s is closed, with the
 // rules of splitEntries but without building entries.
 func closed(s []byte) bool {
@@ -559,7 +497,7 @@ func (st *closeState) feed(s []byte) {
 		st.skip, i = false, 1
 	}
 	for ; i < len(s); i++ {
-		if !closeSpecial[s[i]] {
+		if !zonetext.CloseSpecial[s[i]] {
 			continue // most bytes: one table lookup (this loop reads the whole file)
 		}
 		switch c := s[i]; {

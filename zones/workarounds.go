@@ -34,7 +34,7 @@ func needsSlow(path string, data []byte, depth int) bool {
 		return false
 	}
 	for _, e := range splitEntries(string(data)) {
-		fields := blankFields(zonetext.StripComment(e.text))
+		fields := zonetext.BlankFields(zonetext.StripComment(e.text))
 		if len(fields) < 2 || !strings.EqualFold(fields[0], "$INCLUDE") {
 			continue
 		}
