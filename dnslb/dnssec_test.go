@@ -388,21 +388,19 @@ func TestDNSSECStatus(t *testing.T) {
 	}
 }
 
-// TestDNSSECHealthFlip: when a backend dies, every signed reply for its
-// name verifies (before, during and after the change), and the RRset
-// without it is answered, signed, at most 3 s after the close (interval
-// 1 s, fall 1: the next probe's verdict, then the next query signs).
-func TestDNSSECHealthFlip(t *testing.T) {
-	if testing.Short() {
-		t.Skip("waits for the prober")
-	}
+// healthFlipSetup starts a server signing example.org with hc.example.org
+// checked by TCP on two backends, 127.0.0.1 and 127.0.0.2 (dying, which a
+// test closes), interval 1 s, fall 1; ask queries hc.example.org A with
+// DO, checks the RRSIG verifies, and returns the addresses, sorted.
+func healthFlipSetup(t *testing.T) (srv *Server, dying net.Listener, ask func() []string) {
+	t.Helper()
 	up, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer up.Close()
+	t.Cleanup(func() { up.Close() })
 	_, port, _ := net.SplitHostPort(up.Addr().String())
-	dying, err := net.Listen("tcp", "127.0.0.2:"+port)
+	dying, err = net.Listen("tcp", "127.0.0.2:"+port)
 	if err != nil {
 		t.Fatalf("127.0.0.2:%s: %v", port, err)
 	}
@@ -416,8 +414,8 @@ fall = 1
 [name."hc.example.org"]
 check = "hc"
 `, port))
-	_, addr := startServer(t, cfg)
-	ask := func() []string {
+	srv, addr := startServer(t, cfg)
+	ask = func() []string {
 		t.Helper()
 		m := new(dns.Msg)
 		m.SetQuestion("hc.example.org.", dns.TypeA)
@@ -443,6 +441,18 @@ check = "hc"
 		slices.Sort(out)
 		return out
 	}
+	return srv, dying, ask
+}
+
+// TestDNSSECHealthFlip: when a backend dies, every signed reply for its
+// name verifies (before, during and after the change), and the RRset
+// without it is answered, signed, at most 3 s after the close (interval
+// 1 s, fall 1: the next probe's verdict, then the next query signs).
+func TestDNSSECHealthFlip(t *testing.T) {
+	if testing.Short() {
+		t.Skip("waits for the prober")
+	}
+	_, dying, ask := healthFlipSetup(t)
 	deadline := time.Now().Add(5 * time.Second)
 	for len(ask()) != 2 {
 		if time.Now().After(deadline) {
@@ -480,54 +490,8 @@ func TestDNSSECSignAhead(t *testing.T) {
 	if testing.Short() {
 		t.Skip("waits for the prober")
 	}
-	up, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer up.Close()
-	_, port, _ := net.SplitHostPort(up.Addr().String())
-	dying, err := net.Listen("tcp", "127.0.0.2:"+port)
-	if err != nil {
-		t.Fatalf("127.0.0.2:%s: %v", port, err)
-	}
-	cfg, _, keys := signedSetup(t, dns.ECDSAP256SHA256, false, fmt.Sprintf(`[healthcheck.hc]
-type = "tcp"
-port = %s
-interval = "1s"
-timeout = "300ms"
-rise = 1
-fall = 1
-[name."hc.example.org"]
-check = "hc"
-`, port))
-	srv, addr := startServer(t, cfg)
+	srv, dying, ask := healthFlipSetup(t)
 	const made, hits = `dnslb_dnssec_signatures_total{zone="example.org."}`, `dnslb_dnssec_cache_hits_total{zone="example.org."}`
-	ask := func() []string {
-		t.Helper()
-		m := new(dns.Msg)
-		m.SetQuestion("hc.example.org.", dns.TypeA)
-		m.SetEdns0(1232, true)
-		r := exchange(t, addr, "udp", m)
-		var a []dns.RR
-		var sig *dns.RRSIG
-		for _, rr := range r.Answer {
-			switch rr := rr.(type) {
-			case *dns.A:
-				a = append(a, rr)
-			case *dns.RRSIG:
-				sig = rr
-			}
-		}
-		if sig == nil || sig.Verify(keys[0].DNSKEY, a) != nil {
-			t.Fatalf("reply does not verify: %v", r.Answer)
-		}
-		var out []string
-		for _, rr := range a {
-			out = append(out, rr.(*dns.A).A.String())
-		}
-		slices.Sort(out)
-		return out
-	}
 	if got := ask(); len(got) != 2 {
 		t.Fatalf("hc before the close: %v", got)
 	}

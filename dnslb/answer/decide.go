@@ -368,10 +368,7 @@ func (p *Plan) selectRRs(v *state.NameView, set *zones.RRset, owner string, sc *
 			return nil, false
 		}
 	}
-	ttl, setTTL := d.TTL, d.HasTTL
-	if v.Degraded() && v.HasDegraded {
-		ttl, setTTL = v.DegradedTTL, true
-	}
+	ttl, setTTL := v.AnswerTTL(d)
 	rrs = make([]dns.RR, 0, len(addrs))
 	for _, a := range addrs {
 		if v.Drained(a) {

@@ -19,15 +19,13 @@ type transport struct {
 	c       *Cluster
 	packets chan *memberlist.Packet
 	streams chan net.Conn
-	done    chan struct{}
-	ctx     context.Context // done at Shutdown
+	ctx     context.Context // done at Shutdown: the forwarders stop, dials end
 	cancel  context.CancelFunc
-	stop    sync.Once
 	wg      sync.WaitGroup
 }
 
 func newTransport(c *Cluster, nt *memberlist.NetTransport) *transport {
-	t := &transport{NetTransport: nt, c: c, packets: make(chan *memberlist.Packet), streams: make(chan net.Conn), done: make(chan struct{})}
+	t := &transport{NetTransport: nt, c: c, packets: make(chan *memberlist.Packet), streams: make(chan net.Conn)}
 	t.ctx, t.cancel = context.WithCancel(context.Background())
 	t.wg.Add(2)
 	go t.forwardPackets()
@@ -54,7 +52,7 @@ func (t *transport) forwardPackets() {
 	in := t.NetTransport.PacketCh()
 	for {
 		select {
-		case <-t.done:
+		case <-t.ctx.Done():
 			return
 		case p := <-in:
 			if t.dropped(p.From.String()) {
@@ -63,7 +61,7 @@ func (t *transport) forwardPackets() {
 			t.c.bytesIn.Add(uint64(len(p.Buf)))
 			select {
 			case t.packets <- p:
-			case <-t.done:
+			case <-t.ctx.Done():
 				return
 			}
 		}
@@ -75,7 +73,7 @@ func (t *transport) forwardStreams() {
 	in := t.NetTransport.StreamCh()
 	for {
 		select {
-		case <-t.done:
+		case <-t.ctx.Done():
 			return
 		case conn := <-in:
 			if t.dropped(conn.RemoteAddr().String()) {
@@ -84,7 +82,7 @@ func (t *transport) forwardStreams() {
 			}
 			select {
 			case t.streams <- &countingConn{Conn: conn, c: t.c}:
-			case <-t.done:
+			case <-t.ctx.Done():
 				_ = conn.Close()
 				return
 			}
@@ -113,10 +111,8 @@ func (t *transport) DialTimeout(addr string, timeout time.Duration) (net.Conn, e
 	}
 	// NetTransport's dial, but ended by Shutdown: a join to an unreachable
 	// member (rejoin) must not hold Run's end for the TCP timeout.
-	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	ctx, cancel := context.WithTimeout(t.ctx, timeout)
 	defer cancel()
-	stop := context.AfterFunc(t.ctx, cancel)
-	defer stop()
 	conn, err := (&net.Dialer{}).DialContext(ctx, "tcp", addr)
 	if err != nil {
 		return nil, err
@@ -130,7 +126,7 @@ func (t *transport) DialAddressTimeout(a memberlist.Address, timeout time.Durati
 
 func (t *transport) Shutdown() error {
 	err := t.NetTransport.Shutdown()
-	t.stop.Do(func() { close(t.done); t.cancel() })
+	t.cancel()
 	t.wg.Wait()
 	return err
 }

@@ -173,10 +173,7 @@ func aheadForms(snap *state.Snapshot, v *state.NameView, rs *zones.RRset, r *ran
 	if d.AllDown && (d.Action == policy.Servfail || d.Action == policy.Nodata) {
 		return nil
 	}
-	ttl, setTTL := d.TTL, d.HasTTL
-	if v.Degraded() && v.HasDegraded {
-		ttl, setTTL = v.DegradedTTL, true
-	}
+	ttl, setTTL := v.AnswerTTL(d)
 	records := func(addrs []netip.Addr) []dns.RR {
 		var out []dns.RR
 		for _, rr := range rs.RRs {

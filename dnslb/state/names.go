@@ -223,6 +223,16 @@ var (
 	_ policy.Loads   = (*NameView)(nil)
 )
 
+// AnswerTTL is the TTL the name's answer with decision d carries, and
+// whether it overrides the zone's: the degraded TTL while some address is
+// down or drained, else the policy's.
+func (v *NameView) AnswerTTL(d policy.Decision) (uint32, bool) {
+	if v.Degraded() && v.HasDegraded {
+		return v.DegradedTTL, true
+	}
+	return d.TTL, d.HasTTL
+}
+
 // Up implements Health: the address is neither down nor shed.
 func (v *NameView) Up(a netip.Addr) bool {
 	if len(v.down) == 0 && len(v.shed) == 0 {
