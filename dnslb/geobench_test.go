@@ -7,11 +7,14 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/miekg/dns"
+
+	"github.com/dnslb/dnslb/dnslb/answer"
 )
 
 // BenchmarkGeoSubnets is the bench's geo-subnets scenario without sockets:
@@ -60,7 +63,7 @@ func geoBenchAnswer(w *udpWorker, pkt []byte, from netip.AddrPort) []byte {
 
 // geoBenchSetup writes the bench's geo data, zone and config for 8 names
 // and returns a worker of a server on them, with the queries.
-func geoBenchSetup(b *testing.B) (*udpWorker, [][]byte) {
+func geoBenchSetup(b testing.TB) (*udpWorker, [][]byte) {
 	b.Helper()
 	dir := b.TempDir()
 	world := filepath.Join(dir, "world.mmdb")
@@ -126,4 +129,88 @@ func geoBenchSetup(b *testing.B) (*udpWorker, [][]byte) {
 		}
 	}
 	return w, pkts
+}
+
+// TestPrefetchSameReplies checks that the batch path of the UDP loop
+// (Worker.Prefetch, which parses a batch's queries and warms the memo's
+// entries and the GeoIP tables for them, then Answer with each parsed
+// query) gives the replies Answer gives alone: for the bench's geo names,
+// with ECS from many /24s and without ECS from many source addresses, in
+// batches of 16 and of one, once every reply is in the memo.
+func TestPrefetchSameReplies(t *testing.T) {
+	w, ecs := geoBenchSetup(t)
+	pkts := ecs[:2048]
+	var froms []netip.AddrPort
+	for i := range 2048 {
+		froms = append(froms, netip.AddrPortFrom(netip.AddrFrom4([4]byte{127, byte(i >> 8), byte(i), 1}), 5353))
+	}
+	for i := range 1024 { // the same names without ECS
+		m := new(dns.Msg)
+		if err := m.Unpack(ecs[i]); err != nil {
+			t.Fatal(err)
+		}
+		m.IsEdns0().Option = nil
+		p, err := m.Pack()
+		if err != nil {
+			t.Fatal(err)
+		}
+		pkts[1024+i] = p
+	}
+	// What a reply says, its round-robin order left out (both passes step
+	// the names' shared counters).
+	norm := func(reply []byte) string {
+		m := new(dns.Msg)
+		if err := m.Unpack(reply); err != nil {
+			t.Fatalf("unpack reply: %v", err)
+		}
+		var rrs []string
+		for _, rr := range m.Answer {
+			rrs = append(rrs, rr.String())
+		}
+		slices.Sort(rrs)
+		scope := -1
+		if o := m.IsEdns0(); o != nil {
+			for _, e := range o.Option {
+				if s, ok := e.(*dns.EDNS0_SUBNET); ok {
+					scope = int(s.SourceScope)
+				}
+			}
+		}
+		return fmt.Sprintf("id %d rcode %d scope %d %v", m.Id, m.Rcode, scope, rrs)
+	}
+	run := func(batch int) []string {
+		out := make([]string, len(pkts))
+		for i := 0; i < len(pkts); i += batch {
+			end := min(len(pkts), i+batch)
+			qs := w.ans.Prefetch(pkts[i:end], froms[i:end])
+			if batch > 1 && qs == nil {
+				t.Fatal("Prefetch parsed nothing with the memo on")
+			}
+			for j := i; j < end; j++ {
+				var pre *answer.Parsed
+				if qs != nil {
+					pre = &qs[j-i]
+				}
+				reply := w.ans.Answer(pkts[j], froms[j], w.outs[0], false, time.Time{}, pre)
+				if reply == nil {
+					t.Fatalf("query %d: no reply", j)
+				}
+				out[j] = norm(reply)
+			}
+		}
+		return out
+	}
+	run(1) // the memo's first and second sight of every decision
+	run(1)
+	alone, batched := run(1), run(16)
+	distinct := map[string]bool{}
+	for i := range pkts {
+		if alone[i] != batched[i] {
+			t.Fatalf("query %d: alone %s\nin a batch %s", i, alone[i], batched[i])
+		}
+		distinct[alone[i][strings.Index(alone[i], " rcode"):]] = true
+	}
+	if len(distinct) < 8 {
+		t.Fatalf("only %d distinct replies: the queries do not exercise the geo rules", len(distinct))
+	}
 }

@@ -398,13 +398,16 @@ func (r *fastReply) permuted(out []byte, k int) {
 	wire.Rotate(out, r.buf[r.klen:int(r.klen)+int(r.size)], int(r.ans), int(r.rec), n, (k-int(r.k0)+n)%n)
 }
 
-// prefetch parses each datagram of a batch (pkts) into qs (for answerOn
-// to use) and reads, for each query, the table slot and then the entry
-// that answering it will read. Nothing depends on those reads but a sum,
-// so the processor has them all in flight at once and the cache misses
-// of a batch are waited for together, not one query after another.
-func (c *fastCache) prefetch(pkts [][]byte, qs []fastQuery) {
+// prefetch parses each datagram of a batch (pkts, from the sources from)
+// into qs (for answerOn to use) and reads, for each query, the table slot
+// and then the entry that answering it will read, and for an entry with a
+// recipe the GeoIP tables where its client's lookup will read (Set.Warm).
+// Nothing depends on those reads but a sum, so the processor has them all
+// in flight at once and the cache misses of a batch are waited for
+// together, not one query after another.
+func (c *fastCache) prefetch(pkts [][]byte, from []netip.AddrPort, qs []fastQuery) {
 	var slots [maxBatch]*fastSlot
+	var of [maxBatch]uint8 // the query of each slot
 	n := 0
 	for i, p := range pkts[:min(len(pkts), len(qs), maxBatch)] {
 		q := &qs[i]
@@ -413,7 +416,7 @@ func (c *fastCache) prefetch(pkts [][]byte, qs []fastQuery) {
 			continue
 		}
 		q.h = c.entries.hash(q.Key)
-		slots[n] = &c.entries.slots[q.h&uint64(len(c.entries.slots)-1)]
+		slots[n], of[n] = &c.entries.slots[q.h&uint64(len(c.entries.slots)-1)], uint8(i)
 		n++
 	}
 	var sum uint64
@@ -422,16 +425,19 @@ func (c *fastCache) prefetch(pkts [][]byte, qs []fastQuery) {
 	}
 	var ents [maxBatch]*fastReply
 	m := 0
-	for _, s := range slots[:n] {
+	for j, s := range slots[:n] {
 		if e := s.e; e != nil {
 			sum += uint64(e.klen)
-			ents[m] = e
+			ents[m], of[m] = e, of[j]
 			m++
 		}
 	}
-	// Then the key, the held reply's first and last bytes, and the
-	// rotation counter.
-	for _, e := range ents[:m] {
+	// Then the key, the held reply's first and last bytes, the rotation
+	// counter, and for a recipe (a name's selection, taken again on the
+	// hit) the GeoIP tables where the client's lookup will read them.
+	var clients [maxBatch]netip.Addr
+	nc := 0
+	for j, e := range ents[:m] {
 		sum += uint64(e.buf[0])
 		if end := int(e.klen) + int(e.size); e.perm && end <= len(e.buf) {
 			sum += uint64(e.buf[e.klen]) + uint64(e.buf[end-1])
@@ -439,8 +445,30 @@ func (c *fastCache) prefetch(pkts [][]byte, qs []fastQuery) {
 		if e.rot != nil {
 			sum += uint64(e.rot.Load())
 		}
+		if e.recipe == nil {
+			continue
+		}
+		switch q, i := &qs[of[j]], int(of[j]); {
+		case q.ECS != nil:
+			clients[nc], _ = ecsClient(q.ECS)
+			nc++
+		case i < len(from):
+			clients[nc] = from[i].Addr().Unmap()
+			nc++
+		}
+	}
+	if nc > 1 && c.snap != nil {
+		if warm, ok := c.snap.Geo().(geoWarmer); ok {
+			sum += uint64(warm.Warm(clients[:nc]))
+		}
 	}
 	c.sink += sum
+}
+
+// geoWarmer is GeoIP data that can start reading its tables for a batch
+// of lookups ahead of them (geo.Set.Warm).
+type geoWarmer interface {
+	Warm(addrs []netip.Addr) uint32
 }
 
 // admit reports whether the replies to key are worth keeping: only when

@@ -219,11 +219,12 @@ func (w *Worker) Idle() {
 // maxBatch bounds the datagrams Prefetch looks at in one call.
 const maxBatch = 64
 
-// Prefetch parses the queries of a batch of datagrams for the memo and
-// starts reading the memo's entries for all of them at once (see
-// fastCache.prefetch); Answer then takes each parsed query as pre. It
-// returns nil with the memo off.
-func (w *Worker) Prefetch(pkts [][]byte) []Parsed {
+// Prefetch parses the queries of a batch of datagrams (from the sources
+// from, one per datagram) for the memo and starts reading the memo's
+// entries for all of them at once, and the GeoIP tables where the
+// clients' lookups will read them (see fastCache.prefetch); Answer then
+// takes each parsed query as pre. It returns nil with the memo off.
+func (w *Worker) Prefetch(pkts [][]byte, from []netip.AddrPort) []Parsed {
 	if w.memo == nil || len(pkts) < 2 {
 		return nil
 	}
@@ -231,7 +232,7 @@ func (w *Worker) Prefetch(pkts [][]byte) []Parsed {
 		w.fqs = make([]fastQuery, maxBatch)
 	}
 	qs := w.fqs[:min(len(pkts), maxBatch)]
-	w.memo.fast.prefetch(pkts, qs)
+	w.memo.fast.prefetch(pkts, from, qs)
 	return qs
 }
 

@@ -199,3 +199,51 @@ func BenchmarkLookupSpread(b *testing.B) {
 		})
 	}
 }
+
+// TestWarm checks Set.Warm on every compiled file: for the addresses of a
+// batch (the range edges probeAddrs puts first among random ones, both
+// families, more than maxWarm of them) it reads each IPv4 address's index
+// slot and, for a split block, the range before the block's first one,
+// exactly what find starts from, without reading past either array; and
+// it reads nothing for an empty batch, IPv6 addresses or a nil set.
+func TestWarm(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	for _, path := range compiledFiles(t) {
+		f, err := openGeoFile(path, true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if f.t4 == nil {
+			continue
+		}
+		set := &Set{dbs: []*geoFile{f}}
+		addrs := append(probeAddrs(r, f, 200), netip.MustParseAddr("0.0.0.0"), netip.MustParseAddr("255.255.255.255"))
+		for i := 0; i < len(addrs); i += maxWarm + 7 {
+			batch := addrs[i:min(len(addrs), i+maxWarm+7)]
+			var want uint32
+			for _, a := range batch[:min(len(batch), maxWarm)] {
+				if !a.Is4() {
+					continue
+				}
+				b := a.As4()
+				sl := f.t4.index[binary.BigEndian.Uint32(b[:])>>f.t4.shift]
+				want += sl.lo
+				if sl.lo&whole == 0 {
+					want += f.t4.ents[max(int(sl.lo), 1)-1].val
+				}
+			}
+			if got := set.Warm(batch); got != want {
+				t.Fatalf("%s: Warm of %d addresses = %d, want %d", path, len(batch), got, want)
+			}
+		}
+		if got := set.Warm(nil); got != 0 {
+			t.Errorf("%s: Warm(nil) = %d", path, got)
+		}
+		if got := set.Warm([]netip.Addr{netip.MustParseAddr("2001:db8::1")}); got != 0 {
+			t.Errorf("%s: Warm of an IPv6 address = %d", path, got)
+		}
+	}
+	if got := (*Set)(nil).Warm([]netip.Addr{netip.MustParseAddr("192.0.2.1")}); got != 0 {
+		t.Errorf("nil set: Warm = %d", got)
+	}
+}

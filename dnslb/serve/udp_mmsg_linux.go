@@ -62,6 +62,7 @@ type mmsgBufs struct {
 	inIov, outIov [udpBatch]unix.Iovec
 	names         [udpBatch]unix.RawSockaddrInet6 // large enough for both families
 	pkts          [udpBatch][]byte
+	from          [udpBatch]netip.AddrPort // the sources of a batch (invalid: not one Answer takes)
 	slab          [udpBatch * udpSlot]byte // the batch's replies, one after another
 }
 
@@ -148,17 +149,20 @@ func serveUDPFD(u *UDPSocket, w *worker) {
 			yielded = start
 		}
 		var qs []answer.Parsed
+		for i := range n {
+			b.from[i], _ = sockaddrAddrPort(&b.names[i], b.in[i].hdr.Namelen)
+		}
 		if n > 1 {
 			for i := range n {
 				b.pkts[i] = w.in[i].Buffers[0][:b.in[i].len]
 			}
-			qs = w.ans.Prefetch(b.pkts[:n])
+			qs = w.ans.Prefetch(b.pkts[:n], b.from[:n])
 		}
 		k, off := 0, 0
 		for i := range n {
 			h := &b.in[i]
-			from, ok := sockaddrAddrPort(&b.names[i], h.hdr.Namelen)
-			if !ok {
+			from := b.from[i]
+			if !from.IsValid() {
 				continue
 			}
 			pkt := w.in[i].Buffers[0][:h.len]
