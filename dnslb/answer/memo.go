@@ -10,6 +10,7 @@ import (
 
 	"github.com/miekg/dns"
 
+	"github.com/dnslb/dnslb/dnslb/policy"
 	"github.com/dnslb/dnslb/dnslb/rrl"
 	"github.com/dnslb/dnslb/dnslb/state"
 	"github.com/dnslb/dnslb/dnslb/wire"
@@ -89,11 +90,12 @@ type fastCache struct {
 	max     int
 	anyB    int // bytes of replies for names that need not exist (fastReply.any); at anyMax they are dropped
 	anyMax  int
-	room    int        // bytes every reply leaves free under 512: the cookie stage's (newMemo)
-	shard   int        // the worker's shard of the names' answer counters (Worker.Answer sets it)
-	rng     *rand.Rand // the policies' random source on replays
-	hits    int        // replies served (for tests)
-	perms   int        // replies made by rotating a held one (for tests)
+	room    int            // bytes every reply leaves free under 512: the cookie stage's (newMemo)
+	shard   int            // the worker's shard of the names' answer counters (Worker.Answer sets it)
+	rng     *rand.Rand     // the policies' random source on replays
+	choices policy.Choices // the geo choices of the hits' selections, of snap
+	hits    int            // replies served (for tests)
+	perms   int            // replies made by rotating a held one (for tests)
 	sink    uint64
 	seen    []uint16 // the doorkeeper (see admit); made on first use
 	seed    maphash.Seed
@@ -192,7 +194,7 @@ func (c *fastCache) get(acct Account, snap *state.Snapshot, q *fastQuery, from n
 		if c.rng == nil {
 			c.rng = randPool.Get().(*rand.Rand) // kept: the memo is one goroutine's
 		}
-		sc := selectCtx{geo: snap.Geo(), source: -1, r: c.rng}
+		sc := selectCtx{geo: snap.Geo(), source: -1, r: c.rng, choices: &c.choices}
 		if q.ECS != nil {
 			sc.client, sc.source = ecsClient(q.ECS)
 		} else {
@@ -276,6 +278,7 @@ func (c *fastCache) get(acct Account, snap *state.Snapshot, q *fastQuery, from n
 
 func (c *fastCache) reset(snap *state.Snapshot) {
 	c.entries.clear()
+	c.choices.Reset()
 	c.snap = snap
 	c.bytes, c.anyB = 0, 0
 	c.until = 0

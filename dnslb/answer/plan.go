@@ -196,7 +196,7 @@ func (pt *point) take(c *selectCtx) bool {
 		pt.norder = pt.n
 	case pointPolicy:
 		p := pt.view.Policy
-		q := policy.Query{Client: c.client, Family: pt.fam}
+		q := policy.Query{Client: c.client, Family: pt.fam, Choices: c.choices}
 		if c.source >= 0 {
 			q.ECS, q.SourcePrefix = true, c.source
 		}
@@ -273,6 +273,8 @@ type selectCtx struct {
 	geo    policy.Locator
 	r      *rand.Rand
 	pooled bool // r is randPool's: done returns it
+	// choices is the memo's geo choices (its hits only; nil elsewhere).
+	choices *policy.Choices
 }
 
 func (c *selectCtx) rand() *rand.Rand {

@@ -285,23 +285,61 @@ func (set *Set) Warm(addrs []netip.Addr) uint32 {
 // addr's family (-1 when the lookup failed, and rec is nil), and its record (nil: none).
 // It reads the compiled tables, and the tree where they have no answer.
 func (f *geoFile) lookup(addr netip.Addr) (int, *recData) {
-	v := direct
-	if addr.Is4() {
-		if f.t4 != nil {
-			a := addr.As4()
-			v = f.t4.find(binary.BigEndian.Uint32(a[:]))
-		}
-	} else if f.t6 != nil {
-		a := addr.As16()
-		v = f.t6.find(binary.BigEndian.Uint64(a[:8]))
-	}
-	if v != direct {
+	if v := f.find(addr); v != direct {
 		if i := v >> 8; i != 0 {
 			return int(v & 0xff), &f.recs[i]
 		}
 		return int(v & 0xff), nil
 	}
 	return f.lookupTree(addr)
+}
+
+// find is the value of addr's range in the compiled tables: its record
+// index<<8 | its network's length, or direct (no table, or the tree has
+// the answer).
+func (f *geoFile) find(addr netip.Addr) uint32 {
+	if addr.Is4() {
+		if f.t4 != nil {
+			a := addr.As4()
+			return f.t4.find(binary.BigEndian.Uint32(a[:]))
+		}
+	} else if f.t6 != nil {
+		a := addr.As16()
+		return f.t6.find(binary.BigEndian.Uint64(a[:8]))
+	}
+	return direct
+}
+
+// Record implements policy.Records for a set of one file, in its compiled
+// tables: the identity is the record's index there. A set of several
+// files (whose records merge) and the tree's ranges have none.
+func (set *Set) Record(addr netip.Addr, need policy.Fields) (uint64, int, bool) {
+	if set == nil || len(set.dbs) != 1 {
+		return 0, 0, false
+	}
+	f := set.dbs[0]
+	addr = addr.Unmap()
+	if addr.Is6() && !f.ipv6 || f.fields&need == 0 {
+		return 0, 0, false
+	}
+	v := f.find(addr)
+	if v == direct {
+		return 0, 0, false
+	}
+	i := v >> 8
+	if set.count != nil {
+		set.count(i != 0 && f.recs[i].known())
+	}
+	return uint64(i), int(v & 0xff), true
+}
+
+// RecordLocation implements policy.Records.
+func (set *Set) RecordLocation(id uint64) (policy.Location, bool) {
+	var loc policy.Location
+	if id == 0 || set == nil || len(set.dbs) != 1 || id >= uint64(len(set.dbs[0].recs)) {
+		return loc, false
+	}
+	return loc, set.dbs[0].recs[id].mergeInto(&loc)
 }
 
 // lookupTree is lookup in the file's search tree.
@@ -432,6 +470,11 @@ func (d *recData) mergeInto(loc *policy.Location) bool {
 	if !loc.HasCoords && d.hasCoords {
 		loc.Lat, loc.Lon, loc.HasCoords = d.lat, d.lon, true
 	}
+	return d.known()
+}
+
+// known tells whether the record holds anything (mergeInto's result).
+func (d *recData) known() bool {
 	return d.country != "" || d.continent != "" || d.subdivs[0] != "" || d.asn != 0 || d.hasCoords
 }
 

@@ -30,7 +30,7 @@ func CheckPolicy(owner string, cfg config.NameConfig) []error {
 func compile(owner string, cfg config.NameConfig, addrs []netip.Addr, known bool) (*Policy, []error) {
 	key := strings.TrimSuffix(owner, ".")
 	c := &compiler{key: fmt.Sprintf("name.%q", key), fqdn: key + ".", unknownAddrs: !known}
-	p := &Policy{owner: c.fqdn, dflt: -1, max: cfg.MaxAnswers}
+	p := &Policy{owner: c.fqdn, dflt: -1, max: cfg.MaxAnswers, seq: policySeq.Add(1)}
 
 	if i := slices.Index(selectNames, cmp.Or(cfg.Select, "none")); i >= 0 {
 		p.sel = selectKind(i)

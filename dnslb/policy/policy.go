@@ -36,6 +36,9 @@ type Query struct {
 	// took.
 	Pinned bool
 	Pin    int
+	// Choices, when set, is the caller's memo of geo choices (see
+	// Choices); only the memo's hits pass one.
+	Choices *Choices
 }
 
 // Health tells whether an address is up. It must be cheap and safe for
@@ -118,6 +121,8 @@ type Policy struct {
 	tolerance float64    // fastest: the band above the fastest RTT
 
 	rr atomic.Uint64 // round-robin counter
+
+	seq uint64 // this policy among all compiled in the process (Choices' key)
 }
 
 type group struct {
@@ -362,6 +367,13 @@ func (p *Policy) try(gi int, fam Family, health Health, cands []uint16, why reas
 }
 
 func (p *Policy) chooseGeo(q *Query, health Health, loc Locator, cands []uint16, tr *trace) (int, []uint16, int) {
+	if q.Choices != nil && tr == nil && len(p.geo.cidrs) == 0 && p.geo.needLookup {
+		if rs, ok := loc.(Records); ok {
+			if id, prefix, ok := rs.Record(q.Client, p.need()); ok {
+				return p.chooseGeoRecord(q, health, rs, id, prefix, cands)
+			}
+		}
+	}
 	client := q.Client
 	scope := p.geo.cidrScope(client)
 	if tr != nil && len(p.geo.cidrs) > 0 {
@@ -375,40 +387,73 @@ func (p *Policy) chooseGeo(q *Query, health Health, loc Locator, cands []uint16,
 			return cr.group, c, scope
 		}
 	}
+	var l Location
+	found := false
 	if p.geo.needLookup && loc != nil {
-		l, found := p.locate(loc, client, tr)
+		l, found = p.locate(loc, client, tr)
 		scope = max(scope, l.Prefix)
-		if found {
-			if gi, ok := p.geo.byASN(l.ASN); ok {
-				if c, ok := p.try(gi, q.Family, health, cands, reason{kind: "asn", n: l.ASN}, tr); ok {
-					return gi, c, scope
-				}
-			}
-			for i := len(l.Subdivisions) - 1; i >= 0; i-- {
-				if gi, ok := p.geo.bySubdivision(l.Subdivisions[i]); ok {
-					if c, ok := p.try(gi, q.Family, health, cands, reason{kind: "subdivision", s: l.Subdivisions[i]}, tr); ok {
-						return gi, c, scope
-					}
-				}
-			}
-			if gi, ok := p.geo.byCountry(l.Country); ok {
-				if c, ok := p.try(gi, q.Family, health, cands, reason{kind: "country", s: l.Country}, tr); ok {
-					return gi, c, scope
-				}
-			}
-			if gi, ok := p.geo.byContinent(l.Continent); ok {
-				if c, ok := p.try(gi, q.Family, health, cands, reason{kind: "continent", s: l.Continent}, tr); ok {
-					return gi, c, scope
-				}
-			}
-		}
 	} else if tr != nil && p.geo.needLookup {
 		tr.add("no geoip database: client %s has no location", client)
 	}
-	if c, ok := p.try(p.dflt, q.Family, health, cands, reason{kind: "default"}, tr); ok {
-		return p.dflt, c, scope
+	gi, c := p.fromLocation(q.Family, health, &l, found, cands, tr)
+	return gi, c, scope
+}
+
+// chooseGeoRecord is chooseGeo for a client whose location is record id
+// of rs, in a network of prefix bits, on a memo hit (q.Choices; there are
+// no CIDR rules): the group chosen for the record before, when it still
+// has an address up, else the choice made as chooseGeo makes it, and kept.
+// What the rules read of a location is the same for every address of one
+// record, and the health is the generation's, as the memo's is, so the
+// choice is the one chooseGeo would make.
+func (p *Policy) chooseGeoRecord(q *Query, health Health, rs Records, id uint64, prefix int, cands []uint16) (int, []uint16, int) {
+	s := q.Choices.slot(p, q.Family, id)
+	if s.p == p && s.id == id && s.fam == q.Family {
+		if c, ok := p.try(int(s.gi), q.Family, health, cands, reason{}, nil); ok {
+			return int(s.gi), c, prefix
+		}
 	}
-	return noGroup, cands, scope
+	l, found := rs.RecordLocation(id)
+	gi, c := p.fromLocation(q.Family, health, &l, found, cands, nil)
+	if gi != noGroup {
+		*s = choiceSlot{p: p, id: id, fam: q.Family, gi: int32(gi)}
+	}
+	return gi, c, prefix
+}
+
+// fromLocation runs the geo rules but CIDR ones on a client's location l
+// (found: the databases knew it): the first group, by ASN, subdivision
+// (most specific first), country, continent, then the default, that has
+// an address up.
+func (p *Policy) fromLocation(fam Family, health Health, l *Location, found bool, cands []uint16, tr *trace) (int, []uint16) {
+	if found {
+		if gi, ok := p.geo.byASN(l.ASN); ok {
+			if c, ok := p.try(gi, fam, health, cands, reason{kind: "asn", n: l.ASN}, tr); ok {
+				return gi, c
+			}
+		}
+		for i := len(l.Subdivisions) - 1; i >= 0; i-- {
+			if gi, ok := p.geo.bySubdivision(l.Subdivisions[i]); ok {
+				if c, ok := p.try(gi, fam, health, cands, reason{kind: "subdivision", s: l.Subdivisions[i]}, tr); ok {
+					return gi, c
+				}
+			}
+		}
+		if gi, ok := p.geo.byCountry(l.Country); ok {
+			if c, ok := p.try(gi, fam, health, cands, reason{kind: "country", s: l.Country}, tr); ok {
+				return gi, c
+			}
+		}
+		if gi, ok := p.geo.byContinent(l.Continent); ok {
+			if c, ok := p.try(gi, fam, health, cands, reason{kind: "continent", s: l.Continent}, tr); ok {
+				return gi, c
+			}
+		}
+	}
+	if c, ok := p.try(p.dflt, fam, health, cands, reason{kind: "default"}, tr); ok {
+		return p.dflt, c
+	}
+	return noGroup, cands
 }
 
 // cidrScope returns how many leading bits of client decide which CIDR rules

@@ -423,3 +423,72 @@ func testGeoDB(t testing.TB) *geo.DB {
 	}
 	return g
 }
+
+// TestSelectGeoChoices checks that geo selection with a memo of choices
+// (Query.Choices, as the memo's hits run it) gives what selection without
+// it gives: the same group, addresses, scope and all-down state, and the
+// same GeoIP lookups counted, for each single database (the test
+// fixtures and the shipped country database, where Record has an answer),
+// clients of both families at random and at the fixtures' networks, every
+// family asked, with everything up and with groups down (a choice falls
+// through to the next rule), the memo filled first and then hit.
+func TestSelectGeoChoices(t *testing.T) {
+	city, asn, flat := geotest.Files(t, t.TempDir())
+	cfg := geoConfig()
+	cfg.Rules = cfg.Rules[:5] // no CIDR rules: those decide by address, not by record
+	p := mustCompile(t, cfg, geoZone)
+	r := rand.New(rand.NewPCG(5, 6))
+	var clients []netip.Addr
+	for _, s := range []string{"192.0.2.1", "192.0.2.200", "198.51.100.7", "198.51.100.200", "203.0.113.200", "2001:db8:2::1", "::ffff:192.0.2.1"} {
+		clients = append(clients, netip.MustParseAddr(s))
+	}
+	for range 500 {
+		clients = append(clients, netip.AddrFrom4([4]byte{byte(r.Uint32()), byte(r.Uint32()), byte(r.Uint32()), 0}))
+		var a [16]byte
+		a[0], a[1] = 0x20, byte(r.Uint32())
+		a[2], a[3], a[4] = byte(r.Uint32()), byte(r.Uint32()), byte(r.Uint32())
+		clients = append(clients, netip.AddrFrom16(a))
+	}
+	healths := []policy.Health{policy.AllUp{}, down("192.0.2.40"), down("192.0.2.40", "192.0.2.20", "192.0.2.10"), down("192.0.2.50", "2001:db8::10")}
+	recorded := 0
+	for _, path := range []string{city, asn, flat, "../../geodata/geo-whois-asn-country.mmdb"} {
+		db, err := geo.Open([]string{path}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var plain, memo int
+		setPlain := db.Current().Counted(func(bool) { plain++ })
+		setMemo := db.Current().Counted(func(bool) { memo++ })
+		for hi, h := range healths {
+			var ch policy.Choices // a new generation's
+			// Both families in turn for each client, then each family
+			// for every client in a row: the choices of one record for
+			// A and AAAA must not push each other out.
+			for pass := range 4 {
+				for _, c := range clients {
+					if _, _, ok := db.Current().Record(c, policy.AllFields); ok {
+						recorded++
+					}
+					fams := []policy.Family{policy.FamilyV4, policy.FamilyV6}
+					if pass >= 2 {
+						fams = fams[pass-2 : pass-1]
+					}
+					for _, fam := range fams {
+						want := p.Select(&policy.Query{Client: c, Family: fam}, h, setPlain, seeded(), nil)
+						got := p.Select(&policy.Query{Client: c, Family: fam, Choices: &ch}, h, setMemo, seeded(), nil)
+						if !slices.Equal(got.Addrs, want.Addrs) || got.Group != want.Group || got.Scope != want.Scope || got.AllDown != want.AllDown {
+							t.Fatalf("%s, health %d, pass %d, %v family %d: with choices %v group %q scope %d alldown %v, without %v group %q scope %d alldown %v",
+								path, hi, pass, c, fam, got.Addrs, got.Group, got.Scope, got.AllDown, want.Addrs, want.Group, want.Scope, want.AllDown)
+						}
+					}
+				}
+			}
+		}
+		if memo != plain {
+			t.Errorf("%s: %d lookups counted with choices, %d without", path, memo, plain)
+		}
+	}
+	if recorded == 0 {
+		t.Fatal("Record never had an answer: the choices were not used")
+	}
+}
