@@ -213,4 +213,15 @@ func TestPrefetchSameReplies(t *testing.T) {
 	if len(distinct) < 8 {
 		t.Fatalf("only %d distinct replies: the queries do not exercise the geo rules", len(distinct))
 	}
+	// The batch path allocates nothing once the replies are held (a
+	// batch's clients once escaped to the heap through Warm).
+	batch, bfrom := pkts[:16], froms[:16]
+	if n := testing.AllocsPerRun(100, func() {
+		qs := w.ans.Prefetch(batch, bfrom)
+		for j := range batch {
+			w.ans.Answer(batch[j], bfrom[j], w.outs[0], false, time.Time{}, &qs[j])
+		}
+	}); n != 0 {
+		t.Errorf("a batch of %d from the memo allocates %v times, want 0", len(batch), n)
+	}
 }

@@ -99,9 +99,10 @@ type fastCache struct {
 	sink    uint64
 	seen    []uint16 // the doorkeeper (see admit); made on first use
 	seed    maphash.Seed
-	key     [fastKeyMax]byte // a decision key being made
-	replay  [maxPoints]point // the values a hit took, for decide when the reply is not held
-	tmpl    [minUDPSize]byte // a reply being kept, its question in lower case
+	key     [fastKeyMax]byte     // a decision key being made
+	replay  [maxPoints]point     // the values a hit took, for decide when the reply is not held
+	tmpl    [minUDPSize]byte     // a reply being kept, its question in lower case
+	clients [maxBatch]netip.Addr // a batch's clients, for geoWarmer (prefetch)
 }
 
 // fastSeen is the size of the doorkeepers of GOMAXPROCS workers together
@@ -438,7 +439,7 @@ func (c *fastCache) prefetch(pkts [][]byte, from []netip.AddrPort, qs []fastQuer
 	// Then the key, the held reply's first and last bytes, the rotation
 	// counter, and for a recipe (a name's selection, taken again on the
 	// hit) the GeoIP tables where the client's lookup will read them.
-	var clients [maxBatch]netip.Addr
+	clients := &c.clients // not on the stack: Warm is an interface's, which its argument escapes through
 	nc := 0
 	for j, e := range ents[:m] {
 		sum += uint64(e.buf[0])
