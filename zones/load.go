@@ -143,7 +143,6 @@ func loadFast(origin, path string, data io.Reader, hint int, prev *Zone) (z *Zon
 // loadFastIn is loadFast with workers zone parsers over chunks of about
 // size bytes (chunks.go), or, with workers 0, one parser.
 func loadFastIn(origin, path string, data io.Reader, hint int, prev *Zone, workers, size int) (z *Zone, errs ErrorList, long bool, err error) {
-	defer raiseGC(hint)()
 	if workers > 0 {
 		records, wait := parallelRecords(origin, path, data, workers, size)
 		z, errs = buildFrom(origin, path, records, hint, nil, prev)
