@@ -191,7 +191,6 @@ func TestDNSSECUnbound(t *testing.T) {
 	unbound := needTool(t, "unbound", "unbound")
 	cfg, _, keys := signedSetup(t, dns.ED25519, true, "")
 	_, addr := startServer(t, cfg)
-	host, dport, _ := net.SplitHostPort(addr)
 	var ds string
 	for _, k := range keys {
 		if k.KSK() {
@@ -205,74 +204,7 @@ func TestDNSSECUnbound(t *testing.T) {
 		valid        bool
 	}{{"udp", ds, false, true}, {"tcp", ds, true, true}, {"wrong-anchor", strings.ReplaceAll(other.DS().String(), "\t", " "), false, false}} {
 		t.Run(tc.name, func(t *testing.T) {
-			dir := t.TempDir()
-			_, port, _ := net.SplitHostPort(freePort(t))
-			tcpUp := "no"
-			if tc.tcp {
-				tcpUp = "yes"
-			}
-			conf := fmt.Sprintf(`server:
-  interface: 127.0.0.1
-  port: %s
-  do-daemonize: no
-  chroot: ""
-  username: ""
-  directory: %q
-  pidfile: %q
-  use-syslog: no
-  logfile: ""
-  verbosity: 1
-  do-not-query-localhost: no
-  access-control: 127.0.0.0/8 allow
-  module-config: "validator iterator"
-  trust-anchor: %q
-  tcp-upstream: %s
-  qname-minimisation: no
-  cache-max-ttl: 0
-  cache-max-negative-ttl: 0
-remote-control:
-  control-enable: no
-stub-zone:
-  name: "example.org"
-  stub-addr: %s@%s
-`, port, dir, filepath.Join(dir, "unbound.pid"), tc.anchor, tcpUp, host, dport)
-			cf := filepath.Join(dir, "unbound.conf")
-			if err := os.WriteFile(cf, []byte(conf), 0o644); err != nil {
-				t.Fatal(err)
-			}
-			cmd := exec.Command(unbound, "-d", "-c", cf)
-			var logb strings.Builder
-			cmd.Stderr, cmd.Stdout = &logb, &logb
-			if err := cmd.Start(); err != nil {
-				t.Fatal(err)
-			}
-			defer func() {
-				_ = cmd.Process.Kill()
-				_ = cmd.Wait()
-				if t.Failed() {
-					t.Logf("unbound log:\n%s", logb.String())
-				}
-			}()
-			res := net.JoinHostPort("127.0.0.1", port)
-			ask := func(name string, qt uint16, co bool) *dns.Msg {
-				m := new(dns.Msg)
-				m.SetQuestion(name, qt)
-				m.RecursionDesired = true
-				m.SetEdns0(1232, true)
-				if co {
-					m.IsEdns0().SetCo()
-				}
-				c := &dns.Client{Timeout: 3 * time.Second}
-				var r *dns.Msg
-				var err error
-				for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
-					if r, _, err = c.Exchange(m, res); err == nil {
-						return r
-					}
-				}
-				t.Fatalf("unbound: %s %s: %v", name, dns.TypeToString[qt], err)
-				return nil
-			}
+			res := startUnbound(t, unbound, addr, tc.anchor, tc.tcp)
 			for _, q := range []struct {
 				name  string
 				qt    uint16
@@ -288,7 +220,7 @@ stub-zone:
 				{"www.example.org.", dns.TypeMX, dns.RcodeSuccess},
 				{"nx.example.org.", dns.TypeA, dns.RcodeSuccess},
 			} {
-				r := ask(q.name, q.qt, false)
+				r := krefAsk(t, res, q.name, q.qt)
 				if !tc.valid {
 					if r.Rcode != dns.RcodeServerFailure || r.AuthenticatedData {
 						t.Errorf("%s %s with a wrong anchor: %s AD=%v, want SERVFAIL", q.name, dns.TypeToString[q.qt], dns.RcodeToString[r.Rcode], r.AuthenticatedData)

@@ -174,12 +174,17 @@ zone:
 
 // startUnbound runs a validating Unbound (a child process, stopped when
 // the test ends) with a stub zone example.org. to the server at auth and
-// the trust anchor ds, and returns its address.
-func startUnbound(t *testing.T, unbound, auth, ds string) string {
+// the trust anchor ds, asking it over TCP when tcp is set, and returns
+// its address.
+func startUnbound(t *testing.T, unbound, auth, ds string, tcp bool) string {
 	t.Helper()
 	dir := t.TempDir()
 	host, port, _ := net.SplitHostPort(freePort(t))
 	ahost, aport, _ := net.SplitHostPort(auth)
+	upstream := "no"
+	if tcp {
+		upstream = "yes"
+	}
 	conf := fmt.Sprintf(`server:
   interface: %s
   port: %s
@@ -196,6 +201,7 @@ func startUnbound(t *testing.T, unbound, auth, ds string) string {
   access-control: 127.0.0.0/8 allow
   module-config: "validator iterator"
   trust-anchor: %q
+  tcp-upstream: %s
   qname-minimisation: no
   cache-max-ttl: 0
   cache-max-negative-ttl: 0
@@ -204,7 +210,7 @@ remote-control:
 stub-zone:
   name: "example.org"
   stub-addr: %s@%s
-`, host, port, dir, filepath.Join(dir, "unbound.pid"), ds, ahost, aport)
+`, host, port, dir, filepath.Join(dir, "unbound.pid"), ds, upstream, ahost, aport)
 	cf := filepath.Join(dir, "unbound.conf")
 	if err := os.WriteFile(cf, []byte(conf), 0o644); err != nil {
 		t.Fatal(err)
@@ -341,8 +347,8 @@ func TestDNSSECKnotReference(t *testing.T) {
 	if slices.ContainsFunc(knotKeys, func(k *dns.DNSKEY) bool { return k.KeyTag() == key.Tag() }) {
 		t.Fatalf("knotd serves dnslb's key %d: the anchors would not tell the servers apart", key.Tag())
 	}
-	resDnslb := startUnbound(t, unbound, dnslbAddr, anchorOf(t, dnslbKeys))
-	resKnot := startUnbound(t, unbound, knotAddr, anchorOf(t, knotKeys))
+	resDnslb := startUnbound(t, unbound, dnslbAddr, anchorOf(t, dnslbKeys), false)
+	resKnot := startUnbound(t, unbound, knotAddr, anchorOf(t, knotKeys), false)
 
 	type query struct {
 		name string
@@ -505,7 +511,7 @@ func TestDNSSECKnotReference(t *testing.T) {
 	}
 	wrong := anchorOf(t, []*dns.DNSKEY{other.DNSKEY})
 	for _, s := range []struct{ who, addr string }{{"dnslb", dnslbAddr}, {"knot", knotAddr}} {
-		res := startUnbound(t, unbound, s.addr, wrong)
+		res := startUnbound(t, unbound, s.addr, wrong, false)
 		for _, q := range []query{{"www.example.org.", dns.TypeA}, {"nx.example.org.", dns.TypeA}} {
 			if r := krefAsk(t, res, q.name, q.qt); r.Rcode != dns.RcodeServerFailure || r.AuthenticatedData {
 				t.Errorf("%s %s via %s with a wrong anchor: %s AD=%v, want SERVFAIL", q.name, dns.TypeToString[q.qt], s.who, dns.RcodeToString[r.Rcode], r.AuthenticatedData)
