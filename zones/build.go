@@ -102,7 +102,7 @@ func buildFrom(origin, path string, rrs iter.Seq[located], hint int, partial fun
 		if s == nil {
 			// Its records' list grows in the arena's chunks (appendIn),
 			// as does the node's list of RRsets.
-			s = z.arena.set(RRset{Name: owner, Type: h.Rrtype, TTL: h.Ttl})
+			s = z.arena.set(RRset{Type: h.Rrtype, TTL: h.Ttl})
 			a := z.arena
 			n.Sets = appendIn(&a.setPtrs, &a.nSetPtrs, &a.moved, n.Sets, s)
 			a.listed++
@@ -227,14 +227,14 @@ func buildFrom(origin, path string, rrs iter.Seq[located], hint int, partial fun
 	for _, m := range mixedTTL {
 		z.warnings = append(z.warnings, &Error{File: m.l.file, Line: m.l.line,
 			Msg: fmt.Sprintf("%s %s: TTL %d differs from %d of the first record; serving %d, the last record's, for the whole RRset",
-				m.s.Name, dns.TypeToString[m.s.Type], m.ttl, m.first, m.s.TTL)})
+				m.s.Name(), dns.TypeToString[m.s.Type], m.ttl, m.first, m.s.TTL)})
 	}
 	z.warnings.sort()
 	z.compact()
 	z.counters()
 	neg := dns.Copy(z.SOA).(*dns.SOA)
 	neg.Hdr.Ttl = min(neg.Hdr.Ttl, neg.Minttl)
-	z.soaNeg = &RRset{Name: origin, Type: dns.TypeSOA, TTL: neg.Hdr.Ttl, RRs: []dns.RR{neg}}
+	z.soaNeg = &RRset{Type: dns.TypeSOA, TTL: neg.Hdr.Ttl, RRs: []dns.RR{neg}}
 	return z, nil
 }
 
@@ -299,8 +299,8 @@ func (z *Zone) link(at map[dns.RR]located, partial func(rrtype uint16, owner str
 			}
 		}
 	}
-	wild := map[string]*Node{} // a target's wildcard, its records under the target's name
-	z.adds = map[*RRset][]*RRset{}
+	wild := map[string]*Node{} // a target's wildcard node, nil for none
+	z.adds = map[*RRset][]Item{}
 	for n := range z.nodes.all() {
 		for _, s := range n.Sets {
 			switch s.Type {
@@ -323,6 +323,10 @@ func (z *Zone) link(at map[dns.RR]located, partial func(rrtype uint16, owner str
 						t = z.wildcardFor(target)
 						wild[target] = t
 					}
+				}
+				owner := "" // the target, when a wildcard answers for it
+				if t != nil && t.Name != target {
+					owner = target
 				}
 				var sets []*RRset
 				if t != nil {
@@ -347,8 +351,8 @@ func (z *Zone) link(at map[dns.RR]located, partial func(rrtype uint16, owner str
 					continue
 				}
 				for _, a := range sets {
-					if !slices.Contains(z.adds[s], a) {
-						z.adds[s] = append(z.adds[s], a)
+					if it := (Item{Set: a, Owner: owner}); !slices.Contains(z.adds[s], it) {
+						z.adds[s] = append(z.adds[s], it)
 					}
 				}
 			}
@@ -360,8 +364,8 @@ func (z *Zone) link(at map[dns.RR]located, partial func(rrtype uint16, owner str
 	// in order while they fit, and NSD and Knot keep the glue.
 	for n := range z.nodes.all() {
 		if ns := n.Set(dns.TypeNS); n.Cut && ns != nil {
-			slices.SortStableFunc(z.adds[ns], func(a, b *RRset) int {
-				ga, gb := z.below(a.Name) != nil, z.below(b.Name) != nil
+			slices.SortStableFunc(z.adds[ns], func(a, b Item) int {
+				ga, gb := z.below(a.Name()) != nil, z.below(b.Name()) != nil
 				switch {
 				case ga && !gb:
 					return -1
@@ -375,10 +379,12 @@ func (z *Zone) link(at map[dns.RR]located, partial func(rrtype uint16, owner str
 	return errs
 }
 
-// wildcardFor returns, for a name with no node of its own, a node holding
-// the address records a wildcard answers it with, under its name; or nil
-// when no wildcard matches (RFC 4592: the closest encloser's "*" child),
-// or the name is below a delegation.
+// wildcardFor returns, for a name with no node of its own, the wildcard
+// node that answers it; or nil when no wildcard matches (RFC 4592: the
+// closest encloser's "*" child), or the name is below a delegation. Its
+// RRsets keep the wildcard's name, by which health and policy (a
+// [name."*.…"] table) know them; the answer serves them under name
+// (Item.Owner).
 func (z *Zone) wildcardFor(name string) *Node {
 	if z.below(name) != nil {
 		return nil
@@ -393,25 +399,7 @@ func (z *Zone) wildcardFor(name string) *Node {
 			break
 		}
 	}
-	if w == nil {
-		return nil
-	}
-	out := &Node{Name: name}
-	for _, t := range []uint16{dns.TypeA, dns.TypeAAAA} {
-		if s := w.Set(t); s != nil {
-			// The set keeps the wildcard's name: health and policy
-			// (a [name."*.…"] table) are looked up by it; only the
-			// records carry the target's.
-			c := &RRset{Name: w.Name, Type: t, TTL: s.TTL}
-			for _, rr := range s.RRs {
-				rr = dns.Copy(rr)
-				rr.Header().Name = name
-				c.RRs = append(c.RRs, rr)
-			}
-			out.Sets = append(out.Sets, c)
-		}
-	}
-	return out
+	return w
 }
 
 // parentName is the name one label up: "." above a top-level name.
@@ -628,15 +616,6 @@ func (z *Zone) counters() {
 	for node := range z.nodes.all() {
 		for _, s := range node.Sets {
 			number(s)
-		}
-	}
-	// The additional sets made from a wildcard for a target (wildcardFor)
-	// belong to no node: they are numbered after the nodes' sets.
-	for node := range z.nodes.all() {
-		for _, s := range node.Sets {
-			for _, a := range z.Additional(s) {
-				number(a)
-			}
 		}
 	}
 	z.rots = n

@@ -27,13 +27,22 @@ func (k Kind) String() string {
 	return "kind(" + strconv.Itoa(int(k)) + ")"
 }
 
-// Item is one RRset of an answer. Owner is set when the records must be
-// served under another name than their own: a wildcard expansion (RFC 4592)
-// or a CNAME synthesised from a DNAME (Synth then holds the record).
+// Item is one RRset of an answer or of its additional data. Owner is set
+// when the records must be served under another name than their own: a
+// wildcard expansion (RFC 4592) or a CNAME synthesised from a DNAME (Synth
+// then holds the record).
 type Item struct {
 	Set   *RRset
 	Owner string
 	Synth dns.RR
+}
+
+// Name is the name it is served under.
+func (it Item) Name() string {
+	if it.Owner != "" {
+		return it.Owner
+	}
+	return it.Set.Name()
 }
 
 // Result is what a lookup found. Its slices are reused by Reset, so a
@@ -42,7 +51,7 @@ type Result struct {
 	Kind       Kind
 	Answer     []Item
 	Authority  []*RRset
-	Additional []*RRset
+	Additional []Item
 	// Wildcard is the owner of the wildcard (RFC 4592) that answered
 	// the query name itself, "" for none: rate limiting counts those
 	// answers there, since anyone can make names under it.

@@ -44,6 +44,15 @@ func itemRRs(it Item) []dns.RR {
 	return out
 }
 
+// itemsRRs is every record of items, as served.
+func itemsRRs(items []Item) []dns.RR {
+	var out []dns.RR
+	for _, it := range items {
+		out = append(out, itemRRs(it)...)
+	}
+	return out
+}
+
 func setRRs(sets []*RRset) []dns.RR {
 	var out []dns.RR
 	for _, s := range sets {
@@ -158,7 +167,7 @@ func TestLookup(t *testing.T) {
 			}
 			diffLines(t, "Lookup("+q+") answer", rrStrings(answer), wantStrings(t, tc.answer))
 			diffLines(t, "Lookup("+q+") authority", rrStrings(setRRs(r.Authority)), wantStrings(t, tc.authority))
-			diffLines(t, "Lookup("+q+") additional", rrStrings(setRRs(r.Additional)), wantStrings(t, tc.additional))
+			diffLines(t, "Lookup("+q+") additional", rrStrings(itemsRRs(r.Additional)), wantStrings(t, tc.additional))
 		})
 	}
 }
@@ -343,8 +352,8 @@ func TestLookupReferralGlue(t *testing.T) {
 		t.Fatalf("a.sub.t.: %v, want a referral", r.Kind)
 	}
 	var got []string
-	for _, s := range r.Additional {
-		got = append(got, s.Name+" "+dns.TypeToString[s.Type])
+	for _, it := range r.Additional {
+		got = append(got, it.Name()+" "+dns.TypeToString[it.Set.Type])
 	}
 	if want := "ns.sub.t. A,ns.sub.t. AAAA,host.t. A"; strings.Join(got, ",") != want {
 		t.Errorf("referral additional %v, want %s", got, want)
@@ -418,11 +427,7 @@ deleg NS ns.example.
 	var r Result
 	extra := func(qname string, qtype uint16) []string {
 		z.Lookup(qname, qtype, &r)
-		var rrs []dns.RR
-		for _, s := range r.Additional {
-			rrs = append(rrs, s.RRs...)
-		}
-		return rrStrings(rrs)
+		return rrStrings(itemsRRs(r.Additional))
 	}
 	want := wantStrings(t, "host.w.t. 300 IN A 192.0.2.100\nhost.w.t. 300 IN A 192.0.2.101\nhost.w.t. 300 IN AAAA 2001:db8::100")
 	diffLines(t, "mx additional", extra("mx.t.", dns.TypeMX), want)
@@ -430,7 +435,7 @@ deleg NS ns.example.
 	diffLines(t, "mx2 additional", extra("mx2.t.", dns.TypeMX), nil)
 	diffLines(t, "mx3 additional", extra("mx3.t.", dns.TypeMX), nil)
 	z.Lookup("mx.t.", dns.TypeMX, &r)
-	if r.Additional[0].Rot == 0 {
+	if r.Additional[0].Set.Rot == 0 {
 		t.Error("the wildcard's addresses for host.w.t. have no round-robin number")
 	}
 }
@@ -515,7 +520,7 @@ Alias CNAME WWW
 		z.Lookup(tc.qname, tc.qtype, &r)
 		answer := answerRRs(&r)
 		diffLines(t, "Lookup("+tc.qname+") answer", rrStrings(answer), wantStrings(t, tc.answer))
-		diffLines(t, "Lookup("+tc.qname+") additional", rrStrings(setRRs(r.Additional)), wantStrings(t, tc.additional))
+		diffLines(t, "Lookup("+tc.qname+") additional", rrStrings(itemsRRs(r.Additional)), wantStrings(t, tc.additional))
 	}
 }
 

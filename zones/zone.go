@@ -9,8 +9,12 @@ import (
 
 // RRset is the records of one owner name and type. Its records are shared by
 // every query that reads the zone: nobody may change them after Load.
+//
+// An RRset holds no owner name: its records carry it (one string in the
+// zone's arena, shared by all of them), and Name reads it from there. A
+// zone of a million records has about a third of a million RRsets, and
+// a name in each was 16 bytes of every one.
 type RRset struct {
-	Name string // owner, lower case, fully qualified
 	Type uint16
 	TTL  uint32
 	RRs  []dns.RR
@@ -23,6 +27,10 @@ type RRset struct {
 	// the zone.
 	Rot int
 }
+
+// Name is the owner of s, lower case and fully qualified: its records'
+// (an RRset has at least one).
+func (s *RRset) Name() string { return s.RRs[0].Header().Name }
 
 // Node is an owner name of the zone: a name with records, or an empty
 // non-terminal (no records, but names below it).
@@ -81,7 +89,9 @@ type Zone struct {
 	// type) that RFC 1034 additional-section processing adds for the
 	// targets of an NS, MX, SRV, SVCB or HTTPS RRset: few RRsets have
 	// any, so they are kept here rather than in every RRset.
-	adds map[*RRset][]*RRset
+	// An RRset a wildcard gives for a target (RFC 4592) is the
+	// wildcard's own, with the target as Item.Owner.
+	adds map[*RRset][]Item
 	// wilds holds each node's "*" child, for wildcard synthesis (RFC
 	// 4592), for the few nodes that have one (hasWild).
 	wilds map[*Node]*Node
@@ -131,7 +141,7 @@ func (z *Zone) Wild(n *Node) *Node {
 // Additional returns the RRsets that additional-section processing adds
 // to an answer or referral of s (RFC 1034 section 4.3.2, RFC 9460
 // section 4.1); nil for most.
-func (z *Zone) Additional(s *RRset) []*RRset {
+func (z *Zone) Additional(s *RRset) []Item {
 	switch s.Type {
 	case dns.TypeNS, dns.TypeMX, dns.TypeSRV, dns.TypeSVCB, dns.TypeHTTPS:
 		return z.adds[s]

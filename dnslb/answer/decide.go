@@ -196,7 +196,7 @@ func (p *Plan) setClass(res *zones.Result, qname string) {
 		case res.Wildcard != "":
 			p.acct = res.Wildcard
 		case len(res.Answer) > 0 && res.Answer[0].Set != nil:
-			p.acct = res.Answer[0].Set.Name // a DNAME's owner, or qname
+			p.acct = res.Answer[0].Set.Name() // a DNAME's owner, or qname
 		}
 	}
 }
@@ -215,7 +215,7 @@ func (p *Plan) build(res *zones.Result, sc *selectCtx) {
 		m.Rcode = dns.RcodeYXDomain
 	case zones.Referral:
 		if len(res.Authority) > 0 {
-			p.deleg = res.Authority[0].Name
+			p.deleg = res.Authority[0].Name()
 		}
 		// Not authoritative for the child's data, but AA follows the first
 		// owner name when a CNAME led here (RFC 6604 section 2.1).
@@ -224,7 +224,7 @@ func (p *Plan) build(res *zones.Result, sc *selectCtx) {
 	m.Answer = slices.Grow(m.Answer[:0], answerLen(res))
 	for i, it := range res.Answer {
 		if t := it.Set.Type; it.Synth == nil && (t == dns.TypeA || t == dns.TypeAAAA) {
-			if v := p.snap.Name(it.Set.Name); v != nil {
+			if v := p.snap.Name(it.Set.Name()); v != nil {
 				rrs, fail := p.selectRRs(v, it.Set, it.Owner, sc)
 				p.synth = p.synth || it.Owner != ""
 				if fail {
@@ -235,7 +235,7 @@ func (p *Plan) build(res *zones.Result, sc *selectCtx) {
 				m.Answer = append(m.Answer, rrs...)
 				if len(rrs) == 0 && i == len(res.Answer)-1 && res.Kind == zones.Success {
 					res.Kind = zones.NoData // nothing to serve: NODATA with the SOA
-					m.Ns = append(m.Ns, p.snap.Zone(it.Set.Name).NegativeSOA()...)
+					m.Ns = append(m.Ns, p.snap.Zone(it.Set.Name()).NegativeSOA()...)
 				}
 				continue
 			}
@@ -260,11 +260,21 @@ func (p *Plan) build(res *zones.Result, sc *selectCtx) {
 	for _, set := range res.Authority {
 		m.Ns = append(m.Ns, set.RRs...)
 	}
-	for _, set := range res.Additional {
+	for _, it := range res.Additional {
 		start := len(m.Extra)
-		m.Extra = p.appendOrdered(m.Extra, set, sc)
-		if v := p.snap.Name(set.Name); v != nil && v.Degraded() {
+		m.Extra = p.appendOrdered(m.Extra, it.Set, sc)
+		if v := p.snap.Name(it.Set.Name()); v != nil && v.Degraded() {
 			m.Extra = keepUp(m.Extra, start, v)
+		}
+		if it.Owner != "" {
+			// A wildcard's records for a target (RFC 4592), served
+			// under the target's name: a name of the zone's data, not
+			// of the query (not synth).
+			for j, rr := range m.Extra[start:] {
+				rr = dns.Copy(rr)
+				rr.Header().Name = it.Owner
+				m.Extra[start+j] = rr
+			}
 		}
 	}
 }
