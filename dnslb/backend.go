@@ -39,10 +39,7 @@ func (s *Server) Status() admin.Status {
 	}
 	s.reloadMu.Unlock()
 
-	probes := make(map[healthcheck.Key]healthcheck.Status)
-	for _, p := range s.prober.Snapshot() {
-		probes[p.Key] = p
-	}
+	probes := s.probes()
 	over := s.store.Overrides()
 	snap := s.store.Snapshot()
 	for _, ns := range s.store.Names() {
@@ -61,19 +58,14 @@ func (s *Server) Status() admin.Status {
 		}
 		expected := sharesOf(v)
 		shares, counts := s.shares.of(ns.Owner)
+		groups := groupsOf(nc)
 		for i, a := range ns.Addrs {
-			as := admin.AddressStatus{Addr: a, Group: groupOf(nc, a), Override: over[a.String()], State: "unchecked",
+			as := admin.AddressStatus{Addr: a, Group: groups[a], Override: over[a.String()], State: addressState(ns, i, v, probes),
 				Share: shares[a], Expected: expected[a], Answers: counts[a]}
-			if len(ns.Checks) > 0 {
-				as.State = "up"
-			}
 			for _, k := range ns.Keys[i] {
 				p, ok := probes[k]
 				if !ok {
 					continue
-				}
-				if p.State == healthcheck.Down || (p.State == healthcheck.Unknown && as.State == "up") {
-					as.State = p.State.String()
 				}
 				as.LastResult, as.LastCheck, as.Latency = p.Last.Reason, p.LastProbe, p.Last.Latency
 				if as.LastResult == "" && p.Last.OK {
@@ -88,12 +80,58 @@ func (s *Server) Status() admin.Status {
 				as.Override = n.Override
 			}
 			as.Load = addressLoad(v, a, ns.Keys[i], probes)
-			if as.Load != nil && as.Load.Shed && as.State == "up" {
-				as.State = "shed"
-			}
 			n.Addresses = append(n.Addresses, as)
 		}
 		st.Names = append(st.Names, n)
+	}
+	return st
+}
+
+// Sample is what the status page's history records every
+// status_interval (admin.Sampler): each address's state and override as
+// Status gives them, without the rest of Status.
+func (s *Server) Sample(add func(admin.AddressSample)) admin.ReloadStatus {
+	probes := s.probes()
+	over := s.store.Overrides()
+	snap := s.store.Snapshot()
+	for _, ns := range s.store.Names() {
+		v := snap.Name(ns.Owner)
+		if v == nil {
+			continue
+		}
+		for i, a := range ns.Addrs {
+			add(admin.AddressSample{Name: ns.Owner, Addr: a, State: addressState(ns, i, v, probes),
+				Override: cmp.Or(over[a.String()], over[ns.Owner])})
+		}
+	}
+	return s.lastReloadStatus()
+}
+
+// probes is the prober's status of every target, by key.
+func (s *Server) probes() map[healthcheck.Key]healthcheck.Status {
+	probes := make(map[healthcheck.Key]healthcheck.Status)
+	for _, p := range s.prober.Snapshot() {
+		probes[p.Key] = p
+	}
+	return probes
+}
+
+// addressState is the state the status shows for the i-th address of ns
+// (AddressStatus.State): "unchecked" without checks, else the worst of
+// its checks' verdicts ("up", "unknown", "down"), and "shed" for one up
+// that its load sheds.
+func addressState(ns *state.Name, i int, v *state.NameView, probes map[healthcheck.Key]healthcheck.Status) string {
+	st := "unchecked"
+	if len(ns.Checks) > 0 {
+		st = "up"
+	}
+	for _, k := range ns.Keys[i] {
+		if p, ok := probes[k]; ok && (p.State == healthcheck.Down || (p.State == healthcheck.Unknown && st == "up")) {
+			st = p.State.String()
+		}
+	}
+	if l, ok := v.Load(ns.Addrs[i]); ok && l.Shed && st == "up" {
+		st = "shed"
 	}
 	return st
 }

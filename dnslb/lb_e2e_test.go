@@ -168,6 +168,9 @@ when_all_down = "servfail"
 	if len(st.Names) != 1 || st.Names[0].Addresses[1].State != "down" {
 		t.Errorf("status does not show 127.0.0.2 down: %+v", st.Names)
 	}
+	if got := sampleMatchesStatus(t, srv); !slices.Contains(got, "www.example.org. 127.0.0.2 down ") {
+		t.Errorf("the history's sample lacks 127.0.0.2 down: %v", got)
+	}
 
 	bs[1].start()
 	waitFor(t, "127.0.0.2 to come back", func() bool { return slices.Equal(answerAddrs(www()), all) })
@@ -216,6 +219,18 @@ addresses = ["198.51.100.1", "203.0.113.1"]
 	r = queryA(t, addr, "www.example.org.")
 	if r.Rcode != dns.RcodeSuccess || len(r.Answer) != 0 || len(r.Ns) != 1 || r.Ns[0].Header().Rrtype != dns.TypeSOA {
 		t.Errorf("all down with nodata: %v", r)
+	}
+	if err := srv.SetOverride("geo.example.org", "drain"); err != nil {
+		t.Fatal(err)
+	}
+	got := sampleMatchesStatus(t, srv)
+	for _, want := range []string{"www.example.org. 127.0.0.2 unchecked drain", "www.example.org. 127.0.0.3 unchecked down", "geo.example.org. 203.0.113.1 unchecked drain"} {
+		if !slices.Contains(got, want) {
+			t.Errorf("the history's sample lacks %q: %v", want, got)
+		}
+	}
+	if err := srv.SetOverride("geo.example.org", ""); err != nil {
+		t.Fatal(err)
 	}
 	if err := srv.SetOverride("www.example.org", ""); err != nil {
 		t.Fatal(err)

@@ -92,6 +92,29 @@ func addrStatus(t *testing.T, srv *Server, a string) (admin.NameStatus, admin.Ad
 	return admin.NameStatus{}, admin.AddressStatus{}
 }
 
+// sampleMatchesStatus checks that what the status page's history samples
+// (Server.Sample) is what Status says of each address's state and
+// override, and returns the states it saw.
+func sampleMatchesStatus(t *testing.T, srv *Server) []string {
+	t.Helper()
+	var want, got []string
+	for _, n := range srv.Status().Names {
+		for _, as := range n.Addresses {
+			want = append(want, n.Name+" "+as.Addr.String()+" "+as.State+" "+as.Override)
+		}
+	}
+	lr := srv.Sample(func(s admin.AddressSample) {
+		got = append(got, s.Name+" "+s.Addr.String()+" "+s.State+" "+s.Override)
+	})
+	if !slices.Equal(got, want) {
+		t.Errorf("Sample gives\n%s\nStatus says\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	if st := srv.Status().LastReload; !lr.Time.Equal(st.Time) || lr.Trigger != st.Trigger {
+		t.Errorf("Sample's last reload %v, Status's %v", lr, st)
+	}
+	return got
+}
+
 // smoothedIs tells whether the generation has address a at value v.
 func smoothedIs(t *testing.T, srv *Server, a string, v float64) bool {
 	_, as := addrStatus(t, srv, a)
@@ -217,6 +240,9 @@ when_all_down = "servfail"
 	n, as := addrStatus(t, srv, "127.0.0.1")
 	if as.State != "shed" || as.Load == nil || !as.Load.Shed || n.AllDown || n.HealthyAddresses != 3 {
 		t.Errorf("status of a shed address: state %q load %+v, name all down %v, healthy %d; want shed, healthy 3", as.State, as.Load, n.AllDown, n.HealthyAddresses)
+	}
+	if got := sampleMatchesStatus(t, srv); !slices.Contains(got, "www.example.org. 127.0.0.1 shed ") {
+		t.Errorf("the history's sample lacks 127.0.0.1 shed: %v", got)
 	}
 	waitFor(t, "the shed gauge", func() bool {
 		return metricValue(t, srv, `dnslb_name_shed_addresses{name="www.example.org"}`) == 1

@@ -111,6 +111,7 @@ func (s *Server) observeNames(sn *state.Snapshot, prev map[string]nameHealth, no
 		s.metrics.NameHealth(owner, h.healthy, len(h.allDown) > 0)
 		if seen && old.addrs != h.addrs {
 			s.metrics.ForgetShares(owner) // a reload changed its addresses
+			s.shares.forget(owner)
 		}
 		if v.Policy.Watermarked() {
 			s.metrics.NameShed(owner, h.shed)

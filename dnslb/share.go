@@ -35,6 +35,9 @@ type shareRing struct {
 	shares map[netip.Addr]float64
 	counts map[netip.Addr]uint64 // the answers counted so far
 	added  []uint64              // the answers counted since the sample before, by index
+	// dirty: the shares are not exported as they are (new, changed, or
+	// their series forgotten).
+	dirty bool
 }
 
 // sample reads the counters of every name of sn and works out the shares.
@@ -56,7 +59,7 @@ func (m *shareMeter) sample(sn *state.Snapshot) {
 				r.addrs = append(r.addrs, v.Policy.Addr(i))
 			}
 			r.totals[0] = make([]uint64, len(r.addrs))
-			r.n = 1
+			r.n, r.dirty = 1, true
 			m.rings[owner] = r
 		}
 		r.add()
@@ -89,6 +92,12 @@ func (r *shareRing) add() {
 	for j, a := range r.addrs {
 		sum[family(a)] += now[j] - oldest[j]
 	}
+	if r.shares != nil && slices.Equal(now, oldest) && allZero(r.shares) {
+		// No answers in the window, and all 0 already (the counts too
+		// are as they were: now is prev).
+		return
+	}
+	old := r.shares
 	r.shares = make(map[netip.Addr]float64, len(r.addrs))
 	r.counts = make(map[netip.Addr]uint64, len(r.addrs))
 	for j, a := range r.addrs {
@@ -98,6 +107,39 @@ func (r *shareRing) add() {
 		} else {
 			r.shares[a] = 0
 		}
+	}
+	r.dirty = r.dirty || !maps.Equal(old, r.shares)
+}
+
+func allZero(m map[netip.Addr]float64) bool {
+	for _, v := range m {
+		if v != 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// export calls f with the shares of each name whose shares are not
+// exported as they are, and notes them exported.
+func (m *shareMeter) export(f func(owner string, shares map[netip.Addr]float64)) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for owner, r := range m.rings {
+		if r.dirty && r.shares != nil {
+			f(owner, r.shares)
+			r.dirty = false
+		}
+	}
+}
+
+// forget notes that owner's share series were dropped: the next export
+// sets them again.
+func (m *shareMeter) forget(owner string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if r := m.rings[owner]; r != nil {
+		r.dirty = true
 	}
 }
 
@@ -137,14 +179,17 @@ func (s *Server) meterShares(ctx context.Context, every time.Duration) {
 	for {
 		sn := s.store.Snapshot()
 		s.shares.sample(sn)
-		for _, owner := range sn.Owners() {
-			shares, _ := s.shares.of(owner)
+		// Only what changed: a config of 10,000 names has 60,000 series,
+		// and setting each every sample was a hundredth of a core.
+		s.shares.export(func(owner string, shares map[netip.Addr]float64) {
 			for a, share := range shares {
 				s.metrics.AddressShare(owner, a.String(), share)
 			}
-		}
+		})
 		s.shares.added(func(owner string, a netip.Addr, n uint64) {
-			s.metrics.AddressAnswers(owner, a.String(), n)
+			if n > 0 {
+				s.metrics.AddressAnswers(owner, a.String(), n)
+			}
 		})
 		select {
 		case <-ctx.Done():
@@ -165,6 +210,7 @@ func (s *Server) meterShares(ctx context.Context, every time.Duration) {
 // one.
 func sharesOf(v *state.NameView) map[netip.Addr]float64 {
 	nc := v.Config
+	var groups map[netip.Addr]string // groupsOf(nc), when first needed
 	weight := func(a netip.Addr) float64 {
 		if nc.Pick != "weighted" {
 			return 1
@@ -172,7 +218,10 @@ func sharesOf(v *state.NameView) map[netip.Addr]float64 {
 		if w, ok := nc.Weights[a.String()]; ok && w > 0 {
 			return float64(w)
 		}
-		if g := groupOf(nc, a); g != "" && nc.Groups[g].Weight > 0 {
+		if groups == nil {
+			groups = groupsOf(nc)
+		}
+		if g := groups[a]; g != "" && nc.Groups[g].Weight > 0 {
 			return float64(nc.Groups[g].Weight)
 		}
 		return 1
@@ -200,14 +249,18 @@ func family(a netip.Addr) int {
 	return 0
 }
 
-// groupOf names the config group an address belongs to, if any.
-func groupOf(nc config.NameConfig, a netip.Addr) string {
+// groupsOf names the config group each address of nc's groups belongs
+// to: the first by name when it is in several.
+func groupsOf(nc config.NameConfig) map[netip.Addr]string {
+	out := make(map[netip.Addr]string)
 	for _, g := range slices.Sorted(maps.Keys(nc.Groups)) {
 		for _, s := range nc.Groups[g].Addresses {
-			if p, err := netip.ParseAddr(s); err == nil && p == a {
-				return g
+			if p, err := netip.ParseAddr(s); err == nil {
+				if _, ok := out[p]; !ok {
+					out[p] = g
+				}
 			}
 		}
 	}
-	return ""
+	return out
 }
