@@ -46,7 +46,9 @@ func New(cfg config.Config, log *slog.Logger) (*Server, error) {
 		OnSample:      s.sampled,
 		MaxConcurrent: cfg.Defaults().Health.MaxConcurrent,
 	})
+	restoreGC := loosenStartupGC()
 	stt, err := buildStateFor(cfg, nil)
+	restoreGC()
 	if err != nil {
 		return nil, err
 	}
