@@ -100,8 +100,11 @@ func (s *Server) Sample(add func(admin.AddressSample)) admin.ReloadStatus {
 			continue
 		}
 		for i, a := range ns.Addrs {
-			add(admin.AddressSample{Name: ns.Owner, Addr: a, State: addressState(ns, i, v, probes),
-				Override: cmp.Or(over[a.String()], over[ns.Owner])})
+			as := admin.AddressSample{Name: ns.Owner, Addr: a, State: addressState(ns, i, v, probes)}
+			if len(over) > 0 { // most samples have none: no address strings
+				as.Override = cmp.Or(over[a.String()], over[ns.Owner])
+			}
+			add(as)
 		}
 	}
 	return s.lastReloadStatus()

@@ -115,6 +115,37 @@ func sampleMatchesStatus(t *testing.T, srv *Server) []string {
 	return got
 }
 
+// TestSampleCheap: the history's sample allocates nothing per address
+// without overrides, a few objects per call and per name (the store's
+// rows); Status, which it replaced, made tens per address. So a config of
+// many names costs little every status_interval.
+func TestSampleCheap(t *testing.T) {
+	srv, _ := startServer(t, writeLBConfig(t, `
+[name."www.example.org"]
+pick = "weighted"
+weights = { "127.0.0.1" = 1, "127.0.0.2" = 2, "127.0.0.3" = 1 }
+[name."geo.example.org"]
+select = "failover"
+order = ["a", "b"]
+[name."geo.example.org".groups.a]
+addresses = ["192.0.2.1"]
+[name."geo.example.org".groups.b]
+addresses = ["198.51.100.1", "203.0.113.1"]
+`))
+	n := 0
+	count := func(admin.AddressSample) { n++ }
+	srv.Sample(count)
+	if n != 6 {
+		t.Fatalf("Sample gave %d addresses, want 6", n)
+	}
+	per := testing.AllocsPerRun(20, func() { srv.Sample(count) })
+	st := testing.AllocsPerRun(20, func() { srv.Status() })
+	t.Logf("allocations per sample: %v (Status: %v)", per, st)
+	if per > 20 {
+		t.Errorf("Sample allocates %v objects for 2 names of 6 addresses, want at most 20", per)
+	}
+}
+
 // smoothedIs tells whether the generation has address a at value v.
 func smoothedIs(t *testing.T, srv *Server, a string, v float64) bool {
 	_, as := addrStatus(t, srv, a)
