@@ -39,14 +39,8 @@ func (s *Server) Status() admin.Status {
 	}
 	s.reloadMu.Unlock()
 
-	probes := s.probes()
-	over := s.store.Overrides()
-	snap := s.store.Snapshot()
-	for _, ns := range s.store.Names() {
-		v := snap.Name(ns.Owner)
-		if v == nil {
-			continue // a reload added it between the two reads
-		}
+	probes, over := s.probes(), s.store.Overrides()
+	s.eachName(func(ns *state.Name, v *state.NameView) {
 		nc := ns.Config
 		wad, _ := v.Policy.WhenAllDown()
 		n := admin.NameStatus{Name: ns.Owner, Zone: ns.Zone, Policy: ns.Desc, Checks: ns.Checks,
@@ -83,22 +77,27 @@ func (s *Server) Status() admin.Status {
 			n.Addresses = append(n.Addresses, as)
 		}
 		st.Names = append(st.Names, n)
-	}
+	})
 	return st
+}
+
+// eachName calls f with every load-balanced name and its view in the
+// current snapshot.
+func (s *Server) eachName(f func(ns *state.Name, v *state.NameView)) {
+	snap := s.store.Snapshot()
+	for _, ns := range s.store.Names() {
+		if v := snap.Name(ns.Owner); v != nil { // else a reload added it between the two reads
+			f(ns, v)
+		}
+	}
 }
 
 // Sample is what the status page's history records every
 // status_interval (admin.Sampler): each address's state and override as
 // Status gives them, without the rest of Status.
 func (s *Server) Sample(add func(admin.AddressSample)) admin.ReloadStatus {
-	probes := s.probes()
-	over := s.store.Overrides()
-	snap := s.store.Snapshot()
-	for _, ns := range s.store.Names() {
-		v := snap.Name(ns.Owner)
-		if v == nil {
-			continue
-		}
+	probes, over := s.probes(), s.store.Overrides()
+	s.eachName(func(ns *state.Name, v *state.NameView) {
 		for i, a := range ns.Addrs {
 			as := admin.AddressSample{Name: ns.Owner, Addr: a, State: addressState(ns, i, v, probes)}
 			if len(over) > 0 { // most samples have none: no address strings
@@ -106,7 +105,7 @@ func (s *Server) Sample(add func(admin.AddressSample)) admin.ReloadStatus {
 			}
 			add(as)
 		}
-	}
+	})
 	return s.lastReloadStatus()
 }
 

@@ -188,13 +188,8 @@ when_all_down = "servfail"
 	}
 }
 
-// TestOverridesAndFallbacks: an operator drain removes an address, and
-// when every address is down the name's when_all_down decides.
-func TestOverridesAndFallbacks(t *testing.T) {
-	cfgPath := writeLBConfig(t, `
-[name."www.example.org"]
-when_all_down = "nodata"
-degraded_ttl = 5
+// failoverName is a failover name of two groups, for writeLBConfig.
+const failoverName = `
 [name."geo.example.org"]
 select = "failover"
 order = ["a", "b"]
@@ -202,7 +197,16 @@ order = ["a", "b"]
 addresses = ["192.0.2.1"]
 [name."geo.example.org".groups.b]
 addresses = ["198.51.100.1", "203.0.113.1"]
-`)
+`
+
+// TestOverridesAndFallbacks: an operator drain removes an address, and
+// when every address is down the name's when_all_down decides.
+func TestOverridesAndFallbacks(t *testing.T) {
+	cfgPath := writeLBConfig(t, `
+[name."www.example.org"]
+when_all_down = "nodata"
+degraded_ttl = 5
+`+failoverName)
 	srv, addr := startServer(t, cfgPath)
 	if err := srv.SetOverride("127.0.0.2", "drain"); err != nil {
 		t.Fatal(err)

@@ -124,14 +124,7 @@ func TestSampleCheap(t *testing.T) {
 [name."www.example.org"]
 pick = "weighted"
 weights = { "127.0.0.1" = 1, "127.0.0.2" = 2, "127.0.0.3" = 1 }
-[name."geo.example.org"]
-select = "failover"
-order = ["a", "b"]
-[name."geo.example.org".groups.a]
-addresses = ["192.0.2.1"]
-[name."geo.example.org".groups.b]
-addresses = ["198.51.100.1", "203.0.113.1"]
-`))
+`+failoverName))
 	n := 0
 	count := func(admin.AddressSample) { n++ }
 	srv.Sample(count)
