@@ -20,13 +20,20 @@ const nodeBits = 10
 type nodeTable struct {
 	chunks [][]Node
 	slots  []uint32 // node number + 1; 0 is empty
-	n      int
-	seed   maphash.Seed
+	// tags holds 8 bits of each slot's hash: a probe compares a name only
+	// where they match. Up to 3/4 full, a search for a name that is not
+	// there (every missing name a query asks, every new owner while
+	// loading) passes several slots, and comparing each one's name was a
+	// cache miss: a third of dnslb's own CPU under an NXDOMAIN flood.
+	tags []uint8
+	n    int
+	seed maphash.Seed
 }
 
 func newNodeTable(hint int) nodeTable {
 	t := nodeTable{seed: maphash.MakeSeed()}
-	t.slots = make([]uint32, slotsFor(hint))
+	n := slotsFor(hint)
+	t.slots, t.tags = make([]uint32, n), make([]uint8, n)
 	return t
 }
 
@@ -47,10 +54,15 @@ func (t *nodeTable) at(i uint32) *Node {
 // get returns the node named name (lower case, fully qualified), or nil.
 func (t *nodeTable) get(name string) *Node {
 	mask := uint64(len(t.slots) - 1)
-	for h := maphash.String(t.seed, name) & mask; ; h = (h + 1) & mask {
+	hash := maphash.String(t.seed, name)
+	tag := uint8(hash >> 56)
+	for h := hash & mask; ; h = (h + 1) & mask {
 		s := t.slots[h]
 		if s == 0 {
 			return nil
+		}
+		if t.tags[h] != tag {
+			continue
 		}
 		if n := t.at(s - 1); n.Name == name {
 			return n
@@ -88,16 +100,17 @@ func (t *nodeTable) add(name string) *Node {
 // put records node number i under name in the index.
 func (t *nodeTable) put(name string, i uint32) {
 	mask := uint64(len(t.slots) - 1)
-	h := maphash.String(t.seed, name) & mask
+	hash := maphash.String(t.seed, name)
+	h := hash & mask
 	for t.slots[h] != 0 {
 		h = (h + 1) & mask
 	}
-	t.slots[h] = i + 1
+	t.slots[h], t.tags[h] = i+1, uint8(hash>>56)
 }
 
 // grow doubles the index.
 func (t *nodeTable) grow() {
-	t.slots = make([]uint32, 2*len(t.slots))
+	t.slots, t.tags = make([]uint32, 2*len(t.slots)), make([]uint8, 2*len(t.slots))
 	for i := range uint32(t.n) {
 		t.put(t.at(i).Name, i)
 	}
