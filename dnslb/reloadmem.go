@@ -77,15 +77,15 @@ func boundReloadMemory(big bool) (done func(changed bool)) {
 		return func(bool) {}
 	}
 	// The last reload's old generation may not have gone back yet: its
-	// give-back is still to come, or it ran while something still held
-	// that generation (and then noted both copies as settled), and the
-	// runtime returns pages only slowly by itself. The limit below is
-	// measured from the settled figure and from what is held now, so a
-	// reload soon after another one grew from both: 5,000,000 records
-	// reloaded 4 s apart peaked at 2.2x settled (1.8x 15 s apart). So
-	// each big reload first gives back what is garbage and takes what is
-	// left as settled: one forced collection, a small part of a reload
-	// that parses a zone this large.
+	// give-back is still to come or still running (a forced collection
+	// of a large heap takes a while), or it ran while something still
+	// held that generation, and the runtime returns pages only slowly by
+	// itself. The limit below is never under 1.25x what is held now, so a
+	// reload soon after another one grew from both copies: 5,000,000
+	// records reloaded 4 s apart peaked at 2.2x settled (1.8x 15 s
+	// apart). So each big reload first gives back what is garbage and
+	// takes what is left as settled: one forced collection, a small part
+	// of a reload that parses a zone this large.
 	settle()
 	before := debug.SetMemoryLimit(-1) // reads it
 	now := runtimeHeld()
