@@ -148,6 +148,14 @@ func (t *TCPServer) admit(c net.Conn) *tcpConn {
 				time.Sleep(min(tcpEvictAge-age, deadline.Sub(now)))
 				continue
 			}
+			if unread(victim.c) {
+				// Its client has sent and its goroutine has not read it
+				// yet (a busy core): it waits for us, not for its client.
+				// Its wait starts again; look again.
+				victim.since.CompareAndSwap(since.UnixNano(), now.UnixNano())
+				t.mu.Unlock()
+				continue
+			}
 			if !victim.state.CompareAndSwap(st, tcpEvicted) {
 				t.mu.Unlock()
 				continue // it woke up meanwhile: look again
