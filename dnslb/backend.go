@@ -50,11 +50,11 @@ func (s *Server) Status() admin.Status {
 		if n.AllDown = len(h.allDown) > 0; n.AllDown {
 			n.AllDownSince = s.allDownSinceOf(ns.Owner)
 		}
-		expected := sharesOf(v)
-		shares, counts := s.shares.of(ns.Owner)
 		groups := groupsOf(nc)
+		expected := sharesOf(v, groups)
+		shares, counts := s.shares.of(ns.Owner)
 		for i, a := range ns.Addrs {
-			as := admin.AddressStatus{Addr: a, Group: groups[a], Override: over[a.String()], State: addressState(ns, i, v, probes),
+			as := admin.AddressStatus{Addr: a, Group: groups[a], Override: overrideOf(over, ns.Owner, a), State: addressState(ns, i, v, probes),
 				Share: shares[a], Expected: expected[a], Answers: counts[a]}
 			for _, k := range ns.Keys[i] {
 				p, ok := probes[k]
@@ -69,9 +69,6 @@ func (s *Server) Status() admin.Status {
 				if p.Since.After(as.Since) {
 					as.Since = p.Since
 				}
-			}
-			if as.Override == "" && n.Override != "" {
-				as.Override = n.Override
 			}
 			as.Load = addressLoad(v, a, ns.Keys[i], probes)
 			n.Addresses = append(n.Addresses, as)
@@ -99,14 +96,19 @@ func (s *Server) Sample(add func(admin.AddressSample)) admin.ReloadStatus {
 	probes, over := s.probes(), s.store.Overrides()
 	s.eachName(func(ns *state.Name, v *state.NameView) {
 		for i, a := range ns.Addrs {
-			as := admin.AddressSample{Name: ns.Owner, Addr: a, State: addressState(ns, i, v, probes)}
-			if len(over) > 0 { // most samples have none: no address strings
-				as.Override = cmp.Or(over[a.String()], over[ns.Owner])
-			}
-			add(as)
+			add(admin.AddressSample{Name: ns.Owner, Addr: a, State: addressState(ns, i, v, probes), Override: overrideOf(over, ns.Owner, a)})
 		}
 	})
 	return s.lastReloadStatus()
+}
+
+// overrideOf is the override in force for address a of owner: the
+// address's own, else the name's (over is the store's Overrides).
+func overrideOf(over map[string]string, owner string, a netip.Addr) string {
+	if len(over) == 0 { // most of the time: no address strings
+		return ""
+	}
+	return cmp.Or(over[a.String()], over[owner])
 }
 
 // probes is the prober's status of every target, by key.

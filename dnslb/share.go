@@ -207,19 +207,15 @@ func (s *Server) meterShares(ctx context.Context, every time.Duration) {
 // health, not counted answers: a geo, nearest or failover name sends each
 // client to one group, and this is the share over the whole name. The
 // status shows it beside the counted share (shareMeter) as the expected
-// one.
-func sharesOf(v *state.NameView) map[netip.Addr]float64 {
+// one. groups is groupsOf(v.Config).
+func sharesOf(v *state.NameView, groups map[netip.Addr]string) map[netip.Addr]float64 {
 	nc := v.Config
-	var groups map[netip.Addr]string // groupsOf(nc), when first needed
 	weight := func(a netip.Addr) float64 {
 		if nc.Pick != "weighted" {
 			return 1
 		}
 		if w, ok := nc.Weights[a.String()]; ok && w > 0 {
 			return float64(w)
-		}
-		if groups == nil {
-			groups = groupsOf(nc)
 		}
 		if g := groups[a]; g != "" && nc.Groups[g].Weight > 0 {
 			return float64(nc.Groups[g].Weight)

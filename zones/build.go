@@ -299,7 +299,6 @@ func (z *Zone) link(at map[dns.RR]located, partial func(rrtype uint16, owner str
 			}
 		}
 	}
-	wild := map[string]*Node{} // a target's wildcard node, nil for none
 	z.adds = map[*RRset][]Item{}
 	for n := range z.nodes.all() {
 		for _, s := range n.Sets {
@@ -313,20 +312,15 @@ func (z *Zone) link(at map[dns.RR]located, partial func(rrtype uint16, owner str
 				if target == "" || !IsSubdomain(target, z.Origin) {
 					continue
 				}
-				t := z.nodes.get(target)
+				t, owner := z.nodes.get(target), "" // owner: the target, when a wildcard answers for it
 				if t == nil && (s.Type == dns.TypeMX || s.Type == dns.TypeSRV) {
 					// A wildcard may answer for the target (RFC 4592):
 					// NSD and Knot add what it would answer. (For SVCB
 					// and HTTPS NSD adds nothing, and Knot adds the
 					// wildcard's records under its own "*" name.)
-					if t = wild[target]; t == nil {
-						t = z.wildcardFor(target)
-						wild[target] = t
+					if t = z.wildcardFor(target); t != nil {
+						owner = target
 					}
-				}
-				owner := "" // the target, when a wildcard answers for it
-				if t != nil && t.Name != target {
-					owner = target
 				}
 				var sets []*RRset
 				if t != nil {

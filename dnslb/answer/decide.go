@@ -248,11 +248,7 @@ func (p *Plan) build(res *zones.Result, sc *selectCtx) {
 			p.synth = true
 			n := len(m.Answer)
 			m.Answer = p.appendOrdered(m.Answer, it.Set, sc)
-			for j, rr := range m.Answer[n:] {
-				rr = dns.Copy(rr)
-				rr.Header().Name = it.Owner
-				m.Answer[n+j] = rr
-			}
+			serveUnder(m.Answer[n:], it.Owner)
 		default:
 			m.Answer = p.appendOrdered(m.Answer, it.Set, sc)
 		}
@@ -270,12 +266,18 @@ func (p *Plan) build(res *zones.Result, sc *selectCtx) {
 			// A wildcard's records for a target (RFC 4592), served
 			// under the target's name: a name of the zone's data, not
 			// of the query (not synth).
-			for j, rr := range m.Extra[start:] {
-				rr = dns.Copy(rr)
-				rr.Header().Name = it.Owner
-				m.Extra[start+j] = rr
-			}
+			serveUnder(m.Extra[start:], it.Owner)
 		}
+	}
+}
+
+// serveUnder replaces each of rrs, the zone's records, by a copy under
+// owner.
+func serveUnder(rrs []dns.RR, owner string) {
+	for i, rr := range rrs {
+		rr = dns.Copy(rr)
+		rr.Header().Name = owner
+		rrs[i] = rr
 	}
 }
 
