@@ -10,6 +10,7 @@ import (
 	"github.com/miekg/dns"
 
 	"github.com/dnslb/dnslb/dnslb/admin"
+	"github.com/dnslb/dnslb/dnslb/share"
 	"github.com/dnslb/dnslb/dnslb/state"
 	"github.com/dnslb/dnslb/healthcheck"
 )
@@ -33,7 +34,7 @@ func (s *Server) Status() admin.Status {
 	for _, z := range s.store.Zones() {
 		zs := admin.ZoneStatus{Name: z.Origin, File: z.File, Serial: z.Serial(), Records: z.Len(), DNSSEC: s.dnssecStatus(z.Origin)}
 		if lz := s.loaded[z.Origin]; lz != nil {
-			zs.Loaded = lz.loaded
+			zs.Loaded = lz.At
 		}
 		st.Zones = append(st.Zones, zs)
 	}
@@ -50,9 +51,9 @@ func (s *Server) Status() admin.Status {
 		if n.AllDown = len(h.allDown) > 0; n.AllDown {
 			n.AllDownSince = s.allDownSinceOf(ns.Owner)
 		}
-		groups := groupsOf(nc)
-		expected := sharesOf(v, groups)
-		shares, counts := s.shares.of(ns.Owner)
+		groups := share.Groups(nc)
+		expected := share.Expected(v, groups)
+		shares, counts := s.shares.Of(ns.Owner)
 		for i, a := range ns.Addrs {
 			as := admin.AddressStatus{Addr: a, Group: groups[a], Override: overrideOf(over, ns.Owner, a), State: addressState(ns, i, v, probes),
 				Share: shares[a], Expected: expected[a], Answers: counts[a]}
@@ -184,13 +185,6 @@ func (s *Server) StateFileProblem() string {
 		return p.String()
 	}
 	return ""
-}
-
-// stateFile is [health] state_file ("": none).
-func (s *Server) stateFile() string {
-	s.reloadMu.Lock()
-	defer s.reloadMu.Unlock()
-	return s.cfg.Health.StateFile
 }
 
 // addressLoad is the load of address a of v for the status page: the

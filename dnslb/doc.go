@@ -12,6 +12,7 @@
 // It leaves out the concerns themselves: answering (dnslb/answer,
 // dnslb/wire), sockets (dnslb/serve), the generation and the overrides'
 // file (dnslb/state), policies (dnslb/policy), GeoIP (dnslb/geo),
+// reading zone files and the memory loads take (dnslb/zonefile), answers' shares (dnslb/share),
 // transfers and TSIG (dnslb/transfer), online signing (dnslb/sign,
 // dnslb/dnssec), the HTTP listener (dnslb/admin),
 // metrics (dnslb/metrics), zone files (zones) and probing (healthcheck).

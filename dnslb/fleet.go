@@ -74,7 +74,7 @@ func (s *Server) fleetDigests() {
 	}
 	zs := make([]cluster.ZoneHash, 0, len(s.loaded))
 	for origin, lz := range s.loaded {
-		zs = append(zs, cluster.ZoneHash{Zone: origin, Serial: lz.zone.Serial(), Digest: hex.EncodeToString(lz.digest[:8])})
+		zs = append(zs, cluster.ZoneHash{Zone: origin, Serial: lz.Zone.Serial(), Digest: hex.EncodeToString(lz.Digest[:8])})
 	}
 	s.cluster.SetDigests(configDigest(&s.cfg), zs)
 }

@@ -8,11 +8,11 @@ import (
 	"os"
 	"slices"
 	"strings"
-	"time"
 
 	"github.com/dnslb/dnslb/dnslb/config"
 	"github.com/dnslb/dnslb/dnslb/sign"
 	"github.com/dnslb/dnslb/dnslb/state"
+	"github.com/dnslb/dnslb/dnslb/zonefile"
 	"github.com/dnslb/dnslb/healthcheck"
 	"github.com/dnslb/dnslb/zones"
 )
@@ -21,7 +21,7 @@ import (
 // validated and ready to be swapped in at once.
 type loadResult struct {
 	cfg    config.Config
-	loaded map[string]*loadedZone
+	loaded map[string]*zonefile.Loaded
 	zones  []*zones.Zone // sorted by origin
 	names  map[string]*state.Name
 	files  []string // every file read: the watcher's list
@@ -33,7 +33,7 @@ type loadResult struct {
 // zones whose files did not change) and every name policy. It returns
 // every error found: the config's in line order (a bad value does not
 // stop the zones and policies from being checked), then the zones'.
-func buildState(path string, prev map[string]*loadedZone) (*loadResult, error) {
+func buildState(path string, prev map[string]*zonefile.Loaded) (*loadResult, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, err
@@ -48,16 +48,16 @@ func buildState(path string, prev map[string]*loadedZone) (*loadResult, error) {
 // buildStateFor is buildState for a config already loaded (New gets one
 // from its caller, who may have changed it, as tests change listen), with
 // the errors found in it so far.
-func buildStateFor(cfg config.Config, prev map[string]*loadedZone, cfgErrs ...string) (*loadResult, error) {
+func buildStateFor(cfg config.Config, prev map[string]*zonefile.Loaded, cfgErrs ...string) (*loadResult, error) {
 	cfg = cfg.Defaults()
 	path := cfg.Path()
-	loaded, files, failed, zerr := loadZones(&cfg, prev)
+	loaded, files, failed, zerr := zonefile.Load(&cfg, prev)
 	st := &loadResult{cfg: cfg, loaded: loaded, files: files}
 	if path != "" {
 		st.files = append(st.files, path)
 	}
 	for _, lz := range loaded {
-		st.zones = append(st.zones, lz.zone)
+		st.zones = append(st.zones, lz.Zone)
 	}
 	slices.SortFunc(st.zones, func(a, b *zones.Zone) int { return strings.Compare(a.Origin, b.Origin) })
 	names, errs := state.CompileNames(&cfg, st.zones, failed)
@@ -129,74 +129,12 @@ func Check(path string) (*config.Config, []*zones.Zone, error) {
 
 // logZoneWarnings logs at WARN what the zones of st that were read again
 // (not reused from prev) warn about: see zones.Zone.Warnings.
-func logZoneWarnings(log *slog.Logger, st *loadResult, prev map[string]*loadedZone) {
+func logZoneWarnings(log *slog.Logger, st *loadResult, prev map[string]*zonefile.Loaded) {
 	for _, origin := range slices.Sorted(maps.Keys(st.loaded)) {
 		if lz := st.loaded[origin]; prev[origin] != lz {
-			for _, w := range lz.zone.Warnings() {
+			for _, w := range lz.Zone.Warnings() {
 				log.Warn("zone file warning", "zone", origin, "warning", w.Error())
 			}
 		}
 	}
-}
-
-// loadZones loads every zone of cfg, reusing from prev those whose files
-// are unchanged. It returns every error of every zone.
-func loadZones(cfg *config.Config, prev map[string]*loadedZone) (out map[string]*loadedZone, files []string, failed func(owner string) string, err error) {
-	list, err := cfg.ZoneFiles()
-	if err != nil {
-		return nil, nil, func(string) string { return "." }, err
-	}
-	out = make(map[string]*loadedZone, len(list))
-	var bad []string // origins of the zones that did not load
-	var errs []error
-	for _, zc := range list {
-		sum, read, derr := zoneDigest(zc.File)
-		files = append(files, read...)
-		origin := strings.ToLower(strings.TrimSuffix(zc.Name, ".") + ".")
-		if p, ok := prev[origin]; ok && derr == nil && p.digest == sum && p.zone.File == zc.File {
-			if _, dup := out[origin]; dup {
-				errs = append(errs, fmt.Errorf("%s: zone %s is already loaded from %s", zc.File, origin, out[origin].zone.File))
-				continue
-			}
-			out[origin] = p
-			continue
-		}
-		look, err := awaitSettled(zc.File, read) // zonefiles.go: whole files only
-		if err != nil {
-			errs = append(errs, err)
-			bad = append(bad, origin)
-			continue
-		}
-		// A changed zone shares with the one it replaces the records
-		// that did not change: a reload holds little more than one copy.
-		var old *zones.Zone
-		if p, ok := prev[origin]; ok {
-			old = p.zone
-		}
-		z, err := zones.LoadShared(zc.Name, zc.File, old)
-		if err == nil {
-			err = stillSettled(zc.File, read, look)
-		}
-		if err != nil {
-			errs = append(errs, err)
-			bad = append(bad, origin)
-			continue
-		}
-		sum, _, _ = zoneDigest(zc.File) // of what was loaded: it may have changed since the first read
-		if _, dup := out[z.Origin]; dup {
-			errs = append(errs, fmt.Errorf("%s: zone %s is already loaded from %s", zc.File, z.Origin, out[z.Origin].zone.File))
-			continue
-		}
-		out[z.Origin] = &loadedZone{zone: z, digest: sum, loaded: time.Now()}
-	}
-	failed = func(owner string) string {
-		deepest := ""
-		for _, o := range bad {
-			if zones.IsSubdomain(owner, o) && len(o) > len(deepest) {
-				deepest = o
-			}
-		}
-		return deepest
-	}
-	return out, files, failed, errors.Join(errs...)
 }

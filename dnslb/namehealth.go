@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"fmt"
+	"net/netip"
 	"strings"
 	"time"
 
@@ -111,7 +112,7 @@ func (s *Server) observeNames(sn *state.Snapshot, prev map[string]nameHealth, no
 		s.metrics.NameHealth(owner, h.healthy, len(h.allDown) > 0)
 		if seen && old.addrs != h.addrs {
 			s.metrics.ForgetShares(owner) // a reload changed its addresses
-			s.shares.forget(owner)
+			s.shares.Forget(owner)
 		}
 		if v.Policy.Watermarked() {
 			s.metrics.NameShed(owner, h.shed)
@@ -173,3 +174,36 @@ func (s *Server) allDownSinceOf(owner string) time.Time {
 }
 
 var allDownNames = map[policy.AllDownAction]string{policy.ServeAll: "serve-all", policy.Servfail: "servfail", policy.Nodata: "nodata", policy.ServeGroup: "group"}
+
+// meterShares samples the names' answer counters every interval until
+// ctx ends, the first sample at once, and exports the shares
+// (dnslb_name_address_share) and the counts (dnslb_name_address_answers_total,
+// which goes on across reloads: a name's new counters add from zero).
+func (s *Server) meterShares(ctx context.Context, every time.Duration) {
+	if every <= 0 {
+		every = 5 * time.Second // status_interval's default
+	}
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		sn := s.store.Snapshot()
+		s.shares.Sample(sn)
+		// Only what changed: a config of 10,000 names has 60,000 series,
+		// and setting each every sample was a hundredth of a core.
+		s.shares.Export(func(owner string, shares map[netip.Addr]float64) {
+			for a, share := range shares {
+				s.metrics.AddressShare(owner, a.String(), share)
+			}
+		})
+		s.shares.Added(func(owner string, a netip.Addr, n uint64) {
+			if n > 0 {
+				s.metrics.AddressAnswers(owner, a.String(), n)
+			}
+		})
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}

@@ -15,6 +15,7 @@ import (
 	"github.com/dnslb/dnslb/dnslb/sign"
 	"github.com/dnslb/dnslb/dnslb/state"
 	"github.com/dnslb/dnslb/dnslb/transfer"
+	"github.com/dnslb/dnslb/dnslb/zonefile"
 	"github.com/dnslb/dnslb/healthcheck"
 )
 
@@ -46,7 +47,7 @@ func New(cfg config.Config, log *slog.Logger) (*Server, error) {
 		OnSample:      s.sampled,
 		MaxConcurrent: cfg.Defaults().Health.MaxConcurrent,
 	})
-	restoreGC := loosenStartupGC()
+	restoreGC := zonefile.LoosenStartupGC()
 	stt, err := buildStateFor(cfg, nil)
 	restoreGC()
 	if err != nil {
@@ -89,9 +90,9 @@ func New(cfg config.Config, log *slog.Logger) (*Server, error) {
 	s.metrics.Loaded(s.lastReload.Time)
 	s.metrics.BuildInfo(Version)
 	// The parse's garbage goes back to the system, and what is left is
-	// the measure a reload's memory is bounded by (reloadmem.go).
-	if s.servedRecords() >= bigZoneRecords {
-		settleSoon()
+	// the measure a reload's memory is bounded by (dnslb/zonefile/memory.go).
+	if zonefile.Records(s.loaded) >= zonefile.BigZoneRecords {
+		zonefile.SettleSoon()
 	}
 	return s, nil
 }
@@ -133,11 +134,11 @@ func (s *Server) apply(st *loadResult) error {
 	}
 	s.metrics.SetZones(origins)
 	for origin, lz := range st.loaded {
-		s.metrics.ZoneLoaded(origin, lz.zone.Serial(), lz.loaded)
+		s.metrics.ZoneLoaded(origin, lz.Zone.Serial(), lz.At)
 	}
 	for origin, lz := range st.loaded {
 		if s.loaded[origin] != lz {
-			s.log.Info("zone loaded", "zone", origin, "file", lz.zone.File, "serial", lz.zone.Serial(), "records", lz.zone.Len())
+			s.log.Info("zone loaded", "zone", origin, "file", lz.Zone.File, "serial", lz.Zone.Serial(), "records", lz.Zone.Len())
 		}
 	}
 	for origin := range s.loaded {
@@ -148,7 +149,7 @@ func (s *Server) apply(st *loadResult) error {
 	s.cookies.apply(st.cfg.Cookies, s.log)
 	s.xfer.Apply(transfer.NewSettings(st.cfg.Transfer, st.cfg.TSIG))
 	for _, z := range st.zones {
-		if old, ok := s.loaded[z.Origin]; !ok || old.zone.Serial() != z.Serial() {
+		if old, ok := s.loaded[z.Origin]; !ok || old.Zone.Serial() != z.Serial() {
 			s.xfer.Notify(z.Origin, z.SOA)
 		}
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/dnslb/dnslb/dnslb/serve"
 	"github.com/dnslb/dnslb/dnslb/state"
 	"github.com/dnslb/dnslb/dnslb/watch"
+	"github.com/dnslb/dnslb/dnslb/zonefile"
 )
 
 // Reload reads the config and zones again and, if all of them are good,
@@ -29,7 +30,7 @@ func (s *Server) Reload(trigger string) error {
 		s.sdReloading(trigger)
 	}
 	start := time.Now()
-	done := boundReloadMemory(s.servedRecords() >= bigZoneRecords)
+	done := zonefile.BoundReloadMemory(zonefile.Records(s.loaded) >= zonefile.BigZoneRecords)
 	ch, err := s.reload()
 	done(err == nil && len(ch.serials)+len(ch.zonesAdded)+len(ch.zonesRemoved) > 0)
 	st := admin.ReloadStatus{Time: time.Now(), OK: err == nil, Trigger: trigger}
@@ -64,8 +65,8 @@ func (s *Server) reload() (reloadChanges, error) {
 	}
 	logZoneWarnings(s.log, st, s.loaded)
 	for origin, lz := range st.loaded {
-		if old, ok := s.loaded[origin]; ok && old != lz && old.zone.Serial() == lz.zone.Serial() {
-			s.log.Warn("zone changed but its SOA serial did not: secondaries will not transfer it", "zone", origin, "file", lz.zone.File)
+		if old, ok := s.loaded[origin]; ok && old != lz && old.Zone.Serial() == lz.Zone.Serial() {
+			s.log.Warn("zone changed but its SOA serial did not: secondaries will not transfer it", "zone", origin, "file", lz.Zone.File)
 		}
 	}
 	if !slices.Equal(st.cfg.Server.Listen, s.cfg.Server.Listen) {
@@ -127,7 +128,7 @@ type reloadChanges struct {
 }
 
 // diffState compares the served zones and names with those of st.
-func diffState(loaded map[string]*loadedZone, names []*state.Name, st *loadResult) reloadChanges {
+func diffState(loaded map[string]*zonefile.Loaded, names []*state.Name, st *loadResult) reloadChanges {
 	var ch reloadChanges
 	for _, origin := range slices.Sorted(maps.Keys(st.loaded)) {
 		lz := st.loaded[origin]
@@ -135,7 +136,7 @@ func diffState(loaded map[string]*loadedZone, names []*state.Name, st *loadResul
 		case !ok:
 			ch.zonesAdded = append(ch.zonesAdded, origin)
 		case old != lz:
-			ch.serials = append(ch.serials, fmt.Sprintf("%s %d -> %d", origin, old.zone.Serial(), lz.zone.Serial()))
+			ch.serials = append(ch.serials, fmt.Sprintf("%s %d -> %d", origin, old.Zone.Serial(), lz.Zone.Serial()))
 		}
 	}
 	for _, origin := range slices.Sorted(maps.Keys(loaded)) {

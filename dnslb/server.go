@@ -13,9 +13,11 @@ import (
 	"github.com/dnslb/dnslb/dnslb/geo"
 	"github.com/dnslb/dnslb/dnslb/metrics"
 	"github.com/dnslb/dnslb/dnslb/rrl"
+	"github.com/dnslb/dnslb/dnslb/share"
 	"github.com/dnslb/dnslb/dnslb/sign"
 	"github.com/dnslb/dnslb/dnslb/state"
 	"github.com/dnslb/dnslb/dnslb/transfer"
+	"github.com/dnslb/dnslb/dnslb/zonefile"
 	"github.com/dnslb/dnslb/healthcheck"
 )
 
@@ -41,7 +43,7 @@ type Server struct {
 	xfer     *transfer.Server          // transfers, NOTIFY and the TSIG stage
 	cookies  cookieSecrets             // the cookie stage's secrets (cookies.go)
 	rrl      atomic.Pointer[rrl.Table] // nil: rate limiting off (ratelimit.go)
-	loaded   map[string]*loadedZone
+	loaded   map[string]*zonefile.Loaded
 	// allTargets is every target of the config; the prober has only this
 	// node's share of them in a fleet (fleet.go).
 	allTargets []healthcheck.Target
@@ -52,7 +54,7 @@ type Server struct {
 	lastReload   admin.ReloadStatus
 	ready        bool
 	allDownSince map[string]time.Time // owner → when every address went down (watchNames)
-	shares       shareMeter           // the counted shares of answers (meterShares)
+	shares       share.Meter          // the counted shares of answers (meterShares)
 	startedCh    chan struct{}
 
 	overrides state.OverrideFile // the writer of [health] state_file
@@ -80,6 +82,13 @@ func (s *Server) Addrs() []net.Addr {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.addrs
+}
+
+// stateFile is [health] state_file ("": none).
+func (s *Server) stateFile() string {
+	s.reloadMu.Lock()
+	defer s.reloadMu.Unlock()
+	return s.cfg.Health.StateFile
 }
 
 // Ready reports whether the server is answering.

@@ -12,6 +12,6 @@
 // override rows that the snapshots are built from, and the keeper of the
 // overrides' durable copy, [health] state_file (OverrideFile: one writer,
 // atomic replace, a corrupt file kept aside). It leaves out reading zone
-// and config files (package dnslb's load and reload), answering and
+// files (dnslb/zonefile) and the config (package dnslb's load and reload), answering and
 // probing.
 package state

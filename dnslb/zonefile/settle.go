@@ -1,4 +1,4 @@
-package dnslb
+package zonefile
 
 import (
 	"bytes"
@@ -11,8 +11,6 @@ import (
 	"slices"
 	"strings"
 	"time"
-
-	"github.com/dnslb/dnslb/zones"
 )
 
 // Zone files are loaded whole: an editor or a deploy script that writes a
@@ -86,14 +84,6 @@ func stillSettled(zone string, files []string, look []fileLook) error {
 		return fmt.Errorf("%s: zone file changed while it was read: not loaded, the old zone keeps serving", zone)
 	}
 	return nil
-}
-
-// loadedZone is a zone with the digest of the files it was read from, so
-// a reload can tell whether it needs parsing again.
-type loadedZone struct {
-	zone   *zones.Zone
-	digest [32]byte
-	loaded time.Time
 }
 
 // includeAtRE is an $INCLUDE directive at the start of its input, to

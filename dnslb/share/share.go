@@ -1,36 +1,34 @@
-package dnslb
+package share
 
 import (
-	"context"
 	"maps"
 	"net/netip"
 	"slices"
 	"sync"
-	"time"
 
 	"github.com/dnslb/dnslb/dnslb/config"
 	"github.com/dnslb/dnslb/dnslb/state"
 )
 
-// shareSamples is how many samples (of [admin] status_interval) the
+// Samples is how many samples (of [admin] status_interval) the
 // counted shares span: a minute at the default 5s.
-const shareSamples = 12
+const Samples = 12
 
-// shareMeter turns the answers the query path counted per address
+// Meter turns the answers the query path counted per address
 // (state.Answers: memo hits and decided replies alike) into each
-// address's share of its name's answers over the last shareSamples
+// address's share of its name's answers over the last Samples
 // samples. It runs beside the query path, which only adds to the
 // counters.
-type shareMeter struct {
+type Meter struct {
 	mu    sync.Mutex
-	rings map[string]*shareRing // by owner
+	rings map[string]*ring // by owner
 }
 
-// shareRing is one name's counts at each of the last samples.
-type shareRing struct {
+// ring is one name's counts at each of the last samples.
+type ring struct {
 	ans    *state.Answers // the counters sampled: a reload makes new ones
 	addrs  []netip.Addr   // by Policy.Addr index
-	totals [][]uint64     // ring of shareSamples+1 samples of the counters
+	totals [][]uint64     // ring of Samples+1 samples of the counters
 	n      int            // samples taken
 	shares map[netip.Addr]float64
 	counts map[netip.Addr]uint64 // the answers counted so far
@@ -40,12 +38,12 @@ type shareRing struct {
 	dirty bool
 }
 
-// sample reads the counters of every name of sn and works out the shares.
-func (m *shareMeter) sample(sn *state.Snapshot) {
+// Sample reads the counters of every name of sn and works out the shares.
+func (m *Meter) Sample(sn *state.Snapshot) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.rings == nil {
-		m.rings = make(map[string]*shareRing)
+		m.rings = make(map[string]*ring)
 	}
 	seen := make(map[string]bool)
 	for _, owner := range sn.Owners() {
@@ -54,7 +52,7 @@ func (m *shareMeter) sample(sn *state.Snapshot) {
 		r := m.rings[owner]
 		if r == nil || r.ans != v.Answers {
 			// New counters start at zero: the window starts with zeros.
-			r = &shareRing{ans: v.Answers, totals: make([][]uint64, shareSamples+1)}
+			r = &ring{ans: v.Answers, totals: make([][]uint64, Samples+1)}
 			for i := range v.Policy.NumAddrs() {
 				r.addrs = append(r.addrs, v.Policy.Addr(i))
 			}
@@ -74,7 +72,7 @@ func (m *shareMeter) sample(sn *state.Snapshot) {
 // add takes one sample of r's counters and works out its shares: each
 // address's answers in the window over those of its family (0 for all
 // when the family had none).
-func (r *shareRing) add() {
+func (r *ring) add() {
 	prev := r.totals[(r.n-1)%len(r.totals)]
 	i := r.n % len(r.totals)
 	r.totals[i] = r.ans.Counts(r.totals[i])
@@ -120,9 +118,9 @@ func allZero(m map[netip.Addr]float64) bool {
 	return true
 }
 
-// export calls f with the shares of each name whose shares are not
+// Export calls f with the shares of each name whose shares are not
 // exported as they are, and notes them exported.
-func (m *shareMeter) export(f func(owner string, shares map[netip.Addr]float64)) {
+func (m *Meter) Export(f func(owner string, shares map[netip.Addr]float64)) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	for owner, r := range m.rings {
@@ -133,9 +131,9 @@ func (m *shareMeter) export(f func(owner string, shares map[netip.Addr]float64))
 	}
 }
 
-// forget notes that owner's share series were dropped: the next export
+// Forget notes that owner's share series were dropped: the next export
 // sets them again.
-func (m *shareMeter) forget(owner string) {
+func (m *Meter) Forget(owner string) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if r := m.rings[owner]; r != nil {
@@ -143,9 +141,9 @@ func (m *shareMeter) forget(owner string) {
 	}
 }
 
-// added calls f with each address of each name and the answers counted
+// Added calls f with each address of each name and the answers counted
 // for it since the sample before.
-func (m *shareMeter) added(f func(owner string, a netip.Addr, n uint64)) {
+func (m *Meter) Added(f func(owner string, a netip.Addr, n uint64)) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	for owner, r := range m.rings {
@@ -155,9 +153,9 @@ func (m *shareMeter) added(f func(owner string, a netip.Addr, n uint64)) {
 	}
 }
 
-// of returns the shares and counts of owner's addresses at the last
+// Of returns the shares and counts of owner's addresses at the last
 // sample (nil before the first).
-func (m *shareMeter) of(owner string) (shares map[netip.Addr]float64, counts map[netip.Addr]uint64) {
+func (m *Meter) Of(owner string) (shares map[netip.Addr]float64, counts map[netip.Addr]uint64) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if r := m.rings[owner]; r != nil {
@@ -166,49 +164,16 @@ func (m *shareMeter) of(owner string) (shares map[netip.Addr]float64, counts map
 	return nil, nil
 }
 
-// meterShares samples the names' answer counters every interval until
-// ctx ends, the first sample at once, and exports the shares
-// (dnslb_name_address_share) and the counts (dnslb_name_address_answers_total,
-// which goes on across reloads: a name's new counters add from zero).
-func (s *Server) meterShares(ctx context.Context, every time.Duration) {
-	if every <= 0 {
-		every = 5 * time.Second // status_interval's default
-	}
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		sn := s.store.Snapshot()
-		s.shares.sample(sn)
-		// Only what changed: a config of 10,000 names has 60,000 series,
-		// and setting each every sample was a hundredth of a core.
-		s.shares.export(func(owner string, shares map[netip.Addr]float64) {
-			for a, share := range shares {
-				s.metrics.AddressShare(owner, a.String(), share)
-			}
-		})
-		s.shares.added(func(owner string, a netip.Addr, n uint64) {
-			if n > 0 {
-				s.metrics.AddressAnswers(owner, a.String(), n)
-			}
-		})
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-	}
-}
-
-// sharesOf estimates, for each address of a load-balanced name, the share
+// Expected estimates, for each address of a load-balanced name, the share
 // of the name's answers that lead with it now: the address's weight
 // (pick = "weighted": its own, else its group's, else 1; any other pick:
 // 1) over the weights of the addresses of its family that are up. Down
 // and drained addresses get 0. It reads the config and the snapshot's
 // health, not counted answers: a geo, nearest or failover name sends each
 // client to one group, and this is the share over the whole name. The
-// status shows it beside the counted share (shareMeter) as the expected
-// one. groups is groupsOf(v.Config).
-func sharesOf(v *state.NameView, groups map[netip.Addr]string) map[netip.Addr]float64 {
+// status shows it beside the counted share (Meter) as the expected
+// one. groups is Groups(v.Config).
+func Expected(v *state.NameView, groups map[netip.Addr]string) map[netip.Addr]float64 {
 	nc := v.Config
 	weight := func(a netip.Addr) float64 {
 		if nc.Pick != "weighted" {
@@ -245,9 +210,9 @@ func family(a netip.Addr) int {
 	return 0
 }
 
-// groupsOf names the config group each address of nc's groups belongs
+// Groups names the config group each address of nc's groups belongs
 // to: the first by name when it is in several.
-func groupsOf(nc config.NameConfig) map[netip.Addr]string {
+func Groups(nc config.NameConfig) map[netip.Addr]string {
 	out := make(map[netip.Addr]string)
 	for _, g := range slices.Sorted(maps.Keys(nc.Groups)) {
 		for _, s := range nc.Groups[g].Addresses {

@@ -1,4 +1,4 @@
-package dnslb
+package zonefile
 
 import (
 	"math"
@@ -15,7 +15,7 @@ import (
 // the heap grow to twice what is live at that moment, and it returns freed
 // pages to the system only slowly: a 1,000,000-record zone (about 400 MiB
 // resident) reached 1.1 GB after a few reloads. For large zones (at least
-// bigZoneRecords records served) two measures keep a reload near one copy
+// BigZoneRecords records served) two measures keep a reload near one copy
 // plus the new one:
 //
 //   - while the files are read, a soft memory limit (runtime/debug
@@ -35,9 +35,9 @@ import (
 // Small zones skip both: a forced collection and a tight limit would cost
 // more than the memory they save.
 
-// bigZoneRecords is the number of records served from which reloads bound
+// BigZoneRecords is the number of records served from which reloads bound
 // their memory.
-const bigZoneRecords = 100_000
+const BigZoneRecords = 100_000
 
 // reloadMemFactor bounds the process's memory during a reload, as a
 // multiple of what it held when it settled (one copy of every zone, the
@@ -55,13 +55,13 @@ const reloadFreeDelay = 2 * time.Second
 // the same zone again: at the default 100 a 1,000,000-record zone was
 // marked about eight times over while it loaded, a fifth of the load's
 // CPU. At 400 it is marked about three times. The heap grows further
-// between collections while loading; settle (New) gives it back once
-// loaded, and reloads are bounded by boundReloadMemory instead.
+// between collections while loading; settle (package dnslb's New) gives it back once
+// loaded, and reloads are bounded by BoundReloadMemory instead.
 const startupGCPercent = 400
 
-// loosenStartupGC sets GOGC to startupGCPercent for the first load, unless
+// LoosenStartupGC sets GOGC to startupGCPercent for the first load, unless
 // the operator set GOGC; the function it returns puts it back.
-func loosenStartupGC() (restore func()) {
+func LoosenStartupGC() (restore func()) {
 	if os.Getenv("GOGC") != "" {
 		return func() {}
 	}
@@ -69,10 +69,10 @@ func loosenStartupGC() (restore func()) {
 	return func() { debug.SetGCPercent(old) }
 }
 
-// boundReloadMemory sets the soft memory limit for one reload when big;
+// BoundReloadMemory sets the soft memory limit for one reload when big;
 // the function it returns restores the limit before, and gives the old
 // generation's memory back when changed says zones were replaced.
-func boundReloadMemory(big bool) (done func(changed bool)) {
+func BoundReloadMemory(big bool) (done func(changed bool)) {
 	if !big {
 		return func(bool) {}
 	}
@@ -95,7 +95,7 @@ func boundReloadMemory(big bool) (done func(changed bool)) {
 	return func(changed bool) {
 		debug.SetMemoryLimit(before)
 		if changed {
-			settleSoon()
+			SettleSoon()
 		}
 	}
 }
@@ -108,9 +108,9 @@ var (
 	settleMu sync.Mutex
 )
 
-// settleSoon gives freed memory back after reloadFreeDelay, unless a
+// SettleSoon gives freed memory back after reloadFreeDelay, unless a
 // give-back is pending already.
-func settleSoon() {
+func SettleSoon() {
 	if settling.CompareAndSwap(false, true) {
 		time.AfterFunc(reloadFreeDelay, func() {
 			settle()
@@ -150,13 +150,4 @@ func runtimeHeld() int64 {
 		return 0
 	}
 	return int64(t - r)
-}
-
-// servedRecords is the number of records of the zones loaded.
-func (s *Server) servedRecords() int {
-	n := 0
-	for _, lz := range s.loaded {
-		n += lz.zone.Len()
-	}
-	return n
 }
