@@ -8,8 +8,8 @@ import (
 )
 
 // arena is where build puts what a zone keeps of the records it reads, as
-// it reads them: owner names, RRsets and the A and AAAA records with their
-// addresses, each kind packed into chunks of its own (the nodes are in a
+// it reads them: owner names, RRsets and the addresses of A and AAAA
+// RRsets, each kind packed into chunks of its own (the nodes are in a
 // table of their own, nodes.go). The zone parser leaves each record amid
 // its garbage (tokens, keys); copied into chunks at once, the kept data
 // fill pages of their own, which stay dense after the parse, while the
@@ -17,14 +17,10 @@ import (
 // maxChunk, so a small zone stays small; they never move, so pointers into
 // them stay valid.
 type arena struct {
-	names        strings.Builder
-	sets         []RRset
-	as           []dns.A
-	aaaas        []dns.AAAA
-	ips          []byte
-	nNames, nIPs int
-	nSets        int
-	nAs, nAAAAs  int
+	names  strings.Builder
+	sets   []RRset
+	nNames int
+	nSets  int
 
 	// rrs and setPtrs are where the RRsets' record lists and the nodes'
 	// lists of RRsets grow (appendIn), and moved counts the entries of
@@ -34,6 +30,11 @@ type arena struct {
 	setPtrs        []*RRset
 	nRRs, nSetPtrs int
 	moved, listed  int
+	// addrs is where the address sets' bytes grow, as the lists do
+	// (appendIn, one address at a time); movedAddrs and addrBytes count
+	// its bytes left behind and listed.
+	addrs                         []byte
+	nAddrs, movedAddrs, addrBytes int
 
 	// prev is the zone this one replaces (LoadShared), nil for none, and
 	// prevNode its node of the owner whose records build reads now.
@@ -65,34 +66,34 @@ func next[T any](chunk *[]T, size *int) *T {
 // 12% more).
 const maxInChunk, maxListChunk = maxChunk / 8, 4 * maxChunk
 
-// appendIn returns list with v appended, list being empty or a list that
-// appendIn returned (its capacity its length). Lists live in the chunks
-// of chunk, which grow as next's: a list at the end of the last chunk
-// grows in place, any other moves to the end (the room it leaves is
+// appendIn returns list with vs appended, list being empty or a list
+// that appendIn returned (its capacity its length). Lists live in the
+// chunks of chunk, which grow as next's: a list at the end of the last
+// chunk grows in place, any other moves to the end (the room it leaves is
 // counted in *moved). The records of an RRset and the RRsets of a node
 // mostly come together, so most lists grow in place, without the
 // allocation per list and per doubling that append makes (two fifths of
 // the allocations build made, on a zone of a million records).
-func appendIn[T any](chunk *[]T, size *int, moved *int, list []T, v T) []T {
-	n := len(list)
-	if n+1 > maxInChunk {
-		return append(list, v)
+func appendIn[T any](chunk *[]T, size *int, moved *int, list []T, vs ...T) []T {
+	n, k := len(list), len(vs)
+	if n+k > maxInChunk*k {
+		return append(list, vs...)
 	}
 	c := *chunk
-	if n > 0 && len(c) >= n && len(c) < cap(c) && &c[len(c)-1] == &list[n-1] {
-		c = append(c, v)
+	if n > 0 && len(c) >= n && cap(c)-len(c) >= k && &c[len(c)-1] == &list[n-1] {
+		c = append(c, vs...)
 		*chunk = c
-		return c[len(c)-n-1 : len(c) : len(c)]
+		return c[len(c)-n-k : len(c) : len(c)]
 	}
-	if cap(c)-len(c) < n+1 {
-		*size = max(min(max(*size*2, 8), maxListChunk), n+1)
+	if cap(c)-len(c) < n+k {
+		*size = max(min(max(*size*2, 8*k), maxListChunk*k), n+k)
 		c = make([]T, 0, *size)
 	}
 	*moved += n
 	c = append(c, list...)
-	c = append(c, v)
+	c = append(c, vs...)
 	*chunk = c
-	return c[len(c)-n-1 : len(c) : len(c)]
+	return c[len(c)-n-k : len(c) : len(c)]
 }
 
 // name returns a copy of s among the arena's names.
@@ -109,19 +110,15 @@ func (a *arena) name(s string) string {
 	return a.names.String()[start:]
 }
 
-// ip returns a copy of ip among the arena's addresses, an IPv4 address in
-// 4 bytes (the zone parser gives them in 16: the wire form, String and
-// To4 read either).
-func (a *arena) ip(ip net.IP) net.IP {
-	if v4 := ip.To4(); v4 != nil {
-		ip = v4
+// addAddr appends ip, the address of an A or AAAA record, to s's
+// addresses: 4 bytes for A (the zone parser gives them in 16), 16 for
+// AAAA.
+func (a *arena) addAddr(s *RRset, ip net.IP) {
+	if s.Type == dns.TypeA {
+		ip = ip.To4()
 	}
-	if cap(a.ips)-len(a.ips) < len(ip) {
-		a.nIPs = min(max(a.nIPs*2, 64), maxChunk*64)
-		a.ips = make([]byte, 0, a.nIPs)
-	}
-	a.ips = append(a.ips, ip...)
-	return a.ips[len(a.ips)-len(ip) : len(a.ips) : len(a.ips)]
+	s.addrs = appendIn(&a.addrs, &a.nAddrs, &a.movedAddrs, s.addrs, ip...)
+	a.addrBytes += len(ip)
 }
 
 // set returns a new RRset.
@@ -131,29 +128,16 @@ func (a *arena) set(s RRset) *RRset {
 	return p
 }
 
-// keep returns the record a zone keeps for rr, the i-th of its RRset: the
-// previous zone's own when it has the same record (shared), else for A
-// and AAAA a copy in the arena (rr becomes garbage), for the rest rr
-// itself.
+// keep returns the record a zone keeps for rr (not an address record),
+// the i-th of its RRset: the previous zone's own when it has the same
+// record (shared), else rr itself.
 func (a *arena) keep(rr dns.RR, i int) dns.RR {
 	if a.prevNode != nil {
 		if old := a.prevNode.Set(rr.Header().Rrtype); old != nil {
-			if o := sameIn(old.RRs, rr, i); o != nil {
+			if o := sameIn(old.rrs, rr, i); o != nil {
 				return o
 			}
 		}
-	}
-	switch r := rr.(type) {
-	case *dns.A:
-		c := next(&a.as, &a.nAs)
-		*c = *r
-		c.A = a.ip(r.A)
-		return c
-	case *dns.AAAA:
-		c := next(&a.aaaas, &a.nAAAAs)
-		*c = *r
-		c.AAAA = a.ip(r.AAAA)
-		return c
 	}
 	return rr
 }
@@ -188,11 +172,7 @@ func same(o, rr dns.RR) bool {
 	if o.Header().Ttl != rr.Header().Ttl || o.Header().Rrtype != rr.Header().Rrtype {
 		return false
 	}
-	switch r := rr.(type) {
-	case *dns.A:
-		return r.A.Equal(o.(*dns.A).A)
-	case *dns.AAAA:
-		return r.AAAA.Equal(o.(*dns.AAAA).AAAA)
+	switch rr.(type) {
 	case *dns.PTR, *dns.CNAME, *dns.NS, *dns.MX, *dns.SRV, *dns.TXT:
 		return dns.IsDuplicate(o, rr)
 	}

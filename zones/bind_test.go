@@ -71,7 +71,7 @@ func TestGenerateTTL(t *testing.T) {
 	if got := z.Node("h1.example.org.").Set(dns.TypeA).TTL; got != 60 {
 		t.Errorf("h1 A TTL = %d, want the $TTL 60", got)
 	}
-	if got := z.Node("t1.example.org.").Set(dns.TypeTXT).RRs[0].(*dns.TXT).Txt; len(got) != 2 || got[0] != "a" || got[1] != "1" {
+	if got := z.Node("t1.example.org.").Set(dns.TypeTXT).RRs()[0].(*dns.TXT).Txt; len(got) != 2 || got[0] != "a" || got[1] != "1" {
 		t.Errorf(`t1 TXT = %q, want "a" "1" as BIND`, got)
 	}
 }
@@ -97,13 +97,13 @@ func TestMixedTTLWarning(t *testing.T) {
 			got = append(got, w.Error())
 		}
 		diffLines(t, "Warnings()", got, want)
-		for _, rr := range z.Node("www.example.org.").Set(dns.TypeA).RRs {
+		for _, rr := range z.Node("www.example.org.").Set(dns.TypeA).RRs() {
 			if rr.Header().Ttl != 900 {
 				t.Errorf("%v: TTL %d, want 900", rr, rr.Header().Ttl)
 			}
 		}
-		if got := z.Node("b.example.org.").Set(dns.TypeA); len(got.RRs) != 1 || got.TTL != 600 {
-			t.Errorf("b A = %v TTL %d, want one record (a duplicate) with TTL 600", got.RRs, got.TTL)
+		if got := z.Node("b.example.org.").Set(dns.TypeA); len(got.RRs()) != 1 || got.TTL != 600 {
+			t.Errorf("b A = %v TTL %d, want one record (a duplicate) with TTL 600", got.RRs(), got.TTL)
 		}
 	}
 	z, err := Load("example.org", "testdata/good/example.org.zone")

@@ -1,6 +1,7 @@
 package zones
 
 import (
+	"bytes"
 	"fmt"
 	"iter"
 	"slices"
@@ -50,17 +51,23 @@ func buildFrom(origin, path string, rrs iter.Seq[located], hint int, partial fun
 	var last *Node
 	// RFC 2181 section 5.2: the records of an RRset have one TTL. A
 	// record whose TTL differs from the first one's is a warning, given
-	// once the TTL served (the last, below) is known.
+	// once the TTL served (the last, below) is known. s.TTL is the first
+	// record's until the end of build; lastTTL holds the last TTL of the
+	// sets whose TTLs differ.
 	type mixed struct {
 		l          located
 		s          *RRset
 		ttl, first uint32
 	}
 	var mixedTTL []mixed
+	lastTTL := map[*RRset]uint32{}
 	checkTTL := func(s *RRset, l located) {
-		// Until the end of build, the records keep their own TTLs.
-		if len(s.RRs) > 0 && s.RRs[0].Header().Ttl != l.rr.Header().Ttl {
-			mixedTTL = append(mixedTTL, mixed{l, s, l.rr.Header().Ttl, s.RRs[0].Header().Ttl})
+		ttl := l.rr.Header().Ttl
+		if _, ok := lastTTL[s]; ok || ttl != s.TTL {
+			if ttl != s.TTL {
+				mixedTTL = append(mixedTTL, mixed{l, s, ttl, s.TTL})
+			}
+			lastTTL[s] = ttl
 		}
 	}
 	for l := range rrs {
@@ -102,7 +109,7 @@ func buildFrom(origin, path string, rrs iter.Seq[located], hint int, partial fun
 		if s == nil {
 			// Its records' list grows in the arena's chunks (appendIn),
 			// as does the node's list of RRsets.
-			s = z.arena.set(RRset{Type: h.Rrtype, TTL: h.Ttl})
+			s = z.arena.set(RRset{Type: h.Rrtype, TTL: h.Ttl, name: owner})
 			a := z.arena
 			n.Sets = appendIn(&a.setPtrs, &a.nSetPtrs, &a.moved, n.Sets, s)
 			a.listed++
@@ -114,7 +121,6 @@ func buildFrom(origin, path string, rrs iter.Seq[located], hint int, partial fun
 			// RFC 2181 section 5: an RRset has no duplicates. Its TTL
 			// still counts, as the last in file order (as Knot).
 			checkTTL(s, l)
-			s.TTL = h.Ttl
 			continue
 		}
 		switch h.Rrtype {
@@ -123,25 +129,31 @@ func buildFrom(origin, path string, rrs iter.Seq[located], hint int, partial fun
 				fail(l, "%s SOA: SOA record not at the zone apex %s", h.Name, origin)
 				continue
 			}
-			if len(s.RRs) > 0 {
+			if len(s.rrs) > 0 {
 				fail(l, "%s SOA: more than one SOA record at the apex (first at line %d)", h.Name, soaAt.line)
 				continue
 			}
 			soaAt = l
 		case dns.TypeCNAME, dns.TypeDNAME:
-			if len(s.RRs) > 0 {
+			if len(s.rrs) > 0 {
 				fail(l, "%s %s: more than one %s record at one name", h.Name, dns.TypeToString[h.Rrtype], dns.TypeToString[h.Rrtype])
 				continue
 			}
 		}
 		checkTTL(s, l)
-		kept := z.arena.keep(l.rr, len(s.RRs))
 		a := z.arena
-		s.RRs = appendIn(&a.rrs, &a.nRRs, &a.moved, s.RRs, kept)
-		a.listed++
-		s.TTL = h.Ttl // the last record's, below
-		if l.line > 0 && h.Rrtype == dns.TypeNS {
-			at[kept] = l
+		switch r := l.rr.(type) {
+		case *dns.A:
+			a.addAddr(s, r.A)
+		case *dns.AAAA:
+			a.addAddr(s, r.AAAA)
+		default:
+			kept := a.keep(l.rr, len(s.rrs))
+			s.rrs = appendIn(&a.rrs, &a.nRRs, &a.moved, s.rrs, kept)
+			a.listed++
+			if l.line > 0 && h.Rrtype == dns.TypeNS {
+				at[kept] = l
+			}
 		}
 		z.count++
 	}
@@ -150,7 +162,7 @@ func buildFrom(origin, path string, rrs iter.Seq[located], hint int, partial fun
 	z.nodes.clip()
 	for n := range z.nodes.all() {
 		slices.SortFunc(n.Sets, func(a, b *RRset) int { return int(a.Type) - int(b.Type) })
-		n.Sets = slices.DeleteFunc(n.Sets, func(s *RRset) bool { return len(s.RRs) == 0 })
+		n.Sets = slices.DeleteFunc(n.Sets, func(s *RRset) bool { return s.Len() == 0 })
 		for _, s := range n.Sets {
 			// RFC 2181 section 5.2: the records of an RRset have one TTL.
 			// For a mixed set in the file, the last record's in file
@@ -158,10 +170,13 @@ func buildFrom(origin, path string, rrs iter.Seq[located], hint int, partial fun
 			// own, BIND the first's); build warns about it. A record
 			// that changes is copied first: it may be prev's, which
 			// still serves.
-			for i, rr := range s.RRs {
+			if ttl, ok := lastTTL[s]; ok {
+				s.TTL = ttl
+			}
+			for i, rr := range s.rrs {
 				if rr.Header().Ttl != s.TTL {
-					s.RRs[i] = dns.Copy(rr)
-					s.RRs[i].Header().Ttl = s.TTL
+					s.rrs[i] = dns.Copy(rr)
+					s.rrs[i].Header().Ttl = s.TTL
 				}
 			}
 		}
@@ -213,7 +228,7 @@ func buildFrom(origin, path string, rrs iter.Seq[located], hint int, partial fun
 		z.Apex = z.node(origin)
 	}
 	if s := z.Apex.Set(dns.TypeSOA); s != nil {
-		z.SOA = s.RRs[0].(*dns.SOA)
+		z.SOA = s.rrs[0].(*dns.SOA)
 	} else if !partial(dns.TypeSOA, origin) {
 		errs = append(errs, &Error{File: path, Msg: fmt.Sprintf("no SOA record at the zone apex %s", origin)})
 	}
@@ -234,7 +249,7 @@ func buildFrom(origin, path string, rrs iter.Seq[located], hint int, partial fun
 	z.counters()
 	neg := dns.Copy(z.SOA).(*dns.SOA)
 	neg.Hdr.Ttl = min(neg.Hdr.Ttl, neg.Minttl)
-	z.soaNeg = &RRset{Type: dns.TypeSOA, TTL: neg.Hdr.Ttl, RRs: []dns.RR{neg}}
+	z.soaNeg = &RRset{Type: dns.TypeSOA, TTL: neg.Hdr.Ttl, rrs: []dns.RR{neg}, name: neg.Hdr.Name}
 	return z, nil
 }
 
@@ -307,7 +322,7 @@ func (z *Zone) link(at map[dns.RR]located, partial func(rrtype uint16, owner str
 			default:
 				continue
 			}
-			for _, rr := range s.RRs {
+			for _, rr := range s.rrs {
 				target := Lower(additionalTarget(rr))
 				if target == "" || !IsSubdomain(target, z.Origin) {
 					continue
@@ -517,7 +532,7 @@ func svcbTarget(target, owner string) string {
 // dupIndex finds duplicate records in large RRsets without comparing each
 // new record with all the others, which made a $GENERATE of 65536 records
 // at one name take minutes. Small RRsets, the common case, are scanned.
-type dupIndex map[*RRset]map[string][]dns.RR
+type dupIndex map[*RRset]map[string][]int
 
 // dupScan is the RRset size up to which a linear scan is cheaper.
 const dupScan = 16
@@ -526,47 +541,55 @@ const dupScan = 16
 // 5: same name, class, type and data, whatever the TTL). rr has the owner,
 // class and type of s's records, as build makes them.
 func (d *dupIndex) seen(s *RRset, rr dns.RR) bool {
-	isDup := func(o dns.RR) bool { return dns.IsDuplicate(o, rr) }
-	// Most records of a large zone are addresses, and only their data
-	// can differ: IsDuplicate compares the names too (1% of a load).
-	switch r := rr.(type) {
-	case *dns.A:
-		isDup = func(o dns.RR) bool {
-			if oa, ok := o.(*dns.A); ok {
-				return oa.A.Equal(r.A)
-			}
-			return dns.IsDuplicate(o, rr)
+	if n := addrSize(s.Type); n > 0 {
+		// An address set: its bytes are the data.
+		var ip []byte
+		switch r := rr.(type) {
+		case *dns.A:
+			ip = r.A.To4()
+		case *dns.AAAA:
+			ip = r.AAAA
 		}
-	case *dns.AAAA:
-		isDup = func(o dns.RR) bool {
-			if oa, ok := o.(*dns.AAAA); ok {
-				return oa.AAAA.Equal(r.AAAA)
+		if s.Len() < dupScan {
+			for i := 0; i+n <= len(s.addrs); i += n {
+				if bytes.Equal(s.addrs[i:i+n], ip) {
+					return true
+				}
 			}
-			return dns.IsDuplicate(o, rr)
+			return false
 		}
+		return d.index(s, string(ip), func(i int) string { return string(s.addrs[i*n : i*n+n]) })
 	}
-	if len(s.RRs) < dupScan {
-		return slices.ContainsFunc(s.RRs, isDup)
+	if len(s.rrs) < dupScan {
+		return slices.ContainsFunc(s.rrs, func(o dns.RR) bool { return dns.IsDuplicate(o, rr) })
 	}
+	// The key folds case, as IsDuplicate does for names in the data, so
+	// records with equal keys are compared in full.
+	return d.index(s, rdataKey(rr), func(i int) string { return rdataKey(s.rrs[i]) }, func(i int) bool { return i < len(s.rrs) && dns.IsDuplicate(s.rrs[i], rr) })
+}
+
+// index reports whether s's index holds a record with key k (and for
+// which each of same, if given, holds), and adds it to the index when
+// not (the caller then adds it to s). keyOf gives the key of s's i-th
+// record, for the index made at the first call.
+func (d *dupIndex) index(s *RRset, k string, keyOf func(i int) string, same ...func(i int) bool) bool {
 	if *d == nil {
 		*d = make(dupIndex)
 	}
 	m := (*d)[s]
 	if m == nil {
-		m = make(map[string][]dns.RR, len(s.RRs))
-		for _, o := range s.RRs {
-			k := rdataKey(o)
-			m[k] = append(m[k], o)
+		m = make(map[string][]int, s.Len())
+		for i := range s.Len() {
+			m[keyOf(i)] = append(m[keyOf(i)], i)
 		}
 		(*d)[s] = m
 	}
-	// The key folds case, as IsDuplicate does for names in the data, so
-	// records with equal keys are compared in full.
-	k := rdataKey(rr)
-	if slices.ContainsFunc(m[k], isDup) {
-		return true
+	for _, i := range m[k] {
+		if len(same) == 0 || same[0](i) {
+			return true
+		}
 	}
-	m[k] = append(m[k], rr)
+	m[k] = append(m[k], s.Len())
 	return false
 }
 
@@ -602,7 +625,7 @@ func noData(rr dns.RR) bool {
 func (z *Zone) counters() {
 	n := 0
 	number := func(s *RRset) {
-		if len(s.RRs) > 1 && s.Rot == 0 {
+		if s.Len() > 1 && s.Rot == 0 {
 			n++
 			s.Rot = n
 		}
@@ -615,11 +638,12 @@ func (z *Zone) counters() {
 	z.rots = n
 }
 
-// compact moves every RRset's record list into one slice, and lets go of
+// compact moves every RRset's record list into one slice (and the address
+// sets' bytes into one, when many had moved), and lets go of
 // the arena. Parsing leaves what the zone keeps spread over memory pages
 // shared with its garbage (tokens, keys), so after a load or reload much
 // of the heap would be pages that are partly free and cannot be given
-// back: build puts names, nodes, RRsets and address records in the arena
+// back: build puts names, nodes, RRsets and addresses in the arena
 // as it reads them (arena.go), and the lists of records, which grow as
 // records come, are packed here. A zone of 1,000,000 records held 218 MB
 // of live heap in about 500 MB of pages after a reload, before either.
@@ -632,6 +656,24 @@ func (z *Zone) compact() {
 	a := z.arena
 	z.arena = nil
 	z.Origin = z.Apex.Name
+	if a != nil && a.movedAddrs*8 > a.addrBytes {
+		n := 0
+		for node := range z.nodes.all() {
+			for _, s := range node.Sets {
+				n += len(s.addrs)
+			}
+		}
+		addrs := make([]byte, 0, n)
+		for node := range z.nodes.all() {
+			for _, s := range node.Sets {
+				if s.addrs != nil {
+					start := len(addrs)
+					addrs = append(addrs, s.addrs...)
+					s.addrs = addrs[start:len(addrs):len(addrs)]
+				}
+			}
+		}
+	}
 	if a != nil && a.moved*8 <= a.listed {
 		for n := range z.nodes.all() {
 			if len(n.Sets) == 0 {
@@ -644,16 +686,18 @@ func (z *Zone) compact() {
 	for n := range z.nodes.all() {
 		nSets += len(n.Sets)
 		for _, s := range n.Sets {
-			nRR += len(s.RRs)
+			nRR += len(s.rrs)
 		}
 	}
 	rrs := make([]dns.RR, 0, nRR)
 	sets := make([]*RRset, 0, nSets)
 	for n := range z.nodes.all() {
 		for _, s := range n.Sets {
-			start := len(rrs)
-			rrs = append(rrs, s.RRs...)
-			s.RRs = rrs[start:len(rrs):len(rrs)]
+			if s.rrs != nil {
+				start := len(rrs)
+				rrs = append(rrs, s.rrs...)
+				s.rrs = rrs[start:len(rrs):len(rrs)]
+			}
 		}
 		if len(n.Sets) == 0 {
 			n.Sets = nil

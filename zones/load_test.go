@@ -148,10 +148,10 @@ func TestDuplicatesRemoved(t *testing.T) {
 		if err != nil {
 			t.Fatalf("Parse: %v", err)
 		}
-		if got := len(z.Node("mx.example.org.").Set(dns.TypeMX).RRs); got != n {
+		if got := len(z.Node("mx.example.org.").Set(dns.TypeMX).RRs()); got != n {
 			t.Errorf("%d MX records and their upper-case duplicates: got %d, want %d", n, got, n)
 		}
-		if got := len(z.Node("txt.example.org.").Set(dns.TypeTXT).RRs); got != 2*n {
+		if got := len(z.Node("txt.example.org.").Set(dns.TypeTXT).RRs()); got != 2*n {
 			t.Errorf("%d TXT records and their upper-case variants: got %d, want %d", n, got, 2*n)
 		}
 	}

@@ -162,7 +162,7 @@ func (z *Zone) answerNode(n *Node, owner string, qtype uint16, r *Result) (strin
 			}
 		}
 		r.Answer = append(r.Answer, Item{Set: c, Owner: owner})
-		return Lower(c.RRs[0].(*dns.CNAME).Target), false
+		return Lower(c.rrs[0].(*dns.CNAME).Target), false
 	}
 	r.Kind = NoData
 	r.Authority = append(r.Authority, z.soaNeg)
@@ -175,7 +175,7 @@ func (z *Zone) answerNode(n *Node, owner string, qtype uint16, r *Result) (strin
 // the CNAME itself (as NSD and Knot answer).
 func (z *Zone) synthDNAME(n *Node, name string, qtype uint16, r *Result) (next string, done bool) {
 	dn := n.dname()
-	d := dn.RRs[0].(*dns.DNAME)
+	d := dn.rrs[0].(*dns.DNAME)
 	prefix := name[:len(name)-len(n.Name)]
 	target := prefix + Lower(d.Target)
 	if d.Target == "." {

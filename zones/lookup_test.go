@@ -34,10 +34,10 @@ func itemRRs(it Item) []dns.RR {
 		return []dns.RR{it.Synth}
 	}
 	if it.Owner == "" {
-		return it.Set.RRs
+		return it.Set.RRs()
 	}
-	out := make([]dns.RR, len(it.Set.RRs))
-	for i, rr := range it.Set.RRs {
+	out := make([]dns.RR, len(it.Set.RRs()))
+	for i, rr := range it.Set.RRs() {
 		out[i] = dns.Copy(rr)
 		out[i].Header().Name = it.Owner
 	}
@@ -56,7 +56,7 @@ func itemsRRs(items []Item) []dns.RR {
 func setRRs(sets []*RRset) []dns.RR {
 	var out []dns.RR
 	for _, s := range sets {
-		out = append(out, s.RRs...)
+		out = append(out, s.RRs()...)
 	}
 	return out
 }
@@ -196,7 +196,7 @@ func TestLookupNegativeTTL(t *testing.T) {
 			if r.Kind != NXDomain || len(r.Authority) != 1 {
 				t.Fatalf("Lookup(nx) = %v with %d authority sets, want nxdomain with 1", r.Kind, len(r.Authority))
 			}
-			if got := r.Authority[0].RRs[0].Header().Ttl; got != tc.wantTTL {
+			if got := r.Authority[0].RRs()[0].Header().Ttl; got != tc.wantTTL {
 				t.Errorf("negative SOA ttl = %d, want %d", got, tc.wantTTL)
 			}
 			if z.SOA.Hdr.Ttl == tc.wantTTL && tc.wantTTL != 60 {

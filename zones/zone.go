@@ -1,6 +1,8 @@
 package zones
 
 import (
+	"net"
+	"net/netip"
 	"slices"
 	"strings"
 
@@ -10,14 +12,15 @@ import (
 // RRset is the records of one owner name and type. Its records are shared by
 // every query that reads the zone: nobody may change them after Load.
 //
-// An RRset holds no owner name: its records carry it (one string in the
-// zone's arena, shared by all of them), and Name reads it from there. A
-// zone of a million records has about a third of a million RRsets, and
-// a name in each was 16 bytes of every one.
+// An A or AAAA RRset holds no records: its addresses are packed in addrs,
+// 4 or 16 bytes each in file order, and records are made from them where
+// they are needed (AppendRR, RRs). Most records of a large zone are
+// addresses, and a miekg/dns record is 56 bytes and an interface slot of
+// 16 for 4 or 16 bytes of data, scanned by every garbage collection. The
+// others keep the parser's records, which carry the owner name too.
 type RRset struct {
 	Type uint16
 	TTL  uint32
-	RRs  []dns.RR
 
 	// Rot numbers the RRsets that rotate (A and AAAA sets of two or
 	// more records, and any other set of two or more: the server decides
@@ -26,11 +29,135 @@ type RRset struct {
 	// round-robin counter per number (Zone.Rotations of them), beside
 	// the zone.
 	Rot int
+
+	rrs   []dns.RR // the records (nil for an address set)
+	addrs []byte   // an address set's addresses
+	name  string   // the owner, lower case and fully qualified
 }
 
-// Name is the owner of s, lower case and fully qualified: its records'
-// (an RRset has at least one).
-func (s *RRset) Name() string { return s.RRs[0].Header().Name }
+// Name is the owner of s, lower case and fully qualified.
+func (s *RRset) Name() string { return s.name }
+
+// addrSize is the length of one address of an A or AAAA RRset, 0 for
+// other types: the RRsets that keep addresses instead of records.
+func addrSize(t uint16) int {
+	switch t {
+	case dns.TypeA:
+		return net.IPv4len
+	case dns.TypeAAAA:
+		return net.IPv6len
+	}
+	return 0
+}
+
+// Len is the number of records of s.
+func (s *RRset) Len() int {
+	if n := addrSize(s.Type); n > 0 {
+		return len(s.addrs) / n
+	}
+	return len(s.rrs)
+}
+
+// Addr returns the address of the i-th record of an A or AAAA RRset (the
+// zero Addr for other types).
+func (s *RRset) Addr(i int) netip.Addr {
+	switch s.Type {
+	case dns.TypeA:
+		return netip.AddrFrom4([4]byte(s.addrs[4*i : 4*i+4]))
+	case dns.TypeAAAA:
+		return netip.AddrFrom16([16]byte(s.addrs[16*i : 16*i+16]))
+	}
+	return netip.Addr{}
+}
+
+// Index returns the index of the record of an A or AAAA RRset whose
+// address is a, or -1.
+func (s *RRset) Index(a netip.Addr) int {
+	n := addrSize(s.Type)
+	if n == 0 || (n == net.IPv4len) != a.Is4() {
+		return -1
+	}
+	var b [16]byte
+	if a.Is4() {
+		b4 := a.As4()
+		copy(b[:], b4[:])
+	} else {
+		b = a.As16()
+	}
+	for i := 0; i+n <= len(s.addrs); i += n {
+		if string(s.addrs[i:i+n]) == string(b[:n]) {
+			return i / n
+		}
+	}
+	return -1
+}
+
+// RRs returns the records of s, in order. For an A or AAAA RRset they are
+// made anew at each call: for listing, transfers, signing and tests; the
+// query path appends them with AppendRR, which allocates nothing. The
+// caller must not change the records of other types, which are the
+// zone's own.
+func (s *RRset) RRs() []dns.RR {
+	if addrSize(s.Type) == 0 {
+		return s.rrs
+	}
+	out := make([]dns.RR, 0, s.Len())
+	for i := range s.Len() {
+		out = s.AppendRR(out, i, nil)
+	}
+	return out
+}
+
+// AppendRR appends the i-th record of s to dst. An A or AAAA record is
+// made in sc, when not nil (the records made there are good until
+// sc.Reset), else allocated; its address is the zone's own bytes, which
+// nobody may change. Other records are the zone's own.
+func (s *RRset) AppendRR(dst []dns.RR, i int, sc *Scratch) []dns.RR {
+	hdr := dns.RR_Header{Name: s.name, Rrtype: s.Type, Class: dns.ClassINET, Ttl: s.TTL}
+	switch s.Type {
+	case dns.TypeA:
+		ip := net.IP(s.addrs[4*i : 4*i+4 : 4*i+4])
+		if sc == nil {
+			return append(dst, &dns.A{Hdr: hdr, A: ip})
+		}
+		sc.a = append(sc.a, dns.A{Hdr: hdr, A: ip})
+		return append(dst, &sc.a[len(sc.a)-1])
+	case dns.TypeAAAA:
+		ip := net.IP(s.addrs[16*i : 16*i+16 : 16*i+16])
+		if sc == nil {
+			return append(dst, &dns.AAAA{Hdr: hdr, AAAA: ip})
+		}
+		sc.aaaa = append(sc.aaaa, dns.AAAA{Hdr: hdr, AAAA: ip})
+		return append(dst, &sc.aaaa[len(sc.aaaa)-1])
+	}
+	return append(dst, s.rrs[i])
+}
+
+// AppendRRs appends every record of s to dst, in order, as AppendRR.
+func (s *RRset) AppendRRs(dst []dns.RR, sc *Scratch) []dns.RR {
+	if addrSize(s.Type) == 0 {
+		return append(dst, s.rrs...)
+	}
+	for i := range s.Len() {
+		dst = s.AppendRR(dst, i, sc)
+	}
+	return dst
+}
+
+// Scratch holds the A and AAAA records made for one reply (AppendRR).
+// Reset lets them be made again: a record from before the reset may then
+// change, so nothing may keep one past the reply it was made for.
+type Scratch struct {
+	a    []dns.A
+	aaaa []dns.AAAA
+}
+
+// Reset empties sc, keeping its room.
+func (sc *Scratch) Reset() {
+	clear(sc.a)
+	clear(sc.aaaa)
+	sc.a, sc.aaaa = sc.a[:0], sc.aaaa[:0]
+}
 
 // Node is an owner name of the zone: a name with records, or an empty
 // non-terminal (no records, but names below it).
@@ -160,7 +287,7 @@ func (z *Zone) Records() []dns.RR {
 	out := make([]dns.RR, 0, z.count)
 	for _, n := range nodes {
 		for _, s := range n.Sets {
-			out = append(out, s.RRs...)
+			out = s.AppendRRs(out, nil)
 		}
 	}
 	return out
@@ -201,4 +328,4 @@ func escaped(s string, i int) bool {
 
 // NegativeSOA is the SOA record for negative answers, its TTL the minimum
 // of the SOA TTL and MINIMUM (RFC 2308 section 3).
-func (z *Zone) NegativeSOA() []dns.RR { return z.soaNeg.RRs }
+func (z *Zone) NegativeSOA() []dns.RR { return z.soaNeg.rrs }

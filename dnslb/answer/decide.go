@@ -168,8 +168,12 @@ func (p *Plan) reset(snap *state.Snapshot) {
 	// only when needed): the memo serves both transports with the same
 	// bytes.
 	m.Compress = true
-	replay := p.replay
-	*p = Plan{msg: m, snap: snap, ede: edeNone, source: -1, replay: replay, class: rrl.Error, shard: p.shard}
+	replay, recs := p.replay, p.recs
+	if recs == nil {
+		recs = new(zones.Scratch)
+	}
+	recs.Reset() // the last reply's address records are bytes by now
+	*p = Plan{msg: m, snap: snap, ede: edeNone, source: -1, replay: replay, class: rrl.Error, shard: p.shard, recs: recs}
 	p.points = p.pointsBuf[:0]
 }
 
@@ -254,7 +258,7 @@ func (p *Plan) build(res *zones.Result, sc *selectCtx) {
 		}
 	}
 	for _, set := range res.Authority {
-		m.Ns = append(m.Ns, set.RRs...)
+		m.Ns = set.AppendRRs(m.Ns, p.recs)
 	}
 	for _, it := range res.Additional {
 		start := len(m.Extra)
@@ -312,27 +316,29 @@ func (p *Plan) point(pt point, sc *selectCtx) (*point, bool) {
 // stored otherwise. The store's slice is never changed: rotation happens
 // in dst. The order is a decision point.
 func (p *Plan) appendOrdered(dst []dns.RR, set *zones.RRset, sc *selectCtx) []dns.RR {
-	n := len(set.RRs)
+	n := set.Len()
 	if n < 2 || (set.Type != dns.TypeA && set.Type != dns.TypeAAAA) {
-		return append(dst, set.RRs...)
+		return set.AppendRRs(dst, p.recs)
 	}
 	if p.snap.Random {
 		pt, ok := p.point(point{kind: pointShuffle, n: n}, sc)
 		if !ok {
 			start := len(dst)
-			dst = append(dst, set.RRs...)
+			dst = set.AppendRRs(dst, p.recs)
 			out := dst[start:]
 			sc.rand().Shuffle(n, func(i, j int) { out[i], out[j] = out[j], out[i] })
 			return dst
 		}
 		for _, i := range pt.order[:pt.norder] {
-			dst = append(dst, set.RRs[i])
+			dst = set.AppendRR(dst, int(i), p.recs)
 		}
 		return dst
 	}
 	pt, _ := p.point(point{kind: pointRotation, n: n, ctr: p.counter(set)}, sc)
-	dst = append(dst, set.RRs[pt.k:]...)
-	return append(dst, set.RRs[:pt.k]...)
+	for i := range n {
+		dst = set.AppendRR(dst, (pt.k+i)%n, p.recs)
+	}
+	return dst
 }
 
 // counter returns set's round-robin counter in the generation's serving
@@ -386,8 +392,8 @@ func (p *Plan) selectRRs(v *state.NameView, set *zones.RRset, owner string, sc *
 		if v.Drained(a) {
 			continue // drained addresses are never served, even when all are down
 		}
-		rr := rrAddrIn(set, a)
-		if rr == nil {
+		i := set.Index(a)
+		if i < 0 {
 			continue
 		}
 		if len(rrs) == 0 {
@@ -395,16 +401,16 @@ func (p *Plan) selectRRs(v *state.NameView, set *zones.RRset, owner string, sc *
 			// counts it with point.lead).
 			v.Answers.Add(p.shard, v.Policy.AddrIndex(a))
 		}
-		if setTTL || owner != "" {
-			rr = dns.Copy(rr)
-			if setTTL {
-				rr.Header().Ttl = ttl
-			}
-			if owner != "" {
-				rr.Header().Name = owner
-			}
+		rrs = set.AppendRR(rrs, i, p.recs)
+		// The record is this reply's own (made in p.recs): its TTL and
+		// owner may change.
+		h := rrs[len(rrs)-1].Header()
+		if setTTL {
+			h.Ttl = ttl
 		}
-		rrs = append(rrs, rr)
+		if owner != "" {
+			h.Name = owner
+		}
 	}
 	return rrs, false
 }
@@ -415,7 +421,7 @@ func answerLen(res *zones.Result) int {
 		if it.Synth != nil {
 			n++
 		} else {
-			n += len(it.Set.RRs)
+			n += it.Set.Len()
 		}
 	}
 	return n

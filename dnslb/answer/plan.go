@@ -39,6 +39,10 @@ const (
 type Plan struct {
 	msg  *dns.Msg // header, question and sections; encode adds the OPT record
 	snap *state.Snapshot
+	// recs holds the A and AAAA records made for this reply from the
+	// zone's address sets (zones.RRset.AppendRR): reset reuses them, so
+	// nothing keeps a record of the sections past the reply.
+	recs *zones.Scratch
 
 	// EDNS (RFC 6891): whether the reply carries our OPT record and its DO
 	// bit, the ECS option to echo (nil: none) with the scope the answer
@@ -290,14 +294,4 @@ func (c *selectCtx) done() {
 		randPool.Put(c.r)
 		c.r, c.pooled = nil, false
 	}
-}
-
-// rrAddrIn returns the record of set whose address is a, or nil.
-func rrAddrIn(set *zones.RRset, a netip.Addr) dns.RR {
-	for _, rr := range set.RRs {
-		if ra, _ := state.RRAddr(rr); ra == a {
-			return rr
-		}
-	}
-	return nil
 }

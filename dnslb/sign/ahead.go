@@ -176,22 +176,21 @@ func aheadForms(snap *state.Snapshot, v *state.NameView, rs *zones.RRset, r *ran
 	ttl, setTTL := v.AnswerTTL(d)
 	records := func(addrs []netip.Addr) []dns.RR {
 		var out []dns.RR
-		for _, rr := range rs.RRs {
-			a, ok := state.RRAddr(rr)
-			if !ok || !slices.Contains(addrs, a) || v.Drained(a) {
+		for i := range rs.Len() {
+			a := rs.Addr(i)
+			if !slices.Contains(addrs, a) || v.Drained(a) {
 				continue
 			}
+			out = rs.AppendRR(out, i, nil) // a record of its own
 			if setTTL {
-				rr = dns.Copy(rr)
-				rr.Header().Ttl = ttl
+				out[len(out)-1].Header().Ttl = ttl
 			}
-			out = append(out, rr)
 		}
 		return out
 	}
 	var servable []netip.Addr
-	for _, rr := range rs.RRs {
-		if a, ok := state.RRAddr(rr); ok && v.Up(a) && !v.Drained(a) {
+	for i := range rs.Len() {
+		if a := rs.Addr(i); v.Up(a) && !v.Drained(a) {
 			servable = append(servable, a)
 		}
 	}

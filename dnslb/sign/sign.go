@@ -133,7 +133,7 @@ func (s *Stage) Sign(p *answer.Plan) bool {
 		ns = append(ns, m.Ns...)
 		if n := z.Node(deleg); n != nil {
 			if ds := n.Set(dns.TypeDS); ds != nil {
-				ns = append(ns, ds.RRs...)
+				ns = append(ns, ds.RRs()...)
 			} else {
 				ns = append(ns, dnssec.NSEC(deleg, nodeTypes(n, z), z.NegativeSOA()[0].Header().Ttl))
 			}

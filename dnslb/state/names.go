@@ -146,10 +146,8 @@ func ZoneAddrs(z *zones.Zone, owner string) []netip.Addr {
 		if set == nil {
 			continue
 		}
-		for _, rr := range set.RRs {
-			if a, ok := RRAddr(rr); ok {
-				out = append(out, a)
-			}
+		for i := range set.Len() {
+			out = append(out, set.Addr(i))
 		}
 	}
 	return out
