@@ -121,6 +121,19 @@ func (a *arena) addAddr(s *RRset, ip net.IP) {
 	a.addrBytes += len(ip)
 }
 
+// unset gives back the room of s, an RRset that shareUnchanged replaced,
+// and of its addresses, where they were the last allocated.
+func (a *arena) unset(s *RRset) {
+	if k := len(s.addrs); k > 0 && len(a.addrs) >= k && &a.addrs[len(a.addrs)-1] == &s.addrs[k-1] {
+		a.addrs = a.addrs[:len(a.addrs)-k]
+		a.addrBytes -= k
+	}
+	if k := len(a.sets); k > 0 && &a.sets[k-1] == s {
+		a.sets[k-1] = RRset{}
+		a.sets = a.sets[:k-1]
+	}
+}
+
 // set returns a new RRset.
 func (a *arena) set(s RRset) *RRset {
 	p := next(&a.sets, &a.nSets)

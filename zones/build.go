@@ -34,8 +34,10 @@ func buildFrom(origin, path string, rrs iter.Seq[located], hint int, partial fun
 	// A node per eight records to start with: the index grows from
 	// there if it must.
 	z := &Zone{Origin: origin, File: path, nodes: newNodeTable(hint/8 + 1), arena: &arena{}}
+	z.gen = 1
 	if prev != nil && prev.Origin == origin {
 		z.arena.prev = prev
+		z.gen = prev.gen + 1
 	}
 	var errs ErrorList
 	fail := func(l located, format string, args ...any) {
@@ -96,6 +98,9 @@ func buildFrom(origin, path string, rrs iter.Seq[located], hint int, partial fun
 		// A name's records mostly come together: the last node found
 		// saves the index a lookup (no node was added since).
 		if last == nil || last.Name != owner {
+			if last != nil && z.arena.prevNode != nil {
+				z.shareUnchanged(last, lastTTL, dups, where)
+			}
 			last = z.node(owner)
 			z.arena.prevNode = nil
 			if p := z.arena.prev; p != nil {
@@ -106,10 +111,19 @@ func buildFrom(origin, path string, rrs iter.Seq[located], hint int, partial fun
 		owner = n.Name // one copy of each name, in the arena
 		h.Name = owner
 		s := n.Set(h.Rrtype)
+		if s != nil && s.gen != z.gen {
+			// A set shared with the previous zone (shareUnchanged) gets
+			// more records: the rest goes into a copy of its own.
+			c := z.arena.set(*s)
+			c.Rot, c.gen = 0, z.gen
+			n.Sets[slices.Index(n.Sets, s)] = c
+			where[c] = where[s]
+			s = c
+		}
 		if s == nil {
 			// Its records' list grows in the arena's chunks (appendIn),
 			// as does the node's list of RRsets.
-			s = z.arena.set(RRset{Type: h.Rrtype, TTL: h.Ttl, name: owner})
+			s = z.arena.set(RRset{Type: h.Rrtype, TTL: h.Ttl, name: owner, gen: z.gen})
 			a := z.arena
 			n.Sets = appendIn(&a.setPtrs, &a.nSetPtrs, &a.moved, n.Sets, s)
 			a.listed++
@@ -156,6 +170,9 @@ func buildFrom(origin, path string, rrs iter.Seq[located], hint int, partial fun
 			}
 		}
 		z.count++
+	}
+	if last != nil && z.arena.prevNode != nil {
+		z.shareUnchanged(last, lastTTL, dups, where)
 	}
 	// No more nodes from here (but a missing apex's), so pointers to
 	// them stay valid.
@@ -251,6 +268,39 @@ func buildFrom(origin, path string, rrs iter.Seq[located], hint int, partial fun
 	neg.Hdr.Ttl = min(neg.Hdr.Ttl, neg.Minttl)
 	z.soaNeg = &RRset{Type: dns.TypeSOA, TTL: neg.Hdr.Ttl, rrs: []dns.RR{neg}, name: neg.Hdr.Name}
 	return z, nil
+}
+
+// shareUnchanged replaces each address set of n, whose records build has
+// read (the next record is another name's), that is the same as the
+// previous zone's set at that name (arena.prevNode: same type, TTL and
+// addresses in the same order) by that set itself, and gives back the
+// room the new one took when it was the last thing allocated, as it is
+// when a name's records come together in the file. A zone reloaded with
+// few changes then holds little more than its nodes twice: the address
+// sets are four fifths of a zone of addresses. A set with records of
+// different TTLs is never shared (its TTL is settled at the end).
+func (z *Zone) shareUnchanged(n *Node, mixed map[*RRset]uint32, dups dupIndex, where map[*RRset]located) {
+	a := z.arena
+	for i := len(n.Sets) - 1; i >= 0; i-- {
+		s := n.Sets[i]
+		if s.gen != z.gen || addrSize(s.Type) == 0 {
+			continue
+		}
+		old := a.prevNode.Set(s.Type)
+		if old == nil || old.TTL != s.TTL || !bytes.Equal(old.addrs, s.addrs) {
+			continue
+		}
+		if _, ok := mixed[s]; ok {
+			continue
+		}
+		n.Sets[i] = old
+		if l, ok := where[s]; ok {
+			where[old] = l
+			delete(where, s)
+		}
+		delete(dups, s)
+		a.unset(s)
+	}
 }
 
 // node returns the node for owner, creating it and any empty
@@ -623,19 +673,29 @@ func noData(rr dns.RR) bool {
 // zone: neighbouring RRsets' counters share cache lines, and answering
 // many names touches a few lines of counters, not one line per RRset.
 func (z *Zone) counters() {
-	n := 0
-	number := func(s *RRset) {
-		if s.Len() > 1 && s.Rot == 0 {
-			n++
-			s.Rot = n
-		}
-	}
+	// The address sets shared with the zone this one replaces keep their
+	// numbers (that zone may still be serving them); the others get the
+	// numbers those leave free.
+	used := map[int32]bool{}
 	for node := range z.nodes.all() {
 		for _, s := range node.Sets {
-			number(s)
+			if s.gen != z.gen && s.Rot > 0 {
+				used[s.Rot] = true
+			}
 		}
 	}
-	z.rots = n
+	var n, top int32
+	for node := range z.nodes.all() {
+		for _, s := range node.Sets {
+			if s.Len() > 1 && s.Rot == 0 {
+				for n++; used[n]; n++ {
+				}
+				s.Rot = n
+			}
+			top = max(top, s.Rot)
+		}
+	}
+	z.rots = int(top)
 }
 
 // compact moves every RRset's record list into one slice (and the address
@@ -660,13 +720,15 @@ func (z *Zone) compact() {
 		n := 0
 		for node := range z.nodes.all() {
 			for _, s := range node.Sets {
-				n += len(s.addrs)
+				if s.gen == z.gen {
+					n += len(s.addrs)
+				}
 			}
 		}
 		addrs := make([]byte, 0, n)
 		for node := range z.nodes.all() {
 			for _, s := range node.Sets {
-				if s.addrs != nil {
+				if s.addrs != nil && s.gen == z.gen {
 					start := len(addrs)
 					addrs = append(addrs, s.addrs...)
 					s.addrs = addrs[start:len(addrs):len(addrs)]

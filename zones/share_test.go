@@ -21,6 +21,8 @@ mail A 192.0.2.25
 www A 192.0.2.10
 www A 192.0.2.11
 www AAAA 2001:db8::10
+rr A 192.0.2.30
+rr A 192.0.2.31
 txt TXT "hello" "World"
 ptr PTR Target.Example.NET.
 svc 600 HTTPS 1 . alpn=h2
@@ -77,6 +79,33 @@ func TestLoadSharedReusesRecords(t *testing.T) {
 	} {
 		if got := first(z, c.name, c.rrtype) == first(old, c.name, c.rrtype); got != c.shared {
 			t.Errorf("%s %s: shared with the previous zone = %v, want %v", c.name, dns.TypeToString[c.rrtype], got, c.shared)
+		}
+	}
+	// Address sets are shared whole when unchanged (same TTL, the same
+	// addresses in the same order), with their round-robin numbers.
+	for _, c := range []struct {
+		name   string
+		rrtype uint16
+		shared bool
+	}{
+		{"www.example.org.", dns.TypeAAAA, true}, // unchanged
+		{"ns1.example.org.", dns.TypeA, true},    // unchanged
+		{"www.example.org.", dns.TypeA, false},   // 192.0.2.11 became .12
+		{"mail.example.org.", dns.TypeA, false},  // TTL changed
+	} {
+		if got := z.Node(c.name).Set(c.rrtype) == old.Node(c.name).Set(c.rrtype); got != c.shared {
+			t.Errorf("%s %s set: shared with the previous zone = %v, want %v", c.name, dns.TypeToString[c.rrtype], got, c.shared)
+		}
+	}
+	rots := map[int32]string{}
+	for _, n := range []string{"www.example.org.", "rr.example.org."} {
+		for _, t16 := range []uint16{dns.TypeA, dns.TypeAAAA} {
+			if s := z.Node(n).Set(t16); s != nil && s.Rot != 0 {
+				if o, dup := rots[s.Rot]; dup || int(s.Rot) > z.Rotations() {
+					t.Errorf("%s %s: Rot %d (of %d) taken by %s too", n, dns.TypeToString[t16], s.Rot, z.Rotations(), o)
+				}
+				rots[s.Rot] = n + dns.TypeToString[t16]
+			}
 		}
 	}
 	www := z.Node("www.example.org.").Set(dns.TypeA).RRs()
@@ -136,4 +165,41 @@ func TestLoadSharedWhileServing(t *testing.T) {
 	}
 	close(stop)
 	wg.Wait()
+}
+
+// TestLoadSharedSplitSet: a name whose records are apart in the file is
+// shared with the previous zone once its first records are read, and
+// copied when more come: the previous zone keeps its own set unchanged.
+func TestLoadSharedSplitSet(t *testing.T) {
+	dir := t.TempDir()
+	head := "$ORIGIN example.org.\n$TTL 300\n@ SOA ns1 hostmaster SERIAL 7200 900 1209600 300\n@ NS ns1\nns1 A 192.0.2.1\n"
+	p := writeZone(t, dir, strings.Replace(head, "SERIAL", "1", 1)+"split A 192.0.2.40\nother A 192.0.2.50\n")
+	old, err := Load("example.org.", p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := strings.Replace(head, "SERIAL", "2", 1) + "split A 192.0.2.40\nother A 192.0.2.50\nsplit A 192.0.2.41\nsplit A 192.0.2.40\n"
+	p = writeZone(t, dir, text)
+	for _, z := range func() []*Zone {
+		shared, err := LoadShared("example.org.", p, old)
+		if err != nil {
+			t.Fatal(err)
+		}
+		parsed, err := parse("example.org.", p, []byte(text), old) // the slow path
+		if err != nil {
+			t.Fatal(err)
+		}
+		return []*Zone{shared, parsed}
+	}() {
+		s := z.Node("split.example.org.").Set(dns.TypeA)
+		if s == old.Node("split.example.org.").Set(dns.TypeA) || s.Len() != 2 || s.Addr(0).String() != "192.0.2.40" || s.Addr(1).String() != "192.0.2.41" || s.Rot == 0 {
+			t.Errorf("split A = %v (Rot %d): want .40 .41 in a set of its own", s.RRs(), s.Rot)
+		}
+		if z.Node("other.example.org.").Set(dns.TypeA) != old.Node("other.example.org.").Set(dns.TypeA) {
+			t.Error("other A not shared")
+		}
+	}
+	if o := old.Node("split.example.org.").Set(dns.TypeA); o.Len() != 1 || o.Addr(0).String() != "192.0.2.40" || o.Rot != 0 {
+		t.Errorf("the previous zone's split A changed: %v (Rot %d)", o.RRs(), o.Rot)
+	}
 }

@@ -14,7 +14,9 @@ import (
 //
 // An A or AAAA RRset holds no records: its addresses are packed in addrs,
 // 4 or 16 bytes each in file order, and records are made from them where
-// they are needed (AppendRR, RRs). Most records of a large zone are
+// they are needed (AppendRR, RRs). A zone loaded over the one it replaces
+// (LoadShared) serves the address sets that did not change as they are,
+// shared with it. Most records of a large zone are
 // addresses, and a miekg/dns record is 56 bytes and an interface slot of
 // 16 for 4 or 16 bytes of data, scanned by every garbage collection. The
 // others keep the parser's records, which carry the owner name too.
@@ -28,7 +30,13 @@ type RRset struct {
 	// record. The zone holds no serving state: a server keeps one
 	// round-robin counter per number (Zone.Rotations of them), beside
 	// the zone.
-	Rot int
+	Rot int32
+
+	// gen is the generation (Zone.gen) of the zone that built s: a
+	// later zone (LoadShared) serves an unchanged address set of the
+	// zone it replaces as it is, and never changes a set of an earlier
+	// generation.
+	gen uint32
 
 	rrs   []dns.RR // the records (nil for an address set)
 	addrs []byte   // an address set's addresses
@@ -227,7 +235,8 @@ type Zone struct {
 	// section 3 (min of the SOA TTL and MINIMUM), for NXDOMAIN and NODATA.
 	soaNeg *RRset
 	count  int
-	rots   int // RRsets numbered by RRset.Rot
+	rots   int    // RRsets numbered by RRset.Rot
+	gen    uint32 // the zone's generation: one more than the zone it replaced (LoadShared)
 
 	warnings ErrorList
 }

@@ -24,7 +24,7 @@ www 300 IN AAAA 2001:db8::2
 	}
 	www := z.Node("www.example.org.")
 	a, aaaa := www.Set(dns.TypeA), www.Set(dns.TypeAAAA)
-	if a.Rot == 0 || aaaa.Rot == 0 || a.Rot == aaaa.Rot || a.Rot > z.Rotations() || aaaa.Rot > z.Rotations() {
+	if a.Rot == 0 || aaaa.Rot == 0 || a.Rot == aaaa.Rot || int(a.Rot) > z.Rotations() || int(aaaa.Rot) > z.Rotations() {
 		t.Fatalf("Rot %d and %d of %d: want two numbers of their own", a.Rot, aaaa.Rot, z.Rotations())
 	}
 	if r := z.Node("ns.example.org.").Set(dns.TypeA).Rot; r != 0 {

@@ -344,7 +344,7 @@ func (p *Plan) appendOrdered(dst []dns.RR, set *zones.RRset, sc *selectCtx) []dn
 // counter returns set's round-robin counter in the generation's serving
 // state, or nil.
 func (p *Plan) counter(set *zones.RRset) *atomic.Uint32 {
-	if set.Rot > 0 && set.Rot <= len(p.counters) {
+	if set.Rot > 0 && int(set.Rot) <= len(p.counters) {
 		return &p.counters[set.Rot-1]
 	}
 	return nil
