@@ -6,6 +6,8 @@
 #
 # Settings (environment variables):
 #   RECORDS=1000000          approximate records in the zone
+#   ZONE=FILE                use FILE (a zone of bench.example.) instead of
+#                            the generated one
 #   SERVERS="dnslb nsd knot" (gdnsd works too)
 #   LOAD_TIMEOUT=300         seconds to wait for a server to answer
 #   SETTLE=4                 seconds to wait after the first answer before
@@ -15,6 +17,7 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 RECORDS=${RECORDS:-1000000}
+ZONE=${ZONE:-}
 SERVERS=${SERVERS:-dnslb nsd knot}
 LOAD_TIMEOUT=${LOAD_TIMEOUT:-300}
 SETTLE=${SETTLE:-4}
@@ -58,9 +61,16 @@ main() {
 		servers+=("$s")
 	done
 	mkdir -p "$MEM"
-	log "generating a zone of about $RECORDS records"
-	genzone "$MEM/data" -records "$RECORDS" -queries 0
 	local zonefile=$MEM/data/zone/bench.example.zone records
+	if [[ -n $ZONE ]]; then
+		# A zone of the caller's for bench.example (another shape: one
+		# address per name, a reverse-style zone of PTRs).
+		mkdir -p "$MEM/data/zone"
+		cp "$ZONE" "$zonefile"
+	else
+		log "generating a zone of about $RECORDS records"
+		genzone "$MEM/data" -records "$RECORDS" -queries 0
+	fi
 	# Every line that is not a $ORIGIN/$TTL directive is one record.
 	records=$(grep -vc '^\$' "$zonefile")
 
