@@ -31,9 +31,13 @@ func buildFrom(origin, path string, rrs iter.Seq[located], hint int, partial fun
 	if partial == nil {
 		partial = func(uint16, string) bool { return false }
 	}
-	// A node per eight records to start with: the index grows from
-	// there if it must.
-	z := &Zone{Origin: origin, File: path, nodes: newNodeTable(hint/8 + 1), arena: &arena{}}
+	// A node per eight records to start with (or as many as the zone
+	// this one replaces has): the index grows from there if it must.
+	nodes := hint/8 + 1
+	if prev != nil && prev.Origin == origin {
+		nodes = prev.nodes.n
+	}
+	z := &Zone{Origin: origin, File: path, nodes: newNodeTable(nodes), arena: &arena{}}
 	z.gen = 1
 	if prev != nil && prev.Origin == origin {
 		z.arena.prev = prev
