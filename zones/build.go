@@ -120,6 +120,11 @@ func buildFrom(origin, path string, rrs iter.Seq[located], hint int, partial fun
 			// more records: the rest goes into a copy of its own.
 			c := z.arena.set(*s)
 			c.Rot, c.gen = 0, z.gen
+			// Clipped: the next append copies the addresses into this
+			// zone's arena, even where the shared slice has room left (a
+			// large set grows by append, and another zone built over the
+			// same one may have written there).
+			c.addrs = slices.Clip(c.addrs)
 			n.Sets[slices.Index(n.Sets, s)] = c
 			where[c] = where[s]
 			s = c

@@ -1,6 +1,7 @@
 package zones
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -170,6 +171,7 @@ func TestLoadSharedWhileServing(t *testing.T) {
 // TestLoadSharedSplitSet: a name whose records are apart in the file is
 // shared with the previous zone once its first records are read, and
 // copied when more come: the previous zone keeps its own set unchanged.
+// (The slow path, for files with $GENERATE or warnings, shares nothing.)
 func TestLoadSharedSplitSet(t *testing.T) {
 	dir := t.TempDir()
 	head := "$ORIGIN example.org.\n$TTL 300\n@ SOA ns1 hostmaster SERIAL 7200 900 1209600 300\n@ NS ns1\nns1 A 192.0.2.1\n"
@@ -185,7 +187,7 @@ func TestLoadSharedSplitSet(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		parsed, err := parse("example.org.", p, []byte(text), old) // the slow path
+		parsed, err := parse("example.org.", p, []byte(text), old) // from the text in memory
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -201,5 +203,57 @@ func TestLoadSharedSplitSet(t *testing.T) {
 	}
 	if o := old.Node("split.example.org.").Set(dns.TypeA); o.Len() != 1 || o.Addr(0).String() != "192.0.2.40" || o.Rot != 0 {
 		t.Errorf("the previous zone's split A changed: %v (Rot %d)", o.RRs(), o.Rot)
+	}
+}
+
+// TestLoadSharedTwiceOverOne: two zones built over the same previous zone
+// (LoadShared is exported; the server builds over its latest only) do
+// not write into each other's copies of a large address set that both
+// take from it and then extend (a set of 128 addresses or more grows by
+// append, with room left at the end of the shared slice).
+func TestLoadSharedTwiceOverOne(t *testing.T) {
+	zone := func(extra string) string {
+		net := 1
+		if extra != "" {
+			net = 2 // other small sets change too, so compact leaves the addresses where they are
+		}
+		var b strings.Builder
+		b.WriteString("$ORIGIN example.org.\n$TTL 300\n@ SOA ns hostmaster 1 3600 900 604800 300\n@ NS ns\nns A 192.0.2.53\n")
+		for i := range 200 {
+			fmt.Fprintf(&b, "big A 10.0.%d.%d\n", i/256, i%256)
+		}
+		b.WriteString("x A 192.0.2.1\n")
+		for i := range 8000 {
+			fmt.Fprintf(&b, "h%d A 10.%d.%d.%d\n", i, net, i/256, i%256)
+		}
+		if extra != "" {
+			fmt.Fprintf(&b, "big A %s\n", extra)
+		}
+		return b.String()
+	}
+	dir := t.TempDir()
+	old, err := Load("example.org.", writeZone(t, dir, zone("")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p1, p2 := filepath.Join(dir, "a.zone"), filepath.Join(dir, "b.zone")
+	for p, text := range map[string]string{p1: zone("10.9.9.1"), p2: zone("10.9.9.2")} {
+		if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	z1, err := LoadShared("example.org.", p1, old)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s1 := z1.Node("big.example.org.").Set(dns.TypeA)
+	if _, err := LoadShared("example.org.", p2, old); err != nil {
+		t.Fatal(err)
+	}
+	if got := s1.Addr(200).String(); got != "10.9.9.1" || s1.Len() != 201 {
+		t.Errorf("the first zone's big A has %d records, its last now %s: want 201, the last 10.9.9.1", s1.Len(), got)
+	}
+	if o := old.Node("big.example.org.").Set(dns.TypeA); o.Len() != 200 {
+		t.Errorf("the previous zone's big A has %d records, want 200", o.Len())
 	}
 }

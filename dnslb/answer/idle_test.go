@@ -5,6 +5,8 @@ import (
 	"testing"
 	"weak"
 
+	"github.com/miekg/dns"
+
 	"github.com/dnslb/dnslb/dnslb/state"
 	"github.com/dnslb/dnslb/zones"
 )
@@ -26,6 +28,12 @@ func TestIdleLetsGoOfOldGeneration(t *testing.T) {
 		t.Fatal("the memo kept nothing: the test would prove nothing")
 	}
 	old := weak.Make(st.Snapshot())
+	// The decided reply's records (the plan's Scratch) point into the
+	// zone's addresses: Idle lets go of those too.
+	addrs := func() weak.Pointer[byte] {
+		set := st.Snapshot().Zone("www.example.org.").Node("www.example.org.").Set(dns.TypeA)
+		return weak.Make(&set.AppendRR(nil, 0, nil)[0].(*dns.A).A[0])
+	}()
 
 	// A reload: a new generation with a new copy of the zone.
 	z, err := zones.Parse("example.org.", "example.org.zone", []byte(stageZone))
@@ -49,6 +57,9 @@ func TestIdleLetsGoOfOldGeneration(t *testing.T) {
 	}
 	if old.Value() != nil {
 		t.Error("after Idle the old generation is still reachable")
+	}
+	if addrs.Value() != nil {
+		t.Error("after Idle the old zone's addresses are still reachable (the last reply's records)")
 	}
 	// The worker still answers, from the new generation.
 	if r := stageQuery(t, w); r == nil || len(r.Answer) != 2 {

@@ -196,13 +196,16 @@ func (w *Worker) TakeUntimed() int {
 
 // Idle lets go of what the worker holds of a generation that is no
 // longer the current one: the memo's entries and templates and the last
-// plan's snapshot. A worker that answers nothing would otherwise keep an
+// plan's snapshot and records. A worker that answers nothing would otherwise keep an
 // old generation (every zone of it) alive after a reload; serving loops
 // call Idle when they have waited a while with nothing to answer. It
 // costs a pointer comparison when nothing changed.
 func (w *Worker) Idle() {
 	snap := w.store.Snapshot()
 	w.plan.snap = nil
+	if w.plan.recs != nil {
+		w.plan.recs.Reset() // the last reply's records point into its zones
+	}
 	if w.memo == nil {
 		return
 	}
