@@ -1,6 +1,7 @@
 package zones
 
 import (
+	"iter"
 	"net"
 	"net/netip"
 	"slices"
@@ -286,20 +287,33 @@ func (z *Zone) Additional(s *RRset) []Item {
 }
 
 // Records returns every record of the zone in canonical-ish order (by name,
-// then type): for listing, not for the query path.
+// then type): for listing and tests, not for the query path. A and AAAA
+// records are made anew: a large zone's transfer walks Sets instead.
 func (z *Zone) Records() []dns.RR {
-	nodes := make([]*Node, 0, z.nodes.n)
-	for n := range z.nodes.all() {
-		nodes = append(nodes, n)
-	}
-	slices.SortFunc(nodes, func(a, b *Node) int { return strings.Compare(a.Name, b.Name) })
 	out := make([]dns.RR, 0, z.count)
-	for _, n := range nodes {
-		for _, s := range n.Sets {
-			out = s.AppendRRs(out, nil)
-		}
+	for s := range z.Sets() {
+		out = s.AppendRRs(out, nil)
 	}
 	return out
+}
+
+// Sets yields every RRset of the zone by name, then type: the order of
+// Records, without holding the records.
+func (z *Zone) Sets() iter.Seq[*RRset] {
+	return func(yield func(*RRset) bool) {
+		nodes := make([]*Node, 0, z.nodes.n)
+		for n := range z.nodes.all() {
+			nodes = append(nodes, n)
+		}
+		slices.SortFunc(nodes, func(a, b *Node) int { return strings.Compare(a.Name, b.Name) })
+		for _, n := range nodes {
+			for _, s := range n.Sets {
+				if !yield(s) {
+					return
+				}
+			}
+		}
+	}
 }
 
 // Lower returns s in lower case, without allocating when it already is.

@@ -214,21 +214,29 @@ func (s *Server) Transfer(pkt []byte, client netip.Addr) (msgs [][]byte, ok bool
 	}
 	m, size := reply(), 0
 	m.Answer = append(m.Answer, z.SOA)
-	all := z.Records()
-	for _, rr := range all {
-		if rr.Header().Rrtype == dns.TypeSOA {
+	// The records are made as the messages fill (an A or AAAA record
+	// is made from its set's addresses, garbage once its message is
+	// packed), never all held at once.
+	records := 0
+	var one [1]dns.RR
+	for set := range z.Sets() {
+		if set.Type == dns.TypeSOA {
 			continue
 		}
-		l := dns.Len(rr)
-		if size+l > axfrChunk && len(m.Answer) > 0 {
-			if !pack(m) {
-				return nil, false
+		for i := range set.Len() {
+			rr := set.AppendRR(one[:0], i, nil)[0]
+			l := dns.Len(rr)
+			if size+l > axfrChunk && len(m.Answer) > 0 {
+				if !pack(m) {
+					return nil, false
+				}
+				m, size = reply(), 0
+				m.Question = nil // the question only in the first message (RFC 5936 section 2.2.1 allows either)
 			}
-			m, size = reply(), 0
-			m.Question = nil // the question only in the first message (RFC 5936 section 2.2.1 allows either)
+			m.Answer = append(m.Answer, rr)
+			size += l
+			records++
 		}
-		m.Answer = append(m.Answer, rr)
-		size += l
 	}
 	if size+dns.Len(z.SOA) > axfrChunk {
 		if !pack(m) {
@@ -242,7 +250,7 @@ func (s *Server) Transfer(pkt []byte, client netip.Addr) (msgs [][]byte, ok bool
 		return nil, false
 	}
 	s.log.Info("zone transfer", "zone", z.Origin, "type", dns.TypeToString[q.Qtype], "client", client, "key", keyName(sq),
-		"serial", z.SOA.Serial, "records", len(all)+1, "messages", len(msgs))
+		"serial", z.SOA.Serial, "records", records+1, "messages", len(msgs))
 	s.metrics.Transfer(z.Origin, dns.TypeToString[q.Qtype], "ok")
 	return msgs, true
 }
