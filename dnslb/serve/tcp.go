@@ -14,6 +14,7 @@ import (
 
 	"github.com/dnslb/dnslb/dnslb/answer"
 	"github.com/dnslb/dnslb/dnslb/config"
+	"github.com/dnslb/dnslb/dnslb/wire"
 )
 
 // The TCP serving path (RFC 7766). miekg/dns's server reads one message,
@@ -183,13 +184,19 @@ func (t *TCPServer) serveConn(tc *tcpConn) {
 			}
 			pkt := rbuf[off+2 : off+2+n]
 			off += 2 + n
-			if msgs, ok := t.env.transfer(pkt, from.Addr()); ok {
-				for _, m := range msgs {
-					if wbuf = appendTCP(wbuf, m); !flushFull() {
-						return
-					}
+			if wire.IsTransferQuery(pkt) {
+				wrote := true
+				send := func(m []byte) bool {
+					wbuf = appendTCP(wbuf, m)
+					wrote = flushFull()
+					return wrote
 				}
-				continue
+				if handled, abort := t.env.transfer(pkt, from.Addr(), send); handled {
+					if abort || !wrote {
+						return // the secondary sees the transfer fail, not end early
+					}
+					continue
+				}
 			}
 			if w == nil {
 				w = <-t.workers

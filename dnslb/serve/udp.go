@@ -32,19 +32,21 @@ import (
 // to answer from, the query path's stage hooks, where to log and count,
 // and the zone transfers (TCP only; nil: none).
 type Env struct {
-	Store    *state.Store
-	Stages   answer.Stages
-	Log      *slog.Logger
-	Metrics  *metrics.Registry
-	Transfer func(pkt []byte, client netip.Addr) (msgs [][]byte, ok bool)
+	Store   *state.Store
+	Stages  answer.Stages
+	Log     *slog.Logger
+	Metrics *metrics.Registry
+	// Transfer answers pkt if it is a zone transfer the server takes,
+	// handing each message to send as it is made (transfer.Server.Transfer).
+	Transfer func(pkt []byte, client netip.Addr, send func(msg []byte) bool) (handled, abort bool)
 }
 
 // transfer answers pkt if it is a zone transfer the server takes.
-func (e Env) transfer(pkt []byte, client netip.Addr) ([][]byte, bool) {
+func (e Env) transfer(pkt []byte, client netip.Addr, send func(msg []byte) bool) (handled, abort bool) {
 	if e.Transfer == nil {
-		return nil, false
+		return false, false
 	}
-	return e.Transfer(pkt, client)
+	return e.Transfer(pkt, client, send)
 }
 
 // Addr is the socket's local address.

@@ -1,7 +1,6 @@
 package transfer
 
 import (
-	"encoding/binary"
 	"fmt"
 	"log/slog"
 	"net/netip"
@@ -13,6 +12,7 @@ import (
 	"github.com/dnslb/dnslb/dnslb/config"
 	"github.com/dnslb/dnslb/dnslb/metrics"
 	"github.com/dnslb/dnslb/dnslb/state"
+	"github.com/dnslb/dnslb/dnslb/wire"
 	"github.com/dnslb/dnslb/zones"
 )
 
@@ -118,23 +118,34 @@ func (t *Settings) mayTransfer() bool {
 // transfer (before compression): well below 64 KB, as other servers do.
 const axfrChunk = 16 << 10
 
-// Transfer returns the messages that answer pkt, a TCP query from
-// client, when it is an AXFR or IXFR of a zone we serve and client may
-// transfer it. ok false leaves the query to the usual path, which answers
-// transfers with NOTAUTH. A signed transfer is answered here whatever
-// the outcome: the messages signed, or the reply that refuses it.
-func (s *Server) Transfer(pkt []byte, client netip.Addr) (msgs [][]byte, ok bool) {
+// Transfer answers pkt, a TCP query from client, when it is an AXFR or
+// IXFR of a zone we serve and client may transfer it: it hands each
+// message to send as soon as it is made (a large zone's transfer is never
+// held whole), and stops when send returns false. handled false leaves
+// the query to the usual path, which answers transfers with NOTAUTH. A
+// signed transfer is handled here whatever the outcome: the messages
+// signed, or the reply that refuses it. abort says that the transfer
+// stopped after its first message (send failed, or a message could not
+// be made): the caller closes the connection, so that the secondary sees
+// the transfer fail rather than end early.
+func (s *Server) Transfer(pkt []byte, client netip.Addr, send func(msg []byte) bool) (handled, abort bool) {
 	xfr := s.xfr.Load()
-	if !xfr.mayTransfer() || !isTransferQuery(pkt) {
-		return nil, false
+	if !xfr.mayTransfer() || !wire.IsTransferQuery(pkt) {
+		return false, false
 	}
 	req := new(dns.Msg)
 	if err := req.Unpack(pkt); err != nil || req.Response || req.Opcode != dns.OpcodeQuery || len(req.Question) != 1 {
-		return nil, false
+		return false, false
 	}
 	q := req.Question[0]
 	if q.Qclass != dns.ClassINET || q.Qtype != dns.TypeAXFR && q.Qtype != dns.TypeIXFR {
-		return nil, false
+		return false, false
+	}
+	sendOne := func(b []byte) (bool, bool) {
+		if b == nil {
+			return false, false
+		}
+		return true, !send(b)
 	}
 	now := time.Now()
 	var sq *signedQuery
@@ -144,7 +155,7 @@ func (s *Server) Transfer(pkt []byte, client netip.Addr) (msgs [][]byte, ok bool
 		if sq, refuse, why = xfr.verify(pkt, req, now); sq == nil {
 			s.log.Info("zone transfer refused", "zone", q.Name, "client", client, "key", tsigOwner(req), "tsig", why)
 			s.metrics.Transfer(q.Name, dns.TypeToString[q.Qtype], "refused")
-			return [][]byte{refuse}, refuse != nil
+			return sendOne(refuse)
 		}
 		if !xfr.allowed(client, sq.key.name) {
 			m := new(dns.Msg)
@@ -158,20 +169,20 @@ func (s *Server) Transfer(pkt []byte, client netip.Addr) (msgs [][]byte, ok bool
 			}
 			s.log.Info("zone transfer refused", "zone", q.Name, "client", client, "key", sq.key.name, "reason", why)
 			s.metrics.Transfer(q.Name, dns.TypeToString[q.Qtype], "refused")
-			return [][]byte{out}, out != nil
+			return sendOne(out)
 		}
 	} else if !xfr.allowed(client, "") {
 		s.metrics.Transfer(q.Name, dns.TypeToString[q.Qtype], "refused") // answered NOTAUTH
 		if len(xfr.xfrKeys) > 0 && (len(xfr.allow) == 0 || xfr.allowsAddr(client)) {
 			s.log.Info("zone transfer refused", "zone", q.Name, "client", client, "reason", "not signed with a key of transfer.keys")
 		}
-		return nil, false
+		return false, false
 	}
 	qname := zones.Lower(q.Name)
 	z := s.store.Snapshot().Zone(qname)
 	if z == nil || z.Origin != qname {
 		s.metrics.Transfer(qname, dns.TypeToString[q.Qtype], "refused") // not a zone: "none"
-		return nil, false
+		return false, false
 	}
 	mac := "" // the MAC of the last message signed
 	reply := func() *dns.Msg {
@@ -181,13 +192,14 @@ func (s *Server) Transfer(pkt []byte, client netip.Addr) (msgs [][]byte, ok bool
 		m.Compress = true
 		return m
 	}
+	sent := 0 // messages handed to send
 	pack := func(m *dns.Msg) bool {
 		var b []byte
 		var err error
 		if sq != nil {
 			// Each message signed, over the last one's MAC (the first
 			// over the query's) and, after the first, the timers alone.
-			b, mac, err = sq.sign(m, mac, len(msgs) > 0, now)
+			b, mac, err = sq.sign(m, mac, sent > 0, now)
 		} else {
 			b, err = m.Pack()
 		}
@@ -199,18 +211,26 @@ func (s *Server) Transfer(pkt []byte, client netip.Addr) (msgs [][]byte, ok bool
 			s.metrics.Transfer(z.Origin, dns.TypeToString[q.Qtype], "failed")
 			return false
 		}
-		msgs = append(msgs, b)
+		if !send(b) {
+			s.metrics.Transfer(z.Origin, dns.TypeToString[q.Qtype], "failed")
+			sent++
+			return false
+		}
+		sent++
 		return true
 	}
+	// failed is what Transfer returns when pack fails: the usual path
+	// for a failure before anything was sent, else the connection closed.
+	failed := func() (bool, bool) { return sent > 0, sent > 0 }
 	if q.Qtype == dns.TypeIXFR && upToDate(req, z.SOA.Serial) {
 		m := reply()
 		m.Answer = []dns.RR{z.SOA}
 		if !pack(m) {
-			return nil, false
+			return failed()
 		}
 		s.log.Info("zone transfer", "zone", z.Origin, "type", "IXFR", "client", client, "key", keyName(sq), "serial", z.SOA.Serial, "records", 1)
 		s.metrics.Transfer(z.Origin, "IXFR", "ok")
-		return msgs, true
+		return true, false
 	}
 	m, size := reply(), 0
 	m.Answer = append(m.Answer, z.SOA)
@@ -228,7 +248,7 @@ func (s *Server) Transfer(pkt []byte, client netip.Addr) (msgs [][]byte, ok bool
 			l := dns.Len(rr)
 			if size+l > axfrChunk && len(m.Answer) > 0 {
 				if !pack(m) {
-					return nil, false
+					return failed()
 				}
 				m, size = reply(), 0
 				m.Question = nil // the question only in the first message (RFC 5936 section 2.2.1 allows either)
@@ -240,40 +260,19 @@ func (s *Server) Transfer(pkt []byte, client netip.Addr) (msgs [][]byte, ok bool
 	}
 	if size+dns.Len(z.SOA) > axfrChunk {
 		if !pack(m) {
-			return nil, false
+			return failed()
 		}
 		m = reply()
 		m.Question = nil
 	}
 	m.Answer = append(m.Answer, z.SOA)
 	if !pack(m) {
-		return nil, false
+		return failed()
 	}
 	s.log.Info("zone transfer", "zone", z.Origin, "type", dns.TypeToString[q.Qtype], "client", client, "key", keyName(sq),
-		"serial", z.SOA.Serial, "records", records+1, "messages", len(msgs))
+		"serial", z.SOA.Serial, "records", records+1, "messages", sent)
 	s.metrics.Transfer(z.Origin, dns.TypeToString[q.Qtype], "ok")
-	return msgs, true
-}
-
-// isTransferQuery reports whether pkt asks one question of type AXFR or
-// IXFR: read from the bytes, so that other TCP queries are not unpacked
-// twice.
-func isTransferQuery(pkt []byte) bool {
-	if len(pkt) < 12 || binary.BigEndian.Uint16(pkt[4:]) != 1 {
-		return false
-	}
-	off := 12
-	for off < len(pkt) && pkt[off] != 0 {
-		if pkt[off] > 63 {
-			return false // a pointer: not in a first question
-		}
-		off += 1 + int(pkt[off])
-	}
-	if off+3 > len(pkt) {
-		return false
-	}
-	qt := binary.BigEndian.Uint16(pkt[off+1:])
-	return qt == dns.TypeAXFR || qt == dns.TypeIXFR
+	return true, false
 }
 
 // keyName is the key that signed q, for the log ("" unsigned).

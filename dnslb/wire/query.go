@@ -170,3 +170,24 @@ func ValidECS(opt []byte) bool {
 	}
 	return bits%8 == 0 || addr[len(addr)-1]&(0xff>>(bits%8)) == 0
 }
+
+// IsTransferQuery reports whether pkt asks one question of type AXFR or
+// IXFR: read from the bytes, so that other TCP queries are not unpacked
+// twice.
+func IsTransferQuery(pkt []byte) bool {
+	if len(pkt) < 12 || binary.BigEndian.Uint16(pkt[4:]) != 1 {
+		return false
+	}
+	off := 12
+	for off < len(pkt) && pkt[off] != 0 {
+		if pkt[off] > 63 {
+			return false // a pointer: not in a first question
+		}
+		off += 1 + int(pkt[off])
+	}
+	if off+3 > len(pkt) {
+		return false
+	}
+	qt := binary.BigEndian.Uint16(pkt[off+1:])
+	return qt == dns.TypeAXFR || qt == dns.TypeIXFR
+}
