@@ -252,7 +252,7 @@ func (p *Plan) build(res *zones.Result, sc *selectCtx) {
 			p.synth = true
 			n := len(m.Answer)
 			m.Answer = p.appendOrdered(m.Answer, it.Set, sc)
-			serveUnder(m.Answer[n:], it.Owner)
+			serveUnder(m.Answer[n:], it.Owner, it.Set)
 		default:
 			m.Answer = p.appendOrdered(m.Answer, it.Set, sc)
 		}
@@ -270,18 +270,23 @@ func (p *Plan) build(res *zones.Result, sc *selectCtx) {
 			// A wildcard's records for a target (RFC 4592), served
 			// under the target's name: a name of the zone's data, not
 			// of the query (not synth).
-			serveUnder(m.Extra[start:], it.Owner)
+			serveUnder(m.Extra[start:], it.Owner, it.Set)
 		}
 	}
 }
 
-// serveUnder replaces each of rrs, the zone's records, by a copy under
-// owner.
-func serveUnder(rrs []dns.RR, owner string) {
+// serveUnder serves rrs, the records of set, under owner: the records of
+// an address set were made for this reply (zones.RRset.AppendRR into the
+// plan's Scratch) and are renamed where they are; the others are the
+// zone's own, each replaced by a copy.
+func serveUnder(rrs []dns.RR, owner string, set *zones.RRset) {
+	own := set.Type == dns.TypeA || set.Type == dns.TypeAAAA
 	for i, rr := range rrs {
-		rr = dns.Copy(rr)
+		if !own {
+			rr = dns.Copy(rr)
+			rrs[i] = rr
+		}
 		rr.Header().Name = owner
-		rrs[i] = rr
 	}
 }
 
