@@ -86,8 +86,9 @@ func TestAddressSets(t *testing.T) {
 	if www.RRs()[0].Header().Ttl != 60 || www.TTL != 60 {
 		t.Error("changing a record made in a Scratch changed the zone")
 	}
-	// Records made before a Reset stay as they were until the Scratch is
-	// used again; those from an earlier, grown array never change.
+	// A record made in the Scratch stays as it was while more are made
+	// after it: the Scratch grows into new arrays, never over a record
+	// it handed out since its last Reset.
 	first := www.AppendRR(nil, 0, &sc)[0]
 	for range 100 {
 		www.AppendRR(nil, 1, &sc)

@@ -33,16 +33,13 @@ func buildFrom(origin, path string, rrs iter.Seq[located], hint int, partial fun
 	}
 	// A node per eight records to start with (or as many as the zone
 	// this one replaces has): the index grows from there if it must.
-	nodes := hint/8 + 1
-	if prev != nil && prev.Origin == origin {
-		nodes = prev.nodes.n
+	nodes, gen := hint/8+1, uint32(1)
+	if prev == nil || prev.Origin != origin {
+		prev = nil
+	} else {
+		nodes, gen = prev.nodes.n, prev.gen+1
 	}
-	z := &Zone{Origin: origin, File: path, nodes: newNodeTable(nodes), arena: &arena{}}
-	z.gen = 1
-	if prev != nil && prev.Origin == origin {
-		z.arena.prev = prev
-		z.gen = prev.gen + 1
-	}
+	z := &Zone{Origin: origin, File: path, nodes: newNodeTable(nodes), arena: &arena{prev: prev}, gen: gen}
 	var errs ErrorList
 	fail := func(l located, format string, args ...any) {
 		errs = append(errs, &Error{File: l.file, Line: l.line, Msg: fmt.Sprintf(format, args...)})
@@ -102,9 +99,7 @@ func buildFrom(origin, path string, rrs iter.Seq[located], hint int, partial fun
 		// A name's records mostly come together: the last node found
 		// saves the index a lookup (no node was added since).
 		if last == nil || last.Name != owner {
-			if last != nil && z.arena.prevNode != nil {
-				z.shareUnchanged(last, lastTTL, dups, where)
-			}
+			z.shareUnchanged(last, lastTTL, dups, where)
 			last = z.node(owner)
 			z.arena.prevNode = nil
 			if p := z.arena.prev; p != nil {
@@ -180,9 +175,7 @@ func buildFrom(origin, path string, rrs iter.Seq[located], hint int, partial fun
 		}
 		z.count++
 	}
-	if last != nil && z.arena.prevNode != nil {
-		z.shareUnchanged(last, lastTTL, dups, where)
-	}
+	z.shareUnchanged(last, lastTTL, dups, where)
 	// No more nodes from here (but a missing apex's), so pointers to
 	// them stay valid.
 	z.nodes.clip()
@@ -287,9 +280,13 @@ func buildFrom(origin, path string, rrs iter.Seq[located], hint int, partial fun
 // when a name's records come together in the file. A zone reloaded with
 // few changes then holds little more than its nodes twice: the address
 // sets are four fifths of a zone of addresses. A set with records of
-// different TTLs is never shared (its TTL is settled at the end).
+// different TTLs is never shared (its TTL is settled at the end). n nil,
+// or no previous node at n's name, shares nothing.
 func (z *Zone) shareUnchanged(n *Node, mixed map[*RRset]uint32, dups dupIndex, where map[*RRset]located) {
 	a := z.arena
+	if n == nil || a.prevNode == nil {
+		return
+	}
 	for i := len(n.Sets) - 1; i >= 0; i-- {
 		s := n.Sets[i]
 		if s.gen != z.gen || addrSize(s.Type) == 0 {
@@ -617,7 +614,7 @@ func (d *dupIndex) seen(s *RRset, rr dns.RR) bool {
 			}
 			return false
 		}
-		return d.index(s, string(ip), func(i int) string { return string(s.addrs[i*n : i*n+n]) })
+		return d.index(s, string(ip), func(i int) string { return string(s.addrs[i*n : i*n+n]) }, nil)
 	}
 	if len(s.rrs) < dupScan {
 		return slices.ContainsFunc(s.rrs, func(o dns.RR) bool { return dns.IsDuplicate(o, rr) })
@@ -628,10 +625,10 @@ func (d *dupIndex) seen(s *RRset, rr dns.RR) bool {
 }
 
 // index reports whether s's index holds a record with key k (and for
-// which each of same, if given, holds), and adds it to the index when
-// not (the caller then adds it to s). keyOf gives the key of s's i-th
-// record, for the index made at the first call.
-func (d *dupIndex) index(s *RRset, k string, keyOf func(i int) string, same ...func(i int) bool) bool {
+// which same holds, when not nil: keys that fold case), and adds it to
+// the index when not (the caller then adds it to s). keyOf gives the key
+// of s's i-th record, for the index made at the first call.
+func (d *dupIndex) index(s *RRset, k string, keyOf func(i int) string, same func(i int) bool) bool {
 	if *d == nil {
 		*d = make(dupIndex)
 	}
@@ -639,12 +636,13 @@ func (d *dupIndex) index(s *RRset, k string, keyOf func(i int) string, same ...f
 	if m == nil {
 		m = make(map[string][]int, s.Len())
 		for i := range s.Len() {
-			m[keyOf(i)] = append(m[keyOf(i)], i)
+			ki := keyOf(i)
+			m[ki] = append(m[ki], i)
 		}
 		(*d)[s] = m
 	}
 	for _, i := range m[k] {
-		if len(same) == 0 || same[0](i) {
+		if same == nil || same(i) {
 			return true
 		}
 	}

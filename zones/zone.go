@@ -82,20 +82,12 @@ func (s *RRset) Addr(i int) netip.Addr {
 // Index returns the index of the record of an A or AAAA RRset whose
 // address is a, or -1.
 func (s *RRset) Index(a netip.Addr) int {
-	n := addrSize(s.Type)
-	if n == 0 || (n == net.IPv4len) != a.Is4() {
+	if addrSize(s.Type) == 0 {
 		return -1
 	}
-	var b [16]byte
-	if a.Is4() {
-		b4 := a.As4()
-		copy(b[:], b4[:])
-	} else {
-		b = a.As16()
-	}
-	for i := 0; i+n <= len(s.addrs); i += n {
-		if string(s.addrs[i:i+n]) == string(b[:n]) {
-			return i / n
+	for i := range s.Len() {
+		if s.Addr(i) == a {
+			return i
 		}
 	}
 	return -1
@@ -110,11 +102,7 @@ func (s *RRset) RRs() []dns.RR {
 	if addrSize(s.Type) == 0 {
 		return s.rrs
 	}
-	out := make([]dns.RR, 0, s.Len())
-	for i := range s.Len() {
-		out = s.AppendRR(out, i, nil)
-	}
-	return out
+	return s.AppendRRs(make([]dns.RR, 0, s.Len()), nil)
 }
 
 // AppendRR appends the i-th record of s to dst. An A or AAAA record is

@@ -185,14 +185,12 @@ func (t *TCPServer) serveConn(tc *tcpConn) {
 			pkt := rbuf[off+2 : off+2+n]
 			off += 2 + n
 			if wire.IsTransferQuery(pkt) {
-				wrote := true
 				send := func(m []byte) bool {
 					wbuf = appendTCP(wbuf, m)
-					wrote = flushFull()
-					return wrote
+					return flushFull()
 				}
 				if handled, abort := t.env.transfer(pkt, from.Addr(), send); handled {
-					if abort || !wrote {
+					if abort {
 						return // the secondary sees the transfer fail, not end early
 					}
 					continue

@@ -12,7 +12,6 @@ import (
 	"github.com/dnslb/dnslb/dnslb/config"
 	"github.com/dnslb/dnslb/dnslb/metrics"
 	"github.com/dnslb/dnslb/dnslb/state"
-	"github.com/dnslb/dnslb/dnslb/wire"
 	"github.com/dnslb/dnslb/zones"
 )
 
@@ -121,7 +120,8 @@ const axfrChunk = 16 << 10
 // Transfer answers pkt, a TCP query from client, when it is an AXFR or
 // IXFR of a zone we serve and client may transfer it: it hands each
 // message to send as soon as it is made (a large zone's transfer is never
-// held whole), and stops when send returns false. handled false leaves
+// held whole), and stops when send returns false. The TCP loop passes
+// only what wire.IsTransferQuery picks out. handled false leaves
 // the query to the usual path, which answers transfers with NOTAUTH. A
 // signed transfer is handled here whatever the outcome: the messages
 // signed, or the reply that refuses it. abort says that the transfer
@@ -130,7 +130,7 @@ const axfrChunk = 16 << 10
 // the transfer fail rather than end early.
 func (s *Server) Transfer(pkt []byte, client netip.Addr, send func(msg []byte) bool) (handled, abort bool) {
 	xfr := s.xfr.Load()
-	if !xfr.mayTransfer() || !wire.IsTransferQuery(pkt) {
+	if !xfr.mayTransfer() {
 		return false, false
 	}
 	req := new(dns.Msg)
@@ -211,12 +211,11 @@ func (s *Server) Transfer(pkt []byte, client netip.Addr, send func(msg []byte) b
 			s.metrics.Transfer(z.Origin, dns.TypeToString[q.Qtype], "failed")
 			return false
 		}
+		sent++
 		if !send(b) {
 			s.metrics.Transfer(z.Origin, dns.TypeToString[q.Qtype], "failed")
-			sent++
 			return false
 		}
-		sent++
 		return true
 	}
 	// failed is what Transfer returns when pack fails: the usual path
@@ -238,13 +237,11 @@ func (s *Server) Transfer(pkt []byte, client netip.Addr, send func(msg []byte) b
 	// is made from its set's addresses, garbage once its message is
 	// packed), never all held at once.
 	records := 0
-	var one [1]dns.RR
 	for set := range z.Sets() {
 		if set.Type == dns.TypeSOA {
 			continue
 		}
-		for i := range set.Len() {
-			rr := set.AppendRR(one[:0], i, nil)[0]
+		for _, rr := range set.RRs() {
 			l := dns.Len(rr)
 			if size+l > axfrChunk && len(m.Answer) > 0 {
 				if !pack(m) {
